@@ -1,0 +1,68 @@
+"""Finding backends: built-ins plus any package that declares a ``thinkpane.backends`` entry point.
+
+Loading is lazy: listing names reads package metadata only; a backend's module (and its SDK,
+e.g. boto3) is imported when that backend is first used, which keeps `thinkpane` fast to start.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from backends.base import Backend, ConfigurationError, resolve_options
+
+ENTRY_POINT_GROUP = "thinkpane.backends"
+
+# Used when running from a source tree that was not pip-installed (no entry points).
+BUILTIN: dict[str, str] = {
+    "local": "backends.local:LocalBackend",
+    "openai": "backends.openai_compat:OpenAIBackend",
+    "bedrock": "backends.bedrock:BedrockBackend",
+    "opensearch": "backends.opensearch:OpenSearchBackend",
+}
+
+
+def available() -> dict[str, str]:
+    """Backend name -> "module:Class" for every known backend, built-ins first."""
+    found = dict(BUILTIN)
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, ep.value)
+    return found
+
+
+def load(name: str) -> type[Backend]:
+    """The backend class registered as ``name``; ConfigurationError if unknown or broken."""
+    targets = available()
+    if name not in targets:
+        raise ConfigurationError(
+            f"Unknown backend {name!r}",
+            "Choose one of: " + ", ".join(sorted(targets)) + ".",
+        )
+    module_name, _, attr = targets[name].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        missing = getattr(exc, "name", None) or str(exc)
+        raise ConfigurationError(
+            f"Backend {name!r} needs a package that is not installed ({missing})",
+            f"Install it with: pip install 'thinkpane[{name}]'",
+        ) from None
+    backend_class = getattr(module, attr)
+    return backend_class
+
+
+def create(
+    name: str,
+    given: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Backend:
+    """Resolve ``given`` options against the environment and build the backend."""
+    backend_class = load(name)
+    settings = resolve_options(
+        backend_class.options, given or {}, os.environ if environ is None else environ
+    )
+    return backend_class(settings)

@@ -1,0 +1,26 @@
+"""Shared fixtures. Every test gets private config and data dirs: nothing touches the user's."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    """Point config, data and provider env vars at a temp dir; clear keys from the real env."""
+    monkeypatch.setenv("THINKPANE_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("THINKPANE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("THINKPANE_CONFIG", raising=False)
+    for var in (
+        "DEEPSEEK_API_KEY",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "AWS_BEARER_TOKEN_BEDROCK",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+        "OPENSEARCH_PASSWORD",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
