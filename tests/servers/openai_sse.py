@@ -32,6 +32,7 @@ import contextlib
 import json
 import select
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -385,8 +386,11 @@ class StandInServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, port: int = 0, scenario: str = "reasoner", delay: float | None = None,
-                 chunked: bool = True) -> None:
+                 chunked: bool = True, tls: ssl.SSLContext | None = None) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
+        self.tls = tls
+        if tls is not None:  # HTTPS: the handshake runs in the handler thread
+            self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
         self.scenario = scenario
         self.delay = delay
         self.chunked = chunked
@@ -394,13 +398,20 @@ class StandInServer(ThreadingHTTPServer):
         self.requests: list[RecordedRequest] = []
         self.scripts: deque[list[Action]] = deque()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up or rejects our certificate is expected in tests; say no more.
+        if isinstance(sys.exc_info()[1], (OSError, ssl.SSLError)):
+            return
+        super().handle_error(request, client_address)
+
     @property
     def port(self) -> int:
         return self.server_address[1]
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/v1"
 
     def enqueue(self, *scripts: list[Action]) -> None:
         with self.lock:
@@ -420,9 +431,9 @@ class StandInServer(ThreadingHTTPServer):
 
 @contextlib.contextmanager
 def serve(scenario: str = "reasoner", *, delay: float | None = None, chunked: bool = True,
-          port: int = 0) -> Iterator[StandInServer]:
+          port: int = 0, tls: ssl.SSLContext | None = None) -> Iterator[StandInServer]:
     """Run a stand-in server in a background thread for the duration of the block."""
-    server = StandInServer(port, scenario, delay, chunked)
+    server = StandInServer(port, scenario, delay, chunked, tls)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name="openai-stand-in", daemon=True)
     thread.start()
