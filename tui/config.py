@@ -1,0 +1,448 @@
+"""Thinkpane's settings: one TOML file, overridable from the environment and the command line.
+
+Where a value comes from, highest precedence first:
+
+1. command-line flags (``--backend``, ``--model``, ``--base-url``...; applied by ``tui.cli``);
+2. environment variables: ``THINKPANE_*`` (nested keys with ``__``, e.g.
+   ``THINKPANE_BACKENDS__OPENAI__BASE_URL``), then each backend option's own variables
+   (``DEEPSEEK_API_KEY``, ``AWS_REGION``...; see ``thinkpane backends``);
+3. a ``.env`` file in the current directory (same names as 2, read with python-dotenv);
+4. the config file, ``config.toml`` in the platform config dir (``thinkpane backends`` prints
+   it; ``THINKPANE_CONFIG`` names another file, ``THINKPANE_CONFIG_DIR`` another dir);
+5. the defaults below and each backend option's declared default.
+
+Modelled on posting's ``config.py`` (pydantic-settings, an env prefix, a nested delimiter,
+``SecretStr``). Differences that matter:
+
+* :func:`save_settings` writes what the program *changed* since :func:`load_settings`, on top
+  of what the file already held. A value that only came from the environment or ``.env``
+  therefore never lands in the file, and neither does a secret the caller did not put there.
+* Secret-looking backend options (``api_key``, ``password``, ``*_token``...) are held as
+  ``SecretStr``: their repr shows stars; the file holds the plain value (mode 0600).
+* A corrupt file raises :class:`ConfigFileError` naming the file, the line and the fix.
+  Unknown keys are not errors: they are dropped and listed in ``Settings.load_warnings``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import re
+import tempfile
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from pydantic import PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from backends.base import ConfigurationError
+from backends.secrets import Secret
+from tui import paths
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+log = logging.getLogger("thinkpane.config")
+# Warnings reach the user through Settings.load_warnings (the CLI prints them, the app shows
+# them); without this, logging's last-resort handler would write them over the TUI.
+log.addHandler(logging.NullHandler())
+
+ENV_PREFIX = "THINKPANE_"
+
+# Option names whose values are credentials. Matched at load time, before we know which
+# backend declared them, so that a Settings repr or a log line never shows one.
+_SECRET_NAME = re.compile(r"(^|_)(key|password|passwd|token|secret)$")
+
+
+def is_secret_name(name: str) -> bool:
+    return bool(_SECRET_NAME.search(name.lower()))
+
+
+class ConfigFileError(ConfigurationError):
+    """The config file exists but cannot be used (not TOML, wrong types, unreadable)."""
+
+    kind = "config_file"
+
+
+# The TOML data for the Settings being built: a context variable because pydantic-settings
+# builds its sources in a classmethod that cannot see load_settings()'s arguments.
+_file_layer: ContextVar[dict[str, Any] | None] = ContextVar("thinkpane_config_file", default=None)
+
+
+class _TomlFileSource(PydanticBaseSettingsSource):
+    """The config file layer (already parsed and checked by load_settings)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        data = _file_layer.get() or {}
+        return data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return copy.deepcopy(_file_layer.get() or {})
+
+
+class Settings(BaseSettings):
+    """Everything the TUI and the CLI read. See the module docstring for precedence."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    backend: str = "local"  # which backend chats use
+    system_prompt: str | None = None
+    show_reasoning: bool = True
+    theme: str = "textual-dark"
+    keymap: dict[str, str] = {}  # binding id -> keys, applied with App.set_keymap
+    # Per-backend option values, e.g. backends["openai"]["base_url"]. Secrets are kept here
+    # only when the user chose to (see save_settings).
+    backends: dict[str, dict[str, Any]] = {}
+
+    # What the config file held when loaded, and the values right after loading: together
+    # they tell save_settings which values the program changed.
+    _file_data: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _snapshot: dict[str, Any] | None = PrivateAttr(default=None)
+    _load_warnings: list[str] = PrivateAttr(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, dotenv_settings, _TomlFileSource(settings_cls)
+
+    @field_validator("backends", mode="after")
+    @classmethod
+    def _hide_secrets(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {name: _wrap_secrets(options) for name, options in value.items()}
+
+    def __repr_args__(self):  # type: ignore[override]
+        # Secrets the program put in as plain strings are masked too.
+        for name, value in super().__repr_args__():
+            if name == "backends" and isinstance(value, dict):
+                value = {backend: _wrap_secrets(options) for backend, options in value.items()}
+            yield name, value
+
+    @property
+    def load_warnings(self) -> list[str]:
+        """Problems found while loading that did not stop it (unknown keys...)."""
+        return list(self._load_warnings)
+
+
+def _wrap_secrets(options: dict[str, Any]) -> dict[str, Any]:
+    wrapped: dict[str, Any] = {}
+    for key, value in options.items():
+        if isinstance(value, Secret):
+            value = SecretStr(value.get())
+        elif isinstance(value, str) and is_secret_name(key):
+            value = SecretStr(value)
+        wrapped[key] = value
+    return wrapped
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def config_exists(path: Path | None = None) -> bool:
+    """False on first launch: the app then opens the setup screen."""
+    return (path or paths.config_path()).is_file()
+
+
+def load_settings(*, path: Path | None = None) -> Settings:
+    """Settings from every layer. A missing file is fine; a corrupt one is a ConfigFileError."""
+    path = path or paths.config_path()
+    file_data, warnings = _read_config_file(path)
+    token = _file_layer.set(file_data)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise _validation_error(exc, path) from None
+    finally:
+        _file_layer.reset(token)
+    settings._file_data = file_data
+    settings._snapshot = _dump(settings)
+    settings._load_warnings = warnings
+    for warning in warnings:
+        log.warning(warning)
+    return settings
+
+
+def _read_config_file(path: Path) -> tuple[dict[str, Any], list[str]]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}, []
+    except IsADirectoryError:
+        raise ConfigFileError(
+            f"Config path {path} is a directory", "Point THINKPANE_CONFIG at a file."
+        ) from None
+    except OSError as exc:
+        raise ConfigFileError(
+            f"Cannot read config file {path}",
+            "Check its permissions, or delete it; `thinkpane` recreates it.",
+            detail=exc.strerror or str(exc),
+        ) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigFileError(
+            f"Config file {path} is not UTF-8 text",
+            "Fix or delete it; `thinkpane` recreates it.",
+            detail=f"byte {exc.start}",
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigFileError(
+            f"Config file {path} is not valid TOML",
+            f"Fix {_where(exc)} or delete the file; `thinkpane` recreates it.",
+            detail=str(exc),
+        ) from None
+    warnings = []
+    for key in sorted(set(data) - set(Settings.model_fields)):
+        warnings.append(f"{path}: unknown setting {key!r} ignored")
+        del data[key]
+    return data, warnings
+
+
+def _where(exc: Exception) -> str:
+    """'line 3, column 7' from a TOMLDecodeError (3.11-3.13 only put it in the message)."""
+    lineno, colno = getattr(exc, "lineno", None), getattr(exc, "colno", None)
+    if lineno is None:
+        match = re.search(r"line (\d+), column (\d+)", str(exc))
+        if match:
+            lineno, colno = int(match[1]), int(match[2])
+    return f"line {lineno}, column {colno}" if lineno else "the file"
+
+
+def _validation_error(exc: ValidationError, path: Path) -> ConfigFileError:
+    problems = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        problems.append(f"{key}: {error['msg']}")
+    first = str(exc.errors()[0]["loc"][0]) if exc.errors() else ""
+    env_name = ENV_PREFIX + first.upper()
+    return ConfigFileError(
+        f"Invalid setting {first!r}",
+        f"Fix it in {path} (or in {env_name}* in your environment or .env).",
+        detail="; ".join(problems),
+    )
+
+
+# --------------------------------------------------------------------------- saving
+
+
+def save_settings(settings: Settings, *, path: Path | None = None, keep_secrets: bool = True) -> Path:
+    """Write the settings the program changed since loading into the TOML file, atomically.
+
+    Values that came from the environment or ``.env`` are not written unless the program
+    changed them. A changed secret is written only with ``keep_secrets=True`` (the setup
+    screen's "keep the key in config?"); with False, it stays in memory and any older copy
+    of that secret is removed from the file. The file is mode 0600, its new dir 0700.
+    """
+    path = path or paths.config_path()
+    current = _dump(settings)
+    snapshot = settings._snapshot if settings._snapshot is not None else _dump(Settings.model_construct())
+    data = copy.deepcopy(settings._file_data)
+    _apply_changes(data, snapshot, current, keep_secrets=keep_secrets, key_path=())
+    _write_toml_atomically(path, _to_toml(data))
+    # The file now matches: later saves compare against this state.
+    settings._file_data = data
+    settings._snapshot = current
+    return path
+
+
+def _dump(settings: Settings) -> dict[str, Any]:
+    return copy.deepcopy(settings.model_dump())
+
+
+def _apply_changes(
+    data: dict[str, Any],
+    before: dict[str, Any],
+    after: dict[str, Any],
+    *,
+    keep_secrets: bool,
+    key_path: tuple[str, ...],
+) -> None:
+    for key, value in after.items():
+        old = before.get(key, _MISSING)
+        if isinstance(value, dict) and isinstance(old, dict):
+            target = data.get(key)
+            if not isinstance(target, dict):
+                target = data[key] = {}
+            _apply_changes(target, old, value, keep_secrets=keep_secrets, key_path=(*key_path, key))
+            continue
+        if _same(old, value):
+            continue
+        if _is_secret(key, value) and not keep_secrets:
+            data.pop(key, None)
+            continue
+        data[key] = copy.deepcopy(value)
+    for key in set(before) - set(after):
+        data.pop(key, None)
+
+
+_MISSING = object()
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values, comparing secrets by their value (a SecretStr and a str can be equal)."""
+    return _plain(a) == _plain(b)
+
+
+def _is_secret(key: str, value: Any) -> bool:
+    return isinstance(value, (SecretStr, Secret)) or (isinstance(value, str) and is_secret_name(key))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, Secret):
+        return value.get()
+    return value
+
+
+def _to_toml(value: Any) -> Any:
+    """TOML-serialisable copy: secrets as their value, paths as text, None dropped."""
+    if isinstance(value, dict):
+        return {str(k): _to_toml(v) for k, v in value.items() if v is not None and v != {}}
+    if isinstance(value, (list, tuple)):
+        return [_to_toml(v) for v in value if v is not None]
+    if isinstance(value, (SecretStr, Secret)):
+        return _plain(value)
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _write_toml_atomically(path: Path, data: dict[str, Any]) -> None:
+    import tomli_w
+
+    text = tomli_w.dumps(data)
+    if not path.parent.exists():
+        paths.ensure_private_dir(path.parent)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+# --------------------------------------------------------------------------- session overrides
+
+
+def apply_session_overrides(
+    settings: Settings,
+    *,
+    backend: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> Settings:
+    """Use ``backend`` / option values for this run only (CLI flags): a later save skips them."""
+    if backend:
+        settings.backend = backend
+    if options:
+        name = settings.backend
+        merged = dict(settings.backends.get(name, {}))
+        merged.update({k: v for k, v in options.items() if v is not None and v != ""})
+        settings.backends[name] = _wrap_secrets(merged)
+    # Counting them as "loaded" means save_settings sees no change to write.
+    settings._snapshot = _dump(settings)
+    return settings
+
+
+# --------------------------------------------------------------------------- backend options
+
+
+def backend_options(
+    settings: Settings,
+    name: str,
+    overrides: dict[str, Any] | None = None,
+    *,
+    environ: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Raw option values for ``backends.registry.create(name, ...)``, layered by precedence.
+
+    ``overrides`` (CLI flags) win; then the settings (THINKPANE_* env, .env, config file).
+    A value that came from the config file gives way to the option's own environment
+    variable (``DEEPSEEK_API_KEY``...), read from the real environment first, then ``.env``.
+    Secrets come back as ``backends.secrets.Secret``.
+    """
+    environ = dict(os.environ) if environ is None else environ
+    values = dict(settings.backends.get(name, {}))
+    options = _declared_options(name)
+    if options is not None:
+        file_values = settings._file_data.get("backends", {}).get(name, {})
+        loaded_values = (settings._snapshot or {}).get("backends", {}).get(name, {})
+        dotenv = _dotenv_values()
+        declared = {option.name for option in options}
+        for key in sorted(set(values) - declared):
+            warning = f"backend {name}: unknown option {key!r} ignored"
+            if warning not in settings._load_warnings:
+                settings._load_warnings.append(warning)
+                log.warning(warning)
+        for option in options:
+            own_env = [var for var in option.env if environ.get(var) or dotenv.get(var)]
+            if not own_env:
+                continue
+            came_from_file = (
+                option.name in file_values
+                and _same(values.get(option.name), file_values[option.name])
+                and _same(values.get(option.name), loaded_values.get(option.name, _MISSING))
+            )
+            if option.name in values and not came_from_file:
+                continue
+            values.pop(option.name, None)
+            # The real environment is read by resolve_options; .env values are passed in.
+            if not any(environ.get(var) for var in option.env):
+                values[option.name] = next(dotenv[var] for var in option.env if dotenv.get(var))
+    for key, value in (overrides or {}).items():
+        if value is not None and value != "":
+            values[key] = value
+    secret_names = {o.name for o in options if o.is_secret} if options is not None else set()
+    return {key: _for_backend(key, value, secret_names) for key, value in values.items()}
+
+
+def _for_backend(key: str, value: Any, secret_names: set[str]) -> Any:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+        return Secret(value) if (key in secret_names or not secret_names) else value
+    if key in secret_names and isinstance(value, str):
+        return Secret(value)
+    return value
+
+
+def _declared_options(name: str) -> tuple | None:
+    """The backend's Option declarations, or None when it cannot be loaded (create() says why)."""
+    from backends import registry
+
+    try:
+        return tuple(registry.load(name).options)
+    except ConfigurationError:
+        return None
+
+
+def _dotenv_values() -> dict[str, str]:
+    from dotenv import dotenv_values
+
+    env_file = Path(".env")
+    if not env_file.is_file():
+        return {}
+    return {k: v for k, v in dotenv_values(env_file).items() if v is not None}
