@@ -37,7 +37,6 @@ from backends.base import (
     Backend,
     BackendError,
     ConfigurationError,
-    ContentDelta,
     Conversation,
     ErrorEvent,
     IncompleteStreamError,
@@ -91,9 +90,10 @@ def is_loopback_url(url: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         return False
+    return address.is_loopback or address.is_unspecified  # 0.0.0.0 reaches this machine
 
 
 def chat_completions_url(base_url: str) -> str:
@@ -208,7 +208,7 @@ class OpenAIBackend(Backend):
             raise ConfigurationError(
                 f"Invalid base URL {self.base_url!r}",
                 "Use something like https://api.deepseek.com/v1 or http://127.0.0.1:8080/v1 "
-                f"(--base-url or OPENAI_BASE_URL).",
+                "(--base-url or OPENAI_BASE_URL).",
                 detail=problem,
             )
 

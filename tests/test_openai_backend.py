@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backends import registry
 from backends.base import (
@@ -39,7 +41,8 @@ from backends.base import (
     event_to_json,
     guarded,
 )
-from backends.openai_compat import OpenAIBackend
+from backends.openai_compat import OpenAIBackend, is_loopback_url
+from backends.sse import SSEEvent, SSELineTooLong, SSEParser
 from tests.servers.openai_sse import (
     DONE,
     REASONER_REASONING,
@@ -608,3 +611,57 @@ def test_stand_in_cli_prints_ready_and_serves() -> None:
         finally:
             process.terminate()
             process.wait(timeout=5)
+
+
+# --------------------------------------------------------------------------- the SSE parser
+
+
+def parse(chunks: list[bytes], limit: int = 1 << 20) -> list[SSEEvent]:
+    parser = SSEParser(limit)
+    events: list[SSEEvent] = []
+    for piece in chunks:
+        events += parser.feed(piece)
+    return events + parser.close()
+
+
+def test_sse_multi_line_data_event_names_and_final_event_without_blank_line() -> None:
+    stream = b"event: error\ndata: a\ndata:b\n\n: note\ndata: last"
+    assert parse([stream]) == [SSEEvent("a\nb", "error"), SSEEvent("last")]
+
+
+def test_sse_line_limit() -> None:
+    with pytest.raises(SSELineTooLong):
+        parse([b"data: " + b"x" * 100], limit=50)
+    with pytest.raises(SSELineTooLong):  # many short data lines of one event add up too
+        parse([b"data: xxxxxxxxxx\n" * 10], limit=50)
+
+
+_sse_streams = st.lists(
+    st.sampled_from([
+        b"data: {\"a\": 1}\n\n", b"data: x\r\n\r\n", b": keep-alive\n\n", b"event: e\n",
+        b"data: \xe6\x80\x9d\xe8\x80\x83\r\r", b"data:[DONE]\n\n", b"id: 3\n", b"data: y\n",
+    ]),
+    max_size=20,
+).map(b"".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_sse_events_do_not_depend_on_network_chunking(data) -> None:
+    stream = data.draw(_sse_streams)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=10)))
+    pieces = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)])]
+    assert parse(pieces) == parse([stream])
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("http://127.0.0.1:8080/v1", True), ("http://localhost:11434/v1", True),
+        ("http://[::1]:8000/v1", True), ("http://0.0.0.0:8000/v1", True),
+        ("https://api.deepseek.com/v1", False), ("http://192.168.1.5:8000/v1", False),
+        ("http://127.0.0.1.example.com/v1", False),
+    ],
+)
+def test_which_urls_need_no_key(url: str, local: bool) -> None:
+    assert is_loopback_url(url) is local

@@ -40,7 +40,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Union
+from typing import Any
 
 # --------------------------------------------------------------------------- actions
 
@@ -79,7 +79,7 @@ class HoldOpen:
     seconds: float = 30.0
 
 
-Action = Union[Chunk, Raw, Sleep, Close, Respond, HoldOpen]
+Action = Chunk | Raw | Sleep | Close | Respond | HoldOpen
 DONE = Raw(b"data: [DONE]\n\n")
 
 
@@ -240,12 +240,12 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: StandInServer  # type: ignore[assignment]
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output clean
 
     # ------------------------------------------------------------------ routes
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         if self.path.rstrip("/").endswith("/models"):
             self._record(None)
             self._send_json(200, {"object": "list", "data": [
@@ -255,7 +255,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send_json(404, error_body(f"Not found: {self.path}"))
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         try:
