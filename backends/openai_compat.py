@@ -7,7 +7,9 @@ Ollama all speak it. Where each puts the reasoning:
 * ``delta.reasoning`` — vLLM / SGLang reasoning parsers, OpenRouter;
 * ``<think>…</think>`` inside ``delta.content`` — R1 distills with no reasoning parser;
   split out by :class:`backends.think_split.ThinkSplitter` (option ``think_tags``).
-  When the server already sends reasoning in its own field, content is left alone.
+  When the server already sends reasoning in its own field, content is left alone, and
+  on api.deepseek.com / api.openai.com (which never tag content) ``auto`` means ``off``,
+  so the answer's first characters are not held back there.
 
 The stream ends with ``data: [DONE]``. ``finish_reason`` arrives in the last choice chunk
 and, with ``stream_options.include_usage``, ``usage`` in a chunk after it with no choices;
@@ -81,11 +83,21 @@ FINISH_REASONS: dict[str, StopReason] = {
 }
 
 
+# Providers that send reasoning in its own field and never put <think> tags in content.
+TAGLESS_HOSTS = frozenset({"api.deepseek.com", "api.openai.com"})
+
+
+def _host(url: str) -> str:
+    try:
+        return httpx.URL(url).host
+    except Exception:  # noqa: BLE001 - validated elsewhere
+        return ""
+
+
 def is_loopback_url(url: str) -> bool:
     """True for localhost / 127.x / ::1: local servers (llama.cpp, vLLM, Ollama) need no key."""
-    try:
-        host = httpx.URL(url).host
-    except Exception:  # noqa: BLE001 - an invalid URL is reported elsewhere
+    host = _host(url)
+    if not host:
         return False
     if host == "localhost" or host.endswith(".localhost"):
         return True
@@ -169,6 +181,12 @@ class OpenAIBackend(Backend):
             "off: leave the answer as it is.",
             kind="choice", choices=("auto", "open", "off"), default="auto",
         ),
+        Option(
+            "extra_headers", "Extra HTTP headers",
+            "Comma-separated 'Name: value' pairs, e.g. for OpenRouter 'X-Title: Thinkpane'. "
+            "Values are treated as secrets in messages.",
+            kind="list",
+        ),
     )
     STREAMS_REASONING = True
     IMPLEMENTS_CANCEL = True
@@ -249,8 +267,27 @@ class OpenAIBackend(Backend):
             timeout_option="--timeout-s",
         )
 
+    def think_mode(self) -> str:
+        mode = str(self.settings.get("think_tags") or "auto")
+        if mode == "auto" and _host(self.base_url) in TAGLESS_HOSTS:
+            return "off"  # never tags content: no need to hold the answer's first characters
+        return mode
+
+    def secrets(self) -> list[str]:
+        # Extra headers often carry credentials (gateway tokens): redact their values too.
+        return super().secrets() + [value for _, value in self._extra_headers() if len(value) >= 8]
+
+    def _extra_headers(self) -> list[tuple[str, str]]:
+        headers = []
+        for item in self.settings.get("extra_headers") or []:
+            name, colon, value = str(item).partition(":")
+            if colon and name.strip() and value.strip():
+                headers.append((name.strip(), value.strip()))
+        return headers
+
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "text/event-stream", "Content-Type": "application/json"}
+        headers.update(self._extra_headers())
         key = self.settings.get("api_key")
         if isinstance(key, Secret) and key:
             headers["Authorization"] = f"Bearer {key.get()}"
@@ -278,7 +315,7 @@ class OpenAIBackend(Backend):
     # ------------------------------------------------------------------ streaming
 
     async def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
-        turn = _Turn(think_mode=str(self.settings.get("think_tags") or "auto"))
+        turn = _Turn(think_mode=self.think_mode())
         try:
             async for event in self._stream(conversation, turn):
                 yield event

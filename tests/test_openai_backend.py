@@ -552,6 +552,7 @@ async def test_aclose_hangs_up_promptly(server) -> None:
     await agen.aclose()
     request = server.chat_requests[0]
     assert await asyncio.to_thread(request.disconnected.wait, 5)
+    print(f"hang-up seen after {(request.disconnected_at - closed_at) * 1000:.1f} ms")
     assert request.disconnected_at - closed_at < 1.0
     await backend.aclose()
 
@@ -574,6 +575,7 @@ async def test_cancelling_the_task_hangs_up_promptly(server) -> None:
         await task
     request = server.chat_requests[0]
     assert await asyncio.to_thread(request.disconnected.wait, 5)
+    print(f"hang-up seen after {(request.disconnected_at - cancelled_at) * 1000:.1f} ms")
     assert request.disconnected_at - cancelled_at < 1.0
     await backend.aclose()
 
@@ -665,3 +667,20 @@ def test_sse_events_do_not_depend_on_network_chunking(data) -> None:
 )
 def test_which_urls_need_no_key(url: str, local: bool) -> None:
     assert is_loopback_url(url) is local
+
+
+async def test_extra_headers_are_sent_and_their_values_redacted(server) -> None:
+    token = "gw-token-abcdefgh12345"
+    server.enqueue([Respond(403, error_body(f"gateway token {token} revoked"))])
+    backend = make(server.base_url, extra_headers=f"X-Title: Thinkpane, X-Gateway-Token: {token}")
+    error = the_error(await collect(backend))
+    headers = server.chat_requests[0].headers
+    assert headers["x-title"] == "Thinkpane"
+    assert headers["x-gateway-token"] == token
+    assert token not in str(error) and "gateway token" in error.detail
+
+
+def test_auto_think_mode_is_off_for_providers_that_never_tag() -> None:
+    assert make("https://api.deepseek.com/v1").think_mode() == "off"
+    assert make("http://127.0.0.1:8080/v1").think_mode() == "auto"
+    assert make("https://api.deepseek.com/v1", think_tags="open").think_mode() == "open"
