@@ -326,12 +326,17 @@ class ConversationStore:
         self._lock = threading.RLock()
         self._writers: weakref.WeakSet[AnswerWriter] = weakref.WeakSet()
         self._conn: sqlite3.Connection | None = None
+        self._last_time = 0.0
         try:
             self._conn = self._connect(busy_timeout)
             fts = _fts5_available(self._conn) if full_text_search is None else full_text_search
             migrate(self._conn, fts=fts)
             self._fts = self._has_table("messages_fts")
             self._recover_interrupted()
+            # Continue the clock from the newest stored change (the system clock may lag).
+            self._last_time = self._db.execute(
+                "SELECT coalesce(max(updated_at), 0) FROM conversations"
+            ).fetchone()[0]
             self._tighten_permissions()
         except _NewerSchema as exc:
             self._abandon()
@@ -348,7 +353,7 @@ class ConversationStore:
     # ----------------------------------------------------------------- connection
 
     def _connect(self, busy_timeout: float) -> sqlite3.Connection:
-        if self.path != MEMORY and not self.path.startswith("file:"):
+        if self.path != MEMORY:
             from tui.paths import ensure_private_dir
 
             file = Path(self.path)
@@ -373,7 +378,7 @@ class ConversationStore:
         return conn
 
     def _tighten_permissions(self) -> None:
-        if self.path == MEMORY or self.path.startswith("file:"):
+        if self.path == MEMORY:
             return
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
@@ -384,6 +389,12 @@ class ConversationStore:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.close()
             self._conn = None
+
+    def _now(self) -> float:
+        """Wall-clock time, strictly increasing within this store so "newest first" is exact."""
+        with self._lock:
+            self._last_time = max(time.time(), self._last_time + 1e-6)
+            return self._last_time
 
     def _has_table(self, name: str) -> bool:
         row = self._db.execute(
@@ -440,7 +451,7 @@ class ConversationStore:
         model: str = "",
         system: str | None = None,
     ) -> int:
-        now = time.time()
+        now = self._now()
         with self._write("Could not save the conversation") as conn:
             cursor = conn.execute(
                 "INSERT INTO conversations (title, created_at, updated_at, backend, model, system) "
@@ -545,7 +556,7 @@ class ConversationStore:
             raise ValueError(f"role must be one of {sorted(ROLES)}, not {role!r}")
         if status not in STATUSES:
             raise ValueError(f"status must be one of {sorted(STATUSES)}, not {status!r}")
-        now = time.time()
+        now = self._now()
         finished_at = None if status == "streaming" else now
         with self._write(action) as conn:
             cursor = conn.execute(
@@ -706,7 +717,7 @@ class AnswerWriter:
             for column, value in meta.items():
                 assignments.append(f"{column} = ?")
                 params.append(value)
-        now = time.time()
+        now = self.store._now()
         if final is not None:
             status, stop_reason, error = final
             assignments += ["status = ?", "stop_reason = ?", "error = ?", "finished_at = ?"]
