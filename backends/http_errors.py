@@ -48,6 +48,11 @@ class HttpContext:
     secrets: Sequence[str] = field(default_factory=tuple)
     read_timeout_s: float | None = None
     timeout_option: str = "--timeout-s"
+    # What to say when the URL answers 404 without mentioning a model.
+    not_found_hint: str = (
+        "Check the base URL: for OpenAI-compatible servers it usually ends in /v1 "
+        "(e.g. http://127.0.0.1:8080/v1). Also check the model name."
+    )
 
     def clean(self, text: str) -> str:
         return redact(text, self.secrets)
@@ -157,8 +162,7 @@ def error_from_response(
             )
         return ConfigurationError(
             f"{ctx.service}: nothing at {where} (HTTP 404)",
-            "Check the base URL: for OpenAI-compatible servers it usually ends in /v1 "
-            "(e.g. http://127.0.0.1:8080/v1). Also check the model name.",
+            ctx.not_found_hint,
             detail=detail,
             status=status,
         )

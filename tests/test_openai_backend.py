@@ -684,3 +684,21 @@ def test_auto_think_mode_is_off_for_providers_that_never_tag() -> None:
     assert make("https://api.deepseek.com/v1").think_mode() == "off"
     assert make("http://127.0.0.1:8080/v1").think_mode() == "auto"
     assert make("https://api.deepseek.com/v1", think_tags="open").think_mode() == "open"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"error": {"message": "bad key", "type": "authentication_error"}}', "bad key"),  # OpenAI, DeepSeek
+        (b'{"error": "model \\"x\\" not found, try pulling it first"}', 'model "x" not found, try pulling it first'),  # Ollama
+        (b'{"object": "error", "message": "max_tokens too large", "code": 400}', "max_tokens too large"),  # vLLM
+        (b'{"error": {"root_cause": [{"type": "x", "reason": "no such index"}], "type": "x", "reason": "no such index"}, "status": 404}',
+         "no such index"),  # OpenSearch
+        (b'{"detail": "Not Found"}', "Not Found"),  # FastAPI
+        (b"upstream connect error", "upstream connect error"),
+    ],
+)
+def test_provider_error_messages_are_found(body: bytes, message: str) -> None:
+    from backends.http_errors import error_message
+
+    assert error_message(body) == message
