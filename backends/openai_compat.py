@@ -30,6 +30,7 @@ import json
 import os
 import ssl
 from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -317,8 +318,11 @@ class OpenAIBackend(Backend):
     async def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
         turn = _Turn(think_mode=self.think_mode())
         try:
-            async for event in self._stream(conversation, turn):
-                yield event
+            # aclosing: when our consumer closes us, the inner generators (and with them the
+            # HTTP response) are closed right away, not whenever garbage collection runs.
+            async with aclosing(self._stream(conversation, turn)) as events:
+                async for event in events:
+                    yield event
         except BackendError as error:
             for event in turn.flush():  # text held back by the splitter is not lost
                 yield event
@@ -340,8 +344,9 @@ class OpenAIBackend(Backend):
                             continue
                         raise self._status_error(response, raw, ctx)
                     turn.body_started = True
-                    async for event in self._read_body(response, turn, ctx):
-                        yield event
+                    async with aclosing(self._read_body(response, turn, ctx)) as events:
+                        async for event in events:
+                            yield event
                     return
             except httpx.HTTPError as exc:
                 raise error_from_exception(exc, ctx, mid_stream=turn.body_started) from None
@@ -374,7 +379,9 @@ class OpenAIBackend(Backend):
 
         parser = SSEParser(DEFAULT_MAX_LINE_BYTES)
         sniffed = False
+        received = 0
         async for chunk in response.aiter_bytes():
+            received += len(chunk)
             if not sniffed and chunk.strip():
                 sniffed = True
                 if looks_like_html(chunk):
@@ -401,6 +408,12 @@ class OpenAIBackend(Backend):
             for event in self._finish(turn):
                 yield event
             return
+        if received == 0:
+            raise ProtocolError(
+                f"{ctx.service} answered with an empty body",
+                "Is the base URL right? It should be the API root of an OpenAI-compatible server.",
+                status=response.status_code,
+            )
         if not turn.saw_data and parser.foreign_lines:
             raise ProtocolError(
                 f"{ctx.service} did not answer with an event stream",

@@ -551,7 +551,9 @@ async def test_aclose_hangs_up_promptly(server) -> None:
     closed_at = time.monotonic()
     await agen.aclose()
     request = server.chat_requests[0]
-    assert await asyncio.to_thread(request.disconnected.wait, 5)
+    # Wait *blocking the event loop*: the hang-up must be done by aclose() itself, not by a
+    # finalizer task the loop would run later.
+    assert request.disconnected.wait(2)
     print(f"hang-up seen after {(request.disconnected_at - closed_at) * 1000:.1f} ms")
     assert request.disconnected_at - closed_at < 1.0
     await backend.aclose()
@@ -702,3 +704,10 @@ def test_provider_error_messages_are_found(body: bytes, message: str) -> None:
     from backends.http_errors import error_message
 
     assert error_message(body) == message
+
+
+async def test_empty_200_body(server) -> None:
+    server.enqueue([])
+    error = the_error(await collect(make(server.base_url)))
+    assert isinstance(error, ProtocolError)
+    assert "empty" in error.title
