@@ -1,0 +1,222 @@
+"""``thinkpane ask``: one prompt, one streamed answer, in a pipe-friendly shape.
+
+Text mode: the reasoning goes to stderr (dimmed on a terminal unless NO_COLOR is set), the
+answer to stdout, each delta flushed as it arrives, so ``thinkpane ask ... > answer.md``
+keeps only the answer. Model text is stripped of escape sequences and control characters
+(tui.sanitize) before it is written. ``--json``: one JSON object per event on stdout (JSON
+escaping makes any control character inert; ASCII-only output).
+
+Exit codes: 0 answered; 1 the backend failed (the error's title and hint on stderr); 130
+interrupted (what was printed stays printed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import TextIO
+
+from backends.base import (
+    Backend,
+    BackendError,
+    ContentDelta,
+    Conversation,
+    ErrorEvent,
+    IncompleteStreamError,
+    Message,
+    MessageExtra,
+    Notice,
+    ReasoningDelta,
+    Stop,
+    StreamEvent,
+    Usage,
+    event_to_json,
+    guarded,
+)
+from tui.sanitize import sanitize
+
+# Stop reasons the user needs told about; the others are normal endings.
+EXPLAINED_STOPS = frozenset({"max_tokens", "content_filter", "context_window"})
+
+DIM, UNDIM = "\x1b[2m", "\x1b[22m"
+
+
+@dataclass(frozen=True)
+class AskOptions:
+    json_mode: bool = False
+    show_reasoning: bool = True
+
+
+def build_prompt(prompt: str | None, stdin_text: str | None) -> str:
+    """The prompt argument, then piped input after a blank line (either may be missing)."""
+    parts = [part.strip("\n") for part in (prompt, stdin_text) if part and part.strip()]
+    return "\n\n".join(parts)
+
+
+def print_error(error: BackendError, err: TextIO) -> None:
+    """``Error: <title>`` then the detail and the hint, each on its own line."""
+    err.write(f"Error: {sanitize(error.title)}\n")
+    if error.detail:
+        err.write(f"  {sanitize(error.detail)}\n")
+    if error.hint:
+        err.write(f"  {sanitize(error.hint)}\n")
+    err.flush()
+
+
+class _Printer:
+    """Routes events to stdout/stderr (text mode) or JSON lines (json mode)."""
+
+    def __init__(self, out: TextIO, err: TextIO, options: AskOptions) -> None:
+        self.out, self.err, self.options = out, err, options
+        self.dim = _isatty(err) and not os.environ.get("NO_COLOR")
+        self.reasoning_open = False  # reasoning printed and not yet closed by a newline
+        self.reasoning_ends_with_newline = True
+        self.content_printed = False
+        self.content_ends_with_newline = True
+
+    def event(self, event: StreamEvent) -> None:
+        if self.options.json_mode:
+            self._json(event)
+            if isinstance(event, ErrorEvent):
+                self._close_reasoning()
+                print_error(event.error, self.err)
+            return
+        if isinstance(event, ReasoningDelta):
+            if self.options.show_reasoning and event.text:
+                self._reasoning(event.text)
+        elif isinstance(event, ContentDelta):
+            self._content(event.text)
+        elif isinstance(event, Stop):
+            if event.reason in EXPLAINED_STOPS and event.explanation:
+                self.finish_lines()
+                self.err.write(event.explanation + "\n")
+        elif isinstance(event, Notice):
+            self._close_reasoning()
+            self.err.write(f"Note: {sanitize(event.text)}\n")
+        elif isinstance(event, ErrorEvent):
+            self.finish_lines()
+            print_error(event.error, self.err)
+        # Usage and MessageExtra are for --json and the store.
+
+    def cancelled(self) -> None:
+        if self.options.json_mode:
+            self._json(Stop("cancelled"))
+        else:
+            self.finish_lines()
+
+    def finish_lines(self) -> None:
+        """End open reasoning / answer lines so the next message starts on its own line."""
+        self._close_reasoning()
+        if self.content_printed and not self.content_ends_with_newline:
+            self.out.write("\n")
+            self.content_ends_with_newline = True
+        self.out.flush()
+        self.err.flush()
+
+    def _reasoning(self, text: str) -> None:
+        text = sanitize(text)
+        if not text:
+            return
+        self.err.write(f"{DIM}{text}{UNDIM}" if self.dim else text)
+        self.err.flush()
+        self.reasoning_open = True
+        self.reasoning_ends_with_newline = text.endswith("\n")
+
+    def _close_reasoning(self) -> None:
+        if self.reasoning_open:
+            # One newline between the reasoning and whatever comes next on the terminal.
+            self.err.write("\n" if self.reasoning_ends_with_newline else "\n\n")
+            self.err.flush()
+            self.reasoning_open = False
+
+    def _content(self, text: str) -> None:
+        text = sanitize(text)
+        if not text:
+            return
+        self._close_reasoning()
+        self.out.write(text)
+        self.out.flush()
+        self.content_printed = True
+        self.content_ends_with_newline = text.endswith("\n")
+
+    def _json(self, event: StreamEvent) -> None:
+        self.out.write(json.dumps(event_to_json(event), ensure_ascii=True) + "\n")
+        self.out.flush()
+
+
+async def run_ask(
+    backend: Backend,
+    conversation: Conversation,
+    *,
+    out: TextIO,
+    err: TextIO,
+    options: AskOptions,
+    writer=None,  # tui.store.AnswerWriter when --save
+) -> int:
+    """Stream one answer to the terminal; returns the exit code. Cancellation propagates."""
+    printer = _Printer(out, err, options)
+    started = time.monotonic()
+    first_token_at: float | None = None
+    failed: BackendError | None = None
+    stop: Stop | None = None
+    try:
+        async for event in guarded(backend, conversation):
+            if isinstance(event, (ReasoningDelta, ContentDelta)) and first_token_at is None:
+                first_token_at = time.monotonic()
+            if isinstance(event, ErrorEvent):
+                failed = event.error
+            elif isinstance(event, Stop):
+                stop = event
+            printer.event(event)
+            if writer is not None:
+                _record(writer, event)
+        if failed is None and stop is None:
+            # The contract says a backend reports this itself; never trust that blindly.
+            failed = IncompleteStreamError(
+                "The answer ended before the model finished",
+                "Try again; the partial answer above is all that arrived.",
+            )
+            printer.event(ErrorEvent(failed))
+    except BaseException:
+        printer.cancelled()
+        if writer is not None:
+            _finish(writer, started, first_token_at, "cancelled", stop_reason="cancelled")
+        raise
+    printer.finish_lines()
+    if writer is not None:
+        if failed is not None:
+            _finish(writer, started, first_token_at, "error", error=failed.title)
+        else:
+            _finish(writer, started, first_token_at, "complete", stop_reason=stop.reason if stop else None)
+    return 1 if failed is not None else 0
+
+
+def _record(writer, event: StreamEvent) -> None:
+    if isinstance(event, ReasoningDelta):
+        writer.append_reasoning(event.text)
+    elif isinstance(event, ContentDelta):
+        writer.append_content(event.text)
+    elif isinstance(event, Usage):
+        writer.set_usage(event.input_tokens, event.output_tokens)
+    elif isinstance(event, MessageExtra):
+        writer.merge_extra(dict(event.data))
+
+
+def _finish(writer, started: float, first_token_at: float | None, status: str, **kwargs) -> None:
+    now = time.monotonic()
+    ttft = int((first_token_at - started) * 1000) if first_token_at is not None else None
+    writer.set_timing(ttft, int((now - started) * 1000))
+    writer.finish(status, **kwargs)
+
+
+def conversation_for(prompt: str, system: str | None) -> Conversation:
+    return Conversation([Message("user", prompt)], system=system or None)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,464 @@
+"""The ``thinkpane`` command: the TUI, ``ask``, ``setup``, ``teardown``, ``backends``.
+
+Startup speed matters (``llm --help`` takes 0.9 s, gptme took 8 s): this module imports
+only argparse at the top. Settings (pydantic), backends (httpx, boto3...) and the TUI
+(textual) are imported when a command needs them, never to print ``--help``.
+
+Backend options become flags (``--base-url``, ``--api-key``, ``--region``...), and which
+options exist depends on the backend, so arguments are parsed twice: first just enough to
+learn the command and the backend, then with that backend's option flags added.
+
+Exit codes: 0 success; 1 the backend or a provisioning step failed; 2 usage errors, an
+unknown backend, a broken config file (and, when launching the TUI, an unusable backend
+given by flags); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any, TextIO
+
+from tui import __version__
+
+COMMANDS = ("ask", "setup", "teardown", "backends")
+OPTION_DEST_PREFIX = "opt__"
+
+BACKEND_HELP_NOTE = (
+    "Backend options (--base-url, --api-key, --region...) depend on the backend: "
+    "add --backend NAME to --help to list them, or run `thinkpane backends`."
+)
+
+
+class UsageError(Exception):
+    """A mistake in the command line: printed with the usage hint, exit code 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _run(argv)
+    except SystemExit as exc:  # argparse: --help, --version, usage errors
+        return _exit_code(exc.code)
+    except KeyboardInterrupt:
+        sys.stderr.write("\nInterrupted.\n")
+        return 130
+    except UsageError as exc:
+        sys.stderr.write(f"Error: {exc}\n")
+        return 2
+    except Exception as exc:  # noqa: BLE001 - typed errors are shown, never a traceback
+        from backends.base import BackendError
+
+        if not isinstance(exc, BackendError):
+            raise
+        from tui.ask import print_error
+
+        print_error(exc, sys.stderr)
+        return 2 if exc.kind in ("config_file", "unknown_backend") else 1
+
+
+def _exit_code(code: Any) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    sys.stderr.write(f"{code}\n")
+    return 1
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _run(argv: list[str]) -> int:
+    command = _find_command(argv)
+    wants_help = _wants_help(argv)
+    backend_class = None
+    settings = None
+    if command in (None, "ask", "setup", "teardown"):
+        backend_name = _peek_backend(argv, command)
+        if backend_name is None and not wants_help and command in (None, "ask"):
+            settings = _load_settings()
+            backend_name = settings.backend
+        if backend_name is not None:
+            backend_class = _load_backend_class(backend_name, for_help=wants_help)
+    parser = build_parser(command, backend_class)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        return _launch(args, settings, backend_class)
+    if args.command == "ask":
+        return _ask(args, settings, backend_class)
+    if args.command == "setup":
+        return _setup(args, backend_class)
+    if args.command == "teardown":
+        return _teardown(args, backend_class)
+    if args.command == "backends":
+        return _list_backends(sys.stdout)
+    raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks
+
+
+def _find_command(argv: list[str]) -> str | None:
+    for arg in argv:
+        if arg == "--":
+            return None
+        if arg in COMMANDS:
+            return arg
+    return None
+
+
+def _wants_help(argv: list[str]) -> bool:
+    for arg in argv:
+        if arg == "--":
+            return False
+        if arg in ("-h", "--help"):
+            return True
+    return False
+
+
+def _peek_backend(argv: list[str], command: str | None) -> str | None:
+    """The backend named on the command line: ``--backend X``, or ``setup X`` / ``teardown X``."""
+    if command in ("setup", "teardown"):
+        rest = argv[argv.index(command) + 1 :]
+        return next((arg for arg in rest if not arg.startswith("-")), None)
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--backend")
+    known, _ = pre.parse_known_args([a for a in argv if a not in ("-h", "--help")])
+    return known.backend
+
+
+def _load_backend_class(name: str, *, for_help: bool):
+    from backends import registry
+    from backends.base import ConfigurationError
+
+    if name not in registry.available():
+        error = ConfigurationError(
+            f"Unknown backend {name!r}",
+            "Choose one of: " + ", ".join(sorted(registry.available())) + " (see `thinkpane backends`).",
+        )
+        error.kind = "unknown_backend"
+        raise error
+    try:
+        return registry.load(name)
+    except ConfigurationError:
+        if for_help:
+            return None  # --help still works; the backend's flags are just not listed
+        raise
+
+
+def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentParser:
+    """The full parser; ``backend_class``'s options are added to ``command``'s parser."""
+    parser = argparse.ArgumentParser(
+        prog="thinkpane",
+        description="A terminal chat app for reasoning models: the answer and the model's "
+        "reasoning stream live into two panes. Without a command, opens the app.",
+        epilog="Commands have their own --help, e.g. `thinkpane ask --help`.",
+    )
+    parser.add_argument("--version", action="version", version=f"thinkpane {__version__}")
+    parser.add_argument("--backend", metavar="NAME", help="backend for this session (default: from config)")
+    parser.add_argument("--model", help="model id for this session")
+    parser.add_argument(
+        "--continue", dest="continue_", action="store_true", help="reopen the most recent conversation"
+    )
+    parser.add_argument("--conversation", metavar="ID", type=int, help="open the conversation with this id")
+    if command is None:
+        _add_backend_option_flags(parser, backend_class)
+
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ask = commands.add_parser(
+        "ask",
+        help="ask one question; the answer streams to stdout, the reasoning to stderr",
+        description="Ask one question. The answer streams to stdout and the reasoning, dimmed, "
+        "to stderr. The prompt comes from PROMPT, from stdin, or both (PROMPT first, then "
+        "the piped text).",
+        epilog=BACKEND_HELP_NOTE if backend_class is None else None,
+    )
+    ask.add_argument("prompt", nargs="?", metavar="PROMPT", help="the question; '-' reads stdin")
+    ask.add_argument("--backend", metavar="NAME", default=argparse.SUPPRESS, help="backend to use (default: from config)")
+    ask.add_argument("--model", default=argparse.SUPPRESS, help="model id (default: from config)")
+    ask.add_argument("--system", metavar="TEXT", help="system prompt (default: system_prompt from config)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object per stream event")
+    ask.add_argument("--no-reasoning", action="store_true", help="do not print the reasoning")
+    ask.add_argument(
+        "--save", action=argparse.BooleanOptionalAction, default=False,
+        help="keep the exchange in the conversation history (default: not saved)",
+    )
+    if command == "ask":
+        _add_backend_option_flags(ask, backend_class)
+
+    setup = commands.add_parser(
+        "setup",
+        help="configure a backend, test it (provision it for opensearch) and make it the default",
+        description="Configure BACKEND from flags and the environment, test it with a short "
+        "prompt (backends that need provisioning, like opensearch, are provisioned first), "
+        "then save its options in config.toml and make it the default backend. Secrets are "
+        "not saved unless --keep-secrets is given.",
+        epilog=BACKEND_HELP_NOTE.replace("add --backend NAME to --help", "run `thinkpane setup NAME --help`")
+        if backend_class is None else None,
+    )
+    setup.add_argument("backend", metavar="BACKEND", help="backend name (see `thinkpane backends`)")
+    setup.add_argument("--keep-secrets", action="store_true", help="also save API keys and passwords in config.toml (mode 0600)")
+    setup.add_argument("--yes", "-y", action="store_true", help="do not ask before creating resources")
+    if command == "setup":
+        _add_backend_option_flags(setup, backend_class)
+
+    teardown = commands.add_parser(
+        "teardown",
+        help="remove what `thinkpane setup` created on the provider side",
+        description="Remove every resource `thinkpane setup BACKEND` created (model, "
+        "connector, pipeline...), using the saved provisioning state.",
+    )
+    teardown.add_argument("backend", metavar="BACKEND", help="backend name, e.g. opensearch")
+    teardown.add_argument("--yes", "-y", action="store_true", help="do not ask before deleting")
+    if command == "teardown":
+        _add_backend_option_flags(teardown, backend_class)
+
+    commands.add_parser("backends", help="list backends, their options and whether they are installed")
+    return parser
+
+
+def _add_backend_option_flags(parser: argparse.ArgumentParser, backend_class) -> None:
+    if backend_class is None:
+        return
+    group = parser.add_argument_group(f"{backend_class.name} options ({backend_class.label})")
+    for option in backend_class.options:
+        if option.flag in parser._option_string_actions:  # --model is already a common flag
+            continue
+        kwargs: dict[str, Any] = {"dest": OPTION_DEST_PREFIX + option.name, "default": None, "help": _option_help(option)}
+        if option.kind == "bool":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = _option_type(option)
+            kwargs["metavar"] = "|".join(option.choices) if option.choices else option.kind.upper()
+        group.add_argument(option.flag, **kwargs)
+
+
+def _option_help(option) -> str:
+    text = option.label
+    if option.description:
+        text += ". " + option.description
+    details = []
+    if option.env:
+        details.append("env: " + ", ".join(option.env))
+    if option.default is not None and option.kind != "bool":
+        details.append(f"default: {option.default}")
+    if option.is_secret:
+        details.append("a flag is visible to other users in `ps`; prefer the env variable")
+    if details:
+        text += " [" + "; ".join(details) + "]"
+    return text.replace("%", "%%")
+
+
+def _option_type(option):
+    def parse(raw: str) -> Any:
+        from backends.base import ConfigurationError
+
+        try:
+            return option.parse(raw)
+        except ConfigurationError as error:
+            raise argparse.ArgumentTypeError(error.hint.split(";")[0]) from None
+
+    parse.__name__ = option.kind  # argparse names the type in its error message
+    return parse
+
+
+def _option_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Option values given as flags (``--model`` included), already parsed."""
+    overrides = {
+        key[len(OPTION_DEST_PREFIX):]: value
+        for key, value in vars(args).items()
+        if key.startswith(OPTION_DEST_PREFIX) and value is not None
+    }
+    if getattr(args, "model", None):
+        overrides["model"] = args.model
+    return overrides
+
+
+# --------------------------------------------------------------------------- shared steps
+
+
+def _load_settings():
+    from tui.config import load_settings
+
+    settings = load_settings()  # a ConfigFileError is printed by main(), exit 2
+    for warning in settings.load_warnings:
+        sys.stderr.write(f"Warning: {warning}\n")
+    return settings
+
+
+def _open_store():
+    from tui import paths
+    from tui.store import ConversationStore
+
+    paths.ensure_private_dir(paths.data_dir())
+    return ConversationStore(paths.database_path())
+
+
+def _read_stdin(prompt: str | None) -> str | None:
+    """Piped input, if any. Never blocks on an interactive terminal or an idle stdin."""
+    stdin = sys.stdin
+    if stdin is None or getattr(stdin, "closed", False):
+        return None
+    try:
+        if not stdin.readable() or stdin.isatty():
+            return None
+    except (OSError, ValueError):
+        return None
+    if prompt is None or prompt == "-":
+        return stdin.read()
+    # A PROMPT was given: only read input that is really there (a pipe or a file), so
+    # `thinkpane ask "hi"` from cron or an IDE does not wait for an EOF that never comes.
+    try:
+        import stat
+
+        mode = os.fstat(stdin.fileno()).st_mode
+    except (OSError, ValueError, AttributeError):
+        return stdin.read()  # an in-memory stream (tests, embedding)
+    if stat.S_ISFIFO(mode) or stat.S_ISREG(mode):
+        return stdin.read()
+    return None
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _launch(args: argparse.Namespace, settings, backend_class) -> int:
+    from backends import registry
+    from backends.base import ConfigurationError
+    from tui.config import apply_session_overrides, backend_options, config_exists
+
+    settings = settings or _load_settings()
+    overrides = _option_overrides(args)
+    first_launch = not config_exists() and not args.backend
+    backend = None
+    if args.backend or overrides:
+        apply_session_overrides(settings, backend=args.backend, options=overrides)
+        try:
+            backend = registry.create(settings.backend, backend_options(settings, settings.backend))
+        except ConfigurationError as error:
+            from tui.ask import print_error
+
+            print_error(error, sys.stderr)
+            return 2
+    store = _open_store()
+    try:
+        conversation_id = args.conversation
+        if conversation_id is not None and store.get_conversation(conversation_id) is None:
+            raise UsageError(
+                f"there is no conversation {conversation_id}; `thinkpane --continue` reopens the latest"
+            )
+        if args.continue_ and conversation_id is None:
+            conversation_id = store.last_conversation_id()
+            if conversation_id is None:
+                sys.stderr.write("No saved conversation yet; starting a new one.\n")
+        from tui.app import ThinkpaneApp
+
+        app = ThinkpaneApp(
+            settings, store, backend=backend, conversation_id=conversation_id, first_launch=first_launch
+        )
+        app.run()
+        return int(app.return_code or 0)
+    finally:
+        store.close()
+
+
+def _ask(args: argparse.Namespace, settings, backend_class) -> int:
+    import asyncio
+
+    from backends import registry
+    from backends.base import BackendError, ErrorEvent, event_to_json
+    from tui.ask import AskOptions, build_prompt, conversation_for, print_error, run_ask
+    from tui.config import backend_options
+
+    settings = settings or _load_settings()
+    name = getattr(args, "backend", None) or settings.backend
+    prompt = build_prompt(None if args.prompt == "-" else args.prompt, _read_stdin(args.prompt))
+    if not prompt.strip():
+        raise UsageError('no prompt: give one as an argument (thinkpane ask "...") or pipe it in')
+    options = AskOptions(json_mode=args.json, show_reasoning=not args.no_reasoning)
+    try:
+        backend = registry.create(name, backend_options(settings, name, _option_overrides(args)))
+    except BackendError as error:
+        if args.json:
+            print(json_line(event_to_json(ErrorEvent(error))), flush=True)
+        print_error(error, sys.stderr)
+        return 1
+    system = args.system if args.system is not None else settings.system_prompt
+    conversation = conversation_for(prompt, system)
+
+    store = writer = None
+    if args.save:
+        store = _open_store()
+        title = " ".join(prompt.split())[:60] or "thinkpane ask"
+        conversation_id = store.create_conversation(title, backend=name, model=backend.model, system=system)
+        store.add_message(conversation_id, "user", prompt, backend=name, model=backend.model)
+        writer = store.start_answer(conversation_id, backend=name, model=backend.model)
+
+    async def ask_and_close() -> int:
+        try:
+            return await run_ask(backend, conversation, out=sys.stdout, err=sys.stderr, options=options, writer=writer)
+        finally:
+            await backend.aclose()
+
+    try:
+        code = asyncio.run(ask_and_close())
+    finally:
+        if store is not None:
+            store.close()
+    if store is not None:
+        sys.stderr.write(f"Saved as conversation {conversation_id} (thinkpane --conversation {conversation_id}).\n")
+    return code
+
+
+def json_line(data: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(data, ensure_ascii=True)
+
+
+def _setup(args: argparse.Namespace, backend_class) -> int:
+    from tui.provision_cli import run_setup
+
+    return run_setup(
+        args.backend, backend_class, _option_overrides(args),
+        keep_secrets=args.keep_secrets, assume_yes=args.yes, out=sys.stdout, err=sys.stderr,
+    )
+
+
+def _teardown(args: argparse.Namespace, backend_class) -> int:
+    from tui.provision_cli import run_teardown
+
+    return run_teardown(args.backend, backend_class, _option_overrides(args), assume_yes=args.yes, out=sys.stdout, err=sys.stderr)
+
+
+def _list_backends(out: TextIO) -> int:
+    from backends import registry
+    from backends.base import ConfigurationError
+    from tui import paths
+
+    default = None
+    try:
+        from tui.config import load_settings
+
+        default = load_settings().backend
+    except Exception:  # noqa: BLE001 - a broken config must not hide the list
+        pass
+    for name, target in registry.available().items():
+        marker = " (default)" if name == default else ""
+        try:
+            backend_class = registry.load(name)
+        except ConfigurationError as error:
+            out.write(f"{name}{marker}  not installed: {error.hint}\n\n")
+            continue
+        out.write(f"{name}{marker}  {backend_class.label}: installed\n")
+        if backend_class.description:
+            out.write(f"    {backend_class.description}\n")
+        for option in backend_class.options:
+            out.write(f"    {option.flag:<20} {_option_help(option).replace('%%', '%')}\n")
+        out.write("\n")
+    out.write(f"Config file: {paths.config_path()}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
