@@ -529,3 +529,11 @@ def test_lone_surrogates_are_replaced_and_split_pairs_rejoined(store: Conversati
     assert _last(store, conversation).content == "smile 😀 and a lone \ufffd half"
     store.add_message(conversation, "user", "bad \ud800 text")
     assert _last(store, conversation).content == "bad \ufffd text"
+
+
+def test_store_import_stays_cheap() -> None:
+    """The CLI imports the store before deciding whether to start the TUI: no textual."""
+    code = "import sys, tui.store; print(','.join(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich', 'pydantic')))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, cwd=REPO_ROOT)
+    assert result.stdout.strip() == ""
