@@ -13,8 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from backends import registry
 from backends.base import (
@@ -43,6 +41,7 @@ from backends.base import (
 )
 from backends.openai_compat import OpenAIBackend, is_loopback_url
 from backends.sse import SSEEvent, SSELineTooLong, SSEParser
+from tests.hypothesis_or_skip import given, settings, st
 from tests.servers.openai_sse import (
     DONE,
     REASONER_REASONING,

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from backends.base import ContentDelta, ReasoningDelta
 from backends.think_split import ThinkSplitter
+from tests.hypothesis_or_skip import given, settings, st
 
 
 def run(chunks: list[str], mode: str = "auto", lookahead: int = 256) -> tuple[str, str, list]:
