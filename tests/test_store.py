@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import stat
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -426,15 +428,32 @@ def test_read_only_flush_raises_and_keeps_buffer(store: ConversationStore) -> No
     assert (row.content, row.reasoning, row.status) == ("first second third", "thought ", "complete")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
-def test_read_only_file(db_path: Path) -> None:
+def _make_read_only(path: Path) -> Callable[[], None]:
+    """Really make ``path`` unwritable; returns the undo. Root ignores modes, so use chattr."""
+    if os.geteuid() != 0:
+        path.chmod(0o400)
+        return lambda: path.chmod(0o600)
+    if shutil.which("chattr") is None:
+        pytest.skip("running as root without chattr: cannot make a file read-only")
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i not supported on this filesystem")
+    return lambda: subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_read_only_file_at_open(db_path: Path) -> None:
     with ConversationStore(db_path) as store:
-        conversation = store.create_conversation()
-    db_path.chmod(0o400)
-    with pytest.raises(StoreError) as caught:
-        with ConversationStore(db_path) as store:
-            store.add_message(conversation, "user", "x")
-    assert "read-only" in caught.value.title
+        store.create_conversation()
+    undo = _make_read_only(db_path)
+    try:
+        with pytest.raises(StoreError) as caught:
+            ConversationStore(db_path)
+    finally:
+        undo()
+    error = caught.value
+    assert error.title == f"Could not open the conversation history: the database is read-only ({db_path})"
+    assert "THINKPANE_DATA_DIR" in error.hint
+    with ConversationStore(db_path) as store:  # writable again: all is well
+        assert len(store.list_conversations()) == 1
 
 
 def test_disk_full_keeps_buffer(store: ConversationStore) -> None:

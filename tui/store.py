@@ -434,7 +434,7 @@ class ConversationStore:
         # Rows left 'streaming' belong to a process that died mid-answer. (A second
         # Thinkpane running right now would see its live row marked too; its finish()
         # sets the real final status, so the mark is temporary.)
-        with self._write("Could not recover interrupted answers") as conn:
+        with self._write("Could not open the conversation history") as conn:
             conn.execute(
                 "UPDATE messages SET status = 'interrupted', "
                 "finished_at = coalesce(finished_at, ?) WHERE status = 'streaming'",
