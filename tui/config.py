@@ -275,11 +275,15 @@ def _apply_changes(
 ) -> None:
     for key, value in after.items():
         old = before.get(key, _MISSING)
-        if isinstance(value, dict) and isinstance(old, dict):
+        if isinstance(value, dict):
+            # Recurse even into a new table, so each secret in it is judged on its own.
             target = data.get(key)
             if not isinstance(target, dict):
                 target = data[key] = {}
-            _apply_changes(target, old, value, keep_secrets=keep_secrets, key_path=(*key_path, key))
+            _apply_changes(
+                target, old if isinstance(old, dict) else {}, value,
+                keep_secrets=keep_secrets, key_path=(*key_path, key),
+            )
             continue
         if _same(old, value):
             continue
@@ -314,7 +318,8 @@ def _plain(value: Any) -> Any:
 def _to_toml(value: Any) -> Any:
     """TOML-serialisable copy: secrets as their value, paths as text, None dropped."""
     if isinstance(value, dict):
-        return {str(k): _to_toml(v) for k, v in value.items() if v is not None and v != {}}
+        converted = {str(k): _to_toml(v) for k, v in value.items() if v is not None}
+        return {k: v for k, v in converted.items() if v != {}}  # no empty [tables]
     if isinstance(value, (list, tuple)):
         return [_to_toml(v) for v in value if v is not None]
     if isinstance(value, (SecretStr, Secret)):

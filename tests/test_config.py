@@ -1,0 +1,245 @@
+"""Settings: every precedence layer, the file on disk (mode, atomicity, secrets), bad files."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+
+import pytest
+from pydantic import SecretStr
+
+from backends.base import ConfigurationError
+from backends.secrets import Secret
+from tui import paths
+from tui.cli import main
+from tui.config import (
+    ConfigFileError,
+    Settings,
+    apply_session_overrides,
+    backend_options,
+    config_exists,
+    load_settings,
+    save_settings,
+)
+
+KEY = "sk-config-test-0123456789abcdef"
+
+
+def write_config(text: str) -> None:
+    path = paths.config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def read_config() -> dict:
+    return tomllib.loads(paths.config_path().read_text(encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def test_missing_file_gives_defaults_and_counts_as_first_launch() -> None:
+    settings = load_settings()
+    assert not config_exists()
+    assert settings.backend == "local"
+    assert settings.show_reasoning is True
+    assert settings.backends == {}
+    assert settings.load_warnings == []
+
+
+def test_file_layer_is_read() -> None:
+    write_config(
+        'backend = "openai"\ntheme = "nord"\nshow_reasoning = false\n'
+        '[keymap]\nquit = "ctrl+q"\n[backends.openai]\nbase_url = "http://file/v1"\n'
+    )
+    settings = load_settings()
+    assert config_exists()
+    assert (settings.backend, settings.theme, settings.show_reasoning) == ("openai", "nord", False)
+    assert settings.keymap == {"quit": "ctrl+q"}
+    assert settings.backends["openai"]["base_url"] == "http://file/v1"
+
+
+def test_dotenv_beats_file_and_environment_beats_dotenv(monkeypatch, isolated_home) -> None:
+    write_config('theme = "file"\nbackend = "file"\n[backends.openai]\nmodel = "file-model"\nbase_url = "http://file/v1"\n')
+    (isolated_home / ".env").write_text(
+        "THINKPANE_THEME=dotenv\nTHINKPANE_BACKEND=dotenv\nTHINKPANE_BACKENDS__OPENAI__MODEL=dotenv-model\n"
+    )
+    monkeypatch.setenv("THINKPANE_BACKEND", "env")
+    settings = load_settings()
+    assert settings.theme == "dotenv"  # .env over the file
+    assert settings.backend == "env"  # the environment over .env
+    # Nested keys merge: .env replaces one option, the file's others stay.
+    assert settings.backends["openai"] == {"model": "dotenv-model", "base_url": "http://file/v1"}
+
+
+def test_session_overrides_beat_everything_and_are_not_saved(monkeypatch) -> None:
+    write_config('backend = "openai"\n[backends.openai]\nmodel = "file-model"\n')
+    monkeypatch.setenv("THINKPANE_BACKENDS__OPENAI__MODEL", "env-model")
+    settings = load_settings()
+    apply_session_overrides(settings, backend="openai", options={"model": "flag-model", "api_key": Secret(KEY)})
+    assert backend_options(settings, "openai")["model"] == "flag-model"
+    settings.theme = "changed"  # a real change made by the app
+    save_settings(settings)
+    on_disk = read_config()
+    assert on_disk["theme"] == "changed"
+    assert on_disk["backends"]["openai"] == {"model": "file-model"}  # neither env nor flag saved
+    assert KEY not in paths.config_path().read_text()
+
+
+def test_option_env_var_beats_the_file_but_not_thinkpane_env(monkeypatch) -> None:
+    write_config(f'[backends.openai]\napi_key = "{KEY}-file"\nbase_url = "http://file/v1"\n')
+    monkeypatch.setenv("DEEPSEEK_API_KEY", KEY + "-deepseek")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://env/v1")
+    options = backend_options(load_settings(), "openai")
+    # The file's values give way, so resolve_options reads DEEPSEEK_API_KEY / OPENAI_BASE_URL.
+    assert "api_key" not in options and "base_url" not in options
+    from backends import registry
+
+    backend = registry.create("openai", options)
+    assert backend.settings["api_key"].get() == KEY + "-deepseek"
+    assert backend.base_url == "http://env/v1"
+
+    monkeypatch.setenv("THINKPANE_BACKENDS__OPENAI__API_KEY", KEY + "-thinkpane")
+    options = backend_options(load_settings(), "openai")
+    assert options["api_key"] == Secret(KEY + "-thinkpane")
+
+
+def test_option_env_var_in_dotenv_beats_the_file_and_real_env_beats_dotenv(monkeypatch, isolated_home) -> None:
+    write_config(f'[backends.openai]\napi_key = "{KEY}-file"\n')
+    (isolated_home / ".env").write_text(f"DEEPSEEK_API_KEY={KEY}-dotenv\n")
+    assert backend_options(load_settings(), "openai")["api_key"] == Secret(KEY + "-dotenv")
+    monkeypatch.setenv("DEEPSEEK_API_KEY", KEY + "-env")
+    assert "api_key" not in backend_options(load_settings(), "openai")  # resolve_options reads the env
+
+
+def test_cli_flag_beats_option_env_var(monkeypatch) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://env/v1")
+    options = backend_options(load_settings(), "openai", {"base_url": "http://flag/v1"})
+    assert options["base_url"] == "http://flag/v1"
+
+
+def test_unknown_keys_warn_but_load(capsys) -> None:
+    write_config('theme = "nord"\ncolour = "blue"\n[backends.openai]\nbase_urll = "typo"\n')
+    settings = load_settings()
+    assert settings.theme == "nord"
+    assert any("'colour'" in warning for warning in settings.load_warnings)
+    backend_options(settings, "openai")
+    assert any("'base_urll'" in warning for warning in settings.load_warnings)
+    assert capsys.readouterr().err == ""  # nothing printed behind the TUI's back
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def test_save_writes_0600_file_in_0700_dir_atomically() -> None:
+    settings = load_settings()
+    settings.backend = "openai"
+    path = save_settings(settings)
+    assert path == paths.config_path()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert read_config() == {"backend": "openai"}
+    assert [p.name for p in path.parent.iterdir()] == ["config.toml"]  # no temp file left
+    assert config_exists()
+
+
+def test_save_keeps_what_the_file_had_and_round_trips() -> None:
+    write_config('theme = "nord"\n[backends.bedrock]\nregion = "eu-west-1"\n')
+    settings = load_settings()
+    settings.backends.setdefault("openai", {})["base_url"] = "http://x/v1"
+    settings.system_prompt = "Be brief."
+    save_settings(settings)
+    again = load_settings()
+    assert again.theme == "nord"
+    assert again.backends == {"bedrock": {"region": "eu-west-1"}, "openai": {"base_url": "http://x/v1"}}
+    assert again.system_prompt == "Be brief."
+
+
+def test_values_from_the_environment_are_not_saved(monkeypatch, isolated_home) -> None:
+    monkeypatch.setenv("THINKPANE_BACKENDS__OPENAI__API_KEY", KEY)
+    (isolated_home / ".env").write_text("THINKPANE_THEME=from-dotenv\n")
+    settings = load_settings()
+    settings.show_reasoning = False
+    save_settings(settings)
+    text = paths.config_path().read_text()
+    assert KEY not in text and "from-dotenv" not in text
+    assert read_config() == {"show_reasoning": False}
+
+
+def test_secret_is_saved_only_when_the_caller_keeps_it() -> None:
+    settings = load_settings()
+    settings.backends["openai"] = {"api_key": SecretStr(KEY), "model": "m"}
+    save_settings(settings, keep_secrets=False)
+    assert read_config() == {"backends": {"openai": {"model": "m"}}}
+
+    settings = load_settings()
+    settings.backends["openai"]["api_key"] = KEY
+    save_settings(settings, keep_secrets=True)
+    assert read_config()["backends"]["openai"]["api_key"] == KEY  # the value, not stars
+    # Loaded back it is a SecretStr again, and an unrelated save keeps it.
+    settings = load_settings()
+    assert isinstance(settings.backends["openai"]["api_key"], SecretStr)
+    settings.theme = "x"
+    save_settings(settings, keep_secrets=False)
+    assert read_config()["backends"]["openai"]["api_key"] == KEY
+
+
+def test_secrets_never_in_repr_str_or_dump_json() -> None:
+    write_config(f'[backends.openai]\napi_key = "{KEY}"\n[backends.opensearch]\npassword = "hunter2-pass"\n')
+    settings = load_settings()
+    settings.backends["bedrock"] = {"bearer_token": "plain-token-assigned"}  # assigned as str
+    for text in (repr(settings), str(settings), settings.model_dump_json()):
+        assert KEY not in text
+        assert "hunter2-pass" not in text
+    assert "plain-token-assigned" not in repr(settings)
+    options = backend_options(settings, "openai")
+    assert isinstance(options["api_key"], Secret) and options["api_key"].get() == KEY
+
+
+# --------------------------------------------------------------------------- bad files
+
+
+def test_corrupt_toml_names_file_line_column_and_fix() -> None:
+    write_config('theme = "nord"\nbackend = = "x"\n')
+    with pytest.raises(ConfigFileError) as caught:
+        load_settings()
+    error = caught.value
+    assert isinstance(error, ConfigurationError)
+    assert str(paths.config_path()) in error.title
+    assert "line 2, column" in error.hint
+    assert "delete" in error.hint and "recreates" in error.hint
+
+
+def test_wrong_type_is_a_config_file_error() -> None:
+    write_config('show_reasoning = "maybe"\n')
+    with pytest.raises(ConfigFileError) as caught:
+        load_settings()
+    assert "show_reasoning" in caught.value.title
+    assert str(paths.config_path()) in caught.value.hint
+
+
+def test_config_override_variable_points_at_another_file(monkeypatch, isolated_home) -> None:
+    other = isolated_home / "elsewhere" / "my.toml"
+    monkeypatch.setenv("THINKPANE_CONFIG", str(other))
+    settings = load_settings()
+    settings.theme = "gruvbox"
+    assert save_settings(settings) == other
+    assert tomllib.loads(other.read_text())["theme"] == "gruvbox"
+
+
+def test_cli_prints_corrupt_config_cleanly_and_exits_2(capsys) -> None:
+    write_config("[backends\n")
+    assert main(["ask", "hello"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error: Config file ")
+    assert "line 1, column" in err and "recreates" in err
+    assert "Traceback" not in err
+
+
+def test_settings_can_be_built_directly_for_tests_and_screens() -> None:
+    settings = Settings(backend="scripted", theme="nord")
+    assert settings.backend == "scripted"
+    path = save_settings(settings)
+    assert tomllib.loads(path.read_text()) == {"backend": "scripted", "theme": "nord"}
+    assert os.stat(path).st_mode & 0o077 == 0
