@@ -1,0 +1,5 @@
+"""AWS Bedrock backend (ConverseStream). boto3 is imported only when a client is created."""
+
+from backends.bedrock.backend import BedrockBackend
+
+__all__ = ["BedrockBackend"]

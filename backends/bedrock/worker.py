@@ -1,0 +1,154 @@
+"""Run boto3's blocking ConverseStream in a thread and hand its events to asyncio.
+
+boto3 is synchronous: the request and every ``next()`` on the EventStream block on a
+socket. One daemon thread per call does that work and feeds an ``asyncio.Queue`` through
+``loop.call_soon_threadsafe``, so the event loop never blocks.
+
+Cancelling must hang up at once. ``EventStream.close()`` alone does not do it: a thread
+blocked in ``recv()`` keeps the socket open until the read timeout (minutes). So
+:meth:`ConverseCall.hang_up` first ``shutdown()``s the socket, which wakes the blocked
+read with EOF and sends the FIN the server sees, then closes the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+_EVENT, _END, _ERROR = "event", "end", "error"
+
+
+class ConverseCall:
+    """One ``converse_stream`` call. ``start_call`` returns the response's EventStream."""
+
+    def __init__(self, start_call: Callable[[], Any]) -> None:
+        self._start_call = start_call
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._done = asyncio.Event()
+        self._lock = threading.Lock()
+        self._stream: Any = None
+        self._cancelled = False
+        self._thread = threading.Thread(target=self._work, name="bedrock-converse-stream", daemon=True)
+
+    def start(self) -> ConverseCall:
+        self._thread.start()
+        return self
+
+    async def events(self) -> AsyncIterator[dict[str, Any]]:
+        """Parsed Converse events; raises what boto3 raised, in order, after earlier events."""
+        while True:
+            kind, payload = await self._queue.get()
+            if kind == _EVENT:
+                yield payload
+            elif kind == _ERROR:
+                raise payload
+            else:
+                return
+
+    async def close(self, wait_s: float = 1.0) -> None:
+        """Hang up and wait (bounded) for the thread to finish."""
+        self.hang_up()
+        if not self._done.is_set():
+            try:
+                await asyncio.wait_for(self._done.wait(), wait_s)
+            except asyncio.TimeoutError:
+                # Still inside the request (before any response object exists): the daemon
+                # thread notices the cancel as soon as boto3 returns and closes the stream.
+                pass
+
+    def hang_up(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            stream = self._stream
+        if stream is not None:
+            _shutdown_socket(stream)
+            _quietly(stream.close)
+
+    # ------------------------------------------------------------------ worker thread
+
+    def _work(self) -> None:
+        try:
+            stream = self._start_call()
+            with self._lock:
+                self._stream = stream
+                cancelled = self._cancelled
+            if cancelled:
+                _quietly(stream.close)
+                return
+            for event in iter_converse_events(stream):
+                if self._cancelled:
+                    return
+                self._put((_EVENT, event))
+            self._put((_END, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the event loop, mapped there
+            if not self._cancelled:
+                self._put((_ERROR, exc))
+        finally:
+            with self._lock:
+                stream, cancelled = self._stream, self._cancelled
+            if stream is not None and not cancelled:
+                _quietly(stream.close)
+            self._call_in_loop(self._done.set)
+
+    def _put(self, item: tuple[str, Any]) -> None:
+        self._call_in_loop(self._queue.put_nowait, item)
+
+    def _call_in_loop(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            self._loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:
+            pass  # the loop is closed: nobody is listening any more
+
+
+def iter_converse_events(stream: Any) -> Iterator[dict[str, Any]]:
+    """Like iterating the EventStream, but an exception frame's full payload is kept.
+
+    botocore keeps only Code and Message of an in-stream exception; the payload of a
+    ``modelStreamErrorException`` also has ``originalStatusCode`` / ``originalMessage``,
+    which we put under ``error.response["Extra"]``. Falls back to plain iteration if
+    botocore's EventStream internals ever change.
+    """
+    raw_events = getattr(stream, "_event_generator", None)
+    parse = getattr(stream, "_parse_event", None)
+    if raw_events is None or parse is None:
+        yield from stream
+        return
+    from botocore.exceptions import EventStreamError
+
+    for raw in raw_events:
+        try:
+            parsed = parse(raw)
+        except EventStreamError as exc:
+            try:
+                exc.response["Extra"] = json.loads(raw.payload)
+            except (ValueError, AttributeError, TypeError):
+                pass
+            raise
+        if parsed:
+            yield parsed
+
+
+def _shutdown_socket(stream: Any) -> None:
+    """shutdown() the socket under the EventStream's urllib3 response, if we can reach it."""
+    raw = getattr(stream, "_raw_stream", None)
+    candidates = [
+        getattr(getattr(raw, "connection", None), "sock", None),
+        getattr(getattr(raw, "_connection", None), "sock", None),
+        getattr(getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None), "_sock", None),
+    ]
+    for sock in candidates:
+        if isinstance(sock, socket.socket):
+            _quietly(sock.shutdown, socket.SHUT_RDWR)
+            return
+
+
+def _quietly(fn: Callable[..., Any], *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception:  # noqa: BLE001 - best effort while hanging up
+        pass
