@@ -519,8 +519,9 @@ def test_unicode_and_huge_text_round_trip(store: ConversationStore) -> None:
     for text in texts.values():
         store.add_message(conversation, "user", text)
     writer = store.start_answer(conversation, backend="b", model="m")
-    for start in range(0, len(one_mb_line), 777):  # streamed in odd-sized pieces
-        writer.append_content(one_mb_line[start:start + 777])
+    # Streamed in odd-sized pieces that cut through emoji and combining marks.
+    for start in range(0, len(one_mb_line), 50_021):
+        writer.append_content(one_mb_line[start:start + 50_021])
     writer.append_reasoning("nul\x00inside")
     writer.finish("complete")
 
@@ -556,3 +557,44 @@ def test_store_import_stays_cheap() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, cwd=REPO_ROOT)
     assert result.stdout.strip() == ""
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path: Path):
+    """A real 384 KB tmpfs (needs root and mount rights; skipped otherwise)."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("needs root to mount a tiny tmpfs")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=384k,mode=0700", "tmpfs", str(mount_point)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here: " + mounted.stderr.decode(errors="replace"))
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
+def test_real_disk_full_keeps_buffer_and_recovers(tiny_filesystem: Path) -> None:
+    path = tiny_filesystem / "conversations.sqlite3"
+    with ConversationStore(path) as store:
+        conversation = store.create_conversation()
+        writer = store.start_answer(conversation, backend="b", model="m")
+        pieces: list[str] = []
+        with pytest.raises(StoreError) as caught:
+            for i in range(200):  # ~2 MB in 10 KB flushes cannot fit in 384 KB
+                pieces.append(f"<{i:04d}>" + "w" * 9994)
+                writer.append_content(pieces[-1])
+                writer.flush()
+        assert "disk is full" in caught.value.title, caught.value
+        assert str(path) in caught.value.title
+        assert writer.buffered_chars > 0
+        on_disk = _last(store, conversation).content
+        assert "".join(pieces).startswith(on_disk) and len(on_disk) < len("".join(pieces))
+
+        # Make room (grow the filesystem): the buffered text is written after all.
+        subprocess.run(["mount", "-o", "remount,size=8m", str(tiny_filesystem)], check=True)
+        writer.finish("complete")
+        row = _last(store, conversation)
+        assert (row.content, row.status) == ("".join(pieces), "complete")

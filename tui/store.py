@@ -277,7 +277,15 @@ def _describe(exc: BaseException, path: str, action: str) -> StoreError:
             detail=message,
             retryable=True,
         )
-    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+    if "disk i/o error" in lowered:
+        return StoreError(
+            f"{action}: the disk reported an error {where}",
+            "Check that the disk is still mounted and has free space. The text on screen "
+            "is kept and will be saved on the next try.",
+            detail=message,
+            retryable=True,
+        )
+    if "not a database" or "malformed" in lowered or "corrupt" in lowered:
         return StoreError(
             f"{action}: the database file is damaged {where}",
             f"Move it aside (e.g. `mv '{path}' '{path}.corrupt'`) and start Thinkpane "
