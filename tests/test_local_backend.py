@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 import subprocess
 import sys
 import threading
@@ -275,18 +276,20 @@ def test_llama_cpp_writes_nothing_to_the_terminal(tmp_path):
     truncated = tmp_path / "truncated.gguf"
     with local_models.smollm2_gguf_path().open("rb") as source:
         truncated.write_bytes(source.read(200_000))
+    not_gguf_inside = tmp_path / "garbage-after-header.gguf"
+    not_gguf_inside.write_bytes(b"GGUF" + bytes(range(256)) * 64)
     code = (
         "import asyncio\n"
         "from backends import registry\n"
         "from backends.base import Conversation, Message, guarded\n"
         "async def main():\n"
-        "    for given in ({'max_tokens': 8}, {'model_path': %r}):\n"
+        "    for given in ({'max_tokens': 8}, {'model_path': %r}, {'model_path': %r}):\n"
         "        backend = registry.create('local', {'n_threads': 2, **given}, environ={})\n"
         "        events = [e async for e in guarded(backend, Conversation([Message('user', 'Hi')]))]\n"
         "        assert events[-1].type in ('stop', 'error'), events\n"
         "        await backend.aclose()\n"
         "asyncio.run(main())\n"
-    ) % str(truncated)
+    ) % (str(truncated), str(not_gguf_inside))
     repo_root = Path(backends.__file__).resolve().parent.parent
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
@@ -294,6 +297,25 @@ def test_llama_cpp_writes_nothing_to_the_terminal(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "" and result.stderr == ""
+
+
+@needs_llama
+@needs_smollm2
+@pytest.mark.skipif(not Path("/proc/self/fd/2").exists(), reason="needs Linux /proc")
+async def test_loading_leaves_the_terminal_fd_in_place():
+    """Textual draws on fd 2: a load must not point it at /dev/null, even for a moment."""
+    backend = make_backend()
+    seen: set[str] = set()
+    loading = asyncio.create_task(backend.load())
+    try:
+        while not loading.done():
+            seen.add(os.readlink("/proc/self/fd/2"))
+            await asyncio.sleep(0)  # let the loop notice the load thread finishing
+        await loading
+        assert backend.loaded
+        assert os.devnull not in seen and len(seen) == 1, seen
+    finally:
+        await backend.aclose()
 
 
 # --------------------------------------------------------------------------- <think> handling
