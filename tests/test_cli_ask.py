@@ -20,7 +20,7 @@ import pytest
 
 from backends import registry
 from backends.base import ContentDelta, ReasoningDelta, Stop
-from tests.servers.openai_sse import DONE, Close, Respond, chunk, error_body, serve
+from tests.servers.openai_sse import DONE, Close, HoldOpen, Respond, chunk, error_body, serve
 from tui.ask import AskOptions, _Printer
 from tui.cli import main
 from tui.sanitize import sanitize
@@ -314,7 +314,9 @@ def test_console_script_version_and_error_exit_codes() -> None:
 
 
 def test_ctrl_c_exits_130_and_keeps_what_was_printed() -> None:
-    with serve("slow", delay=0.05) as server:
+    with serve() as server:
+        # Two words, then the stream stays open: the process is mid-answer when interrupted.
+        server.enqueue([chunk(reasoning="hmm"), chunk(content="word0 "), chunk(content="word1 "), HoldOpen(30)])
         process = subprocess.Popen(
             [str(THINKPANE), "ask", "--backend", "openai", "--base-url", server.base_url, "go"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
