@@ -598,3 +598,19 @@ def test_real_disk_full_keeps_buffer_and_recovers(tiny_filesystem: Path) -> None
         writer.finish("complete")
         row = _last(store, conversation)
         assert (row.content, row.status) == ("".join(pieces), "complete")
+
+
+def test_error_kind_comes_from_sqlite_not_from_the_path(tmp_path: Path) -> None:
+    folder = paths.ensure_private_dir(tmp_path / "disk is full, locked, readonly")
+    path = folder / "conversations.sqlite3"
+    path.write_bytes(b"\x00garbage" * 1000)
+    with pytest.raises(StoreError) as caught:
+        ConversationStore(path)
+    assert "damaged" in caught.value.title
+
+
+def test_message_for_unknown_conversation_is_a_store_error(store: ConversationStore) -> None:
+    with pytest.raises(StoreError) as caught:
+        store.add_message(4242, "user", "orphan")
+    assert "FOREIGN KEY" in caught.value.detail
+    assert store.load_messages(4242) == []
