@@ -1,0 +1,291 @@
+"""Chat with a DeepSeek model deployed in OpenSearch ML Commons (a remote model + connector).
+
+Two ways to ask, chosen by ``mode``:
+
+``predict``  ``POST /_plugins/_ml/models/<id>/_predict`` through opensearch-py. The whole reply
+             arrives at once, *with* ``reasoning_content``, so reasoning then answer are emitted
+             together when the model finishes.
+``stream``   ``POST …/_predict/stream`` (server-sent events, ML Commons 3.3+, experimental) read
+             with httpx. The answer streams live, but ML Commons forwards only
+             ``delta.content``: DeepSeek's reasoning is dropped.
+``auto``     For reasoner models, ``predict`` (seeing the reasoning is the point of Thinkpane);
+             otherwise try ``stream`` and fall back to ``predict`` when the cluster has streaming
+             off (500 "Streaming is currently disabled…") or lacks the endpoint (400/404). The
+             choice is remembered and announced once with a :class:`Notice`.
+
+History is sent without reasoning (DeepSeek answers 400 when ``reasoning_content`` comes back).
+Cancelling a ``predict`` turn returns at once; the worker thread finishes the HTTP call in the
+background (opensearch-py is synchronous). Cancelling a stream hangs up the connection.
+Conversational memory mirroring is not implemented (``memory`` only enables the feature).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from backends.base import (
+    Backend,
+    BackendError,
+    Conversation,
+    ContentDelta,
+    ErrorEvent,
+    IncompleteStreamError,
+    Notice,
+    Option,
+    ProtocolError,
+    ReasoningDelta,
+    Stop,
+    StreamEvent,
+    require,
+)
+from backends.http_errors import HttpContext, error_from_exception, read_bounded
+from backends.opensearch.client import build_client, connection_settings, httpx_options, tls_warning
+from backends.opensearch.errors import STREAM_DISABLED_MARK, ErrorContext, classify, envelope_reason, from_exception
+from backends.opensearch.provision import OpenSearchProvisioner
+from backends.opensearch.replies import parse_predict, parse_stream_event
+from backends.sse import SSEParser, SSELineTooLong
+
+LLM_INTERFACE = "openai/v1/chat/completions"
+
+REASONER_NOTICE = (
+    "OpenSearch: using _predict so DeepSeek's reasoning can be shown (ML Commons streaming "
+    "drops reasoning_content); reasoning and answer arrive together when the model finishes."
+)
+
+
+class _StreamUnavailable:
+    """First item of :meth:`OpenSearchBackend._stream_turn` when the cluster cannot stream."""
+
+    def __init__(self, reason: str, remember: bool) -> None:
+        self.reason = reason
+        self.remember = remember
+
+
+class OpenSearchBackend(Backend):
+    name = "opensearch"
+    label = "OpenSearch ML Commons"
+    description = "DeepSeek deployed in OpenSearch ML Commons through an HTTP connector."
+    NEEDS_PROVISIONING = True
+    options = (
+        Option("url", "Cluster URL", "OpenSearch REST endpoint.", required=True,
+               placeholder="https://localhost:9200", env=("OPENSEARCH_URL",)),
+        Option("auth", "Authentication", "basic (security plugin), sigv4 (Amazon OpenSearch "
+               "Service) or none.", kind="choice", choices=("basic", "sigv4", "none"), default="basic"),
+        Option("username", "User name", default="admin"),
+        Option("password", "Password", kind="secret", env=("OPENSEARCH_PASSWORD",)),
+        Option("region", "AWS region (SigV4)", env=("AWS_REGION",)),
+        Option("profile", "AWS profile (SigV4)"),
+        Option("verify_tls", "Verify TLS certificates", "Turn off only for a cluster you trust.",
+               kind="bool", default=True),
+        Option("ca_bundle", "CA bundle", "PEM file of the CA that signed the cluster certificate.",
+               kind="path"),
+        Option("model_id", "Model id", "Written by `thinkpane setup opensearch`."),
+        Option("mode", "Mode", "auto, stream (_predict/stream) or predict (_predict).",
+               kind="choice", choices=("auto", "stream", "predict"), default="auto"),
+        Option("request_timeout_s", "Request timeout (s)", kind="float", default=330.0),
+        Option("deepseek_api_key", "DeepSeek API key", "Used by setup only; stored in the connector.",
+               kind="secret", env=("DEEPSEEK_API_KEY",)),
+        Option("deepseek_model", "DeepSeek model", "deepseek-reasoner or deepseek-chat.",
+               default="deepseek-reasoner"),
+        Option("endpoint", "DeepSeek endpoint", "Where the connector sends requests.",
+               default="https://api.deepseek.com"),
+        Option("model_group_name", "Model group name", default="thinkpane"),
+        Option("memory", "Conversation memory", "Enable ML Commons' memory feature during setup.",
+               kind="bool", default=False),
+    )
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        super().__init__(settings)
+        self._cs = connection_settings(self.settings)
+        self.model_id = str(require(self.settings, _option("model_id"), self.name))
+        self._mode: str = str(self.settings.get("mode") or "auto")
+        self._client: Any = None
+        self._http: httpx.AsyncClient | None = None
+        self._tls_warned = False
+
+    # ------------------------------------------------------------------ public
+
+    @classmethod
+    def provisioner(cls, settings: Mapping[str, Any], state_path: str | Path, **kwargs: Any) -> OpenSearchProvisioner:
+        """The setup/teardown driver for these settings (see backends.opensearch.provision)."""
+        return OpenSearchProvisioner(settings, state_path, **kwargs)
+
+    @property
+    def model(self) -> str:
+        return str(self.settings.get("deepseek_model") or self.model_id)
+
+    @property
+    def is_reasoner(self) -> bool:
+        name = self.model.lower()
+        return "reasoner" in name or "r1" in name
+
+    async def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
+        messages = conversation.history_without_reasoning()
+        warning = tls_warning(self._cs)
+        if warning and not self._tls_warned:
+            self._tls_warned = True
+            yield Notice(warning, "warning")
+        if self._mode == "auto" and self.is_reasoner:
+            self._mode = "predict"
+            yield Notice(REASONER_NOTICE)
+        if self._mode == "predict":
+            async for event in self._predict_turn(messages):
+                yield event
+            return
+        fallback_ok = self._mode == "auto"
+        unavailable: _StreamUnavailable | None = None
+        first = True
+        turn = self._stream_turn(messages, fallback_ok=fallback_ok)
+        try:
+            async for event in turn:
+                if isinstance(event, _StreamUnavailable):
+                    unavailable = event
+                    break
+                if first and fallback_ok:
+                    self._mode = "stream"
+                    yield Notice("OpenSearch: streaming with _predict/stream (answer only; ML Commons "
+                                 "does not stream reasoning).")
+                first = False
+                yield event
+        finally:
+            await turn.aclose()  # hang up the HTTP stream now, also on cancel
+        if unavailable is not None:
+            if unavailable.remember:
+                self._mode = "predict"
+            yield Notice(
+                f"OpenSearch: streaming is unavailable on this cluster ({unavailable.reason}); using "
+                "_predict, so the reply arrives in one piece."
+            )
+            async for fallback in self._predict_turn(messages):
+                yield fallback
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        if self._client is not None:
+            client, self._client = self._client, None
+            await asyncio.to_thread(client.close)
+
+    # ------------------------------------------------------------------ predict
+
+    def _ctx(self) -> ErrorContext:
+        return ErrorContext(self._cs.url, self.secrets(), self.model_id)
+
+    async def _predict_turn(self, messages: list[dict[str, str]]) -> AsyncIterator[StreamEvent]:
+        try:
+            if self._client is None:
+                self._client = await asyncio.to_thread(build_client, self._cs)
+            result = await asyncio.to_thread(
+                self._client.plugins.ml.predict_model,
+                model_id=self.model_id,
+                body={"parameters": {"messages": messages}},
+                params={"request_timeout": self._cs.request_timeout_s},
+            )
+            reply = parse_predict(result)
+        except BackendError as error:
+            yield ErrorEvent(error)
+            return
+        except Exception as exc:  # noqa: BLE001 - opensearch-py's exceptions, mapped
+            if not type(exc).__module__.startswith("opensearchpy"):
+                raise
+            yield ErrorEvent(from_exception(exc, self._ctx()))
+            return
+        if reply.reasoning:
+            yield ReasoningDelta(reply.reasoning)
+        if reply.content:
+            yield ContentDelta(reply.content)
+        if reply.usage:
+            yield reply.usage
+        yield reply.stop
+
+    # ------------------------------------------------------------------ stream
+
+    def _http_client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(**httpx_options(self._cs))
+        return self._http
+
+    async def _stream_turn(self, messages: list[dict[str, str]], *, fallback_ok: bool) -> AsyncIterator[Any]:
+        path = f"/_plugins/_ml/models/{self.model_id}/_predict/stream"
+        http_ctx = HttpContext("OpenSearch", self._cs.url + path, setup_command="thinkpane setup opensearch",
+                               key_hint="Check the OpenSearch user and password.", model=self.model,
+                               secrets=self.secrets(), read_timeout_s=self._cs.request_timeout_s,
+                               timeout_option="--request-timeout-s")
+        body = {"parameters": {"messages": messages, "_llm_interface": LLM_INTERFACE}}
+        try:
+            client = self._http_client()
+            request = client.build_request("POST", path, json=body, headers={"Accept": "text/event-stream"})
+            response = await client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            yield ErrorEvent(error_from_exception(exc, http_ctx))
+            return
+        try:
+            if response.status_code >= 300:
+                raw = await read_bounded(response)
+                _, reason = envelope_reason(raw)
+                disabled = response.status_code == 500 and STREAM_DISABLED_MARK in reason
+                no_handler = "no handler found" in reason
+                if fallback_ok and (disabled or no_handler or response.status_code in (400, 404)):
+                    why = "stream_enabled is off" if disabled else f"HTTP {response.status_code}"
+                    yield _StreamUnavailable(why, remember=disabled or no_handler)
+                    return
+                yield ErrorEvent(classify(response.status_code, raw, self._ctx()))
+                return
+            parser = SSEParser()
+            finished = False
+            async for chunk in response.aiter_bytes():
+                for sse in parser.feed(chunk):
+                    for event in self._sse_events(sse.data):
+                        yield event
+                        finished = finished or isinstance(event, (Stop, ErrorEvent))
+                    if finished:
+                        return
+            for sse in parser.close():
+                for event in self._sse_events(sse.data):
+                    yield event
+                    finished = finished or isinstance(event, (Stop, ErrorEvent))
+            if not finished:
+                yield ErrorEvent(IncompleteStreamError(
+                    "OpenSearch ended the stream before the last event",
+                    "The partial answer is kept; send again to get a complete one.",
+                ))
+        except SSELineTooLong as exc:
+            yield ErrorEvent(ProtocolError("OpenSearch sent an oversized stream event", "Send again.",
+                                           detail=str(exc)))
+        except httpx.HTTPError as exc:
+            yield ErrorEvent(error_from_exception(exc, http_ctx, mid_stream=True))
+        finally:
+            await response.aclose()
+
+    def _sse_events(self, data: str) -> list[StreamEvent]:
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            return [ErrorEvent(ProtocolError("OpenSearch sent a stream event that is not JSON",
+                                             "Check the cluster version (3.3+ for streaming).",
+                                             detail=data[:200]))]
+        if isinstance(payload, dict) and "error" in payload:
+            error = classify(None, payload, self._ctx())
+            error.title = error.title if "mid-stream" in error.title else error.title + " (mid-stream)"
+            return [ErrorEvent(error)]
+        try:
+            content, is_last = parse_stream_event(payload)
+        except BackendError as error:
+            return [ErrorEvent(error)]
+        events: list[StreamEvent] = []
+        if content:
+            events.append(ContentDelta(content))
+        if is_last:
+            events.append(Stop("end_turn", "is_last"))
+        return events
+
+
+def _option(name: str) -> Option:
+    return next(option for option in OpenSearchBackend.options if option.name == name)
