@@ -614,3 +614,25 @@ def test_message_for_unknown_conversation_is_a_store_error(store: ConversationSt
         store.add_message(4242, "user", "orphan")
     assert "FOREIGN KEY" in caught.value.detail
     assert store.load_messages(4242) == []
+
+
+def test_locked_at_open_is_a_store_error(db_path: Path) -> None:
+    ConversationStore(db_path).close()
+    other = sqlite3.connect(db_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreError) as caught:
+            ConversationStore(db_path, busy_timeout=0.05)
+        assert caught.value.title.startswith("Could not open the conversation history: the database is locked")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    ConversationStore(db_path).close()
+
+
+def test_extra_that_is_not_json_does_not_break_the_stream(store: ConversationStore) -> None:
+    conversation = store.create_conversation()
+    writer = store.start_answer(conversation, backend="b", model="m")
+    writer.merge_extra({"when": Path("/x")})
+    writer.finish("complete")
+    assert _last(store, conversation).extra == {"when": "/x"}

@@ -390,6 +390,9 @@ class ConversationStore:
         except (sqlite3.Error, OSError) as exc:
             self._abandon()
             raise _describe(exc, self.path, "Could not open the conversation history") from None
+        except StoreError:
+            self._abandon()
+            raise
 
     # ----------------------------------------------------------------- connection
 
@@ -717,7 +720,8 @@ class AnswerWriter:
     def merge_extra(self, data: dict) -> None:
         with self._buffer_lock:
             self._extra.update(data)
-            self._meta["extra"] = json.dumps(self._extra, ensure_ascii=False)
+            # default=str: a backend slipping in a non-JSON value must not break the stream.
+            self._meta["extra"] = json.dumps(self._extra, ensure_ascii=False, default=str)
             self._meta_dirty = True
 
     @property
