@@ -636,3 +636,24 @@ def test_extra_that_is_not_json_does_not_break_the_stream(store: ConversationSto
     writer.merge_extra({"when": Path("/x")})
     writer.finish("complete")
     assert _last(store, conversation).extra == {"when": "/x"}
+
+
+def test_a_later_schema_version_upgrades_existing_data(db_path: Path, monkeypatch) -> None:
+    import tui.store as store_module
+
+    with ConversationStore(db_path) as store:
+        kept = store.create_conversation("kept across upgrade")
+        store.add_message(kept, "user", "still here")
+
+    def add_pinned_column(conn: sqlite3.Connection, *, fts: bool) -> None:
+        conn.execute("ALTER TABLE conversations ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0")
+
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, add_pinned_column])
+    with ConversationStore(db_path) as store:
+        assert store.load_messages(kept)[0].content == "still here"
+        assert [c.id for c in store.list_conversations("upgrade")] == [kept]
+    raw = sqlite3.connect(db_path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+    assert raw.execute("SELECT pinned FROM conversations").fetchall() == [(0,)]
+    raw.close()
