@@ -565,3 +565,16 @@ async def test_cli_prints_ready_and_serves_a_paced_stream(monkeypatch):
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+async def test_cancel_before_the_response_headers_returns_at_once(server):
+    server.enqueue("stall_headers")
+    backend = make_backend(server)
+    task = asyncio.create_task(collect(backend))
+    # Wait until the request is on the server (it then withholds the status line).
+    assert await asyncio.to_thread(server.request_seen.wait, 5)
+    cancelled_at = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - cancelled_at < 0.1

@@ -5,9 +5,12 @@ socket. One daemon thread per call does that work and feeds an ``asyncio.Queue``
 ``loop.call_soon_threadsafe``, so the event loop never blocks.
 
 Cancelling must hang up at once. ``EventStream.close()`` alone does not do it: a thread
-blocked in ``recv()`` keeps the socket open until the read timeout (minutes). So
-:meth:`ConverseCall.hang_up` first ``shutdown()``s the socket, which wakes the blocked
-read with EOF and sends the FIN the server sees, then closes the stream.
+blocked in ``recv()`` keeps the socket open until the read timeout (minutes), and calling
+``close()`` from the event loop would even block the loop on the reader's buffer lock
+until the next frame arrives. So :meth:`ConverseCall.hang_up` ``shutdown()``s the socket
+(never blocks), which wakes the blocked read with EOF and sends the FIN the server sees;
+the woken worker thread then calls ``EventStream.close()`` itself. If the socket cannot
+be reached, ``close()`` runs in a helper thread instead, never on the loop.
 """
 
 from __future__ import annotations
@@ -51,23 +54,27 @@ class ConverseCall:
                 return
 
     async def close(self, wait_s: float = 1.0) -> None:
-        """Hang up and wait (bounded) for the thread to finish."""
+        """Hang up and wait (bounded) for the thread to finish.
+
+        Before the response headers arrive there is no socket we can reach (it is inside
+        urllib3's pool), so we do not wait: the daemon thread sees the cancel as soon as
+        boto3 returns (or times out) and closes the stream then.
+        """
         self.hang_up()
-        if not self._done.is_set():
+        with self._lock:
+            responded = self._stream is not None
+        if responded and not self._done.is_set():
             try:
                 await asyncio.wait_for(self._done.wait(), wait_s)
             except asyncio.TimeoutError:
-                # Still inside the request (before any response object exists): the daemon
-                # thread notices the cancel as soon as boto3 returns and closes the stream.
                 pass
 
     def hang_up(self) -> None:
         with self._lock:
             self._cancelled = True
             stream = self._stream
-        if stream is not None:
-            _shutdown_socket(stream)
-            _quietly(stream.close)
+        if stream is not None and not _shutdown_socket(stream):
+            threading.Thread(target=_quietly, args=(stream.close,), daemon=True).start()
 
     # ------------------------------------------------------------------ worker thread
 
@@ -78,8 +85,7 @@ class ConverseCall:
                 self._stream = stream
                 cancelled = self._cancelled
             if cancelled:
-                _quietly(stream.close)
-                return
+                return  # closed in finally
             for event in iter_converse_events(stream):
                 if self._cancelled:
                     return
@@ -90,8 +96,8 @@ class ConverseCall:
                 self._put((_ERROR, exc))
         finally:
             with self._lock:
-                stream, cancelled = self._stream, self._cancelled
-            if stream is not None and not cancelled:
+                stream = self._stream
+            if stream is not None:
                 _quietly(stream.close)
             self._call_in_loop(self._done.set)
 
@@ -133,8 +139,8 @@ def iter_converse_events(stream: Any) -> Iterator[dict[str, Any]]:
             yield parsed
 
 
-def _shutdown_socket(stream: Any) -> None:
-    """shutdown() the socket under the EventStream's urllib3 response, if we can reach it."""
+def _shutdown_socket(stream: Any) -> bool:
+    """shutdown() the socket under the EventStream's urllib3 response; False if unreachable."""
     raw = getattr(stream, "_raw_stream", None)
     candidates = [
         getattr(getattr(raw, "connection", None), "sock", None),
@@ -144,7 +150,8 @@ def _shutdown_socket(stream: Any) -> None:
     for sock in candidates:
         if isinstance(sock, socket.socket):
             _quietly(sock.shutdown, socket.SHUT_RDWR)
-            return
+            return True
+    return False
 
 
 def _quietly(fn: Callable[..., Any], *args: Any) -> None:

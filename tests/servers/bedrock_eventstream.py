@@ -331,6 +331,7 @@ class _Handler(BaseHTTPRequestHandler):
         request = RecordedRequest(self.path, model_id, {k: v for k, v in self.headers.items()}, body)
         with stand_in.lock:
             stand_in.requests.append(request)
+        stand_in.request_seen.set()
         if model_id == BARE_R1:
             request.scenario = "bare_r1"
             self._json_error(400, "ValidationException", BARE_R1_MESSAGE)
@@ -439,6 +440,7 @@ class BedrockStandIn:
         self.queue: deque[str] = deque()
         self.closing = threading.Event()
         self.disconnected = threading.Event()
+        self.request_seen = threading.Event()  # set when any request has been recorded
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
