@@ -262,7 +262,7 @@ class LocalBackend(Backend):
 
         try:
             llama_chat_format.get_chat_completion_handler(chat_format)
-        except (ValueError, KeyError):
+        except Exception:  # noqa: BLE001 - LlamaChatCompletionHandlerNotFoundException and kin
             llm.close()
             raise ConfigurationError(
                 f"local: unknown chat_format {chat_format!r}",
@@ -339,10 +339,14 @@ class LocalBackend(Backend):
                 for event in splitter.flush():
                     yield event
                 if kind == "error":
-                    yield ErrorEvent(self._generation_error(value))
+                    yield ErrorEvent(self._generation_error(*value))
                     return
                 finish_reason, input_tokens, output_tokens = value
                 yield Usage(input_tokens=input_tokens, output_tokens=output_tokens)
+                if finish_reason == "length" and output_tokens < int(self.settings["max_tokens"]):
+                    # llama.cpp cut the answer short of max_tokens: the context window is full.
+                    yield Stop("context_window", finish_reason)
+                    return
                 if finish_reason is None:
                     yield ErrorEvent(
                         IncompleteStreamError(
@@ -357,14 +361,16 @@ class LocalBackend(Backend):
             job.cancel()
             await job.wait_stopped(timeout=2.0)
 
-    def _generation_error(self, exc: BaseException) -> BackendError:
+    def _generation_error(self, exc: BaseException, prompt_tokens: int | None) -> BackendError:
         text = str(exc)
-        if "context window" in text or ("exceed" in text and "context" in text):
+        n_ctx = int(self.settings["n_ctx"])
+        too_long = prompt_tokens is not None and prompt_tokens >= n_ctx
+        if too_long or "context window" in text:
             return InvalidRequestError(
                 "The conversation is too long for the local model's context window",
-                f"Start a new chat, or raise n_ctx (now {self.settings['n_ctx']}) with "
-                "--n-ctx or [backends.local] n_ctx = ...",
-                detail=text[:300],
+                f"Start a new chat, or raise n_ctx (now {n_ctx}) with --n-ctx or "
+                "[backends.local] n_ctx = ... (the model's own limit still applies).",
+                detail=f"The conversation is about {prompt_tokens} tokens." if too_long else text[:300],
             )
         return ServerError(
             "The local model failed while generating",
@@ -377,7 +383,7 @@ class _Generation:
     """One answer produced by llama.cpp in a thread, delivered to the event loop's queue.
 
     Queue items: ("text", str), then ("end", (finish_reason, input_tokens, output_tokens))
-    or ("error", exception). Nothing at all after a cancel.
+    or ("error", (exception, estimated_prompt_tokens)). Nothing at all after a cancel.
     """
 
     def __init__(self, llm: Any, lock: threading.Lock, loop: asyncio.AbstractEventLoop, request: dict[str, Any]) -> None:
@@ -425,15 +431,31 @@ class _Generation:
                 self.lock.release()
         except Exception as exc:  # noqa: BLE001 - reported to the stream as an ErrorEvent
             if not self._cancelled.is_set():
-                self._send(("error", exc))
+                self._send(("error", (exc, self._estimate_prompt_tokens())))
         finally:
             try:
                 self.loop.call_soon_threadsafe(self._stopped.set)
             except RuntimeError:
                 pass
 
+    def _estimate_prompt_tokens(self) -> int | None:
+        """Roughly how many tokens the conversation takes (the template adds a few more).
+
+        llama-cpp-python reports a prompt longer than the context with an unhelpful numpy
+        error, so an overflow is recognised by size instead.
+        """
+        try:
+            messages = self.request["messages"]
+            text = "\n".join(str(message.get("content", "")) for message in messages)
+            return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False)) + 4 * len(messages)
+        except Exception:  # noqa: BLE001 - only used to word an error message
+            return None
+
     def _generate(self) -> None:
         request = {key: value for key, value in self.request.items() if value is not None}
+        estimate = self._estimate_prompt_tokens()
+        if estimate is not None and estimate >= int(self.llm.n_ctx()):
+            raise ValueError(f"prompt of about {estimate} tokens exceeds the context window")
         chunks = self.llm.create_chat_completion(stream=True, **request)
         finish_reason: str | None = None
         input_tokens: int | None = None
@@ -455,6 +477,4 @@ class _Generation:
                     finish_reason = choice["finish_reason"]
         finally:
             chunks.close()  # stops llama.cpp's generator (and its sampling) right here
-        if finish_reason == "length":
-            output_tokens = max(output_tokens, int(self.request["max_tokens"]))
         self._send(("end", (finish_reason, input_tokens, output_tokens)))

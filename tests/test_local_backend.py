@@ -24,6 +24,7 @@ from backends.base import (
     ContentDelta,
     Conversation,
     ErrorEvent,
+    InvalidRequestError,
     Message,
     Notice,
     ReasoningDelta,
@@ -191,7 +192,48 @@ async def test_cancelling_the_consuming_task_stops_the_thread():
         await backend.aclose()
 
 
+@needs_llama
+@needs_smollm2
+async def test_a_conversation_longer_than_the_context_is_a_clear_error():
+    backend = make_backend(n_ctx=64, max_tokens=8)
+    try:
+        events = await collect(backend, ask("word " * 200))
+        error = events[-1].error
+        assert isinstance(error, InvalidRequestError), error
+        assert "context window" in error.title and "n_ctx" in error.hint
+
+        # The model is still usable for a conversation that fits.
+        events = await collect(backend, ask("Hi"))
+        assert isinstance(events[-1], Stop), events
+    finally:
+        await backend.aclose()
+
+
+@needs_llama
+@needs_smollm2
+async def test_an_answer_cut_by_a_full_context_says_so():
+    backend = make_backend(n_ctx=64, max_tokens=1000)
+    try:
+        events = await collect(backend, ask(LONG_PROMPT))
+    finally:
+        await backend.aclose()
+    stop = events[-1]
+    assert isinstance(stop, Stop) and (stop.reason, stop.raw_reason) == ("context_window", "length")
+    assert next(e for e in events if isinstance(e, Usage)).output_tokens < 1000
+
+
 # --------------------------------------------------------------------------- configuration errors
+
+
+@needs_llama
+@needs_smollm2
+async def test_an_unknown_chat_format_is_a_configuration_error():
+    backend = make_backend(chat_format="no-such-format")
+    events = await collect(backend, ask("Hi"))
+    error = events[-1].error
+    assert isinstance(error, ConfigurationError), error
+    assert "no-such-format" in error.title and "chatml" in error.hint
+    assert not backend.loaded
 
 
 def test_missing_llama_cpp_asks_for_the_local_extra(monkeypatch):
