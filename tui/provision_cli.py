@@ -130,62 +130,58 @@ def run_setup(
     err: TextIO,
     confirm=None,
 ) -> int:
-    """``thinkpane setup NAME``: provision if needed, test with a short prompt, save config.
+    """``thinkpane setup NAME``: provision (which ends with a test) or test; then save config.
 
-    The options given as flags are saved (secrets only with ``keep_secrets``) together with
-    what the provisioner reports (e.g. the model id), and NAME becomes the default backend
-    once the test prompt succeeds. Returns the exit code.
+    Saved: the options given as flags (secrets only with ``keep_secrets``) and what the
+    provisioner reports (e.g. the model id); NAME becomes the default backend. Nothing is
+    saved when the test fails. Returns the exit code.
     """
     import asyncio
 
     from backends import registry
-    from backends.base import probe, resolve_options
+    from backends.base import probe
     from tui.config import backend_options, load_settings, save_settings
 
     settings = load_settings()
     options = backend_options(settings, name, overrides)
     saved: dict[str, Any] = {}
+    printer = ProgressPrinter(out)
     if backend_class.NEEDS_PROVISIONING:
         if not assume_yes and not _confirm(
-            f"This creates resources for {backend_class.label} (see `thinkpane teardown {name}` "
-            "to remove them). Continue?", err, confirm,
+            f"This creates resources for {backend_class.label} (`thinkpane teardown {name}` "
+            "removes them). Continue?", err, confirm,
         ):
             err.write("Nothing was changed. Add --yes to skip this question.\n")
             return 2
-        resolved = resolve_options(backend_class.options, options, os.environ)
-        provisioner = backend_class.provisioner(resolved, state_path_for(name))
-        printer = ProgressPrinter(out)
-        if not asyncio.run(printer.show_all(provisioner.provision())):
-            _explain_failure(printer, err, f"thinkpane setup {name}")
-            return 1
-        saved = dict(provisioner.saved_settings())
-        # Save what was created now: the test below may fail for unrelated reasons.
-        _store_options(settings, name, {**overrides, **saved}, make_default=False)
-        save_settings(settings, keep_secrets=keep_secrets)
-        options = {**options, **saved}
+        provisioner = _provisioner(name, backend_class, options)
+        ok = asyncio.run(printer.show_all(provisioner.provision()))
+        saved = dict(provisioner.saved_settings()) if ok else {}
+    else:
+        backend = registry.create(name, options)  # a ConfigurationError is printed by main()
 
-    backend = registry.create(name, options)  # a ConfigurationError is printed by main()
-    printer = ProgressPrinter(out)
+        async def test_and_close() -> bool:
+            try:
+                return await printer.show_all(probe(backend))
+            finally:
+                await backend.aclose()
 
-    async def test_and_close() -> bool:
-        try:
-            return await printer.show_all(probe(backend))
-        finally:
-            await backend.aclose()
-
-    if not asyncio.run(test_and_close()):
+        ok = asyncio.run(test_and_close())
+    if not ok:
         _explain_failure(printer, err, f"thinkpane setup {name}")
         return 1
-    _store_options(settings, name, {**overrides, **saved}, make_default=True)
+    stored = dict(settings.backends.get(name, {}))
+    stored.update({k: v for k, v in {**overrides, **saved}.items() if v is not None})
+    settings.backends[name] = stored
+    settings.backend = name
     path = save_settings(settings, keep_secrets=keep_secrets)
     out.write(f"Saved to {path}; `thinkpane` now uses {name}.\n")
-    skipped = [o for o in backend_class.options if o.is_secret and o.name in overrides and not keep_secrets]
-    for option in skipped:
-        where = " or ".join(option.env) if option.env else option.flag
-        out.write(
-            f"Not saved: {option.label} (add --keep-secrets to keep it in the config file, "
-            f"or set {where} in your environment).\n"
-        )
+    for option in backend_class.options:
+        if option.is_secret and option.name in overrides and not keep_secrets:
+            where = " or ".join(option.env) if option.env else option.flag
+            out.write(
+                f"Not saved: {option.label} (add --keep-secrets to keep it in the config file, "
+                f"or set {where} in your environment).\n"
+            )
     return 0
 
 
@@ -199,11 +195,13 @@ def run_teardown(
     err: TextIO,
     confirm=None,
 ) -> int:
-    """``thinkpane teardown NAME``: delete what setup created. 0 when nothing is left."""
+    """``thinkpane teardown NAME``: delete what setup created. 0 when nothing is left.
+
+    The settings setup saved for those resources (e.g. ``model_id``) leave the config too.
+    """
     import asyncio
 
-    from backends.base import resolve_options
-    from tui.config import backend_options, load_settings
+    from tui.config import backend_options, load_settings, save_settings
 
     if not backend_class.NEEDS_PROVISIONING:
         err.write(f"Error: {name} creates nothing on the provider side, so there is nothing to tear down.\n")
@@ -212,21 +210,26 @@ def run_teardown(
         err.write("Nothing was deleted. Add --yes to skip this question.\n")
         return 2
     settings = load_settings()
-    resolved = resolve_options(backend_class.options, backend_options(settings, name, overrides), os.environ)
-    provisioner = backend_class.provisioner(resolved, state_path_for(name))
+    provisioner = _provisioner(name, backend_class, backend_options(settings, name, overrides))
+    created_keys = set(provisioner.saved_settings())
     printer = ProgressPrinter(out)
     if not asyncio.run(printer.show_all(provisioner.teardown())):
         _explain_failure(printer, err, f"thinkpane teardown {name}")
         return 1
+    stored = settings.backends.get(name, {})
+    removed = sorted(key for key in created_keys if key in stored)
+    if removed:
+        settings.backends[name] = {k: v for k, v in stored.items() if k not in removed}
+        save_settings(settings)
+        out.write(f"Removed {', '.join(removed)} from the {name} settings in the config file.\n")
     return 0
 
 
-def _store_options(settings, name: str, values: dict[str, Any], *, make_default: bool) -> None:
-    stored = dict(settings.backends.get(name, {}))
-    stored.update({k: v for k, v in values.items() if v is not None})
-    settings.backends[name] = stored
-    if make_default:
-        settings.backend = name
+def _provisioner(name: str, backend_class, options: dict[str, Any]):
+    from backends.base import resolve_options
+
+    resolved = resolve_options(backend_class.options, options, os.environ)
+    return backend_class.provisioner(resolved, state_path_for(name))
 
 
 def _explain_failure(printer: ProgressPrinter, err: TextIO, command: str) -> None:
