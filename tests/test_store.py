@@ -435,7 +435,7 @@ def _make_read_only(path: Path) -> Callable[[], None]:
         return lambda: path.chmod(0o600)
     if shutil.which("chattr") is None:
         pytest.skip("running as root without chattr: cannot make a file read-only")
-    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+    if subprocess.run(["chattr", "+i", str(path)], check=False, capture_output=True).returncode != 0:
         pytest.skip("chattr +i not supported on this filesystem")
     return lambda: subprocess.run(["chattr", "-i", str(path)], check=True)
 
@@ -566,8 +566,10 @@ def tiny_filesystem(tmp_path: Path):
     mount_point.mkdir()
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("needs root to mount a tiny tmpfs")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=384k,mode=0700", "tmpfs", str(mount_point)],
-                             capture_output=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=384k,mode=0700", "tmpfs", str(mount_point)],
+        check=False, capture_output=True,
+    )
     if mounted.returncode != 0:
         pytest.skip("cannot mount a tmpfs here: " + mounted.stderr.decode(errors="replace"))
     try:

@@ -36,7 +36,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from backends.base import BackendError, Message
 
@@ -127,7 +127,7 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
 
 
 def _migrate_0_to_1(conn: sqlite3.Connection, *, fts: bool) -> None:
-    _run_script(conn, 
+    _run_script(conn,
         """
         CREATE TABLE conversations (
             id          INTEGER PRIMARY KEY,
@@ -170,7 +170,7 @@ def _migrate_0_to_1(conn: sqlite3.Connection, *, fts: bool) -> None:
     # in the index exactly when its status is not 'streaming' (see module docstring), and
     # the triggers below keep that invariant, including for 'delete' which needs the
     # indexed values.
-    _run_script(conn, 
+    _run_script(conn,
         """
         CREATE VIRTUAL TABLE messages_fts USING fts5(
             content, content='messages', content_rowid='id',
@@ -648,7 +648,7 @@ class ConversationStore:
     def closed(self) -> bool:
         return self._conn is None
 
-    def __enter__(self) -> ConversationStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -18,16 +18,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tui.store import ConversationStore  # noqa: E402
+from tui.store import ConversationStore
 
 BUDGET_MS = 100.0
 RARE_WORD = "quixotically"  # planted in a handful of conversations
-WORDS = (
-    "the model answer reasoning think step because therefore python code function error "
-    "value list string number table query search result token stream window context memory "
-    "file path system user prompt data test case example output input first second last "
-    "paris london berlin tokyo river mountain ocean forest music history science language"
-).split()
+WORDS = [
+    "the", "model", "answer", "reasoning", "think", "step", "because", "therefore", "python",
+    "code", "function", "error", "value", "list", "string", "number", "table", "query",
+    "search", "result", "token", "stream", "window", "context", "memory", "file", "path",
+    "system", "user", "prompt", "data", "test", "case", "example", "output", "input", "first",
+    "second", "last", "paris", "london", "berlin", "tokyo", "river", "mountain", "ocean",
+    "forest", "music", "history", "science", "language",
+]
 
 
 def _sentence(rng: random.Random, n: int) -> str:
