@@ -1,0 +1,180 @@
+"""The Thinkpane app: bindings, command palette, the backend, and which screen shows when.
+
+The chat itself lives in ``tui.screens.chat``; this file only wires things together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+
+from backends.base import Backend, BackendError, InternalError
+from tui.commands import ThinkpaneCommands
+from tui.messages import BackendFailed, BackendLoading, BackendReady
+from tui.screens.chat import ChatScreen
+from tui.screens.conversations import ConversationsScreen
+
+
+class ThinkpaneApp(App):
+    TITLE = "Thinkpane"
+    CSS_PATH = "styles/app.tcss"
+    COMMANDS = App.COMMANDS | {ThinkpaneCommands}
+    BINDINGS = [
+        Binding("ctrl+l,ctrl+o", "conversations", "Chats", id="app.conversations",
+                tooltip="Open, search, rename or delete saved conversations"),
+        Binding("f1", "toggle_help", "Help", id="app.help", tooltip="Show or hide the key bindings"),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit Thinkpane", priority=True),
+    ]
+
+    def __init__(
+        self,
+        settings,
+        store,
+        *,
+        backend: Backend | None = None,
+        conversation_id: int | None = None,
+        first_launch: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        format_date: Callable[[float], str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.store = store
+        self.backend: Backend | None = backend
+        self.backend_error: BackendError | None = None
+        self.backend_loading_text: str | None = None
+        self.first_launch = first_launch
+        # Injectable so tests and screenshots show fixed timings and dates.
+        self.clock = clock
+        self.format_date = format_date
+        self.show_reasoning: bool = bool(getattr(settings, "show_reasoning", True))
+        self.chat = ChatScreen(conversation_id=conversation_id)
+
+    def get_default_screen(self) -> ChatScreen:
+        return self.chat
+
+    def on_mount(self) -> None:
+        keymap = getattr(self.settings, "keymap", None)
+        if keymap:
+            self.set_keymap(dict(keymap))
+        theme = getattr(self.settings, "theme", None)
+        if theme and theme in self.available_themes:
+            self.theme = theme
+        if self.backend is None:
+            self.build_backend(getattr(self.settings, "backend", "local"))
+        if self.first_launch:
+            self.action_setup()
+
+    # ------------------------------------------------------------------ backend
+
+    @work(exclusive=True, group="backend", exit_on_error=False)
+    async def build_backend(self, name: str, overrides: dict | None = None) -> None:
+        """Create the backend off the UI thread (SDK imports), then load a local model."""
+        self.post_message(BackendLoading(f"preparing {name}…"))
+        try:
+            from backends import registry
+            from tui.config import backend_options
+
+            options = backend_options(self.settings, name, overrides)
+            backend = await asyncio.to_thread(registry.create, name, options)
+            if hasattr(backend, "load") and not getattr(backend, "loaded", True):
+                self.post_message(BackendLoading("loading model…"))
+                await backend.load()
+        except BackendError as error:
+            self.post_message(BackendFailed(error))
+        except Exception as exc:  # noqa: BLE001 - a plugin bug must not crash the app
+            self.post_message(BackendFailed(InternalError(
+                f"Could not start the {name} backend",
+                "This is a bug; please report it.",
+                detail=f"{type(exc).__name__}: {exc}",
+            )))
+        else:
+            self.post_message(BackendReady(backend))
+
+    @on(BackendLoading)
+    def on_backend_loading(self, message: BackendLoading) -> None:
+        self.backend_loading_text = message.text
+        self.chat.refresh_backend_state()
+
+    @on(BackendReady)
+    def on_backend_ready(self, message: BackendReady) -> None:
+        old, self.backend = self.backend, message.backend
+        self.backend_error = None
+        self.backend_loading_text = None
+        self.chat.refresh_backend_state()
+        if old is not None and old is not self.backend:
+            self.run_worker(old.aclose(), group="backend-close", exit_on_error=False)
+
+    @on(BackendFailed)
+    def on_backend_failed(self, message: BackendFailed) -> None:
+        self.backend_error = message.error
+        self.backend_loading_text = None
+        self.chat.refresh_backend_state()
+
+    async def on_unmount(self) -> None:
+        if self.backend is not None:
+            try:
+                await self.backend.aclose()
+            except Exception:  # noqa: BLE001 - closing must never block quitting
+                pass
+
+    # ------------------------------------------------------------------ actions
+
+    def action_new_chat(self) -> None:
+        self.chat.action_new_chat()
+
+    def action_toggle_reasoning(self) -> None:
+        self.chat.action_toggle_reasoning()
+
+    def action_conversations(self) -> None:
+        if isinstance(self.screen, ConversationsScreen):
+            return
+
+        def open_chosen(conversation_id: int | None) -> None:
+            if conversation_id is not None:
+                self.run_worker(self.chat.open_conversation(conversation_id), group="ui")
+
+        self.push_screen(ConversationsScreen(self.store, format_date=self.format_date), open_chosen)
+
+    def conversation_deleted(self, conversation_id: int) -> None:
+        """The list deleted a conversation: if it is the open one, start a fresh chat."""
+        if self.chat.conversation_id == conversation_id:
+            self.chat.action_new_chat()
+
+    def action_copy_last_answer(self) -> None:
+        text = self.chat.last_answer_text()
+        if not text:
+            self.notify("There is no answer to copy yet.")
+            return
+        self.copy_to_clipboard(text)
+        self.notify("Copied the last answer to the clipboard.")
+
+    def action_toggle_help(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    def action_setup(self) -> None:
+        try:
+            from tui.screens.setup import SetupScreen
+        except ImportError:
+            self.notify("The setup screen is not available in this build. Run `thinkpane setup`.",
+                        severity="warning")
+            return
+        self.push_screen(SetupScreen(self.settings), self._setup_done)
+
+    def _setup_done(self, result) -> None:
+        if result is None:
+            return
+        self.settings.backend = result.backend
+        old, self.backend = self.backend, None
+        self.backend_error = None
+        if old is not None:
+            self.run_worker(old.aclose(), group="backend-close", exit_on_error=False)
+        self.build_backend(result.backend, dict(result.options))

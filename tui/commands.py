@@ -1,0 +1,30 @@
+"""Command palette entries (Ctrl+P): the app's main actions, findable by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+
+class ThinkpaneCommands(Provider):
+    def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        app = self.app
+        return [
+            ("New chat", "Start a new conversation", app.action_new_chat),
+            ("Conversations…", "Open, search, rename or delete saved conversations", app.action_conversations),
+            ("Set up a backend…", "Choose and configure the model backend", app.action_setup),
+            ("Toggle reasoning", "Show or hide the Reasoning pane", app.action_toggle_reasoning),
+            ("Copy last answer", "Copy the last answer to the clipboard", app.action_copy_last_answer),
+        ]
+
+    async def discover(self) -> Hits:
+        for name, help_text, callback in self._commands():
+            yield DiscoveryHit(name, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, help_text, callback in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)

@@ -1,0 +1,35 @@
+"""Turn stored messages into the ``Conversation`` sent to a backend.
+
+Sent: user messages, and answers that have text (complete, cancelled or interrupted ones
+keep their partial text). Failed answers without text are skipped. Two user messages in a
+row (the answer between them failed) are merged, because some providers (Bedrock Converse)
+reject a conversation whose roles do not alternate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from backends.base import Conversation, Message
+
+
+def backend_conversation(stored: Iterable[Any], system: str | None = None) -> Conversation:
+    messages: list[Message] = []
+    for item in stored:
+        if item.role == "assistant" and (item.status == "streaming" or not item.content.strip()):
+            continue
+        message = item.to_backend_message()
+        if messages and messages[-1].role == message.role == "user":
+            previous = messages.pop()
+            message = Message("user", previous.content + "\n\n" + message.content)
+        messages.append(message)
+    return Conversation(messages, system=system or None)
+
+
+def title_from_prompt(prompt: str, limit: int = 60) -> str:
+    """The first ~60 characters of the prompt, on one line."""
+    line = " ".join(prompt.split())
+    if len(line) <= limit:
+        return line or "New chat"
+    return line[: limit - 1].rstrip() + "…"

@@ -1,0 +1,507 @@
+"""The chat screen: Reasoning pane | Answer pane (transcript), prompt, status line.
+
+Sending: the user message is stored before the stream starts; the prompt is cleared only
+once the stream has started, so a send that fails (no backend, store error) loses nothing.
+Sending while an answer streams is refused with a status message (Esc cancels first): a
+queue would send a prompt written before the user saw the answer it replies to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Markdown, Static
+from textual.widgets.markdown import MarkdownStream
+from textual.worker import Worker, WorkerState
+
+from backends.base import Backend, BackendError, Conversation, InternalError, Stop
+from tui.history import backend_conversation, title_from_prompt
+from tui.messages import (
+    ExtraReceived,
+    NoticeReceived,
+    StreamCancelled,
+    StreamFailed,
+    StreamFinished,
+    TextReceived,
+    UsageReceived,
+)
+from tui.stream_worker import pump_stream
+from tui.turn_record import CHARS_PER_TOKEN, REASONING_MS_KEY, TurnRecord
+from tui.widgets.prompt_input import PromptInput
+from tui.widgets.reasoning_pane import ReasoningPane
+from tui.widgets.safe_text import clean, clean_line
+from tui.widgets.status_line import StatusLine
+from tui.widgets.transcript import Transcript
+from tui.widgets.turn import AnswerTurn, ReasoningLink, UserTurn
+
+NARROW_CLASS = "-narrow"
+HIDE_REASONING_CLASS = "-hide-reasoning"
+ERROR_CLASS = "-error"
+NARROW_BELOW_COLUMNS = 100
+FLUSH_INTERVAL_S = 0.25
+
+
+@dataclass
+class LiveTurn:
+    """Everything that exists only while one answer streams."""
+
+    turn: int
+    record: TurnRecord
+    answer: AnswerTurn
+    answer_stream: MarkdownStream
+    reasoning_stream: MarkdownStream | None
+    writer: object  # tui.store.AnswerWriter
+    input_estimate: str
+    worker: Worker | None = None
+
+
+class ChatScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="chat.cancel",
+                tooltip="Stop the running answer; the partial text is kept"),
+        Binding("ctrl+t", "toggle_reasoning", "Reasoning", id="chat.toggle_reasoning",
+                tooltip="Show or hide the Reasoning pane"),
+        Binding("ctrl+n", "new_chat", "New chat", id="chat.new", tooltip="Start a new conversation"),
+        Binding("ctrl+up", "step_reasoning(-1)", "Earlier reasoning", id="chat.previous_reasoning",
+                show=False, tooltip="Show the reasoning of the previous answer"),
+        Binding("ctrl+down", "step_reasoning(1)", "Later reasoning", id="chat.next_reasoning",
+                show=False, tooltip="Show the reasoning of the next answer"),
+    ]
+
+    def __init__(self, *, conversation_id: int | None = None) -> None:
+        super().__init__()
+        self.conversation_id = conversation_id
+        self.live: LiveTurn | None = None
+        self.turn_counter = 0
+        self._tick_timer: Timer | None = None
+        self._after_stream = None  # an async callable to run once the current stream ended
+        self.shown_answer: AnswerTurn | None = None
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="panes"):
+            yield ReasoningPane(id="reasoning")
+            with Vertical(id="answer-pane"):
+                yield Static("", id="answer-header")
+                yield Static("", id="message-panel")
+                yield Transcript(id="transcript")
+        yield PromptInput(id="prompt")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    @property
+    def transcript(self) -> Transcript:
+        return self.query_one(Transcript)
+
+    @property
+    def reasoning_pane(self) -> ReasoningPane:
+        return self.query_one(ReasoningPane)
+
+    @property
+    def prompt(self) -> PromptInput:
+        return self.query_one(PromptInput)
+
+    @property
+    def status(self) -> StatusLine:
+        return self.query_one(StatusLine)
+
+    def clock(self) -> float:
+        return self.app.clock()
+
+    async def on_mount(self) -> None:
+        self.set_class(not self.app.show_reasoning, HIDE_REASONING_CLASS)
+        self.set_class(self.app.size.width < NARROW_BELOW_COLUMNS, NARROW_CLASS)
+        self.query_one("#message-panel").display = False
+        if self.app.is_headless:
+            self.prompt.cursor_blink = False  # deterministic screenshots
+        self.prompt.focus()
+        self.refresh_backend_state()
+        self._set_answer_header()
+        if self.conversation_id is not None:
+            await self.open_conversation(self.conversation_id)
+
+    def on_resize(self, event) -> None:
+        self.set_class(event.size.width < NARROW_BELOW_COLUMNS, NARROW_CLASS)
+
+    def _set_answer_header(self, title: str | None = None) -> None:
+        header = Text("Answer", style="bold")
+        if title:
+            header.append(" · " + clean_line(title))
+        self.query_one("#answer-header", Static).update(header)
+
+    # ------------------------------------------------------------------ backend state
+
+    def refresh_backend_state(self) -> None:
+        """Show what the app knows about its backend: ready, loading, or a config error."""
+        app = self.app
+        backend: Backend | None = app.backend
+        panel = self.query_one("#message-panel", Static)
+        if backend is not None:
+            panel.display = False
+            if self.live is None:
+                self.status.set(backend=backend.label, model=backend.model, state="idle", text="")
+            return
+        if app.backend_error is not None:
+            self.show_problem(app.backend_error)
+            self.status.set(backend=app.settings.backend, model="", state="error",
+                            text=app.backend_error.title)
+        else:
+            self.status.set(backend=app.settings.backend, model="", state="loading",
+                            text=app.backend_loading_text or "preparing backend…")
+
+    def show_problem(self, error: BackendError) -> None:
+        """A message panel above the transcript: the title, the detail and what to do."""
+        text = Text()
+        text.append(clean_line(error.title), style="bold")
+        if error.detail:
+            text.append("\n" + clean(error.detail))
+        if error.hint:
+            text.append("\n" + clean(error.hint))
+        text.append("\nPress Ctrl+P → “Set up a backend…” to configure one.", style="dim")
+        panel = self.query_one("#message-panel", Static)
+        panel.update(text)
+        panel.add_class(ERROR_CLASS)
+        panel.display = True
+
+    # ------------------------------------------------------------------ conversations
+
+    async def open_conversation(self, conversation_id: int) -> None:
+        if self.live is not None:
+            self._after_stream = lambda: self.open_conversation(conversation_id)
+            self.action_cancel()
+            return
+        store = self.app.store
+        try:
+            summary = store.get_conversation(conversation_id)
+            stored = store.load_messages(conversation_id) if summary else []
+        except BackendError as error:
+            self.status.set(state="error", text=error.title)
+            return
+        if summary is None:
+            self.status.set(state="error", text=f"Conversation {conversation_id} no longer exists")
+            return
+        self.conversation_id = conversation_id
+        widgets: list[UserTurn | AnswerTurn] = []
+        self.prompt.sent_history.clear()
+        for message in stored:
+            if message.role == "user":
+                widgets.append(UserTurn(message.content))
+                self.prompt.remember(message.content)
+            elif message.role == "assistant":
+                widgets.append(AnswerTurn(TurnRecord.from_stored(message)))
+        await self.transcript.add_many(widgets)
+        self._set_answer_header(summary.title)
+        answers = self.transcript.answers()
+        if answers:
+            await self.show_reasoning_of(answers[-1])
+        else:
+            await self.reasoning_pane.clear()
+
+    def action_new_chat(self) -> None:
+        self.run_worker(self.new_chat(), group="ui", exclusive=False)
+
+    async def new_chat(self) -> None:
+        if self.live is not None:
+            self._after_stream = self.new_chat
+            self.action_cancel()
+            return
+        self.conversation_id = None
+        self.shown_answer = None
+        await self.transcript.clear()
+        await self.reasoning_pane.clear()
+        self._set_answer_header()
+        self.prompt.sent_history.clear()
+        self.refresh_backend_state()
+        self.prompt.focus()
+
+    # ------------------------------------------------------------------ sending
+
+    @on(PromptInput.Submitted)
+    async def on_prompt_submitted(self, event: PromptInput.Submitted) -> None:
+        await self.send(event.text)
+
+    async def send(self, text: str) -> bool:
+        """Start a turn for ``text``; False (prompt kept) when it cannot start."""
+        prompt = text.strip()
+        if not prompt:
+            return False
+        if self.live is not None:
+            self.status.set(text="still answering: press Esc to stop it before sending")
+            self.app.bell()
+            return False
+        backend: Backend | None = self.app.backend
+        if backend is None:
+            error = self.app.backend_error
+            if error is not None:
+                self.show_problem(error)
+                self.status.set(state="error", text="cannot send: " + error.title)
+            else:
+                self.status.set(state="loading", text="the backend is still loading; try again in a moment")
+            return False
+        store = self.app.store
+        try:
+            if self.conversation_id is None:
+                title = title_from_prompt(prompt)
+                self.conversation_id = store.create_conversation(
+                    title, backend=backend.name, model=backend.model, system=self.app.settings.system_prompt
+                )
+                self._set_answer_header(title)
+            store.add_message(self.conversation_id, "user", text.rstrip())
+            conversation = backend_conversation(
+                store.load_messages(self.conversation_id), self.app.settings.system_prompt
+            )
+            writer = store.start_answer(self.conversation_id, backend=backend.name, model=backend.model)
+        except BackendError as error:
+            self.status.set(state="error", text=error.title)
+            return False
+        self.prompt.remember(text.rstrip())
+        self.prompt.clear()
+        await self._start_turn(backend, conversation, text.rstrip(), writer)
+        return True
+
+    async def _start_turn(self, backend: Backend, conversation: Conversation, prompt: str, writer) -> None:
+        self.turn_counter += 1
+        record = TurnRecord(status="streaming", started_at=self.clock())
+        await self.transcript.add_user(prompt)
+        answer = await self.transcript.add_answer(record)
+        self.transcript.follow()
+        reasoning_markdown = await self.reasoning_pane.start_live(record)
+        self.shown_answer = answer
+        chars = sum(len(m.content) for m in conversation.messages) + len(conversation.system or "")
+        self.live = LiveTurn(
+            turn=self.turn_counter,
+            record=record,
+            answer=answer,
+            answer_stream=Markdown.get_stream(answer.live_markdown()),
+            reasoning_stream=Markdown.get_stream(reasoning_markdown),
+            writer=writer,
+            input_estimate=f"~{round(chars / CHARS_PER_TOKEN):,}",
+        )
+        self.status.set(backend=backend.label, model=backend.model, state="waiting", text="",
+                        elapsed_s=0.0, ttft_ms=None, tokens_in=self.live.input_estimate, tokens_out="~0")
+        self._tick_timer = self.set_interval(FLUSH_INTERVAL_S, self._tick)
+        self.live.worker = self.run_stream(backend, conversation, self.turn_counter)
+
+    @work(exclusive=True, group="stream", exit_on_error=False)
+    async def run_stream(self, backend: Backend, conversation: Conversation, turn: int) -> None:
+        await pump_stream(backend, conversation, turn, self.post_message)
+
+    def _current(self, turn: int) -> LiveTurn | None:
+        """The live turn if a message belongs to it (late messages from old streams are dropped)."""
+        live = self.live
+        return live if live is not None and live.turn == turn else None
+
+    # ------------------------------------------------------------------ stream messages
+
+    @on(TextReceived)
+    async def on_text_received(self, message: TextReceived) -> None:
+        live = self._current(message.turn)
+        if live is None:
+            return
+        record = live.record
+        now = self.clock()
+        if record.first_token_at is None:
+            record.first_token_at = now
+            record.ttft_ms = round((now - (record.started_at or now)) * 1000)
+            self.status.set(ttft_ms=record.ttft_ms)
+        if message.reasoning:
+            record.reasoning += message.reasoning
+            live.writer.append_reasoning(message.reasoning)
+            if live.reasoning_stream is not None:
+                await live.reasoning_stream.write(clean(message.reasoning))
+                self.reasoning_pane.keep_following()
+        if message.content:
+            if record.first_content_at is None:
+                record.first_content_at = now
+            record.content += message.content
+            live.writer.append_content(message.content)
+            await live.answer_stream.write(clean(message.content))
+            self.transcript.keep_following()
+        state = "answering" if record.content else "thinking"
+        if self.status.info.state != state:
+            self.status.set(state=state)
+
+    @on(UsageReceived)
+    def on_usage_received(self, message: UsageReceived) -> None:
+        if live := self._current(message.turn):
+            if message.input_tokens is not None:
+                live.record.input_tokens = message.input_tokens
+            if message.output_tokens is not None:
+                live.record.output_tokens = message.output_tokens
+            live.writer.set_usage(live.record.input_tokens, live.record.output_tokens)
+
+    @on(NoticeReceived)
+    def on_notice_received(self, message: NoticeReceived) -> None:
+        if self._current(message.turn):
+            self.status.set(text=message.text)
+
+    @on(ExtraReceived)
+    def on_extra_received(self, message: ExtraReceived) -> None:
+        if live := self._current(message.turn):
+            live.record.extra.update(message.data)
+            live.writer.merge_extra(dict(message.data))
+
+    @on(StreamFinished)
+    async def on_stream_finished(self, message: StreamFinished) -> None:
+        if self._current(message.turn):
+            await self._end_turn("complete", stop=message.stopped_by)
+
+    @on(StreamFailed)
+    async def on_stream_failed(self, message: StreamFailed) -> None:
+        if self._current(message.turn):
+            await self._end_turn("error", error=message.error)
+
+    @on(StreamCancelled)
+    async def on_stream_cancelled(self, message: StreamCancelled) -> None:
+        if self._current(message.turn):
+            await self._end_turn("cancelled")
+
+    @on(Worker.StateChanged)
+    async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker cancelled before it ran, or a bug in our own code: end the turn anyway."""
+        live = self.live
+        if live is None or event.worker is not live.worker:
+            return
+        if event.state == WorkerState.CANCELLED:
+            await self._end_turn("cancelled")
+        elif event.state == WorkerState.ERROR:
+            await self._end_turn("error", error=InternalError(
+                "The stream stopped unexpectedly",
+                "This is a bug in Thinkpane; the partial answer is kept.",
+                detail=clean_line(f"{type(event.worker.error).__name__}: {event.worker.error}"),
+            ))
+
+    def _tick(self) -> None:
+        """Every 0.25 s while streaming: persist buffered text, refresh elapsed and counters."""
+        live = self.live
+        if live is None:
+            return
+        try:
+            live.writer.flush()
+        except BackendError as error:
+            self.status.set(text="not saved: " + error.title)
+        now = self.clock()
+        record = live.record
+        self.status.set(elapsed_s=now - (record.started_at or now), tokens_out=record.output_tokens_label())
+        if self.reasoning_pane.shown is record:
+            self.reasoning_pane.set_header(record, now)
+            self.reasoning_pane.keep_following()
+        self.transcript.keep_following()
+
+    async def _end_turn(self, status: str, *, stop: Stop | None = None, error: BackendError | None = None) -> None:
+        live = self.live
+        if live is None:
+            return
+        self.live = None
+        if self._tick_timer is not None:
+            self._tick_timer.stop()
+            self._tick_timer = None
+        record = live.record
+        now = self.clock()
+        record.ended_at = now
+        record.status = status
+        record.elapsed_ms = round((now - (record.started_at or now)) * 1000)
+        seconds = record.reasoning_seconds(now)
+        if record.reasoning and seconds is not None:
+            record.reasoning_ms = round(seconds * 1000)
+        if stop is not None:
+            record.stop_reason = stop.reason
+        if error is not None:
+            record.error_title, record.error_hint = error.title, error.hint
+        await live.answer_stream.stop()
+        if live.reasoning_stream is not None:
+            await live.reasoning_stream.stop()
+            # Textual #6518: a code block body can vanish after a stream ends; re-render fully.
+            if self.reasoning_pane.live is not None:
+                await self.reasoning_pane.live.update(clean(record.reasoning))
+        await live.answer.finalize()
+        self.transcript.call_after_refresh(self.transcript.keep_following)
+        self._save_outcome(live, error)
+        if self.reasoning_pane.shown is record:
+            self.reasoning_pane.set_header(record, now)
+        state_text = {"error": error.title if error else "", "cancelled": "", "complete": ""}[status]
+        self.status.set(
+            state={"complete": "idle"}.get(status, status),
+            text=state_text,
+            elapsed_s=record.elapsed_ms / 1000,
+            ttft_ms=record.ttft_ms,
+            tokens_in=f"{record.input_tokens:,}" if record.input_tokens is not None else live.input_estimate,
+            tokens_out=record.output_tokens_label(),
+        )
+        if self._after_stream is not None:
+            follow_up, self._after_stream = self._after_stream, None
+            await follow_up()
+
+    def _save_outcome(self, live: LiveTurn, error: BackendError | None) -> None:
+        record = live.record
+        try:
+            if record.reasoning_ms is not None:
+                live.writer.merge_extra({REASONING_MS_KEY: record.reasoning_ms})
+            live.writer.set_timing(record.ttft_ms, record.elapsed_ms)
+            live.writer.finish(record.status, stop_reason=record.stop_reason,
+                               error=str(error) if error is not None else None)
+        except BackendError as store_error:
+            self.notify(store_error.hint or store_error.title, title=store_error.title, severity="error")
+
+    def on_unmount(self) -> None:
+        """The app is closing mid-stream: keep what arrived, marked cancelled."""
+        if self.live is not None:
+            self.live.record.status = "cancelled"
+            self._save_outcome(self.live, None)
+            self.live = None
+
+    # ------------------------------------------------------------------ actions
+
+    def action_cancel(self) -> None:
+        live = self.live
+        if live is None or live.worker is None:
+            return
+        self.status.set(text="cancelling…")
+        live.worker.cancel()
+
+    def action_toggle_reasoning(self) -> None:
+        self.app.show_reasoning = not self.app.show_reasoning
+        self.set_class(not self.app.show_reasoning, HIDE_REASONING_CLASS)
+
+    @on(ReasoningLink.Selected)
+    async def on_reasoning_link_selected(self, event: ReasoningLink.Selected) -> None:
+        await self.show_reasoning_of(event.turn)
+
+    async def show_reasoning_of(self, answer: AnswerTurn) -> None:
+        """Reopen an earlier answer's reasoning in the Reasoning pane."""
+        live = self.live
+        if live is not None and live.reasoning_stream is not None and answer is not live.answer:
+            # The live Markdown is about to be removed: stop feeding it first.
+            await live.reasoning_stream.stop()
+            live.reasoning_stream = None
+        self.shown_answer = answer
+        answers = self.transcript.answers()
+        position = answers.index(answer) + 1 if answer in answers else 0
+        label = f"Reasoning · answer {position} of {len(answers)}" if position else "Reasoning"
+        await self.reasoning_pane.show_record(answer.record, label=label)
+        if not self.app.show_reasoning:
+            self.action_toggle_reasoning()
+
+    async def action_step_reasoning(self, step: int) -> None:
+        answers = [a for a in self.transcript.answers() if a.record.status != "streaming"]
+        if not answers:
+            return
+        if self.shown_answer in answers:
+            index = max(0, min(len(answers) - 1, answers.index(self.shown_answer) + step))
+        else:
+            index = len(answers) - 1
+        target = answers[index]
+        await self.show_reasoning_of(target)
+        self.transcript.scroll_to_widget(target, animate=False)
+
+    def last_answer_text(self) -> str | None:
+        answers = self.transcript.answers()
+        return answers[-1].record.content if answers else None

@@ -1,0 +1,212 @@
+"""The conversation list: search, open, rename, delete. Dismisses with the id to open.
+
+Typing searches (titles and message text, via the store's full-text search). In the list,
+Enter opens, ``r`` renames in place, ``d`` / Delete deletes after a confirmation; any other
+letter typed in the list goes to the search box.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Input, Label, Static
+
+from backends.base import BackendError
+from tui.widgets.safe_text import clean_line
+
+
+class ConfirmDeleteScreen(ModalScreen[bool]):
+    BINDINGS = [
+        Binding("y", "answer(True)", "Delete", id="confirm.yes", tooltip="Delete the conversation"),
+        Binding("n,escape", "answer(False)", "Keep", id="confirm.no", tooltip="Keep it"),
+    ]
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.conversation_title = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-dialog"):
+            yield Label(Text.assemble("Delete “", clean_line(self.conversation_title), "”?"), id="confirm-question")
+            yield Static("Its messages are deleted too. This cannot be undone.", classes="dim")
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Delete (y)", variant="error", id="confirm-yes")
+                yield Button("Keep (n)", id="confirm-no")
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-no", Button).focus()
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+    @on(Button.Pressed)
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm-yes")
+
+
+class ConversationsScreen(ModalScreen[int | None]):
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="conversations.close", tooltip="Close the list"),
+        Binding("r", "rename", "Rename", id="conversations.rename", tooltip="Rename the selected conversation"),
+        Binding("d,delete", "delete", "Delete", id="conversations.delete",
+                tooltip="Delete the selected conversation (asks first)"),
+        Binding("down", "focus_list", "List", id="conversations.focus_list", show=False,
+                tooltip="Move from the search box to the list"),
+    ]
+
+    def __init__(self, store, *, format_date=None) -> None:
+        super().__init__()
+        self.store = store
+        self.format_date = format_date or _default_format_date
+        self.summaries: dict[int, object] = {}
+        self.renaming: int | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="conversations-dialog"):
+            yield Static(Text("Conversations", style="bold"), id="conversations-title")
+            yield Input(placeholder="Search titles and messages…", id="conversation-search")
+            yield DataTable(id="conversation-table", cursor_type="row", zebra_stripes=True)
+            yield Input(id="conversation-rename", placeholder="New title")
+            yield Static("Enter open · r rename · d delete · Esc close", id="conversations-help")
+
+    @property
+    def table(self) -> DataTable:
+        return self.query_one("#conversation-table", DataTable)
+
+    @property
+    def search(self) -> Input:
+        return self.query_one("#conversation-search", Input)
+
+    @property
+    def rename_input(self) -> Input:
+        return self.query_one("#conversation-rename", Input)
+
+    def on_mount(self) -> None:
+        self.table.add_column("Title", key="title", width=44)
+        self.table.add_column("Updated", key="updated", width=16)
+        self.table.add_column("Msgs", key="count", width=5)
+        self.table.add_column("Model", key="model")
+        self.rename_input.display = False
+        self.reload()
+        self.search.focus()
+
+    def reload(self, keep_id: int | None = None) -> None:
+        query = self.search.value.strip() or None
+        try:
+            summaries = self.store.list_conversations(query)
+        except BackendError as error:
+            self.notify(error.hint or error.title, title=error.title, severity="error")
+            return
+        self.summaries = {summary.id: summary for summary in summaries}
+        table = self.table
+        table.clear()
+        for summary in summaries:
+            table.add_row(
+                Text(clean_line(summary.title) or "Untitled"),
+                Text(self.format_date(summary.updated_at)),
+                Text(str(summary.message_count), justify="right"),
+                Text(clean_line(summary.model or summary.backend), style="dim"),
+                key=str(summary.id),
+            )
+        if keep_id is not None and keep_id in self.summaries:
+            table.move_cursor(row=table.get_row_index(str(keep_id)))
+
+    def selected_id(self) -> int | None:
+        table = self.table
+        if table.row_count == 0:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return int(row_key.value)
+
+    @on(Input.Changed, "#conversation-search")
+    def on_search_changed(self) -> None:
+        self.reload()
+
+    @on(Input.Submitted, "#conversation-search")
+    def on_search_submitted(self) -> None:
+        self.open_selected()
+
+    @on(DataTable.RowSelected)
+    def on_row_selected(self) -> None:
+        self.open_selected()
+
+    def open_selected(self) -> None:
+        conversation_id = self.selected_id()
+        if conversation_id is not None:
+            self.dismiss(conversation_id)
+
+    def on_key(self, event) -> None:
+        """Type-to-search from the list: letters that are not bindings go to the search box."""
+        if self.focused is not self.table or not event.is_printable or not event.character:
+            return
+        if event.key in self._bindings.key_to_bindings:
+            return
+        event.stop()
+        event.prevent_default()
+        self.search.value += event.character
+        self.search.cursor_position = len(self.search.value)
+        self.search.focus()
+
+    def action_focus_list(self) -> None:
+        if self.focused is self.search:
+            self.table.focus()
+
+    def action_close(self) -> None:
+        if self.renaming is not None:
+            self._end_rename()
+            return
+        self.dismiss(None)
+
+    def action_rename(self) -> None:
+        conversation_id = self.selected_id()
+        if conversation_id is None:
+            return
+        self.renaming = conversation_id
+        self.rename_input.value = self.summaries[conversation_id].title
+        self.rename_input.display = True
+        self.rename_input.focus()
+
+    @on(Input.Submitted, "#conversation-rename")
+    def on_rename_submitted(self, event: Input.Submitted) -> None:
+        title = " ".join(event.value.split())
+        conversation_id = self.renaming
+        if conversation_id is not None and title:
+            try:
+                self.store.rename(conversation_id, title)
+            except BackendError as error:
+                self.notify(error.hint or error.title, title=error.title, severity="error")
+        self._end_rename()
+        self.reload(keep_id=conversation_id)
+
+    def _end_rename(self) -> None:
+        self.renaming = None
+        self.rename_input.display = False
+        self.table.focus()
+
+    def action_delete(self) -> None:
+        conversation_id = self.selected_id()
+        if conversation_id is None:
+            return
+
+        def delete_if_confirmed(confirmed: bool | None) -> None:
+            if not confirmed:
+                return
+            try:
+                self.store.delete(conversation_id)
+            except BackendError as error:
+                self.notify(error.hint or error.title, title=error.title, severity="error")
+            self.app.conversation_deleted(conversation_id)
+            self.reload()
+            self.table.focus()
+
+        self.app.push_screen(ConfirmDeleteScreen(self.summaries[conversation_id].title), delete_if_confirmed)
+
+
+def _default_format_date(timestamp: float) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,129 @@
+"""Consume one backend stream and post what happened to the chat screen, coalesced.
+
+Posting one message per token starves keyboard input when a fast backend floods the UI
+(anchors.md: deepagents). We post the first text at once (time to first painted token),
+then at most once per ``interval`` seconds; a timer flushes a trailing burst so text never
+waits for the next token to show up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from textual.message import Message
+
+from backends.base import (
+    Backend,
+    ContentDelta,
+    Conversation,
+    ErrorEvent,
+    IncompleteStreamError,
+    MessageExtra,
+    Notice,
+    ReasoningDelta,
+    Stop,
+    Usage,
+    guarded,
+)
+from tui.messages import (
+    ExtraReceived,
+    NoticeReceived,
+    StreamCancelled,
+    StreamFailed,
+    StreamFinished,
+    TextReceived,
+    UsageReceived,
+)
+
+DEFAULT_INTERVAL_S = 1 / 60
+
+
+class _Coalescer:
+    """Collects reasoning/answer deltas and posts them as few ``TextReceived`` as possible."""
+
+    def __init__(self, turn: int, post: Callable[[Message], object], interval: float) -> None:
+        self.turn = turn
+        self.post = post
+        self.interval = interval
+        self.reasoning: list[str] = []
+        self.content: list[str] = []
+        self.last_post = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+
+    def add(self, reasoning: str = "", content: str = "") -> bool:
+        """Buffer text; returns True when it was posted right away."""
+        if reasoning:
+            self.reasoning.append(reasoning)
+        if content:
+            self.content.append(content)
+        now = time.monotonic()
+        if now - self.last_post >= self.interval:
+            self.flush()
+            return True
+        if self.timer is None:
+            delay = self.interval - (now - self.last_post)
+            self.timer = asyncio.get_running_loop().call_later(delay, self.flush)
+        return False
+
+    def flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if not (self.reasoning or self.content):
+            return
+        self.post(TextReceived(self.turn, "".join(self.reasoning), "".join(self.content)))
+        self.reasoning.clear()
+        self.content.clear()
+        self.last_post = time.monotonic()
+
+
+async def pump_stream(
+    backend: Backend,
+    conversation: Conversation,
+    turn: int,
+    post: Callable[[Message], object],
+    *,
+    interval: float = DEFAULT_INTERVAL_S,
+) -> None:
+    """Run one turn; always ends by posting exactly one of Finished / Failed / Cancelled."""
+    text = _Coalescer(turn, post, interval)
+    stop: Stop | None = None
+    try:
+        async for event in guarded(backend, conversation):
+            if isinstance(event, ReasoningDelta):
+                if text.add(reasoning=event.text):
+                    await asyncio.sleep(0)  # let the UI paint before the next burst
+            elif isinstance(event, ContentDelta):
+                if text.add(content=event.text):
+                    await asyncio.sleep(0)
+            elif isinstance(event, Usage):
+                post(UsageReceived(turn, event.input_tokens, event.output_tokens))
+            elif isinstance(event, Notice):
+                post(NoticeReceived(turn, event.text, event.level))
+            elif isinstance(event, MessageExtra):
+                post(ExtraReceived(turn, dict(event.data)))
+            elif isinstance(event, Stop):
+                stop = event
+            elif isinstance(event, ErrorEvent):
+                text.flush()
+                post(StreamFailed(turn, event.error))
+                return
+    except asyncio.CancelledError:
+        text.flush()
+        post(StreamCancelled(turn))
+        raise
+    text.flush()
+    if stop is None:
+        post(
+            StreamFailed(
+                turn,
+                IncompleteStreamError(
+                    f"{backend.label} stopped before the answer was finished",
+                    "The partial answer is kept. Try sending again.",
+                ),
+            )
+        )
+        return
+    post(StreamFinished(turn, stop))

@@ -1,0 +1,60 @@
+"""The multi-line prompt: Enter sends, Ctrl+J inserts a newline, Up on an empty prompt recalls.
+
+Shift+Enter / Ctrl+Enter reach most terminals as plain Enter (aichat #1342), so Ctrl+J is
+the newline key that always works; shift+enter is also accepted where Textual reports it.
+The text is cleared by the screen only once a send has really started, never here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import TextArea
+
+
+class PromptInput(TextArea):
+    BINDINGS = [
+        Binding("enter", "submit", "Send", id="prompt.send", tooltip="Send the prompt"),
+        Binding("ctrl+j,shift+enter", "newline", "Newline", id="prompt.newline",
+                tooltip="Insert a newline (Shift+Enter too, where the terminal reports it)"),
+    ]
+
+    @dataclass
+    class Submitted(Message):
+        prompt: PromptInput
+        text: str
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
+                         compact=True, highlight_cursor_line=False)
+        self.sent_history: list[str] = []
+        self.placeholder = "Ask something…  (Enter sends · Ctrl+J newline)"
+
+    def remember(self, text: str) -> None:
+        if text and (not self.sent_history or self.sent_history[-1] != text):
+            self.sent_history.append(text)
+
+    async def _on_key(self, event: events.Key) -> None:
+        # Textual calls this before TextArea._on_key (each class's handler runs, subclass
+        # first). Enter and printable keys bound here (after the user's keymap) would be
+        # typed by TextArea, so run their binding instead and stop the event.
+        if event.key == "up" and not self.text and self.sent_history:
+            event.stop()
+            event.prevent_default()
+            self.load_text(self.sent_history[-1])
+            self.move_cursor(self.document.end)
+            return
+        bindings = self._bindings.key_to_bindings.get(event.key)
+        if bindings and (event.is_printable or event.key in ("enter", "tab")):
+            event.stop()
+            event.prevent_default()
+            await self.run_action(bindings[0].action)
+
+    def action_submit(self) -> None:
+        self.post_message(self.Submitted(self, self.text))
+
+    def action_newline(self) -> None:
+        self.insert("\n")

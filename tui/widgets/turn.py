@@ -1,0 +1,132 @@
+"""One exchange in the transcript: the user's prompt, and the assistant's answer.
+
+A streaming answer is a Textual ``Markdown`` fed by a ``MarkdownStream``. When the turn ends
+it is swapped for a lightweight ``Static`` holding a Rich ``Markdown`` renderable: a
+Markdown widget tree costs ~27 widgets per message (anchors.md: 200 of them took 16 s and
+325 MB to mount), a Static costs one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.markdown import Markdown as RichMarkdown
+from rich.text import Text
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Markdown, Static
+
+from backends.base import STOP_EXPLANATIONS
+from tui.turn_record import TurnRecord
+from tui.widgets.safe_text import clean, safe_text
+
+
+def rendered_markdown(text: str) -> RichMarkdown:
+    """Finished Markdown, sanitised; Rich Markdown never interprets Rich markup."""
+    return RichMarkdown(clean(text), code_theme="monokai", hyperlinks=True)
+
+
+class UserTurn(Static):
+    """The user's prompt, shown literally."""
+
+    def __init__(self, prompt: str) -> None:
+        super().__init__(safe_text(prompt), classes="user-turn")
+        self.prompt = prompt
+
+
+class ReasoningLink(Static, can_focus=True):
+    """"▸ Reasoning (850 words, 9.1 s)": click or Enter shows that turn's reasoning."""
+
+    BINDINGS = [
+        Binding("enter,space", "select", "Show reasoning", id="turn.show_reasoning",
+                tooltip="Show this answer's reasoning in the Reasoning pane"),
+    ]
+
+    @dataclass
+    class Selected(Message):
+        turn: AnswerTurn
+
+    def __init__(self, turn: AnswerTurn) -> None:
+        super().__init__("", classes="reasoning-link")
+        self.turn = turn
+
+    def show_record(self, record: TurnRecord) -> None:
+        if record.redacted and not record.reasoning:
+            label = "▸ Reasoning (redacted by the provider)"
+        else:
+            seconds = record.reasoning_seconds()
+            timing = f", {seconds:.1f} s" if seconds is not None else ""
+            label = f"▸ Reasoning ({record.reasoning_words:,} words{timing})"
+        self.update(Text(label))
+        self.display = bool(record.reasoning) or record.redacted
+
+    def action_select(self) -> None:
+        self.post_message(self.Selected(self.turn))
+
+    def on_click(self) -> None:
+        self.focus()
+        self.action_select()
+
+
+class AnswerTurn(Vertical):
+    """The assistant's answer: live while streaming, a lightweight Static once finished."""
+
+    def __init__(self, record: TurnRecord) -> None:
+        super().__init__(classes="answer-turn")
+        self.record = record
+        self.link = ReasoningLink(self)
+        self.note = Static("", classes="turn-note")
+        self._live: Markdown | None = None
+        self._body: Static | None = None
+
+    def compose(self):
+        yield self.link
+        if self.record.status == "streaming":
+            self._live = Markdown(classes="answer-body")
+            yield self._live
+        else:
+            self._body = Static(rendered_markdown(self.record.content), classes="answer-body")
+            yield self._body
+        yield self.note
+
+    def on_mount(self) -> None:
+        self.link.show_record(self.record)
+        if self.record.status == "streaming":
+            self.link.display = False
+        self.refresh_note()
+
+    def live_markdown(self) -> Markdown:
+        assert self._live is not None, "only a streaming turn has a live Markdown"
+        return self._live
+
+    async def finalize(self) -> None:
+        """Replace the streaming Markdown with the finished text as a single Static."""
+        self._body = Static(rendered_markdown(self.record.content), classes="answer-body")
+        if self._live is not None:
+            await self.mount(self._body, before=self._live)
+            await self._live.remove()
+            self._live = None
+        self.link.show_record(self.record)
+        self.refresh_note()
+
+    def refresh_note(self) -> None:
+        record = self.record
+        note = Text()
+        if record.status == "cancelled":
+            note.append("cancelled", style="dim italic")
+        elif record.status == "interrupted":
+            note.append("interrupted (the app closed while this answer streamed)", style="dim italic")
+        elif record.status == "error":
+            note.append(clean(record.error_title or "Error"), style="bold")
+            if record.error_hint:
+                note.append("\n" + clean(record.error_hint))
+        elif record.status == "complete" and record.stop_reason not in (None, "end_turn"):
+            explanation = STOP_EXPLANATIONS.get(record.stop_reason or "")
+            if explanation:
+                note.append(explanation, style="italic")
+        if record.status == "complete" and not record.content and not record.reasoning:
+            note.append("(empty answer)", style="dim italic")
+        self.note.update(note)
+        self.note.display = bool(note)
+        self.set_class(record.status == "error", "-error")
