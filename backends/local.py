@@ -80,7 +80,7 @@ GENERATION_THREAD_NAME = "thinkpane-local-generate"
 # llama.cpp's recent log lines, newest last. Filled from C threads; a deque append is atomic.
 _recent_log: collections.deque[str] = collections.deque(maxlen=64)
 _log_callback: Any = None  # the ctypes callback; must stay referenced while installed
-_log_lock = threading.Lock()
+_log_lock = threading.Lock()  # guards installing the callback, and each load (its log lines)
 
 
 def _route_llama_logs_to_buffer() -> None:
@@ -232,16 +232,17 @@ class LocalBackend(Backend):
             _route_llama_logs_to_buffer()
             from llama_cpp import Llama
 
-            _recent_log.clear()
             try:
-                llm = Llama(
-                    model_path=str(self.model_path),
-                    n_ctx=int(self.settings["n_ctx"]),
-                    n_threads=int(self.settings.get("n_threads") or os.cpu_count() or 1),
-                    seed=self.settings["seed"] if self.settings.get("seed") is not None else 0xFFFFFFFF,
-                    chat_format=self.settings.get("chat_format") or None,
-                    verbose=False,
-                )
+                with _log_lock:  # one load at a time, so the log lines are this load's
+                    _recent_log.clear()
+                    llm = Llama(
+                        model_path=str(self.model_path),
+                        n_ctx=int(self.settings["n_ctx"]),
+                        n_threads=int(self.settings.get("n_threads") or os.cpu_count() or 1),
+                        seed=self.settings["seed"] if self.settings.get("seed") is not None else 0xFFFFFFFF,
+                        chat_format=self.settings.get("chat_format") or None,
+                        verbose=False,
+                    )
             except (ValueError, RuntimeError, OSError) as exc:
                 detail = _load_failure_detail(list(_recent_log)) or str(exc)
                 raise ConfigurationError(
