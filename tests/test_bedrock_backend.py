@@ -546,7 +546,7 @@ def test_frame_encoder_round_trips_through_botocore():
     assert message.payload == b'{"role":"assistant"}'
 
 
-async def test_cli_prints_ready_and_serves_a_paced_stream(monkeypatch):
+def test_cli_prints_ready_and_serves_a_paced_stream():
     root = Path(__file__).resolve().parent.parent
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.servers.bedrock_eventstream", "--port", "0",
@@ -554,11 +554,11 @@ async def test_cli_prints_ready_and_serves_a_paced_stream(monkeypatch):
         cwd=root, stdout=subprocess.PIPE, text=True,
     )
     try:
-        line = await asyncio.to_thread(process.stdout.readline)
+        line = process.stdout.readline()
         assert line.startswith("READY port=")
         port = int(line.strip().split("=")[1])
         backend = BedrockBackend({"endpoint_url": f"http://127.0.0.1:{port}", "region": "us-east-1"})
-        events = await collect(backend)
+        events = asyncio.run(collect(backend))
         assert sum(isinstance(e, ReasoningDelta) for e in events) > 10
         assert "Here is my answer" in text_of(events, ContentDelta)
         assert isinstance(events[-1], Stop)

@@ -26,7 +26,12 @@ from backends.base import (
     Option,
     StreamEvent,
 )
-from backends.bedrock.errors import ErrorContext, env_secrets, from_exception, retry_code
+from backends.bedrock.errors import (
+    ErrorContext,
+    env_secrets,
+    from_exception,
+    retry_code,
+)
 from backends.bedrock.events import ConverseTranslator
 from backends.bedrock.history import converse_messages, system_blocks
 from backends.bedrock.worker import ConverseCall

@@ -70,7 +70,7 @@ class ErrorContext:
 def _normalise_code(code: str) -> str:
     """'ThrottlingException' and 'throttlingException' (in-stream) -> 'throttling'."""
     code = code.split(":", 1)[0].strip().lower()
-    return code[: -len("exception")] if code.endswith("exception") else code
+    return code.removesuffix("exception")
 
 
 def retry_code(error: BaseException) -> str | None:

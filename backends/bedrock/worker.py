@@ -157,5 +157,5 @@ def _shutdown_socket(stream: Any) -> bool:
 def _quietly(fn: Callable[..., Any], *args: Any) -> None:
     try:
         fn(*args)
-    except Exception:  # noqa: BLE001 - best effort while hanging up
+    except Exception:  # noqa: BLE001, S110 - best effort while hanging up
         pass
