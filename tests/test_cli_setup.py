@@ -272,3 +272,63 @@ def test_backends_lists_options_and_install_state(capsys) -> None:
     assert "openai" in out and "--base-url" in out and "DEEPSEEK_API_KEY" in out
     assert "installed" in out
     assert f"Config file: {paths.config_path()}" in out
+
+
+# --------------------------------------------------------------------------- launching the app
+
+
+@pytest.fixture
+def launched(monkeypatch):
+    """The real ThinkpaneApp, built by the CLI; run() records the app instead of taking the terminal."""
+    from tui.app import ThinkpaneApp
+
+    apps: list[ThinkpaneApp] = []
+    monkeypatch.setattr(ThinkpaneApp, "run", lambda self, *a, **k: apps.append(self))
+    return apps
+
+
+def test_first_launch_opens_setup(launched) -> None:
+    assert main([]) == 0
+    (app,) = launched
+    assert app.first_launch is True
+    assert app.backend is None  # the app builds it from settings
+
+
+def test_launch_with_flags_uses_them_for_this_session_only(launched, server) -> None:
+    paths.ensure_private_dir(paths.config_dir())
+    paths.config_path().write_text('backend = "local"\n')
+    assert main(["--backend", "openai", "--base-url", server.base_url, "--model", "m1"]) == 0
+    (app,) = launched
+    assert app.first_launch is False
+    assert app.settings.backend == "openai"
+    from tui.config import backend_options, save_settings
+
+    assert backend_options(app.settings, "openai")["base_url"] == server.base_url
+    save_settings(app.settings)  # e.g. the user changes the theme later
+    assert read_config() == {"backend": "local"}
+
+
+def test_continue_reopens_the_latest_conversation(launched) -> None:
+    from tui.store import ConversationStore
+
+    paths.ensure_private_dir(paths.data_dir())
+    store = ConversationStore(paths.database_path())
+    store.create_conversation("old")
+    newest = store.create_conversation("newest")
+    store.close()
+    assert main(["--continue"]) == 0
+    assert launched[0].chat.conversation_id == newest
+
+
+def test_launch_errors_exit_2_before_the_screen_opens(launched, capsys) -> None:
+    assert main(["--conversation", "42"]) == 2
+    assert "no conversation 42" in capsys.readouterr().err
+    assert main(["--backend", "nonesuch"]) == 2
+    assert "Unknown backend" in capsys.readouterr().err
+    assert main(["--backend", "openai"]) == 2  # no key for the remote default URL
+    assert "DEEPSEEK_API_KEY" in capsys.readouterr().err
+    paths.ensure_private_dir(paths.config_dir())
+    paths.config_path().write_text("theme = \n")
+    assert main([]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+    assert launched == []

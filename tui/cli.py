@@ -77,11 +77,14 @@ def _run(argv: list[str]) -> int:
     settings = None
     if command in (None, "ask", "setup", "teardown"):
         backend_name = _peek_backend(argv, command)
+        # Launching with the configured backend must not fail here (e.g. the local extra is
+        # not installed on first launch): the app shows the problem and offers setup.
+        lenient = wants_help or (command is None and backend_name is None)
         if backend_name is None and not wants_help and command in (None, "ask"):
             settings = _load_settings()
             backend_name = settings.backend
         if backend_name is not None:
-            backend_class = _load_backend_class(backend_name, for_help=wants_help)
+            backend_class = _load_backend_class(backend_name, lenient=lenient)
     parser = build_parser(command, backend_class)
     args = parser.parse_args(argv)
     if args.command is None:
@@ -126,11 +129,14 @@ def _peek_backend(argv: list[str], command: str | None) -> str | None:
     return known.backend
 
 
-def _load_backend_class(name: str, *, for_help: bool):
+def _load_backend_class(name: str, *, lenient: bool):
+    """The backend's class; with ``lenient``, None when it is unknown or not installed."""
     from backends import registry
     from backends.base import ConfigurationError
 
     if name not in registry.available():
+        if lenient:
+            return None
         error = ConfigurationError(
             f"Unknown backend {name!r}",
             "Choose one of: " + ", ".join(sorted(registry.available())) + " (see `thinkpane backends`).",
@@ -140,7 +146,7 @@ def _load_backend_class(name: str, *, for_help: bool):
     try:
         return registry.load(name)
     except ConfigurationError:
-        if for_help:
+        if lenient:
             return None  # --help still works; the backend's flags are just not listed
         raise
 
@@ -330,11 +336,12 @@ def _launch(args: argparse.Namespace, settings, backend_class) -> int:
     settings = settings or _load_settings()
     overrides = _option_overrides(args)
     first_launch = not config_exists() and not args.backend
-    backend = None
     if args.backend or overrides:
+        # For this session only; the app builds the backend from these settings (and loads
+        # a local model in the background). Checked here so a bad flag fails fast, in the shell.
         apply_session_overrides(settings, backend=args.backend, options=overrides)
         try:
-            backend = registry.create(settings.backend, backend_options(settings, settings.backend))
+            registry.create(settings.backend, backend_options(settings, settings.backend))
         except ConfigurationError as error:
             from tui.ask import print_error
 
@@ -354,7 +361,7 @@ def _launch(args: argparse.Namespace, settings, backend_class) -> int:
         from tui.app import ThinkpaneApp
 
         app = ThinkpaneApp(
-            settings, store, backend=backend, conversation_id=conversation_id, first_launch=first_launch
+            settings, store, conversation_id=conversation_id, first_launch=first_launch
         )
         app.run()
         return int(app.return_code or 0)
