@@ -247,8 +247,8 @@ class LocalBackend(Backend):
                 detail = _load_failure_detail(list(_recent_log)) or str(exc)
                 raise ConfigurationError(
                     "llama.cpp could not load the local model",
-                    "The file may be truncated, corrupt, or for a model architecture this "
-                    "llama.cpp build does not know. " + SET_MODEL_PATH_HINT,
+                    "The file may be truncated (re-download it), corrupt, or for a model "
+                    "architecture this llama.cpp build does not know. Or: " + SET_MODEL_PATH_HINT,
                     detail=f"{self.model_path}: {detail}",
                 ) from None
             self._check_chat_format(llm)
