@@ -578,3 +578,17 @@ async def test_cancel_before_the_response_headers_returns_at_once(server):
     with pytest.raises(asyncio.CancelledError):
         await task
     assert time.monotonic() - cancelled_at < 0.1
+
+
+async def test_secret_from_a_credentials_file_is_redacted_too(server, monkeypatch, tmp_path):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    file_secret = "FiLeSeCrEt/0123456789abcdefghijklmnopqrstu"
+    (tmp_path / "aws-credentials").write_text(
+        f"[filed]\naws_access_key_id = AKIDFILE0000\naws_secret_access_key = {file_secret}\n")
+    server.enqueue("http_validation_echo")
+    backend = make_backend(server, profile="filed")
+    error = only_error(await collect(backend, Conversation([Message("user", f"echo {file_secret}")])))
+    assert "AKIDFILE0000" in server.requests[0].headers["Authorization"]
+    assert file_secret in backend.secrets()
+    assert file_secret not in json.dumps(error.to_dict())

@@ -126,9 +126,12 @@ class BedrockBackend(Backend):
     def secrets(self) -> list[str]:
         values = env_secrets()
         credentials = getattr(getattr(self._client_obj, "_request_signer", None), "_credentials", None)
-        # Private attributes on purpose: the public properties may refresh credentials (I/O).
-        for attr in ("_secret_key", "_token"):
-            value = getattr(credentials, attr, None)
+        # The instance dict, not the properties: on refreshable credentials (SSO, roles) the
+        # properties may refresh them, which is network I/O. Plain credentials store
+        # secret_key/token there; refreshable ones _secret_key/_token.
+        fields = vars(credentials) if credentials is not None and hasattr(credentials, "__dict__") else {}
+        for attr in ("secret_key", "token", "_secret_key", "_token"):
+            value = fields.get(attr)
             if isinstance(value, str) and value:
                 values.append(value)
         return values
