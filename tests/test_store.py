@@ -326,6 +326,10 @@ def test_sigkill_mid_stream_keeps_flushed_text(db_path: Path) -> None:
     try:
         line = child.stdout.readline()  # the child says it flushed; no sleeps needed
         assert line.strip().isdigit(), child.stderr.read()
+        # While the child lives, opening the store elsewhere leaves its answer alone.
+        with ConversationStore(db_path) as store:
+            answer = store.load_messages(int(line))[-1]
+            assert (answer.status, answer.content) == ("streaming", "Once upon a time, ")
         child.send_signal(signal.SIGKILL)
         assert child.wait(timeout=30) == -signal.SIGKILL
     finally:
@@ -658,4 +662,42 @@ def test_a_later_schema_version_upgrades_existing_data(db_path: Path, monkeypatc
     raw = sqlite3.connect(db_path)
     assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
     assert raw.execute("SELECT pinned FROM conversations").fetchall() == [(0,)]
+    raw.close()
+
+
+def test_a_second_store_leaves_a_live_answer_alone(db_path: Path) -> None:
+    first = ConversationStore(db_path)
+    conversation = first.create_conversation()
+    writer = first.start_answer(conversation, backend="b", model="m")
+    writer.append_content("still going")
+    writer.flush()
+    with ConversationStore(db_path) as second:  # e.g. a second Thinkpane window
+        assert _last(second, conversation).status == "streaming"
+    writer.append_content(", and done")
+    writer.finish("complete")
+    first.close()
+    with ConversationStore(db_path) as reopened:
+        row = _last(reopened, conversation)
+        assert (row.content, row.status) == ("still going, and done", "complete")
+
+
+def test_version_1_database_is_upgraded_and_its_orphans_recovered(db_path: Path) -> None:
+    import tui.store as store_module
+
+    paths.ensure_private_dir(db_path.parent)
+    raw = sqlite3.connect(db_path, isolation_level=None)
+    store_module.MIGRATIONS[0](raw, fts=True)  # a database as version 1 left it
+    raw.execute("PRAGMA user_version = 1")
+    raw.execute("INSERT INTO conversations (title, created_at, updated_at) VALUES ('old', 1, 1)")
+    raw.execute(
+        "INSERT INTO messages (conversation_id, role, content, status, created_at) "
+        "VALUES (1, 'assistant', 'half an answer', 'streaming', 1)"
+    )
+    raw.close()
+    with ConversationStore(db_path) as store:
+        row = _last(store, 1)
+        assert (row.content, row.status) == ("half an answer", "interrupted")
+        assert [c.title for c in store.list_conversations("answer")] == ["old"]
+    raw = sqlite3.connect(db_path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     raw.close()

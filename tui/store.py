@@ -6,8 +6,9 @@ Design notes (why it looks the way it does):
   ``"streaming"``; an :class:`AnswerWriter` buffers deltas in memory and appends them with a
   single ``UPDATE ... SET content = content || ?`` on ``flush()`` (the UI calls it on a
   ~0.25 s timer) or when more than :data:`FLUSH_THRESHOLD_CHARS` are buffered. If the
-  process dies mid-stream, the next open turns every row still ``"streaming"`` into
-  ``"interrupted"`` and keeps the text flushed so far.
+  process dies mid-stream, the next open turns its rows still ``"streaming"`` into
+  ``"interrupted"`` and keeps the text flushed so far (rows of a writer that is still
+  running, e.g. a second Thinkpane window, are left alone: each row records its pid).
 * **Errors.** Every ``sqlite3`` failure becomes one typed :class:`StoreError` (a
   ``BackendError``: title + hint naming the file). A failed flush keeps the buffer, so the
   UI can go on showing the text and flush again later.
@@ -40,7 +41,7 @@ from typing import Any, Self
 
 from backends.base import BackendError, Message
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Buffered characters after which an append flushes by itself (about 4 KB of text).
 FLUSH_THRESHOLD_CHARS = 4096
 # How long a write waits for another Thinkpane process holding the database lock.
@@ -51,6 +52,25 @@ FINAL_STATUSES = frozenset({"complete", "cancelled", "error"})
 STATUSES = FINAL_STATUSES | {"streaming", "interrupted"}
 
 MEMORY = ":memory:"
+
+# Answers being written by this process, as (database file, message id): a store opened
+# in the same process must not take them for leftovers of a crash.
+_LIVE_ANSWERS: set[tuple[str, int]] = set()
+_LIVE_ANSWERS_LOCK = threading.Lock()
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name != "posix":
+        return False  # os.kill(pid, 0) is not a harmless probe on Windows
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    except OSError:
+        return False
+    return True
 
 
 class StoreError(BackendError):
@@ -216,8 +236,14 @@ def _migrate_0_to_1(conn: sqlite3.Connection, *, fts: bool) -> None:
     )
 
 
+def _migrate_1_to_2(conn: sqlite3.Connection, *, fts: bool) -> None:
+    # Which process streams a row, so opening a second Thinkpane does not mark the
+    # first one's live answer "interrupted" (only rows of dead processes are).
+    conn.execute("ALTER TABLE messages ADD COLUMN writer_pid INTEGER")
+
+
 # Index i upgrades a database from user_version i to i + 1. Append, never edit.
-MIGRATIONS: list[Callable[..., None]] = [_migrate_0_to_1]
+MIGRATIONS: list[Callable[..., None]] = [_migrate_0_to_1, _migrate_1_to_2]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -364,6 +390,8 @@ class ConversationStore:
         ``None`` uses FTS5 when this SQLite has it.
         """
         self.path = str(path)
+        # Identifies the file for _LIVE_ANSWERS, whatever relative path or symlink led to it.
+        self._key = self.path if self.path == MEMORY else os.path.realpath(self.path)
         self._lock = threading.RLock()
         self._writers: weakref.WeakSet[AnswerWriter] = weakref.WeakSet()
         self._conn: sqlite3.Connection | None = None
@@ -475,14 +503,30 @@ class ConversationStore:
                 raise
 
     def _recover_interrupted(self) -> None:
-        # Rows left 'streaming' belong to a process that died mid-answer. (A second
-        # Thinkpane running right now would see its live row marked too; its finish()
-        # sets the real final status, so the mark is temporary.)
+        """Rows left "streaming" by a process that is gone (crash, kill) become "interrupted".
+
+        Rows whose writer is still running (another Thinkpane, or another store in this
+        process) are left alone.
+        """
+        now = self._now()
         with self._write("Could not open the conversation history") as conn:
-            conn.execute(
+            rows = conn.execute(
+                "SELECT id, writer_pid FROM messages WHERE status = 'streaming'"
+            ).fetchall()
+            with _LIVE_ANSWERS_LOCK:
+                live_here = {mid for key, mid in _LIVE_ANSWERS if key == self._key}
+            own = os.getpid()
+            orphans = [
+                (now, message_id)
+                for message_id, pid in rows
+                if pid is None
+                or (pid == own and message_id not in live_here)
+                or (pid != own and not _pid_alive(pid))
+            ]
+            conn.executemany(
                 "UPDATE messages SET status = 'interrupted', "
-                "finished_at = coalesce(finished_at, ?) WHERE status = 'streaming'",
-                (time.time(),),
+                "finished_at = coalesce(finished_at, ?) WHERE id = ?",
+                orphans,
             )
 
     # ----------------------------------------------------------------- conversations
@@ -590,6 +634,8 @@ class ConversationStore:
         )
         writer = AnswerWriter(self, message_id, conversation_id)
         self._writers.add(writer)
+        with _LIVE_ANSWERS_LOCK:
+            _LIVE_ANSWERS.add((self._key, message_id))
         return writer
 
     def _insert_message(
@@ -605,9 +651,9 @@ class ConversationStore:
         with self._write(action) as conn:
             cursor = conn.execute(
                 "INSERT INTO messages (conversation_id, role, content, reasoning, status, backend, "
-                "model, created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "model, created_at, finished_at, writer_pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (conversation_id, role, _storable(content), _storable(reasoning), status,
-                 backend, model, now, finished_at),
+                 backend, model, now, finished_at, os.getpid() if status == "streaming" else None),
             )
             self._touch(conn, conversation_id, now)
             return int(cursor.lastrowid)
@@ -642,6 +688,7 @@ class ConversationStore:
             for writer in list(self._writers):
                 with contextlib.suppress(StoreError):
                     writer.flush()
+                writer._forget()
             self._abandon()
 
     @property
@@ -743,7 +790,13 @@ class AnswerWriter:
             return
         self._write(final=(status, stop_reason, error))
         self.finished = True
+        self._forget()
+
+    def _forget(self) -> None:
+        """No longer a live answer: a later open may mark it interrupted if still streaming."""
         self.store._writers.discard(self)
+        with _LIVE_ANSWERS_LOCK:
+            _LIVE_ANSWERS.discard((self.store._key, self.message_id))
 
     def _write(self, final: tuple[str, str | None, str | None] | None) -> None:
         with self._buffer_lock:
