@@ -592,3 +592,10 @@ async def test_secret_from_a_credentials_file_is_redacted_too(server, monkeypatc
     assert "AKIDFILE0000" in server.requests[0].headers["Authorization"]
     assert file_secret in backend.secrets()
     assert file_secret not in json.dumps(error.to_dict())
+
+
+async def test_missing_boto3_says_how_to_install_it(server, monkeypatch):
+    monkeypatch.setitem(sys.modules, "boto3", None)  # makes `import boto3` raise ImportError
+    error = only_error(await collect(make_backend(server)))
+    assert isinstance(error, ConfigurationError)
+    assert "pip install 'thinkpane[bedrock]'" in error.hint

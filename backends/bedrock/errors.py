@@ -75,6 +75,8 @@ def _normalise_code(code: str) -> str:
 
 def retry_code(error: BaseException) -> str | None:
     """The normalised code if ``error`` is worth retrying before any token was shown."""
+    if isinstance(error, BackendError):
+        return None  # ours already (e.g. boto3 missing): nothing botocore to look at
     from botocore.exceptions import ClientError
 
     if isinstance(error, ClientError):
@@ -93,12 +95,12 @@ def from_exception(exc: BaseException, ctx: ErrorContext, *, mid_stream: bool = 
 
 
 def _map(exc: BaseException, ctx: ErrorContext, mid_stream: bool) -> BackendError:
+    if isinstance(exc, BackendError):
+        return exc
     import urllib3.exceptions as u3
     from botocore import exceptions as bx
     from botocore.eventstream import ParserError
 
-    if isinstance(exc, BackendError):
-        return exc
     if isinstance(exc, bx.ClientError):
         return _client_error(exc, ctx, mid_stream)
     if isinstance(exc, ParserError):
