@@ -20,7 +20,7 @@ import pytest
 
 from backends import registry
 from backends.base import ContentDelta, ReasoningDelta, Stop
-from tests.servers.openai_sse import DONE, Close, HoldOpen, Respond, chunk, error_body, serve
+from tests.servers.openai_sse import DONE, Close, HoldOpen, Respond, Sleep, chunk, error_body, serve
 from tui.ask import AskOptions, _Printer
 from tui.cli import main
 from tui.sanitize import sanitize
@@ -362,3 +362,23 @@ def test_ask_help_imports_nothing_heavy() -> None:
     heavy = [line for line in result.stdout.splitlines() if line.startswith("HEAVY=")]
     assert heavy == ["HEAVY="], f"`thinkpane ask --help` imported: {heavy}"
     assert "usage: thinkpane ask" in result.stdout
+
+
+def test_reader_closing_the_pipe_is_not_a_traceback() -> None:
+    with serve() as server:
+        server.enqueue([chunk(content="first "), Sleep(0.3), chunk(content="second "), Sleep(0.1),
+                        chunk(content="third", finish="stop"), DONE])
+        process = subprocess.Popen(
+            [str(THINKPANE), "ask", "--backend", "openai", "--base-url", server.base_url, "x"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        try:
+            _read_until(process.stdout, b"first ", timeout=30)
+            process.stdout.close()  # like `| head -c 6`
+            err = process.stderr.read()
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 141
+    assert b"Traceback" not in err

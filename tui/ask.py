@@ -180,7 +180,10 @@ async def run_ask(
             )
             printer.event(ErrorEvent(failed))
     except BaseException:
-        printer.cancelled()
+        try:
+            printer.cancelled()
+        except OSError:  # the reader went away (`| head`): nothing more can be shown
+            pass
         if writer is not None:
             _finish(writer, started, first_token_at, "cancelled", stop_reason="cancelled")
         raise

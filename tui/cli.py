@@ -44,6 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("\nInterrupted.\n")
         return 130
+    except BrokenPipeError:
+        # The reader closed the pipe (`thinkpane ask ... | head`). Point stdout at devnull so
+        # the interpreter's final flush does not complain, and exit like a process killed
+        # by SIGPIPE would.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except UsageError as exc:
         sys.stderr.write(f"Error: {exc}\n")
         return 2
