@@ -1,0 +1,515 @@
+"""Pilot tests of the setup screen: the live step log, failures with hints, retry, cancel,
+save (mode 0600, secrets only when kept), validation, the one-Enter local path and Esc.
+
+The provisioned backend here is a real ``Backend`` subclass whose ``Provisioner`` is gated by
+asyncio.Events, so each test decides exactly when each step moves on: no sleeps. The
+OpenSearch test at the end drives the real provisioner against the ML Commons stand-in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+from collections.abc import AsyncIterator, Callable
+from typing import Any, ClassVar
+
+import pytest
+from textual.app import App
+from textual.widgets import Button, Checkbox, Input, OptionList
+
+from backends import registry
+from backends.base import Option, ProgressEvent, Provisioner
+from backends.scripted import ScriptedBackend
+from backends.secrets import Secret
+from tui.config import config_exists, load_settings
+from tui.screens import setup_steps
+from tui.screens.setup import RESUME_HINT, SetupResult, SetupScreen
+from tui.widgets.option_form import OptionForm
+from tui.widgets.progress_log import ProgressLog
+
+SECRET = "sk-wizard-secret-0123456789"
+SIZE = (120, 80)
+
+
+# --------------------------------------------------------------------------- a gated provisioner
+
+
+class GatedProvisioner(Provisioner):
+    """Steps connect -> model_group -> deploy; each waits for its gate before finishing.
+
+    Like the real one it remembers finished steps, so a re-run skips them (resume).
+    """
+
+    STEPS = ("connect", "model_group", "deploy")
+
+    def __init__(self) -> None:
+        self.gates = {step: asyncio.Event() for step in self.STEPS}
+        self.fail_once: str | None = None
+        self.crash_at: str | None = None
+        self.done: set[str] = set()
+        self.runs = 0
+        self.closed = 0  # provision() generators that were closed (finished or cancelled)
+        self.torn_down = False
+        self.settings_seen: dict[str, Any] = {}
+
+    def open_all(self) -> None:
+        for gate in self.gates.values():
+            gate.set()
+
+    async def provision(self) -> AsyncIterator[ProgressEvent]:
+        self.runs += 1
+        try:
+            for step in self.STEPS:
+                if step in self.done:
+                    yield ProgressEvent(step, "skip", f"{step} already done")
+                    continue
+                yield ProgressEvent(step, "start", f"Starting {step}")
+                yield ProgressEvent(step, "progress", f"{step} halfway")
+                await self.gates[step].wait()
+                if self.crash_at == step:
+                    raise RuntimeError("provisioner bug")
+                if self.fail_once == step:
+                    self.fail_once = None
+                    yield ProgressEvent(step, "fail", f"{step} broke", hint=f"Fix {step} like this", duration_s=0.2)
+                    return
+                self.done.add(step)
+                yield ProgressEvent(step, "ok", f"{step} done", duration_s=0.1)
+        finally:
+            self.closed += 1
+
+    async def teardown(self) -> AsyncIterator[ProgressEvent]:
+        for step in reversed(self.STEPS):
+            yield ProgressEvent(f"delete_{step}", "ok", f"deleted {step}")
+        self.done.clear()
+        self.torn_down = True
+
+    def saved_settings(self) -> dict[str, Any]:
+        return {"model_id": "model-123"} if self.done == set(self.STEPS) else {}
+
+
+class FakeClusterBackend(ScriptedBackend):
+    """A backend that needs provisioning; chats are scripted (the probe's reply)."""
+
+    name = "fakecluster"
+    label = "Fake cluster"
+    description = "A provisioned backend for tests."
+    options = (
+        Option("url", "Cluster URL", required=True),
+        Option("api_key", "API key", kind="secret", env=("FAKE_CLUSTER_KEY",)),
+        Option("port", "Port", kind="int", default=9200),
+        Option("verify_tls", "Verify TLS", kind="bool", default=True),
+        Option("model_id", "Model id"),
+        Option("model", "Model", default="scripted-r1"),
+    )
+    NEEDS_PROVISIONING = True
+    current: ClassVar[GatedProvisioner | None] = None
+
+    @classmethod
+    def provisioner(cls, settings, state_path) -> GatedProvisioner:
+        assert cls.current is not None
+        cls.current.settings_seen = dict(settings)
+        return cls.current
+
+
+@pytest.fixture
+def provisioner(monkeypatch) -> GatedProvisioner:
+    monkeypatch.setitem(registry.BUILTIN, "fakecluster", f"{__name__}:FakeClusterBackend")
+    FakeClusterBackend.current = GatedProvisioner()
+    return FakeClusterBackend.current
+
+
+# --------------------------------------------------------------------------- the host app
+
+
+class Host(App):
+    """The smallest app that opens the setup screen and records what it returns."""
+
+    def __init__(self, backend: str | None = None) -> None:
+        super().__init__()
+        self.settings = load_settings()
+        self.backend = backend
+        self.results: list[SetupResult | None] = []
+
+    def on_mount(self) -> None:
+        self.push_screen(SetupScreen(self.settings, backend=self.backend), callback=self.results.append)
+
+
+async def until(pilot, predicate: Callable[[], bool], what: str, *, rounds: int = 400) -> None:
+    """Let the app process messages until ``predicate`` holds (no sleeping on a clock)."""
+    for _ in range(rounds):
+        if predicate():
+            return
+        await pilot.pause()
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def screen_of(app: App) -> SetupScreen:
+    assert isinstance(app.screen, SetupScreen)
+    return app.screen
+
+
+def log_of(app: App) -> ProgressLog:
+    return app.screen.query_one("#setup-log", ProgressLog)
+
+
+def line_text(app: App, step: str) -> str:
+    line = log_of(app).line(step)
+    assert line is not None, f"no line for step {step}: {log_of(app).statuses()}"
+    return line.render_text().plain
+
+
+def fill(app: App, **values: str) -> None:
+    for name, value in values.items():
+        app.screen.query_one(f"#option-{name}", Input).value = value
+
+
+def press(app: App, button: str) -> None:
+    widget = app.screen.query_one(f"#{button}", Button)
+    assert not widget.disabled, f"{button} is disabled"
+    widget.press()
+
+
+def button_enabled(app: App, button: str) -> bool:
+    return not app.screen.query_one(f"#{button}", Button).disabled
+
+
+def config_text() -> str:
+    from tui import paths
+
+    return paths.config_path().read_text(encoding="utf-8")
+
+
+def config_mode() -> int:
+    from tui import paths
+
+    return stat.S_IMODE(paths.config_path().stat().st_mode)
+
+
+# --------------------------------------------------------------------------- first launch
+
+
+async def test_first_launch_one_enter_uses_the_local_model():
+    if setup_steps.local_problem(load_settings()) is not None:
+        pytest.skip("the local extra is not installed here")
+    assert not config_exists()
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, SetupScreen), "the setup screen")
+        assert app.focused is not None and app.focused.id == "use-local"
+        await pilot.press("enter")
+        await until(pilot, lambda: app.results, "the screen to close")
+    assert app.results == [SetupResult("local", app.results[0].options)]
+    assert config_exists() and config_mode() == 0o600
+    assert load_settings().backend == "local"
+
+
+async def test_escape_leaves_with_the_defaults():
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, SetupScreen), "the setup screen")
+        await pilot.press("escape")
+        await until(pilot, lambda: app.results, "the screen to close")
+    assert app.results == [None]
+    # Saved, so the next launch goes straight to the chat instead of asking again.
+    assert config_exists()
+    assert load_settings().backend == "local"
+
+
+async def test_backend_list_offers_every_backend_with_its_description():
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, SetupScreen), "the setup screen")
+        backend_list = app.screen.query_one("#backend-list", OptionList)
+        ids = [backend_list.get_option_at_index(i).id for i in range(backend_list.option_count)]
+        assert ids[:4] == ["local", "openai", "bedrock", "opensearch"]
+        prompt = str(backend_list.get_option("openai").prompt)
+        assert "OpenAI-compatible" in prompt and "vLLM" in prompt
+        # Moving the highlight swaps the form for that backend's options.
+        backend_list.highlighted = ids.index("openai")
+        await until(pilot, lambda: screen_of(app).selected == "openai" and app.screen.query("#option-base_url"),
+                    "the openai form")
+        assert app.screen.query_one("#option-api_key", Input).password
+
+
+async def test_a_backend_that_cannot_load_is_listed_not_crashing(monkeypatch):
+    monkeypatch.setitem(registry.BUILTIN, "broken", "no_such_module_xyz:Backend")
+    app = Host(backend="broken")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, SetupScreen), "the setup screen")
+        assert "not installed" in screen_of(app).choices["broken"].description
+        assert "pip install 'thinkpane[broken]'" in screen_of(app).choices["broken"].description
+        assert not button_enabled(app, "run")
+
+
+# --------------------------------------------------------------------------- the live log
+
+
+async def test_log_shows_steps_appearing_and_changing_state(provisioner):
+    app = Host(backend="fakecluster")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query("#option-url"), "the form")
+        fill(app, url="https://cluster.test:9200")
+        assert app.screen.query_one("#run", Button).label.plain == "Run"
+        press(app, "run")
+        log = log_of(app)
+        await until(pilot, lambda: log.statuses() == {"connect": "progress"}, "connect running")
+        assert "connect halfway" in line_text(app, "connect")
+        assert not button_enabled(app, "save") and button_enabled(app, "cancel")
+
+        provisioner.gates["connect"].set()
+        await until(pilot, lambda: log.statuses() == {"connect": "ok", "model_group": "progress"},
+                    "connect ok, model_group running")
+        assert line_text(app, "connect").startswith("✓ connect  connect done  (0.1 s)")
+
+        provisioner.gates["model_group"].set()
+        provisioner.gates["deploy"].set()
+        await until(pilot, lambda: screen_of(app).phase == "succeeded", "the run to succeed")
+        assert log.statuses() == {"connect": "ok", "model_group": "ok", "deploy": "ok", "test": "ok"}
+        # After provisioning, the chat path itself is tested with a short prompt.
+        assert "Reply: You said: Say hello in five words." in line_text(app, "test")
+        assert button_enabled(app, "save") and not button_enabled(app, "cancel")
+        assert provisioner.settings_seen["url"] == "https://cluster.test:9200"
+
+
+async def test_a_failing_step_shows_its_hint_and_retry_resumes(provisioner):
+    provisioner.fail_once = "model_group"
+    provisioner.open_all()
+    app = Host(backend="fakecluster")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query("#option-url"), "the form")
+        fill(app, url="https://cluster.test:9200")
+        press(app, "run")
+        await until(pilot, lambda: screen_of(app).phase == "failed", "the run to fail")
+        log = log_of(app)
+        assert log.statuses() == {"connect": "ok", "model_group": "fail"}
+        text = line_text(app, "model_group")
+        assert text.startswith("✗ model_group  model_group broke  (0.2 s)")
+        assert "→ Fix model_group like this" in text
+        assert "Traceback" not in text
+        assert button_enabled(app, "retry") and not button_enabled(app, "save")
+
+        press(app, "retry")
+        await until(pilot, lambda: screen_of(app).phase == "succeeded", "the retry to succeed")
+        assert log.statuses() == {"connect": "skip", "model_group": "ok", "deploy": "ok", "test": "ok"}
+        assert provisioner.runs == 2
+
+
+async def test_cancel_mid_provisioning_stops_the_worker_and_leaves_the_screen_usable(provisioner):
+    app = Host(backend="fakecluster")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query("#option-url"), "the form")
+        fill(app, url="https://cluster.test:9200")
+        press(app, "run")
+        log = log_of(app)
+        await until(pilot, lambda: log.statuses() == {"connect": "progress"}, "connect running")
+
+        press(app, "cancel")
+        await until(pilot, lambda: screen_of(app).phase == "cancelled", "the run to be cancelled")
+        await app.workers.wait_for_complete()
+        assert all(worker.is_finished for worker in app.workers)
+        assert provisioner.closed == 1  # the provisioner's generator was closed, not abandoned
+        assert log.statuses() == {"connect": "cancelled"}
+        assert RESUME_HINT in line_text(app, "connect")
+        assert button_enabled(app, "run") and button_enabled(app, "retry")
+        assert not app.screen.query_one("#backend-list", OptionList).disabled
+
+        provisioner.open_all()
+        press(app, "retry")
+        await until(pilot, lambda: screen_of(app).phase == "succeeded", "the re-run to succeed")
+        assert log.statuses()["deploy"] == "ok"
+
+
+async def test_a_crash_inside_the_provisioner_is_an_error_line(provisioner):
+    provisioner.crash_at = "model_group"
+    provisioner.open_all()
+    app = Host(backend="fakecluster")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query("#option-url"), "the form")
+        fill(app, url="https://cluster.test:9200")
+        press(app, "run")
+        await until(pilot, lambda: screen_of(app).phase == "failed", "the run to fail")
+        text = line_text(app, "model_group")
+        assert text.startswith("✗ model_group  model_group failed unexpectedly")
+        assert "RuntimeError: provisioner bug" in text and "please report it" in text
+        assert "Traceback" not in text
+        assert button_enabled(app, "retry")
+
+
+async def test_tls_verification_off_is_a_highlighted_warning(provisioner):
+    provisioner.open_all()
+    app = Host(backend="fakecluster")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query("#option-url"), "the form")
+        fill(app, url="https://cluster.test:9200")
+        app.screen.query_one("#option-verify_tls").value = False
+        press(app, "run")
+        await until(pilot, lambda: screen_of(app).phase == "succeeded", "the run to succeed")
+        line = log_of(app).line("tls")
+        assert line is not None and line.status == "warn" and line.has_class("-warn")
+        assert "TLS verification is off" in line_text(app, "tls") and "CA bundle" in line_text(app, "tls")
+
+
+async def test_teardown_asks_for_confirmation_then_runs(provisioner):
+    provisioner.done = set(GatedProvisioner.STEPS)
+    app = Host(backend="fakecluster")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query("#option-url"), "the form")
+        fill(app, url="https://cluster.test:9200")
+        press(app, "teardown")
+        await pilot.pause()
+        assert not provisioner.torn_down
+        assert app.screen.query_one("#teardown", Button).label.plain == "Confirm teardown"
+        press(app, "teardown")
+        await until(pilot, lambda: provisioner.torn_down and screen_of(app).phase == "idle", "the teardown")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert log_of(app).statuses() == {"delete_deploy": "ok", "delete_model_group": "ok", "delete_connect": "ok"}
+
+
+# --------------------------------------------------------------------------- the form
+
+
+async def test_a_bad_int_gets_an_inline_error_naming_the_option(provisioner):
+    app = Host(backend="fakecluster")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query("#option-url"), "the form")
+        fill(app, url="https://cluster.test:9200", port="nine")
+        await pilot.pause()
+        form = app.screen.query_one(OptionForm)
+        assert "port" in form.errors()
+        assert "Port (port): expected a whole number." == form.errors()["port"]
+        press(app, "run")
+        await pilot.pause()
+        assert screen_of(app).phase == "idle" and provisioner.runs == 0
+        assert log_of(app).statuses() == {}
+        fill(app, port="9300")
+        await pilot.pause()
+        assert form.errors() == {}
+
+
+async def test_a_required_option_left_empty_blocks_the_run(provisioner):
+    app = Host(backend="fakecluster")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query("#option-url"), "the form")
+        press(app, "run")
+        await pilot.pause()
+        assert "url" in app.screen.query_one(OptionForm).errors()
+        assert provisioner.runs == 0
+
+
+async def test_form_is_prefilled_from_settings_and_env(provisioner, monkeypatch):
+    from tui import paths
+
+    paths.ensure_private_dir(paths.config_dir())
+    paths.config_path().write_text('[backends.fakecluster]\nurl = "https://saved:9200"\nport = 9400\n')
+    monkeypatch.setenv("FAKE_CLUSTER_KEY", SECRET)
+    app = Host(backend="fakecluster")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query("#option-url"), "the form")
+        assert app.screen.query_one("#option-url", Input).value == "https://saved:9200"
+        assert app.screen.query_one("#option-port", Input).value == "9400"
+        key = app.screen.query_one("#option-api_key", Input)
+        assert key.password and key.value == SECRET
+        helps = [str(help.render()) for help in app.screen.query(".option-help")]
+        assert any("(now from $FAKE_CLUSTER_KEY)" in text for text in helps)
+        assert any("next time Thinkpane reads API key from $FAKE_CLUSTER_KEY" in text for text in helps)
+        assert not app.screen.query_one("#keep-secrets", Checkbox).value
+
+
+# --------------------------------------------------------------------------- save
+
+
+async def _provision_and_save(app: App, pilot, provisioner: GatedProvisioner, *, keep: bool) -> None:
+    await until(pilot, lambda: app.screen.query("#option-url"), "the form")
+    fill(app, url="https://cluster.test:9200", api_key=SECRET, port="9443")
+    app.screen.query_one("#keep-secrets", Checkbox).value = keep
+    provisioner.open_all()
+    press(app, "run")
+    await until(pilot, lambda: screen_of(app).phase == "succeeded", "the run to succeed")
+    press(app, "save")
+    await until(pilot, lambda: app.results, "the screen to close")
+
+
+async def test_save_writes_config_0600_without_the_secret(provisioner):
+    app = Host(backend="fakecluster")
+    async with app.run_test(size=SIZE) as pilot:
+        await _provision_and_save(app, pilot, provisioner, keep=False)
+    result = app.results[0]
+    assert isinstance(result, SetupResult) and result.backend == "fakecluster"
+    # This session still gets the key; the file does not.
+    assert result.options["api_key"] == Secret(SECRET)
+    assert result.options["model_id"] == "model-123"
+    assert config_mode() == 0o600
+    text = config_text()
+    assert SECRET not in text and "api_key" not in text
+    saved = load_settings()
+    assert saved.backend == "fakecluster"
+    section = saved.backends["fakecluster"]
+    assert section["url"] == "https://cluster.test:9200"
+    assert section["port"] == 9443
+    assert section["model_id"] == "model-123"  # from the provisioner's saved_settings()
+    assert "verify_tls" not in section  # left at its default: not written
+
+
+async def test_save_keeps_the_secret_only_when_ticked(provisioner):
+    app = Host(backend="fakecluster")
+    async with app.run_test(size=SIZE) as pilot:
+        await _provision_and_save(app, pilot, provisioner, keep=True)
+    assert config_mode() == 0o600
+    assert SECRET in config_text()
+    assert load_settings().backends["fakecluster"]["api_key"].get_secret_value() == SECRET
+
+
+async def test_changing_a_value_after_success_requires_a_new_test(provisioner):
+    provisioner.open_all()
+    app = Host(backend="fakecluster")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query("#option-url"), "the form")
+        fill(app, url="https://cluster.test:9200")
+        press(app, "run")
+        await until(pilot, lambda: screen_of(app).phase == "succeeded", "the run to succeed")
+        fill(app, url="https://other.test:9200")
+        await pilot.pause()
+        assert not button_enabled(app, "save")
+
+
+# --------------------------------------------------------------------------- real backends
+
+
+async def test_test_connection_against_an_openai_compatible_server():
+    from tests.servers.openai_sse import serve
+
+    with serve("reasoner") as server:
+        app = Host(backend="openai")
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.screen.query("#option-base_url"), "the form")
+            assert app.screen.query_one("#run", Button).label.plain == "Test connection"
+            assert not app.screen.query_one("#teardown", Button).display
+            fill(app, base_url=server.base_url, model="deepseek-reasoner")
+            press(app, "run")
+            await until(pilot, lambda: screen_of(app).phase in ("succeeded", "failed"), "the test to end")
+            assert log_of(app).statuses() == {"test": "ok"}, line_text(app, "test")
+            assert "Reply: You said: Say hello in five words." in line_text(app, "test")
+            press(app, "save")
+            await until(pilot, lambda: app.results, "the screen to close")
+    assert app.results[0].backend == "openai"
+    assert load_settings().backends["openai"]["base_url"] == server.base_url
+
+
+async def test_test_connection_failure_shows_title_and_hint():
+    from tests.servers.openai_sse import serve
+
+    with serve("error_401") as server:
+        app = Host(backend="openai")
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.screen.query("#option-base_url"), "the form")
+            fill(app, base_url=server.base_url, api_key=SECRET)
+            press(app, "run")
+            await until(pilot, lambda: screen_of(app).phase in ("succeeded", "failed"), "the test to end")
+            line = log_of(app).line("test")
+            assert line is not None and line.status == "fail"
+            assert line.hint, "a failure always carries its fix"
+            text = line_text(app, "test")
+            assert "→ " + line.hint in text
+            assert SECRET not in text and "Traceback" not in text

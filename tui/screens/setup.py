@@ -1,0 +1,382 @@
+"""The setup screen: choose a backend, fill its options, test (or provision) it, save.
+
+Opened on first launch and from the command palette ("Set up a backend"). First launch
+must never get between the user and their first chat (oterm removed a first-run dialog
+that swallowed it): "Use local model — start chatting" is focused, so one Enter saves the
+local default and leaves; Esc leaves with the defaults.
+
+Runs happen in one exclusive async worker (group "setup") that posts a message per
+ProgressEvent; the log updates from those messages. Cancel stops the worker (the
+OpenSearch provisioner saves ids as it goes, so running again resumes). Nothing a backend
+raises reaches the screen as a traceback: it becomes a failed line with a hint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, Checkbox, Footer, Input, OptionList, Select, Static, Switch
+from textual.widgets.option_list import Option as ListOption
+
+from backends.base import BackendError, ProgressEvent
+from tui.config import Settings, backend_options, config_exists, save_settings
+from tui.screens import setup_steps
+from tui.screens.setup_steps import BackendChoice
+from tui.widgets.option_form import OptionForm
+from tui.widgets.progress_log import ProgressLog
+
+SETUP_GROUP = "setup"
+RESUME_HINT = "Cancelled; run again to resume (created resources are remembered)."
+BUG_HINT = "This is a bug in Thinkpane or the backend; please report it with the steps that led here."
+
+
+@dataclass(frozen=True)
+class SetupResult:
+    """What the user chose. The screen has already saved it with ``save_settings``.
+
+    ``options`` are the option values to build the backend with *for this session*; they
+    include a secret the user typed but chose not to keep in the config file.
+    """
+
+    backend: str
+    options: dict[str, Any]
+
+
+class SetupScreen(Screen["SetupResult | None"]):
+    CSS_PATH = "../styles/setup.tcss"
+    BINDINGS = [
+        Binding("escape", "leave", "Leave setup", id="setup.leave",
+                tooltip="Close setup; keeps the current (or default) backend"),
+    ]
+
+    # ------------------------------------------------------------------ messages
+
+    @dataclass
+    class StepReported(Message):
+        """A run produced a progress event (``run`` tells a stale run's messages apart)."""
+
+        run: int
+        event: ProgressEvent
+
+        def can_replace(self, message: Message) -> bool:
+            # A flood of token-by-token test progress only needs its newest line.
+            return (
+                isinstance(message, SetupScreen.StepReported)
+                and message.run == self.run
+                and message.event.step == self.event.step
+                and message.event.status == self.event.status == "progress"
+            )
+
+    @dataclass
+    class RunFinished(Message):
+        run: int
+        kind: str  # "setup" | "teardown"
+        ok: bool
+        saved: dict[str, Any] = field(default_factory=dict)
+
+    @dataclass
+    class RunCancelled(Message):
+        run: int
+        kind: str
+
+    # ------------------------------------------------------------------ setup
+
+    def __init__(self, settings: Settings, *, backend: str | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.first_launch = not config_exists()
+        self.choices: dict[str, BackendChoice] = {c.name: c for c in setup_steps.backend_choices(settings)}
+        wanted = backend or (setup_steps.LOCAL if self.first_launch else settings.backend)
+        self.selected = wanted if wanted in self.choices else next(iter(self.choices))
+        self.phase = "idle"  # idle | running | succeeded | failed | cancelled
+        self.run_number = 0
+        self.saved: dict[str, Any] = {}  # what the last successful provisioning wants saved
+        self.teardown_armed = False
+        self.last_kind = "setup"  # what Retry runs again
+        self.env_sources: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        local = self.choices.get(setup_steps.LOCAL)
+        yield Static("Set up a backend", id="setup-title")
+        yield Button("Use local model — start chatting", id="use-local", variant="primary",
+                     disabled=local is None or not local.usable)
+        with Horizontal(id="setup-body"):
+            yield OptionList(*[self._list_entry(c) for c in self.choices.values()], id="backend-list")
+            with VerticalScroll(id="setup-details"):
+                yield Static(id="backend-description", markup=False)
+                yield Vertical(id="form-holder")
+                with Horizontal(id="setup-buttons"):
+                    yield Button("Test connection", id="run", variant="success")
+                    yield Button("Cancel", id="cancel", variant="warning")
+                    yield Button("Retry", id="retry")
+                    yield Button("Save", id="save", variant="primary")
+                    yield Button("Teardown", id="teardown", variant="error")
+                yield ProgressLog(id="setup-log")
+        yield Footer()
+
+    @staticmethod
+    def _list_entry(choice: BackendChoice) -> ListOption:
+        prompt = Text.assemble((choice.label, "bold"), "\n", (choice.description, "dim"))
+        return ListOption(prompt, id=choice.name)
+
+    async def on_mount(self) -> None:
+        backend_list = self.query_one("#backend-list", OptionList)
+        backend_list.highlighted = list(self.choices).index(self.selected)
+        await self._show_backend(self.selected)
+        use_local = self.query_one("#use-local", Button)
+        if self.first_launch and not use_local.disabled:
+            use_local.focus()
+        else:
+            backend_list.focus()
+
+    # ------------------------------------------------------------------ widgets
+
+    @property
+    def log_widget(self) -> ProgressLog:
+        return self.query_one("#setup-log", ProgressLog)
+
+    @property
+    def form(self) -> OptionForm | None:
+        forms = self.query(OptionForm)
+        return forms.first() if forms else None
+
+    @property
+    def choice(self) -> BackendChoice:
+        return self.choices[self.selected]
+
+    async def _show_backend(self, name: str) -> None:
+        """Swap the form for backend ``name``'s options; forget the previous run's state."""
+        self.selected = name
+        choice = self.choice
+        holder = self.query_one("#form-holder", Vertical)
+        await holder.remove_children()
+        self.log_widget.clear()
+        self.saved = {}
+        self.phase = "idle"
+        self.query_one("#backend-description", Static).update(choice.description)
+        if choice.usable:
+            assert choice.backend_class is not None
+            options = choice.backend_class.options
+            stored = backend_options(self.settings, name)
+            values, self.env_sources = setup_steps.initial_values(options, stored, os.environ)
+            keep = any(o.is_secret and o.name in self.settings.backends.get(name, {}) for o in options)
+            await holder.mount(OptionForm(options, values, env_sources=self.env_sources, keep_secrets=keep))
+        else:
+            problem = choice.problem
+            text = f"{problem.title}\n{problem.hint}" if problem else "This backend cannot be loaded."
+            await holder.mount(Static(text, classes="backend-problem", markup=False))
+        needs_provisioning = bool(choice.backend_class and choice.backend_class.NEEDS_PROVISIONING)
+        self.query_one("#run", Button).label = "Run" if needs_provisioning else "Test connection"
+        self.query_one("#teardown", Button).display = needs_provisioning
+        self._sync_buttons()
+
+    def _sync_buttons(self) -> None:
+        running = self.phase == "running"
+        usable = self.choice.usable
+        self.query_one("#run", Button).disabled = running or not usable
+        self.query_one("#cancel", Button).disabled = not running
+        self.query_one("#retry", Button).disabled = running or self.phase not in ("failed", "cancelled")
+        self.query_one("#save", Button).disabled = self.phase != "succeeded"
+        self.query_one("#teardown", Button).disabled = running or not usable
+        self.query_one("#teardown", Button).label = "Confirm teardown" if self.teardown_armed else "Teardown"
+        self.query_one("#backend-list", OptionList).disabled = running
+
+    # ------------------------------------------------------------------ events from widgets
+
+    @on(OptionList.OptionHighlighted, "#backend-list")
+    async def _backend_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id and event.option.id != self.selected and self.phase != "running":
+            self.teardown_armed = False
+            await self._show_backend(event.option.id)
+
+    @on(OptionList.OptionSelected, "#backend-list")
+    def _backend_selected(self) -> None:
+        # Enter on a backend moves on to its first field.
+        if self.form is not None:
+            self.form.focus_next()
+
+    @on(Input.Changed)
+    @on(Switch.Changed)
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    def _form_changed(self) -> None:
+        # A success proves the values that were tested; changed values must be tested again.
+        if self.phase == "succeeded":
+            self.phase = "idle"
+            self._sync_buttons()
+
+    @on(Button.Pressed)
+    def _button_pressed(self, event: Button.Pressed) -> None:
+        button = event.button.id
+        if button != "teardown":
+            self._disarm_teardown()
+        if button == "use-local":
+            self._use_local()
+        elif button == "run":
+            self.start_run("setup")
+        elif button == "retry":
+            self.start_run(self.last_kind)
+        elif button == "cancel":
+            self.cancel_run()
+        elif button == "save":
+            self.save()
+        elif button == "teardown":
+            self._teardown_pressed()
+
+    # ------------------------------------------------------------------ actions
+
+    def action_leave(self) -> None:
+        """Esc: stop any run and close; on first launch, keep the defaults so we don't ask again."""
+        self.cancel_run()
+        if self.first_launch:
+            save_settings(self.settings)
+        self.dismiss(None)
+
+    def _use_local(self) -> None:
+        self.settings.backend = setup_steps.LOCAL
+        save_settings(self.settings)
+        self.dismiss(SetupResult(setup_steps.LOCAL, backend_options(self.settings, setup_steps.LOCAL)))
+
+    def start_run(self, kind: str) -> None:
+        form = self.form
+        if form is None or not self.choice.usable:
+            return
+        parsed = form.validate()
+        if parsed is None:
+            self.notify("Fix the highlighted options first.", severity="error")
+            return
+        self.run_number += 1
+        self.last_kind = kind
+        self.phase = "running"
+        self.saved = {}
+        self.log_widget.clear()
+        self._sync_buttons()
+        self._run(self.run_number, kind, setup_steps.given_values(parsed))
+
+    def cancel_run(self) -> None:
+        if self.phase == "running":
+            self.workers.cancel_group(self, SETUP_GROUP)
+
+    def _teardown_pressed(self) -> None:
+        if not self.teardown_armed:
+            self.teardown_armed = True
+            self.log_widget.clear()
+            self.log_widget.show(ProgressEvent(
+                "teardown", "warn",
+                f"This deletes what setup created for {self.choice.label} (model, connector, model group).",
+                hint="Press “Confirm teardown” to go ahead; any other button keeps them.",
+            ))
+            self._sync_buttons()
+            return
+        self._disarm_teardown()
+        self.start_run("teardown")
+
+    def _disarm_teardown(self) -> None:
+        if self.teardown_armed:
+            self.teardown_armed = False
+            self._sync_buttons()
+
+    def save(self) -> None:
+        form = self.form
+        if form is None or self.phase != "succeeded":
+            return
+        parsed = form.validate()
+        if parsed is None:
+            return
+        backend_class = self.choice.backend_class
+        assert backend_class is not None
+        stored = dict(self.settings.backends.get(self.selected, {}))
+        section = setup_steps.values_to_store(
+            backend_class.options, parsed, stored, self.env_sources, os.environ,
+            keep_secrets=form.keep_secrets,
+        )
+        section.update(self.saved)
+        self.settings.backends[self.selected] = section
+        self.settings.backend = self.selected
+        try:
+            save_settings(self.settings, keep_secrets=form.keep_secrets)
+        except (BackendError, OSError) as error:
+            hint = getattr(error, "hint", "") or "Check that the config directory is writable."
+            self.log_widget.show(ProgressEvent("save", "fail", f"Could not save the config: {error}", hint=hint))
+            return
+        options = {**setup_steps.given_values(parsed), **self.saved}
+        self.dismiss(SetupResult(self.selected, options))
+
+    # ------------------------------------------------------------------ the worker
+
+    @work(exclusive=True, group=SETUP_GROUP, exit_on_error=False)
+    async def _run(self, run: int, kind: str, given: dict[str, Any]) -> None:
+        backend_class = self.choice.backend_class
+        assert backend_class is not None
+        state_path = setup_steps.state_path_for(self.selected)
+        saved: dict[str, Any] = {}
+        if kind == "teardown":
+            events = setup_steps.teardown_events(backend_class, given, state_path=state_path)
+        else:
+            events = setup_steps.setup_events(backend_class, given, state_path=state_path, saved=saved)
+        try:
+            ok = await self._report(run, events)
+        except asyncio.CancelledError:
+            self.post_message(self.RunCancelled(run, kind))
+            raise
+        self.post_message(self.RunFinished(run, kind, ok, saved))
+
+    async def _report(self, run: int, events: AsyncIterator[ProgressEvent]) -> bool:
+        """Post every event; True when no step failed. A crash becomes a failed line."""
+        step = "setup"
+        failed = False
+        try:
+            async for event in events:
+                step = event.step
+                failed = failed or event.status == "fail"
+                self.post_message(self.StepReported(run, event))
+        except asyncio.CancelledError:
+            raise
+        except BackendError as error:
+            failed = True
+            self.post_message(self.StepReported(run, ProgressEvent(
+                step, "fail", error.title, hint=error.hint, data={"detail": error.detail})))
+        except Exception as exc:  # noqa: BLE001 - a provisioner bug must not crash the screen
+            failed = True
+            self.post_message(self.StepReported(run, ProgressEvent(
+                step, "fail", f"{step} failed unexpectedly", hint=BUG_HINT,
+                data={"detail": f"{type(exc).__name__}: {exc}"})))
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+        return not failed
+
+    # ------------------------------------------------------------------ messages from the worker
+
+    def on_setup_screen_step_reported(self, message: StepReported) -> None:
+        if message.run == self.run_number:
+            self.log_widget.show(message.event)
+
+    def on_setup_screen_run_finished(self, message: RunFinished) -> None:
+        if message.run != self.run_number:
+            return
+        if message.kind == "teardown":
+            self.phase = "idle" if message.ok else "failed"
+        else:
+            self.phase = "succeeded" if message.ok else "failed"
+            self.saved = dict(message.saved)
+        self._sync_buttons()
+        if self.phase == "succeeded":
+            self.query_one("#save", Button).focus()
+
+    def on_setup_screen_run_cancelled(self, message: RunCancelled) -> None:
+        if message.run != self.run_number:
+            return
+        self.log_widget.stop_running("cancelled", hint=RESUME_HINT)
+        self.phase = "cancelled"
+        self._sync_buttons()

@@ -1,0 +1,229 @@
+"""What the setup screen runs and saves, without any widgets (so it reads, and tests, plainly).
+
+* :func:`backend_choices`: every registered backend with its label and description, or
+  why it cannot be used here (a missing extra), so the list never crashes on a broken one.
+* :func:`initial_values`: a backend's option values as the form should show them.
+* :func:`setup_events` / :func:`teardown_events`: the ProgressEvents of "Run" (provision if the
+  backend needs it, then a short test prompt) and "Teardown".
+* :func:`values_to_store`: which option values go into the config file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from backends import registry
+from backends.base import (
+    Backend,
+    BackendError,
+    ConfigurationError,
+    Option,
+    ProgressEvent,
+    probe,
+    resolve_options,
+)
+from backends.secrets import Secret
+from tui.config import Settings, backend_options
+
+LOCAL = "local"
+TLS_OFF_HINT = (
+    "The connection can be read or altered by anyone on the way, including your key. "
+    "Prefer a CA bundle (ca_bundle) and turn verification back on."
+)
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    name: str
+    label: str
+    description: str
+    backend_class: type[Backend] | None
+    problem: BackendError | None = None  # set when the backend cannot be used here
+
+    @property
+    def usable(self) -> bool:
+        return self.problem is None and self.backend_class is not None
+
+
+def backend_choices(settings: Settings) -> list[BackendChoice]:
+    choices = []
+    for name in registry.available():
+        try:
+            backend_class = registry.load(name)
+        except ConfigurationError as error:
+            choices.append(BackendChoice(name, name, "not installed — " + error.hint, None, error))
+            continue
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the screen
+            error = ConfigurationError(f"Backend {name!r} failed to load", detail=f"{type(exc).__name__}: {exc}")
+            choices.append(BackendChoice(name, name, error.title, None, error))
+            continue
+        problem = local_problem(settings) if name == LOCAL else None
+        description = backend_class.description
+        if problem is not None:
+            description = "not installed — " + problem.hint if "install" in problem.hint.lower() else problem.title
+        choices.append(BackendChoice(name, backend_class.label, description, backend_class, problem))
+    return choices
+
+
+def local_problem(settings: Settings) -> BackendError | None:
+    """Why the local model cannot run (no llama-cpp-python, no model file), or None.
+
+    Building the backend does no model loading, so this is cheap; it is how the one-Enter
+    "use local model" path knows it will work before it promises to.
+    """
+    try:
+        registry.create(LOCAL, backend_options(settings, LOCAL))
+    except BackendError as error:
+        return error
+    return None
+
+
+def initial_values(
+    options: tuple[Option, ...],
+    stored: Mapping[str, Any],
+    environ: Mapping[str, str],
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """(values to prefill, option name -> env var a value came from)."""
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for option in options:
+        value = stored.get(option.name)
+        if value is None or value == "":
+            var = next((var for var in option.env if environ.get(var)), None)
+            if var is not None:
+                value = environ[var]
+                sources[option.name] = var
+        if value is None or value == "":
+            value = option.default
+        values[option.name] = value
+    return values, sources
+
+
+def values_to_store(
+    options: tuple[Option, ...],
+    parsed: Mapping[str, Any],
+    stored: Mapping[str, Any],
+    env_sources: Mapping[str, str],
+    environ: Mapping[str, str],
+    *,
+    keep_secrets: bool,
+) -> dict[str, Any]:
+    """The backend's section of the config after Save.
+
+    Starts from what is stored. A value is written when it was stored already or differs
+    from what the environment or the default would give anyway, so an env var keeps working
+    as the source. A secret is written only with ``keep_secrets``; without it any stored copy
+    is removed, and the key comes from its env var at runtime.
+    """
+    result = dict(stored)
+    for option in options:
+        value = parsed.get(option.name)
+        if option.is_secret:
+            if keep_secrets and value:
+                result[option.name] = SecretStr(value.get() if isinstance(value, Secret) else str(value))
+            else:
+                result.pop(option.name, None)
+            continue
+        if value is None or value == "":
+            result.pop(option.name, None)
+            continue
+        if option.name not in stored:
+            var = env_sources.get(option.name)
+            if var is not None and _parses_to(option, environ.get(var), value):
+                continue
+            if value == option.default:
+                continue
+        result[option.name] = value
+    return result
+
+
+def _parses_to(option: Option, raw: Any, value: Any) -> bool:
+    try:
+        return option.parse(raw) == value
+    except ConfigurationError:
+        return False
+
+
+def given_values(parsed: Mapping[str, Any]) -> dict[str, Any]:
+    """Form values to build a backend from: empty ones are left to env vars and defaults."""
+    return {key: value for key, value in parsed.items() if value is not None and value != ""}
+
+
+# --------------------------------------------------------------------------- runs
+
+
+async def setup_events(
+    backend_class: type[Backend],
+    given: Mapping[str, Any],
+    *,
+    state_path: Path,
+    saved: dict[str, Any],
+) -> AsyncIterator[ProgressEvent]:
+    """Provision (when the backend needs it), then send a test prompt.
+
+    Stops after the first failed step. What the provisioner wants saved (e.g. model_id) is
+    put into ``saved`` as soon as provisioning succeeds. A ConfigurationError raised by the
+    backend or provisioner constructor becomes a failed "options" step.
+    """
+    try:
+        resolved = resolve_options(backend_class.options, given, os.environ)
+    except ConfigurationError as error:
+        yield _config_failure(error)
+        return
+    if resolved.get("verify_tls") is False:
+        yield ProgressEvent("tls", "warn", "TLS verification is off", hint=TLS_OFF_HINT)
+    if getattr(backend_class, "NEEDS_PROVISIONING", False):
+        try:
+            provisioner = backend_class.provisioner(resolved, state_path)  # type: ignore[attr-defined]
+        except ConfigurationError as error:
+            yield _config_failure(error)
+            return
+        async for event in provisioner.provision():
+            yield event
+            if event.status == "fail":
+                return
+        saved.update(provisioner.saved_settings())
+        resolved.update(saved)
+    try:
+        backend = backend_class(resolved)
+    except ConfigurationError as error:
+        yield _config_failure(error)
+        return
+    try:
+        async for event in probe(backend):
+            yield event
+    finally:
+        await backend.aclose()
+
+
+async def teardown_events(
+    backend_class: type[Backend],
+    given: Mapping[str, Any],
+    *,
+    state_path: Path,
+) -> AsyncIterator[ProgressEvent]:
+    try:
+        resolved = resolve_options(backend_class.options, given, os.environ)
+        provisioner = backend_class.provisioner(resolved, state_path)  # type: ignore[attr-defined]
+    except ConfigurationError as error:
+        yield _config_failure(error)
+        return
+    async for event in provisioner.teardown():
+        yield event
+
+
+def _config_failure(error: ConfigurationError) -> ProgressEvent:
+    return ProgressEvent("options", "fail", error.title, hint=error.hint, data={"detail": error.detail})
+
+
+def state_path_for(name: str) -> Path:
+    """The provisioning state file (created resource ids) of backend ``name``."""
+    from tui import paths
+
+    return paths.ensure_private_dir(paths.state_dir()) / f"{name}.json"
