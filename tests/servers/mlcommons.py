@@ -81,6 +81,7 @@ class StandInConfig:
     username: str | None = None
     password: str | None = None
     user_for_403: str = "alice"
+    sigv4_access_key: str | None = None  # accept only SigV4-signed requests from this key id
     forbidden: set[str] = field(default_factory=set)  # action names from PERMISSIONS
     # Setting keys this cluster does not know (an older release).
     unknown_settings: set[str] = field(default_factory=set)
@@ -235,6 +236,10 @@ class MLCommonsState:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: "MLCommonsServer"
+    # One write per response (headers + body) and no Nagle: otherwise every call waits for
+    # a delayed ACK (~40 ms), and a provisioning run makes dozens of calls.
+    wbufsize = 1 << 16
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet in tests
         pass
@@ -302,6 +307,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def _authenticated(self) -> bool:
         config = self.server.state.config
+        if config.sigv4_access_key is not None:
+            # Not a signature check: proof that the client signed with the expected identity.
+            header = self.headers.get("Authorization", "")
+            return header.startswith(f"AWS4-HMAC-SHA256 Credential={config.sigv4_access_key}/") and bool(
+                self.headers.get("X-Amz-Date"))
         if config.username is None:
             return True
         header = self.headers.get("Authorization", "")
@@ -613,7 +623,8 @@ class Handler(BaseHTTPRequestHandler):
         url = state.resolved_url(connector)
         state.check_trusted(url)
         host = urlsplit(url).hostname or ""
-        if _is_private(host) and not state.flag(ML + "connector.private_ip_enabled"):
+        private_key = ML + "connector.private_ip_enabled"
+        if _is_private(host) and state.known(private_key) and not state.flag(private_key):
             raise bad_request(f"Remote inference host name has private ip address: {host}")
         merged = {**connector.get("parameters", {}), **parameters}
         key = connector["credential"].get("deepSeek_key", "")
@@ -739,7 +750,7 @@ class MLCommonsServer(ThreadingHTTPServer):
         return self.state.config
 
     def start(self) -> "MLCommonsServer":
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
         return self
 
@@ -784,6 +795,31 @@ def make_self_signed_cert(directory: Path) -> tuple[Path, Path]:
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
     return cert_path, key_path
+
+
+# --------------------------------------------------------------------------- helpers for tests
+
+TEST_API_KEY = "sk-standin0123456789abcdef"
+
+
+def provision_settings(server: MLCommonsServer, **overrides: Any) -> dict[str, Any]:
+    """Resolved OpenSearch backend settings pointing at ``server`` (no auth, reasoner model)."""
+    from backends.secrets import Secret
+
+    settings: dict[str, Any] = {
+        "url": server.url, "auth": "none", "verify_tls": True,
+        "deepseek_api_key": Secret(TEST_API_KEY), "deepseek_model": "deepseek-reasoner",
+        "endpoint": "https://api.deepseek.com", "model_group_name": "thinkpane",
+        "memory": False, "poll_interval_s": 0.005, "deploy_timeout_s": 5.0, "mode": "auto",
+        "request_timeout_s": 30.0,
+    }
+    settings.update(overrides)
+    return settings
+
+
+def outline(events: list[Any]) -> list[tuple[str, str]]:
+    """(step, status) of every event except the chatty info/progress ones."""
+    return [(e.step, e.status) for e in events if e.status not in ("info", "progress")]
 
 
 SCENARIOS: dict[str, dict[str, Any]] = {
