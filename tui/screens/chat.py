@@ -60,6 +60,7 @@ class LiveTurn:
     writer: object  # tui.store.AnswerWriter
     input_estimate: str
     worker: Worker | None = None
+    ending: bool = False  # _end_turn is running: ignore further stream messages
 
 
 class ChatScreen(Screen):
@@ -141,6 +142,8 @@ class ChatScreen(Screen):
 
     def refresh_backend_state(self) -> None:
         """Show what the app knows about its backend: ready, loading, or a config error."""
+        if not self.query("#message-panel"):
+            return  # not composed yet; on_mount calls this again
         app = self.app
         backend: Backend | None = app.backend
         panel = self.query_one("#message-panel", Static)
@@ -297,7 +300,7 @@ class ChatScreen(Screen):
     def _current(self, turn: int) -> LiveTurn | None:
         """The live turn if a message belongs to it (late messages from old streams are dropped)."""
         live = self.live
-        return live if live is not None and live.turn == turn else None
+        return live if live is not None and live.turn == turn and not live.ending else None
 
     # ------------------------------------------------------------------ stream messages
 
@@ -368,7 +371,7 @@ class ChatScreen(Screen):
     async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker cancelled before it ran, or a bug in our own code: end the turn anyway."""
         live = self.live
-        if live is None or event.worker is not live.worker:
+        if live is None or live.ending or event.worker is not live.worker:
             return
         if event.state == WorkerState.CANCELLED:
             await self._end_turn("cancelled")
@@ -382,7 +385,7 @@ class ChatScreen(Screen):
     def _tick(self) -> None:
         """Every 0.25 s while streaming: persist buffered text, refresh elapsed and counters."""
         live = self.live
-        if live is None:
+        if live is None or live.ending:
             return
         try:
             live.writer.flush()
@@ -398,9 +401,9 @@ class ChatScreen(Screen):
 
     async def _end_turn(self, status: str, *, stop: Stop | None = None, error: BackendError | None = None) -> None:
         live = self.live
-        if live is None:
+        if live is None or live.ending:
             return
-        self.live = None
+        live.ending = True
         if self._tick_timer is not None:
             self._tick_timer.stop()
             self._tick_timer = None
@@ -436,6 +439,7 @@ class ChatScreen(Screen):
             tokens_in=f"{record.input_tokens:,}" if record.input_tokens is not None else live.input_estimate,
             tokens_out=record.output_tokens_label(),
         )
+        self.live = None
         if self._after_stream is not None:
             follow_up, self._after_stream = self._after_stream, None
             await follow_up()
@@ -453,7 +457,7 @@ class ChatScreen(Screen):
 
     def on_unmount(self) -> None:
         """The app is closing mid-stream: keep what arrived, marked cancelled."""
-        if self.live is not None:
+        if self.live is not None and not self.live.ending:
             self.live.record.status = "cancelled"
             self._save_outcome(self.live, None)
             self.live = None
@@ -462,7 +466,7 @@ class ChatScreen(Screen):
 
     def action_cancel(self) -> None:
         live = self.live
-        if live is None or live.worker is None:
+        if live is None or live.worker is None or live.ending:
             return
         self.status.set(text="cancelling…")
         live.worker.cancel()

@@ -1,0 +1,369 @@
+"""The chat screen, driven through Pilot with a backend the test feeds event by event."""
+
+from __future__ import annotations
+
+import pytest
+
+from backends.base import (
+    ContentDelta,
+    ErrorEvent,
+    Notice,
+    ReasoningDelta,
+    ServerError,
+    Stop,
+    Usage,
+)
+from backends.scripted import ScriptedBackend
+from tests.tui_helpers import GatedBackend, rendered_text, wait_until
+from tui.app import ThinkpaneApp
+from tui.config import Settings
+from tui.store import ConversationStore
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = ConversationStore(tmp_path / "chats.sqlite3")
+    yield store
+    store.close()
+
+
+def make_app(store, backend=None, **kwargs) -> ThinkpaneApp:
+    settings = kwargs.pop("settings", None) or Settings()
+    return ThinkpaneApp(settings, store, backend=backend, **kwargs)
+
+
+async def send(pilot, text: str) -> None:
+    await pilot.press(*text)
+    await pilot.press("enter")
+
+
+def answer_text(app) -> str:
+    """What the last answer shows: the finished Static, or the live Markdown source."""
+    turn = app.chat.transcript.answers()[-1]
+    if turn._live is not None:
+        return turn._live.source
+    return rendered_text(turn._body)
+
+
+async def test_prompt_streams_reasoning_then_answer_into_their_panes(store):
+    backend = GatedBackend()
+    app = make_app(store, backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        chat = app.chat
+        await send(pilot, "Why is the sky blue?")
+        await wait_until(pilot, lambda: chat.live is not None, "stream start")
+        assert chat.prompt.text == ""  # cleared once the send started
+
+        backend.put(ReasoningDelta("Rayleigh "), ReasoningDelta("scattering **matters**."))
+        await wait_until(pilot, lambda: "scattering" in chat.reasoning_pane.live_text(), "reasoning")
+        assert chat.reasoning_pane.live_text() == "Rayleigh scattering **matters**."
+        assert chat.status.info.state == "thinking"
+        assert answer_text(app) == ""
+
+        backend.put(ContentDelta("Because short "), ContentDelta("wavelengths scatter."))
+        await wait_until(pilot, lambda: "scatter." in answer_text(app), "answer")
+        assert answer_text(app) == "Because short wavelengths scatter."
+        assert chat.status.info.state == "answering"
+
+        backend.put(Usage(input_tokens=12, output_tokens=34), Stop("end_turn"))
+        backend.end()
+        await wait_until(pilot, lambda: chat.live is None, "stream end")
+        await pilot.pause()
+
+        assert "Because short wavelengths scatter." in answer_text(app)
+        link = chat.transcript.answers()[-1].link
+        assert link.display and "Reasoning (3 words" in rendered_text(link)
+        assert "12 in / 34 out" in chat.status.line_text().plain
+        assert "TTFT" in chat.status.line_text().plain
+
+    conversation = store.list_conversations()[0]
+    assert conversation.title == "Why is the sky blue?"
+    user, answer = store.load_messages(conversation.id)
+    assert (user.role, user.content) == ("user", "Why is the sky blue?")
+    assert (answer.status, answer.content) == ("complete", "Because short wavelengths scatter.")
+    assert answer.reasoning == "Rayleigh scattering **matters**."
+    assert (answer.input_tokens, answer.output_tokens, answer.stop_reason) == (12, 34, "end_turn")
+    assert answer.ttft_ms is not None and answer.elapsed_ms is not None
+    # The backend got the user's message, nothing else.
+    assert [m.content for m in backend.received[0].messages] == ["Why is the sky blue?"]
+
+
+async def test_ctrl_j_inserts_a_newline_and_does_not_send(store):
+    backend = ScriptedBackend()
+    app = make_app(store, backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press(*"line one", "ctrl+j", *"line two")
+        await pilot.pause()
+        assert app.chat.prompt.text == "line one\nline two"
+        assert app.chat.transcript.answers() == []
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await wait_until(pilot, lambda: app.chat.live is None, "stream end")
+        assert [m.content for m in backend.received[0].messages] == ["line one\nline two"]
+
+
+async def test_up_on_an_empty_prompt_recalls_the_last_prompt(store):
+    app = make_app(store, ScriptedBackend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "first question")
+        await wait_until(pilot, lambda: app.chat.live is None and app.chat.transcript.answers(), "answer")
+        assert app.chat.prompt.text == ""
+        await pilot.press("up")
+        assert app.chat.prompt.text == "first question"
+
+
+async def test_escape_cancels_and_keeps_the_partial_text_on_screen_and_in_the_store(store):
+    backend = GatedBackend()
+    app = make_app(store, backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        chat = app.chat
+        await send(pilot, "Count to a million")
+        backend.put(ReasoningDelta("Counting slowly."), ContentDelta("1, 2, 3"))
+        await wait_until(pilot, lambda: "1, 2, 3" in answer_text(app), "partial answer")
+
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: chat.live is None, "cancellation")
+        await pilot.pause()
+
+        turn = chat.transcript.answers()[-1]
+        assert turn.record.status == "cancelled"
+        assert "1, 2, 3" in answer_text(app)
+        assert "cancelled" in rendered_text(turn.note)
+        assert chat.status.info.state == "cancelled"
+        assert backend.closed_streams == 1  # the backend's generator was closed
+
+    answer = store.load_messages(store.list_conversations()[0].id)[-1]
+    assert (answer.status, answer.content, answer.reasoning) == ("cancelled", "1, 2, 3", "Counting slowly.")
+
+
+async def test_an_error_mid_stream_keeps_the_partial_text_and_shows_title_and_hint(store):
+    backend = GatedBackend()
+    app = make_app(store, backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        chat = app.chat
+        await send(pilot, "Tell me a story")
+        backend.put(ContentDelta("Once upon a time"))
+        await wait_until(pilot, lambda: "Once" in answer_text(app), "partial answer")
+        backend.put(ErrorEvent(ServerError("The server failed (HTTP 500)", "Try again in a minute.")))
+        await wait_until(pilot, lambda: chat.live is None, "error")
+        await pilot.pause()
+
+        turn = chat.transcript.answers()[-1]
+        assert "Once upon a time" in answer_text(app)
+        note = rendered_text(turn.note)
+        assert "The server failed (HTTP 500)" in note and "Try again in a minute." in note
+        assert turn.has_class("-error")
+        assert "The server failed (HTTP 500)" in chat.status.line_text().plain
+        assert chat.status.info.state == "error"
+
+    answer = store.load_messages(store.list_conversations()[0].id)[-1]
+    assert answer.status == "error" and answer.content == "Once upon a time"
+    assert "The server failed (HTTP 500)" in answer.error
+
+
+async def test_a_stream_that_ends_without_stop_is_an_incomplete_answer(store):
+    backend = GatedBackend()
+    app = make_app(store, backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "hi")
+        backend.put(ContentDelta("Half an ans"))
+        backend.end()
+        await wait_until(pilot, lambda: app.chat.live is None, "end")
+        assert app.chat.transcript.answers()[-1].record.status == "error"
+        assert "stopped before the answer was finished" in rendered_text(app.chat.transcript.answers()[-1].note)
+
+
+async def test_a_send_without_a_usable_backend_keeps_the_prompt(store):
+    app = make_app(store, settings=Settings(backend="openai"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.backend_error is not None, "backend error")
+        panel = app.chat.query_one("#message-panel")
+        assert panel.display
+        shown = rendered_text(panel)
+        assert "No API key" in shown and "thinkpane setup openai" in shown
+
+        await send(pilot, "Are you there?")
+        await pilot.pause()
+        assert app.chat.prompt.text == "Are you there?"  # nothing the user typed is lost
+        assert app.chat.status.info.state == "error"
+        assert store.list_conversations() == []
+
+
+async def test_sending_while_an_answer_streams_is_refused_and_keeps_the_prompt(store):
+    backend = GatedBackend()
+    app = make_app(store, backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "first")
+        await wait_until(pilot, lambda: app.chat.live is not None, "stream start")
+        await send(pilot, "second")
+        await pilot.pause()
+        assert app.chat.prompt.text == "second"
+        assert "press Esc" in app.chat.status.line_text().plain
+        backend.put(Stop())
+        backend.end()
+        await wait_until(pilot, lambda: app.chat.live is None, "end")
+        assert len(backend.received) == 1
+
+
+async def test_scrolling_up_stops_following_and_scrolling_to_the_end_resumes(store):
+    backend = GatedBackend()
+    app = make_app(store, backend)
+    async with app.run_test(size=(120, 30)) as pilot:
+        transcript = app.chat.transcript
+        await send(pilot, "Write a long list")
+        lines = "".join(f"- item {n}\n" for n in range(60))
+        backend.put(ContentDelta(lines))
+        await wait_until(pilot, lambda: transcript.max_scroll_y > 20, "overflow")
+        await wait_until(pilot, lambda: transcript.is_anchored and transcript.scroll_y == transcript.max_scroll_y,
+                         "following the end")
+
+        transcript.scroll_up(animate=False)  # what the mouse wheel / keys do: releases the anchor
+        transcript.scroll_to(y=5, animate=False)
+        await pilot.pause()
+        assert transcript.scroll_y == 5
+        backend.put(ContentDelta("".join(f"- more {n}\n" for n in range(30))))
+        await wait_until(pilot, lambda: "more 29" in answer_text(app), "more text")
+        await pilot.pause()
+        assert transcript.scroll_y == 5  # not dragged down while reading
+
+        transcript.scroll_end(animate=False)
+        await pilot.pause()
+        backend.put(ContentDelta("".join(f"- last {n}\n" for n in range(30))))
+        await wait_until(pilot, lambda: "last 29" in answer_text(app), "last text")
+        await wait_until(pilot, lambda: transcript.scroll_y == transcript.max_scroll_y and transcript.scroll_y > 60,
+                         "following again")
+        backend.put(Stop())
+        backend.end()
+
+
+async def test_ctrl_t_hides_and_shows_the_reasoning_pane(store):
+    app = make_app(store, ScriptedBackend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.chat.reasoning_pane
+        assert pane.display and pane.region.width > 0
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert app.chat.has_class("-hide-reasoning") and pane.region.width == 0
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert pane.region.width > 0
+
+
+async def test_show_reasoning_false_in_settings_starts_hidden(store):
+    app = make_app(store, ScriptedBackend(), settings=Settings(show_reasoning=False))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.chat.reasoning_pane.region.width == 0
+
+
+async def test_an_earlier_turns_reasoning_can_be_reopened(store):
+    backend = ScriptedBackend()
+    backend.enqueue_turn(["First thoughts about apples."], ["Apples."])
+    backend.enqueue_turn(["Second thoughts about pears."], ["Pears."])
+    app = make_app(store, backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        chat = app.chat
+        await send(pilot, "apples?")
+        await wait_until(pilot, lambda: chat.live is None and len(chat.transcript.answers()) == 1, "turn 1")
+        await send(pilot, "pears?")
+        await wait_until(pilot, lambda: chat.live is None and len(chat.transcript.answers()) == 2, "turn 2")
+        await pilot.pause()
+        assert "Second thoughts" in chat.reasoning_pane.live_text()
+
+        first = chat.transcript.answers()[0]
+        await pilot.click(first.link)
+        await pilot.pause()
+        shown = rendered_text(chat.reasoning_pane.body.children[0])
+        assert "First thoughts about apples." in shown
+        assert "answer 1 of 2" in rendered_text(chat.reasoning_pane.header)
+
+        await pilot.press("ctrl+down")
+        await pilot.pause()
+        assert "Second thoughts about pears." in rendered_text(chat.reasoning_pane.body.children[0])
+        await pilot.press("ctrl+up")
+        await pilot.pause()
+        assert "First thoughts" in rendered_text(chat.reasoning_pane.body.children[0])
+
+        # The link is focusable: Enter on it reopens too.
+        chat.transcript.answers()[1].link.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "Second thoughts" in rendered_text(chat.reasoning_pane.body.children[0])
+
+
+async def test_a_narrow_terminal_stacks_the_panes(store):
+    app = make_app(store, ScriptedBackend())
+    async with app.run_test(size=(80, 40)) as pilot:
+        await pilot.pause()
+        reasoning = app.chat.reasoning_pane.region
+        answer = app.chat.query_one("#answer-pane").region
+        assert app.chat.has_class("-narrow")
+        assert reasoning.bottom <= answer.y and reasoning.width == answer.width
+        await pilot.resize_terminal(140, 40)
+        await pilot.pause()
+        assert not app.chat.has_class("-narrow")
+        assert app.chat.reasoning_pane.region.right <= app.chat.query_one("#answer-pane").region.x
+
+
+async def test_markup_and_escape_sequences_in_model_output_are_shown_literally(store):
+    backend = ScriptedBackend()
+    backend.enqueue_turn(
+        ["[bold]think[/bold] \x1b]0;pwned\x07hard"],
+        ["[bold red]x[/] and [link=https://evil.example]click[/link]\x1b[31m red\x1b[0m \x07"],
+    )
+    app = make_app(store, backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "[b]prompt[/b]")
+        await wait_until(pilot, lambda: app.chat.live is None and app.chat.transcript.answers(), "answer")
+        await pilot.pause()
+        shown = answer_text(app)
+        assert "[bold red]x[/]" in shown
+        assert "[link=https://evil.example]click[/link]" in shown
+        assert "\x1b" not in shown and "\x07" not in shown and " red" in shown
+        assert "[b]prompt[/b]" in rendered_text(app.chat.query_one("UserTurn"))
+        reasoning = app.chat.reasoning_pane.live_text()
+        assert "[bold]think[/bold]" in reasoning and "\x1b" not in reasoning and "pwned" not in reasoning
+
+
+async def test_notices_show_in_the_status_line(store):
+    backend = GatedBackend()
+    app = make_app(store, backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "hello")
+        backend.put(Notice("Throttled by Bedrock; retrying in 2 s (attempt 2 of 3)", "warning"))
+        await wait_until(pilot, lambda: "Throttled" in app.chat.status.line_text().plain, "notice")
+        backend.put(Stop())
+        backend.end()
+        await wait_until(pilot, lambda: app.chat.live is None, "end")
+
+
+async def test_new_chat_starts_an_empty_conversation(store):
+    app = make_app(store, ScriptedBackend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "one")
+        await wait_until(pilot, lambda: app.chat.live is None and app.chat.transcript.answers(), "answer")
+        first_id = app.chat.conversation_id
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: not app.chat.transcript.children, "cleared")
+        await send(pilot, "two")
+        await wait_until(pilot, lambda: app.chat.live is None and app.chat.transcript.answers(), "answer")
+        assert app.chat.conversation_id != first_id
+        assert len(store.list_conversations()) == 2
+
+
+async def test_continue_opens_the_stored_conversation_and_sends_its_history(store):
+    cid = store.create_conversation("Earlier chat", backend="scripted", model="scripted-r1")
+    store.add_message(cid, "user", "What is 2+2?")
+    store.add_message(cid, "assistant", "4", reasoning="Two plus two is four.")
+    backend = ScriptedBackend()
+    app = make_app(store, backend, conversation_id=cid)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: len(app.chat.transcript.answers()) == 1, "loaded turns")
+        assert "4" in answer_text(app)
+        assert "Two plus two" in rendered_text(app.chat.reasoning_pane.body.children[0])
+        await send(pilot, "And 3+3?")
+        await wait_until(pilot, lambda: app.chat.live is None and len(app.chat.transcript.answers()) == 2, "answer")
+        sent = backend.received[0]
+        assert [(m.role, m.content) for m in sent.messages] == [
+            ("user", "What is 2+2?"), ("assistant", "4"), ("user", "And 3+3?")]
+        assert all(m.reasoning == "" or m.role == "assistant" for m in sent.messages)

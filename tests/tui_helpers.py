@@ -1,0 +1,69 @@
+"""Shared pieces for the TUI tests: a backend the test drives event by event, and waiters."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+from textual.geometry import Region
+from textual.widget import Widget
+
+from backends.base import Backend, Conversation, StreamEvent
+
+
+class GatedBackend(Backend):
+    """Yields exactly the events the test puts, when it puts them; ``end()`` finishes."""
+
+    name = "gated"
+    label = "Gated"
+    NEEDS_NETWORK = False
+
+    def __init__(self) -> None:
+        super().__init__({"model": "gated-r1"})
+        self.queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue()
+        self.received: list[Conversation] = []
+        self.closed_streams = 0
+
+    def put(self, *events: StreamEvent) -> None:
+        for event in events:
+            self.queue.put_nowait(event)
+
+    def end(self) -> None:
+        self.queue.put_nowait(None)
+
+    async def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
+        self.received.append(conversation)
+        try:
+            while (event := await self.queue.get()) is not None:
+                yield event
+        finally:
+            self.closed_streams += 1
+
+
+async def wait_until(pilot, condition: Callable[[], bool], what: str = "condition", timeout: float = 5.0) -> None:
+    """Let the app process messages until ``condition()`` holds (fails after ``timeout``)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.01)
+
+
+def rendered_text(widget: Widget) -> str:
+    """The text a (leaf) widget draws, as the user sees it."""
+    width, height = widget.size
+    lines = widget.render_lines(Region(0, 0, width, height))
+    return "\n".join(line.text.rstrip() for line in lines)
+
+
+def fixed_clock(start: float = 1000.0, step: float = 0.0) -> Callable[[], float]:
+    """A clock for deterministic timings: advances by ``step`` on every read."""
+    now = [start]
+
+    def clock() -> float:
+        value = now[0]
+        now[0] += step
+        return value
+
+    return clock
