@@ -265,9 +265,9 @@ async def test_log_shows_steps_appearing_and_changing_state(provisioner):
         provisioner.gates["model_group"].set()
         provisioner.gates["deploy"].set()
         await until(pilot, lambda: screen_of(app).phase == "succeeded", "the run to succeed")
-        assert log.statuses() == {"connect": "ok", "model_group": "ok", "deploy": "ok", "test": "ok"}
+        assert log.statuses() == {"connect": "ok", "model_group": "ok", "deploy": "ok", "chat": "ok"}
         # After provisioning, the chat path itself is tested with a short prompt.
-        assert "Reply: You said: Say hello in five words." in line_text(app, "test")
+        assert "Reply: You said: Say hello in five words." in line_text(app, "chat")
         assert button_enabled(app, "save") and not button_enabled(app, "cancel")
         assert provisioner.settings_seen["url"] == "https://cluster.test:9200"
 
@@ -291,7 +291,7 @@ async def test_a_failing_step_shows_its_hint_and_retry_resumes(provisioner):
 
         press(app, "retry")
         await until(pilot, lambda: screen_of(app).phase == "succeeded", "the retry to succeed")
-        assert log.statuses() == {"connect": "skip", "model_group": "ok", "deploy": "ok", "test": "ok"}
+        assert log.statuses() == {"connect": "skip", "model_group": "ok", "deploy": "ok", "chat": "ok"}
         assert provisioner.runs == 2
 
 
@@ -513,3 +513,39 @@ async def test_test_connection_failure_shows_title_and_hint():
             text = line_text(app, "test")
             assert "→ " + line.hint in text
             assert SECRET not in text and "Traceback" not in text
+
+
+async def test_first_launch_provisions_opensearch_end_to_end_and_saves(monkeypatch):
+    """The real OpenSearchProvisioner and backend over HTTP against the ML Commons stand-in."""
+    from tests.servers.mlcommons import TEST_API_KEY, MLCommonsServer, StandInConfig
+
+    with MLCommonsServer(StandInConfig(valid_api_key=TEST_API_KEY)) as server:
+        app = Host(backend="opensearch")
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.screen.query("#option-url"), "the form")
+            assert screen_of(app).first_launch
+            fill(app, url=server.url, deepseek_api_key=TEST_API_KEY)
+            app.screen.query_one("#option-auth").value = "none"
+            await pilot.pause()
+            press(app, "run")
+            await until(pilot, lambda: screen_of(app).phase in ("succeeded", "failed"), "provisioning to end",
+                        rounds=2000)
+            statuses = log_of(app).statuses()
+            assert screen_of(app).phase == "succeeded", {s: line_text(app, s) for s in statuses}
+            assert list(statuses) == ["connect", "cluster_settings", "model_group", "connector", "model",
+                                      "deploy", "wait_deployed", "test", "chat"]
+            assert set(statuses.values()) <= {"ok", "skip"}
+            assert statuses["model_group"] == statuses["deploy"] == statuses["chat"] == "ok"
+            assert line_text(app, "model_group").startswith("✓ ")
+            model_id = screen_of(app).saved["model_id"]
+            assert model_id and model_id in server.state.models
+            press(app, "save")
+            await until(pilot, lambda: app.results, "the screen to close")
+    assert app.results[0].backend == "opensearch"
+    assert config_mode() == 0o600
+    assert TEST_API_KEY not in config_text()
+    section = load_settings().backends["opensearch"]
+    assert section["model_id"] == model_id
+    assert section["url"] == server.url and section["auth"] == "none"
+    # The ids were saved as they were created: a later run resumes from this file.
+    assert (setup_steps.state_path_for("opensearch")).is_file()

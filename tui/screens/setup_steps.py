@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from backends.secrets import Secret
 from tui.config import Settings, backend_options
 
 LOCAL = "local"
+CHAT_TEST_STEP = "chat"
 TLS_OFF_HINT = (
     "The connection can be read or altered by anyone on the way, including your key. "
     "Prefer a CA bundle (ca_bundle) and turn verification back on."
@@ -178,7 +180,8 @@ async def setup_events(
         return
     if resolved.get("verify_tls") is False:
         yield ProgressEvent("tls", "warn", "TLS verification is off", hint=TLS_OFF_HINT)
-    if getattr(backend_class, "NEEDS_PROVISIONING", False):
+    provisioned = bool(getattr(backend_class, "NEEDS_PROVISIONING", False))
+    if provisioned:
         try:
             provisioner = backend_class.provisioner(resolved, state_path)  # type: ignore[attr-defined]
         except ConfigurationError as error:
@@ -197,6 +200,10 @@ async def setup_events(
         return
     try:
         async for event in probe(backend):
+            # A provisioner has its own "test" step (the model answers); this one tests the
+            # chat path itself, so it gets a line of its own.
+            if provisioned and event.step == "test":
+                event = dataclasses.replace(event, step=CHAT_TEST_STEP)
             yield event
     finally:
         await backend.aclose()
