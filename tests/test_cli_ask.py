@@ -366,7 +366,8 @@ def test_ask_help_imports_nothing_heavy() -> None:
 
 def test_reader_closing_the_pipe_is_not_a_traceback() -> None:
     with serve() as server:
-        server.enqueue([chunk(content="first "), Sleep(0.3), chunk(content="second "), Sleep(0.1),
+        # Reasoning first: the backend then passes content through at once (no <think> check).
+        server.enqueue([chunk(reasoning="hmm"), chunk(content="first "), Sleep(0.3), chunk(content="second "), Sleep(0.1),
                         chunk(content="third", finish="stop"), DONE])
         process = subprocess.Popen(
             [str(THINKPANE), "ask", "--backend", "openai", "--base-url", server.base_url, "x"],
