@@ -549,3 +549,52 @@ async def test_first_launch_provisions_opensearch_end_to_end_and_saves(monkeypat
     assert section["url"] == server.url and section["auth"] == "none"
     # The ids were saved as they were created: a later run resumes from this file.
     assert (setup_steps.state_path_for("opensearch")).is_file()
+
+
+# --------------------------------------------------------------------------- inside the real app
+
+
+async def test_real_app_first_launch_one_enter_then_chat_is_ready():
+    """ThinkpaneApp(first_launch=True): setup first, one Enter, and the prompt has the focus."""
+    if setup_steps.local_problem(load_settings()) is not None:
+        pytest.skip("the local extra is not installed here")
+    from tui.app import ThinkpaneApp
+    from tui.screens.chat import ChatScreen
+    from tui.store import ConversationStore
+
+    store = ConversationStore(":memory:")
+    app = ThinkpaneApp(load_settings(), store, backend=ScriptedBackend(), first_launch=True)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, SetupScreen), "the setup screen")
+            assert app.focused is not None and app.focused.id == "use-local"
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, ChatScreen), "the chat screen")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.settings.backend == "local"
+            assert app.backend_error is None, app.backend_error
+            assert app.backend is not None and app.backend.name == "local"
+            assert app.focused is not None and app.focused.id == "prompt"
+    finally:
+        store.close()
+    assert load_settings().backend == "local" and config_mode() == 0o600
+
+
+async def test_real_app_first_launch_escape_keeps_the_default_backend():
+    from tui.app import ThinkpaneApp
+    from tui.screens.chat import ChatScreen
+    from tui.store import ConversationStore
+
+    store = ConversationStore(":memory:")
+    backend = ScriptedBackend()
+    app = ThinkpaneApp(load_settings(), store, backend=backend, first_launch=True)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, SetupScreen), "the setup screen")
+            await pilot.press("escape")
+            await until(pilot, lambda: isinstance(app.screen, ChatScreen), "the chat screen")
+            assert app.backend is backend  # nothing was rebuilt
+    finally:
+        store.close()
+    assert config_exists()
