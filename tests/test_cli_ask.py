@@ -20,7 +20,16 @@ import pytest
 
 from backends import registry
 from backends.base import ContentDelta, ReasoningDelta, Stop
-from tests.servers.openai_sse import DONE, Close, HoldOpen, Respond, Sleep, chunk, error_body, serve
+from tests.servers.openai_sse import (
+    DONE,
+    Close,
+    HoldOpen,
+    Respond,
+    Sleep,
+    chunk,
+    error_body,
+    serve,
+)
 from tui.ask import AskOptions, _Printer
 from tui.cli import main
 from tui.sanitize import sanitize

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import io
 import stat
-import tomllib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import tomllib
 
 from backends import registry
 from backends.base import ProgressEvent, Provisioner

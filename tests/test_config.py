@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import stat
-import tomllib
 
 import pytest
+import tomllib
 from pydantic import SecretStr
 
 from backends.base import ConfigurationError

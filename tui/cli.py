@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         sys.stderr.write(f"Error: {exc}\n")
         return 2
-    except Exception as exc:  # noqa: BLE001 - typed errors are shown, never a traceback
+    except Exception as exc:
         from backends.base import BackendError
 
         if not isinstance(exc, BackendError):
@@ -455,9 +455,9 @@ def _list_backends(out: TextIO) -> int:
         from tui.config import load_settings
 
         default = load_settings().backend
-    except Exception:  # noqa: BLE001 - a broken config must not hide the list
+    except Exception:
         pass
-    for name, target in registry.available().items():
+    for name in registry.available():
         marker = " (default)" if name == default else ""
         try:
             backend_class = registry.load(name)
