@@ -68,7 +68,7 @@ class ConversationsScreen(ModalScreen[int | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="conversations-dialog"):
             yield Static(Text("Conversations", style="bold"), id="conversations-title")
-            yield Input(placeholder="Search titles and messages…", id="conversation-search")
+            yield Input(placeholder="Search titles and messages…", id="conversation-search", select_on_focus=False)
             yield DataTable(id="conversation-table", cursor_type="row", zebra_stripes=True)
             yield Input(id="conversation-rename", placeholder="New title")
             yield Static("Enter open · r rename · d delete · Esc close", id="conversations-help")
