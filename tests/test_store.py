@@ -699,5 +699,82 @@ def test_version_1_database_is_upgraded_and_its_orphans_recovered(db_path: Path)
         assert (row.content, row.status) == ("half an answer", "interrupted")
         assert [c.title for c in store.list_conversations("answer")] == ["old"]
     raw = sqlite3.connect(db_path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     raw.close()
+
+
+def test_full_text_index_matches_the_tables_after_every_kind_of_change(db_path: Path) -> None:
+    store = ConversationStore(db_path)
+    kept = store.create_conversation("alpha")
+    store.add_message(kept, "user", "first words")
+    finished = store.start_answer(kept, backend="b", model="m")
+    finished.append_content("streamed ")
+    finished.flush()
+    finished.append_content("then finished")
+    finished.finish("complete")
+    store.rename(kept, "beta")
+    dropped = store.create_conversation("gamma")
+    live = store.start_answer(dropped, backend="b", model="m")
+    live.append_content("never finished")
+    live.flush()
+    store.delete(dropped)  # deleted while streaming
+    live.flush()
+    orphan = store.start_answer(kept, backend="b", model="m")
+    orphan.append_content("left streaming")
+    store.close()  # flushes; the next open marks it interrupted
+    with ConversationStore(db_path) as reopened:
+        assert _last(reopened, kept).status == "interrupted"
+        raw = reopened._conn
+        # Any later edit of a finished message (a future "edit" command, or a flush racing
+        # finish() from another thread) re-indexes it.
+        raw.execute("UPDATE messages SET content = content || ' edited' WHERE id = ?",
+                    (finished.message_id,))
+        # FTS5 compares an external-content index with its table and raises if they differ.
+        raw.execute("INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check')")
+        raw.execute("INSERT INTO conversations_fts(conversations_fts) VALUES ('integrity-check')")
+        assert [c.id for c in reopened.list_conversations("left streaming")] == [kept]
+        assert [c.id for c in reopened.list_conversations("beta")] == [kept]
+        assert reopened.list_conversations("alpha") == []
+        assert reopened.list_conversations("gamma") == []
+        assert [c.id for c in reopened.list_conversations("finished edited")] == [kept]
+
+
+def test_development_database_with_split_update_triggers_is_repaired(db_path: Path) -> None:
+    import tui.store as store_module
+
+    paths.ensure_private_dir(db_path.parent)
+    raw = sqlite3.connect(db_path, isolation_level=None)
+    store_module.MIGRATIONS[0](raw, fts=True)
+    store_module.MIGRATIONS[1](raw, fts=True)
+    # The two triggers an early build created; fired newest first, they corrupt the index.
+    raw.executescript(
+        """
+        DROP TRIGGER messages_fts_update;
+        CREATE TRIGGER messages_fts_unindex AFTER UPDATE OF content, status ON messages
+        WHEN old.status != 'streaming' BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content)
+            VALUES ('delete', old.id, old.content);
+        END;
+        CREATE TRIGGER messages_fts_reindex AFTER UPDATE OF content, status ON messages
+        WHEN new.status != 'streaming' BEGIN
+            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+        END;
+        PRAGMA user_version = 2;
+        INSERT INTO conversations (title, created_at, updated_at) VALUES ('t', 1, 1);
+        INSERT INTO messages (conversation_id, role, content, status, created_at)
+        VALUES (1, 'assistant', 'streamed then', 'streaming', 1);
+        UPDATE messages SET status = 'complete' WHERE id = 1;
+        UPDATE messages SET content = content || ' edited' WHERE id = 1;
+        INSERT INTO messages (conversation_id, role, content, status, created_at)
+        VALUES (1, 'assistant', 'still streaming', 'streaming', 2);
+        """
+    )
+    assert raw.execute("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'streamed'").fetchall() == []
+    raw.close()
+    with ConversationStore(db_path) as store:
+        assert [c.id for c in store.list_conversations("streamed edited")] == [1]
+        assert _last(store, 1).status == "interrupted"  # its writer (no pid) is gone
+        assert [c.id for c in store.list_conversations("still")] == [1]
+        store._conn.execute("UPDATE messages SET content = 'rewritten' WHERE id = 1")
+        assert store.list_conversations("streamed") == []
+        assert [c.id for c in store.list_conversations("rewritten")] == [1]

@@ -41,7 +41,7 @@ from typing import Any, Self
 
 from backends.base import BackendError, Message
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Buffered characters after which an append flushes by itself (about 4 KB of text).
 FLUSH_THRESHOLD_CHARS = 4096
 # How long a write waits for another Thinkpane process holding the database lock.
@@ -210,14 +210,14 @@ def _migrate_0_to_1(conn: sqlite3.Connection, *, fts: bool) -> None:
             INSERT INTO messages_fts(messages_fts, rowid, content)
             VALUES ('delete', old.id, old.content);
         END;
-        CREATE TRIGGER messages_fts_unindex AFTER UPDATE OF content, status ON messages
-        WHEN old.status != 'streaming' BEGIN
+        -- One trigger, so 'delete old' runs before 'insert new' (SQLite fires separate
+        -- triggers newest first, which would delete the new text's shared words).
+        CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, status ON messages
+        WHEN old.status != 'streaming' OR new.status != 'streaming' BEGIN
             INSERT INTO messages_fts(messages_fts, rowid, content)
-            VALUES ('delete', old.id, old.content);
-        END;
-        CREATE TRIGGER messages_fts_reindex AFTER UPDATE OF content, status ON messages
-        WHEN new.status != 'streaming' BEGIN
-            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+            SELECT 'delete', old.id, old.content WHERE old.status != 'streaming';
+            INSERT INTO messages_fts(rowid, content)
+            SELECT new.id, new.content WHERE new.status != 'streaming';
         END;
 
         CREATE TRIGGER conversations_fts_insert AFTER INSERT ON conversations BEGIN
@@ -242,8 +242,41 @@ def _migrate_1_to_2(conn: sqlite3.Connection, *, fts: bool) -> None:
     conn.execute("ALTER TABLE messages ADD COLUMN writer_pid INTEGER")
 
 
-# Index i upgrades a database from user_version i to i + 1. Append, never edit.
-MIGRATIONS: list[Callable[..., None]] = [_migrate_0_to_1, _migrate_1_to_2]
+def _migrate_2_to_3(conn: sqlite3.Connection, *, fts: bool) -> None:
+    """Repair databases made before the update trigger was one trigger (development builds).
+
+    Their two update triggers ran in the wrong order and could drop words from the index;
+    swap in the single trigger and rebuild the index from the tables.
+    """
+    old = conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
+        "AND name IN ('messages_fts_unindex', 'messages_fts_reindex')"
+    ).fetchone()[0]
+    if not old:
+        return
+    _run_script(
+        conn,
+        """
+        DROP TRIGGER messages_fts_unindex;
+        DROP TRIGGER messages_fts_reindex;
+        CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, status ON messages
+        WHEN old.status != 'streaming' OR new.status != 'streaming' BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content)
+            SELECT 'delete', old.id, old.content WHERE old.status != 'streaming';
+            INSERT INTO messages_fts(rowid, content)
+            SELECT new.id, new.content WHERE new.status != 'streaming';
+        END;
+        INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');
+        -- 'rebuild' indexed every row; streaming rows are indexed only when they finish.
+        INSERT INTO messages_fts(messages_fts, rowid, content)
+        SELECT 'delete', id, content FROM messages WHERE status = 'streaming';
+        """,
+    )
+
+
+# Index i upgrades a database from user_version i to i + 1. Append, never edit
+# (except to fix a bug no released database can have hit).
+MIGRATIONS: list[Callable[..., None]] = [_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
