@@ -392,3 +392,31 @@ def test_reader_closing_the_pipe_is_not_a_traceback() -> None:
                 process.kill()
     assert process.returncode == 141
     assert b"Traceback" not in err
+
+
+def test_ask_help_with_a_backend_lists_its_option_flags(capsys) -> None:
+    assert main(["ask", "--backend", "openai", "--help"]) == 0
+    out = capsys.readouterr().out
+    for flag in ("--base-url", "--api-key", "--max-tokens", "--verify-tls", "--no-verify-tls", "--think-tags"):
+        assert flag in out
+    assert "DEEPSEEK_API_KEY" in out
+
+
+def test_ask_help_without_a_backend_says_how_to_see_options(capsys) -> None:
+    assert main(["ask", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--backend NAME" in out and "--base-url" in out  # the note names them
+    assert "--max-tokens" not in out
+
+
+def test_notices_go_to_stderr_as_notes() -> None:
+    from backends.base import Notice
+
+    out, err = io.StringIO(), io.StringIO()
+    printer = _Printer(out, err, AskOptions())
+    printer.event(ReasoningDelta("r"))
+    printer.event(Notice("Throttled; retrying in 2 s"))
+    printer.event(ContentDelta("a"))
+    printer.finish_lines()
+    assert err.getvalue() == "r\n\nNote: Throttled; retrying in 2 s\n"
+    assert out.getvalue() == "a\n"

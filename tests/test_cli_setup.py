@@ -332,3 +332,35 @@ def test_launch_errors_exit_2_before_the_screen_opens(launched, capsys) -> None:
     assert main([]) == 2
     assert "not valid TOML" in capsys.readouterr().err
     assert launched == []
+
+
+# --------------------------------------------------------------------------- opensearch, end to end
+
+
+def test_opensearch_setup_ask_teardown_against_the_ml_commons_stand_in(capsys, monkeypatch) -> None:
+    from tests.servers.mlcommons import TEST_API_KEY, MLCommonsServer
+
+    monkeypatch.setenv("DEEPSEEK_API_KEY", TEST_API_KEY)
+    with MLCommonsServer() as cluster:
+        assert main(["setup", "opensearch", "--url", cluster.url, "--auth", "none", "--yes"]) == 0
+        out = capsys.readouterr().out
+        assert "✓ wait_deployed  Model deployed" in out
+        assert "✓ test  Reply: " in out
+        config = read_config()
+        model_id = config["backends"]["opensearch"]["model_id"]
+        assert config["backend"] == "opensearch"
+        assert config["backends"]["opensearch"]["url"] == cluster.url
+        assert TEST_API_KEY not in paths.config_path().read_text() + out
+        assert cluster.counts()["models"] == 1
+
+        # The saved settings are enough for a chat: no flags.
+        assert main(["ask", "hello"]) == 0
+        answer = capsys.readouterr().out
+        assert answer.strip()
+
+        assert main(["teardown", "opensearch", "--yes"]) == 0
+        out = capsys.readouterr().out
+        assert f"Deleted model {model_id}" in out
+        assert cluster.counts() == {"model_groups": 0, "connectors": 0, "models": 0, "deployed": 0}
+    assert "model_id" not in read_config()["backends"]["opensearch"]
+    assert not (paths.state_dir() / "opensearch.json").exists()
