@@ -17,6 +17,7 @@ from backends.base import (
     ContentDelta,
     Conversation,
     ErrorEvent,
+    IncompleteStreamError,
     Message,
     ModelNotFoundError,
     Notice,
@@ -254,6 +255,26 @@ async def test_stream_provider_error_is_typed(standin, tmp_path):
     server.config.provider_failure = (402, json.dumps({"error": {"message": "Insufficient Balance"}}))
     [error] = errors(await chat(OpenSearchBackend(settings)))
     assert isinstance(error, PermissionDeniedError) and error.status == 402
+
+
+async def test_error_event_mid_stream_keeps_the_partial_answer(standin, tmp_path):
+    server = standin(initial_settings={ML + "stream_enabled": "true"}, reply_content="One two three.",
+                     stream_error="Error from remote service: {\"error\":{\"message\":\"Rate limit reached\"}}")
+    settings = await provisioned(server, tmp_path, deepseek_model="deepseek-chat", mode="stream")
+    events = await chat(OpenSearchBackend(settings))
+    assert text(events, ContentDelta) == "One "
+    [error] = errors(events)
+    assert isinstance(error, RateLimitedError) and "mid-stream" in error.title
+    assert not any(isinstance(e, Stop) for e in events)
+
+
+async def test_stream_without_a_last_event_is_incomplete(standin, tmp_path):
+    server = standin(initial_settings={ML + "stream_enabled": "true"}, stream_truncate=True)
+    settings = await provisioned(server, tmp_path, deepseek_model="deepseek-chat", mode="stream")
+    events = await chat(OpenSearchBackend(settings))
+    assert text(events, ContentDelta) == "Hello from the stand-in."
+    [error] = errors(events)
+    assert isinstance(error, IncompleteStreamError)
 
 
 # --------------------------------------------------------------------------- auth and TLS

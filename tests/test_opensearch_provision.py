@@ -475,3 +475,22 @@ async def test_state_file_never_holds_the_key(standin, state_path):
 
 def test_default_settings_of_the_standin_trust_deepseek():
     assert r"^https://api\.deepseek\.com/.*$" in DEFAULT_SETTINGS[REGEX_KEY]
+
+
+async def test_key_echoed_by_the_cluster_on_connector_create_is_redacted(standin, state_path):
+    reason = f"Invalid connector body: credential deepSeek_key={TEST_API_KEY} rejected"
+    server = standin(fail_next={"create_connector": (400, "illegal_argument_exception", reason)})
+    events = await run(OpenSearchProvisioner(provision_settings(server), state_path).provision())
+    failed = final(events, "connector")
+    assert failed.status == "fail"
+    assert TEST_API_KEY not in repr(events) and MASK in failed.data["detail"]
+
+
+async def test_switching_model_after_setup_asks_for_teardown_first(standin, state_path):
+    server = standin()
+    await run(OpenSearchProvisioner(provision_settings(server), state_path).provision())
+    events = await run(OpenSearchProvisioner(provision_settings(server, deepseek_model="deepseek-chat"),
+                                             state_path).provision())
+    failed = final(events, "connector")
+    assert failed.status == "fail" and "thinkpane teardown opensearch" in failed.hint
+    assert server.counts()["connectors"] == 1

@@ -97,6 +97,9 @@ class StandInConfig:
     throttled: bool = False
     reply_content: str = "Hello from the stand-in."
     reply_reasoning: str = "The user greets me; I should greet back."
+    # Streaming faults: an {"error": …} event after the first piece / no is_last event at all.
+    stream_error: str | None = None
+    stream_truncate: bool = False
     # One-shot failures: action name -> (status, type, reason).
     fail_next: dict[str, tuple[int, str, str]] = field(default_factory=dict)
 
@@ -678,10 +681,17 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        config = self.server.state.config
         for index, piece in enumerate(words + [""]):
-            event = {"inference_results": [{"output": [{"name": "response", "dataAsMap": {
+            if index == len(words) and config.stream_truncate:
+                break
+            event: dict[str, Any] = {"inference_results": [{"output": [{"name": "response", "dataAsMap": {
                 "content": piece, "is_last": index == len(words)}}]}]}
+            if index == 1 and config.stream_error:
+                event = {"error": config.stream_error}
             self._chunk(f"data: {json.dumps(event)}\n\n".encode())
+            if "error" in event:
+                break
         self._chunk(b"")
 
     def _chunk(self, data: bytes) -> None:
