@@ -20,8 +20,13 @@ Design notes (why it looks the way it does):
 * **Threads.** One connection (``check_same_thread=False``) behind a lock: the app may
   flush from a timer while a worker thread streams.
 * **Text is stored exactly**, including NUL characters (Python's sqlite3 binds text with
-  its length). Lone UTF-16 surrogates, which cannot be encoded as UTF-8, are replaced by
-  U+FFFD; a surrogate pair split across two deltas is kept together.
+  its length, and reads it back whole). FTS5 indexes words after a NUL too; the LIKE
+  fallback does not see past one (SQL string functions stop there). Lone UTF-16
+  surrogates, which cannot be encoded as UTF-8, are replaced by U+FFFD; a surrogate pair
+  split across two deltas (or two flushes) is kept together.
+* **Search is newest first**, not ranked: every word must appear in the title or in one
+  message's text (the last word also as a prefix, for search as you type). Reasoning is
+  not searched.
 """
 
 from __future__ import annotations
