@@ -36,9 +36,9 @@ from backends.secrets import MASK, Secret
 from tests.servers.mlcommons import (
     DEFAULT_SETTINGS,
     ML,
+    TEST_API_KEY,
     MLCommonsServer,
     StandInConfig,
-    TEST_API_KEY,
     make_self_signed_cert,
     provision_settings,
 )

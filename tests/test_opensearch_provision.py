@@ -12,7 +12,12 @@ from opensearchpy import OpenSearch
 
 from backends.base import ProgressEvent
 from backends.opensearch import OpenSearchProvisioner
-from backends.opensearch.provision import PRIVATE_IP_KEY, REGEX_KEY, STEPS, parse_endpoint
+from backends.opensearch.provision import (
+    PRIVATE_IP_KEY,
+    REGEX_KEY,
+    STEPS,
+    parse_endpoint,
+)
 from backends.secrets import MASK, Secret
 from tests.servers.mlcommons import (
     DEFAULT_SETTINGS,

@@ -32,8 +32,8 @@ import httpx
 from backends.base import (
     Backend,
     BackendError,
-    Conversation,
     ContentDelta,
+    Conversation,
     ErrorEvent,
     IncompleteStreamError,
     Notice,
@@ -45,11 +45,22 @@ from backends.base import (
     require,
 )
 from backends.http_errors import HttpContext, error_from_exception, read_bounded
-from backends.opensearch.client import build_client, connection_settings, httpx_options, tls_warning
-from backends.opensearch.errors import STREAM_DISABLED_MARK, ErrorContext, classify, envelope_reason, from_exception
+from backends.opensearch.client import (
+    build_client,
+    connection_settings,
+    httpx_options,
+    tls_warning,
+)
+from backends.opensearch.errors import (
+    STREAM_DISABLED_MARK,
+    ErrorContext,
+    classify,
+    envelope_reason,
+    from_exception,
+)
 from backends.opensearch.provision import OpenSearchProvisioner
 from backends.opensearch.replies import parse_predict, parse_stream_event
-from backends.sse import SSEParser, SSELineTooLong
+from backends.sse import SSELineTooLong, SSEParser
 
 LLM_INTERFACE = "openai/v1/chat/completions"
 
@@ -192,7 +203,7 @@ class OpenSearchBackend(Backend):
         except BackendError as error:
             yield ErrorEvent(error)
             return
-        except Exception as exc:  # noqa: BLE001 - opensearch-py's exceptions, mapped
+        except Exception as exc:
             if not type(exc).__module__.startswith("opensearchpy"):
                 raise
             yield ErrorEvent(from_exception(exc, self._ctx()))

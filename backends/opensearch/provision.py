@@ -36,7 +36,7 @@ import ipaddress
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,8 +50,18 @@ from backends.base import (
     ProgressStatus,
     Provisioner,
 )
-from backends.opensearch.client import ConnectionSettings, build_client, connection_settings, tls_warning
-from backends.opensearch.errors import ErrorContext, classify, envelope_reason, from_exception
+from backends.opensearch.client import (
+    ConnectionSettings,
+    build_client,
+    connection_settings,
+    tls_warning,
+)
+from backends.opensearch.errors import (
+    ErrorContext,
+    classify,
+    envelope_reason,
+    from_exception,
+)
 from backends.opensearch.replies import parse_predict
 from backends.opensearch.state import ProvisionState, StateFile
 from backends.secrets import Secret, redact
@@ -416,7 +426,7 @@ class OpenSearchProvisioner(Provisioner):
             yield _Done("skip", "Already set: " + "; ".join(kept), data=data)
 
     async def _put_setting(self, key: str, value: Any, skipped: list[str]) -> bool:
-        result, error = await self._try(self._client.cluster.put_settings, body={"persistent": {key: value}})
+        _, error = await self._try(self._client.cluster.put_settings, body={"persistent": {key: value}})
         if error is None:
             return True
         _, reason = envelope_reason(error.info)

@@ -215,7 +215,7 @@ class MLCommonsState:
     def resolved_url(self, connector: dict[str, Any]) -> str:
         url = connector["actions"][0]["url"]
         for name, value in connector.get("parameters", {}).items():
-            url = url.replace("${parameters.%s}" % name, str(value))
+            url = url.replace("${parameters." + name + "}", str(value))
         return url
 
     def check_trusted(self, url: str) -> None:
@@ -238,13 +238,13 @@ class MLCommonsState:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "MLCommonsServer"
+    server: MLCommonsServer
     # One write per response (headers + body) and no Nagle: otherwise every call waits for
     # a delayed ACK (~40 ms), and a provisioning run makes dozens of calls.
     wbufsize = 1 << 16
     disable_nagle_algorithm = True
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet in tests
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     # ---------------------------------------------------------------- plumbing
@@ -759,7 +759,7 @@ class MLCommonsServer(ThreadingHTTPServer):
     def config(self) -> StandInConfig:
         return self.state.config
 
-    def start(self) -> "MLCommonsServer":
+    def start(self) -> MLCommonsServer:
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
         return self
@@ -768,7 +768,7 @@ class MLCommonsServer(ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
-    def __enter__(self) -> "MLCommonsServer":
+    def __enter__(self) -> MLCommonsServer:  # noqa: PYI034
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
