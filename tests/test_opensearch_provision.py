@@ -499,3 +499,27 @@ async def test_switching_model_after_setup_asks_for_teardown_first(standin, stat
     failed = final(events, "connector")
     assert failed.status == "fail" and "thinkpane teardown opensearch" in failed.hint
     assert server.counts()["connectors"] == 1
+
+
+async def test_state_of_another_cluster_is_not_reused(standin, state_path):
+    first, second = standin(), standin()
+    await run(OpenSearchProvisioner(provision_settings(first), state_path).provision())
+    events = await run(OpenSearchProvisioner(provision_settings(second), state_path).provision())
+    failed = final(events, "connect")
+    assert failed.status == "fail" and first.url in failed.message
+    assert "thinkpane teardown opensearch" in failed.hint
+    assert second.counts()["model_groups"] == 0
+
+
+async def test_tls_verification_off_is_a_warning_on_connect(standin, state_path, tmp_path):
+    from tests.servers.mlcommons import make_self_signed_cert
+
+    cert, key = make_self_signed_cert(tmp_path / "tls")
+    server = MLCommonsServer(StandInConfig(), tls=(str(cert), str(key))).start()
+    try:
+        events = await run(OpenSearchProvisioner(provision_settings(server, verify_tls=False), state_path).provision())
+    finally:
+        server.stop()
+    connect = final(events, "connect")
+    assert connect.status == "warn" and "verify_tls" in connect.hint
+    assert final(events, "test").status == "ok"
