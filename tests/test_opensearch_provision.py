@@ -523,3 +523,28 @@ async def test_tls_verification_off_is_a_warning_on_connect(standin, state_path,
     connect = final(events, "connect")
     assert connect.status == "warn" and "verify_tls" in connect.hint
     assert final(events, "test").status == "ok"
+
+
+async def test_cancelling_while_the_connector_is_being_created_does_not_orphan_it(standin, state_path):
+    server = standin(hold_action="create_connector")
+    settings = provision_settings(server)
+    task = asyncio.create_task(run(OpenSearchProvisioner(settings, state_path).provision()))
+    await asyncio.to_thread(server.config.reached.wait, 10)  # the cluster made it; no answer yet
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    server.config.release.set()
+    connector_id = next(iter(server.state.connectors))
+
+    async def saved() -> None:
+        while not (state_path.exists() and json.loads(state_path.read_text()).get("connector_id")):
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(saved(), 10)  # the worker thread records it although we cancelled
+    assert json.loads(state_path.read_text())["connector_id"] == connector_id
+
+    again = await run(OpenSearchProvisioner(settings, state_path).provision())
+    assert final(again, "connector").status == "skip"
+    assert server.counts() == {"model_groups": 1, "connectors": 1, "models": 1, "deployed": 1}
+    await run(OpenSearchProvisioner(settings, state_path).teardown())
+    assert server.counts() == {"model_groups": 0, "connectors": 0, "models": 0, "deployed": 0}

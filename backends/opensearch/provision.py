@@ -296,6 +296,21 @@ class OpenSearchProvisioner(Provisioner):
     async def _call(self, method: Callable[..., Any], /, **kwargs: Any) -> Any:
         return await asyncio.to_thread(method, **kwargs)
 
+    async def _create(self, method: Callable[..., Any], record: Callable[[Any], None], /, **kwargs: Any) -> Any:
+        """Call a creating API and record its id in the state file *in the same worker thread*.
+
+        If the user cancels while the call is in flight, the thread still finishes: the
+        resource the cluster made is saved, so the next run reuses it instead of orphaning it.
+        """
+
+        def create_and_save() -> Any:
+            result = method(**kwargs)
+            record(result)
+            self._save()
+            return result
+
+        return await asyncio.to_thread(create_and_save)
+
     async def _try(self, method: Callable[..., Any], /, **kwargs: Any) -> tuple[Any, Any]:
         """(result, None) or (None, opensearch-py TransportError) for status handling."""
         from opensearchpy import TransportError
@@ -450,18 +465,24 @@ class OpenSearchProvisioner(Provisioner):
             self._state.model_group_id = None
             self._save()
         body = {"name": self.group_name, "description": "Created by Thinkpane for DeepSeek via ML Commons"}
-        result, error = await self._try(ml.register_model_group, body=body)
+        def record(result: Any) -> None:
+            self._state.model_group_id = result["model_group_id"]
+            self._state.model_group_name = self.group_name
+
+        from opensearchpy import RequestError
+
         reused = False
-        if error is not None:
+        try:
+            result = await self._create(ml.register_model_group, record, body=body)
+            group_id = result["model_group_id"]
+        except RequestError as error:
             _, reason = envelope_reason(error.info)
-            if error.status_code != 400 or "already being used" not in reason:
-                raise error
+            if "already being used" not in reason:
+                raise
             group_id = await self._find_group_id(reason)
             reused = True
-        else:
-            group_id = result["model_group_id"]
-        self._state.model_group_id, self._state.model_group_name = group_id, self.group_name
-        self._save()
+            record({"model_group_id": group_id})
+            self._save()
         message = f"Reusing existing model group {group_id}" if reused else f"Created model group {group_id}"
         yield _Done("ok", message, data={"model_group_id": group_id, "reused": reused})
 
@@ -504,10 +525,11 @@ class OpenSearchProvisioner(Provisioner):
             state.connector_id = None
             self._save()
         body = connector_body(endpoint, self.deepseek_model, self._api_key)
-        result = await self._call(ml.create_connector, body=body)
-        state.connector_id = result["connector_id"]
-        state.connector_endpoint, state.connector_model = endpoint.resolved_url, self.deepseek_model
-        self._save()
+        def record(result: Any) -> None:
+            state.connector_id = result["connector_id"]
+            state.connector_endpoint, state.connector_model = endpoint.resolved_url, self.deepseek_model
+
+        await self._create(ml.create_connector, record, body=body)
         yield _Done("ok", f"Created connector {state.connector_id} → {endpoint.resolved_url}",
                     data={"connector_id": state.connector_id, "endpoint": endpoint.resolved_url})
 
@@ -532,9 +554,10 @@ class OpenSearchProvisioner(Provisioner):
             "description": f"DeepSeek {self.deepseek_model} for Thinkpane",
             "connector_id": state.connector_id,
         }
-        result = await self._call(ml.register_model, body=body)
-        state.model_id = result["model_id"]
-        self._save()
+        def record(result: Any) -> None:
+            state.model_id = result["model_id"]
+
+        await self._create(ml.register_model, record, body=body)
         yield _Done("ok", f"Registered model {state.model_id}", data={"model_id": state.model_id})
 
     async def _deploy(self) -> AsyncIterator[ProgressEvent | _Done]:
@@ -552,10 +575,11 @@ class OpenSearchProvisioner(Provisioner):
             # A stuck or failed deploy (ml-commons #2808) and a refreshed connector both need it.
             yield self._event("deploy", "info", f"Undeploying first (state {current})")
             await self._call(ml.undeploy_model, model_id=state.model_id)
-        result = await self._call(ml.deploy_model, model_id=state.model_id)
+        def record(result: Any) -> None:
+            state.deploy_task_id = result.get("task_id")
+
+        result = await self._create(ml.deploy_model, record, model_id=state.model_id)
         status = str(result.get("status") or "")
-        state.deploy_task_id = result.get("task_id")
-        self._save()
         if status.upper() not in ("COMPLETED", "CREATED", "RUNNING"):
             error = await self._task_error(state.deploy_task_id)
             yield _Done("fail", f"Deploy request answered {status or 'nothing'}",

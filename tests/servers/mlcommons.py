@@ -100,6 +100,11 @@ class StandInConfig:
     # Streaming faults: an {"error": …} event after the first piece / no is_last event at all.
     stream_error: str | None = None
     stream_truncate: bool = False
+    # Answer-holding: after doing the work of this action, the handler sets ``reached`` and
+    # waits for ``release`` before answering (a client cancelled mid-call).
+    hold_action: str | None = None
+    reached: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
     # One-shot failures: action name -> (status, type, reason).
     fail_next: dict[str, tuple[int, str, str]] = field(default_factory=dict)
 
@@ -296,6 +301,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         if result is None:
             return  # the route wrote its own response (SSE)
+        config = state.config
+        if config.hold_action and config.hold_action == getattr(self, "_action", None):
+            config.hold_action = None
+            config.reached.set()
+            config.release.wait(30)
         status, payload = result
         self._json(status, payload)
 
@@ -327,6 +337,7 @@ class Handler(BaseHTTPRequestHandler):
         return user == config.username and password == config.password
 
     def _guard(self, action: str) -> None:
+        self._action = action
         config = self.server.state.config
         if action in config.forbidden:
             reason = (
