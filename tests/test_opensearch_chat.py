@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -275,6 +276,22 @@ async def test_stream_without_a_last_event_is_incomplete(standin, tmp_path):
     assert text(events, ContentDelta) == "Hello from the stand-in."
     [error] = errors(events)
     assert isinstance(error, IncompleteStreamError)
+
+
+async def test_closing_the_stream_hangs_up_the_connection(standin, tmp_path):
+    server = standin(initial_settings={ML + "stream_enabled": "true"},
+                     reply_content=" ".join(f"w{i}" for i in range(200)))
+    settings = await provisioned(server, tmp_path, deepseek_model="deepseek-chat", mode="stream")
+    server.config.hold_action = "stream"
+    backend = OpenSearchBackend(settings)
+    agen = guarded(backend, HELLO)
+    async for event in agen:
+        if isinstance(event, ContentDelta):
+            break
+    await agen.aclose()  # what the UI does on Esc
+    server.config.release.set()
+    assert await asyncio.to_thread(server.state.stream_aborted.wait, 10)
+    await backend.aclose()
 
 
 # --------------------------------------------------------------------------- auth and TLS

@@ -197,6 +197,7 @@ class MLCommonsState:
         self.tasks: dict[str, dict[str, Any]] = {}
         self.deploy_polls_left: dict[str, int] = {}
         self.provider_calls: list[dict[str, Any]] = []  # what the "remote service" received
+        self.stream_aborted = threading.Event()
         self._ids = itertools.count(1)
 
     def new_id(self, prefix: str) -> str:
@@ -299,8 +300,10 @@ class Handler(BaseHTTPRequestHandler):
         except ApiError as err:
             self._json(err.status, error_body(err.status, err.type, err.reason))
             return
-        if result is None:
-            return  # the route wrote its own response (SSE)
+        status, payload = result
+        if status == "sse":
+            self._stream(payload)
+            return
         config = state.config
         if config.hold_action and config.hold_action == getattr(self, "_action", None):
             config.hold_action = None
@@ -649,8 +652,7 @@ class Handler(BaseHTTPRequestHandler):
         if status >= 300:
             raise status_error(status, f"Error from remote service: {raw}")
         if stream:
-            self._stream(json.loads(raw))
-            return None
+            return "sse", json.loads(raw)  # written by _handle, outside the state lock
         return 200, {"inference_results": [{
             "output": [{"name": "response", "dataAsMap": _doubles(json.loads(raw))}],
             "status_code": 200,
@@ -703,11 +705,20 @@ class Handler(BaseHTTPRequestHandler):
             self._chunk(f"data: {json.dumps(event)}\n\n".encode())
             if "error" in event:
                 break
+            if index == 0 and config.hold_action == "stream":
+                config.hold_action = None
+                config.reached.set()
+                if not config.release.wait(30):
+                    return
         self._chunk(b"")
 
     def _chunk(self, data: bytes) -> None:
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        self.wfile.flush()
+        try:
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+        except OSError:
+            self.server.state.stream_aborted.set()  # the client hung up mid-stream
+            raise
 
 
 def _is_private(host: str) -> bool:
