@@ -357,18 +357,22 @@ async def test_tls_with_a_ca_bundle_and_failure_without_it(standin, tmp_path):
 
 def test_standin_cli_prints_ready_and_serves():
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.servers.mlcommons", "--port", "0", "--scenario", "streaming"],
+        [sys.executable, "-m", "tests.servers.mlcommons", "--port", "0", "--scenario", "streaming",
+         "--provisioned", "deepseek-chat"],
         stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1],
     )
     try:
         line = process.stdout.readline().strip()
         assert line.startswith("READY port=")
-        port = int(line.split("=")[1])
+        fields = dict(part.split("=") for part in line.split()[1:])
+        port = int(fields["port"])
         client = OpenSearch(hosts=[f"http://127.0.0.1:{port}"])
         assert client.info()["version"]["distribution"] == "opensearch"
         settings = client.cluster.get_settings(include_defaults=True, flat_settings=True)
         assert settings["persistent"][ML + "stream_enabled"] == "true"
         assert settings["defaults"][REGEX_KEY] == DEFAULT_SETTINGS[REGEX_KEY]
+        model = client.plugins.ml.get_model(model_id=fields["model_id"])
+        assert model["model_state"] == "DEPLOYED"
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -13,6 +13,7 @@ Every request is recorded (``server.requests``) so tests can prove where the API
 CLI for tmux/screenshot tests::
 
     python -m tests.servers.mlcommons --port 9200 [--scenario streaming]   # prints READY port=N
+    python -m tests.servers.mlcommons --provisioned deepseek-reasoner   # READY port=N model_id=ID
 """
 
 from __future__ import annotations
@@ -866,13 +867,38 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 }
 
 
+def preprovision(state: MLCommonsState, model: str = "deepseek-reasoner") -> str:
+    """Create a deployed DeepSeek model as setup would (for UI tests that skip setup): its id."""
+    with state.lock:
+        group_id, connector_id, model_id = state.new_id("mg"), state.new_id("cn"), state.new_id("md")
+        state.model_groups[group_id] = {"name": "thinkpane", "description": "", "latest_version": 1,
+                                        "access": "public", "created_time": _now_ms(),
+                                        "last_updated_time": _now_ms()}
+        state.connectors[connector_id] = {
+            "name": "standin", "parameters": {"endpoint": "api.deepseek.com", "model": model},
+            "credential": {"deepSeek_key": TEST_API_KEY}, "client_config": {},
+            "actions": [{"action_type": "predict", "method": "POST",
+                         "url": "https://${parameters.endpoint}/v1/chat/completions"}],
+        }
+        state.models[model_id] = {"name": f"thinkpane-{model}", "model_group_id": group_id,
+                                  "algorithm": "REMOTE", "model_state": "DEPLOYED",
+                                  "connector_id": connector_id, "current_worker_node_count": 1,
+                                  "planning_worker_node_count": 1, "created_time": _now_ms()}
+    return model_id
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="default")
+    parser.add_argument("--provisioned", choices=("deepseek-reasoner", "deepseek-chat"),
+                        help="start with a deployed model of this kind; its id is printed")
     args = parser.parse_args()
     server = MLCommonsServer(StandInConfig(**SCENARIOS[args.scenario]), port=args.port)
-    print(f"READY port={server.port}", flush=True)
+    extra = ""
+    if args.provisioned:
+        extra = " model_id=" + preprovision(server.state, args.provisioned)
+    print(f"READY port={server.port}{extra}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
