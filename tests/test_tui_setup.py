@@ -598,3 +598,18 @@ async def test_real_app_first_launch_escape_keeps_the_default_backend():
     finally:
         store.close()
     assert config_exists()
+
+
+async def test_ticking_keep_after_success_does_not_require_a_new_test(provisioner):
+    provisioner.open_all()
+    app = Host(backend="fakecluster")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query("#option-url"), "the form")
+        fill(app, url="https://cluster.test:9200", api_key=SECRET)
+        press(app, "run")
+        await until(pilot, lambda: screen_of(app).phase == "succeeded", "the run to succeed")
+        app.screen.query_one("#keep-secrets", Checkbox).value = True
+        await pilot.pause()
+        press(app, "save")
+        await until(pilot, lambda: app.results, "the screen to close")
+    assert SECRET in config_text()

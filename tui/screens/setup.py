@@ -104,18 +104,22 @@ class SetupScreen(Screen["SetupResult | None"]):
         self.saved: dict[str, Any] = {}  # what the last successful provisioning wants saved
         self.teardown_armed = False
         self.last_kind = "setup"  # what Retry runs again
+        self.tested_values: dict[str, Any] = {}  # the form as it was when the last run started
         self.env_sources: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         local = self.choices.get(setup_steps.LOCAL)
         yield Static("Set up a backend", id="setup-title")
-        yield Button("Use local model — start chatting", id="use-local", variant="primary",
-                     disabled=local is None or not local.usable)
+        with Horizontal(id="quick-start"):
+            yield Button("Use local model — start chatting", id="use-local", variant="primary",
+                         disabled=local is None or not local.usable)
+            yield Static(self._quick_start_note(local), id="quick-start-note", markup=False)
         with Horizontal(id="setup-body"):
             yield OptionList(*[self._list_entry(c) for c in self.choices.values()], id="backend-list")
-            with VerticalScroll(id="setup-details"):
-                yield Static(id="backend-description", markup=False)
-                yield Vertical(id="form-holder")
+            with Vertical(id="setup-details"):
+                # The form scrolls; the buttons and the log stay in view while a run goes on.
+                with VerticalScroll(id="form-scroll"):
+                    yield Vertical(id="form-holder")
                 with Horizontal(id="setup-buttons"):
                     yield Button("Test connection", id="run", variant="success")
                     yield Button("Cancel", id="cancel", variant="warning")
@@ -124,6 +128,15 @@ class SetupScreen(Screen["SetupResult | None"]):
                     yield Button("Teardown", id="teardown", variant="error")
                 yield ProgressLog(id="setup-log")
         yield Footer()
+
+    @staticmethod
+    def _quick_start_note(local: BackendChoice | None) -> str:
+        if local is not None and not local.usable:
+            return "The local model is not available: " + local.description
+        return (
+            "Offline, no account, nothing to fill in. Or choose a backend below; setup is "
+            "always one command away (ctrl+p, “Set up a backend”). Esc keeps the defaults."
+        )
 
     @staticmethod
     def _list_entry(choice: BackendChoice) -> ListOption:
@@ -164,7 +177,6 @@ class SetupScreen(Screen["SetupResult | None"]):
         self.log_widget.clear()
         self.saved = {}
         self.phase = "idle"
-        self.query_one("#backend-description", Static).update(choice.description)
         if choice.usable:
             assert choice.backend_class is not None
             options = choice.backend_class.options
@@ -212,7 +224,9 @@ class SetupScreen(Screen["SetupResult | None"]):
     @on(Checkbox.Changed)
     def _form_changed(self) -> None:
         # A success proves the values that were tested; changed values must be tested again.
-        if self.phase == "succeeded":
+        # (Compared by value: a Changed message can arrive after the run it preceded.)
+        form = self.form
+        if self.phase == "succeeded" and form is not None and form.raw_values() != self.tested_values:
             self.phase = "idle"
             self._sync_buttons()
 
@@ -257,6 +271,7 @@ class SetupScreen(Screen["SetupResult | None"]):
             self.notify("Fix the highlighted options first.", severity="error")
             return
         self.run_number += 1
+        self.tested_values = form.raw_values()
         self.last_kind = kind
         self.phase = "running"
         self.saved = {}

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static, Switch
 
@@ -53,13 +53,20 @@ def display_value(option: Option, value: Any) -> Any:
 class OptionForm(Vertical):
     """Fields for ``options``, prefilled from ``values`` (already merged with env and defaults)."""
 
+    # One line per field (compact widgets), the help and any error under it, indented to
+    # the field: a backend with a dozen options still fits on a laptop screen.
     DEFAULT_CSS = """
     OptionForm { height: auto; }
-    OptionForm .option-label { margin-top: 1; text-style: bold; }
-    OptionForm .option-help { color: $text-muted; }
-    OptionForm .option-error { color: $text-error; }
+    OptionForm .option-row { height: auto; margin-top: 1; }
+    OptionForm .option-label { width: 26; text-style: bold; padding-right: 1; }
+    OptionForm .option-row > Input, OptionForm .option-row > Select { width: 1fr; }
+    OptionForm .option-row > Switch { border: none; height: 1; padding: 0; }
+    OptionForm .option-help { color: $text-muted; padding-left: 26; }
+    OptionForm .option-error { color: $text-error; padding-left: 26; }
+    OptionForm Checkbox { border: none; padding: 0; margin-top: 1; }
+    OptionForm .secret-note { padding-left: 4; }
     OptionForm .-hidden { display: none; }
-    OptionForm Input.-invalid { border: tall $error; }
+    OptionForm Input.-invalid { background: $error-muted; }
     """
 
     def __init__(
@@ -85,13 +92,14 @@ class OptionForm(Vertical):
     def compose(self) -> ComposeResult:
         for option in self.options:
             label = option.label + (" *" if option.required else "")
-            yield Label(label, classes="option-label")
-            yield self._field(option)
+            with Horizontal(classes="option-row"):
+                yield Label(label, classes="option-label", markup=False)
+                yield self._field(option)
             help_text = option.description
             if option.name in self.env_sources:
                 help_text += f" (now from ${self.env_sources[option.name]})"
             if help_text:
-                yield Static(help_text, classes="option-help", markup=False)
+                yield Static(help_text.strip(), classes="option-help", markup=False)
             yield Static("", id=error_id(option), classes=f"{ERROR_CLASS} {HIDDEN_CLASS}", markup=False)
         if self.secret_options:
             yield Checkbox(
@@ -99,7 +107,7 @@ class OptionForm(Vertical):
                 value=self._keep_secrets_default,
                 id=KEEP_SECRETS_ID,
             )
-            yield Static(self._secret_note(), classes="option-help", markup=False)
+            yield Static(self._secret_note(), classes="option-help secret-note", markup=False)
 
     def _field(self, option: Option) -> Widget:
         value = display_value(option, self.initial.get(option.name))
@@ -113,6 +121,7 @@ class OptionForm(Vertical):
                 value=value if value in option.choices else Select.NULL,
                 allow_blank=value not in option.choices,
                 id=field_id(option),
+                compact=True,
             )
         else:
             widget = Input(
@@ -120,6 +129,7 @@ class OptionForm(Vertical):
                 placeholder=option.placeholder or _placeholder(option),
                 password=option.is_secret,
                 id=field_id(option),
+                compact=True,
             )
         widget.add_class(FIELD_CLASS)
         return widget
@@ -153,6 +163,10 @@ class OptionForm(Vertical):
             return None if widget.value is Select.NULL else widget.value
         assert isinstance(widget, Input)
         return widget.value.strip() if not option.is_secret else widget.value
+
+    def raw_values(self) -> dict[str, Any]:
+        """Every field as entered (unparsed)."""
+        return {option.name: self.raw_value(option) for option in self.options}
 
     def check(self, option: Option) -> tuple[Any, str | None]:
         """(parsed value, None) or (None, an error message naming the option)."""

@@ -97,7 +97,7 @@ class ProgressLog(VerticalScroll, can_focus=True):
     """Lines keyed by step id, in the order the steps first appeared."""
 
     DEFAULT_CSS = """
-    ProgressLog { height: auto; max-height: 16; border: round $panel; }
+    ProgressLog { height: auto; min-height: 3; max-height: 14; border: round $panel; }
     ProgressLog:focus { border: round $accent; }
     """
 
@@ -105,6 +105,7 @@ class ProgressLog(VerticalScroll, can_focus=True):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.border_title = "Progress"
         self.lines: dict[str, StepLine] = {}
         self._spinner: Timer | None = None
 
