@@ -243,3 +243,24 @@ def test_settings_can_be_built_directly_for_tests_and_screens() -> None:
     path = save_settings(settings)
     assert tomllib.loads(path.read_text()) == {"backend": "scripted", "theme": "nord"}
     assert os.stat(path).st_mode & 0o077 == 0
+
+
+def test_save_keeps_edits_made_meanwhile_and_unknown_keys() -> None:
+    write_config('theme = "nord"\nfuture_setting = 1\n')
+    settings = load_settings()
+    # The user edits the file in an editor while the app runs...
+    write_config('theme = "nord"\nfuture_setting = 1\nsystem_prompt = "Edited by hand."\n')
+    settings.backend = "openai"  # ...and the app saves a change of its own.
+    save_settings(settings)
+    assert read_config() == {
+        "theme": "nord", "future_setting": 1, "system_prompt": "Edited by hand.", "backend": "openai",
+    }
+
+
+def test_save_refuses_to_overwrite_a_file_broken_meanwhile() -> None:
+    settings = load_settings()
+    write_config("half = [written\n")
+    settings.theme = "x"
+    with pytest.raises(ConfigFileError):
+        save_settings(settings)
+    assert paths.config_path().read_text() == "half = [written\n"

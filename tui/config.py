@@ -183,10 +183,21 @@ def load_settings(*, path: Path | None = None) -> Settings:
 
 
 def _read_config_file(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """The file's known settings, and warnings about the keys it has that we do not know."""
+    data = _parse_config_file(path)
+    warnings = []
+    for key in sorted(set(data) - set(Settings.model_fields)):
+        warnings.append(f"{path}: unknown setting {key!r} ignored")
+        del data[key]
+    return data, warnings
+
+
+def _parse_config_file(path: Path) -> dict[str, Any]:
+    """Everything in the file ({} when there is none); ConfigFileError when it is unusable."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return {}, []
+        return {}
     except IsADirectoryError:
         raise ConfigFileError(
             f"Config path {path} is a directory", "Point THINKPANE_CONFIG at a file."
@@ -198,7 +209,7 @@ def _read_config_file(path: Path) -> tuple[dict[str, Any], list[str]]:
             detail=exc.strerror or str(exc),
         ) from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ConfigFileError(
             f"Config file {path} is not UTF-8 text",
@@ -211,11 +222,6 @@ def _read_config_file(path: Path) -> tuple[dict[str, Any], list[str]]:
             f"Fix {_where(exc)} or delete the file; `thinkpane` recreates it.",
             detail=str(exc),
         ) from None
-    warnings = []
-    for key in sorted(set(data) - set(Settings.model_fields)):
-        warnings.append(f"{path}: unknown setting {key!r} ignored")
-        del data[key]
-    return data, warnings
 
 
 def _where(exc: Exception) -> str:
@@ -248,6 +254,8 @@ def _validation_error(exc: ValidationError, path: Path) -> ConfigFileError:
 def save_settings(settings: Settings, *, path: Path | None = None, keep_secrets: bool = True) -> Path:
     """Write the settings the program changed since loading into the TOML file, atomically.
 
+    The changes are applied to the file as it is now on disk (comments are not kept).
+
     Values that came from the environment or ``.env`` are not written unless the program
     changed them. A changed secret is written only with ``keep_secrets=True`` (the setup
     screen's "keep the key in config?"); with False, it stays in memory and any older copy
@@ -256,11 +264,13 @@ def save_settings(settings: Settings, *, path: Path | None = None, keep_secrets:
     path = path or paths.config_path()
     current = _dump(settings)
     snapshot = settings._snapshot if settings._snapshot is not None else _dump(Settings.model_construct())
-    data = copy.deepcopy(settings._file_data)
+    # Re-read the file: edits made in an editor while the app ran are kept, and so are keys
+    # this version does not know. A file broken meanwhile is reported, not overwritten.
+    data = _parse_config_file(path)
     _apply_changes(data, snapshot, current, keep_secrets=keep_secrets, key_path=())
     _write_toml_atomically(path, _to_toml(data))
     # The file now matches: later saves compare against this state.
-    settings._file_data = data
+    settings._file_data = {k: v for k, v in data.items() if k in Settings.model_fields}
     settings._snapshot = current
     return path
 
