@@ -3,24 +3,29 @@
 Where a value comes from, highest precedence first:
 
 1. command-line flags (``--backend``, ``--model``, ``--base-url``...; applied by ``tui.cli``);
-2. environment variables: ``THINKPANE_*`` (nested keys with ``__``, e.g.
-   ``THINKPANE_BACKENDS__OPENAI__BASE_URL``), then each backend option's own variables
-   (``DEEPSEEK_API_KEY``, ``AWS_REGION``...; see ``thinkpane backends``);
-3. a ``.env`` file in the current directory (same names as 2, read with python-dotenv);
-4. the config file, ``config.toml`` in the platform config dir (``thinkpane backends`` prints
-   it; ``THINKPANE_CONFIG`` names another file, ``THINKPANE_CONFIG_DIR`` another dir);
-5. the defaults below and each backend option's declared default.
+2. ``THINKPANE_*`` environment variables, nested keys joined with ``__``
+   (``THINKPANE_BACKEND=openai``, ``THINKPANE_BACKENDS__OPENAI__BASE_URL=...``);
+3. the same ``THINKPANE_*`` names in a ``.env`` file in the current directory;
+4. a backend option's own environment variables (``DEEPSEEK_API_KEY``, ``OPENAI_BASE_URL``,
+   ``AWS_REGION``...; ``thinkpane backends`` lists them), from the environment, then ``.env``;
+5. the config file: ``config.toml`` in the platform config dir (``thinkpane backends`` prints
+   the path; ``THINKPANE_CONFIG`` names another file, ``THINKPANE_CONFIG_DIR`` another dir —
+   these two are read from the real environment only);
+6. the defaults below and each backend option's declared default.
 
 Modelled on posting's ``config.py`` (pydantic-settings, an env prefix, a nested delimiter,
 ``SecretStr``). Differences that matter:
 
 * :func:`save_settings` writes what the program *changed* since :func:`load_settings`, on top
-  of what the file already held. A value that only came from the environment or ``.env``
-  therefore never lands in the file, and neither does a secret the caller did not put there.
+  of what the file holds now. A value that only came from the environment, ``.env`` or a
+  flag (:func:`apply_session_overrides`) therefore never lands in the file, and neither does
+  a secret the caller did not put into the settings; ``keep_secrets=False`` (the user said
+  "don't keep the key") leaves out even those.
 * Secret-looking backend options (``api_key``, ``password``, ``*_token``...) are held as
   ``SecretStr``: their repr shows stars; the file holds the plain value (mode 0600).
 * A corrupt file raises :class:`ConfigFileError` naming the file, the line and the fix.
-  Unknown keys are not errors: they are dropped and listed in ``Settings.load_warnings``.
+  Unknown keys are not errors: they are ignored (and kept in the file on save) and listed
+  in ``Settings.load_warnings``, which the CLI prints and the app can show.
 """
 
 from __future__ import annotations
