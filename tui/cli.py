@@ -130,7 +130,7 @@ def _peek_backend(argv: list[str], command: str | None) -> str | None:
     if command in ("setup", "teardown"):
         rest = argv[argv.index(command) + 1 :]
         return next((arg for arg in rest if not arg.startswith("-")), None)
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = argparse.ArgumentParser(prog="thinkpane", add_help=False, allow_abbrev=False)
     pre.add_argument("--backend")
     known, _ = pre.parse_known_args([a for a in argv if a not in ("-h", "--help")])
     return known.backend
@@ -160,8 +160,11 @@ def _load_backend_class(name: str, *, lenient: bool):
 
 def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentParser:
     """The full parser; ``backend_class``'s options are added to ``command``'s parser."""
+    # No abbreviated flags: which flags exist depends on the backend, so `--ba` could mean
+    # --backend today and something else tomorrow.
     parser = argparse.ArgumentParser(
         prog="thinkpane",
+        allow_abbrev=False,
         description="A terminal chat app for reasoning models: the answer and the model's "
         "reasoning stream live into two panes. Without a command, opens the app.",
         epilog="Commands have their own --help, e.g. `thinkpane ask --help`.",
@@ -180,6 +183,7 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
 
     ask = commands.add_parser(
         "ask",
+        allow_abbrev=False,
         help="ask one question; the answer streams to stdout, the reasoning to stderr",
         description="Ask one question. The answer streams to stdout and the reasoning, dimmed, "
         "to stderr. The prompt comes from PROMPT, from stdin, or both (PROMPT first, then "
@@ -201,6 +205,7 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
 
     setup = commands.add_parser(
         "setup",
+        allow_abbrev=False,
         help="configure a backend, test it (provision it for opensearch) and make it the default",
         description="Configure BACKEND from flags and the environment, test it with a short "
         "prompt (backends that need provisioning, like opensearch, are provisioned first), "
@@ -217,6 +222,7 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
 
     teardown = commands.add_parser(
         "teardown",
+        allow_abbrev=False,
         help="remove what `thinkpane setup` created on the provider side",
         description="Remove every resource `thinkpane setup BACKEND` created (model, "
         "connector, pipeline...), using the saved provisioning state.",
@@ -226,7 +232,7 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
     if command == "teardown":
         _add_backend_option_flags(teardown, backend_class)
 
-    commands.add_parser("backends", help="list backends, their options and whether they are installed")
+    commands.add_parser("backends", allow_abbrev=False, help="list backends, their options and whether they are installed")
     return parser
 
 
