@@ -456,6 +456,10 @@ def _list_backends(out: TextIO) -> int:
     from backends.base import ConfigurationError
     from tui import paths
 
+    import shutil
+    import textwrap
+
+    width = max(60, min(shutil.get_terminal_size().columns, 120))
     default = None
     try:
         from tui.config import load_settings
@@ -472,9 +476,13 @@ def _list_backends(out: TextIO) -> int:
             continue
         out.write(f"{name}{marker}  {backend_class.label}: installed\n")
         if backend_class.description:
-            out.write(f"    {backend_class.description}\n")
+            out.write(textwrap.fill(backend_class.description, width, initial_indent="    ",
+                                    subsequent_indent="    ") + "\n")
         for option in backend_class.options:
-            out.write(f"    {option.flag:<20} {_option_help(option).replace('%%', '%')}\n")
+            flag = f"{option.flag}/--no-{option.flag[2:]}" if option.kind == "bool" else option.flag
+            help_text = _option_help(option).replace("%%", "%")
+            out.write(textwrap.fill(help_text, width, initial_indent=f"    {flag:<22} ",
+                                    subsequent_indent=" " * 27) + "\n")
         out.write("\n")
     out.write(f"Config file: {paths.config_path()}\n")
     return 0
