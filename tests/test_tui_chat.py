@@ -367,3 +367,61 @@ async def test_continue_opens_the_stored_conversation_and_sends_its_history(stor
         assert [(m.role, m.content) for m in sent.messages] == [
             ("user", "What is 2+2?"), ("assistant", "4"), ("user", "And 3+3?")]
         assert all(m.reasoning == "" or m.role == "assistant" for m in sent.messages)
+
+
+async def test_redacted_reasoning_is_shown_as_redacted(store):
+    from backends.base import MessageExtra
+
+    backend = ScriptedBackend()
+    backend.enqueue([
+        ReasoningDelta("[redacted reasoning]"),
+        MessageExtra({"bedrock_reasoning": [{"redacted": "b3BhcXVl"}]}),
+        ContentDelta("Done."),
+        Stop(),
+    ])
+    app = make_app(store, backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "secret?")
+        await wait_until(pilot, lambda: app.chat.live is None and app.chat.transcript.answers(), "answer")
+        await pilot.pause()
+        assert "redacted by the provider" in rendered_text(app.chat.transcript.answers()[-1].link)
+        assert "redacted by the provider" in rendered_text(app.chat.reasoning_pane.header)
+    stored = store.load_messages(store.list_conversations()[0].id)[-1]
+    assert stored.extra["bedrock_reasoning"] == [{"redacted": "b3BhcXVl"}]
+
+
+async def test_command_palette_copies_the_last_answer(store):
+    backend = ScriptedBackend()
+    backend.enqueue_turn(["hmm"], ["Copy **me**."])
+    app = make_app(store, backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "q")
+        await wait_until(pilot, lambda: app.chat.live is None and app.chat.transcript.answers(), "answer")
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"copy last answer")
+        await wait_until(pilot, lambda: "Copy last answer" in str(app.screen.query("CommandList").first().get_option_at_index(0).prompt), "palette hit")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.clipboard == "Copy **me**.", "clipboard")
+
+
+async def test_the_users_keymap_rebinds_actions(store):
+    settings = Settings(keymap={"chat.toggle_reasoning": "f2"})
+    app = make_app(store, ScriptedBackend(), settings=settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f2")
+        await pilot.pause()
+        assert app.chat.has_class("-hide-reasoning")
+
+
+async def test_first_launch_opens_the_setup_screen_and_its_result_switches_backend(store):
+    from tui.screens.setup import SetupResult, SetupScreen
+
+    app = make_app(store, ScriptedBackend(), first_launch=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, SetupScreen), "setup screen")
+        app.screen.dismiss(SetupResult("openai", {"base_url": "http://127.0.0.1:9/v1", "model": "deepseek-reasoner"}))
+        await wait_until(pilot, lambda: app.backend is not None and app.backend.name == "openai", "new backend")
+        assert app.screen is app.chat
+        assert app.settings.backend == "openai"
+        assert "deepseek-reasoner" in app.chat.status.line_text().plain

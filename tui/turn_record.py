@@ -39,8 +39,9 @@ class TurnRecord:
 
     @property
     def redacted(self) -> bool:
-        """The provider hid the reasoning (e.g. Bedrock ``redactedContent``)."""
-        return any("redacted" in key.lower() and bool(value) for key, value in self.extra.items())
+        """The provider hid (some of) the reasoning, e.g. Bedrock ``redactedContent`` blocks
+        kept in ``extra`` as ``{"bedrock_reasoning": [{"redacted": "..."}]}``."""
+        return _mentions_redacted(self.extra)
 
     @property
     def reasoning_words(self) -> int:
@@ -85,3 +86,15 @@ class TurnRecord:
             error_hint=error_hint or None,
             extra=extra,
         )
+
+
+def _mentions_redacted(value: Any) -> bool:
+    """A truthy ``redacted*`` key anywhere in backend extra data (any backend's layout)."""
+    if isinstance(value, dict):
+        return any(
+            ("redacted" in str(key).lower() and bool(item)) or _mentions_redacted(item)
+            for key, item in value.items()
+        )
+    if isinstance(value, (list, tuple)):
+        return any(_mentions_redacted(item) for item in value)
+    return False

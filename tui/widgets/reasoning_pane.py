@@ -21,9 +21,10 @@ def reasoning_header(record: TurnRecord | None, now: float | None = None, *, lab
     text = Text(label, style="bold")
     if record is None:
         return text
-    if record.redacted and not record.reasoning:
-        text.append(" · redacted", style="italic")
-        return text
+    if record.redacted:
+        text.append(" · redacted by the provider", style="italic")
+        if not record.reasoning:
+            return text
     text.append(f" · ~{record.estimated_reasoning_tokens:,} tokens")
     seconds = record.reasoning_seconds(now)
     if seconds is not None:

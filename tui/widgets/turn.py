@@ -52,7 +52,7 @@ class ReasoningLink(Static, can_focus=True):
         self.turn = turn
 
     def show_record(self, record: TurnRecord) -> None:
-        if record.redacted and not record.reasoning:
+        if record.redacted:
             label = "▸ Reasoning (redacted by the provider)"
         else:
             seconds = record.reasoning_seconds()
