@@ -19,7 +19,7 @@ from textual.app import App
 from textual.widgets import Button, Checkbox, Input, OptionList
 
 from backends import registry
-from backends.base import Option, ProgressEvent, Provisioner
+from backends.base import ContentDelta, Option, ProgressEvent, Provisioner, ReasoningDelta, Stop
 from backends.scripted import ScriptedBackend
 from backends.secrets import Secret
 from tui.config import config_exists, load_settings
@@ -68,7 +68,8 @@ class GatedProvisioner(Provisioner):
                 yield ProgressEvent(step, "progress", f"{step} halfway")
                 await self.gates[step].wait()
                 if self.crash_at == step:
-                    raise RuntimeError("provisioner bug")
+                    key = self.settings_seen.get("api_key")
+                    raise RuntimeError("provisioner bug" + (f" with key {key.get()}" if key else ""))
                 if self.fail_once == step:
                     self.fail_once = None
                     yield ProgressEvent(step, "fail", f"{step} broke", hint=f"Fix {step} like this", duration_s=0.2)
@@ -110,6 +111,32 @@ class FakeClusterBackend(ScriptedBackend):
         assert cls.current is not None
         cls.current.settings_seen = dict(settings)
         return cls.current
+
+
+class GatedChatBackend(ScriptedBackend):
+    """No provisioning: "Test connection" streams reasoning, then an answer, each behind a gate."""
+
+    name = "gatedchat"
+    label = "Gated chat"
+    description = "A chat backend whose stream the test paces."
+    options = (Option("model", "Model", default="gated-r1"),)
+    gates: ClassVar[dict[str, asyncio.Event]] = {}
+
+    async def stream(self, conversation):
+        yield ReasoningDelta("Five words,")
+        await self.gates["reasoning"].wait()
+        yield ReasoningDelta(" friendly.")
+        yield ContentDelta("Hello there")
+        await self.gates["content"].wait()
+        yield ContentDelta(", nice to meet you!")
+        yield Stop("end_turn", "stop")
+
+
+@pytest.fixture
+def gated_chat(monkeypatch) -> dict[str, asyncio.Event]:
+    monkeypatch.setitem(registry.BUILTIN, "gatedchat", f"{__name__}:GatedChatBackend")
+    GatedChatBackend.gates = {"reasoning": asyncio.Event(), "content": asyncio.Event()}
+    return GatedChatBackend.gates
 
 
 @pytest.fixture
@@ -326,13 +353,13 @@ async def test_a_crash_inside_the_provisioner_is_an_error_line(provisioner):
     app = Host(backend="fakecluster")
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.screen.query("#option-url"), "the form")
-        fill(app, url="https://cluster.test:9200")
+        fill(app, url="https://cluster.test:9200", api_key=SECRET)
         press(app, "run")
         await until(pilot, lambda: screen_of(app).phase == "failed", "the run to fail")
         text = line_text(app, "model_group")
         assert text.startswith("✗ model_group  model_group failed unexpectedly")
-        assert "RuntimeError: provisioner bug" in text and "please report it" in text
-        assert "Traceback" not in text
+        assert "RuntimeError: provisioner bug with key ********" in text and "please report it" in text
+        assert SECRET not in text and "Traceback" not in text
         assert button_enabled(app, "retry")
 
 
@@ -613,3 +640,39 @@ async def test_ticking_keep_after_success_does_not_require_a_new_test(provisione
         press(app, "save")
         await until(pilot, lambda: app.results, "the screen to close")
     assert SECRET in config_text()
+
+
+async def test_test_connection_shows_reasoning_then_answer_tokens_live(gated_chat):
+    app = Host(backend="gatedchat")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query("#option-model"), "the form")
+        press(app, "run")
+        log = log_of(app)
+        await until(pilot, lambda: "Thinking: Five words," in getattr(log.line("test"), "message", ""),
+                    "the first reasoning tokens")
+        assert log.line("test").status == "progress"
+        gated_chat["reasoning"].set()
+        await until(pilot, lambda: "Answer: Hello there" in log.line("test").message, "the first answer tokens")
+        assert log.line("test").status == "progress"
+        gated_chat["content"].set()
+        await until(pilot, lambda: screen_of(app).phase == "succeeded", "the test to succeed")
+        assert log.statuses() == {"test": "ok"}
+        assert "Reply: Hello there, nice to meet you!" in line_text(app, "test")
+
+
+async def test_enter_on_a_backend_moves_to_its_first_field(provisioner):
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, SetupScreen), "the setup screen")
+        backend_list = app.screen.query_one("#backend-list", OptionList)
+        backend_list.focus()
+        backend_list.highlighted = [o.id for o in backend_list.options].index("fakecluster")
+        await until(pilot, lambda: app.screen.query("#option-url"), "the fakecluster form")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.focused is not None and app.focused.id == "option-url", "focus on url")
+
+
+async def test_opened_for_a_named_backend_the_form_has_the_focus(provisioner):
+    app = Host(backend="fakecluster")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.focused is not None and app.focused.id == "option-url", "focus on url")

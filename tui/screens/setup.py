@@ -14,6 +14,7 @@ raises reaches the screen as a traceback: it becomes a failed line with a hint.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, OptionList, Select,
 from textual.widgets.option_list import Option as ListOption
 
 from backends.base import BackendError, ProgressEvent
+from backends.secrets import Secret, redact
 from tui.config import Settings, backend_options, config_exists, save_settings
 from tui.screens import setup_steps
 from tui.screens.setup_steps import BackendChoice
@@ -55,6 +57,7 @@ class SetupResult:
 
 class SetupScreen(Screen["SetupResult | None"]):
     CSS_PATH = "../styles/setup.tcss"
+    AUTO_FOCUS = ""  # on_mount decides: the one-Enter button, the named backend's form, or the list
     BINDINGS = [
         Binding("escape", "leave", "Leave setup", id="setup.leave",
                 tooltip="Close setup; keeps the current (or default) backend"),
@@ -95,6 +98,7 @@ class SetupScreen(Screen["SetupResult | None"]):
     def __init__(self, settings: Settings, *, backend: str | None = None) -> None:
         super().__init__()
         self.settings = settings
+        self.requested_backend = backend
         self.first_launch = not config_exists()
         self.choices: dict[str, BackendChoice] = {c.name: c for c in setup_steps.backend_choices(settings)}
         wanted = backend or (setup_steps.LOCAL if self.first_launch else settings.backend)
@@ -147,11 +151,17 @@ class SetupScreen(Screen["SetupResult | None"]):
         backend_list = self.query_one("#backend-list", OptionList)
         backend_list.highlighted = list(self.choices).index(self.selected)
         await self._show_backend(self.selected)
+        # After the first refresh: focus set while the screen is still being pushed is lost.
+        self.call_after_refresh(self._initial_focus)
+
+    def _initial_focus(self) -> None:
         use_local = self.query_one("#use-local", Button)
-        if self.first_launch and not use_local.disabled:
+        if self.requested_backend is not None and self.choice.usable:
+            self._focus_first_field()
+        elif self.first_launch and not use_local.disabled:
             use_local.focus()
         else:
-            backend_list.focus()
+            self.query_one("#backend-list", OptionList).focus()
 
     # ------------------------------------------------------------------ widgets
 
@@ -215,8 +225,12 @@ class SetupScreen(Screen["SetupResult | None"]):
     @on(OptionList.OptionSelected, "#backend-list")
     def _backend_selected(self) -> None:
         # Enter on a backend moves on to its first field.
-        if self.form is not None:
-            self.form.focus_next()
+        self._focus_first_field()
+
+    def _focus_first_field(self) -> None:
+        fields = self.query(".option-field")
+        if fields:
+            fields.first().focus()
 
     @on(Input.Changed)
     @on(Switch.Changed)
@@ -340,33 +354,39 @@ class SetupScreen(Screen["SetupResult | None"]):
             events = setup_steps.teardown_events(backend_class, given, state_path=state_path)
         else:
             events = setup_steps.setup_events(backend_class, given, state_path=state_path, saved=saved)
+        secrets = [value.get() for value in given.values() if isinstance(value, Secret)]
         try:
-            ok = await self._report(run, events)
+            ok = await self._report(run, events, secrets)
         except asyncio.CancelledError:
             self.post_message(self.RunCancelled(run, kind))
             raise
         self.post_message(self.RunFinished(run, kind, ok, saved))
 
-    async def _report(self, run: int, events: AsyncIterator[ProgressEvent]) -> bool:
-        """Post every event; True when no step failed. A crash becomes a failed line."""
+    async def _report(self, run: int, events: AsyncIterator[ProgressEvent], secrets: list[str]) -> bool:
+        """Post every event (secrets masked); True when no step failed. A crash becomes a failed line."""
         step = "setup"
         failed = False
+
+        def post(event: ProgressEvent) -> None:
+            detail = event.data.get("detail") if event.data else None
+            data = {**event.data, "detail": redact(str(detail), secrets)} if detail else event.data
+            self.post_message(self.StepReported(run, dataclasses.replace(
+                event, message=redact(event.message, secrets), hint=redact(event.hint, secrets), data=data)))
+
         try:
             async for event in events:
                 step = event.step
                 failed = failed or event.status == "fail"
-                self.post_message(self.StepReported(run, event))
+                post(event)
         except asyncio.CancelledError:
             raise
         except BackendError as error:
             failed = True
-            self.post_message(self.StepReported(run, ProgressEvent(
-                step, "fail", error.title, hint=error.hint, data={"detail": error.detail})))
+            post(ProgressEvent(step, "fail", error.title, hint=error.hint, data={"detail": error.detail}))
         except Exception as exc:  # noqa: BLE001 - a provisioner bug must not crash the screen
             failed = True
-            self.post_message(self.StepReported(run, ProgressEvent(
-                step, "fail", f"{step} failed unexpectedly", hint=BUG_HINT,
-                data={"detail": f"{type(exc).__name__}: {exc}"})))
+            post(ProgressEvent(step, "fail", f"{step} failed unexpectedly", hint=BUG_HINT,
+                               data={"detail": f"{type(exc).__name__}: {exc}"}))
         finally:
             await events.aclose()  # type: ignore[attr-defined]
         return not failed
