@@ -35,7 +35,7 @@ from backends.base import (
     event_to_json,
     guarded,
 )
-from tui.sanitize import sanitize
+from tui.sanitize import StreamSanitizer, sanitize
 
 # Stop reasons the user needs told about; the others are normal endings.
 EXPLAINED_STOPS = frozenset({"max_tokens", "content_filter", "context_window"})
@@ -75,6 +75,9 @@ class _Printer:
         self.reasoning_ends_with_newline = True
         self.content_printed = False
         self.content_ends_with_newline = True
+        # One per stream, so an escape sequence cut between two deltas is removed whole.
+        self.reasoning_filter = StreamSanitizer()
+        self.content_filter = StreamSanitizer()
 
     def event(self, event: StreamEvent) -> None:
         if self.options.json_mode:
@@ -109,6 +112,7 @@ class _Printer:
     def finish_lines(self) -> None:
         """End open reasoning / answer lines so the next message starts on its own line."""
         self._close_reasoning()
+        self._write_content(self.content_filter.flush())
         if self.content_printed and not self.content_ends_with_newline:
             self.out.write("\n")
             self.content_ends_with_newline = True
@@ -116,7 +120,9 @@ class _Printer:
         self.err.flush()
 
     def _reasoning(self, text: str) -> None:
-        text = sanitize(text)
+        self._write_reasoning(self.reasoning_filter.feed(text))
+
+    def _write_reasoning(self, text: str) -> None:
         if not text:
             return
         self.err.write(f"{DIM}{text}{UNDIM}" if self.dim else text)
@@ -125,6 +131,7 @@ class _Printer:
         self.reasoning_ends_with_newline = text.endswith("\n")
 
     def _close_reasoning(self) -> None:
+        self._write_reasoning(self.reasoning_filter.flush())
         if self.reasoning_open:
             # One newline between the reasoning and whatever comes next on the terminal.
             self.err.write("\n" if self.reasoning_ends_with_newline else "\n\n")
@@ -132,7 +139,9 @@ class _Printer:
             self.reasoning_open = False
 
     def _content(self, text: str) -> None:
-        text = sanitize(text)
+        self._write_content(self.content_filter.feed(text))
+
+    def _write_content(self, text: str) -> None:
         if not text:
             return
         self._close_reasoning()
