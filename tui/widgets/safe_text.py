@@ -25,8 +25,9 @@ _ESCAPE_SEQUENCE = re.compile(
     """,
     re.VERBOSE,
 )
-# Every remaining C0 control except tab and newline, DEL, and the C1 range.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Every remaining C0 control except tab and newline, DEL, the C1 range, and the bidi
+# embedding/override/isolate controls that reorder the rest of a line (U+202E "Trojan Source").
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def clean(text: str) -> str:
