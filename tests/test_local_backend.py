@@ -46,7 +46,7 @@ LONG_PROMPT = "Write a very long story about a dragon who learns to cook. Use ma
 
 
 def make_backend(**settings) -> local.LocalBackend:
-    given = {"seed": 7, "temperature": 0.2, "n_threads": 2, "n_ctx": 4096, **settings}
+    given = {"seed": 7, "temperature": 0.2, "n_threads": 1, "n_ctx": 4096, **settings}
     backend = registry.create("local", given, environ={})
     assert isinstance(backend, local.LocalBackend)
     return backend
