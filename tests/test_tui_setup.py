@@ -9,7 +9,6 @@ OpenSearch test at the end drives the real provisioner against the ML Commons st
 from __future__ import annotations
 
 import asyncio
-import os
 import stat
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar
@@ -676,3 +675,34 @@ async def test_opened_for_a_named_backend_the_form_has_the_focus(provisioner):
     app = Host(backend="fakecluster")
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.focused is not None and app.focused.id == "option-url", "focus on url")
+
+
+# --------------------------------------------------------------------------- what gets stored
+
+
+def test_values_to_store_leaves_env_and_defaults_to_their_sources():
+    options = FakeClusterBackend.options
+    environ = {"FAKE_CLUSTER_KEY": SECRET}
+    values, sources = setup_steps.initial_values(options, {"url": "https://a:9200"}, environ)
+    assert sources == {"api_key": "FAKE_CLUSTER_KEY"} and values["port"] == 9200
+    parsed = {"url": "https://b:9200", "api_key": Secret(SECRET), "port": 9200, "verify_tls": True,
+              "model_id": None, "model": "scripted-r1"}
+    stored = {"url": "https://a:9200", "api_key": "old-key-kept-before"}
+    section = setup_steps.values_to_store(options, parsed, stored, sources, environ, keep_secrets=False)
+    # The changed URL is written; defaults are not; the old kept key is removed on request.
+    assert section == {"url": "https://b:9200"}
+    kept = setup_steps.values_to_store(options, parsed, stored, sources, environ, keep_secrets=True)
+    assert kept["api_key"].get_secret_value() == SECRET
+
+
+async def test_report_masks_secrets_and_turns_a_crash_into_a_failed_line():
+    async def events():
+        yield ProgressEvent("connect", "ok", f"connected with {SECRET}")
+        raise ValueError(f"boom {SECRET}")
+
+    posted: list[ProgressEvent] = []
+    ok = await setup_steps.report(events(), posted.append, [SECRET])
+    assert not ok
+    assert [(e.step, e.status) for e in posted] == [("connect", "ok"), ("connect", "fail")]
+    assert all(SECRET not in f"{e.message} {e.hint} {dict(e.data)}" for e in posted)
+    assert posted[1].data["detail"] == "ValueError: boom ********"

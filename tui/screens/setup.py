@@ -14,16 +14,14 @@ raises reaches the screen as a traceback: it becomes a failed line with a hint.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -31,7 +29,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, OptionList, Select,
 from textual.widgets.option_list import Option as ListOption
 
 from backends.base import BackendError, ProgressEvent
-from backends.secrets import Secret, redact
+from backends.secrets import Secret
 from tui.config import Settings, backend_options, config_exists, save_settings
 from tui.screens import setup_steps
 from tui.screens.setup_steps import BackendChoice
@@ -40,7 +38,6 @@ from tui.widgets.progress_log import ProgressLog
 
 SETUP_GROUP = "setup"
 RESUME_HINT = "Cancelled; run again to resume (created resources are remembered)."
-BUG_HINT = "This is a bug in Thinkpane or the backend; please report it with the steps that led here."
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,7 @@ class SetupResult:
 class SetupScreen(Screen["SetupResult | None"]):
     CSS_PATH = "../styles/setup.tcss"
     AUTO_FOCUS = ""  # on_mount decides: the one-Enter button, the named backend's form, or the list
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "leave", "Leave setup", id="setup.leave",
                 tooltip="Close setup; keeps the current (or default) backend"),
     ]
@@ -356,40 +353,13 @@ class SetupScreen(Screen["SetupResult | None"]):
             events = setup_steps.setup_events(backend_class, given, state_path=state_path, saved=saved)
         secrets = [value.get() for value in given.values() if isinstance(value, Secret)]
         try:
-            ok = await self._report(run, events, secrets)
+            ok = await setup_steps.report(
+                events, lambda event: self.post_message(self.StepReported(run, event)), secrets
+            )
         except asyncio.CancelledError:
             self.post_message(self.RunCancelled(run, kind))
             raise
         self.post_message(self.RunFinished(run, kind, ok, saved))
-
-    async def _report(self, run: int, events: AsyncIterator[ProgressEvent], secrets: list[str]) -> bool:
-        """Post every event (secrets masked); True when no step failed. A crash becomes a failed line."""
-        step = "setup"
-        failed = False
-
-        def post(event: ProgressEvent) -> None:
-            detail = event.data.get("detail") if event.data else None
-            data = {**event.data, "detail": redact(str(detail), secrets)} if detail else event.data
-            self.post_message(self.StepReported(run, dataclasses.replace(
-                event, message=redact(event.message, secrets), hint=redact(event.hint, secrets), data=data)))
-
-        try:
-            async for event in events:
-                step = event.step
-                failed = failed or event.status == "fail"
-                post(event)
-        except asyncio.CancelledError:
-            raise
-        except BackendError as error:
-            failed = True
-            post(ProgressEvent(step, "fail", error.title, hint=error.hint, data={"detail": error.detail}))
-        except Exception as exc:  # noqa: BLE001 - a provisioner bug must not crash the screen
-            failed = True
-            post(ProgressEvent(step, "fail", f"{step} failed unexpectedly", hint=BUG_HINT,
-                               data={"detail": f"{type(exc).__name__}: {exc}"}))
-        finally:
-            await events.aclose()  # type: ignore[attr-defined]
-        return not failed
 
     # ------------------------------------------------------------------ messages from the worker
 

@@ -5,6 +5,7 @@
 * :func:`initial_values`: a backend's option values as the form should show them.
 * :func:`setup_events` / :func:`teardown_events`: the ProgressEvents of "Run" (provision if the
   backend needs it, then a short test prompt) and "Teardown".
+* :func:`report`: hands a run's events to the screen, secrets masked, crashes as failed lines.
 * :func:`values_to_store`: which option values go into the config file.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from backends.base import (
     probe,
     resolve_options,
 )
-from backends.secrets import Secret
+from backends.secrets import Secret, redact
 from tui.config import Settings, backend_options
 
 LOCAL = "local"
@@ -223,6 +224,47 @@ async def teardown_events(
         return
     async for event in provisioner.teardown():
         yield event
+
+
+BUG_HINT = "This is a bug in Thinkpane or the backend; please report it with the steps that led here."
+
+
+async def report(
+    events: AsyncIterator[ProgressEvent],
+    post: Callable[[ProgressEvent], None],
+    secrets: Sequence[str],
+) -> bool:
+    """Hand every event to ``post`` with secrets masked; True when no step failed.
+
+    An exception escaping ``events`` (a bug in a provisioner or backend) becomes a failed
+    line for the step that was running, with its type and message as detail, never a
+    traceback. Cancellation propagates; the generator is closed either way.
+    """
+    step = "setup"
+    failed = False
+
+    def masked(event: ProgressEvent) -> ProgressEvent:
+        detail = event.data.get("detail") if event.data else None
+        data = {**event.data, "detail": redact(str(detail), secrets)} if detail else event.data
+        return dataclasses.replace(
+            event, message=redact(event.message, secrets), hint=redact(event.hint, secrets), data=data
+        )
+
+    try:
+        async for event in events:
+            step = event.step
+            failed = failed or event.status == "fail"
+            post(masked(event))
+    except BackendError as error:
+        failed = True
+        post(masked(ProgressEvent(step, "fail", error.title, hint=error.hint, data={"detail": error.detail})))
+    except Exception as exc:  # noqa: BLE001 - a provisioner bug must not crash the screen
+        failed = True
+        post(masked(ProgressEvent(step, "fail", f"{step} failed unexpectedly", hint=BUG_HINT,
+                                  data={"detail": f"{type(exc).__name__}: {exc}"})))
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+    return not failed
 
 
 def _config_failure(error: ConfigurationError) -> ProgressEvent:
