@@ -85,7 +85,7 @@ async def test_full_provision_sequence_state_file_and_saved_settings(standin, st
     assert all(e.duration_s is not None for e in events if e.status in ("ok", "skip", "warn", "fail"))
     assert server.counts() == {"model_groups": 1, "connectors": 1, "models": 1, "deployed": 1}
     model_id = next(iter(server.state.models))
-    assert provisioner.saved_settings() == {"model_id": model_id, "deepseek_model": "deepseek-reasoner"}
+    assert provisioner.saved_settings() == {"model_id": model_id}
     test_ok = final(events, "test")
     assert test_ok.data["content"] == "Hello from the stand-in."
     assert test_ok.data["reasoning"] == "The user greets me; I should greet back."

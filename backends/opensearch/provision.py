@@ -5,7 +5,7 @@ Public API (all a front end needs)::
     provisioner = OpenSearchProvisioner(settings, state_path)
     async for event in provisioner.provision():   # ProgressEvent, see STEPS
         ...
-    provisioner.saved_settings()                   # {"model_id": ..., "deepseek_model": ...}
+    provisioner.saved_settings()                   # {"model_id": ...} once a model exists
     async for event in provisioner.teardown():     # see TEARDOWN_STEPS
         ...
 
@@ -224,7 +224,7 @@ class OpenSearchProvisioner(Provisioner):
         state = self._state if self._state.model_id else self._load_quietly()
         if not state.model_id:
             return {}
-        return {"model_id": state.model_id, "deepseek_model": self.deepseek_model}
+        return {"model_id": state.model_id}
 
     async def provision(self) -> AsyncIterator[ProgressEvent]:
         steps: list[tuple[str, str, StepBody]] = [
