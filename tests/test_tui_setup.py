@@ -706,3 +706,32 @@ async def test_report_masks_secrets_and_turns_a_crash_into_a_failed_line():
     assert [(e.step, e.status) for e in posted] == [("connect", "ok"), ("connect", "fail")]
     assert all(SECRET not in f"{e.message} {e.hint} {dict(e.data)}" for e in posted)
     assert posted[1].data["detail"] == "ValueError: boom ********"
+
+
+async def test_opensearch_teardown_from_the_wizard_removes_what_setup_created():
+    from tests.servers.mlcommons import TEST_API_KEY, MLCommonsServer, StandInConfig
+
+    with MLCommonsServer(StandInConfig(valid_api_key=TEST_API_KEY)) as server:
+        app = Host(backend="opensearch")
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.screen.query("#option-url"), "the form")
+            fill(app, url=server.url, deepseek_api_key=TEST_API_KEY)
+            app.screen.query_one("#option-auth").value = "none"
+            await pilot.pause()
+            press(app, "run")
+            await until(pilot, lambda: screen_of(app).phase in ("succeeded", "failed"), "provisioning to end",
+                        rounds=2000)
+            assert screen_of(app).phase == "succeeded"
+            assert server.counts()["models"] == 1
+            press(app, "teardown")
+            await pilot.pause()
+            press(app, "teardown")
+            await until(pilot, lambda: screen_of(app).phase != "running", "the teardown to start and end",
+                        rounds=2000)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            statuses = log_of(app).statuses()
+            assert statuses and "fail" not in statuses.values(), {s: line_text(app, s) for s in statuses}
+            assert screen_of(app).phase == "idle"
+        counts = server.counts()
+    assert counts["models"] == 0 and counts["connectors"] == 0 and counts["model_groups"] == 0, counts
