@@ -429,8 +429,6 @@ class OpenSearchProvisioner(Provisioner):
                 changed.append(f"{key}=true ({why})")
                 self._state.changed_settings[key] = {"set": "true"}
                 self._save()
-        for line in changed + kept:
-            yield self._event("cluster_settings", "info", line)
         data = {"changed": changed, "skipped": skipped, "regex": regex}
         if skipped:
             yield _Done("warn", "This cluster does not know: " + ", ".join(skipped) + " (skipped)",
