@@ -1,0 +1,125 @@
+"""The three renderers bench_render.py compares, each driven by the same PacedBackend.
+
+* ``floor``: a minimal App whose worker consumes the stream and renders nothing. The cost
+  of producing the tokens and running Textual idle: no renderer can go below it.
+* ``naive``: a minimal App doing what elia and parllama do: ``Markdown.update(full_text)``
+  on every token (one Markdown for reasoning, one for the answer).
+* ``thinkpane``: the real ``ThinkpaneApp`` and its chat screen; a prompt is sent with
+  ``ChatScreen.send`` (what pressing Enter in the prompt calls).
+
+Each runner returns the moment the stream started; the caller watches frames and timers.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from textual.app import App, ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Markdown, Static
+
+from backends.base import ContentDelta, Conversation, Message, ReasoningDelta, guarded
+from harness import bench_settings, use_private_dirs
+from paced_backend import PacedBackend
+
+PROMPT = "How should I batch SQLite writes while streaming tokens?"
+SIZE = (120, 40)
+
+
+class FloorApp(App):
+    """Consumes the stream, renders nothing."""
+
+    def __init__(self, backend: PacedBackend) -> None:
+        super().__init__()
+        self.backend = backend
+        self.reasoning: list[str] = []
+        self.content: list[str] = []
+        self.done = False
+
+    def compose(self) -> ComposeResult:
+        yield Static("No rendering: the floor.")
+
+    async def consume(self) -> None:
+        self.done = False
+        async for event in guarded(self.backend, Conversation([Message("user", PROMPT)])):
+            if isinstance(event, ReasoningDelta):
+                self.reasoning.append(event.text)
+            elif isinstance(event, ContentDelta):
+                self.content.append(event.text)
+        self.done = True
+
+    def start(self) -> None:
+        self.run_worker(self.consume(), exclusive=True)
+
+    @property
+    def finished(self) -> bool:
+        return self.done
+
+
+class NaiveApp(App):
+    """elia/parllama style: re-render the whole Markdown document on every token."""
+
+    CSS = "VerticalScroll { height: 1fr; }"
+
+    def __init__(self, backend: PacedBackend) -> None:
+        super().__init__()
+        self.backend = backend
+        self.done = False
+        self.tokens_rendered = 0
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="reasoning"):
+            yield Markdown(id="reasoning-md")
+        with VerticalScroll(id="answer"):
+            yield Markdown(id="answer-md")
+
+    async def consume(self) -> None:
+        self.done = False
+        reasoning_md = self.query_one("#reasoning-md", Markdown)
+        answer_md = self.query_one("#answer-md", Markdown)
+        await reasoning_md.update("")
+        await answer_md.update("")
+        reasoning, content = "", ""
+        async for event in guarded(self.backend, Conversation([Message("user", PROMPT)])):
+            if isinstance(event, ReasoningDelta):
+                reasoning += event.text
+                await reasoning_md.update(reasoning)
+                self.query_one("#reasoning").scroll_end(animate=False)
+            elif isinstance(event, ContentDelta):
+                content += event.text
+                await answer_md.update(content)
+                self.query_one("#answer").scroll_end(animate=False)
+            else:
+                continue
+            self.tokens_rendered += 1
+        self.done = True
+
+    def start(self) -> None:
+        self.run_worker(self.consume(), exclusive=True)
+
+    @property
+    def finished(self) -> bool:
+        return self.done
+
+
+def thinkpane_app(backend: PacedBackend, *, conversation_id: int | None = None, store=None):
+    """The real app with a private config/data dir and a file-backed store."""
+    from tui.app import ThinkpaneApp
+    from tui.store import ConversationStore
+
+    if store is None:
+        tmp = Path(tempfile.mkdtemp(prefix="thinkpane-bench-"))
+        use_private_dirs(tmp)
+        store = ConversationStore(tmp / "data" / "conversations.sqlite3")
+    return ThinkpaneApp(bench_settings(), store, backend=backend, conversation_id=conversation_id)
+
+
+async def start_thinkpane_turn(app, prompt: str = PROMPT) -> None:
+    started = await app.chat.send(prompt)
+    if not started:
+        raise RuntimeError("the chat screen refused to send: " + app.chat.status.info.text)
+
+
+def thinkpane_finished(app) -> bool:
+    return app.chat.live is None
