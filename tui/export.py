@@ -1,0 +1,298 @@
+"""Export a stored conversation to Markdown or JSON; find the code blocks of an answer.
+
+Markdown: ``# Title``, then per turn a ``## You`` or ``## Assistant`` heading, the
+assistant's reasoning in a collapsible ``<details><summary>Reasoning</summary>`` block, and a
+metadata line (model, tokens, timing, how it ended). JSON: every message with its role,
+content, reasoning, status, usage, backend, model and timestamps, exactly as stored.
+
+Hostile text cannot break the document's structure: a ``</details>`` (or ``<details>``,
+``<summary>``) in a message is escaped, a fenced code block left open is closed at the end
+of its message, and a line that would fake one of our turn headings is escaped. The
+Markdown is sanitised like terminal output (escape sequences, control characters, bidi
+overrides removed: ``cat export.md`` is safe); the JSON keeps the exact text, escaped.
+
+Neither format holds settings or secrets: the store never receives them, and error texts
+are passed through :func:`backends.secrets.redact` once more on the way out.
+
+No Textual import: ``thinkpane export`` runs without the UI.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from backends.base import BackendError
+from backends.secrets import redact
+from tui.sanitize import sanitize
+
+FORMATS = ("md", "json")
+JSON_FORMAT_ID = "thinkpane.conversation"
+JSON_FORMAT_VERSION = 1
+
+# A fenced code block opener/closer: up to 3 spaces, then 3+ backticks or tildes.
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+# Tags that make up our reasoning section; escaped wherever they appear in message text.
+_STRUCTURE_TAG = re.compile(r"<(/?\s*(?:details|summary)\b)", re.IGNORECASE)
+# A line that would read as one of our own headings (# Title, ## You, ## Assistant), or
+# that would start an HTML block (an unclosed <!-- or <pre> hides the rest of the file).
+_FAKE_HEADING = re.compile(r"^( {0,3})(#{1,2})(?=[ \t]|$)")
+_HTML_BLOCK_START = re.compile(r"^( {0,3})<")
+_INLINE_SPECIALS = re.compile(r"([\\`*_\[\]<>#|~!&])")
+
+
+# --------------------------------------------------------------------------- code blocks
+
+
+def code_blocks(markdown_text: str) -> list[str]:
+    """The bodies of the fenced code blocks in ``markdown_text``, in order (for "copy code").
+
+    Follows CommonMark: a fence is 3+ backticks or tildes indented at most 3 spaces; it
+    closes with a fence of the same character at least as long, with nothing after it. An
+    unclosed block runs to the end (a cut-off answer still has its code). The opener's
+    indentation is removed from the body lines, as a renderer would.
+    """
+    blocks: list[str] = []
+    lines = markdown_text.splitlines()
+    index = 0
+    while index < len(lines):
+        match = _FENCE.match(lines[index])
+        if not match or (match.group(1)[0] == "`" and "`" in match.group(2)):
+            index += 1
+            continue
+        fence = match.group(1)
+        indent = len(lines[index]) - len(lines[index].lstrip(" "))
+        body: list[str] = []
+        index += 1
+        while index < len(lines):
+            closing = _FENCE.match(lines[index])
+            if (closing and closing.group(1)[0] == fence[0] and len(closing.group(1)) >= len(fence)
+                    and not closing.group(2).strip()):
+                break
+            line = lines[index]
+            strip = min(indent, len(line) - len(line.lstrip(" ")))
+            body.append(line[strip:])
+            index += 1
+        blocks.append("\n".join(body))
+        index += 1
+    return blocks
+
+
+# --------------------------------------------------------------------------- Markdown
+
+
+def conversation_markdown(summary: Any, messages: Sequence[Any]) -> str:
+    """The conversation as a Markdown document (see the module docstring)."""
+    out: list[str] = [f"# {_inline(summary.title) or 'Untitled'}", ""]
+    details = [f"Exported from Thinkpane · conversation {summary.id}",
+               f"started {_iso(summary.created_at)}"]
+    if summary.model or summary.backend:
+        details.append(_inline(" · ".join(p for p in (summary.backend, summary.model) if p)))
+    out += ["_" + " · ".join(details) + "_", ""]
+    if getattr(summary, "system", None):
+        out += ["## System", "", _block(summary.system), ""]
+    for message in messages:
+        if message.role == "user":
+            out += ["## You", "", _block(message.content), ""]
+        elif message.role == "assistant":
+            out += ["## Assistant", ""]
+            if message.reasoning:
+                out += ["<details><summary>Reasoning</summary>", "", _block(message.reasoning), "", "</details>", ""]
+            if message.content:
+                out += [_block(message.content), ""]
+            out += ["_" + _metadata(message) + "_", ""]
+        else:
+            out += [f"## {_inline(message.role.capitalize())}", "", _block(message.content), ""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _block(text: str) -> str:
+    """Message text made safe to embed: sanitised, our structure tags escaped, fences closed."""
+    lines: list[str] = []
+    open_fence: str | None = None
+    for line in sanitize(text or "").replace("\r", "").split("\n"):
+        match = _FENCE.match(line)
+        if open_fence is None:
+            if match and not (match.group(1)[0] == "`" and "`" in match.group(2)):
+                open_fence = match.group(1)
+            else:
+                line = _FAKE_HEADING.sub(lambda m: m.group(1) + "\\" + m.group(2), line)
+                line = _STRUCTURE_TAG.sub(r"&lt;\1", line)
+                line = _HTML_BLOCK_START.sub(r"\1\\<", line)
+        elif (match and match.group(1)[0] == open_fence[0] and len(match.group(1)) >= len(open_fence)
+              and not match.group(2).strip()):
+            open_fence = None
+        lines.append(line)
+    if open_fence is not None:
+        lines.append(open_fence)  # an answer cut off inside a code block: close it here
+    return "\n".join(lines).strip("\n")
+
+
+def _inline(text: str) -> str:
+    """One line of plain text in a heading or metadata: no newlines, no Markdown syntax."""
+    return _INLINE_SPECIALS.sub(r"\\\1", " ".join(sanitize(text or "").split()))
+
+
+def _metadata(message: Any) -> str:
+    parts = [_inline(" · ".join(p for p in (message.backend, message.model) if p)) or "unknown model"]
+    if message.input_tokens is not None or message.output_tokens is not None:
+        parts.append(f"{_count(message.input_tokens)} in / {_count(message.output_tokens)} out tokens")
+    if message.ttft_ms is not None:
+        parts.append(f"first token {message.ttft_ms:,} ms")
+    if message.elapsed_ms is not None:
+        parts.append(f"{message.elapsed_ms / 1000:.1f} s")
+    if message.status != "complete":
+        parts.append(message.status)
+    elif message.stop_reason and message.stop_reason != "end_turn":
+        parts.append(f"stopped: {_inline(message.stop_reason)}")
+    if message.error:
+        parts.append("error: " + _inline(redact(message.error)))
+    parts.append(_iso(message.created_at))
+    return " · ".join(parts)
+
+
+def _count(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}"
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def conversation_json(summary: Any, messages: Sequence[Any]) -> dict[str, Any]:
+    """The conversation as plain data: exact text, no settings, no secrets."""
+    return {
+        "format": JSON_FORMAT_ID,
+        "version": JSON_FORMAT_VERSION,
+        "conversation": {
+            "id": summary.id,
+            "title": summary.title,
+            "backend": summary.backend,
+            "model": summary.model,
+            "system": getattr(summary, "system", None),
+            "created_at": _iso(summary.created_at),
+            "updated_at": _iso(summary.updated_at),
+        },
+        "messages": [
+            {
+                "role": m.role,
+                "content": m.content,
+                "reasoning": m.reasoning,
+                "status": m.status,
+                "backend": m.backend,
+                "model": m.model,
+                "usage": {"input_tokens": m.input_tokens, "output_tokens": m.output_tokens},
+                "stop_reason": m.stop_reason,
+                "error": redact(m.error) if m.error else m.error,
+                "ttft_ms": m.ttft_ms,
+                "elapsed_ms": m.elapsed_ms,
+                "created_at": _iso(m.created_at),
+                "finished_at": _iso(m.finished_at) if m.finished_at else None,
+                "extra": _json_safe(m.extra),
+            }
+            for m in messages
+        ],
+    }
+
+
+def _json_safe(value: Any) -> Any:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return {}
+    return value
+
+
+def _iso(timestamp: float | None) -> str:
+    if not timestamp:
+        return ""
+    moment = _dt.datetime.fromtimestamp(timestamp, tz=_dt.timezone.utc)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# --------------------------------------------------------------------------- one call
+
+
+def export_conversation(store: Any, conversation_id: int, fmt: str = "md") -> str:
+    """The text of conversation ``conversation_id`` in format ``fmt`` ("md" or "json").
+
+    Raises :class:`ExportError` when there is no such conversation.
+    """
+    summary = store.get_conversation(conversation_id)
+    if summary is None:
+        raise ExportError(
+            f"There is no conversation {conversation_id}",
+            "Use `last` for the most recent one, or the id `thinkpane ask --save` printed.",
+        )
+    messages = store.load_messages(conversation_id)
+    if fmt == "json":
+        return json.dumps(conversation_json(summary, messages), ensure_ascii=True, indent=2) + "\n"
+    return conversation_markdown(summary, messages)
+
+
+def format_for(path: str | None, fmt: str | None) -> str:
+    """The format asked for, else guessed from the output file's suffix, else Markdown."""
+    if fmt:
+        return fmt
+    if path and Path(path).suffix.lower() == ".json":
+        return "json"
+    return "md"
+
+
+def write_private(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` readable by the owner only (0600): a chat can be private."""
+    target = Path(path)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT: tighten it
+    except OSError:
+        pass
+    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+    return target
+
+
+class ExportError(BackendError):
+    kind = "export"
+
+
+def run_export(target: str, *, fmt: str | None, output: str | None, out: Any, err: Any) -> int:
+    """``thinkpane export ID|last [--format md|json] [-o FILE]``; returns the exit code.
+
+    Store errors propagate as BackendErrors (the CLI prints their title and hint, exit 1).
+    """
+    from tui import paths
+    from tui.store import ConversationStore
+
+    if target != "last" and not target.isdigit():
+        raise ExportError(
+            f"{target!r} is not a conversation id",
+            "Give a number (the id `thinkpane ask --save` printed) or `last`.",
+        )
+    if not paths.database_path().exists():
+        raise ExportError("There are no saved conversations yet",
+                          "Chat in the app, or use `thinkpane ask --save`, then export.")
+    store = ConversationStore(paths.database_path())
+    try:
+        conversation_id = store.last_conversation_id() if target == "last" else int(target)
+        if conversation_id is None:
+            raise ExportError("There are no saved conversations yet",
+                              "Chat in the app, or use `thinkpane ask --save`, then export.")
+        text = export_conversation(store, conversation_id, format_for(output, fmt))
+    finally:
+        store.close()
+    if output is None or output == "-":
+        out.write(text)
+        out.flush()
+        return 0
+    try:
+        written = write_private(output, text)
+    except OSError as error:
+        raise ExportError(f"Could not write {output}", f"{error.strerror or error}. "
+                          "Choose another file with -o, or leave -o out to print to stdout.") from None
+    err.write(f"Exported conversation {conversation_id} to {written}\n")
+    return 0
