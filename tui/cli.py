@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 from tui import __version__
 
-COMMANDS = ("ask", "setup", "teardown", "backends")
+COMMANDS = ("ask", "setup", "teardown", "backends", "export")
 OPTION_DEST_PREFIX = "opt__"
 
 BACKEND_HELP_NOTE = (
@@ -104,6 +104,10 @@ def _run(argv: list[str]) -> int:
         return _teardown(args, backend_class)
     if args.command == "backends":
         return _list_backends(sys.stdout)
+    if args.command == "export":
+        from tui.export import run_export
+
+        return run_export(args.target, fmt=args.format, output=args.output, out=sys.stdout, err=sys.stderr)
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks
 
 
@@ -233,6 +237,16 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
         _add_backend_option_flags(teardown, backend_class)
 
     commands.add_parser("backends", allow_abbrev=False, help="list backends, their options and whether they are installed")
+
+    export = commands.add_parser(
+        "export", allow_abbrev=False, help="export a saved conversation to Markdown or JSON",
+        description="Print a saved conversation as Markdown (reasoning in collapsible sections) "
+        "or JSON, or write it to FILE (mode 0600). The format follows FILE's suffix unless "
+        "--format is given.",
+    )
+    export.add_argument("target", metavar="ID|last", help="conversation id, or `last` for the most recent")
+    export.add_argument("--format", choices=("md", "json"), help="output format (default: md, or json for *.json)")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     return parser
 
 
