@@ -364,3 +364,11 @@ def test_opensearch_setup_ask_teardown_against_the_ml_commons_stand_in(capsys, m
         assert cluster.counts() == {"model_groups": 0, "connectors": 0, "models": 0, "deployed": 0}
     assert "model_id" not in read_config()["backends"]["opensearch"]
     assert not (paths.state_dir() / "opensearch.json").exists()
+
+
+def test_live_lines_fit_one_terminal_row() -> None:
+    out = FakeTerminal()
+    printer = ProgressPrinter(out, width=30)
+    printer.show(ProgressEvent("test", "progress", "Answer: " + "x" * 100 + "END"))
+    line = out.getvalue().removeprefix("\r\x1b[2K")
+    assert len(line) <= 30 and line.endswith("END") and line.startswith("… test  …")

@@ -26,9 +26,14 @@ PLAIN_PROGRESS_INTERVAL_S = 2.0
 class ProgressPrinter:
     """Writes ProgressEvents to ``out``; remembers whether any step failed."""
 
-    def __init__(self, out: TextIO, *, tty: bool | None = None, clock=time.monotonic) -> None:
+    def __init__(
+        self, out: TextIO, *, tty: bool | None = None, clock=time.monotonic, width: int | None = None
+    ) -> None:
+        import shutil
+
         self.out = out
         self.tty = out.isatty() if tty is None else tty
+        self.width = width or shutil.get_terminal_size().columns
         self.clock = clock
         self.failed = False
         self.failures: list[ProgressEvent] = []
@@ -65,9 +70,14 @@ class ProgressPrinter:
     def _format(self, event: ProgressEvent) -> str:
         symbol = self._symbols.get(event.status, "·")
         message = sanitize(event.message).replace("\n", " ").replace("\t", " ")
-        if self.tty and event.status in ("start", "progress"):
-            message = message[-160:]  # one screen line, the newest text
         line = f"{symbol} {event.step}  {message}"
+        if self.tty and event.status in ("start", "progress"):
+            # A redrawn line must fit on one screen row, or "erase line" leaves debris above.
+            room = self.width - len(symbol) - len(event.step) - 4
+            if len(message) > room:
+                more = "…" if self._symbols is SYMBOLS else "."
+                message = more + message[-(room - 1):] if room > 1 else ""
+            line = f"{symbol} {event.step}  {message}"
         if event.duration_s is not None and event.status in ("ok", "fail", "warn", "skip"):
             line += f"  ({event.duration_s:.1f} s)"
         return line
