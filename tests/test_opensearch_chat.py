@@ -20,6 +20,7 @@ from backends.base import (
     ErrorEvent,
     IncompleteStreamError,
     Message,
+    MessageExtra,
     ModelNotFoundError,
     Notice,
     PermissionDeniedError,
@@ -32,6 +33,7 @@ from backends.base import (
 )
 from backends.opensearch import OpenSearchBackend, OpenSearchProvisioner
 from backends.opensearch.backend import REASONER_NOTICE
+from backends.opensearch.memory import MEMORY_EXTRA_KEY
 from backends.opensearch.provision import REGEX_KEY
 from backends.secrets import MASK, Secret
 from tests.servers.mlcommons import (
@@ -205,6 +207,42 @@ def test_missing_model_id_is_a_configuration_error(standin):
     with pytest.raises(ConfigurationError) as caught:
         OpenSearchBackend(provision_settings(server))
     assert "thinkpane setup opensearch" in caught.value.hint
+
+
+async def test_memory_mirrors_each_turn_into_one_ml_commons_memory(standin, tmp_path):
+    server = standin()
+    backend = OpenSearchBackend(await provisioned(server, tmp_path, memory=True, mode="predict"))
+    first = await chat(backend, Conversation([Message("user", "What is 2+2?")]))
+    assert isinstance(first[-1], Stop)  # Stop stays last
+    [extra] = [e for e in first if isinstance(e, MessageExtra)]
+    memory_id = extra.data[MEMORY_EXTRA_KEY]
+
+    # The store keeps the extra on the answer; the next turn finds it there.
+    history = Conversation([
+        Message("user", "What is 2+2?"),
+        Message("assistant", "Hello from the stand-in.", reasoning="r", extra=dict(extra.data)),
+        Message("user", "And 3+3?"),
+    ])
+    second = await chat(backend, history)
+    assert not any(isinstance(e, MessageExtra) for e in second)
+    assert list(server.state.memories) == [memory_id]
+    messages = OpenSearch(hosts=[server.url]).plugins.ml.get_all_messages(memory_id=memory_id)["messages"]
+    assert [m["input"] for m in messages] == ["What is 2+2?", "And 3+3?"]
+    assert messages[0]["response"] == "Hello from the stand-in."
+    assert messages[0]["additional_info"]["reasoning"] == "The user greets me; I should greet back."
+    assert messages[0]["origin"] == "thinkpane"
+
+
+async def test_memory_failure_is_a_warning_not_an_error(standin, tmp_path):
+    server = standin()
+    settings = await provisioned(server, tmp_path, memory=True, mode="predict")
+    server.state.persistent[ML + "memory_feature_enabled"] = "false"
+    events = await chat(OpenSearchBackend(settings))
+    assert errors(events) == []
+    [warning] = [e for e in events if isinstance(e, Notice) and e.level == "warning"]
+    assert "not saved to conversation memory" in warning.text
+    assert "conversation memory is disabled on the cluster" in warning.text
+    assert isinstance(events[-1], Stop) and text(events, ContentDelta) == "Hello from the stand-in."
 
 
 # --------------------------------------------------------------------------- _predict/stream

@@ -16,7 +16,8 @@ Two ways to ask, chosen by ``mode``:
 History is sent without reasoning (DeepSeek answers 400 when ``reasoning_content`` comes back).
 Cancelling a ``predict`` turn returns at once; the worker thread finishes the HTTP call in the
 background (opensearch-py is synchronous). Cancelling a stream hangs up the connection.
-Conversational memory mirroring is not implemented (``memory`` only enables the feature).
+With ``memory = true`` each finished turn is also written to ML Commons conversational
+memory (see backends.opensearch.memory); setup enables the feature on the cluster.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from backends.base import (
     Conversation,
     ErrorEvent,
     IncompleteStreamError,
+    MessageExtra,
     Notice,
     Option,
     ProtocolError,
@@ -58,6 +60,7 @@ from backends.opensearch.errors import (
     envelope_reason,
     from_exception,
 )
+from backends.opensearch.memory import MEMORY_EXTRA_KEY, mirror_turn
 from backends.opensearch.provision import OpenSearchProvisioner
 from backends.opensearch.replies import parse_predict, parse_stream_event
 from backends.sse import SSELineTooLong, SSEParser
@@ -137,6 +140,47 @@ class OpenSearchBackend(Backend):
         return "reasoner" in name or "r1" in name
 
     async def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
+        turn = self._turn(conversation)
+        if not self.settings.get("memory"):
+            try:
+                async for event in turn:
+                    yield event
+            finally:
+                await turn.aclose()
+            return
+        # Memory on: hold the Stop back until the finished turn is mirrored (Stop stays last).
+        content: list[str] = []
+        reasoning: list[str] = []
+        stop: Stop | None = None
+        try:
+            async for event in turn:
+                if isinstance(event, Stop):
+                    stop = event
+                    continue
+                if isinstance(event, ContentDelta):
+                    content.append(event.text)
+                elif isinstance(event, ReasoningDelta):
+                    reasoning.append(event.text)
+                yield event
+        finally:
+            await turn.aclose()
+        if stop is None:
+            return
+        try:
+            memory_id, created = await mirror_turn(
+                await self._os_client(), conversation,
+                content="".join(content), reasoning="".join(reasoning), model=self.model,
+            )
+        except Exception as exc:  # noqa: BLE001 - memory is a side channel: warn, go on
+            error = exc if isinstance(exc, BackendError) else from_exception(exc, self._ctx())
+            yield Notice(f"OpenSearch: this turn was not saved to conversation memory ({error.title}). "
+                         + error.detail, "warning")
+        else:
+            if created:
+                yield MessageExtra({MEMORY_EXTRA_KEY: memory_id})
+        yield stop
+
+    async def _turn(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
         messages = conversation.history_without_reasoning()
         warning = tls_warning(self._cs)
         if warning and not self._tls_warned:
@@ -189,12 +233,16 @@ class OpenSearchBackend(Backend):
     def _ctx(self) -> ErrorContext:
         return ErrorContext(self._cs.url, self.secrets(), self.model_id)
 
+    async def _os_client(self) -> Any:
+        if self._client is None:
+            self._client = await asyncio.to_thread(build_client, self._cs)
+        return self._client
+
     async def _predict_turn(self, messages: list[dict[str, str]]) -> AsyncIterator[StreamEvent]:
         try:
-            if self._client is None:
-                self._client = await asyncio.to_thread(build_client, self._cs)
+            client = await self._os_client()
             result = await asyncio.to_thread(
-                self._client.plugins.ml.predict_model,
+                client.plugins.ml.predict_model,
                 model_id=self.model_id,
                 body={"parameters": {"messages": messages}},
                 params={"request_timeout": self._cs.request_timeout_s},

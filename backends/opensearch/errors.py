@@ -145,6 +145,13 @@ def classify(status: int | None, body: Any, ctx: ErrorContext) -> BackendError:
             f"It was deleted or never created here; run `{SETUP}` to create it.",
             detail=detail, status=status,
         )
+    if "Conversation Memory feature is not enabled" in reason:
+        return ConfigurationError(
+            "OpenSearch: conversation memory is disabled on the cluster",
+            f"Run `{SETUP} --memory` (it sets plugins.ml_commons.memory_feature_enabled), or turn "
+            "memory off for this backend.",
+            detail=detail, status=status,
+        )
     if STREAM_DISABLED_MARK in reason:
         return ConfigurationError(
             "OpenSearch streaming is disabled on this cluster",

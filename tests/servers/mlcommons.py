@@ -41,6 +41,11 @@ STREAM_DISABLED = (
     '"plugins.ml_commons.stream_enabled" to true.'
 )
 
+MEMORY_DISABLED = (
+    "The Conversation Memory feature is not enabled. It can be enabled by setting "
+    "plugins.ml_commons.memory_feature_enabled to true."
+)
+
 # The defaults of a 3.x cluster (strings, as OpenSearch reports them).
 DEFAULT_SETTINGS: dict[str, Any] = {
     ML + "only_run_on_ml_node": "true",
@@ -199,6 +204,7 @@ class MLCommonsState:
         self.deploy_polls_left: dict[str, int] = {}
         self.provider_calls: list[dict[str, Any]] = []  # what the "remote service" received
         self.stream_aborted = threading.Event()
+        self.memories: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(1)
 
     def new_id(self, prefix: str) -> str:
@@ -384,6 +390,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._connectors(method, rest[1:], body)
             if rest[:1] == ["models"]:
                 return self._models(method, rest[1:], body)
+            if rest[:1] == ["memory"]:
+                return self._memory(method, rest[1:], body)
             if rest[:1] == ["tasks"] and len(rest) == 2 and method == "GET":
                 task = state.tasks.get(rest[1])
                 if not task:
@@ -589,6 +597,40 @@ class Handler(BaseHTTPRequestHandler):
             return 200, {}
         if action and action[0] == "_predict" and method == "POST":
             return self._predict(model_id, model, body, stream=action[1:] == ["stream"])
+        raise bad_request(f"no handler found for uri [{self.path}] and method [{method}]")
+
+    # ---------------------------------------------------------------- conversational memory
+
+    def _memory(self, method: str, rest: list[str], body: dict[str, Any]):
+        state = self.server.state
+        if not state.flag(ML + "memory_feature_enabled"):
+            raise status_error(500, MEMORY_DISABLED)
+        if not rest and method == "POST":
+            memory_id = state.new_id("mem")
+            state.memories[memory_id] = {"memory_id": memory_id, "name": body.get("name", ""),
+                                         "create_time": _now_ms(), "updated_time": _now_ms(),
+                                         "messages": []}
+            return 200, {"memory_id": memory_id}
+        if not rest and method == "GET":
+            return 200, {"memories": [{k: v for k, v in m.items() if k != "messages"}
+                                      for m in state.memories.values()]}
+        memory = state.memories.get(rest[0]) if rest else None
+        if rest and not memory:
+            raise status_error(404, "Failed to find memory")
+        if len(rest) == 1 and method == "DELETE":
+            del state.memories[rest[0]]
+            return 200, {"success": True}
+        if rest[1:] == ["messages"] and method == "POST":
+            message_id = state.new_id("msg")
+            memory["messages"].append({
+                "memory_id": rest[0], "message_id": message_id, "create_time": _now_ms(),
+                "input": body.get("input", ""), "prompt_template": body.get("prompt_template", ""),
+                "response": body.get("response", ""), "origin": body.get("origin", ""),
+                "additional_info": {str(k): str(v) for k, v in (body.get("additional_info") or {}).items()},
+            })
+            return 200, {"message_id": message_id}
+        if rest[1:] == ["messages"] and method == "GET":
+            return 200, {"messages": memory["messages"][:10]}
         raise bad_request(f"no handler found for uri [{self.path}] and method [{method}]")
 
     # ---------------------------------------------------------------- deploy machine
