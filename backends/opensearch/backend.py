@@ -110,7 +110,8 @@ class OpenSearchBackend(Backend):
         Option("endpoint", "DeepSeek endpoint", "Where the connector sends requests.",
                default="https://api.deepseek.com"),
         Option("model_group_name", "Model group name", default="thinkpane"),
-        Option("memory", "Conversation memory", "Enable ML Commons' memory feature during setup.",
+        Option("memory", "Conversation memory", "Save each turn to ML Commons conversational "
+               "memory (setup enables the feature on the cluster).",
                kind="bool", default=False),
     )
 
