@@ -461,6 +461,9 @@ async def test_save_writes_config_0600_without_the_secret(provisioner):
     app = Host(backend="fakecluster")
     async with app.run_test(size=SIZE) as pilot:
         await _provision_and_save(app, pilot, provisioner, keep=False)
+        notes = [n.message for n in app._notifications]
+    assert any(n.startswith("Saved to ") and "chats now use Fake cluster" in n for n in notes), notes
+    assert "Keys were not saved. Next time set API key: $FAKE_CLUSTER_KEY." in notes
     result = app.results[0]
     assert isinstance(result, SetupResult) and result.backend == "fakecluster"
     # This session still gets the key; the file does not.

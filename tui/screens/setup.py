@@ -331,12 +331,17 @@ class SetupScreen(Screen["SetupResult | None"]):
         self.settings.backends[self.selected] = section
         self.settings.backend = self.selected
         try:
-            save_settings(self.settings, keep_secrets=form.keep_secrets)
+            path = save_settings(self.settings, keep_secrets=form.keep_secrets)
         except (BackendError, OSError) as error:
             hint = getattr(error, "hint", "") or "Check that the config directory is writable."
             self.log_widget.show(ProgressEvent("save", "fail", f"Could not save the config: {error}", hint=hint))
             return
         options = {**setup_steps.given_values(parsed), **self.saved}
+        self.app.notify(f"Saved to {path}; chats now use {self.choice.label}.", title="Setup")
+        unsaved = [o for o in backend_class.options if o.is_secret and parsed.get(o.name)]
+        if unsaved and not form.keep_secrets:
+            where = "; ".join(f"{o.label}: ${' or $'.join(o.env)}" if o.env else o.label for o in unsaved)
+            self.app.notify(f"Keys were not saved. Next time set {where}.", title="Setup", timeout=10)
         self.dismiss(SetupResult(self.selected, options))
 
     # ------------------------------------------------------------------ the worker
