@@ -8,6 +8,17 @@ from collections.abc import Iterable
 MASK = "********"
 
 
+# Every secret value wrapped in a Secret in this process, so that log redaction
+# (backends.log_redaction) can mask it wherever a library logs it, e.g. an error body that
+# echoes the key. Kept for the life of the process; it only ever holds a handful of values.
+_KNOWN_VALUES: set[str] = set()
+
+
+def known_values() -> list[str]:
+    """The values of every :class:`Secret` created so far (for log redaction)."""
+    return list(_KNOWN_VALUES)
+
+
 class Secret:
     """A string that does not print itself. ``get()`` is the only way to read it."""
 
@@ -15,6 +26,8 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        if value and len(value) >= 4:
+            _KNOWN_VALUES.add(value)
 
     def get(self) -> str:
         return self._value
