@@ -37,6 +37,9 @@ class UsageError(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from backends.log_redaction import install as redact_log_records
+
+    redact_log_records()  # libraries log requests (botocore DEBUG prints auth headers)
     try:
         return _run(argv)
     except SystemExit as exc:  # argparse: --help, --version, usage errors
@@ -417,6 +420,9 @@ def _ask(args: argparse.Namespace, settings, backend_class) -> int:
             print(json_line(event_to_json(ErrorEvent(error))), flush=True)
         print_error(error, sys.stderr)
         return 1
+    from backends.log_redaction import register_secrets
+
+    register_secrets(backend.secrets())
     system = args.system if args.system is not None else settings.system_prompt
     conversation = conversation_for(prompt, system)
 
