@@ -453,3 +453,50 @@ async def test_real_openai_backend_over_http_into_the_chat_screen(store, server)
         messages = store.load_messages(app.chat.conversation_id)
         assert messages[-1].content == ALL_IN_ONE  # stored exactly, shown sanitised
         await still_responsive(app, pilot)
+
+
+class _RefusingWriter:
+    """An AnswerWriter whose final save fails with a hint that looks like markup.
+
+    Store hints name the database path (e.g. "move '/home/me/[old]/conversations.sqlite3'
+    aside"), and a folder name may contain brackets; a notification must show it literally.
+    """
+
+    def append_content(self, text) -> None:
+        pass
+
+    append_reasoning = append_content
+
+    def flush(self) -> None:
+        pass
+
+    def set_usage(self, input_tokens, output_tokens) -> None:
+        pass
+
+    def merge_extra(self, data) -> None:
+        pass
+
+    def set_timing(self, ttft_ms, elapsed_ms) -> None:
+        pass
+
+    def finish(self, status, **kwargs) -> None:
+        from tui.store import StoreError
+
+        raise StoreError("Could not save [/] the answer", "Move '/data/[/]old [@click=app.quit]x[/]' aside.")
+
+
+async def test_store_error_notification_shows_markup_literally(store):
+    backend = GatedBackend()
+    app = make_app(store, backend)
+    async with app.run_test(size=(160, 50), notifications=True) as pilot:
+        await send(pilot, "go")
+        await wait_until(pilot, lambda: app.chat.live is not None, "turn started")
+        app.chat.live.writer = _RefusingWriter()
+        backend.put(ContentDelta("answer"), Stop())
+        backend.end()
+        await wait_until(pilot, lambda: app.chat.live is None, "turn ended")
+        await wait_until(pilot, lambda: bool(app.screen.query("Toast")), "notification shown")
+        await pilot.pause()
+        toast = app.screen.query_one("Toast").render().plain
+        assert "[@click=app.quit]x[/]" in toast and "[/]old" in toast
+        await still_responsive(app, pilot)
