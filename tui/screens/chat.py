@@ -453,7 +453,8 @@ class ChatScreen(Screen):
             live.writer.finish(record.status, stop_reason=record.stop_reason,
                                error=str(error) if error is not None else None)
         except BackendError as store_error:
-            self.notify(store_error.hint or store_error.title, title=store_error.title, severity="error")
+            self.notify(store_error.hint or store_error.title, title=store_error.title, severity="error",
+                        markup=False)  # hints name file paths, which may contain [brackets]
 
     def on_unmount(self) -> None:
         """The app is closing mid-stream: keep what arrived, marked cancelled."""

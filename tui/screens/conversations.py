@@ -99,7 +99,7 @@ class ConversationsScreen(ModalScreen[int | None]):
         try:
             summaries = self.store.list_conversations(query)
         except BackendError as error:
-            self.notify(error.hint or error.title, title=error.title, severity="error")
+            self.notify(error.hint or error.title, title=error.title, severity="error", markup=False)
             return
         self.summaries = {summary.id: summary for summary in summaries}
         table = self.table
@@ -178,7 +178,7 @@ class ConversationsScreen(ModalScreen[int | None]):
             try:
                 self.store.rename(conversation_id, title)
             except BackendError as error:
-                self.notify(error.hint or error.title, title=error.title, severity="error")
+                self.notify(error.hint or error.title, title=error.title, severity="error", markup=False)
         self._end_rename()
         self.reload(keep_id=conversation_id)
 
@@ -198,7 +198,7 @@ class ConversationsScreen(ModalScreen[int | None]):
             try:
                 self.store.delete(conversation_id)
             except BackendError as error:
-                self.notify(error.hint or error.title, title=error.title, severity="error")
+                self.notify(error.hint or error.title, title=error.title, severity="error", markup=False)
             self.app.conversation_deleted(conversation_id)
             self.reload()
             self.table.focus()
