@@ -201,6 +201,14 @@ def _map(exc: BaseException, ctx: ErrorContext, mid_stream: bool) -> BackendErro
             "Bedrock: connection dropped" + (" mid-answer" if mid_stream else ""),
             KEPT * mid_stream + "Send again.", detail=_describe(exc), retryable=True,
         )
+    if isinstance(exc, UnicodeDecodeError) or type(exc).__name__ == "JSONDecodeError":
+        # A frame with a valid CRC whose payload is not UTF-8 JSON: botocore's json.loads fails.
+        return ProtocolError(
+            "Bedrock sent an event that could not be decoded",
+            KEPT * mid_stream + "Send again. If it repeats, check any proxy between you and "
+            f"{ctx.where} (it may be altering the response).",
+            detail=_describe(exc),
+        )
     raise exc  # not ours to explain: guarded() reports it as an internal error
 
 
