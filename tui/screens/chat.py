@@ -8,7 +8,7 @@ queue would send a prompt written before the user saw the answer it replies to.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rich.text import Text
 from textual import on, work
@@ -32,6 +32,7 @@ from tui.messages import (
     TextReceived,
     UsageReceived,
 )
+from tui.sanitize import StreamSanitizer
 from tui.stream_worker import pump_stream
 from tui.turn_record import CHARS_PER_TOKEN, REASONING_MS_KEY, TurnRecord
 from tui.widgets.prompt_input import PromptInput
@@ -59,6 +60,9 @@ class LiveTurn:
     reasoning_stream: MarkdownStream | None
     writer: object  # tui.store.AnswerWriter
     input_estimate: str
+    # Sanitise delta by delta, holding back an escape sequence cut between two deltas.
+    reasoning_filter: StreamSanitizer = field(default_factory=StreamSanitizer)
+    content_filter: StreamSanitizer = field(default_factory=StreamSanitizer)
     worker: Worker | None = None
     ending: bool = False  # _end_turn is running: ignore further stream messages
 
@@ -319,18 +323,18 @@ class ChatScreen(Screen):
             record.reasoning += message.reasoning
             live.writer.append_reasoning(message.reasoning)
             if live.reasoning_stream is not None:
-                await live.reasoning_stream.write(clean(message.reasoning))
+                await live.reasoning_stream.write(live.reasoning_filter.feed(message.reasoning))
                 self.reasoning_pane.keep_following()
         if message.content:
             if record.first_content_at is None:
                 record.first_content_at = now
             record.content += message.content
             live.writer.append_content(message.content)
-            await live.answer_stream.write(clean(message.content))
+            await live.answer_stream.write(live.content_filter.feed(message.content))
             self.transcript.keep_following()
-        state = "answering" if record.content else "thinking"
-        if self.status.info.state != state:
-            self.status.set(state=state)
+        # At most ~60 of these a second (the worker coalesces), so the counters stay live.
+        self.status.set(state="answering" if record.content else "thinking",
+                        tokens_out=record.output_tokens_label())
 
     @on(UsageReceived)
     def on_usage_received(self, message: UsageReceived) -> None:
