@@ -498,3 +498,22 @@ async def test_store_error_notification_shows_markup_literally(store):
         toast = app.screen.query_one("Toast").render().plain
         assert "[@click=app.quit]x[/]" in toast and "[/]old" in toast
         await still_responsive(app, pilot)
+
+
+async def test_a_sequence_split_between_deltas_never_shows_debris_while_streaming(store):
+    backend = GatedBackend()
+    app = make_app(store, backend)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await send(pilot, "go")
+        await wait_until(pilot, lambda: app.chat.live is not None, "turn started")
+        # Each half arrives in its own message: the live panes must not show "0;pwned" debris.
+        for half in ("before \x1b]0;pwn", "ed-title\x07 after"):
+            backend.put(ReasoningDelta(half), ContentDelta(half))
+            await wait_until(pilot, lambda: "before" in app.chat.reasoning_pane.live_text(), "text shown")
+            await pilot.pause(0.05)
+        await wait_until(pilot, lambda: "after" in app.chat.transcript.answers()[-1]._live.source, "second half")
+        for live_source in (app.chat.reasoning_pane.live_text(), app.chat.transcript.answers()[-1]._live.source):
+            assert live_source == "before  after"
+        backend.put(Stop())
+        backend.end()
+        await wait_until(pilot, lambda: app.chat.live is None, "turn ended")
