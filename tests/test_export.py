@@ -18,7 +18,12 @@ from tests.hostile import ALL_IN_ONE, assert_inert
 from tests.servers.openai_sse import serve
 from tui import paths
 from tui.cli import main
-from tui.export import code_blocks, conversation_json, conversation_markdown, export_conversation
+from tui.export import (
+    code_blocks,
+    conversation_json,
+    conversation_markdown,
+    export_conversation,
+)
 from tui.store import ConversationStore
 
 

@@ -16,7 +16,16 @@ import pytest
 from backends import registry
 from backends.base import ContentDelta, ReasoningDelta, Stop
 from tests.servers import bedrock_eventstream as bedrock_server
-from tests.servers.openai_sse import DONE, Close, HoldOpen, Raw, Respond, chunk, error_body, serve
+from tests.servers.openai_sse import (
+    DONE,
+    Close,
+    HoldOpen,
+    Raw,
+    Respond,
+    chunk,
+    error_body,
+    serve,
+)
 from tests.tui_helpers import GatedBackend, rendered_text, wait_until
 from tui.cli import main
 from tui.store import ConversationStore

@@ -128,7 +128,7 @@ async def chat_session_with_auth_error(server) -> str:
                 app.chat.show_problem(BackendError(turn.record.error_title or "", turn.record.error_hint or ""))
                 await pilot.pause()
                 shown.append(rendered_text(app.chat.query_one("#message-panel")))
-                await wait_until(pilot, lambda: not app.chat.transcript.answers()[-1].record.status == "streaming",
+                await wait_until(pilot, lambda: app.chat.transcript.answers()[-1].record.status != "streaming",
                                  "ended")
             assert "Authentication" in " ".join(shown) or "401" in " ".join(shown)
     finally:
