@@ -23,6 +23,7 @@ from tui.export import (
     conversation_json,
     conversation_markdown,
     export_conversation,
+    suggested_filename,
 )
 from tui.store import ConversationStore
 
@@ -157,6 +158,15 @@ def test_conversation_functions_take_store_records(store) -> None:
     summary, messages = store.get_conversation(cid), store.load_messages(cid)
     assert conversation_json(summary, messages)["messages"][1]["reasoning"] == "r"
     assert conversation_markdown(summary, messages).startswith("# x\n")
+
+
+def test_suggested_filename_is_safe(store) -> None:
+    cid = store.create_conversation("Is 7 prime? ../../etc/passwd \x1b]0;x\x07 ünï")
+    summary = store.get_conversation(cid)
+    name = suggested_filename(summary, "json")
+    assert name.startswith(f"thinkpane-{cid}-is-7-prime-etc-passwd") and name.endswith(".json")
+    assert "/" not in name and "\x1b" not in name
+    assert suggested_filename(store.get_conversation(store.create_conversation("???")), "md") == f"thinkpane-{cid + 1}.md"
 
 
 # --------------------------------------------------------------------------- code blocks

@@ -243,6 +243,12 @@ def format_for(path: str | None, fmt: str | None) -> str:
     return "md"
 
 
+def suggested_filename(summary: Any, fmt: str = "md") -> str:
+    """A safe file name for an export, e.g. ``thinkpane-12-is-7-prime.md`` (for the app's dialog)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", sanitize(summary.title or "").lower()).strip("-")[:40].rstrip("-")
+    return f"thinkpane-{summary.id}" + (f"-{slug}" if slug else "") + f".{fmt}"
+
+
 def write_private(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` to ``path`` readable by the owner only (0600): a chat can be private."""
     target = Path(path)
