@@ -425,3 +425,33 @@ async def test_first_launch_opens_the_setup_screen_and_its_result_switches_backe
         assert app.screen is app.chat
         assert app.settings.backend == "openai"
         assert "deepseek-reasoner" in app.chat.status.line_text().plain
+
+
+async def test_new_chat_while_streaming_cancels_the_stream_first(store):
+    backend = GatedBackend()
+    app = make_app(store, backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "long one")
+        backend.put(ContentDelta("partial"))
+        await wait_until(pilot, lambda: "partial" in answer_text(app), "partial")
+        first_id = app.chat.conversation_id
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: app.chat.live is None and not app.chat.transcript.children, "new chat")
+        assert app.chat.conversation_id is None
+    answer = store.load_messages(first_id)[-1]
+    assert (answer.status, answer.content) == ("cancelled", "partial")
+
+
+async def test_failed_empty_answers_are_not_sent_back_and_user_turns_are_merged(store):
+    backend = GatedBackend()
+    app = make_app(store, backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "first")
+        backend.put(ErrorEvent(ServerError("Down", "Later.")))
+        await wait_until(pilot, lambda: app.chat.live is None and app.chat.transcript.answers(), "failed turn")
+        await send(pilot, "second")
+        await wait_until(pilot, lambda: len(backend.received) == 2, "second stream")
+        assert [(m.role, m.content) for m in backend.received[1].messages] == [("user", "first\n\nsecond")]
+        backend.put(Stop())
+        backend.end()
+        await wait_until(pilot, lambda: app.chat.live is None, "end")
