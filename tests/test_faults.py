@@ -329,3 +329,40 @@ async def test_chat_store_flush_failure_keeps_text_on_screen_and_app_running(sto
         backend.end()
         await wait_until(pilot, lambda: app.chat.live is None, "next finished")
         assert store.load_messages(app.chat.conversation_id)[-1].content == "fine"
+
+
+# --------------------------------------------------------------------------- a really full disk
+
+
+@pytest.fixture
+def tiny_data_dir(tmp_path, monkeypatch):
+    """THINKPANE_DATA_DIR on a real 384 KB tmpfs (needs root and mount rights; skipped otherwise)."""
+    import os
+    import shutil
+    import subprocess
+
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("needs root to mount a tiny tmpfs")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=384k,mode=0700", "tmpfs", str(mount_point)],
+                             check=False, capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    monkeypatch.setenv("THINKPANE_DATA_DIR", str(mount_point))
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
+def test_ask_save_on_a_full_disk_prints_the_whole_answer_and_says_it_was_not_saved(server, capsys, tiny_data_dir) -> None:
+    answer = "".join(f"<{i:04d}>" + "w" * 9994 for i in range(100))  # ~1 MB cannot fit in 384 KB
+    server.enqueue([chunk(content=answer[i : i + 50_000]) for i in range(0, len(answer), 50_000)]
+                   + [chunk(content="", finish="stop"), DONE])
+    code = ask(server, "--save", "--no-reasoning", "q")
+    out, err = capsys.readouterr()
+    assert out == answer + "\n"  # the user still gets every word
+    assert code == 1
+    lines = assert_clean_failure(err)
+    assert "disk is full" in " ".join(lines) and "THINKPANE_DATA_DIR" in " ".join(lines)
