@@ -153,3 +153,14 @@ async def test_deleting_the_open_conversation_clears_the_chat(store):
         await pilot.press("y")
         await wait_until(pilot, lambda: not app.chat.transcript.children, "chat cleared")
         assert app.chat.conversation_id is None
+
+
+async def test_an_empty_list_and_a_search_without_hits_say_so(store):
+    app = ThinkpaneApp(Settings(), store, backend=ScriptedBackend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_list(app, pilot)
+        empty = screen.query_one("#conversations-empty")
+        assert empty.display and "No conversations yet" in rendered_text(empty)
+        await pilot.press(*"[zebra]")
+        await pilot.pause()
+        assert "No conversation matches “[zebra]”." in rendered_text(empty)

@@ -70,6 +70,7 @@ class ConversationsScreen(ModalScreen[int | None]):
             yield Static(Text("Conversations", style="bold"), id="conversations-title")
             yield Input(placeholder="Search titles and messages…", id="conversation-search", select_on_focus=False)
             yield DataTable(id="conversation-table", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="conversations-empty")
             yield Input(id="conversation-rename", placeholder="New title")
             yield Static("Enter open · r rename · d delete · Esc close", id="conversations-help")
 
@@ -112,6 +113,12 @@ class ConversationsScreen(ModalScreen[int | None]):
                 Text(clean_line(summary.model or summary.backend), style="dim"),
                 key=str(summary.id),
             )
+        empty = self.query_one("#conversations-empty", Static)
+        empty.display = not summaries
+        if query:
+            empty.update(Text.assemble("No conversation matches “", query, "”."))
+        else:
+            empty.update("No conversations yet: close this list and send a prompt.")
         if keep_id is not None and keep_id in self.summaries:
             table.move_cursor(row=table.get_row_index(str(keep_id)))
 
