@@ -455,3 +455,17 @@ async def test_failed_empty_answers_are_not_sent_back_and_user_turns_are_merged(
         backend.put(Stop())
         backend.end()
         await wait_until(pilot, lambda: app.chat.live is None, "end")
+
+
+async def test_an_answer_without_reasoning_says_so_in_the_reasoning_pane(store):
+    backend = ScriptedBackend()
+    backend.enqueue([ContentDelta("Just the answer."), Stop()])
+    app = make_app(store, backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "q")
+        await wait_until(pilot, lambda: app.chat.live is None and app.chat.transcript.answers(), "answer")
+        await pilot.pause()
+        assert "none for this answer" in rendered_text(app.chat.reasoning_pane.header)
+        await wait_until(pilot, lambda: "No reasoning for this answer." in rendered_text(
+            app.chat.reasoning_pane.body.children[0]), "no-reasoning note")
+        assert not app.chat.transcript.answers()[-1].link.display

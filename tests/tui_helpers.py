@@ -52,7 +52,7 @@ async def wait_until(pilot, condition: Callable[[], bool], what: str = "conditio
 
 def rendered_text(widget: Widget) -> str:
     """The text a (leaf) widget draws, as the user sees it."""
-    width, height = widget.size
+    width, height = widget.outer_size  # padding and border included, as drawn
     lines = widget.render_lines(Region(0, 0, width, height))
     return "\n".join(line.text.rstrip() for line in lines)
 

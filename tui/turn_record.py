@@ -55,7 +55,7 @@ class TurnRecord:
         """How long the model thought: first token until the first answer token (or now)."""
         if self.reasoning_ms is not None:
             return self.reasoning_ms / 1000
-        if self.first_token_at is None:
+        if self.first_token_at is None or not self.reasoning:
             return None
         end = self.first_content_at or self.ended_at or now
         return None if end is None else max(0.0, end - self.first_token_at)

@@ -430,6 +430,8 @@ class ChatScreen(Screen):
             if self.reasoning_pane.live is not None:
                 await self.reasoning_pane.live.update(clean(record.reasoning))
         await live.answer.finalize()
+        if self.reasoning_pane.shown is record and not record.reasoning:
+            await self.reasoning_pane.show_record(record)  # "No reasoning for this answer."
         self.transcript.call_after_refresh(self.transcript.keep_following)
         self._save_outcome(live, error)
         if self.reasoning_pane.shown is record:

@@ -25,6 +25,9 @@ def reasoning_header(record: TurnRecord | None, now: float | None = None, *, lab
         text.append(" · redacted by the provider", style="italic")
         if not record.reasoning:
             return text
+    if not record.reasoning:
+        text.append(" · waiting…" if record.status == "streaming" else " · none for this answer", style="italic")
+        return text
     text.append(f" · ~{record.estimated_reasoning_tokens:,} tokens")
     seconds = record.reasoning_seconds(now)
     if seconds is not None:
