@@ -1,6 +1,6 @@
 """The Reasoning pane: the live reasoning of the current turn, or a reopened earlier one.
 
-Live reasoning streams into a Textual ``Markdown`` through a ``MarkdownStream``; a reopened
+Live reasoning streams into a ``LiveMarkdown`` through a ``MarkdownStream``; a reopened
 turn is shown as one lightweight ``Static`` (Rich Markdown).
 """
 
@@ -9,9 +9,10 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from tui.turn_record import TurnRecord
+from tui.widgets.live_markdown import LiveMarkdown
 from tui.widgets.transcript import follow_when_overflowing
 from tui.widgets.turn import rendered_markdown
 
@@ -40,17 +41,17 @@ class ReasoningPane(Vertical):
         super().__init__(id=id)
         self.header = Static(reasoning_header(None), id="reasoning-header")
         self.body = VerticalScroll(id="reasoning-body", can_focus=True)
-        self.live: Markdown | None = None
+        self.live: LiveMarkdown | None = None
         self.shown: TurnRecord | None = None
 
     def compose(self) -> ComposeResult:
         yield self.header
         yield self.body
 
-    async def start_live(self, record: TurnRecord) -> Markdown:
+    async def start_live(self, record: TurnRecord) -> LiveMarkdown:
         """Empty the pane and return a Markdown widget for this turn's live reasoning."""
         await self.body.remove_children()
-        self.live = Markdown(id="reasoning-live")
+        self.live = LiveMarkdown(renderer=rendered_markdown, id="reasoning-live")
         self.shown = record
         await self.body.mount(self.live)
         follow_when_overflowing(self.body, restart=True)

@@ -1,9 +1,10 @@
 """One exchange in the transcript: the user's prompt, and the assistant's answer.
 
-A streaming answer is a Textual ``Markdown`` fed by a ``MarkdownStream``. When the turn ends
-it is swapped for a lightweight ``Static`` holding a Rich ``Markdown`` renderable: a
-Markdown widget tree costs ~27 widgets per message (anchors.md: 200 of them took 16 s and
-325 MB to mount), a Static costs one.
+A streaming answer is a ``LiveMarkdown`` (Rich Markdown rendered block by block, cheap per
+update; see live_markdown.py) fed by a ``MarkdownStream``. When the turn ends it is swapped
+for a lightweight ``Static`` holding a Rich ``Markdown`` renderable: a Textual Markdown tree
+costs ~27 widgets per message (anchors.md: 200 of them took 16 s and 325 MB to mount), a
+Static costs one.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from backends.base import STOP_EXPLANATIONS
 from tui.turn_record import TurnRecord
+from tui.widgets.live_markdown import LiveMarkdown
 from tui.widgets.safe_text import clean, safe_text
 
 
@@ -77,13 +79,13 @@ class AnswerTurn(Vertical):
         self.record = record
         self.link = ReasoningLink(self)
         self.note = Static("", classes="turn-note")
-        self._live: Markdown | None = None
+        self._live: LiveMarkdown | None = None
         self._body: Static | None = None
 
     def compose(self):
         yield self.link
         if self.record.status == "streaming":
-            self._live = Markdown(classes="answer-body")
+            self._live = LiveMarkdown(renderer=rendered_markdown, classes="answer-body")
             yield self._live
         else:
             self._body = Static(rendered_markdown(self.record.content), classes="answer-body")
@@ -96,7 +98,7 @@ class AnswerTurn(Vertical):
             self.link.display = False
         self.refresh_note()
 
-    def live_markdown(self) -> Markdown:
+    def live_markdown(self) -> LiveMarkdown:
         assert self._live is not None, "only a streaming turn has a live Markdown"
         return self._live
 

@@ -1,0 +1,156 @@
+"""Run every benchmark and print one summary: each target, PASS/MISS, and the ratio to baseline.
+
+Run: ``python tests/bench/run_all.py`` (about 7 minutes on 2 cores; ``--quick`` is about 3).
+Scripts run one after the other, each in its own interpreter; their full tables go to
+stderr as they finish, the summary table and one JSON line to stdout. Latency numbers are
+wall-clock: run on an otherwise idle machine (the load average is printed with the summary).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from harness import print_table
+
+HERE = Path(__file__).resolve().parent
+
+
+def run(script: str, args: list[str]) -> dict | None:
+    print(f"=== {script} {' '.join(args)}", file=sys.stderr, flush=True)
+    completed = subprocess.run([sys.executable, str(HERE / script), *args], capture_output=True,
+                               text=True, cwd=str(HERE.parents[1]))
+    sys.stderr.write(completed.stdout.rsplit("\n{", 1)[0] + "\n")
+    if completed.returncode not in (0, 1):
+        sys.stderr.write(completed.stderr[-2000:])
+    for line in reversed(completed.stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    return None
+
+
+def ratio(value, baseline) -> float | None:
+    if isinstance(value, (int, float)) and isinstance(baseline, (int, float)) and baseline:
+        return round(value / baseline, 2)
+    return None
+
+
+def verdict(value, target, higher_is_better: bool = False) -> str:
+    if value is None:
+        return "MISS"
+    return "PASS" if (value >= target if higher_is_better else value <= target) else "MISS"
+
+
+def render_rows(data: dict) -> list[list]:
+    by = {(r["renderer"], str(r["rate"])): r for r in data["runs"]}
+    tp, floor, naive = by[("thinkpane", "150.0")], by[("floor", "150.0")], by.get(("naive", "150.0"))
+    fast, fast_floor = by[("thinkpane", "unthrottled")], by[("floor", "unthrottled")]
+    ttft = next(t for t in data["ttft"] if t["renderer"] == "thinkpane")
+    naive_ttft = next((t for t in data["ttft"] if t["renderer"] == "naive"), None)
+    naive_note = ""
+    if naive and not naive["completed"]:
+        naive_note = f"naive: stopped at {naive['tokens_done']:,}/{naive['tokens']:,} tokens"
+    return [
+        ["1 stream: timer lag p99 @150 tok/s (ms)", tp["lag_ms"]["p99"], "< 50", verdict(tp["lag_ms"]["p99"], 50),
+         floor["lag_ms"]["p99"], ratio(tp["lag_ms"]["p99"], floor["lag_ms"]["p99"]),
+         f"naive {naive['lag_ms']['p99']}" if naive else ""],
+        ["1 stream: final frame after last token (ms)", tp["final_frame_ms"], "< 100",
+         verdict(tp["final_frame_ms"], 100), None, None,
+         f"unthrottled {fast['final_frame_ms']} ms"],
+        ["1 stream: unthrottled tokens/s", fast["tokens_per_s"], ">= 2000",
+         verdict(fast["tokens_per_s"], 2000, higher_is_better=True), fast_floor["tokens_per_s"],
+         ratio(fast["tokens_per_s"], fast_floor["tokens_per_s"]), ""],
+        ["1 stream: CPU s @150 tok/s", tp["cpu_s"], "<= 3x floor",
+         verdict(ratio(tp["cpu_s"], floor["cpu_s"]), 3.0), floor["cpu_s"], ratio(tp["cpu_s"], floor["cpu_s"]),
+         (f"naive {naive['cpu_s']} s; " if naive else "") + naive_note],
+        ["2 first painted token p95 (ms)", ttft["ttft_ms"]["p95"], "< 20", verdict(ttft["ttft_ms"]["p95"], 20),
+         naive_ttft["ttft_ms"]["p95"] if naive_ttft else None,
+         ratio(ttft["ttft_ms"]["p95"], naive_ttft["ttft_ms"]["p95"]) if naive_ttft else None,
+         "baseline = naive renderer"],
+    ]
+
+
+def startup_rows(data: dict) -> list[list]:
+    first = data["first_frame"]
+    sdks = data["sdks_imported"]
+    lazy = {k: v for k, v in sdks.items() if k in ("boto3", "opensearchpy", "llama_cpp")} if isinstance(sdks, dict) else sdks
+    return [
+        ["3 startup: first frame (s)", first["thinkpane_median_s"], "< 0.6", data["verdicts"]["first_frame_s"],
+         first["bare_app_median_s"], ratio(first["thinkpane_median_s"], first["bare_app_median_s"]),
+         "baseline = bare Textual App"],
+        ["3 startup: ask --help (s)", data["ask_help_median_s"], "< 0.3", data["verdicts"]["ask_help_s"],
+         data["python_pass_median_s"], ratio(data["ask_help_median_s"], data["python_pass_median_s"]),
+         "baseline = python -c pass"],
+        ["3 startup: SDKs imported only when used", "none" if data["verdicts"]["lazy_sdks"] == "PASS" else lazy,
+         "none", data["verdicts"]["lazy_sdks"], None, None, "openai configured; boto3/opensearchpy/llama_cpp"],
+    ]
+
+
+def long_rows(data: dict) -> list[list]:
+    long, empty = data["long"], data["empty"]
+    return [
+        ["4 long: time to interactive (s)", long["interactive_s"], "< 1", verdict(long["interactive_s"], 1.0),
+         empty["interactive_s"], ratio(long["interactive_s"], empty["interactive_s"]), "baseline = empty chat"],
+        ["4 long: RSS (MB)", long["rss_mb"], "< 120", verdict(long["rss_mb"], 120), empty["rss_mb"],
+         ratio(long["rss_mb"], empty["rss_mb"]), f"peak {long['rss_peak_mb']} MB"],
+        ["4 long: scroll timer lag p99 (ms)", long["scroll_lag_ms"]["p99"], "< 50",
+         verdict(long["scroll_lag_ms"]["p99"], 50), empty["scroll_lag_ms"]["p99"],
+         ratio(long["scroll_lag_ms"]["p99"], empty["scroll_lag_ms"]["p99"]), ""],
+        ["4 long: new stream timer lag p99 (ms)", long["stream_lag_ms"]["p99"], "< 50",
+         verdict(long["stream_lag_ms"]["p99"], 50), empty["stream_lag_ms"]["p99"],
+         ratio(long["stream_lag_ms"]["p99"], empty["stream_lag_ms"]["p99"]), ""],
+    ]
+
+
+def store_rows(data: dict) -> list[list]:
+    rows = []
+    for key in ("list_newest_200", "search_common_word", "search_rare_word"):
+        value = data[key]["median_ms"]
+        rows.append([f"5 store: {key} @{data['conversations']:,} (ms)", value, "< 100", verdict(value, 100),
+                     None, None, f"max {data[key]['max_ms']} ms"])
+    s = data["stream"]
+    rows.append(["5 store: appends+flushes during a stream (ms)", s["writer_total_ms"],
+                 "doesn't slow it", "PASS" if s["writer_total_ms"] < s["stream_time_at_rate_s"] * 1000 * 0.02 else "MISS",
+                 s["baseline_string_appends_ms"], s.get("total_ratio"),
+                 f"over a {s['stream_time_at_rate_s']} s stream; baseline = string appends"])
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller inputs, for a smoke run")
+    args = parser.parse_args()
+    quick = args.quick
+    results = {
+        "render": run("bench_render.py", ["--quick", "--naive-budget", "8"] if quick else []),
+        "startup": run("bench_startup.py", ["--runs", "3"] if quick else []),
+        "long_conversation": run("bench_long_conversation.py", ["--turns", "100"] if quick else []),
+        "store": run("bench_store.py", ["--conversations", "2000"] if quick else []),
+    }
+    rows: list[list] = []
+    for name, build in (("render", render_rows), ("startup", startup_rows),
+                        ("long_conversation", long_rows), ("store", store_rows)):
+        data = results[name]
+        if data is None:
+            rows.append([f"{name}: the script failed (see above)", None, "", "MISS", None, None, ""])
+            continue
+        try:
+            rows += build(data)
+        except (KeyError, StopIteration, TypeError) as exc:
+            rows.append([f"{name}: incomplete results ({exc!r})", None, "", "MISS", None, None, ""])
+    load = os.getloadavg()
+    print_table(f"Thinkpane performance summary ({'quick' if quick else 'full'} run; load average "
+                f"{load[0]:.1f} on {os.cpu_count()} CPUs)",
+                ["target", "value", "target", "verdict", "baseline", "x baseline", "notes"], rows)
+    print(json.dumps({"bench": "all", "quick": quick, "load_average": load[0],
+                      "summary": [dict(zip(["target", "value", "goal", "verdict", "baseline", "ratio", "notes"], r))
+                                  for r in rows], "results": results}))
+    return 0 if all(r[3] == "PASS" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
