@@ -5,7 +5,10 @@ the cursor, set the window title, write to the clipboard (OSC 52) or create fake
 (OSC 8). Before text reaches a terminal we drop whole ANSI/OSC/DCS sequences, then every
 remaining C0 and C1 control character except newline and tab. Removing ESC and the C1
 introducers alone already makes any sequence inert, so a sequence cut between two stream
-deltas can leave only harmless printable debris, never a live escape. Bidirectional
+deltas can leave only harmless printable debris, never a live escape (and
+:class:`StreamSanitizer` holds such a cut sequence back so not even debris shows). The
+policy is to remove, not to show ``␛``: the text around a sequence stays readable and a
+pasted answer carries no junk. Bidirectional
 embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069) are removed too:
 they reorder how the rest of the line is drawn ("Trojan Source"), e.g. ``exe.txt``.
 
