@@ -469,3 +469,74 @@ async def test_an_answer_without_reasoning_says_so_in_the_reasoning_pane(store):
         await wait_until(pilot, lambda: "No reasoning for this answer." in rendered_text(
             app.chat.reasoning_pane.body.children[0]), "no-reasoning note")
         assert not app.chat.transcript.answers()[-1].link.display
+
+
+async def test_f1_toggles_the_key_help(store):
+    app = make_app(store, ScriptedBackend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f1")
+        await wait_until(pilot, lambda: bool(app.screen.query("HelpPanel")), "help panel")
+        await pilot.press("f1")
+        await wait_until(pilot, lambda: not app.screen.query("HelpPanel"), "help closed")
+
+
+# --------------------------------------------------------------------------- pure parts
+
+
+async def test_the_stream_worker_posts_the_first_token_at_once_and_coalesces_the_rest():
+    import asyncio
+
+    from backends.base import Backend, Conversation, Message
+    from tui.messages import StreamFinished, TextReceived
+    from tui.stream_worker import pump_stream
+
+    class Fast(Backend):
+        name, label = "fast", "Fast"
+
+        async def stream(self, conversation):
+            yield ReasoningDelta("r0 ")
+            for n in range(2000):
+                await asyncio.sleep(0)
+                yield ContentDelta(f"t{n} ")
+            yield Stop()
+
+    posted = []
+    await pump_stream(Fast({}), Conversation([Message("user", "go")]), 7, posted.append, interval=0.05)
+    texts = [m for m in posted if isinstance(m, TextReceived)]
+    assert texts[0].reasoning == "r0 " and texts[0].content == ""  # first token, alone, at once
+    assert len(texts) < 200  # 2,001 deltas, far fewer messages
+    assert "".join(m.content for m in texts) == "".join(f"t{n} " for n in range(2000))
+    assert isinstance(posted[-1], StreamFinished) and posted[-1].turn == 7
+
+
+def test_conversation_sent_to_the_backend_skips_failed_empty_answers():
+    from types import SimpleNamespace
+
+    from backends.base import Message
+    from tui.history import backend_conversation, title_from_prompt
+
+    def stored(role, content, status="complete", reasoning=""):
+        return SimpleNamespace(role=role, content=content, status=status,
+                               to_backend_message=lambda: Message(role, content, reasoning))
+
+    conversation = backend_conversation([
+        stored("user", "a"), stored("assistant", "partial", "cancelled", reasoning="hmm"),
+        stored("user", "b"), stored("assistant", "", "error"),
+        stored("user", "c"), stored("assistant", "", "streaming"),
+    ], system="be brief")
+    assert [(m.role, m.content) for m in conversation.messages] == [
+        ("user", "a"), ("assistant", "partial"), ("user", "b\n\nc")]
+    assert conversation.system == "be brief"
+    assert conversation.history_without_reasoning()[2] == {"role": "assistant", "content": "partial"}
+    assert title_from_prompt("  line one\nline two  ") == "line one line two"
+    long_title = title_from_prompt("x" * 100)
+    assert len(long_title) == 60 and long_title.endswith("…")
+
+
+def test_safe_text_strips_escapes_and_keeps_markup_literal():
+    from tui.widgets.safe_text import clean, clean_line, safe_text
+
+    assert clean("a\x1b[31mred\x1b[0m\x1b]8;;http://x\x07link\x1b]8;;\x07\x00\x9b2J z\tq\n") == "aredlink z\tq\n"
+    assert "\x1b" not in clean("\x1b]52;c;ZXZpbA==\x07paste") and "ZXZpbA" not in clean("\x1b]52;c;ZXZpbA==\x07paste")
+    assert clean_line("two\nlines\there") == "two lines here"
+    assert safe_text("[bold]x[/bold]").plain == "[bold]x[/bold]"
