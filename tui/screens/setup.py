@@ -337,11 +337,11 @@ class SetupScreen(Screen["SetupResult | None"]):
             self.log_widget.show(ProgressEvent("save", "fail", f"Could not save the config: {error}", hint=hint))
             return
         options = {**setup_steps.given_values(parsed), **self.saved}
-        self.app.notify(f"Saved to {path}; chats now use {self.choice.label}.", title="Setup")
+        self.app.notify(f"Saved to {path}; chats now use {self.choice.label}.", title="Setup", markup=False)
         unsaved = [o for o in backend_class.options if o.is_secret and parsed.get(o.name)]
         if unsaved and not form.keep_secrets:
             where = "; ".join(f"{o.label}: ${' or $'.join(o.env)}" if o.env else o.label for o in unsaved)
-            self.app.notify(f"Keys were not saved. Next time set {where}.", title="Setup", timeout=10)
+            self.app.notify(f"Keys were not saved. Next time set {where}.", title="Setup", timeout=10, markup=False)
         self.dismiss(SetupResult(self.selected, options))
 
     # ------------------------------------------------------------------ the worker
