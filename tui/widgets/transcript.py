@@ -4,6 +4,11 @@ It is ``anchor()``-ed while a stream runs: it follows new text only while the us
 the bottom; scrolling up stops following, scrolling back to the end resumes (oterm PR #82).
 We anchor only once the content overflows: an anchored container shorter than its viewport
 is drawn bottom-aligned, which leaves a short first exchange floating at the bottom.
+
+A loaded conversation mounts only its last turns; older ones are mounted a page at a time
+as the user scrolls up towards them. Mounting all of a 300-turn conversation took 6 s and
+110 MB, and every layout pass of a new stream then walked its 1,500 widgets
+(tests/bench/bench_long_conversation.py).
 """
 
 from __future__ import annotations
@@ -15,6 +20,20 @@ from tui.widgets.turn import AnswerTurn, UserTurn
 
 
 class Transcript(VerticalScroll, can_focus=True):
+    # Widgets (a user turn or an answer turn each) mounted when a conversation opens, and
+    # mounted per page when scrolling up within LOAD_WITHIN_SCREENS viewports of the top.
+    INITIAL_TURNS = 20
+    PAGE_TURNS = 10
+    LOAD_WITHIN_SCREENS = 2
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._older: list[UserTurn | AnswerTurn] = []  # not mounted yet, oldest first
+        self._loading_older = False
+
+    def on_mount(self) -> None:
+        self.watch(self, "scroll_y", self._scrolled, init=False)
+
     async def add_user(self, prompt: str) -> UserTurn:
         turn = UserTurn(prompt)
         await self.mount(turn)
@@ -26,18 +45,60 @@ class Transcript(VerticalScroll, can_focus=True):
         return turn
 
     async def add_many(self, turns: list[UserTurn | AnswerTurn]) -> None:
-        """Mount a loaded conversation in one go (one layout pass, not one per turn)."""
+        """Show a loaded conversation: its last turns now (one layout pass), older on demand."""
         await self.remove_children()
-        if turns:
-            await self.mount_all(turns)
+        split = max(0, len(turns) - self.INITIAL_TURNS)
+        self._older = list(turns[:split])
+        if turns[split:]:
+            await self.mount_all(turns[split:])
         self.scroll_end(animate=False, immediate=False)
 
     async def clear(self) -> None:
         self.anchor(False)
+        self._older = []
         await self.remove_children()
 
     def answers(self) -> list[AnswerTurn]:
-        return list(self.query_children(AnswerTurn).results(AnswerTurn))
+        """Every answer of the conversation, oldest first, mounted or not."""
+        older = [turn for turn in self._older if isinstance(turn, AnswerTurn)]
+        return older + list(self.query_children(AnswerTurn).results(AnswerTurn))
+
+    def _scrolled(self, old: float, new: float) -> None:
+        if (self._older and not self._loading_older and new < old
+                and new <= self.LOAD_WITHIN_SCREENS * self.scrollable_content_region.height):
+            self._loading_older = True
+            self.call_later(self.mount_older)
+
+    async def mount_older(self) -> None:
+        """Mount the next page of older turns above, keeping the view where it is."""
+        try:
+            page = self._older[-self.PAGE_TURNS:]
+            del self._older[-self.PAGE_TURNS:]
+            if not page:
+                return
+            height = self.virtual_size.height
+            await self.mount_all(page, before=0 if self.children else None)
+            # The new turns are above the view: move down by their height so nothing jumps.
+            self.call_after_refresh(self._keep_view, height)
+        finally:
+            self._loading_older = False
+
+    def _keep_view(self, height_before: int) -> None:
+        added = self.virtual_size.height - height_before
+        if added > 0 and not (self.is_anchored and self.scroll_y >= self.max_scroll_y):
+            self.scroll_to(y=self.scroll_y + added, animate=False, immediate=True)
+
+    def scroll_to_widget(self, widget, **kwargs) -> bool:  # type: ignore[override]
+        """Older turns may not be mounted yet: mount down to ``widget`` first."""
+        if widget in self._older:
+            async def mount_then_scroll() -> None:
+                while widget in self._older:
+                    await self.mount_older()
+                self.call_after_refresh(VerticalScroll.scroll_to_widget, self, widget, **kwargs)
+
+            self.call_later(mount_then_scroll)
+            return True
+        return super().scroll_to_widget(widget, **kwargs)
 
     def keep_following(self) -> None:
         follow_when_overflowing(self)
