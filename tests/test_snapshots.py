@@ -81,6 +81,10 @@ def test_chat_mid_stream(snap_compare, store):
         backend.put(*[ReasoningDelta(t) for t in REASONING], *[ContentDelta(t) for t in ANSWER[:3]])
         await wait_until(pilot, lambda: "print(" in app.chat.transcript.answers()[-1].live_markdown().source,
                          "partial answer")
+        # Both panes show everything sent so far (LiveMarkdown renders at most 10 times a second).
+        await wait_until(pilot, lambda: app.chat.reasoning_pane.live_text() == "".join(REASONING), "reasoning")
+        await wait_until(pilot, lambda: app.chat.transcript.answers()[-1].live_markdown().source == "".join(ANSWER[:3]),
+                         "answer")
         await pilot.pause()
 
     assert snap_compare(make_app(store, backend), terminal_size=(120, 36), run_before=mid_stream)

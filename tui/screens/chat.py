@@ -325,6 +325,8 @@ class ChatScreen(Screen):
             if live.reasoning_stream is not None:
                 await live.reasoning_stream.write(live.reasoning_filter.feed(message.reasoning))
                 self.reasoning_pane.keep_following()
+            if self.reasoning_pane.shown is record:
+                self.reasoning_pane.set_header(record, now)
         if message.content:
             if record.first_content_at is None:
                 record.first_content_at = now
