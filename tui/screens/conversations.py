@@ -87,7 +87,9 @@ class ConversationsScreen(ModalScreen[int | None]):
         return self.query_one("#conversation-rename", Input)
 
     def on_mount(self) -> None:
-        self.table.add_column("Title", key="title", width=44)
+        # The title takes what the dialog (90% of the terminal) leaves after the other columns.
+        title_width = max(16, min(60, int(self.app.size.width * 0.9) - 50))
+        self.table.add_column("Title", key="title", width=title_width)
         self.table.add_column("Updated", key="updated", width=16)
         self.table.add_column("Msgs", key="count", width=5)
         self.table.add_column("Model", key="model")
