@@ -32,9 +32,11 @@ class PacedBackend(Backend):
     options = (Option("model", "Model", default="bench-r1"),)
     NEEDS_NETWORK = False
 
-    def __init__(self, rate: float | None) -> None:
+    def __init__(self, rate: float | None, *, first_token_delay: float = 0.0) -> None:
         super().__init__({"model": "bench-r1"})
         self.rate = rate
+        # A server's time to first token: the request is sent, the first delta comes later.
+        self.first_token_delay = first_token_delay
         self.scripts: deque[tuple[Sequence[str], Sequence[str]]] = deque()
         # Filled while a stream runs: perf_counter() right before each delta is yielded.
         self.yield_times: list[float] = []
@@ -50,6 +52,8 @@ class PacedBackend(Backend):
         events: list[StreamEvent] = [ReasoningDelta(t) for t in reasoning]
         events += [ContentDelta(t) for t in answer]
         rate = self.rate
+        if self.first_token_delay:
+            await asyncio.sleep(self.first_token_delay)
         start = time.perf_counter()
         for index, event in enumerate(events):
             if rate:

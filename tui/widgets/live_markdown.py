@@ -116,6 +116,7 @@ class LiveMarkdown(Vertical):
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
+        first_text = self._shown == 0 and bool(self._source)
         self._last_render = time.monotonic()
         if not self._ready:
             return
@@ -126,6 +127,24 @@ class LiveMarkdown(Vertical):
         tail = self._source[self._settled:]
         self._tail.update(self._renderer(tail) if tail.strip() else "")
         self._tail.display = bool(tail.strip())
+        if first_text:
+            self._paint_soon()
+
+    def _paint_soon(self) -> None:
+        """Put the first text on screen in the next frame, not one or two frames later.
+
+        A refresh normally reaches the screen when the widget next goes idle, and the screen
+        paints on a 60 Hz grid; the first token then waited 20-40 ms, often missing a frame
+        already triggered by the status line. Here the refresh is handed to the screen now
+        and the screen paints as soon as it has taken it (Textual internals, hence guarded).
+        """
+        check_refresh = getattr(self._tail, "_check_refresh", None)
+        paint = getattr(self.screen, "_on_timer_update", None)
+        if check_refresh is None or paint is None:
+            return
+        for widget in (*self._chunks[-1:], self._tail):
+            widget._check_refresh()
+        self.screen.call_later(paint)
 
     def _settle(self, boundary: int) -> None:
         if not self._chunks or boundary - self._chunk_start > self.CHUNK_CHARS:
