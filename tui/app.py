@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import App
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 from backends.base import Backend, BackendError, InternalError
 from tui.commands import ThinkpaneCommands
@@ -24,7 +25,7 @@ class ThinkpaneApp(App):
     TITLE = "Thinkpane"
     CSS_PATH = "styles/app.tcss"
     COMMANDS = App.COMMANDS | {ThinkpaneCommands}
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+l,ctrl+o", "conversations", "Chats", id="app.conversations",
                 tooltip="Open, search, rename or delete saved conversations"),
         Binding("f1", "toggle_help", "Help", id="app.help", tooltip="Show or hide the key bindings"),
@@ -120,8 +121,8 @@ class ThinkpaneApp(App):
         if self.backend is not None:
             try:
                 await self.backend.aclose()
-            except Exception:  # noqa: BLE001 - closing must never block quitting
-                pass
+            except Exception as exc:  # noqa: BLE001 - closing must never block quitting
+                self.log.warning(f"closing the backend failed: {type(exc).__name__}")
 
     # ------------------------------------------------------------------ actions
 

@@ -9,11 +9,12 @@ queue would send a prompt written before the user saw the answer it replies to.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
@@ -68,7 +69,7 @@ class LiveTurn:
 
 
 class ChatScreen(Screen):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="chat.cancel",
                 tooltip="Stop the running answer; the partial text is kept"),
         Binding("ctrl+t", "toggle_reasoning", "Reasoning", id="chat.toggle_reasoning",

@@ -7,10 +7,12 @@ letter typed in the list goes to the search box.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
@@ -20,7 +22,7 @@ from tui.widgets.safe_text import clean_line
 
 
 class ConfirmDeleteScreen(ModalScreen[bool]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Delete", id="confirm.yes", tooltip="Delete the conversation"),
         Binding("n,escape", "answer(False)", "Keep", id="confirm.no", tooltip="Keep it"),
     ]
@@ -49,7 +51,7 @@ class ConfirmDeleteScreen(ModalScreen[bool]):
 
 
 class ConversationsScreen(ModalScreen[int | None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="conversations.close", tooltip="Close the list"),
         Binding("r", "rename", "Rename", id="conversations.rename", tooltip="Rename the selected conversation"),
         Binding("d,delete", "delete", "Delete", id="conversations.delete",

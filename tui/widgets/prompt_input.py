@@ -8,15 +8,16 @@ The text is cleared by the screen only once a send has really started, never her
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from textual import events
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import TextArea
 
 
 class PromptInput(TextArea):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "submit", "Send", id="prompt.send", tooltip="Send the prompt"),
         Binding("ctrl+j,shift+enter", "newline", "Newline", id="prompt.newline",
                 tooltip="Insert a newline (Shift+Enter too, where the terminal reports it)"),

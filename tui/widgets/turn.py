@@ -10,10 +10,11 @@ Static costs one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.markdown import Markdown as RichMarkdown
 from rich.text import Text
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static
@@ -40,7 +41,7 @@ class UserTurn(Static):
 class ReasoningLink(Static, can_focus=True):
     """"▸ Reasoning (850 words, 9.1 s)": click or Enter shows that turn's reasoning."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter,space", "select", "Show reasoning", id="turn.show_reasoning",
                 tooltip="Show this answer's reasoning in the Reasoning pane"),
     ]
