@@ -540,3 +540,16 @@ def test_safe_text_strips_escapes_and_keeps_markup_literal():
     assert "\x1b" not in clean("\x1b]52;c;ZXZpbA==\x07paste") and "ZXZpbA" not in clean("\x1b]52;c;ZXZpbA==\x07paste")
     assert clean_line("two\nlines\there") == "two lines here"
     assert safe_text("[bold]x[/bold]").plain == "[bold]x[/bold]"
+
+
+async def test_a_store_failure_on_send_keeps_the_prompt_and_says_why(store):
+    backend = ScriptedBackend()
+    app = make_app(store, backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        store.close()
+        await send(pilot, "do not lose me")
+        await pilot.pause()
+        assert app.chat.prompt.text == "do not lose me"
+        assert app.chat.status.info.state == "error"
+        assert "conversation history is closed" in app.chat.status.line_text().plain
+        assert backend.received == []
