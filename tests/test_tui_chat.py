@@ -179,6 +179,7 @@ async def test_a_send_without_a_usable_backend_keeps_the_prompt(store):
         await wait_until(pilot, lambda: app.backend_error is not None, "backend error")
         panel = app.chat.query_one("#message-panel")
         assert panel.display
+        await wait_until(pilot, lambda: "No API key" in rendered_text(panel), "the panel drawn")
         shown = rendered_text(panel)
         assert "No API key" in shown and "thinkpane setup openai" in shown
 
