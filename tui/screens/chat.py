@@ -198,7 +198,6 @@ class ChatScreen(Screen):
             return
         self.conversation_id = conversation_id
         widgets: list[UserTurn | AnswerTurn] = []
-        self.prompt.sent_history.clear()
         for message in stored:
             if message.role == "user":
                 widgets.append(UserTurn(message.content))
@@ -226,7 +225,6 @@ class ChatScreen(Screen):
         await self.transcript.clear()
         await self.reasoning_pane.clear()
         self._set_answer_header()
-        self.prompt.sent_history.clear()
         self.refresh_backend_state()
         self.prompt.focus()
 
