@@ -164,3 +164,18 @@ async def test_an_empty_list_and_a_search_without_hits_say_so(store):
         await pilot.press(*"[zebra]")
         await pilot.pause()
         assert "No conversation matches “[zebra]”." in rendered_text(empty)
+
+
+async def test_the_command_palette_opens_the_conversation_list(store):
+    add_chat(store, "From the palette", "q", "a")
+    app = ThinkpaneApp(Settings(), store, backend=ScriptedBackend())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"conversations")
+        await wait_until(pilot, lambda: "Conversations" in str(
+            app.screen.query("CommandList").first().get_option_at_index(0).prompt), "palette hit")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConversationsScreen), "the list")
+        await pilot.pause()
+        assert table_titles(app.screen) == ["From the palette"]
