@@ -554,3 +554,19 @@ async def test_a_store_failure_on_send_keeps_the_prompt_and_says_why(store):
         assert app.chat.status.info.state == "error"
         assert "conversation history is closed" in app.chat.status.line_text().plain
         assert backend.received == []
+
+
+async def test_a_narrow_terminal_shrinks_an_empty_reasoning_pane(store):
+    backend = ScriptedBackend()
+    backend.enqueue([ContentDelta("No thoughts."), Stop()])
+    backend.enqueue_turn(["Now I think."], ["Thoughtful."])
+    app = make_app(store, backend)
+    async with app.run_test(size=(80, 40)) as pilot:
+        await send(pilot, "one")
+        await wait_until(pilot, lambda: app.chat.live is None and app.chat.transcript.answers(), "answer 1")
+        await pilot.pause()
+        assert app.chat.reasoning_pane.region.height <= 4
+        await send(pilot, "two")
+        await wait_until(pilot, lambda: app.chat.live is None and len(app.chat.transcript.answers()) == 2, "answer 2")
+        await pilot.pause()
+        assert app.chat.reasoning_pane.region.height > 10

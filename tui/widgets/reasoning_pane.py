@@ -36,6 +36,9 @@ def reasoning_header(record: TurnRecord | None, now: float | None = None, *, lab
     return text
 
 
+EMPTY_CLASS = "-empty"
+
+
 class ReasoningPane(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -60,6 +63,8 @@ class ReasoningPane(Vertical):
 
     def set_header(self, record: TurnRecord | None, now: float | None = None, label: str = "Reasoning") -> None:
         self.header.update(reasoning_header(record, now, label=label))
+        # Nothing to read: narrow layouts shrink the pane to give the answer the room.
+        self.set_class(record is None or not (record.reasoning or record.redacted), EMPTY_CLASS)
 
     def keep_following(self) -> None:
         follow_when_overflowing(self.body)
