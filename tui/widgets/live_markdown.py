@@ -20,8 +20,10 @@ import re
 import time
 from collections.abc import Callable
 
-from rich.console import RenderableType
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.markdown import Markdown as RichMarkdown
+from rich.measure import Measurement
+from rich.segment import Segment
 from textual.containers import Vertical
 from textual.timer import Timer
 from textual.widgets import Static
@@ -34,6 +36,47 @@ TAIL_CLASS = "live-markdown--tail"
 
 def default_renderer(text: str) -> RenderableType:
     return RichMarkdown(text, code_theme="monokai", hyperlinks=True)
+
+
+class RenderedOnce:
+    """A renderable that renders what it wraps once per width and replays the lines.
+
+    Textual renders a Static's content once to measure its height and again to draw it, and
+    again after each layout pass; Rich Markdown (with syntax highlighting) is the costly
+    part. The same object can also be shown by another Static of the same width for free,
+    which is how a finished answer reuses what the live view already rendered.
+    """
+
+    def __init__(self, renderable: RenderableType) -> None:
+        # A renderer that already returns one (turn.rendered_markdown) is not wrapped twice.
+        self.renderable = renderable.renderable if isinstance(renderable, RenderedOnce) else renderable
+        self._key: tuple | None = None
+        self._segments: list[Segment] = []
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        key = (id(console), options.max_width, options.height, options.justify, options.overflow,
+               options.no_wrap, options.highlight, options.markup)
+        if key != self._key:
+            # The segments exactly as rendering would give them, so the result is identical.
+            self._segments = list(console.render(self.renderable, options))
+            self._key = key
+        yield from self._segments
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.renderable)
+
+
+class _Blocks:
+    """Renderables one after the other with a blank line between, as Rich Markdown spaces blocks."""
+
+    def __init__(self, parts: list[RenderableType]) -> None:
+        self.parts = parts
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for index, part in enumerate(self.parts):
+            if index:
+                yield Segment.line()
+            yield from console.render(part, options)
 
 
 class LiveMarkdown(Vertical):
@@ -65,6 +108,9 @@ class LiveMarkdown(Vertical):
         self._settled = 0  # source[:_settled] is shown by the chunks
         self._chunk_start = 0  # source[_chunk_start:_settled] is the last chunk
         self._chunks: list[Static] = []
+        self._chunk_starts: list[int] = []  # where each chunk's text starts in the source
+        self._chunk_content: list[RenderedOnce] = []
+        self._tail_content: RenderedOnce | None = None
         self._tail = Static("", classes=TAIL_CLASS)
         self._scan = 0  # the block scanner has read complete lines up to here
         self._fence: str | None = None  # the open code fence ("```", "~~~~"...), if any
@@ -120,13 +166,14 @@ class LiveMarkdown(Vertical):
         self._last_render = time.monotonic()
         if not self._ready:
             return
-        boundary = self._find_settled_boundary()
-        if boundary > self._settled:
-            self._settle(boundary)
+        boundaries = self._find_settled_boundaries()
+        if boundaries:
+            self._settle(boundaries)
         self._shown = len(self._source)
         tail = self._source[self._settled:]
-        self._tail.update(self._renderer(tail) if tail.strip() else "")
-        self._tail.display = bool(tail.strip())
+        self._tail_content = RenderedOnce(self._renderer(tail)) if tail.strip() else None
+        self._tail.update(self._tail_content or "")
+        self._tail.display = self._tail_content is not None
         if first_text:
             self._paint_soon()
 
@@ -146,21 +193,46 @@ class LiveMarkdown(Vertical):
             widget._check_refresh()
         self.screen.call_later(paint)
 
-    def _settle(self, boundary: int) -> None:
-        if not self._chunks or boundary - self._chunk_start > self.CHUNK_CHARS:
-            self._chunk_start = self._settled
-            chunk = Static("", classes=CHUNK_CLASS)
-            self._chunks.append(chunk)
-            self.mount(chunk, before=self._tail)
-        self._settled = boundary
-        text = self._source[self._chunk_start:boundary].rstrip("\n")
-        self._chunks[-1].update(self._renderer(text))
+    def _settle(self, boundaries: list[int]) -> None:
+        """Move finished blocks into chunks; a chunk is closed once it holds CHUNK_CHARS."""
+        first_changed = max(0, len(self._chunks) - 1)
+        for boundary in boundaries:
+            if not self._chunks or (boundary - self._chunk_start > self.CHUNK_CHARS
+                                    and self._settled > self._chunk_start):
+                self._chunk_start = self._settled
+                chunk = Static("", classes=CHUNK_CLASS)
+                self._chunks.append(chunk)
+                self._chunk_starts.append(self._settled)
+                self._chunk_content.append(RenderedOnce(""))
+                self.mount(chunk, before=self._tail)
+            self._settled = boundary
+        for index in range(first_changed, len(self._chunks)):
+            start = self._chunk_starts[index]
+            end = self._chunk_starts[index + 1] if index + 1 < len(self._chunks) else self._settled
+            content = RenderedOnce(self._renderer(self._source[start:end].rstrip("\n")))
+            self._chunk_content[index] = content
+            self._chunks[index].update(content)
 
-    def _find_settled_boundary(self) -> int:
-        """The end of the last finished block: a position where the source can be cut."""
+    def finished_renderable(self, text: str) -> RenderableType:
+        """``text`` as one renderable for a single Static, reusing what is already rendered.
+
+        Chunks keep their spacing (the blank line their margin gave them); only text not yet
+        shown is rendered anew. Text that does not extend what was streamed is rendered whole.
+        """
+        if not self._ready or not text.startswith(self._source):
+            return RenderedOnce(self._renderer(text))
+        self._source = text
+        self.render_now()
+        parts: list[RenderableType] = list(self._chunk_content)
+        if self._tail_content is not None:
+            parts.append(self._tail_content)
+        return _Blocks(parts)
+
+    def _find_settled_boundaries(self) -> list[int]:
+        """Ends of the blocks finished since the last call: where the source can be cut."""
         source = self._source
         end = source.rfind("\n") + 1  # only complete lines are judged
-        boundary = self._settled
+        boundaries: list[int] = []
         position = self._scan
         while position < end:
             newline = source.index("\n", position)
@@ -175,20 +247,21 @@ class LiveMarkdown(Vertical):
                 self._after_blank = True
             else:
                 if self._after_blank and indent == 0 and not _LIST_ITEM.match(line):
-                    boundary = position
+                    boundaries.append(position)
                 self._after_blank = False
                 if indent < 4 and stripped[:3] in ("```", "~~~"):
                     fence_char = stripped[0]
                     self._fence = stripped[: len(stripped) - len(stripped.lstrip(fence_char))]
             position = newline + 1
         self._scan = max(self._scan, end)
-        return boundary
+        return boundaries
 
     async def _reset(self) -> None:
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
         chunks, self._chunks = self._chunks, []
+        self._chunk_starts, self._chunk_content, self._tail_content = [], [], None
         if chunks:
             await self.remove_children(chunks)
         self._source = ""

@@ -40,7 +40,9 @@ class StatusLine(Static):
     def set(self, **changes) -> None:
         for name, value in changes.items():
             setattr(self.info, name, value)
-        self.update(self.line_text())
+        # One row, always (height: 1 in app.tcss): a repaint, not a layout pass of the whole
+        # screen; this runs up to 60 times a second while an answer streams.
+        self.update(self.line_text(), layout=False)
 
     def line_text(self) -> Text:
         info = self.info

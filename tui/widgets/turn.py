@@ -21,13 +21,16 @@ from textual.widgets import Static
 
 from backends.base import STOP_EXPLANATIONS
 from tui.turn_record import TurnRecord
-from tui.widgets.live_markdown import LiveMarkdown
+from tui.widgets.live_markdown import LiveMarkdown, RenderedOnce
 from tui.widgets.safe_text import clean, safe_text
 
 
-def rendered_markdown(text: str) -> RichMarkdown:
-    """Finished Markdown, sanitised; Rich Markdown never interprets Rich markup."""
-    return RichMarkdown(clean(text), code_theme="monokai", hyperlinks=True)
+def rendered_markdown(text: str) -> RenderedOnce:
+    """Finished Markdown, sanitised; Rich Markdown never interprets Rich markup.
+
+    Rendered once per width (Textual would render it to measure it, then again to draw it).
+    """
+    return RenderedOnce(RichMarkdown(clean(text), code_theme="monokai", hyperlinks=True))
 
 
 class UserTurn(Static):
@@ -105,7 +108,13 @@ class AnswerTurn(Vertical):
 
     async def finalize(self) -> None:
         """Replace the streaming Markdown with the finished text as a single Static."""
-        self._body = Static(rendered_markdown(self.record.content), classes="answer-body")
+        if self._live is not None:
+            # Reuses the live view's rendered blocks: re-rendering a long answer at once
+            # delayed the final frame by 100+ ms.
+            content = self._live.finished_renderable(clean(self.record.content))
+        else:
+            content = rendered_markdown(self.record.content)
+        self._body = Static(content, classes="answer-body")
         if self._live is not None:
             await self.mount(self._body, before=self._live)
             await self._live.remove()
