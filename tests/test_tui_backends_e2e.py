@@ -41,6 +41,7 @@ from tui.screens.chat import ChatScreen
 from tui.screens.setup import SetupScreen
 from tui.store import ConversationStore
 from tui.widgets.progress_log import ProgressLog
+from tui.widgets.status_line import StatusLine
 from tui.widgets.turn import UserTurn
 
 # The shared stand-in fixtures, requested by name in the tests below.
@@ -123,6 +124,14 @@ def status_text(app: ThinkpaneApp) -> str:
 
 def the_note(app: ThinkpaneApp) -> str:
     return words(rendered_text(app.chat.transcript.answers()[-1].note))
+
+
+def first_index(lines: list[str], needle: str) -> int:
+    """Where ``needle`` first shows up in a recorded history of lines."""
+    for index, line in enumerate(lines):
+        if needle in line:
+            return index
+    raise AssertionError(f"{needle!r} never showed; saw {lines}")
 
 
 def files_containing(root: Path, needle: str) -> list[Path]:
@@ -257,6 +266,19 @@ def bedrock_app(bedrock_server, tmp_path):
     store.close()
 
 
+def record_status_lines(monkeypatch) -> list[str]:
+    """Every status line drawn, in order (a notice can come and go between two polls)."""
+    history: list[str] = []
+    set_status = StatusLine.set
+
+    def recording_set(self, **changes):
+        set_status(self, **changes)
+        history.append(self.line_text().plain)
+
+    monkeypatch.setattr(StatusLine, "set", recording_set)
+    return history
+
+
 def last_stored_answer(store: ConversationStore):
     conversation_id = store.last_conversation_id()
     assert conversation_id is not None
@@ -293,13 +315,18 @@ async def test_bedrock_throttled_before_the_first_token_retries_with_a_notice(be
     # Long enough to see the notice, short enough for a fast test.
     monkeypatch.setattr(BedrockBackend, "RETRY_DELAYS_S", (0.3, 0.3))
     server.enqueue("stream_throttling_early")
+    status_history = record_status_lines(monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
         await backend_ready(pilot, app, "bedrock")
         await send(pilot, PROMPT)
-        await wait_until(pilot, lambda: "retrying in 0.3 s (attempt 2 of 3)" in status_text(app), "the retry notice")
-        assert "Throttled by Bedrock" in status_text(app)
-        assert shown_answer(app) == ""  # nothing streamed yet
         await turn_finished(pilot, app)
+
+        # The status line said so while waiting, and only then did the answer stream.
+        notice = "Throttled by Bedrock; retrying in 0.3 s (attempt 2 of 3)"
+        said = first_index(status_history, notice)
+        streamed = first_index(status_history, "│ thinking")
+        assert said < streamed
+        assert all("│ waiting" in line for line in status_history[said:streamed]), status_history[said:streamed]
 
         assert app.chat.transcript.answers()[-1].record.status == "complete"
         assert shown_answer(app) == words("".join(BEDROCK_ANSWER))
@@ -459,6 +486,21 @@ async def test_opensearch_first_launch_setup_chat_and_teardown(mlcommons_server,
 # --------------------------------------------------------------------------- 4. Bedrock in the setup screen
 
 
+def record_log_lines(monkeypatch) -> list[tuple[str, str]]:
+    """Every (step, line text) the setup log draws, in order: a fast run can go past a state
+    quicker than a test polls, so the test reads the history instead of racing it."""
+    shown: list[tuple[str, str]] = []
+    show = ProgressLog.show
+
+    def recording_show(self, event):
+        line = show(self, event)
+        shown.append((event.step, line.render_text().plain))
+        return line
+
+    monkeypatch.setattr(ProgressLog, "show", recording_show)
+    return shown
+
+
 def palette_first_hit(app) -> str:
     """The first command the palette offers for what was typed ("" while it searches)."""
     lists = app.screen.query(CommandList)
@@ -469,11 +511,12 @@ def palette_first_hit(app) -> str:
 
 
 async def test_bedrock_from_the_setup_screen_tests_live_then_saves_without_secrets(
-    aws_env, openai_server, tmp_path
+    aws_env, openai_server, tmp_path, monkeypatch
 ):
     # A user on the OpenAI backend opens setup from the command palette to switch to Bedrock.
     settings = write_config("openai", {"base_url": openai_server.base_url})
     store = ConversationStore(tmp_path / "chats.sqlite3")
+    shown = record_log_lines(monkeypatch)
     with BedrockStandIn(scenario="paced", delay_s=0.02) as server:
         app = ThinkpaneApp(settings, store)
         try:
@@ -491,10 +534,6 @@ async def test_bedrock_from_the_setup_screen_tests_live_then_saves_without_secre
                 assert app.screen.query_one("#run", Button).label.plain == "Test connection"
                 await press_button(pilot, app, "run")
 
-                log = setup_log(app)
-                await wait_until(pilot, lambda: "Thinking: Let me think" in getattr(log.line("test"), "message", ""),
-                                 "the first reasoning tokens")
-                assert log.line("test").status == "progress"
                 await wait_until(pilot, lambda: setup_screen(app).phase in ("succeeded", "failed"), "the test")
                 lines = log_lines(app)
                 assert setup_screen(app).phase == "succeeded", lines
@@ -507,6 +546,13 @@ async def test_bedrock_from_the_setup_screen_tests_live_then_saves_without_secre
                 assert "AWS Bedrock · eu.deepseek.r1-v1:0" in status_text(app)
         finally:
             store.close()
+
+    # The log showed the probe live: reasoning tokens first, then the answer, then the ✓.
+    test_lines = [text for step, text in shown if step == "test"]
+    first_thinking = first_index(test_lines, "Thinking: Let me think")
+    first_answer = first_index(test_lines, "Answer: ")
+    assert first_thinking < first_answer < len(test_lines) - 1
+    assert test_lines[-1].startswith("✓ ") and all(not t.startswith("✓") for t in test_lines[:-1])
 
     (probe,) = server.requests
     assert probe.model_id == "eu.deepseek.r1-v1:0"
