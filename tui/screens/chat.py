@@ -291,6 +291,11 @@ class ChatScreen(Screen):
             writer=writer,
             input_estimate=f"~{round(chars / CHARS_PER_TOKEN):,}",
         )
+        # Counters change when a pane paints new text (at most 10 times a second), not on
+        # every coalesced delta: 60 updates a second were 60 frames, doubling a stream's CPU
+        # (tests/bench/bench_render.py).
+        answer.live_markdown().on_render = self._show_counters
+        reasoning_markdown.on_render = self._show_counters
         self.status.set(backend=backend.label, model=backend.model, state="waiting", text="",
                         elapsed_s=0.0, ttft_ms=None, tokens_in=self.live.input_estimate, tokens_out="~0")
         self._tick_timer = self.set_interval(FLUSH_INTERVAL_S, self._tick)
@@ -324,8 +329,6 @@ class ChatScreen(Screen):
             if live.reasoning_stream is not None:
                 await live.reasoning_stream.write(live.reasoning_filter.feed(message.reasoning))
                 self.reasoning_pane.keep_following()
-            if self.reasoning_pane.shown is record:
-                self.reasoning_pane.set_header(record, now)
         if message.content:
             if record.first_content_at is None:
                 record.first_content_at = now
@@ -333,9 +336,19 @@ class ChatScreen(Screen):
             live.writer.append_content(message.content)
             await live.answer_stream.write(live.content_filter.feed(message.content))
             self.transcript.keep_following()
-        # At most ~60 of these a second (the worker coalesces), so the counters stay live.
-        self.status.set(state="answering" if record.content else "thinking",
-                        tokens_out=record.output_tokens_label())
+        state = "answering" if record.content else "thinking"
+        if self.status.info.state != state:
+            self.status.set(state=state)
+
+    def _show_counters(self) -> None:
+        """A pane painted new text: bring the reasoning header and token counter up to date."""
+        live = self.live
+        if live is None:
+            return
+        record = live.record
+        if self.reasoning_pane.shown is record:
+            self.reasoning_pane.set_header(record, self.clock())
+        self.status.set(tokens_out=record.output_tokens_label())
 
     @on(UsageReceived)
     def on_usage_received(self, message: UsageReceived) -> None:

@@ -118,6 +118,8 @@ class LiveMarkdown(Vertical):
         self._last_render = 0.0
         self._timer: Timer | None = None
         self._ready = False  # mounted, with the tail composed: renders can happen
+        # Called after each render, e.g. to update counters in step with the text shown.
+        self.on_render: Callable[[], None] | None = None
 
     @property
     def source(self) -> str:
@@ -174,6 +176,8 @@ class LiveMarkdown(Vertical):
         self._tail_content = RenderedOnce(self._renderer(tail)) if tail.strip() else None
         self._tail.update(self._tail_content or "")
         self._tail.display = self._tail_content is not None
+        if self.on_render is not None:
+            self.on_render()
         if first_text:
             self._paint_soon()
 
