@@ -21,7 +21,7 @@ import pytest
 import tomllib
 from textual.command import CommandList
 from textual.widget import Widget
-from textual.widgets import Button, Input, OptionList, Select
+from textual.widgets import Button, Checkbox, Input, OptionList, Select
 
 from backends import local_models
 from backends.bedrock import BedrockBackend
@@ -365,12 +365,23 @@ async def test_escape_mid_stream_cancels_keeps_the_partial_turn_and_hangs_up_at_
                 assert shown_reasoning(app) == words(record.reasoning)
                 assert "cancelled" in the_note(app)
                 assert app.chat.status.info.state == "cancelled"
-            stored = last_stored_answer(store)
-            assert stored.status == "cancelled"
-            assert (stored.reasoning, stored.content) == (record.reasoning, record.content)
+                stored = last_stored_answer(store)
+                assert stored.status == "cancelled"
+                assert (stored.reasoning, stored.content) == (record.reasoning, record.content)
+
+                # The client is still usable after the hang-up: the next prompt is answered.
+                server.enqueue("reasoning_text")
+                await send(pilot, "Again")
+                await turn_finished(pilot, app)
+                assert app.chat.transcript.answers()[-1].record.status == "complete"
+                assert shown_answer(app) == words("".join(BEDROCK_ANSWER))
         finally:
             store.close()
-    assert len(server.requests) == 1
+    first, second = server.requests
+    assert first.scenario == "paced" and second.scenario == "reasoning_text"
+    # Cancelled while reasoning, the turn has no answer text to send back; the two prompts
+    # go as one user message, since Bedrock rejects two user turns in a row.
+    assert second.body["messages"] == [{"role": "user", "content": [{"text": f"{PROMPT}\n\nAgain"}]}]
 
 
 # --------------------------------------------------------------------------- 3. OpenSearch first launch
@@ -435,6 +446,7 @@ async def test_opensearch_first_launch_setup_chat_and_teardown(mlcommons_server,
             fill(app, url=server.url, auth="none", deepseek_api_key=TEST_API_KEY,
                  endpoint="https://api.deepseek.com")
             await pilot.pause()
+            assert not app.screen.query_one("#keep-secrets", Checkbox).value  # the key is not kept
             assert app.screen.query_one("#run", Button).label.plain == "Run"
             await press_button(pilot, app, "run")
             await wait_until(pilot, lambda: setup_screen(app).phase in ("succeeded", "failed"),
