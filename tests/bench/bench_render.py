@@ -44,7 +44,14 @@ from harness import (
     wait_until,
 )
 from paced_backend import PacedBackend
-from render_apps import SIZE, FloorApp, NaiveApp, start_thinkpane_turn, thinkpane_app, thinkpane_finished
+from render_apps import (
+    SIZE,
+    FloorApp,
+    NaiveApp,
+    start_thinkpane_turn,
+    thinkpane_app,
+    thinkpane_finished,
+)
 from stream_shapes import describe, recorded_stream, tokenize
 
 END_MARKER = "qzxv"  # the last answer word; appears nowhere else in the stream
@@ -69,7 +76,7 @@ def make_stream(scale: float):
 
 
 async def run_stream(renderer: str, rate: float | None, scale: float, budget_s: float) -> dict:
-    reasoning, answer, shape = make_stream(scale)
+    reasoning, answer, _ = make_stream(scale)
     backend = PacedBackend(rate)
     backend.enqueue(reasoning, answer)
     if renderer == "thinkpane":
@@ -94,10 +101,10 @@ async def run_stream(renderer: str, rate: float | None, scale: float, budget_s: 
         queue.record(True)
         if renderer == "thinkpane":
             await start_thinkpane_turn(app)
-            finished = lambda: thinkpane_finished(app) and backend.finished_at is not None  # noqa: E731
+            finished = lambda: thinkpane_finished(app) and backend.finished_at is not None
         else:
             app.start()
-            finished = lambda: app.finished  # noqa: E731
+            finished = lambda: app.finished
         timeout = budget_s if renderer == "naive" else 600.0
         completed = await wait_until(finished, timeout, step=0.02)
         if completed:
@@ -179,10 +186,10 @@ async def run_ttft(renderer: str, turns: int) -> dict:
             frames.watch(marker, after=perf())
             if renderer == "thinkpane":
                 await start_thinkpane_turn(app, f"question {turn}")
-                done = lambda: thinkpane_finished(app) and backend.finished_at is not None  # noqa: E731
+                done = lambda: thinkpane_finished(app) and backend.finished_at is not None
             else:
                 app.start()
-                done = lambda: app.finished  # noqa: E731
+                done = lambda: app.finished
             seen = await frames.wait_for(marker, 10.0)
             await wait_until(done, 30.0)
             if seen is None or not backend.yield_times:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import math
 import os
 import pty
 import re
@@ -61,17 +62,17 @@ class Bare(App):
 
 Bare().run()
 """
-WRAPPER = """\
+WRAPPER = f"""\
 import atexit, json, os, sys
 
 def _record():
     with open(os.environ["BENCH_MODULES_OUT"], "w") as out:
-        json.dump(sorted(m for m in sys.modules if m.split(".")[0] in %r), out)
+        json.dump(sorted(m for m in sys.modules if m.split(".")[0] in {SDKS!r}), out)
 
 atexit.register(_record)
 from tui.cli import main
 sys.exit(main([]))
-""" % (SDKS,)
+"""
 
 
 def thinkpane_command() -> list[str]:
@@ -133,7 +134,7 @@ def first_frames(tmp: Path, env: dict[str, str], runs: int) -> dict:
     bare.write_text(BARE_APP)
     thinkpane, baseline, failures = [], [], []
     for _ in range(runs):
-        seconds, output, code = run_on_pty(thinkpane_command(), env)
+        seconds, output, _ = run_on_pty(thinkpane_command(), env)
         if seconds is None:
             failures.append(output[-600:].decode(errors="replace"))
         else:
@@ -151,7 +152,7 @@ def sdk_imports(tmp: Path, env: dict[str, str]) -> dict:
     wrapper = tmp / "wrapper.py"
     wrapper.write_text(WRAPPER)
     out = tmp / "modules.json"
-    seconds, _, code = run_on_pty([sys.executable, str(wrapper)], {**env, "BENCH_MODULES_OUT": str(out)},
+    _, _, code = run_on_pty([sys.executable, str(wrapper)], {**env, "BENCH_MODULES_OUT": str(out)},
                                   linger=1.5)
     modules = json.loads(out.read_text()) if out.exists() else None
     if modules is None:
@@ -241,7 +242,7 @@ def main() -> int:
     bare = frames["bare_app_median_s"]
     checks = {"first_frame_s": first, "ask_help_s": ask_help_s}
     lazy_ok = isinstance(sdks, dict) and not any(sdks.get(s) for s in ("boto3", "opensearchpy", "llama_cpp"))
-    verdicts = {k: ("PASS" if v == v and v <= TARGETS[k] else "MISS") for k, v in checks.items()}
+    verdicts = {k: ("PASS" if not math.isnan(v) and v <= TARGETS[k] else "MISS") for k, v in checks.items()}
     verdicts["lazy_sdks"] = "PASS" if lazy_ok else "MISS"
 
     print_table("Startup (median seconds)", ["what", "thinkpane", "baseline", "baseline is", "ratio", "target", "verdict"], [

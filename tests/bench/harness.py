@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -119,7 +120,7 @@ class QueueProbe:
 
             try:
                 self.target_getter().call_later(arrived)
-            except Exception:  # noqa: BLE001 - the target went away (screen switch)
+            except Exception:  # noqa: BLE001, S112 - the target went away (screen switch)
                 continue
             try:
                 await asyncio.wait_for(done.wait(), 5)
@@ -232,7 +233,7 @@ def run_child(script: Path, args: list[str], timeout: float = 900) -> dict:
     """Run a scenario in a fresh interpreter (CPU and RSS of one scenario only)."""
     completed = subprocess.run(
         [sys.executable, str(script), *args],
-        capture_output=True, text=True, timeout=timeout, cwd=str(ROOT),
+        capture_output=True, text=True, timeout=timeout, cwd=str(ROOT), check=False,
     )
     for line in reversed(completed.stdout.splitlines()):
         if line.startswith("{"):
@@ -257,7 +258,7 @@ def print_table(title: str, columns: list[str], rows: list[list[object]]) -> Non
 
 def _fmt(value: object) -> str:
     if isinstance(value, float):
-        if value != value:  # NaN
+        if math.isnan(value):
             return "-"
         return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
     if value is None:

@@ -15,13 +15,13 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from harness import bench_settings, use_private_dirs
+from paced_backend import PacedBackend
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown, Static
 
 from backends.base import ContentDelta, Conversation, Message, ReasoningDelta, guarded
-from harness import bench_settings, use_private_dirs
-from paced_backend import PacedBackend
 
 PROMPT = "How should I batch SQLite writes while streaming tokens?"
 SIZE = (120, 40)

@@ -23,13 +23,13 @@ HERE = Path(__file__).resolve().parent
 def run(script: str, args: list[str]) -> dict | None:
     print(f"=== {script} {' '.join(args)}", file=sys.stderr, flush=True)
     completed = subprocess.run([sys.executable, str(HERE / script), *args], capture_output=True,
-                               text=True, cwd=str(HERE.parents[1]))
+                               text=True, cwd=str(HERE.parents[1]), check=False)
     sys.stderr.write(completed.stdout.rsplit("\n{", 1)[0] + "\n")
-    if completed.returncode not in (0, 1):
-        sys.stderr.write(completed.stderr[-2000:])
     for line in reversed(completed.stdout.splitlines()):
         if line.startswith("{"):
             return json.loads(line)
+    sys.stderr.write(f"{script} printed no results (exit {completed.returncode}):\n"
+                     + completed.stderr[-3000:])
     return None
 
 

@@ -54,8 +54,8 @@ class RenderedOnce:
         self._segments: list[Segment] = []
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        key = (id(console), options.max_width, options.height, options.justify, options.overflow,
-               options.no_wrap, options.highlight, options.markup)
+        # Not the height: Textual measures with none and draws with one; Markdown ignores it.
+        key = (id(console), options.max_width, options.justify, options.overflow, options.no_wrap)
         if key != self._key:
             # The segments exactly as rendering would give them, so the result is identical.
             self._segments = list(console.render(self.renderable, options))
