@@ -8,6 +8,7 @@ queue would send a prompt written before the user saw the answer it replies to.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -87,7 +88,8 @@ class ChatScreen(Screen):
         self.live: LiveTurn | None = None
         self.turn_counter = 0
         self._tick_timer: Timer | None = None
-        self._after_stream = None  # an async callable to run once the current stream ended
+        # Async callables to run once the current stream has ended (new chat, switch backend…).
+        self._after_stream: list[Callable[[], Awaitable[object]]] = []
         self.shown_answer: AnswerTurn | None = None
 
     # ------------------------------------------------------------------ layout
@@ -183,8 +185,7 @@ class ChatScreen(Screen):
 
     async def open_conversation(self, conversation_id: int) -> None:
         if self.live is not None:
-            self._after_stream = lambda: self.open_conversation(conversation_id)
-            self.action_cancel()
+            self.after_stream(lambda: self.open_conversation(conversation_id))
             return
         store = self.app.store
         try:
@@ -217,8 +218,7 @@ class ChatScreen(Screen):
 
     async def new_chat(self) -> None:
         if self.live is not None:
-            self._after_stream = self.new_chat
-            self.action_cancel()
+            self.after_stream(self.new_chat)
             return
         self.conversation_id = None
         self.shown_answer = None
@@ -437,6 +437,13 @@ class ChatScreen(Screen):
             record.stop_reason = stop.reason
         if error is not None:
             record.error_title, record.error_hint = error.title, error.hint
+        if not live.answer.is_attached:
+            # The app is quitting mid-stream and has taken the widgets down already (the
+            # worker's StreamCancelled comes after): keep what arrived, redraw nothing.
+            # Mounting the finished answer now raised MountError and crashed the exit.
+            self._save_outcome(live, error)
+            self.live = None
+            return
         await live.answer_stream.stop()
         if live.reasoning_stream is not None:
             await live.reasoning_stream.stop()
@@ -460,8 +467,8 @@ class ChatScreen(Screen):
             tokens_out=record.output_tokens_label(),
         )
         self.live = None
-        if self._after_stream is not None:
-            follow_up, self._after_stream = self._after_stream, None
+        follow_ups, self._after_stream = self._after_stream, []
+        for follow_up in follow_ups:
             await follow_up()
 
     def _save_outcome(self, live: LiveTurn, error: BackendError | None) -> None:
@@ -482,6 +489,25 @@ class ChatScreen(Screen):
             self.live.record.status = "cancelled"
             self._save_outcome(self.live, None)
             self.live = None
+
+    def after_stream(self, follow_up: Callable[[], Awaitable[object]]) -> bool:
+        """Cancel the running answer (its partial text is kept) and run ``follow_up`` once it
+        has ended; False (nothing scheduled) when no answer is streaming."""
+        if self.live is None:
+            return False
+        self._after_stream.append(follow_up)
+        self.action_cancel()
+        return True
+
+    def flush_live_answer(self) -> None:
+        """Write what the streaming answer has received so far to the store (before an export)."""
+        live = self.live
+        if live is None or live.ending:
+            return
+        try:
+            live.writer.flush()
+        except BackendError as error:
+            self.status.set(text="not saved: " + error.title)
 
     # ------------------------------------------------------------------ actions
 
