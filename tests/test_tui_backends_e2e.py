@@ -390,6 +390,29 @@ async def test_escape_mid_stream_cancels_keeps_the_partial_turn_and_hangs_up_at_
     assert second.body["messages"] == expected
 
 
+async def test_quitting_mid_stream_exits_cleanly_keeps_the_partial_turn_and_hangs_up(aws_env, tmp_path):
+    with BedrockStandIn(scenario="paced", delay_s=0.05) as server:
+        settings = write_config("bedrock", {"endpoint_url": server.url, "region": "us-east-1"})
+        store = ConversationStore(tmp_path / "chats.sqlite3")
+        app = ThinkpaneApp(settings, store)
+        try:
+            # run_test re-raises anything the app raised while shutting down.
+            async with app.run_test(size=SIZE) as pilot:
+                await backend_ready(pilot, app, "bedrock")
+                await send(pilot, PROMPT)
+                await wait_until(pilot, lambda: "step by step" in shown_reasoning(app), "some reasoning")
+                shown = app.chat.live.record.reasoning
+                pressed_at = time.monotonic()
+                await pilot.press("ctrl+q")
+            assert await asyncio.to_thread(server.disconnected.wait, 2), "the stand-in never saw a hang-up"
+            assert server.disconnects[0].at - pressed_at < 0.1
+            stored = last_stored_answer(store)
+            assert stored.status == "cancelled"
+            assert stored.reasoning.startswith(shown)
+        finally:
+            store.close()
+
+
 # --------------------------------------------------------------------------- 3. OpenSearch first launch
 
 
