@@ -119,7 +119,8 @@ def shown_reasoning(app: ThinkpaneApp) -> str:
 
 
 def status_text(app: ThinkpaneApp) -> str:
-    return app.chat.status.line_text().plain
+    """The status line as drawn (cut to the terminal's width, as the user sees it)."""
+    return words(rendered_text(app.chat.status))
 
 
 def the_note(app: ThinkpaneApp) -> str:
