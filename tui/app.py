@@ -15,13 +15,15 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 
 from backends.base import Backend, BackendError, InternalError
+from backends.log_redaction import register_secrets
 from tui.commands import ThinkpaneCommands
+from tui.copy_export import CopyExportActions
 from tui.messages import BackendFailed, BackendLoading, BackendReady
 from tui.screens.chat import ChatScreen
 from tui.screens.conversations import ConversationsScreen
 
 
-class ThinkpaneApp(App):
+class ThinkpaneApp(CopyExportActions, App):
     TITLE = "Thinkpane"
     CSS_PATH = "styles/app.tcss"
     COMMANDS = App.COMMANDS | {ThinkpaneCommands}
@@ -68,6 +70,8 @@ class ThinkpaneApp(App):
             self.theme = theme
         if self.backend is None:
             self.build_backend(getattr(self.settings, "backend", "local"))
+        else:
+            register_secrets(self.backend.secrets())
         if self.first_launch:
             self.action_setup()
 
@@ -105,6 +109,9 @@ class ThinkpaneApp(App):
     @on(BackendReady)
     def on_backend_ready(self, message: BackendReady) -> None:
         old, self.backend = self.backend, message.backend
+        # Credentials the backend resolved itself (not typed as an option) must be masked
+        # in every log record too, whoever logs them (backends/log_redaction.py).
+        register_secrets(self.backend.secrets())
         self.backend_error = None
         self.backend_loading_text = None
         self.chat.refresh_backend_state()
@@ -177,5 +184,11 @@ class ThinkpaneApp(App):
         old, self.backend = self.backend, None
         self.backend_error = None
         if old is not None:
-            self.run_worker(old.aclose(), group="backend-close", exit_on_error=False)
+            # An answer still streaming from the old backend is cancelled (its partial text
+            # kept) before the backend is closed under it; the new one is built meanwhile.
+            async def close_old() -> None:
+                self.run_worker(old.aclose(), group="backend-close", exit_on_error=False)
+
+            if not self.chat.after_stream(close_old):
+                self.run_worker(old.aclose(), group="backend-close", exit_on_error=False)
         self.build_backend(result.backend, dict(result.options))

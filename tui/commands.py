@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
@@ -16,6 +17,12 @@ class ThinkpaneCommands(Provider):
             ("Set up a backend…", "Choose and configure the model backend", app.action_setup),
             ("Toggle reasoning", "Show or hide the Reasoning pane", app.action_toggle_reasoning),
             ("Copy last answer", "Copy the last answer to the clipboard", app.action_copy_last_answer),
+            ("Copy a code block…", "Copy a code block of the last answer to the clipboard",
+             app.action_copy_code_block),
+            ("Export conversation as Markdown", "Write this conversation to a .md file in the current directory",
+             partial(app.action_export_conversation, "md")),
+            ("Export conversation as JSON", "Write this conversation to a .json file in the current directory",
+             partial(app.action_export_conversation, "json")),
         ]
 
     async def discover(self) -> Hits:

@@ -24,6 +24,7 @@ import json
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,15 +50,29 @@ _INLINE_SPECIALS = re.compile(r"([\\`*_\[\]<>#|~!&])")
 # --------------------------------------------------------------------------- code blocks
 
 
+@dataclass(frozen=True)
+class CodeBlock:
+    """One fenced code block: its info-string language (may be "") and its body."""
+
+    language: str
+    code: str
+
+
 def code_blocks(markdown_text: str) -> list[str]:
-    """The bodies of the fenced code blocks in ``markdown_text``, in order (for "copy code").
+    """The bodies of the fenced code blocks in ``markdown_text``, in order (for "copy code")."""
+    return [block.code for block in fenced_code_blocks(markdown_text)]
+
+
+def fenced_code_blocks(markdown_text: str) -> list[CodeBlock]:
+    """The fenced code blocks in ``markdown_text``, in order, with their languages.
 
     Follows CommonMark: a fence is 3+ backticks or tildes indented at most 3 spaces; it
     closes with a fence of the same character at least as long, with nothing after it. An
     unclosed block runs to the end (a cut-off answer still has its code). The opener's
-    indentation is removed from the body lines, as a renderer would.
+    indentation is removed from the body lines, as a renderer would. The language is the
+    first word of the info string (```` ```python title="x" ```` -> ``python``).
     """
-    blocks: list[str] = []
+    blocks: list[CodeBlock] = []
     lines = markdown_text.splitlines()
     index = 0
     while index < len(lines):
@@ -66,6 +81,7 @@ def code_blocks(markdown_text: str) -> list[str]:
             index += 1
             continue
         fence = match.group(1)
+        info = match.group(2).split()
         indent = len(lines[index]) - len(lines[index].lstrip(" "))
         body: list[str] = []
         index += 1
@@ -78,7 +94,7 @@ def code_blocks(markdown_text: str) -> list[str]:
             strip = min(indent, len(line) - len(line.lstrip(" ")))
             body.append(line[strip:])
             index += 1
-        blocks.append("\n".join(body))
+        blocks.append(CodeBlock(info[0] if info else "", "\n".join(body)))
         index += 1
     return blocks
 

@@ -13,6 +13,9 @@ as the user scrolls up towards them. Mounting all of a 300-turn conversation too
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 
 from tui.turn_record import TurnRecord
@@ -20,6 +23,11 @@ from tui.widgets.turn import AnswerTurn, UserTurn
 
 
 class Transcript(VerticalScroll, can_focus=True):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "app.copy_code_block", "Copy code", id="transcript.copy_code",
+                tooltip="Copy a code block of the last answer (several: choose one)"),
+    ]
+
     # Widgets (a user turn or an answer turn each) mounted when a conversation opens, and
     # mounted per page when scrolling up within LOAD_WITHIN_SCREENS viewports of the top.
     INITIAL_TURNS = 20
