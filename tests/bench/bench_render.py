@@ -112,6 +112,8 @@ async def run_stream(renderer: str, rate: float | None, scale: float, budget_s: 
             settled_at = await frames.settle(quiet=0.5)
         else:
             marker_at = settled_at = None
+            app.workers.cancel_all()  # the naive renderer ran out of time: stop it first
+            await asyncio.sleep(0.05)
         lag.record(False)
         queue.record(False)
         cpu_used, wall = cpu_s() - cpu_start, perf() - wall_start

@@ -50,7 +50,7 @@ class FloorApp(App):
         self.done = True
 
     def start(self) -> None:
-        self.run_worker(self.consume(), exclusive=True)
+        self.run_worker(self.consume(), exclusive=True, exit_on_error=False)
 
     @property
     def finished(self) -> bool:
@@ -96,7 +96,7 @@ class NaiveApp(App):
         self.done = True
 
     def start(self) -> None:
-        self.run_worker(self.consume(), exclusive=True)
+        self.run_worker(self.consume(), exclusive=True, exit_on_error=False)
 
     @property
     def finished(self) -> bool:
