@@ -253,11 +253,18 @@ async def test_switching_backend_mid_stream_cancels_the_answer_before_closing_th
 # --------------------------------------------------------------------------- keymap
 
 
-async def test_a_keymap_rebinds_the_previous_and_next_reasoning_keys(store):
+async def test_a_keymap_rebinds_the_previous_and_next_reasoning_keys(store, tmp_path):
+    from tui.config import load_settings
+
+    # Written as a user writes TOML: a dotted binding id unquoted (a nested table), and quoted.
+    config = tmp_path / "config.toml"
+    config.write_text('[keymap]\nchat.previous_reasoning = "f3"\n"chat.next_reasoning" = "f4"\n')
+    settings = load_settings(path=config)
+    assert settings.keymap == {"chat.previous_reasoning": "f3", "chat.next_reasoning": "f4"}
     backend = ScriptedBackend()
     backend.enqueue_turn(["First thoughts."], ["A."])
     backend.enqueue_turn(["Second thoughts."], ["B."])
-    app = make_app(store, backend, keymap={"chat.previous_reasoning": "f3", "chat.next_reasoning": "f4"})
+    app = ThinkpaneApp(settings, store, backend=backend)
     async with app.run_test(size=(120, 40)) as pilot:
         pane = app.chat.reasoning_pane
         await ask(pilot, "a")

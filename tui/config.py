@@ -131,6 +131,13 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, dotenv_settings, _TomlFileSource(settings_cls)
 
+    @field_validator("keymap", mode="before")
+    @classmethod
+    def _join_dotted_binding_ids(cls, value: Any) -> Any:
+        # Binding ids contain dots ("chat.toggle_reasoning"): written unquoted under [keymap],
+        # as TOML users do, they arrive as nested tables and failed validation. Join them back.
+        return _flatten_keymap(value) if isinstance(value, dict) else value
+
     @field_validator("backends", mode="after")
     @classmethod
     def _hide_secrets(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -166,6 +173,17 @@ def _wrap_secrets(options: dict[str, Any]) -> dict[str, Any]:
 def config_exists(path: Path | None = None) -> bool:
     """False on first launch: the app then opens the setup screen."""
     return (path or paths.config_path()).is_file()
+
+
+def _flatten_keymap(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"chat": {"toggle_reasoning": "f2"}}`` -> ``{"chat.toggle_reasoning": "f2"}``."""
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat.update(_flatten_keymap(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def load_settings(*, path: Path | None = None) -> Settings:
