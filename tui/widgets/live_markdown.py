@@ -29,9 +29,9 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 CHUNK_CLASS = "live-markdown--chunk"
+TAIL_CLASS = "live-markdown--tail"
 # A list item: Rich draws a loose list tight, so a cut between two items would add a gap.
 _LIST_ITEM = re.compile(r"(?:[-*+]|\d{1,9}[.)])(?:\s|$)")
-TAIL_CLASS = "live-markdown--tail"
 
 
 def default_renderer(text: str) -> RenderableType:
@@ -39,7 +39,7 @@ def default_renderer(text: str) -> RenderableType:
 
 
 class RenderedOnce:
-    """A renderable that renders what it wraps once per width and replays the lines.
+    """A renderable that renders what it wraps once per width and replays the segments.
 
     Textual renders a Static's content once to measure its height and again to draw it, and
     again after each layout pass; Rich Markdown (with syntax highlighting) is the costly
