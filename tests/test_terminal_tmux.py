@@ -1,0 +1,373 @@
+"""The installed ``thinkpane`` in a real terminal (tmux): what a user sees and types.
+
+Everything here is real: the console script as pip installed it, a pty of 120x40 with
+TERM=xterm-256color, keys typed through tmux, the stand-in servers as separate processes
+on 127.0.0.1. The screen is read back as text with ``capture-pane``; a test waits for what
+a user would wait for (bounded polling, no fixed sleeps).
+
+Typing note: Textual routes a key to the widget focused when the key is *read*, so text
+typed in the same burst as a Tab can land in the field the Tab is leaving. The tests, like
+a human, wait for the focus to arrive (the terminal cursor moves into the new Input)
+before typing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.tmux_driver import TmuxError, TmuxTerminal, tmux_available
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not tmux_available(), reason="tmux is not installed (apt-get install tmux)"),
+]
+
+REPO = Path(__file__).resolve().parent.parent
+STANDIN_API_KEY = "sk-standin0123456789abcdef"  # tests.servers.mlcommons.TEST_API_KEY
+OPENSEARCH_USER, OPENSEARCH_PASSWORD = "admin", "admin-Secret-1"  # the stand-in's "auth" scenario
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def thinkpane_script() -> str:
+    """The installed console script (next to this interpreter, else on PATH)."""
+    candidate = Path(sys.executable).parent / "thinkpane"
+    if candidate.is_file():
+        return str(candidate)
+    found = shutil.which("thinkpane")
+    if found is None:
+        pytest.fail("the thinkpane console script is not installed (pip install -e .)")
+    return found
+
+
+def start_server(module: str, *args: str, timeout: float = 20.0) -> tuple[subprocess.Popen, int]:
+    """``python -m tests.servers.<module> --port 0 ...``; returns (process, port) once READY."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", f"tests.servers.{module}", "--port", "0", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 0.1)
+        if ready:
+            line = process.stdout.readline()
+            if line.startswith("READY port="):
+                return process, int(line.split()[1].split("=")[1])
+            if not line and process.poll() is not None:
+                break
+    process.kill()
+    pytest.fail(f"the {module} stand-in did not start")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def thinkpane_env() -> dict[str, str]:
+    """The test's environment (conftest points config/data dirs at tmp_path) for the pty."""
+    env = dict(os.environ)
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    for var in ("THINKPANE_BACKEND", "PYTEST_CURRENT_TEST", "COLUMNS", "LINES"):
+        env.pop(var, None)
+    return env
+
+
+@pytest.fixture
+def terminal() -> Iterator[TmuxTerminal]:
+    with TmuxTerminal(width=120, height=40) as term:
+        yield term
+
+
+def has_panes(screen: str) -> bool:
+    return any(line.lstrip().startswith("Reasoning") and " Answer" in line for line in screen.split("\n"))
+
+
+def pane_split(screen: str) -> tuple[str, str]:
+    """(reasoning side, answer side) of the chat panes, cut at the pane boundary.
+
+    The boundary is found on the header row: the column where the "Answer" pane header
+    starts (the Reasoning pane is the left one; the divider sits just before the header).
+    Only the rows between the headers and the prompt box are taken.
+    """
+    lines = screen.split("\n")
+    header_row = next(
+        (i for i, line in enumerate(lines) if line.lstrip().startswith("Reasoning") and " Answer" in line), None
+    )
+    assert header_row is not None, f"no side-by-side pane headers on screen:\n{screen}"
+    boundary = lines[header_row].index(" Answer")
+    rows = []
+    for line in lines[header_row + 1 :]:
+        if line.startswith("╭"):  # the prompt box: the panes end here
+            break
+        rows.append(line)
+    left = "\n".join(row[:boundary] for row in rows)
+    right = "\n".join(row[boundary:] for row in rows)
+    return left, right
+
+
+def status_line(screen: str) -> str:
+    """The status line: the row under the prompt box (backend · model │ state │ ...)."""
+    lines = screen.rstrip("\n").split("\n")
+    bottoms = [i for i, line in enumerate(lines) if line.startswith("╰")]
+    return lines[bottoms[-1] + 1] if bottoms and bottoms[-1] + 1 < len(lines) else ""
+
+
+# DEC private modes a full-screen app turns on and must turn off again on the way out.
+TERMINAL_MODES = {
+    1049: "the alternate screen",
+    1000: "mouse click reporting",
+    1003: "mouse motion reporting",
+    1006: "SGR mouse reporting",
+    2004: "bracketed paste",
+}
+
+
+def quit_and_check_terminal_restored(terminal: TmuxTerminal) -> None:
+    """Ctrl+Q: exit status 0, and the terminal left as it was found."""
+    terminal.keys("C-q")
+    assert terminal.wait_exit() == 0
+    # remain-on-exit keeps the pane, so its modes are the ones the program left behind.
+    assert terminal.fmt("#{alternate_on}") == "0", "still on the alternate screen"
+    assert terminal.fmt("#{mouse_any_flag}") == "0", "mouse tracking left on"
+    # The byte stream says the same, and what tmux cannot show after the pane died
+    # (it hides the cursor itself for its "Pane is dead" line): the cursor was shown again.
+    terminal.wait_until(lambda: terminal.last_mode_setting(25) == "h", timeout=5,
+                        what="the cursor to be shown again (ESC[?25h) after the last frame")
+    for mode, name in TERMINAL_MODES.items():
+        assert terminal.last_mode_setting(mode) != "h", f"{name} (mode {mode}) left on"
+    after = terminal.screen()
+    for debris in ("Ask something", "^q Quit", "Reasoning"):
+        assert debris not in after, f"{debris!r} left on the normal screen:\n{after}"
+
+
+def label_pattern(label: str) -> re.Pattern[str]:
+    # "│ Label" then spaces and the value; an empty unfocused field ends the row.
+    return re.compile(rf"│ {re.escape(label)}(?: |$)")
+
+
+def label_row(screen: str, label: str) -> int | None:
+    for row, line in enumerate(screen.split("\n")):
+        if label_pattern(label).search(line):
+            return row
+    return None
+
+
+def wait_until_still(terminal: TmuxTerminal, *, quiet_s: float = 0.2, timeout: float = 10.0) -> str:
+    """Wait until the screen text stops changing (a scroll has finished); that screen."""
+    deadline = time.monotonic() + timeout
+    screen, since = terminal.screen(), time.monotonic()
+    while time.monotonic() - since < quiet_s:
+        if time.monotonic() > deadline:
+            raise TmuxError(f"the screen kept changing:\n{screen}")
+        time.sleep(0.05)
+        now = terminal.screen()
+        if now != screen:
+            screen, since = now, time.monotonic()
+    return screen
+
+
+def focus_field(terminal: TmuxTerminal, label: str) -> None:
+    """Put the focus in the Input labelled ``label``, and wait until it really has it.
+
+    Tab until the field is on screen (the form scrolls), let the scroll finish, then click
+    the field: Textual parks the terminal cursor in an Input once that Input has handled
+    its focus, so the cursor on the field's row is the sign that typed text will go there.
+    """
+    deadline = time.monotonic() + 15
+    while (row := label_row(wait_until_still(terminal), label)) is None:
+        if time.monotonic() > deadline:
+            raise TmuxError(f"field {label!r} never came into view:\n{terminal.screen()}")
+        terminal.keys("Tab")
+    match = label_pattern(label).search(terminal.lines()[row])
+    assert match is not None
+    terminal.click(match.start() + 2 + FIELD_OFFSET, row)
+    terminal.wait_until(lambda: terminal.cursor()[1] == label_row(terminal.screen(), label), timeout=10,
+                        what=f"the focus in {label}")
+
+
+SCROLLBAR = "▁▂▃▄▅▆▇█▔"
+FIELD_OFFSET = 30  # columns from a label's start into its field (labels are 26 wide)
+
+
+def field_value(screen: str, label: str) -> str | None:
+    """What the form shows in the field labelled ``label`` (None: the field is not on screen)."""
+    for line in screen.split("\n"):
+        if match := label_pattern(label).search(line):
+            # The form's scrollbar thumb may be drawn at the end of the row.
+            return line[match.end():].rstrip().rstrip(SCROLLBAR).strip()
+    return None
+
+
+def type_into_field(terminal: TmuxTerminal, label: str, value: str, *, shown: str | None = None) -> None:
+    """Type ``value`` into the focused (empty) field; wait until ``label``'s row shows it."""
+    terminal.send(value)
+    expected = value if shown is None else shown
+    terminal.wait_for(lambda s: field_value(s, label) == expected, timeout=10, what=f"{label} = {expected!r}")
+
+
+# --------------------------------------------------------------------------- chat
+
+
+def write_openai_config(config_dir: Path, port: int) -> None:
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "config.toml").write_text(
+        'backend = "openai"\n\n[backends.openai]\n'
+        f'base_url = "http://127.0.0.1:{port}/v1"\nmodel = "deepseek-reasoner"\n',
+        encoding="utf-8",
+    )
+
+
+def test_chat_streams_cancels_quits_cleanly_and_continues(terminal, tmp_path):
+    # The "slow" scenario: 40 reasoning deltas "step N. " then 40 answer deltas "wordN ",
+    # one every 80 ms, so the test can look at the screen mid-stream and cancel it.
+    server, port = start_server("openai_sse", "--script", "slow", "--delay", "0.08")
+    try:
+        write_openai_config(Path(os.environ["THINKPANE_CONFIG_DIR"]), port)
+        terminal.start([thinkpane_script()], thinkpane_env(), cwd=str(tmp_path))
+        terminal.wait_for(lambda s: "Ask something" in s and "deepseek-reasoner" in status_line(s),
+                          timeout=30, what="the chat screen with the backend ready")
+
+        # ---- first prompt: reasoning streams on the left, then the answer on the right
+        terminal.send("Explain tmux panes")
+        terminal.keys("Enter")
+
+        def thinking(screen: str) -> bool:
+            if not has_panes(screen):
+                return False
+            left, right = pane_split(screen)
+            return "step 3." in left and "word" not in right
+
+        screen = terminal.wait_for(thinking, timeout=20, what="reasoning streaming in the Reasoning pane")
+        assert "thinking" in status_line(screen), status_line(screen)
+        left, right = pane_split(screen)
+        assert "Explain tmux panes" in right and "Explain tmux panes" not in left
+
+        def answered(screen: str) -> bool:
+            return has_panes(screen) and "word39" in pane_split(screen)[1] and "idle" in status_line(screen)
+
+        screen = terminal.wait_for(answered, timeout=20, what="the whole answer")
+        left, right = pane_split(screen)
+        assert "step 0." in left and "step 39." in left, left
+        assert "word0 " in right and "word39" in right, right
+        assert "step " not in right, "reasoning text leaked into the Answer pane"
+        assert "word" not in left, "answer text leaked into the Reasoning pane"
+        assert "tokens 12 in / 80 out" in status_line(screen), status_line(screen)
+
+        # ---- second prompt: Esc mid-answer cancels and keeps the partial text
+        terminal.send("Now cancel this one")
+        terminal.keys("Enter")
+        def second_answer(screen: str) -> str:
+            if not has_panes(screen):
+                return ""
+            _, right = pane_split(screen)
+            return right.split("Now cancel this one", 1)[1] if "Now cancel this one" in right else ""
+
+        terminal.wait_for(lambda s: "word3 " in second_answer(s), timeout=20, what="the second answer to start")
+        terminal.keys("Escape")
+        screen = terminal.wait_for(lambda s: "cancelled" in status_line(s), timeout=10, what="cancelled")
+        second = second_answer(screen)
+        assert "word3 " in second, "the partial answer must stay on screen"
+        assert "word39" not in second, "the stream went on after Esc"
+        assert "cancelled" in second, "the turn is marked cancelled in the transcript"
+
+        quit_and_check_terminal_restored(terminal)
+
+        # ---- restart with --continue: the conversation is back, the cancelled turn too
+        terminal.respawn([thinkpane_script(), "--continue"], cwd=str(tmp_path))
+        screen = terminal.wait_for(lambda s: "word3 " in second_answer(s) and "cancelled" in second_answer(s),
+                                   timeout=30, what="the previous conversation, the cancelled turn marked")
+        left, right = pane_split(screen)
+        assert "Explain tmux panes" in right and "word39" in right
+        assert "step " in left, "the last answer's reasoning is shown again"
+        quit_and_check_terminal_restored(terminal)
+    finally:
+        stop_server(server)
+
+
+# --------------------------------------------------------------------------- setup wizard
+
+
+def click_until(terminal: TmuxTerminal, label: str, condition: str, *, timeout: float = 20.0) -> str:
+    """Click the button ``label`` until ``condition`` shows (it may still be disabled at first)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        terminal.click_text(label)
+        try:
+            return terminal.wait_for(condition, timeout=1.0)
+        except TmuxError:
+            if time.monotonic() > deadline:
+                raise
+
+
+def test_first_launch_setup_provisions_opensearch_then_chats(terminal, tmp_path):
+    server, port = start_server("mlcommons", "--scenario", "auth")
+    try:
+        config_file = Path(os.environ["THINKPANE_CONFIG_DIR"]) / "config.toml"
+        assert not config_file.exists()
+        terminal.start([thinkpane_script()], thinkpane_env(), cwd=str(tmp_path))
+        terminal.wait_for("Use local model", timeout=30, what="the setup screen on first launch")
+
+        # Tab from "Use local model" to the backend list; OpenSearch is the fourth entry.
+        terminal.keys("Tab")
+        terminal.keys("Down", "Down", "Down")
+        terminal.wait_for("Cluster URL", timeout=10, what="the OpenSearch form")
+        terminal.keys("Enter")  # Enter on a backend focuses its first field
+        focus_field(terminal, "Cluster URL *")
+        type_into_field(terminal, "Cluster URL *", f"http://127.0.0.1:{port}")
+        # User name is already "admin" (the default); a value typed over an identical
+        # default could not be told apart on screen, so it is checked, not typed.
+        assert field_value(terminal.screen(), "User name") == OPENSEARCH_USER
+        focus_field(terminal, "Password")
+        type_into_field(terminal, "Password", OPENSEARCH_PASSWORD, shown="•" * len(OPENSEARCH_PASSWORD))
+        focus_field(terminal, "DeepSeek API key")
+        type_into_field(terminal, "DeepSeek API key", STANDIN_API_KEY, shown="•" * len(STANDIN_API_KEY))
+        screen = terminal.screen()
+        assert field_value(screen, "DeepSeek endpoint") == "https://api.deepseek.com"  # the default
+        assert OPENSEARCH_PASSWORD not in screen and STANDIN_API_KEY not in screen
+
+        terminal.click_text(" Run ")
+        screen = terminal.wait_for(lambda s: "✓ chat" in s or "✗" in s, timeout=30, what="provisioning")
+        for step in ("connect", "model_group", "connector", "model", "deploy", "wait_deployed", "test", "chat"):
+            assert f"✓ {step} " in screen, f"step {step} not ✓:\n{screen}"
+        assert "✗" not in screen
+        assert STANDIN_API_KEY not in screen and OPENSEARCH_PASSWORD not in screen
+
+        click_until(terminal, " Save ", "Ask something")
+        assert config_file.is_file()
+        saved = config_file.read_text(encoding="utf-8")
+        assert 'backend = "opensearch"' in saved and "model_id" in saved
+        assert STANDIN_API_KEY not in saved and OPENSEARCH_PASSWORD not in saved
+
+        # ---- one chat through the provisioned model: reasoning left, answer right
+        terminal.wait_for(lambda s: "OpenSearch" in status_line(s) and "idle" in status_line(s),
+                          timeout=20, what="the OpenSearch backend to be ready")
+        terminal.send("Hello there")
+        terminal.keys("Enter")
+        screen = terminal.wait_for(lambda s: has_panes(s) and "Hello from the stand-in." in pane_split(s)[1]
+                                   and "idle" in status_line(s), timeout=30, what="the answer")
+        left, right = pane_split(screen)
+        assert "greets me" in left, left
+        assert "greets me" not in right and "stand-in" not in left
+        quit_and_check_terminal_restored(terminal)
+    finally:
+        stop_server(server)
