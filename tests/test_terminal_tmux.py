@@ -29,7 +29,7 @@ from tests.tmux_driver import TmuxError, TmuxTerminal, tmux_available
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not tmux_available(), reason="tmux is not installed (apt-get install tmux)"),
+    pytest.mark.skipif(not tmux_available(), reason="needs tmux 3.2 or newer on PATH (apt-get install tmux)"),
 ]
 
 REPO = Path(__file__).resolve().parent.parent

@@ -13,6 +13,7 @@ tracking, cursor visibility).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -47,8 +48,19 @@ def process_state(pid: str) -> str:
             f"parent={parent} ({parent_cmd})")
 
 
+def tmux_version() -> tuple[int, int] | None:
+    """(major, minor) of the tmux on PATH, or None when there is none."""
+    if shutil.which("tmux") is None:
+        return None
+    output = subprocess.run(["tmux", "-V"], capture_output=True, text=True, check=False).stdout
+    match = re.search(r"(\d+)\.(\d+)", output)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
 def tmux_available() -> bool:
-    return shutil.which("tmux") is not None
+    """tmux 3.2 or newer (``new-session -e`` sets the program's environment)."""
+    version = tmux_version()
+    return version is not None and version >= (3, 2)
 
 
 class TmuxTerminal:
