@@ -51,7 +51,18 @@ async def wait_until(pilot, condition: Callable[[], bool], what: str = "conditio
 
 
 def rendered_text(widget: Widget) -> str:
-    """The text a (leaf) widget draws, as the user sees it."""
+    """The text a widget draws, as the user sees it.
+
+    A container (e.g. a finished answer's LiveMarkdown: chunk Statics and a tail) is its
+    shown children top to bottom, each followed by its bottom margin's blank lines.
+    """
+    if widget.children:
+        lines: list[str] = []
+        for child in widget.children:
+            if child.display:
+                lines.extend(rendered_text(child).split("\n"))
+                lines.extend([""] * child.styles.margin.bottom)
+        return "\n".join(lines)
     width, height = widget.outer_size  # padding and border included, as drawn
     lines = widget.render_lines(Region(0, 0, width, height))
     return "\n".join(line.text.rstrip() for line in lines)

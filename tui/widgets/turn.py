@@ -1,10 +1,10 @@
 """One exchange in the transcript: the user's prompt, and the assistant's answer.
 
 A streaming answer is a ``LiveMarkdown`` (Rich Markdown rendered block by block, cheap per
-update; see live_markdown.py) fed by a ``MarkdownStream``. When the turn ends it is swapped
-for a lightweight ``Static`` holding a Rich ``Markdown`` renderable: a Textual Markdown tree
-costs ~27 widgets per message (anchors.md: 200 of them took 16 s and 325 MB to mount), a
-Static costs one.
+update; see live_markdown.py) fed by a ``MarkdownStream``; when the turn ends it stays as the
+finished body (a few chunk Statics). A turn loaded as finished is a lightweight ``Static``
+holding a Rich ``Markdown`` renderable: a Textual Markdown tree costs ~27 widgets per
+message (anchors.md: 200 of them took 16 s and 325 MB to mount), a Static costs one.
 """
 
 from __future__ import annotations
@@ -76,15 +76,16 @@ class ReasoningLink(Static, can_focus=True):
 
 
 class AnswerTurn(Vertical):
-    """The assistant's answer: live while streaming, a lightweight Static once finished."""
+    """The assistant's answer: live while streaming; loaded finished, a lightweight Static."""
 
     def __init__(self, record: TurnRecord) -> None:
         super().__init__(classes="answer-turn")
         self.record = record
         self.link = ReasoningLink(self)
         self.note = Static("", classes="turn-note")
-        self._live: LiveMarkdown | None = None
-        self._body: Static | None = None
+        self._live: LiveMarkdown | None = None  # while streaming
+        # Finished: a Static (a turn loaded as finished) or the LiveMarkdown it streamed into.
+        self._body: Static | LiveMarkdown | None = None
 
     def compose(self):
         yield self.link
@@ -107,18 +108,17 @@ class AnswerTurn(Vertical):
         return self._live
 
     async def finalize(self) -> None:
-        """Replace the streaming Markdown with the finished text as a single Static."""
+        """Keep the live view, now holding the whole answer, as the finished body.
+
+        Swapping it for a single Static cost one ~56 ms frame plus a second layout pass after
+        the last token; the live view already shows the rendered blocks, a few chunk Statics.
+        """
         if self._live is not None:
-            # Reuses the live view's rendered blocks: re-rendering a long answer at once
-            # delayed the final frame by 100+ ms.
-            content = self._live.finished_renderable(clean(self.record.content))
-        else:
-            content = rendered_markdown(self.record.content)
-        self._body = Static(content, classes="answer-body")
-        if self._live is not None:
-            await self.mount(self._body, before=self._live)
-            await self._live.remove()
-            self._live = None
+            live, self._live = self._live, None
+            text = clean(self.record.content)  # what the stream's sanitiser passed on
+            if live.source != text:
+                await live.update(text)
+            self._body = live
         self.link.show_record(self.record)
         self.refresh_note()
 
