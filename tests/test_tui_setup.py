@@ -738,3 +738,25 @@ async def test_opensearch_teardown_from_the_wizard_removes_what_setup_created():
             assert screen_of(app).phase == "idle"
         counts = server.counts()
     assert counts["models"] == 0 and counts["connectors"] == 0 and counts["model_groups"] == 0, counts
+
+
+async def test_keys_typed_right_after_tab_go_to_the_next_field(provisioner):
+    # A terminal delivers "admin<Tab>pw" as one burst. Tab must move the focus before the
+    # next key is routed, or "pw" lands in the previous field in clear text. Pilot.press
+    # waits for idle between keys and hides the race, so the keys are posted back to back.
+    from textual import events
+
+    app = Host(backend="fakecluster")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.focused is not None and app.focused.id == "option-url", "focus on url")
+        burst = [events.Key(c, c) for c in "admin"] + [events.Key("tab", "\t")]
+        burst += [events.Key(c, c) for c in "pw-secret"]
+        for key in burst:
+            app.post_message(key)
+        def typed() -> str:
+            return app.screen.query_one("#option-url", Input).value + app.screen.query_one("#option-api_key", Input).value
+
+        await until(pilot, lambda: len(typed()) == len("adminpw-secret"), "every key to land")
+        assert app.screen.query_one("#option-url", Input).value == "admin"
+        assert app.screen.query_one("#option-api_key", Input).value == "pw-secret"
+        assert app.focused is not None and app.focused.id == "option-api_key"

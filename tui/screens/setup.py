@@ -58,6 +58,11 @@ class SetupScreen(Screen["SetupResult | None"]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "leave", "Leave setup", id="setup.leave",
                 tooltip="Close setup; keeps the current (or default) backend"),
+        # Priority, so the focus moves while the app routes the Tab key. The screen's own
+        # (non-priority) Tab binding runs only after the key has bubbled up from the focused
+        # Input, and keys typed right after it (a password) would still land in that Input.
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True),
     ]
 
     # ------------------------------------------------------------------ messages
