@@ -536,8 +536,8 @@ class ChatScreen(Screen):
         self.shown_answer = answer
         answers = self.transcript.answers()
         position = answers.index(answer) + 1 if answer in answers else 0
-        label = f"Reasoning · answer {position} of {len(answers)}" if position else "Reasoning"
-        await self.reasoning_pane.show_record(answer.record, label=label)
+        # "answer 2 of 3", or "2/3" when the pane is narrow (the header picks what fits).
+        await self.reasoning_pane.show_record(answer.record, position=(position, len(answers)) if position else None)
         if not self.app.show_reasoning:
             self.action_toggle_reasoning()
 

@@ -17,32 +17,98 @@ from tui.widgets.transcript import follow_when_overflowing
 from tui.widgets.turn import rendered_markdown
 
 
-def reasoning_header(record: TurnRecord | None, now: float | None = None, *, label: str = "Reasoning") -> Text:
-    """ "Reasoning · ~1,234 tokens · 12.3 s" """
-    text = Text(label, style="bold")
+def reasoning_header(
+    record: TurnRecord | None,
+    now: float | None = None,
+    *,
+    label: str = "Reasoning",
+    position: tuple[int, int] | None = None,
+    width: int | None = None,
+) -> Text:
+    """ "Reasoning · answer 2 of 3 · ~1,234 tokens · 12.3 s", or the most detailed shorter
+    form that fits ``width`` ("Reasoning 2/3 · ~1,234 tok · 12.3 s", then without the time):
+    a narrow pane drops whole parts, never half a number or unit."""
+    forms = _header_forms(record, now, label, position)
+    for form in forms:
+        if width is None or form.cell_len <= width:
+            return form
+    return forms[-1]
+
+
+def _header_forms(
+    record: TurnRecord | None, now: float | None, label: str, position: tuple[int, int] | None
+) -> list[Text]:
+    long_label = f"{label} · answer {position[0]} of {position[1]}" if position else label
+    short_label = f"{label} {position[0]}/{position[1]}" if position else label
     if record is None:
-        return text
-    if record.redacted:
-        text.append(" · redacted by the provider", style="italic")
-        if not record.reasoning:
-            return text
+        return [Text(long_label, style="bold")]
+    if record.redacted and not record.reasoning:
+        return [_header(long_label, (" · redacted by the provider", "italic")),
+                _header(short_label, (" · redacted", "italic"))]
     if not record.reasoning:
-        text.append(" · waiting…" if record.status == "streaming" else " · none for this answer", style="italic")
-        return text
-    text.append(f" · ~{record.estimated_reasoning_tokens:,} tokens")
+        note = " · waiting…" if record.status == "streaming" else " · none for this answer"
+        return [_header(long_label, (note, "italic")), _header(short_label, (note, "italic")),
+                _header(short_label)]
+    tokens = f"~{record.estimated_reasoning_tokens:,}"
     seconds = record.reasoning_seconds(now)
-    if seconds is not None:
-        text.append(f" · {seconds:.1f} s")
+    timing = f" · {seconds:.1f} s" if seconds is not None else ""
+    if record.redacted:  # that it was redacted matters more than its size
+        redacted = (" · redacted by the provider", "italic")
+        return [
+            _header(long_label, redacted, f" · {tokens} tokens{timing}"),
+            _header(short_label, redacted, f" · {tokens} tok{timing}"),
+            _header(short_label, redacted),
+            _header(short_label, (" · redacted", "italic")),
+        ]
+    return [
+        _header(long_label, f" · {tokens} tokens{timing}"),
+        _header(short_label, f" · {tokens} tokens{timing}"),
+        _header(short_label, f" · {tokens} tok{timing}"),
+        _header(short_label, f" · {tokens} tok"),
+        _header(short_label),
+    ]
+
+
+def _header(label: str, *parts: str | tuple[str, str] | None) -> Text:
+    text = Text(label, style="bold", no_wrap=True, overflow="ellipsis")
+    for part in parts:
+        if isinstance(part, tuple):
+            text.append(*part)
+        elif part:
+            text.append(part)
     return text
+
+
+class ReasoningHeader(Static):
+    """The pane's header line, drawn for the width it has (the pane is narrow at 80 columns)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id, markup=False)
+        self.record: TurnRecord | None = None
+        self.now: float | None = None
+        self.label = "Reasoning"
+        self.position: tuple[int, int] | None = None
+
+    def show(
+        self, record: TurnRecord | None, now: float | None, label: str, position: tuple[int, int] | None
+    ) -> None:
+        self.record, self.now, self.label, self.position = record, now, label, position
+        self.refresh()  # one row (height: 1): a repaint, no layout
+
+    def render(self) -> Text:
+        return reasoning_header(
+            self.record, self.now, label=self.label, position=self.position, width=self.content_size.width or None
+        )
 
 
 EMPTY_CLASS = "-empty"
 
 
+
 class ReasoningPane(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.header = Static(reasoning_header(None), id="reasoning-header")
+        self.header = ReasoningHeader(id="reasoning-header")
         self.body = VerticalScroll(id="reasoning-body", can_focus=True)
         self.live: LiveMarkdown | None = None
         self.shown: TurnRecord | None = None
@@ -61,15 +127,24 @@ class ReasoningPane(Vertical):
         self.set_header(record)
         return self.live
 
-    def set_header(self, record: TurnRecord | None, now: float | None = None, label: str = "Reasoning") -> None:
-        self.header.update(reasoning_header(record, now, label=label))
+    def set_header(
+        self,
+        record: TurnRecord | None,
+        now: float | None = None,
+        label: str = "Reasoning",
+        position: tuple[int, int] | None = None,
+    ) -> None:
+        # One row high (app.tcss): a new label never moves anything, so a repaint, no layout pass.
+        self.header.show(record, now, label, position)
         # Nothing to read: narrow layouts shrink the pane to give the answer the room.
         self.set_class(record is None or not (record.reasoning or record.redacted), EMPTY_CLASS)
 
     def keep_following(self) -> None:
         follow_when_overflowing(self.body)
 
-    async def show_record(self, record: TurnRecord, *, label: str = "Reasoning") -> None:
+    async def show_record(
+        self, record: TurnRecord, *, label: str = "Reasoning", position: tuple[int, int] | None = None
+    ) -> None:
         """Show a finished turn's reasoning (a reopened turn, or one loaded from the store)."""
         self.body.anchor(False)
         await self.body.remove_children()
@@ -84,7 +159,7 @@ class ReasoningPane(Vertical):
             body = Static(Text("No reasoning for this answer.", style="italic"), classes="reasoning-empty")
         await self.body.mount(body)
         self.body.scroll_home(animate=False)
-        self.set_header(record, label=label)
+        self.set_header(record, label=label, position=position)
 
     async def clear(self) -> None:
         await self.body.remove_children()

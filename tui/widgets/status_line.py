@@ -1,9 +1,12 @@
-"""The bottom status line: backend · model | state | elapsed | TTFT | tokens in/out."""
+"""The bottom status line: backend · model | state | elapsed | TTFT | tokens in/out.
+
+Narrow terminals get a compact form (``↑12 ↓34``) rather than a line cut mid-number."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
 
@@ -32,6 +35,14 @@ class StatusInfo:
     tokens_out: str | None = None
 
 
+# Narrow terminals: the most detailed form that fits. Token counts are what people glance at,
+# so they go compact ("↑12 ↓34") before anything is dropped; then TTFT, then the elapsed
+# time; last the backend · model part is shortened. A number or unit is never cut in half.
+# (long tokens, elapsed, TTFT)
+VARIANTS = ((True, True, True), (False, True, True), (False, True, False), (False, False, False))
+MIN_WHERE = 8  # cells of "backend · model" kept when even the shortest form is too wide
+
+
 class StatusLine(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
@@ -42,21 +53,42 @@ class StatusLine(Static):
             setattr(self.info, name, value)
         # One row, always (height: 1 in app.tcss): a repaint, not a layout pass of the whole
         # screen; this runs up to 60 times a second while an answer streams.
-        self.update(self.line_text(), layout=False)
+        self.refresh()
 
-    def line_text(self) -> Text:
+    def render(self) -> Text:
+        # Drawn for the width it has now, so a resize picks another form by itself.
+        return self.line_text(self.content_size.width or None)
+
+    def line_text(self, width: int | None = None) -> Text:
+        """The line; with ``width``, the most detailed form that fits in it."""
+        where = " · ".join(part for part in (clean_line(self.info.backend), clean_line(self.info.model)) if part)
+        where = where or "no backend"
+        for long_tokens, elapsed, ttft in VARIANTS:
+            line = self._line(where, long_tokens=long_tokens, elapsed=elapsed, ttft=ttft)
+            if width is None or line.cell_len <= width:
+                return line
+        rest = line.cell_len - cell_len(where)
+        room = max(MIN_WHERE, width - rest)
+        if room < cell_len(where):
+            where = where[: room - 1] + "…"
+        return self._line(where, long_tokens=False, elapsed=False, ttft=False)
+
+    def _line(self, where: str, *, long_tokens: bool, elapsed: bool, ttft: bool) -> Text:
         info = self.info
         line = Text(no_wrap=True, overflow="ellipsis")
-        where = " · ".join(part for part in (clean_line(info.backend), clean_line(info.model)) if part)
-        line.append(where or "no backend", style="bold")
+        line.append(where, style="bold")
         line.append(" │ ")
         line.append(info.state, style=STATE_STYLES.get(info.state, ""))
         if info.text:
             line.append(" · " + clean_line(info.text), style="red" if info.state == "error" else "yellow")
-        if info.elapsed_s is not None:
+        if elapsed and info.elapsed_s is not None:
             line.append(f" │ {info.elapsed_s:.1f} s")
-        if info.ttft_ms is not None:
+        if ttft and info.ttft_ms is not None:
             line.append(f" │ TTFT {info.ttft_ms:,} ms")
         if info.tokens_in is not None or info.tokens_out is not None:
-            line.append(f" │ tokens {info.tokens_in or '?'} in / {info.tokens_out or '?'} out")
+            tokens_in, tokens_out = info.tokens_in or "?", info.tokens_out or "?"
+            if long_tokens:
+                line.append(f" │ tokens {tokens_in} in / {tokens_out} out")
+            else:
+                line.append(f" │ ↑{tokens_in} ↓{tokens_out}")
         return line

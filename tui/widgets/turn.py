@@ -42,7 +42,7 @@ class UserTurn(Static):
 
 
 class ReasoningLink(Static, can_focus=True):
-    """"▸ Reasoning (850 words, 9.1 s)": click or Enter shows that turn's reasoning."""
+    """"▸ Reasoning (~1,130 tokens, 9.1 s)": click or Enter shows that turn's reasoning."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter,space", "select", "Show reasoning", id="turn.show_reasoning",
@@ -63,7 +63,8 @@ class ReasoningLink(Static, can_focus=True):
         else:
             seconds = record.reasoning_seconds()
             timing = f", {seconds:.1f} s" if seconds is not None else ""
-            label = f"▸ Reasoning ({record.reasoning_words:,} words{timing})"
+            # Tokens, "~" as estimated: the same count and unit as the Reasoning pane's header.
+            label = f"▸ Reasoning (~{record.estimated_reasoning_tokens:,} tokens{timing})"
         self.update(Text(label))
         self.display = bool(record.reasoning) or record.redacted
 
