@@ -79,7 +79,25 @@ class _Blocks:
             yield from console.render(part, options)
 
 
-class LiveMarkdown(Vertical):
+class LaidOutOnce:
+    """A widget whose new size needs no second layout pass.
+
+    Textual sets a resized widget's ``virtual_size`` reactive with ``layout=True`` after
+    the layout pass that gave it the size, so every render of a growing chunk, tail or
+    live view cost a second full layout of the screen, and so did each container around
+    it. The size is already final; Textual's own scroll-only reflow passes ``layout=False``.
+    A scroll container stays correct: showing or hiding a scrollbar is a layout reactive.
+    """
+
+    def _size_updated(self, size, virtual_size, container_size, layout: bool = True) -> bool:
+        return super()._size_updated(size, virtual_size, container_size, layout=False)  # type: ignore[misc]
+
+
+class _Part(LaidOutOnce, Static):
+    """A chunk or the tail of a LiveMarkdown."""
+
+
+class LiveMarkdown(LaidOutOnce, Vertical):
     DEFAULT_CSS = f"""
     LiveMarkdown {{ height: auto; }}
     LiveMarkdown > .{CHUNK_CLASS} {{ height: auto; margin-bottom: 1; }}
@@ -111,7 +129,7 @@ class LiveMarkdown(Vertical):
         self._chunk_starts: list[int] = []  # where each chunk's text starts in the source
         self._chunk_content: list[RenderedOnce] = []
         self._tail_content: RenderedOnce | None = None
-        self._tail = Static("", classes=TAIL_CLASS)
+        self._tail = _Part("", classes=TAIL_CLASS)
         self._scan = 0  # the block scanner has read complete lines up to here
         self._fence: str | None = None  # the open code fence ("```", "~~~~"...), if any
         self._after_blank = False
@@ -204,7 +222,7 @@ class LiveMarkdown(Vertical):
             if not self._chunks or (boundary - self._chunk_start > self.CHUNK_CHARS
                                     and self._settled > self._chunk_start):
                 self._chunk_start = self._settled
-                chunk = Static("", classes=CHUNK_CLASS)
+                chunk = _Part("", classes=CHUNK_CLASS)
                 self._chunks.append(chunk)
                 self._chunk_starts.append(self._settled)
                 self._chunk_content.append(RenderedOnce(""))

@@ -12,7 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from tui.turn_record import TurnRecord
-from tui.widgets.live_markdown import LiveMarkdown
+from tui.widgets.live_markdown import LaidOutOnce, LiveMarkdown
 from tui.widgets.transcript import follow_when_overflowing
 from tui.widgets.turn import rendered_markdown
 
@@ -104,12 +104,15 @@ class ReasoningHeader(Static):
 EMPTY_CLASS = "-empty"
 
 
+class _ReasoningBody(LaidOutOnce, VerticalScroll):
+    """The scrolling reasoning text; growing needs no second layout pass (see LaidOutOnce)."""
+
 
 class ReasoningPane(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.header = ReasoningHeader(id="reasoning-header")
-        self.body = VerticalScroll(id="reasoning-body", can_focus=True)
+        self.body = _ReasoningBody(id="reasoning-body", can_focus=True)
         self.live: LiveMarkdown | None = None
         self.shown: TurnRecord | None = None
 

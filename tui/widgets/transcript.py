@@ -19,10 +19,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 
 from tui.turn_record import TurnRecord
+from tui.widgets.live_markdown import LaidOutOnce
 from tui.widgets.turn import AnswerTurn, UserTurn
 
 
-class Transcript(VerticalScroll, can_focus=True):
+class Transcript(LaidOutOnce, VerticalScroll, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "app.copy_code_block", "Copy code", id="transcript.copy_code",
                 tooltip="Copy a code block of the last answer (several: choose one)"),

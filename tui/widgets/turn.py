@@ -21,7 +21,7 @@ from textual.widgets import Static
 
 from backends.base import STOP_EXPLANATIONS
 from tui.turn_record import TurnRecord
-from tui.widgets.live_markdown import LiveMarkdown, RenderedOnce
+from tui.widgets.live_markdown import LaidOutOnce, LiveMarkdown, RenderedOnce
 from tui.widgets.safe_text import clean, safe_text
 
 
@@ -76,7 +76,7 @@ class ReasoningLink(Static, can_focus=True):
         self.action_select()
 
 
-class AnswerTurn(Vertical):
+class AnswerTurn(LaidOutOnce, Vertical):
     """The assistant's answer: live while streaming; loaded finished, a lightweight Static."""
 
     def __init__(self, record: TurnRecord) -> None:
