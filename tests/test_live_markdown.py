@@ -189,31 +189,3 @@ async def test_static_next_to_it_is_unaffected():
         live = app.query_one(LiveMarkdown)
         assert shown_lines(live) == render_rich("Initial **text**.\n\nSecond.", live.size.width)
         assert app.query_one("#below").region.y > live.region.y
-
-
-async def test_finished_renderable_reuses_the_live_render_and_looks_the_same():
-    class FinishApp(App):
-        def compose(self) -> ComposeResult:
-            with VerticalScroll():
-                yield LiveMarkdown(id="live")
-                yield Static("", id="finished")
-
-    app = FinishApp()
-    async with app.run_test(size=(100, 200)) as pilot:
-        live = app.query_one(LiveMarkdown)
-        live.MIN_INTERVAL_S = 0.01
-        live.CHUNK_CHARS = 200  # several chunks
-        await stream_into(live, DOC, piece=7, pause=0.003)
-        await pilot.pause()
-        chunks = [c for c in live.children if c.has_class("live-markdown--chunk")]
-        assert len(chunks) >= 2
-        finished = app.query_one("#finished", Static)
-        finished.update(live.finished_renderable(DOC))
-        await pilot.pause()
-        assert live.source == DOC
-        drawn = [strip.text.rstrip() for strip in finished.render_lines(finished.region.reset_offset)]
-        assert drawn == shown_lines(live)
-        # Text that does not continue the stream is rendered whole, not stitched.
-        finished.update(live.finished_renderable("Something else."))
-        await pilot.pause()
-        assert [s.text.rstrip() for s in finished.render_lines(finished.region.reset_offset)] == ["Something else."]

@@ -66,19 +66,6 @@ class RenderedOnce:
         return Measurement.get(console, options, self.renderable)
 
 
-class _Blocks:
-    """Renderables one after the other with a blank line between, as Rich Markdown spaces blocks."""
-
-    def __init__(self, parts: list[RenderableType]) -> None:
-        self.parts = parts
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        for index, part in enumerate(self.parts):
-            if index:
-                yield Segment.line()
-            yield from console.render(part, options)
-
-
 class LaidOutOnce:
     """A widget whose new size needs no second layout pass.
 
@@ -234,21 +221,6 @@ class LiveMarkdown(LaidOutOnce, Vertical):
             content = RenderedOnce(self._renderer(self._source[start:end].rstrip("\n")))
             self._chunk_content[index] = content
             self._chunks[index].update(content)
-
-    def finished_renderable(self, text: str) -> RenderableType:
-        """``text`` as one renderable for a single Static, reusing what is already rendered.
-
-        Chunks keep their spacing (the blank line their margin gave them); only text not yet
-        shown is rendered anew. Text that does not extend what was streamed is rendered whole.
-        """
-        if not self._ready or not text.startswith(self._source):
-            return RenderedOnce(self._renderer(text))
-        self._source = text
-        self.render_now()
-        parts: list[RenderableType] = list(self._chunk_content)
-        if self._tail_content is not None:
-            parts.append(self._tail_content)
-        return _Blocks(parts)
 
     def _find_settled_boundaries(self) -> list[int]:
         """Ends of the blocks finished since the last call: where the source can be cut."""
