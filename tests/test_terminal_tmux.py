@@ -5,10 +5,10 @@ TERM=xterm-256color, keys typed through tmux, the stand-in servers as separate p
 on 127.0.0.1. The screen is read back as text with ``capture-pane``; a test waits for what
 a user would wait for (bounded polling, no fixed sleeps).
 
-Typing note: Textual routes a key to the widget focused when the key is *read*, so text
-typed in the same burst as a Tab can land in the field the Tab is leaving. The tests, like
-a human, wait for the focus to arrive (the terminal cursor moves into the new Input)
-before typing.
+Typing note: the setup screen binds Tab with priority, so focus moves while the Tab is
+routed and keys typed in the same burst reach the next field (tests/test_tui_setup.py
+proves it). These tests still wait, like a human, for the cursor to move into the new
+Input before typing, so a failure here points at the screen, not at timing.
 """
 
 from __future__ import annotations
