@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import datetime
 import ipaddress
 import itertools
 import json
@@ -30,9 +29,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.servers.tls import make_self_signed_cert  # noqa: F401 - re-exported for the OpenSearch tests
 
 ML = "plugins.ml_commons."
 REGEX_KEY = ML + "trusted_connector_endpoints_regex"
@@ -841,35 +841,6 @@ class MLCommonsServer(ThreadingHTTPServer):
 
     def counts(self) -> dict[str, int]:
         return self.state.counts()
-
-
-def make_self_signed_cert(directory: Path) -> tuple[Path, Path]:
-    """A self-signed CA-capable certificate for 127.0.0.1/localhost: (cert.pem, key.pem)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "thinkpane-test-opensearch")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
 
 
 # --------------------------------------------------------------------------- helpers for tests
