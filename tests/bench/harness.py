@@ -62,10 +62,10 @@ def cpu_s() -> float:
     return time.process_time()
 
 
-class LagProbe:
-    """How late a 5 ms timer fires: the event loop's responsiveness."""
+class _Probe:
+    """A background sampler: ``start()`` it, switch ``record()`` on around the part measured."""
 
-    def __init__(self, interval: float = 0.005) -> None:
+    def __init__(self, interval: float) -> None:
         self.interval = interval
         self.samples: list[float] = []
         self._task: asyncio.Task | None = None
@@ -78,32 +78,33 @@ class LagProbe:
         self._recording = on
 
     async def _run(self) -> None:
-        while True:
-            due = perf() + self.interval
-            await asyncio.sleep(self.interval)
-            if self._recording:
-                self.samples.append(max(0.0, perf() - due))
+        raise NotImplementedError
 
     def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
 
 
-class QueueProbe:
+class LagProbe(_Probe):
+    """How late a 5 ms timer fires: the event loop's responsiveness."""
+
+    def __init__(self, interval: float = 0.005) -> None:
+        super().__init__(interval)
+
+    async def _run(self) -> None:
+        while True:
+            due = perf() + self.interval
+            await asyncio.sleep(self.interval)
+            if self._recording:
+                self.samples.append(max(0.0, perf() - due))
+
+
+class QueueProbe(_Probe):
     """How long a callback waits in a widget's message queue (where key events wait too)."""
 
     def __init__(self, target_getter: Callable[[], object], interval: float = 0.02) -> None:
+        super().__init__(interval)
         self.target_getter = target_getter
-        self.interval = interval
-        self.samples: list[float] = []
-        self._task: asyncio.Task | None = None
-        self._recording = False
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    def record(self, on: bool) -> None:
-        self._recording = on
 
     async def _run(self) -> None:
         while True:
@@ -126,10 +127,6 @@ class QueueProbe:
                 await asyncio.wait_for(done.wait(), 5)
             except asyncio.TimeoutError:
                 self.samples.append(5.0)
-
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
 
 
 class FrameProbe:
