@@ -99,7 +99,7 @@ async def turn_finished(pilot, app: ThinkpaneApp, timeout: float = 10.0) -> None
 
 
 def drawn(widget: Widget) -> str:
-    """What a widget's leaves draw, top to bottom (a LiveMarkdown is chunk Statics + a tail)."""
+    """What a widget's leaves draw, top to bottom (a LiveMarkdown draws its own lines)."""
     if not widget.display:
         return ""
     if not widget.children:

@@ -53,8 +53,8 @@ async def wait_until(pilot, condition: Callable[[], bool], what: str = "conditio
 def rendered_text(widget: Widget) -> str:
     """The text a widget draws, as the user sees it.
 
-    A container (e.g. a finished answer's LiveMarkdown: chunk Statics and a tail) is its
-    shown children top to bottom, each followed by its bottom margin's blank lines.
+    A container (e.g. an answer turn) is its shown children top to bottom, each followed by
+    its bottom margin's blank lines.
     """
     if widget.children:
         lines: list[str] = []

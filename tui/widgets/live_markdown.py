@@ -3,19 +3,23 @@
 Textual's ``Markdown`` re-parses and re-lays-out a tree of block widgets as text streams in
 (anchors.md: 12-13 s of CPU for a 10 KB answer at 150 tokens/s; a 20 KB reasoning is worse).
 Here finished blocks are rendered once with Rich Markdown, the same renderer finished turns
-use, into a few "chunk" Statics; only the block still being written (the tail) is rendered
-again on each update. A block is finished when a blank line outside a code fence is
-followed by an unindented line that does not start a list item (so a fence, a list or a
+use, into "chunks" of cached lines; only the block still being written (the tail) is
+rendered again on each update. A block is finished when a blank line outside a code fence
+is followed by an unindented line that does not start a list item (so a fence, a list or a
 table is never cut in two). Cuts inside a chunk heal when the chunk is rendered again.
+
+The widget draws its lines itself (Textual's Line API), one blank line between parts: a
+container of Statics re-rendered the container's own rows, every Static's content and
+measured each one on every update, about half of a frame's cost (bench_render.py).
 
 Updates are throttled: the first text is shown at once (time to first token), later text
 at most ``MIN_INTERVAL_S`` apart; a timer shows a trailing burst. ``append``/``update`` and
 ``source`` match ``textual.widgets.Markdown``, so ``Markdown.get_stream(widget)`` drives it;
 ``source`` is the text handed to the screen so far (a throttled burst joins it when shown).
 """
-
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable
@@ -23,13 +27,14 @@ from collections.abc import Callable
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.markdown import Markdown as RichMarkdown
 from rich.measure import Measurement
+from rich.cells import cell_len
 from rich.segment import Segment
-from textual.containers import Vertical
-from textual.timer import Timer
-from textual.widgets import Static
+from textual.geometry import Region, Size
+from textual.selection import Selection
+from textual.strip import Strip
+from textual.visual import Visual, visualize
+from textual.widget import Widget
 
-CHUNK_CLASS = "live-markdown--chunk"
-TAIL_CLASS = "live-markdown--tail"
 # A list item: Rich draws a loose list tight, so a cut between two items would add a gap.
 _LIST_ITEM = re.compile(r"(?:[-*+]|\d{1,9}[.)])(?:\s|$)")
 
@@ -67,36 +72,46 @@ class RenderedOnce:
 
 
 class LaidOutOnce:
-    """A widget whose new size needs no second layout pass.
+    """A widget whose new size needs no second layout pass, nor a second frame.
 
     Textual sets a resized widget's ``virtual_size`` reactive with ``layout=True`` after
-    the layout pass that gave it the size, so every render of a growing chunk, tail or
-    live view cost a second full layout of the screen, and so did each container around
-    it. The size is already final; Textual's own scroll-only reflow passes ``layout=False``.
-    A scroll container stays correct: showing or hiding a scrollbar is a layout reactive.
+    the layout pass that gave it the size, so every render of a growing live view cost a
+    second full layout of the screen, and so did each container around it. The size is
+    already final; Textual's own scroll-only reflow passes ``layout=False``. A scroll
+    container stays correct: showing or hiding a scrollbar is a layout reactive.
+
+    A scroll container that grew also redraws its scrollbar (a new thumb size), which
+    Textual paints in a frame of its own after the one that painted the text; here it
+    joins the frame being drawn (Textual internals, hence guarded).
     """
 
     def _size_updated(self, size, virtual_size, container_size, layout: bool = True) -> bool:
-        return super()._size_updated(size, virtual_size, container_size, layout=False)  # type: ignore[misc]
+        changed = super()._size_updated(size, virtual_size, container_size, layout=False)  # type: ignore[misc]
+        if changed and getattr(self, "show_vertical_scrollbar", False):
+            _paint_in_this_frame(self, self.vertical_scrollbar)  # type: ignore[attr-defined]
+        return changed
 
 
-class _Part(LaidOutOnce, Static):
-    """A chunk or the tail of a LiveMarkdown."""
+def _paint_in_this_frame(widget, part) -> None:
+    """Hand ``part``'s pending repaint to the compositor of the frame being drawn."""
+    compositor = getattr(widget.screen, "_compositor", None)
+    update_widgets = getattr(compositor, "update_widgets", None)
+    if update_widgets is not None and getattr(part, "_repaint_regions", None):
+        update_widgets({part})
 
 
-class LiveMarkdown(LaidOutOnce, Vertical):
-    DEFAULT_CSS = f"""
-    LiveMarkdown {{ height: auto; }}
-    LiveMarkdown > .{CHUNK_CLASS} {{ height: auto; margin-bottom: 1; }}
-    LiveMarkdown > .{TAIL_CLASS} {{ height: auto; }}
+class LiveMarkdown(LaidOutOnce, Widget):
+    DEFAULT_CSS = """
+    LiveMarkdown { height: auto; }
     """
-    # A block joining a chunk re-renders that chunk, so chunks stay small; a new one starts
-    # past this size. Few chunks keep the layout cheap, small ones keep each render cheap.
-    CHUNK_CHARS = 2_500
-    # Every render costs Textual about two full layout passes of the screen (the resized
-    # Static is laid out again), 3-6 ms each on a 2-core machine. 10 renders a second read
-    # as fluid typing and keep CPU within a few times a non-rendering consumer's.
+    # A block joining a chunk re-renders that chunk, so chunks stay small (a new one starts
+    # past this size); a misjudged cut heals when its chunk is rendered again.
+    CHUNK_CHARS = 800
+    # Each render is one frame that repaints the pane (it scrolls as it grows). 10 renders a
+    # second read as fluid typing and keep CPU within a few times a non-rendering consumer's.
     MIN_INTERVAL_S = 1 / 10
+    # Blank lines between two parts (chunks, tail): the gap Markdown leaves between blocks.
+    GAP = 1
 
     def __init__(
         self,
@@ -109,20 +124,27 @@ class LiveMarkdown(LaidOutOnce, Vertical):
         super().__init__(id=id, classes=classes)
         self._renderer = renderer
         self._source = markdown  # everything appended
-        self._shown = 0  # source[:_shown] has been handed to the Statics
+        self._shown = 0  # source[:_shown] has been handed to the renderer
         self._settled = 0  # source[:_settled] is shown by the chunks
         self._chunk_start = 0  # source[_chunk_start:_settled] is the last chunk
-        self._chunks: list[Static] = []
         self._chunk_starts: list[int] = []  # where each chunk's text starts in the source
-        self._chunk_content: list[RenderedOnce] = []
-        self._tail_content: RenderedOnce | None = None
-        self._tail = _Part("", classes=TAIL_CLASS)
+        # Rendered lines, for ``_lines_key`` (width, style); None = to be rendered.
+        self._chunk_lines: list[list[Strip] | None] = []
+        self._tail_lines: list[Strip] | None = []
+        self._lines_key: tuple | None = None
+        self._closed_lines: list[Strip] = []  # lines of every chunk but the last, gaps included
+        self._closed_count = 0  # how many chunks _closed_lines holds
+        self._lines: list[Strip] = []  # everything drawn, top to bottom
+        self._stale = True  # _lines must be rebuilt from the parts
+        # Lines from here on changed since the last paint; earlier ones are drawn as before.
+        self._first_changed = 0
         self._scan = 0  # the block scanner has read complete lines up to here
         self._fence: str | None = None  # the open code fence ("```", "~~~~"...), if any
         self._after_blank = False
         self._last_render = 0.0
-        self._timer: Timer | None = None
-        self._ready = False  # mounted, with the tail composed: renders can happen
+        # The pending render of a throttled burst (an asyncio timer; see _schedule).
+        self._timer: asyncio.TimerHandle | None = None
+        self._ready = False  # mounted: renders can happen
         # Called after each render, e.g. to update counters in step with the text shown.
         self.on_render: Callable[[], None] | None = None
 
@@ -130,8 +152,10 @@ class LiveMarkdown(LaidOutOnce, Vertical):
     def source(self) -> str:
         return self._source[: self._shown]
 
-    def compose(self):
-        yield self._tail
+    @property
+    def chunk_count(self) -> int:
+        """How many chunks of finished blocks the text is cut into (tests check the cuts)."""
+        return len(self._chunk_starts)
 
     def on_mount(self) -> None:
         self._ready = True
@@ -149,11 +173,11 @@ class LiveMarkdown(LaidOutOnce, Vertical):
     async def update(self, markdown: str) -> None:
         """Show ``markdown``: appended if it extends the text, otherwise a fresh render."""
         if not markdown.startswith(self._source):
-            await self._reset()
+            self._reset()
         self._source = markdown
         self.render_now()
 
-    # ------------------------------------------------------------------ rendering
+    # ------------------------------------------------------------------ taking in text
 
     def _schedule(self) -> None:
         if self._timer is not None:
@@ -162,12 +186,25 @@ class LiveMarkdown(LaidOutOnce, Vertical):
         if wait <= 0 or not self._ready:
             self.render_now()
         else:
-            self._timer = self.set_timer(wait, self.render_now)
+            # Not Textual's set_timer: a one-shot Timer whose task starts after its due time
+            # (the loop was busy for a few ms) skips its only tick and never fires, which
+            # froze the pane until the stream ended. The handle keeps this context (app).
+            self._timer = asyncio.get_running_loop().call_later(wait, self._render_due)
+
+    def _render_due(self) -> None:
+        self._timer = None
+        if self.is_attached:
+            self.render_now()
+
+    def on_unmount(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def render_now(self) -> None:
         """Show everything appended so far (the stream's end calls this via ``update``)."""
         if self._timer is not None:
-            self._timer.stop()
+            self._timer.cancel()
             self._timer = None
         first_text = self._shown == 0 and bool(self._source)
         self._last_render = time.monotonic()
@@ -177,10 +214,18 @@ class LiveMarkdown(LaidOutOnce, Vertical):
         if boundaries:
             self._settle(boundaries)
         self._shown = len(self._source)
-        tail = self._source[self._settled:]
-        self._tail_content = RenderedOnce(self._renderer(tail)) if tail.strip() else None
-        self._tail.update(self._tail_content or "")
-        self._tail.display = self._tail_content is not None
+        self._tail_lines = None
+        self._stale = True
+        height = len(self._lines)
+        width = self.size.width
+        if width and self._ensure_lines(width) and len(self._lines) == height:
+            # Same height: repaint the lines that changed, no layout pass.
+            first = min(self._first_changed, height)
+            self._first_changed = len(self._lines)
+            if first < height:
+                self.refresh(Region(0, first, width, height - first))
+        else:
+            self.refresh(layout=True)
         if self.on_render is not None:
             self.on_render()
         if first_text:
@@ -194,33 +239,142 @@ class LiveMarkdown(LaidOutOnce, Vertical):
         already triggered by the status line. Here the refresh is handed to the screen now
         and the screen paints as soon as it has taken it (Textual internals, hence guarded).
         """
-        check_refresh = getattr(self._tail, "_check_refresh", None)
+        check_refresh = getattr(self, "_check_refresh", None)
         paint = getattr(self.screen, "_on_timer_update", None)
         if check_refresh is None or paint is None:
             return
-        for widget in (*self._chunks[-1:], self._tail):
-            widget._check_refresh()
+        check_refresh()
         self.screen.call_later(paint)
 
     def _settle(self, boundaries: list[int]) -> None:
         """Move finished blocks into chunks; a chunk is closed once it holds CHUNK_CHARS."""
-        first_changed = max(0, len(self._chunks) - 1)
+        if self._chunk_lines:
+            self._chunk_lines[-1] = None  # the last chunk grows: render it again
         for boundary in boundaries:
-            if not self._chunks or (boundary - self._chunk_start > self.CHUNK_CHARS
-                                    and self._settled > self._chunk_start):
+            if not self._chunk_starts or (boundary - self._chunk_start > self.CHUNK_CHARS
+                                          and self._settled > self._chunk_start):
                 self._chunk_start = self._settled
-                chunk = _Part("", classes=CHUNK_CLASS)
-                self._chunks.append(chunk)
                 self._chunk_starts.append(self._settled)
-                self._chunk_content.append(RenderedOnce(""))
-                self.mount(chunk, before=self._tail)
+                self._chunk_lines.append(None)
             self._settled = boundary
-        for index in range(first_changed, len(self._chunks)):
-            start = self._chunk_starts[index]
-            end = self._chunk_starts[index + 1] if index + 1 < len(self._chunks) else self._settled
-            content = RenderedOnce(self._renderer(self._source[start:end].rstrip("\n")))
-            self._chunk_content[index] = content
-            self._chunks[index].update(content)
+
+    # ------------------------------------------------------------------ drawing
+
+    def _part_text(self, index: int) -> str:
+        """The source of chunk ``index``, or of the tail for ``index == len(chunks)``."""
+        starts = self._chunk_starts
+        if index == len(starts):
+            return self._source[self._settled:self._shown]
+        end = starts[index + 1] if index + 1 < len(starts) else self._settled
+        return self._source[starts[index]:end].rstrip("\n")
+
+    def _render_part(self, text: str, width: int) -> list[Strip]:
+        if not text.strip():
+            return []
+        # As a Static draws it: the widget's style under the renderable, no padding.
+        visual = visualize(self, self._renderer(text), markup=False)
+        return Visual.to_strips(self, visual, width, None, self.visual_style)
+
+    def _ensure_lines(self, width: int) -> bool:
+        """Render what is stale for ``width`` and rebuild the line list; False if ``width`` is 0."""
+        if width <= 0:
+            return False
+        key = (width, self.visual_style)
+        if key != self._lines_key:  # a resize or a style change: everything again
+            self._lines_key = key
+            self._chunk_lines = [None] * len(self._chunk_starts)
+            self._tail_lines = None
+            self._closed_lines, self._closed_count = [], 0
+            self._stale = True
+            self._first_changed = 0
+        if not self._stale:
+            return True
+        chunks = self._chunk_lines
+        for index, lines in enumerate(chunks):
+            if lines is None:
+                chunks[index] = self._render_part(self._part_text(index), width)
+        if self._tail_lines is None:
+            self._tail_lines = self._render_part(self._part_text(len(chunks)), width)
+        # Chunks before the last never change: their lines are joined once.
+        while self._closed_count < len(chunks) - 1:
+            self._closed_lines.extend(self._with_gap(self._closed_lines, chunks[self._closed_count]))
+            self._closed_count += 1
+        lines = list(self._closed_lines)
+        for part in (*chunks[self._closed_count:], self._tail_lines):
+            lines.extend(self._with_gap(lines, part))
+        # Lines above the first that differs are drawn as before (see _size_updated).
+        old = self._lines
+        same = len(self._closed_lines) if len(old) >= len(self._closed_lines) else 0
+        limit = min(len(old), len(lines))
+        while same < limit and lines[same] is old[same]:
+            same += 1
+        self._first_changed = min(self._first_changed, same)
+        self._lines = lines
+        self._stale = False
+        return True
+
+    def _with_gap(self, before: list[Strip], part: list[Strip]) -> list[Strip]:
+        if before and part:
+            return [Strip.blank(0)] * self.GAP + part
+        return part
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        """Grown or shrunk, not resized: only the lines that changed are drawn again.
+
+        Textual marks a widget whose size changed dirty from top to bottom, so every render
+        re-styled every visible line of the pane although the text above the tail is the
+        same Strip objects as before (this is one frame's biggest cost after compositing).
+        """
+        old = self._size
+        if old.width != size.width or not old.height or self._lines_key is None:
+            return super()._size_updated(size, virtual_size, container_size, layout)
+        first = min(self._first_changed, old.height, size.height)
+        self._first_changed = len(self._lines)
+        self._size = size  # so Widget._size_updated does not mark everything dirty
+        changed = super()._size_updated(size, virtual_size, container_size, layout)
+        if size.height > first:
+            self._set_dirty(Region(0, first, size.width, size.height - first))
+        return changed or old != size
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        self._ensure_lines(width)
+        return len(self._lines)
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return container.width
+
+    def notify_style_update(self) -> None:
+        self._lines_key = None  # colours are in the rendered lines: render them again
+        super().notify_style_update()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._ensure_lines(self.size.width)
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        try:
+            line = self._lines[y]
+        except IndexError:
+            return Strip.blank(self.size.width, self.visual_style.rich_style)
+        selection = self.text_selection
+        if selection is not None and (span := selection.get_span(y)) is not None:
+            line = self._select(line, *span)
+        return line.apply_offsets(0, y)  # where text selection starts and ends
+
+    def _select(self, line: Strip, start: int, end: int) -> Strip:
+        text = line.text
+        end = len(text) if end == -1 else end
+        cut_start, cut_end = cell_len(text[:start]), cell_len(text[:end])
+        before, selected, after = line.divide([cut_start, cut_end, line.cell_length])[:3]
+        style = self.screen.get_component_rich_style("screen--selection")
+        return Strip.join([before, selected.apply_style(style), after])
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        text = "\n".join(line.text.rstrip() for line in self._lines)
+        return selection.extract(text), "\n"
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        self.refresh()
 
     def _find_settled_boundaries(self) -> list[int]:
         """Ends of the blocks finished since the last call: where the source can be cut."""
@@ -250,14 +404,14 @@ class LiveMarkdown(LaidOutOnce, Vertical):
         self._scan = max(self._scan, end)
         return boundaries
 
-    async def _reset(self) -> None:
+    def _reset(self) -> None:
         if self._timer is not None:
-            self._timer.stop()
+            self._timer.cancel()
             self._timer = None
-        chunks, self._chunks = self._chunks, []
-        self._chunk_starts, self._chunk_content, self._tail_content = [], [], None
-        if chunks:
-            await self.remove_children(chunks)
+        self._chunk_starts, self._chunk_lines, self._tail_lines = [], [], None
+        self._closed_lines, self._closed_count, self._lines = [], 0, []
+        self._stale = True
+        self._first_changed = 0
         self._source = ""
         self._shown = self._settled = self._chunk_start = self._scan = 0
         self._fence = None

@@ -2,7 +2,7 @@
 
 A streaming answer is a ``LiveMarkdown`` (Rich Markdown rendered block by block, cheap per
 update; see live_markdown.py) fed by a ``MarkdownStream``; when the turn ends it stays as the
-finished body (a few chunk Statics). A turn loaded as finished is a lightweight ``Static``
+finished body (one widget drawing its cached lines). A turn loaded as finished is a lightweight ``Static``
 holding a Rich ``Markdown`` renderable: a Textual Markdown tree costs ~27 widgets per
 message (anchors.md: 200 of them took 16 s and 325 MB to mount), a Static costs one.
 """
@@ -112,7 +112,7 @@ class AnswerTurn(LaidOutOnce, Vertical):
         """Keep the live view, now holding the whole answer, as the finished body.
 
         Swapping it for a single Static cost one ~56 ms frame plus a second layout pass after
-        the last token; the live view already shows the rendered blocks, a few chunk Statics.
+        the last token; the live view already shows the rendered blocks.
         """
         if self._live is not None:
             live, self._live = self._live, None
