@@ -183,3 +183,42 @@ async def test_static_next_to_it_is_unaffected():
         live = app.query_one(LiveMarkdown)
         assert shown_lines(live) == render_rich("Initial **text**.\n\nSecond.", live.size.width)
         assert app.query_one("#below").region.y > live.region.y
+
+
+async def test_a_burst_is_rendered_at_once_not_at_the_next_interval():
+    """A fast backend's burst renders when it arrives, so little is left when it ends."""
+    app = LiveApp()
+    async with app.run_test(size=(100, 60)) as pilot:
+        live = app.query_one(LiveMarkdown)
+        live.MIN_INTERVAL_S = 60.0
+        await live.append("First words")  # shown at once; the next render would wait 60 s
+        small = " and a few more"
+        await live.append(small)
+        assert live.source == "First words"
+        burst = "\n\n" + "A long paragraph of reasoning. " * (live.BURST_CHARS // 31 + 1)
+        await live.append(burst)
+        assert live.source == "First words" + small + burst
+        await pilot.pause()
+        assert shown_lines(live) == render_rich(live.source, live.size.width)
+
+
+async def test_a_style_change_elsewhere_keeps_the_lines_and_a_new_colour_redraws_them():
+    """A class toggled up the tree (a turn ending) must not re-render the whole text; a
+    theme whose colours differ must."""
+    app = LiveApp()
+    async with app.run_test(size=(100, 60)) as pilot:
+        live = app.query_one(LiveMarkdown)
+        await live.update(DOC)
+        await pilot.pause()
+        lines_before = list(live._lines)
+        app.screen.add_class("-unrelated")
+        await pilot.pause()
+        live.render_lines(live.region.reset_offset)
+        assert all(a is b for a, b in zip(live._lines, lines_before)), "unchanged style re-rendered"
+        colours_before = {segment.style for line in lines_before for segment in line if segment.style}
+        app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+        await pilot.pause()
+        shown = live.render_lines(live.region.reset_offset)
+        colours_after = {segment.style for line in shown for segment in line if segment.style}
+        assert colours_after != colours_before
+        assert shown_lines(live) == render_rich(DOC, live.size.width)

@@ -81,10 +81,13 @@ def test_chat_mid_stream(snap_compare, store):
         backend.put(*[ReasoningDelta(t) for t in REASONING], *[ContentDelta(t) for t in ANSWER[:3]])
         await wait_until(pilot, lambda: "print(" in app.chat.transcript.answers()[-1].live_markdown().source,
                          "partial answer")
-        # Both panes show everything sent so far (LiveMarkdown renders at most 10 times a second).
+        # Both panes show everything sent so far (LiveMarkdown renders at most 8 times a second).
         await wait_until(pilot, lambda: app.chat.reasoning_pane.live_text() == "".join(REASONING), "reasoning")
         await wait_until(pilot, lambda: app.chat.transcript.answers()[-1].live_markdown().source == "".join(ANSWER[:3]),
                          "answer")
+        # The counters follow the text at most 4 times a second; a pause brings them up to date.
+        await wait_until(pilot, lambda: app.chat.status.info.tokens_out == app.chat.live.record.output_tokens_label(),
+                         "counters")
         await pilot.pause()
 
     assert snap_compare(make_app(store, backend), terminal_size=(120, 36), run_before=mid_stream)

@@ -74,6 +74,12 @@ class ThinkpaneApp(CopyExportActions, App):
             register_secrets(self.backend.secrets())
         if self.first_launch:
             self.action_setup()
+        self.call_after_refresh(self._warm_up)
+
+    def _warm_up(self) -> None:
+        from tui.warm_up import warm_up
+
+        self.run_worker(warm_up, thread=True, group="warm-up", exit_on_error=False)
 
     # ------------------------------------------------------------------ backend
 

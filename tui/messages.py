@@ -2,6 +2,7 @@
 
 The worker never touches widgets; the screen's handlers do, on the UI side. Every message
 carries the ``turn`` number so a late message from an old, cancelled stream is ignored.
+They are meant for the chat screen alone, so they do not bubble up to the app.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from backends.base import BackendError, Stop
 
 
 @dataclass
-class TextReceived(Message):
+class TextReceived(Message, bubble=False):
     """Reasoning and answer text that arrived since the last one (coalesced deltas)."""
 
     turn: int
@@ -25,54 +26,54 @@ class TextReceived(Message):
 
 
 @dataclass
-class UsageReceived(Message):
+class UsageReceived(Message, bubble=False):
     turn: int
     input_tokens: int | None
     output_tokens: int | None
 
 
 @dataclass
-class NoticeReceived(Message):
+class NoticeReceived(Message, bubble=False):
     turn: int
     text: str
     level: str = "info"
 
 
 @dataclass
-class ExtraReceived(Message):
+class ExtraReceived(Message, bubble=False):
     turn: int
     data: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
-class StreamFinished(Message):
+class StreamFinished(Message, bubble=False):
     turn: int
     stopped_by: Stop | None = None
 
 
 @dataclass
-class StreamFailed(Message):
+class StreamFailed(Message, bubble=False):
     turn: int
     error: BackendError
 
 
 @dataclass
-class StreamCancelled(Message):
+class StreamCancelled(Message, bubble=False):
     turn: int
 
 
 @dataclass
-class BackendReady(Message):
+class BackendReady(Message, bubble=False):
     """The app built (and, for the local model, loaded) a backend."""
 
     backend: Any
 
 
 @dataclass
-class BackendFailed(Message):
+class BackendFailed(Message, bubble=False):
     error: BackendError
 
 
 @dataclass
-class BackendLoading(Message):
+class BackendLoading(Message, bubble=False):
     text: str

@@ -3,7 +3,9 @@
 Posting one message per token starves keyboard input when a fast backend floods the UI
 (anchors.md: deepagents). We post the first text at once (time to first painted token),
 then at most once per ``interval`` seconds; a timer flushes a trailing burst so text never
-waits for the next token to show up.
+waits for the next token to show up. The panes paint at most 8 times a second, so 20
+messages a second lose nothing on screen; 60 were a tenth of a stream's CPU
+(tests/bench/bench_render.py).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from tui.messages import (
     UsageReceived,
 )
 
-DEFAULT_INTERVAL_S = 1 / 60
+DEFAULT_INTERVAL_S = 1 / 20
 
 
 class _Coalescer:

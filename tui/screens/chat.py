@@ -8,6 +8,8 @@ queue would send a prompt written before the user saw the answer it replies to.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -49,6 +51,9 @@ HIDE_REASONING_CLASS = "-hide-reasoning"
 ERROR_CLASS = "-error"
 NARROW_BELOW_COLUMNS = 100
 FLUSH_INTERVAL_S = 0.25
+# The status line's elapsed time and token counter, and the Reasoning header, change this
+# often while text streams (in the frames that paint text; the tick covers a stall).
+COUNTERS_INTERVAL_S = 0.25
 
 
 @dataclass
@@ -88,7 +93,8 @@ class ChatScreen(Screen):
         self.live: LiveTurn | None = None
         self.turn_counter = 0
         self._tick_timer: Timer | None = None
-        self._counters_at = float("-inf")  # when a render last updated the counters
+        self._counters_at = float("-inf")  # time.monotonic() when the counters were last shown
+        self._counters_due: asyncio.TimerHandle | None = None  # a trailing update, if one waits
         # Async callables to run once the current stream has ended (new chat, switch backend…).
         self._after_stream: list[Callable[[], Awaitable[object]]] = []
         self.shown_answer: AnswerTurn | None = None
@@ -292,13 +298,14 @@ class ChatScreen(Screen):
             writer=writer,
             input_estimate=f"~{round(chars / CHARS_PER_TOKEN):,}",
         )
-        # Counters change when a pane paints new text (at most 10 times a second), not on
+        # Counters change when a pane paints new text (at most 8 times a second), not on
         # every coalesced delta: 60 updates a second were 60 frames, doubling a stream's CPU
         # (tests/bench/bench_render.py).
         answer.live_markdown().on_render = self._show_counters
         reasoning_markdown.on_render = self._show_counters
         self.status.set(backend=backend.label, model=backend.model, state="waiting", text="",
                         elapsed_s=0.0, ttft_ms=None, tokens_in=self.live.input_estimate, tokens_out="~0")
+        self._counters_at = float("-inf")  # the first text shows the counters at once
         self._tick_timer = self.set_interval(FLUSH_INTERVAL_S, self._tick)
         self.live.worker = self.run_stream(backend, conversation, self.turn_counter)
 
@@ -343,13 +350,30 @@ class ChatScreen(Screen):
 
     def _show_counters(self) -> None:
         """A pane painted new text: bring the header, elapsed time and token counter up to
-        date in the same frame (the tick leaves them alone while text keeps coming)."""
+        date in the same frame, about 4 times a second (the tick leaves them alone while
+        text keeps coming). Every render also repainting the status line and the header
+        widened each frame from the reasoning pane to the whole screen."""
         live = self.live
         if live is None:
             return
+        # Real time paces the updates; the shown times come from self.clock (tests fix it).
+        wait = self._counters_at + COUNTERS_INTERVAL_S - time.monotonic()
+        if wait > 0:
+            if self._counters_due is None:  # the text a pause leaves behind is counted too
+                self._counters_due = asyncio.get_running_loop().call_later(wait, self._counters_now)
+            return
+        self._counters_now()
+
+    def _counters_now(self) -> None:
+        if self._counters_due is not None:
+            self._counters_due.cancel()
+            self._counters_due = None
+        live = self.live
+        if live is None or not self.is_attached:
+            return
         record = live.record
         now = self.clock()
-        self._counters_at = now
+        self._counters_at = time.monotonic()
         if self.reasoning_pane.shown is record:
             self.reasoning_pane.set_header(record, now)
         self.status.set(elapsed_s=now - (record.started_at or now), tokens_out=record.output_tokens_label())
@@ -418,7 +442,7 @@ class ChatScreen(Screen):
         # While text streams, the counters change in the frames that paint it (_show_counters);
         # a frame of their own 4 times a second cost as much as a fifth of the stream's CPU.
         # Waiting for the first token, or a stalled stream, still shows the time passing.
-        if now - self._counters_at >= FLUSH_INTERVAL_S:
+        if time.monotonic() - self._counters_at >= 2 * COUNTERS_INTERVAL_S:
             self.status.set(elapsed_s=now - (record.started_at or now), tokens_out=record.output_tokens_label())
             if self.reasoning_pane.shown is record:
                 self.reasoning_pane.set_header(record, now)
@@ -494,6 +518,9 @@ class ChatScreen(Screen):
 
     def on_unmount(self) -> None:
         """The app is closing mid-stream: keep what arrived, marked cancelled."""
+        if self._counters_due is not None:
+            self._counters_due.cancel()
+            self._counters_due = None
         if self.live is not None and not self.live.ending:
             self.live.record.status = "cancelled"
             self._save_outcome(self.live, None)

@@ -24,10 +24,9 @@ import re
 import time
 from collections.abc import Callable
 
-from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
-from rich.markdown import Markdown as RichMarkdown
-from rich.measure import Measurement
 from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.segment import Segment
 from textual.geometry import Region, Size
 from textual.selection import Selection
@@ -35,12 +34,14 @@ from textual.strip import Strip
 from textual.visual import Visual, visualize
 from textual.widget import Widget
 
+from tui.widgets.rich_markdown import rich_markdown
+
 # A list item: Rich draws a loose list tight, so a cut between two items would add a gap.
 _LIST_ITEM = re.compile(r"(?:[-*+]|\d{1,9}[.)])(?:\s|$)")
 
 
 def default_renderer(text: str) -> RenderableType:
-    return RichMarkdown(text, code_theme="monokai", hyperlinks=True)
+    return rich_markdown(text)
 
 
 class RenderedOnce:
@@ -86,7 +87,17 @@ class LaidOutOnce:
     """
 
     def _size_updated(self, size, virtual_size, container_size, layout: bool = True) -> bool:
+        old = self._size  # type: ignore[attr-defined]
+        # Taller or shorter at the same width: rows above the bottom padding/border draw as
+        # before (a growing answer's turn re-styled every visible row of itself per frame).
+        keep = 0
+        if old.width == size.width and old.height and size.height != old.height:
+            keep = max(0, min(old.height, size.height) - self.styles.gutter.bottom)  # type: ignore[attr-defined]
+        if keep:
+            self._size = size  # type: ignore[attr-defined]  # so Textual does not mark every row
+            self._styles_cache.set_dirty(Region(0, keep, size.width, size.height - keep))  # type: ignore[attr-defined]
         changed = super()._size_updated(size, virtual_size, container_size, layout=False)  # type: ignore[misc]
+        changed = changed or old != size
         if changed and getattr(self, "show_vertical_scrollbar", False):
             _paint_in_this_frame(self, self.vertical_scrollbar)  # type: ignore[attr-defined]
         return changed
@@ -107,9 +118,15 @@ class LiveMarkdown(LaidOutOnce, Widget):
     # A block joining a chunk re-renders that chunk, so chunks stay small (a new one starts
     # past this size); a misjudged cut heals when its chunk is rendered again.
     CHUNK_CHARS = 800
-    # Each render is one frame that repaints the pane (it scrolls as it grows). 10 renders a
-    # second read as fluid typing and keep CPU within a few times a non-rendering consumer's.
-    MIN_INTERVAL_S = 1 / 10
+    # Each render is one frame that repaints the pane (it scrolls as it grows). 8 renders a
+    # second read as fluid typing; each costs ~3 ms of layout, compositing and Markdown, so
+    # at 150 tokens/s the stream costs under 3x what consuming it without a UI does (10 a
+    # second measured 3.0-3.4x; tests/bench/bench_render.py).
+    MIN_INTERVAL_S = 1 / 8
+    # Except in a burst (a fast backend, a gateway flushing its buffer): once this much text
+    # waits it is rendered at once, so what is left when the stream ends renders in a few
+    # ms, not the whole burst in one go (tens of KB took ~200 ms after the last token).
+    BURST_CHARS = 2000
     # Blank lines between two parts (chunks, tail): the gap Markdown leaves between blocks.
     GAP = 1
 
@@ -180,10 +197,10 @@ class LiveMarkdown(LaidOutOnce, Widget):
     # ------------------------------------------------------------------ taking in text
 
     def _schedule(self) -> None:
-        if self._timer is not None:
+        if self._timer is not None and len(self._source) - self._shown < self.BURST_CHARS:
             return  # a render is already due
         wait = self._last_render + self.MIN_INTERVAL_S - time.monotonic()
-        if wait <= 0 or not self._ready:
+        if wait <= 0 or not self._ready or len(self._source) - self._shown >= self.BURST_CHARS:
             self.render_now()
         else:
             # Not Textual's set_timer: a one-shot Timer whose task starts after its due time
@@ -225,7 +242,10 @@ class LiveMarkdown(LaidOutOnce, Widget):
             if first < height:
                 self.refresh(Region(0, first, width, height - first))
         else:
-            self.refresh(layout=True)
+            # A new height needs a layout pass; only lines from the first changed one are
+            # marked for repainting (a bare refresh would re-style every visible line).
+            first = min(self._first_changed, height)
+            self.refresh(Region(0, first, width, max(len(self._lines), height) - first), layout=True)
         if self.on_render is not None:
             self.on_render()
         if first_text:
@@ -308,6 +328,11 @@ class LiveMarkdown(LaidOutOnce, Widget):
         limit = min(len(old), len(lines))
         while same < limit and lines[same] is old[same]:
             same += 1
+        # The tail (and a growing last chunk) is rendered again as new Strips, but most of
+        # its lines read as before: keep those objects, so their rows are not re-styled.
+        while same < limit and lines[same] == old[same]:
+            lines[same] = old[same]
+            same += 1
         self._first_changed = min(self._first_changed, same)
         self._lines = lines
         self._stale = False
@@ -344,8 +369,12 @@ class LiveMarkdown(LaidOutOnce, Widget):
         return container.width
 
     def notify_style_update(self) -> None:
-        self._lines_key = None  # colours are in the rendered lines: render them again
+        # Colours are in the rendered lines: a new style renders them again (_ensure_lines
+        # sees a new key). Any class change up the tree lands here too, e.g. when a turn ends;
+        # re-rendering the whole text then cost two 30 ms frames after the last token.
         super().notify_style_update()
+        if self._lines_key is not None and self._lines_key[1] != self.visual_style:
+            self.refresh()
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._ensure_lines(self.size.width)

@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from tui.turn_record import TurnRecord
 from tui.widgets.live_markdown import LaidOutOnce, LiveMarkdown
+from tui.widgets.strip_scrollbar import StripScrollbars
 from tui.widgets.transcript import follow_when_overflowing
 from tui.widgets.turn import rendered_markdown
 
@@ -104,8 +105,9 @@ class ReasoningHeader(Static):
 EMPTY_CLASS = "-empty"
 
 
-class _ReasoningBody(LaidOutOnce, VerticalScroll):
-    """The scrolling reasoning text; growing needs no second layout pass (see LaidOutOnce)."""
+class _ReasoningBody(StripScrollbars, LaidOutOnce, VerticalScroll):
+    """The scrolling reasoning text; growing needs no second layout pass (see LaidOutOnce),
+    and the scrollbar it moves costs next to nothing to draw (see strip_scrollbar.py)."""
 
 
 class ReasoningPane(Vertical):

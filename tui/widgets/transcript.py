@@ -20,10 +20,11 @@ from textual.containers import VerticalScroll
 
 from tui.turn_record import TurnRecord
 from tui.widgets.live_markdown import LaidOutOnce
+from tui.widgets.strip_scrollbar import StripScrollbars
 from tui.widgets.turn import AnswerTurn, UserTurn
 
 
-class Transcript(LaidOutOnce, VerticalScroll, can_focus=True):
+class Transcript(StripScrollbars, LaidOutOnce, VerticalScroll, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "app.copy_code_block", "Copy code", id="transcript.copy_code",
                 tooltip="Copy a code block of the last answer (several: choose one)"),

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from rich.markdown import Markdown as RichMarkdown
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -22,6 +21,7 @@ from textual.widgets import Static
 from backends.base import STOP_EXPLANATIONS
 from tui.turn_record import TurnRecord
 from tui.widgets.live_markdown import LaidOutOnce, LiveMarkdown, RenderedOnce
+from tui.widgets.rich_markdown import rich_markdown
 from tui.widgets.safe_text import clean, safe_text
 
 
@@ -30,7 +30,7 @@ def rendered_markdown(text: str) -> RenderedOnce:
 
     Rendered once per width (Textual would render it to measure it, then again to draw it).
     """
-    return RenderedOnce(RichMarkdown(clean(text), code_theme="monokai", hyperlinks=True))
+    return RenderedOnce(rich_markdown(clean(text)))
 
 
 class UserTurn(Static):

@@ -1,0 +1,43 @@
+"""Make the first answer of a session render as fast as the ones after it.
+
+Two one-time costs used to land in the middle of the first streamed answer
+(tests/bench/bench_render.py, unthrottled):
+
+* Pygments compiles a lexer's regular expressions the first time the lexer is used: about
+  20 ms each for Python or Bash, paid while rendering the first code block (a 7 KB answer
+  with two languages rendered in 49 ms instead of 20).
+* Python's full garbage collection walks every object the process holds; with Textual,
+  Rich and Pygments loaded that is ~25 ms, and it struck inside a frame after the last
+  token. Objects alive once the app is up (modules, classes, the widget tree) stay alive,
+  so they are moved out of the collector's sight (``gc.freeze``); later collections only
+  walk what the conversation created.
+
+The app runs this once in a thread after its first frame, while the user types.
+"""
+
+from __future__ import annotations
+
+import gc
+
+# The languages reasoning models' answers use most; others compile on first use as before.
+COMMON_LANGUAGES = ("python", "bash", "json", "javascript")
+CODE_THEME = "monokai"  # what tui.widgets.rich_markdown renders code with
+
+
+def warm_up() -> None:
+    warm_up_highlighting()
+    gc.collect()  # what is garbage now must not be frozen with the rest
+    gc.freeze()
+
+
+def warm_up_highlighting() -> None:
+    from pygments.lexers import get_lexer_by_name
+    from pygments.util import ClassNotFound
+    from rich.syntax import Syntax
+
+    Syntax.get_theme(CODE_THEME)
+    for name in COMMON_LANGUAGES:
+        try:
+            get_lexer_by_name(name)  # instantiating the lexer compiles its token table
+        except ClassNotFound:  # a trimmed Pygments install: nothing to warm
+            continue
