@@ -359,8 +359,11 @@ class ChatScreen(Screen):
         # Real time paces the updates; the shown times come from self.clock (tests fix it).
         wait = self._counters_at + COUNTERS_INTERVAL_S - time.monotonic()
         if wait > 0:
-            if self._counters_due is None:  # the text a pause leaves behind is counted too
-                self._counters_due = asyncio.get_running_loop().call_later(wait, self._counters_now)
+            # The next render will most likely update them; if none comes (a pause in the
+            # stream), this does, so the text on screen is always counted soon after.
+            if self._counters_due is None:
+                self._counters_due = asyncio.get_running_loop().call_later(
+                    wait + COUNTERS_INTERVAL_S, self._counters_now)
             return
         self._counters_now()
 
