@@ -24,10 +24,16 @@ COMMON_LANGUAGES = ("python", "bash", "json", "javascript")
 CODE_THEME = "monokai"  # what tui.widgets.rich_markdown renders code with
 
 
+_frozen = False
+
+
 def warm_up() -> None:
+    global _frozen
     warm_up_highlighting()
-    gc.collect()  # what is garbage now must not be frozen with the rest
-    gc.freeze()
+    if not _frozen:  # once per process: a second app in it (tests) must not freeze the first's
+        _frozen = True
+        gc.collect()  # what is garbage now must not be frozen with the rest
+        gc.freeze()
 
 
 def warm_up_highlighting() -> None:

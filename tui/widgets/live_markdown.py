@@ -124,8 +124,8 @@ class LiveMarkdown(LaidOutOnce, Widget):
     # second measured 3.0-3.4x; tests/bench/bench_render.py).
     MIN_INTERVAL_S = 1 / 8
     # Except in a burst (a fast backend, a gateway flushing its buffer): once this much text
-    # waits it is rendered at once, so what is left when the stream ends renders in a few
-    # ms, not the whole burst in one go (tens of KB took ~200 ms after the last token).
+    # waits it is rendered at once, so a burst arriving over several messages is rendered
+    # as it comes rather than all at once after its last token.
     BURST_CHARS = 2000
     # Blank lines between two parts (chunks, tail): the gap Markdown leaves between blocks.
     GAP = 1
@@ -197,10 +197,11 @@ class LiveMarkdown(LaidOutOnce, Widget):
     # ------------------------------------------------------------------ taking in text
 
     def _schedule(self) -> None:
-        if self._timer is not None and len(self._source) - self._shown < self.BURST_CHARS:
+        burst = len(self._source) - self._shown >= self.BURST_CHARS
+        if self._timer is not None and not burst:
             return  # a render is already due
         wait = self._last_render + self.MIN_INTERVAL_S - time.monotonic()
-        if wait <= 0 or not self._ready or len(self._source) - self._shown >= self.BURST_CHARS:
+        if wait <= 0 or not self._ready or burst:
             self.render_now()
         else:
             # Not Textual's set_timer: a one-shot Timer whose task starts after its due time
