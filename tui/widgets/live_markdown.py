@@ -88,19 +88,26 @@ class LaidOutOnce:
 
     def _size_updated(self, size, virtual_size, container_size, layout: bool = True) -> bool:
         old = self._size  # type: ignore[attr-defined]
-        # Taller or shorter at the same width: rows above the bottom padding/border draw as
-        # before (a growing answer's turn re-styled every visible row of itself per frame).
-        keep = 0
-        if old.width == size.width and old.height and size.height != old.height:
-            keep = max(0, min(old.height, size.height) - self.styles.gutter.bottom)  # type: ignore[attr-defined]
-        if keep:
+        # Textual marks a widget whose size changed dirty from top to bottom; at the same
+        # width the rows above ``keep`` draw as before, so only the rest is marked.
+        keep = self._rows_drawn_as_before(old, size) if old.width == size.width and old.height else None
+        if keep is not None:
             self._size = size  # type: ignore[attr-defined]  # so Textual does not mark every row
-            self._styles_cache.set_dirty(Region(0, keep, size.width, size.height - keep))  # type: ignore[attr-defined]
+            if size.height > keep:
+                self._styles_cache.set_dirty(Region(0, keep, size.width, size.height - keep))  # type: ignore[attr-defined]
         changed = super()._size_updated(size, virtual_size, container_size, layout=False)  # type: ignore[misc]
         changed = changed or old != size
         if changed and getattr(self, "show_vertical_scrollbar", False):
             _paint_in_this_frame(self, self.vertical_scrollbar)  # type: ignore[attr-defined]
         return changed
+
+    def _rows_drawn_as_before(self, old: Size, size: Size) -> int | None:
+        """At an unchanged width, how many rows from the top draw as before (None: all may
+        differ). Taller or shorter, a container's rows above its bottom padding and border
+        do: a growing answer's turn re-styled every visible row of itself per frame."""
+        if size.height == old.height:
+            return None
+        return max(0, min(old.height, size.height) - self.styles.gutter.bottom)  # type: ignore[attr-defined]
 
 
 def _paint_in_this_frame(widget, part) -> None:
@@ -236,16 +243,17 @@ class LiveMarkdown(LaidOutOnce, Widget):
         self._stale = True
         height = len(self._lines)
         width = self.size.width
-        if width and self._ensure_lines(width) and len(self._lines) == height:
-            # Same height: repaint the lines that changed, no layout pass.
-            first = min(self._first_changed, height)
+        rendered = bool(width) and self._ensure_lines(width)
+        # Only lines from the first changed one are repainted (a bare refresh would re-style
+        # every visible line).
+        first = min(self._first_changed, height)
+        if rendered and len(self._lines) == height:
+            # Same height: no layout pass.
             self._first_changed = len(self._lines)
             if first < height:
                 self.refresh(Region(0, first, width, height - first))
         else:
-            # A new height needs a layout pass; only lines from the first changed one are
-            # marked for repainting (a bare refresh would re-style every visible line).
-            first = min(self._first_changed, height)
+            # A new height needs a layout pass (_rows_drawn_as_before takes it from there).
             self.refresh(Region(0, first, width, max(len(self._lines), height) - first), layout=True)
         if self.on_render is not None:
             self.on_render()
@@ -344,23 +352,15 @@ class LiveMarkdown(LaidOutOnce, Widget):
             return [Strip.blank(0)] * self.GAP + part
         return part
 
-    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
-        """Grown or shrunk, not resized: only the lines that changed are drawn again.
-
-        Textual marks a widget whose size changed dirty from top to bottom, so every render
-        re-styled every visible line of the pane although the text above the tail is the
-        same Strip objects as before (this is one frame's biggest cost after compositing).
-        """
-        old = self._size
-        if old.width != size.width or not old.height or self._lines_key is None:
-            return super()._size_updated(size, virtual_size, container_size, layout)
+    def _rows_drawn_as_before(self, old: Size, size: Size) -> int | None:
+        """Grown or shrunk, not resized: the lines above the first that changed are the same
+        Strip objects as before (re-styling every visible line was one frame's biggest cost
+        after compositing)."""
+        if self._lines_key is None:
+            return None
         first = min(self._first_changed, old.height, size.height)
         self._first_changed = len(self._lines)
-        self._size = size  # so Widget._size_updated does not mark everything dirty
-        changed = super()._size_updated(size, virtual_size, container_size, layout)
-        if size.height > first:
-            self._set_dirty(Region(0, first, size.width, size.height - first))
-        return changed or old != size
+        return first
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         self._ensure_lines(width)
