@@ -27,6 +27,7 @@ from textual.worker import Worker, WorkerState
 
 from backends.base import Backend, BackendError, Conversation, InternalError, Stop
 from tui.history import backend_conversation, title_from_prompt
+from tui.paint_soon import paint_soon
 from tui.messages import (
     ExtraReceived,
     NoticeReceived,
@@ -489,7 +490,6 @@ class ChatScreen(Screen):
         await live.answer.finalize()
         if self.reasoning_pane.shown is record and not record.reasoning:
             await self.reasoning_pane.show_record(record)  # "No reasoning for this answer."
-        self.transcript.call_after_refresh(self.transcript.keep_following)
         self._save_outcome(live, error)
         if self.reasoning_pane.shown is record:
             self.reasoning_pane.set_header(record, now)
@@ -503,6 +503,8 @@ class ChatScreen(Screen):
             tokens_out=record.output_tokens_label(),
         )
         self.live = None
+        # The last text, headers, link and status line in one frame, without waiting for a tick.
+        paint_soon(self)
         follow_ups, self._after_stream = self._after_stream, []
         for follow_up in follow_ups:
             await follow_up()

@@ -34,6 +34,8 @@ from textual.strip import Strip
 from textual.visual import Visual, visualize
 from textual.widget import Widget
 
+from tui.paint_soon import paint_soon
+from tui.widgets.laid_out_once import LaidOutOnce
 from tui.widgets.rich_markdown import rich_markdown
 
 # A list item: Rich draws a loose list tight, so a cut between two items would add a gap.
@@ -70,52 +72,6 @@ class RenderedOnce:
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         return Measurement.get(console, options, self.renderable)
-
-
-class LaidOutOnce:
-    """A widget whose new size needs no second layout pass, nor a second frame.
-
-    Textual sets a resized widget's ``virtual_size`` reactive with ``layout=True`` after
-    the layout pass that gave it the size, so every render of a growing live view cost a
-    second full layout of the screen, and so did each container around it. The size is
-    already final; Textual's own scroll-only reflow passes ``layout=False``. A scroll
-    container stays correct: showing or hiding a scrollbar is a layout reactive.
-
-    A scroll container that grew also redraws its scrollbar (a new thumb size), which
-    Textual paints in a frame of its own after the one that painted the text; here it
-    joins the frame being drawn (Textual internals, hence guarded).
-    """
-
-    def _size_updated(self, size, virtual_size, container_size, layout: bool = True) -> bool:
-        old = self._size  # type: ignore[attr-defined]
-        # Textual marks a widget whose size changed dirty from top to bottom; at the same
-        # width the rows above ``keep`` draw as before, so only the rest is marked.
-        keep = self._rows_drawn_as_before(old, size) if old.width == size.width and old.height else None
-        if keep is not None:
-            self._size = size  # type: ignore[attr-defined]  # so Textual does not mark every row
-            if size.height > keep:
-                self._styles_cache.set_dirty(Region(0, keep, size.width, size.height - keep))  # type: ignore[attr-defined]
-        changed = super()._size_updated(size, virtual_size, container_size, layout=False)  # type: ignore[misc]
-        changed = changed or old != size
-        if changed and getattr(self, "show_vertical_scrollbar", False):
-            _paint_in_this_frame(self, self.vertical_scrollbar)  # type: ignore[attr-defined]
-        return changed
-
-    def _rows_drawn_as_before(self, old: Size, size: Size) -> int | None:
-        """At an unchanged width, how many rows from the top draw as before (None: all may
-        differ). Taller or shorter, a container's rows above its bottom padding and border
-        do: a growing answer's turn re-styled every visible row of itself per frame."""
-        if size.height == old.height:
-            return None
-        return max(0, min(old.height, size.height) - self.styles.gutter.bottom)  # type: ignore[attr-defined]
-
-
-def _paint_in_this_frame(widget, part) -> None:
-    """Hand ``part``'s pending repaint to the compositor of the frame being drawn."""
-    compositor = getattr(widget.screen, "_compositor", None)
-    update_widgets = getattr(compositor, "update_widgets", None)
-    if update_widgets is not None and getattr(part, "_repaint_regions", None):
-        update_widgets({part})
 
 
 class LiveMarkdown(LaidOutOnce, Widget):
@@ -258,22 +214,7 @@ class LiveMarkdown(LaidOutOnce, Widget):
         if self.on_render is not None:
             self.on_render()
         if first_text:
-            self._paint_soon()
-
-    def _paint_soon(self) -> None:
-        """Put the first text on screen in the next frame, not one or two frames later.
-
-        A refresh normally reaches the screen when the widget next goes idle, and the screen
-        paints on a 60 Hz grid; the first token then waited 20-40 ms, often missing a frame
-        already triggered by the status line. Here the refresh is handed to the screen now
-        and the screen paints as soon as it has taken it (Textual internals, hence guarded).
-        """
-        check_refresh = getattr(self, "_check_refresh", None)
-        paint = getattr(self.screen, "_on_timer_update", None)
-        if check_refresh is None or paint is None:
-            return
-        check_refresh()
-        self.screen.call_later(paint)
+            paint_soon(self.screen, self)  # time to first token: the next frame, not a tick later
 
     def _settle(self, boundaries: list[int]) -> None:
         """Move finished blocks into chunks; a chunk is closed once it holds CHUNK_CHARS."""

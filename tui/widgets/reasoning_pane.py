@@ -12,9 +12,10 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from tui.turn_record import TurnRecord
-from tui.widgets.live_markdown import LaidOutOnce, LiveMarkdown
+from tui.widgets.following import Following
+from tui.widgets.laid_out_once import LaidOutOnce
+from tui.widgets.live_markdown import LiveMarkdown
 from tui.widgets.strip_scrollbar import StripScrollbars
-from tui.widgets.transcript import follow_when_overflowing
 from tui.widgets.turn import rendered_markdown
 
 
@@ -105,7 +106,7 @@ class ReasoningHeader(Static):
 EMPTY_CLASS = "-empty"
 
 
-class _ReasoningBody(StripScrollbars, LaidOutOnce, VerticalScroll):
+class _ReasoningBody(StripScrollbars, Following, LaidOutOnce, VerticalScroll):
     """The scrolling reasoning text; growing needs no second layout pass (see LaidOutOnce),
     and the scrollbar it moves costs next to nothing to draw (see strip_scrollbar.py)."""
 
@@ -128,7 +129,7 @@ class ReasoningPane(Vertical):
         self.live = LiveMarkdown(renderer=rendered_markdown, id="reasoning-live")
         self.shown = record
         await self.body.mount(self.live)
-        follow_when_overflowing(self.body, restart=True)
+        self.body.follow_end(restart=True)
         self.set_header(record)
         return self.live
 
@@ -145,7 +146,7 @@ class ReasoningPane(Vertical):
         self.set_class(record is None or not (record.reasoning or record.redacted), EMPTY_CLASS)
 
     def keep_following(self) -> None:
-        follow_when_overflowing(self.body)
+        self.body.follow_end()
 
     async def show_record(
         self, record: TurnRecord, *, label: str = "Reasoning", position: tuple[int, int] | None = None

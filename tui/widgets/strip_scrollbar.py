@@ -16,8 +16,10 @@ from textual.geometry import Region
 from textual.scrollbar import ScrollBar, ScrollBarRender
 from textual.strip import Strip
 
+from tui.widgets.laid_out_once import SizedByLayout
 
-class StripScrollBar(ScrollBar):
+
+class StripScrollBar(SizedByLayout, ScrollBar):
     """Textual's vertical ``ScrollBar``, drawn without a console or per-row styling."""
 
     def __init__(self, vertical: bool = True, name: str | None = None, *, thickness: int = 1) -> None:
@@ -85,3 +87,9 @@ class StripScrollbars:
         self._vertical_scrollbar = bar
         start_widget(self, bar)
         return bar
+
+    def _on_mount(self, event) -> None:
+        # Made now rather than when the text first overflows: a scrollbar started mid-stream
+        # is composed and mounted after the frame that laid it out, which then costs one more
+        # frame (a layout) one screen tick later, ~30 ms after the text it belongs to.
+        self.vertical_scrollbar

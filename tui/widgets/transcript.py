@@ -1,9 +1,7 @@
 """The Answer pane: a scrollable transcript of the conversation's turns.
 
-It is ``anchor()``-ed while a stream runs: it follows new text only while the user is at
-the bottom; scrolling up stops following, scrolling back to the end resumes (oterm PR #82).
-We anchor only once the content overflows: an anchored container shorter than its viewport
-is drawn bottom-aligned, which leaves a short first exchange floating at the bottom.
+It follows new text at its end while a stream runs, until the user scrolls away (see
+following.py).
 
 A loaded conversation mounts only its last turns; older ones are mounted a page at a time
 as the user scrolls up towards them. Mounting all of a 300-turn conversation took 6 s and
@@ -19,12 +17,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 
 from tui.turn_record import TurnRecord
-from tui.widgets.live_markdown import LaidOutOnce
+from tui.widgets.following import Following
+from tui.widgets.laid_out_once import LaidOutOnce
 from tui.widgets.strip_scrollbar import StripScrollbars
 from tui.widgets.turn import AnswerTurn, UserTurn
 
 
-class Transcript(StripScrollbars, LaidOutOnce, VerticalScroll, can_focus=True):
+class Transcript(StripScrollbars, Following, LaidOutOnce, VerticalScroll, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "app.copy_code_block", "Copy code", id="transcript.copy_code",
                 tooltip="Copy a code block of the last answer (several: choose one)"),
@@ -111,22 +110,8 @@ class Transcript(StripScrollbars, LaidOutOnce, VerticalScroll, can_focus=True):
         return super().scroll_to_widget(widget, **kwargs)
 
     def keep_following(self) -> None:
-        follow_when_overflowing(self)
+        self.follow_end()
 
     def follow(self) -> None:
         """Jump to the end and keep following new text until the user scrolls away."""
-        follow_when_overflowing(self, restart=True)
-
-
-def follow_when_overflowing(container, *, restart: bool = False) -> None:
-    """Anchor ``container`` once its content is taller than its viewport.
-
-    ``restart`` (a new turn) re-engages following even if the user had scrolled away.
-    Called after every write; cheap when already anchored.
-    """
-    if restart:
-        container.anchor(False)
-        container.call_after_refresh(follow_when_overflowing, container)
-        return
-    if not container.is_anchored and container.max_scroll_y > 0:
-        container.anchor()
+        self.follow_end(restart=True)

@@ -20,7 +20,8 @@ from textual.widgets import Static
 
 from backends.base import STOP_EXPLANATIONS
 from tui.turn_record import TurnRecord
-from tui.widgets.live_markdown import LaidOutOnce, LiveMarkdown, RenderedOnce
+from tui.widgets.laid_out_once import LaidOutOnce, SizedByLayout
+from tui.widgets.live_markdown import LiveMarkdown, RenderedOnce
 from tui.widgets.rich_markdown import rich_markdown
 from tui.widgets.safe_text import clean, safe_text
 
@@ -41,7 +42,7 @@ class UserTurn(Static):
         self.prompt = prompt
 
 
-class ReasoningLink(Static, can_focus=True):
+class ReasoningLink(SizedByLayout, Static, can_focus=True):
     """"▸ Reasoning (~1,130 tokens, 9.1 s)": click or Enter shows that turn's reasoning."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
