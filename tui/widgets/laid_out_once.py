@@ -59,3 +59,7 @@ def _paint_in_this_frame(widget, part) -> None:
     update_widgets = getattr(compositor, "update_widgets", None)
     if update_widgets is not None and getattr(part, "_repaint_regions", None):
         update_widgets({part})
+        # Painted: its pending refresh would only ask for a frame of its own that draws
+        # nothing new (one after every text frame, about as many as the text's own).
+        if getattr(part, "_repaint_required", False):
+            part._repaint_required = False
