@@ -26,8 +26,8 @@ from textual.widgets.markdown import MarkdownStream
 from textual.worker import Worker, WorkerState
 
 from backends.base import Backend, BackendError, Conversation, InternalError, Stop
+from tui.grouped_compositor import GroupedCompositor
 from tui.history import backend_conversation, title_from_prompt
-from tui.paint_soon import paint_soon
 from tui.messages import (
     ExtraReceived,
     NoticeReceived,
@@ -37,6 +37,7 @@ from tui.messages import (
     TextReceived,
     UsageReceived,
 )
+from tui.paint_soon import paint_soon
 from tui.sanitize import StreamSanitizer
 from tui.stream_worker import pump_stream
 from tui.turn_record import CHARS_PER_TOKEN, REASONING_MS_KEY, TurnRecord
@@ -90,6 +91,8 @@ class ChatScreen(Screen):
 
     def __init__(self, *, conversation_id: int | None = None) -> None:
         super().__init__()
+        # Paints a growing pane and the status line as two areas, not the whole screen.
+        self._compositor = GroupedCompositor()
         self.conversation_id = conversation_id
         self.live: LiveTurn | None = None
         self.turn_counter = 0

@@ -92,4 +92,4 @@ class StripScrollbars:
         # Made now rather than when the text first overflows: a scrollbar started mid-stream
         # is composed and mounted after the frame that laid it out, which then costs one more
         # frame (a layout) one screen tick later, ~30 ms after the text it belongs to.
-        self.vertical_scrollbar
+        _ = self.vertical_scrollbar
