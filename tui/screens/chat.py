@@ -26,7 +26,6 @@ from textual.widgets.markdown import MarkdownStream
 from textual.worker import Worker, WorkerState
 
 from backends.base import Backend, BackendError, Conversation, InternalError, Stop
-from tui.grouped_compositor import GroupedCompositor
 from tui.history import backend_conversation, title_from_prompt
 from tui.messages import (
     ExtraReceived,
@@ -91,8 +90,6 @@ class ChatScreen(Screen):
 
     def __init__(self, *, conversation_id: int | None = None) -> None:
         super().__init__()
-        # Paints a growing pane and the status line as two areas, not the whole screen.
-        self._compositor = GroupedCompositor()
         self.conversation_id = conversation_id
         self.live: LiveTurn | None = None
         self.turn_counter = 0
