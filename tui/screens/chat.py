@@ -26,6 +26,7 @@ from textual.widgets.markdown import MarkdownStream
 from textual.worker import Worker, WorkerState
 
 from backends.base import Backend, BackendError, Conversation, InternalError, Stop
+from tui.crop_compositor import CropCompositor
 from tui.history import backend_conversation, title_from_prompt
 from tui.messages import (
     ExtraReceived,
@@ -90,6 +91,9 @@ class ChatScreen(Screen):
 
     def __init__(self, *, conversation_id: int | None = None) -> None:
         super().__init__()
+        # A frame renders only the widgets that show where it changed (not, say, the prompt
+        # and footer for every frame of a growing reasoning pane).
+        self._compositor = CropCompositor()
         self.conversation_id = conversation_id
         self.live: LiveTurn | None = None
         self.turn_counter = 0
