@@ -1,5 +1,6 @@
-"""The chat screen renders only the widgets that show where a frame changed; what reaches the
-terminal must be exactly what Textual's own compositor would send.
+"""The chat screen renders only the widgets that show where a frame changed, far-apart changes
+as separate areas; what reaches the terminal must be exactly what Textual's own compositor
+would send.
 
 Every partial update is rendered both ways for the same changes at the same moment and the
 cells each writes are compared; the updates are also applied to a virtual terminal, which
@@ -19,7 +20,7 @@ from backends.base import ContentDelta, ReasoningDelta, Stop
 from tests.tui_helpers import GatedBackend, wait_until
 from tui.app import ThinkpaneApp
 from tui.config import Settings
-from tui.crop_compositor import CropCompositor
+from tui.crop_compositor import CropCompositor, row_groups
 from tui.store import ConversationStore
 
 
@@ -28,6 +29,21 @@ def store(tmp_path):
     store = ConversationStore(tmp_path / "chats.sqlite3")
     yield store
     store.close()
+
+
+def test_row_groups_keep_far_apart_changes_apart_and_never_share_a_row():
+    from textual.geometry import Region
+
+    pane = Region(0, 2, 45, 35)
+    header = Region(0, 1, 45, 1)
+    status = Region(0, 38, 120, 1)
+    groups = row_groups([pane, status, header])
+    assert sorted(sorted(group) for group in groups) == sorted([sorted([header, pane]), [status]])
+    # Regions sharing a row always end up in one group, however far apart they are.
+    left, right = Region(0, 5, 2, 2), Region(100, 6, 2, 2)
+    assert len(row_groups([left, right])) == 1
+    # Close regions are painted as one area.
+    assert len(row_groups([Region(0, 0, 10, 1), Region(0, 1, 10, 1)])) == 1
 
 
 def looks(char: str, style) -> tuple:
@@ -65,6 +81,8 @@ async def test_each_frame_writes_what_textuals_own_compositor_would(store, monke
 
     def both(self):
         regions = set(self._dirty_regions)
+        if len(row_groups([region for region in regions if region])) >= 2:
+            frames["grouped"] += 1
         ours = ours_update(self)
         # The same changes through Textual's own choice of widgets to render.
         self._dirty_regions.update(regions)
@@ -140,6 +158,7 @@ async def test_each_frame_writes_what_textuals_own_compositor_would(store, monke
                     screen_now[(x, y)] = looks(char, segment.style)
                     x += cell_len(char)
     assert frames["partial"] > 20
+    assert frames["grouped"] > 5, "no frame was painted as separate areas"
     assert mismatches == []
     # The prompt and the footer sit below the panes: frames that only changed a pane did not
     # render them, where Textual renders them for every frame.

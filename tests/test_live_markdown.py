@@ -222,3 +222,38 @@ async def test_a_style_change_elsewhere_keeps_the_lines_and_a_new_colour_redraws
         colours_after = {segment.style for line in shown for segment in line if segment.style}
         assert colours_after != colours_before
         assert shown_lines(live) == render_rich(DOC, live.size.width)
+
+
+async def test_grow_rows_reserves_rows_so_words_repaint_only_their_rows():
+    """While streaming the widget grows a few rows at a time: a render that only adds words
+    (or lines within the reserve) needs no layout pass and marks only the changed rows."""
+    app = LiveApp()
+    async with app.run_test(size=(60, 40)) as pilot:
+        live = app.query_one(LiveMarkdown)
+        live.MIN_INTERVAL_S = 0.0
+        live.grow_rows = 5
+        await live.append("One line of text.\n")
+        await pilot.pause()
+        assert len(live._lines) == 1 and live.size.height == 5  # one line, five rows
+        layout_passes = []
+        original = live.refresh
+
+        def spy(*regions, layout=False, **kwargs):
+            layout_passes.append(layout)
+            return original(*regions, layout=layout, **kwargs)
+
+        live.refresh = spy
+        await live.append("More words on it.\n\nA second paragraph.\n")
+        await pilot.pause()
+        assert len(live._lines) == 3 and live.size.height == 5
+        assert layout_passes and not any(layout_passes), "a render inside the reserve laid out the screen"
+        layout_passes.clear()
+        await live.append("\n".join(f"\nParagraph {n}." for n in range(4)) + "\n")
+        await pilot.pause()
+        assert len(live._lines) > 5 and live.size.height % 5 == 0 and live.size.height >= len(live._lines)
+        assert any(layout_passes)  # past the reserve: a new height
+        live.refresh = original
+        live.grow_rows = 1  # the stream ended: as tall as the text
+        await pilot.pause()
+        assert live.size.height == len(live._lines)
+        assert shown_lines(live)[-1] == "Paragraph 3."

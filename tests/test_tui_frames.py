@@ -116,3 +116,45 @@ async def test_the_end_of_a_turn_lands_in_one_frame(store):
         header = app.chat.reasoning_pane.header.render().plain
         assert "idle" in status and status.split("│")[-1].strip() in frames.texts[first]
         assert header.strip() in frames.texts[first]
+
+
+async def test_a_following_pane_scrolls_a_quarter_of_its_height_at_a_time(store):
+    """Text that streams past the bottom moves up in steps, not a line per frame (easier to
+    read, and a frame that only adds words repaints a few rows); at the end the pane is
+    exactly as tall as its text, its last line at the bottom."""
+    backend = GatedBackend()
+    app = ThinkpaneApp(Settings(), store, backend=backend)
+    positions: list[float] = []
+    original = app._display
+
+    def display(screen, update) -> None:
+        original(screen, update)
+        if app.chat.live is not None:
+            # (A following pane with short text keeps a negative offset: shown from the top.)
+            positions.append(max(0, app.chat.reasoning_pane.body.scroll_y))
+
+    app._display = display
+    async with app.run_test(size=(120, 30)) as pilot:
+        await start(pilot)
+        body = app.chat.reasoning_pane.body
+        step = body.size.height // 4
+        assert step >= 4
+        for n in range(60):
+            backend.put(ReasoningDelta(f"Line {n} of the thought.\n\n"))
+            await pilot.pause(0.02)
+        await wait_until(pilot, lambda: "Line 59" in app.chat.reasoning_pane.live_text(), "all reasoning")
+        await pilot.pause(0.2)
+        moves = [b - a for a, b in zip(positions, positions[1:]) if b != a]
+        assert len(moves) >= 5, positions
+        # Past the first screenful every move is a whole step (or several, if text came fast).
+        assert all(move > 0 and move % step == 0 for move in moves), (step, moves)
+        live = app.chat.reasoning_pane.live
+        assert live.size.height % step == 0 and live.size.height > len(live._lines) - step
+        backend.put(Stop())
+        backend.end()
+        await wait_until(pilot, lambda: app.chat.live is None, "turn ended")
+        await pilot.pause(0.1)
+        assert live.size.height == len(live._lines)
+        assert body.scroll_y == body.max_scroll_y
+        last_row = body.content_region.bottom - 1
+        assert "Line 59" in "".join(seg.text for seg in app.screen._compositor.render_strips()[last_row])

@@ -11,17 +11,77 @@ that rectangle. What reaches the terminal is unchanged: a widget that shows nowh
 rectangle has no cell there, and cells outside it are not sent (``ChopsUpdate`` writes only
 the changed spans, which lie inside it). tests/test_crop_compositor.py checks every frame of
 a stream against Textual's own compositor.
+
+And changes far apart on screen are painted as separate areas. Textual paints the rectangle
+around all of a frame's changes: the pane's new lines, the Reasoning header at the top and the
+status line at the bottom made that the whole screen, four times a second, every widget in
+it cut into the frame. Here changes that share no screen row form separate groups, each
+painted within its own rectangle; a row belongs to exactly one group, whose rectangle holds
+all of that row's changes, so the row is cut exactly as Textual would cut it.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from textual._compositor import Compositor
+from textual._compositor import ChopsUpdate, Compositor
 from textual.geometry import Region
 from textual.strip import Strip
 
+# Two groups are painted as one when the rectangle around both is at most this much larger
+# than the two apart: a header row right above its pane is no reason for a second pass.
+MERGE_SLACK = 1.25
+
+
+def row_groups(regions: list[Region]) -> list[list[Region]]:
+    """``regions`` gathered into groups that share no screen row, far-apart ones kept apart."""
+    groups = [[region] for region in regions]
+    boxes = list(regions)
+    merged = True
+    while merged and len(groups) > 1:
+        merged = False
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                a, b = boxes[i], boxes[j]
+                union = a.union(b)
+                share_rows = a.y < b.bottom and b.y < a.bottom
+                if share_rows or union.area <= MERGE_SLACK * (a.area + b.area):
+                    groups[i] += groups.pop(j)
+                    boxes[i] = union
+                    boxes.pop(j)
+                    merged = True
+                    break
+            if merged:
+                break
+    return groups
+
 
 class CropCompositor(Compositor):
+    def render_partial_update(self) -> ChopsUpdate | None:
+        regions = [region for region in self._dirty_regions if region]
+        groups = row_groups(regions) if len(regions) > 1 else []
+        if len(groups) < 2:
+            return super().render_partial_update()
+        self._dirty_regions.clear()
+        screen_region = self.size.region
+        chops: list | None = None
+        for group in groups:
+            crop = Region.from_union(group).intersection(screen_region)
+            if not crop:
+                continue
+            rows = {y for region in group for y in range(region.y, region.bottom)}
+            part = self._render_chops(crop, rows.__contains__)
+            if chops is None:
+                chops = list(part)
+            else:
+                for y in rows:
+                    if y < len(chops):
+                        chops[y] = part[y]
+        if chops is None:
+            return None
+        spans = list(self._regions_to_spans(regions))
+        chop_ends = [cut_set[1:] for cut_set in self.cuts]
+        return ChopsUpdate(chops, spans, chop_ends)
+
     def _get_renders(self, crop: Region | None = None) -> Iterable[tuple[Region, Region, list[Strip]]]:
         if not crop:
             yield from super()._get_renders(crop)

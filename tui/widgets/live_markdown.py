@@ -127,6 +127,28 @@ class LiveMarkdown(LaidOutOnce, Widget):
         self._ready = False  # mounted: renders can happen
         # Called after each render, e.g. to update counters in step with the text shown.
         self.on_render: Callable[[], None] | None = None
+        # The height grows in steps of this many rows (see grow_rows).
+        self._grow_rows = 1
+
+    @property
+    def grow_rows(self) -> int:
+        """While text streams, the widget grows this many rows at a time (blank rows wait
+        below the text). A pane that follows the text then scrolls once every few lines
+        instead of with every line: the text stands still while it is written, and a frame
+        that only adds words repaints the changed rows rather than the whole pane (with no
+        layout pass). 1 = exactly as tall as the text."""
+        return self._grow_rows
+
+    @grow_rows.setter
+    def grow_rows(self, rows: int) -> None:
+        rows = max(1, rows)
+        if rows != self._grow_rows:
+            self._grow_rows = rows
+            self.refresh(layout=True)
+
+    def _height_for(self, lines: int) -> int:
+        step = self._grow_rows
+        return -(-lines // step) * step if step > 1 else lines
 
     @property
     def source(self) -> str:
@@ -197,20 +219,23 @@ class LiveMarkdown(LaidOutOnce, Widget):
         self._shown = len(self._source)
         self._tail_lines = None
         self._stale = True
-        height = len(self._lines)
+        count = len(self._lines)
+        height = self._height_for(count)
         width = self.size.width
         rendered = bool(width) and self._ensure_lines(width)
         # Only lines from the first changed one are repainted (a bare refresh would re-style
         # every visible line).
         first = min(self._first_changed, height)
-        if rendered and len(self._lines) == height:
+        if rendered and self._height_for(len(self._lines)) == height:
             # Same height: no layout pass.
             self._first_changed = len(self._lines)
-            if first < height:
-                self.refresh(Region(0, first, width, height - first))
+            end = max(count, len(self._lines))  # rows below stay blank
+            if first < end:
+                self.refresh(Region(0, first, width, end - first))
         else:
             # A new height needs a layout pass (_rows_drawn_as_before takes it from there).
-            self.refresh(Region(0, first, width, max(len(self._lines), height) - first), layout=True)
+            self.refresh(Region(0, first, width, max(self._height_for(len(self._lines)), height) - first),
+                         layout=True)
         if self.on_render is not None:
             self.on_render()
         if first_text:
@@ -305,7 +330,7 @@ class LiveMarkdown(LaidOutOnce, Widget):
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         self._ensure_lines(width)
-        return len(self._lines)
+        return self._height_for(len(self._lines))
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
         return container.width
