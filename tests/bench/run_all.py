@@ -1,6 +1,6 @@
 """Run every benchmark and print one summary: each target, PASS/MISS, and the ratio to baseline.
 
-Run: ``python tests/bench/run_all.py`` (about 7 minutes on 2 cores; ``--quick`` is about 3).
+Run: ``python tests/bench/run_all.py`` (about 9 minutes on 2 cores; ``--quick`` is about 3).
 Scripts run one after the other, each in its own interpreter; their full tables go to
 stderr as they finish, the summary table and one JSON line to stdout. Latency numbers are
 wall-clock: run on an otherwise idle machine (the load average is printed with the summary).

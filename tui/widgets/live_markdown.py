@@ -81,10 +81,9 @@ class LiveMarkdown(LaidOutOnce, Widget):
     # A block joining a chunk re-renders that chunk, so chunks stay small (a new one starts
     # past this size); a misjudged cut heals when its chunk is rendered again.
     CHUNK_CHARS = 800
-    # Each render is one frame that repaints the pane (it scrolls as it grows). 8 renders a
-    # second read as fluid typing; each costs ~3 ms of layout, compositing and Markdown, so
-    # at 150 tokens/s the stream costs under 3x what consuming it without a UI does (10 a
-    # second measured 3.0-3.4x; tests/bench/bench_render.py).
+    # Each render is one frame. 8 renders a second read as fluid typing; each costs ~2 ms of
+    # compositing and Markdown (more when the pane scrolls, see grow_rows), so at 150 tokens/s
+    # the stream costs about 2x what consuming it without a UI does (tests/bench/bench_render.py).
     MIN_INTERVAL_S = 1 / 8
     # Except in a burst (a fast backend, a gateway flushing its buffer): once this much text
     # waits it is rendered at once, so a burst arriving over several messages is rendered
