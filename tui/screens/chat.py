@@ -94,7 +94,8 @@ class ChatScreen(Screen):
     def __init__(self, *, conversation_id: int | None = None) -> None:
         super().__init__()
         # A frame renders only the widgets that show where it changed (not, say, the prompt
-        # and footer for every frame of a growing reasoning pane).
+        # and footer for every frame of a growing reasoning pane), far-apart changes (the
+        # pane, the header, the status line) as separate areas.
         self._compositor = CropCompositor()
         self.conversation_id = conversation_id
         self.live: LiveTurn | None = None
