@@ -21,11 +21,27 @@ all of that row's changes, so the row is cut exactly as Textual would cut it.
 """
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
+from functools import cache
 
 from textual._compositor import ChopsUpdate, Compositor
 from textual.geometry import Region
 from textual.strip import Strip
+
+
+@cache
+def matches_textual() -> bool:
+    """Whether this Textual has the compositor internals ``CropCompositor`` builds on; if not,
+    the chat screen keeps Textual's own compositor."""
+    try:
+        parameters = list(inspect.signature(ChopsUpdate.__init__).parameters)
+    except (TypeError, ValueError):
+        return False
+    internals = ("_get_renders", "_render_chops", "_regions_to_spans", "cuts", "visible_widgets")
+    return parameters[1:] == ["chops", "spans", "chop_ends"] and all(
+        hasattr(Compositor, name) for name in internals)
+
 
 # Two groups are painted as one when the rectangle around both is at most this much larger
 # than the two apart: a header row right above its pane is no reason for a second pass.

@@ -26,7 +26,7 @@ from textual.widgets.markdown import MarkdownStream
 from textual.worker import Worker, WorkerState
 
 from backends.base import Backend, BackendError, Conversation, InternalError, Stop
-from tui.crop_compositor import CropCompositor
+from tui.crop_compositor import CropCompositor, matches_textual
 from tui.history import backend_conversation, title_from_prompt
 from tui.messages import (
     ExtraReceived,
@@ -96,7 +96,8 @@ class ChatScreen(Screen):
         # A frame renders only the widgets that show where it changed (not, say, the prompt
         # and footer for every frame of a growing reasoning pane), far-apart changes (the
         # pane, the header, the status line) as separate areas.
-        self._compositor = CropCompositor()
+        if matches_textual():
+            self._compositor = CropCompositor()
         self.conversation_id = conversation_id
         self.live: LiveTurn | None = None
         self.turn_counter = 0
