@@ -7,6 +7,9 @@ not spread over several screen ticks (tests/bench/bench_render.py measures how s
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from itertools import pairwise
+
 import pytest
 
 from backends.base import ContentDelta, ReasoningDelta, Stop
@@ -24,16 +27,20 @@ def store(tmp_path):
 
 
 class Frames:
-    """The text of every frame the app sends to the terminal."""
+    """The text of every frame the app sends to the terminal, and what ``watch()`` returned
+    right after each (e.g. a pane's scroll position)."""
 
-    def __init__(self, app: ThinkpaneApp) -> None:
+    def __init__(self, app: ThinkpaneApp, watch: Callable[[], object] | None = None) -> None:
         self.texts: list[str] = []
+        self.watched: list[object] = []
         original = app._display
 
         def display(screen, update) -> None:
             original(screen, update)
             if update is not None and not app._batch_count:
                 self.texts.append(update.render_segments(app.console))
+                if watch is not None:
+                    self.watched.append(watch())
 
         app._display = display
 
@@ -124,16 +131,8 @@ async def test_a_following_pane_scrolls_a_quarter_of_its_height_at_a_time(store)
     exactly as tall as its text, its last line at the bottom."""
     backend = GatedBackend()
     app = ThinkpaneApp(Settings(), store, backend=backend)
-    positions: list[float] = []
-    original = app._display
-
-    def display(screen, update) -> None:
-        original(screen, update)
-        if app.chat.live is not None:
-            # (A following pane with short text keeps a negative offset: shown from the top.)
-            positions.append(max(0, app.chat.reasoning_pane.body.scroll_y))
-
-    app._display = display
+    # (A following pane with short text keeps a negative offset: it is shown from the top.)
+    frames = Frames(app, watch=lambda: max(0, app.chat.reasoning_pane.body.scroll_y))
     async with app.run_test(size=(120, 30)) as pilot:
         await start(pilot)
         body = app.chat.reasoning_pane.body
@@ -144,7 +143,8 @@ async def test_a_following_pane_scrolls_a_quarter_of_its_height_at_a_time(store)
             await pilot.pause(0.02)
         await wait_until(pilot, lambda: "Line 59" in app.chat.reasoning_pane.live_text(), "all reasoning")
         await pilot.pause(0.2)
-        moves = [b - a for a, b in zip(positions, positions[1:]) if b != a]
+        positions = frames.watched
+        moves = [b - a for a, b in pairwise(positions) if b != a]
         assert len(moves) >= 5, positions
         # Past the first screenful every move is a whole step (or several, if text came fast).
         assert all(move > 0 and move % step == 0 for move in moves), (step, moves)

@@ -225,7 +225,8 @@ class LiveMarkdown(LaidOutOnce, Widget):
         # Only lines from the first changed one are repainted (a bare refresh would re-style
         # every visible line).
         first = min(self._first_changed, height)
-        if rendered and self._height_for(len(self._lines)) == height:
+        new_height = self._height_for(len(self._lines))
+        if rendered and new_height == height:
             # Same height: no layout pass.
             self._first_changed = len(self._lines)
             end = max(count, len(self._lines))  # rows below stay blank
@@ -233,8 +234,7 @@ class LiveMarkdown(LaidOutOnce, Widget):
                 self.refresh(Region(0, first, width, end - first))
         else:
             # A new height needs a layout pass (_rows_drawn_as_before takes it from there).
-            self.refresh(Region(0, first, width, max(self._height_for(len(self._lines)), height) - first),
-                         layout=True)
+            self.refresh(Region(0, first, width, max(new_height, height) - first), layout=True)
         if self.on_render is not None:
             self.on_render()
         if first_text:
