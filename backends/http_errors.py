@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from backends.base import (
+from thinkpane.backends.errors import (
     AuthenticationError,
     BackendError,
     ConfigurationError,
@@ -31,7 +31,7 @@ from backends.base import (
     ServerError,
     TimeoutError_,
 )
-from backends.secrets import redact
+from thinkpane.backends.secrets import redact
 
 ERROR_BODY_LIMIT = 64 * 1024  # bytes of a non-2xx body we read to find the message
 

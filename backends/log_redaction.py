@@ -6,7 +6,7 @@ opensearch-py warn with URLs), Python's last-resort handler prints WARNING and a
 stderr, and a user or an embedding program may attach their own handlers. So redaction
 happens when a record is *made*, not in one handler: :func:`install` wraps the log-record
 factory, and every record's message (and formatted traceback) is passed through
-:func:`backends.secrets.redact` with every secret we know of:
+:func:`thinkpane.backends.secrets.redact` with every secret we know of:
 
 * the value of every ``Secret`` made in this process (options of kind "secret" from flags,
   the config file or the environment all become one),
@@ -28,7 +28,7 @@ import re
 import threading
 from collections.abc import Iterable
 
-from backends.secrets import MASK, known_values, redact
+from thinkpane.backends.secrets import MASK, known_values, redact
 
 SECRET_ENV_VARS = (
     "DEEPSEEK_API_KEY",

@@ -6,7 +6,7 @@ Ollama all speak it. Where each puts the reasoning:
 * ``delta.reasoning_content`` — DeepSeek, One API, llama.cpp with ``--reasoning-format``;
 * ``delta.reasoning`` — vLLM / SGLang reasoning parsers, OpenRouter;
 * ``<think>…</think>`` inside ``delta.content`` — R1 distills with no reasoning parser;
-  split out by :class:`backends.think_split.ThinkSplitter` (option ``think_tags``).
+  split out by :class:`thinkpane.backends.think_split.ThinkSplitter` (option ``think_tags``).
   When the server already sends reasoning in its own field, content is left alone, and
   on api.deepseek.com / api.openai.com (which never tag content) ``auto`` means ``off``,
   so the answer's first characters are not held back there.
@@ -36,24 +36,25 @@ from typing import Any
 
 import httpx
 
-from backends.base import (
-    Backend,
+from thinkpane.backends.base import Backend, scrub_error
+from thinkpane.backends.errors import (
     BackendError,
     ConfigurationError,
+    IncompleteStreamError,
+    ProtocolError,
+)
+from thinkpane.backends.events import (
     Conversation,
     ErrorEvent,
-    IncompleteStreamError,
     Notice,
-    Option,
-    ProtocolError,
     ReasoningDelta,
     Stop,
     StopReason,
     StreamEvent,
     Usage,
-    scrub_error,
 )
-from backends.http_errors import (
+from thinkpane.backends.options import Option
+from thinkpane.backends.http_errors import (
     HttpContext,
     error_from_exception,
     error_from_payload,
@@ -61,9 +62,9 @@ from backends.http_errors import (
     looks_like_html,
     read_bounded,
 )
-from backends.secrets import Secret
-from backends.sse import DEFAULT_MAX_LINE_BYTES, SSEEvent, SSELineTooLong, SSEParser
-from backends.think_split import ThinkSplitter
+from thinkpane.backends.secrets import Secret
+from thinkpane.backends.sse import DEFAULT_MAX_LINE_BYTES, SSEEvent, SSELineTooLong, SSEParser
+from thinkpane.backends.think_split import ThinkSplitter
 
 DEFAULT_BASE_URL = "https://api.deepseek.com/v1"
 CONNECT_TIMEOUT_S = 10.0

@@ -11,16 +11,18 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from backends.base import Backend, ConfigurationError, resolve_options
+from thinkpane.backends.base import Backend
+from thinkpane.backends.errors import ConfigurationError
+from thinkpane.backends.options import resolve_options
 
 ENTRY_POINT_GROUP = "thinkpane.backends"
 
 # Used when running from a source tree that was not pip-installed (no entry points).
 BUILTIN: dict[str, str] = {
-    "local": "backends.local:LocalBackend",
-    "openai": "backends.openai_compat:OpenAIBackend",
-    "bedrock": "backends.bedrock:BedrockBackend",
-    "opensearch": "backends.opensearch:OpenSearchBackend",
+    "local": "thinkpane.backends.local:LocalBackend",
+    "openai": "thinkpane.backends.openai_compat:OpenAIBackend",
+    "bedrock": "thinkpane.backends.bedrock:BedrockBackend",
+    "opensearch": "thinkpane.backends.opensearch:OpenSearchBackend",
 }
 
 

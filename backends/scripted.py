@@ -11,16 +11,16 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
-from backends.base import (
-    Backend,
+from thinkpane.backends.base import Backend
+from thinkpane.backends.events import (
     ContentDelta,
     Conversation,
-    Option,
     ReasoningDelta,
     Stop,
     StreamEvent,
     Usage,
 )
+from thinkpane.backends.options import Option
 
 
 class ScriptedBackend(Backend):

@@ -9,7 +9,7 @@ MASK = "********"
 
 
 # Every secret value wrapped in a Secret in this process, so that log redaction
-# (backends.log_redaction) can mask it wherever a library logs it, e.g. an error body that
+# (thinkpane.backends.log_redaction) can mask it wherever a library logs it, e.g. an error body that
 # echoes the key. Kept for the life of the process; it only ever holds a handful of values.
 _KNOWN_VALUES: set[str] = set()
 

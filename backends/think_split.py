@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from backends.base import ContentDelta, ReasoningDelta
+from thinkpane.backends.events import ContentDelta, ReasoningDelta
 
 OPEN_TAG = "<think>"
 CLOSE_TAG = "</think>"

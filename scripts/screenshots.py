@@ -34,17 +34,12 @@ os.environ.pop("THINKPANE_CONFIG", None)
 for _var in ("DEEPSEEK_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENSEARCH_PASSWORD"):
     os.environ.pop(_var, None)
 
-from backends.base import (
-    Backend,
-    ContentDelta,
-    Conversation,
-    ReasoningDelta,
-    StreamEvent,
-)
-from backends.scripted import ScriptedBackend
-from tui.app import ThinkpaneApp
-from tui.config import Settings
-from tui.store import ConversationStore
+from thinkpane.backends.base import Backend
+from thinkpane.backends.events import ContentDelta, Conversation, ReasoningDelta, StreamEvent
+from thinkpane.backends.scripted import ScriptedBackend
+from thinkpane.tui.app import ThinkpaneApp
+from thinkpane.tui.core.config import Settings
+from thinkpane.tui.core.store import ConversationStore
 
 SIZE = (120, 36)
 NARROW = (80, 40)
@@ -216,7 +211,7 @@ async def setup_wizard() -> None:
     from textual.widgets import Button, Input
 
     from tests.servers.mlcommons import TEST_API_KEY, MLCommonsServer, StandInConfig
-    from tui.screens.setup import SetupScreen
+    from thinkpane.tui.screens.setup import SetupScreen
 
     store = ConversationStore(_HOME / "setup.sqlite3")
     config = StandInConfig(username="admin", password="admin-Secret-1", valid_api_key=TEST_API_KEY)

@@ -18,32 +18,34 @@ from pathlib import Path
 
 import pytest
 
-from backends import registry
-from backends.base import (
+from thinkpane.backends import registry
+from thinkpane.backends.base import guarded
+from thinkpane.backends.errors import (
     AuthenticationError,
     BackendError,
     ConfigurationError,
     ConnectionFailedError,
-    ContentDelta,
-    Conversation,
-    ErrorEvent,
     IncompleteStreamError,
     InvalidRequestError,
-    Message,
-    MessageExtra,
     ModelNotFoundError,
-    Notice,
     PermissionDeniedError,
     ProtocolError,
     RateLimitedError,
-    ReasoningDelta,
     ServerError,
-    Stop,
     TimeoutError_,
-    Usage,
-    guarded,
 )
-from backends.bedrock import BedrockBackend
+from thinkpane.backends.events import (
+    ContentDelta,
+    Conversation,
+    ErrorEvent,
+    Message,
+    MessageExtra,
+    Notice,
+    ReasoningDelta,
+    Stop,
+    Usage,
+)
+from thinkpane.backends.bedrock import BedrockBackend
 from tests.servers.bedrock_eventstream import (
     ANSWER,
     REASONING,

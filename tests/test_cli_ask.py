@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from backends import registry
-from backends.base import ContentDelta, ReasoningDelta, Stop
+from thinkpane.backends import registry
+from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
 from tests.servers.openai_sse import (
     DONE,
     Close,
@@ -30,9 +30,9 @@ from tests.servers.openai_sse import (
     error_body,
     serve,
 )
-from tui.ask import AskOptions, _Printer
-from tui.cli import main
-from tui.sanitize import sanitize
+from thinkpane.tui.cli.ask import AskOptions, _Printer
+from thinkpane.tui.cli.main import main
+from thinkpane.tui.core.sanitize import sanitize
 
 KEY = "sk-ask-test-0123456789abcdef"
 REASONING = "The user wrote something. I should echo it back."
@@ -105,7 +105,7 @@ def test_system_prompt_and_model_flags_reach_the_server(server, capsys) -> None:
 
 
 def test_backend_and_options_come_from_config(server, capsys) -> None:
-    from tui import paths
+    from thinkpane.tui.core import paths
 
     paths.ensure_private_dir(paths.config_dir())
     paths.config_path().write_text(
@@ -150,8 +150,8 @@ def test_save_stores_the_exchange(server, capsys) -> None:
     assert ask(server, "--save", "remember me") == 0
     err = capsys.readouterr().err
     assert "Saved as conversation" in err
-    from tui import paths
-    from tui.store import ConversationStore
+    from thinkpane.tui.core import paths
+    from thinkpane.tui.core.store import ConversationStore
 
     store = ConversationStore(paths.database_path())
     try:
@@ -168,7 +168,7 @@ def test_save_stores_the_exchange(server, capsys) -> None:
 
 
 def test_not_saved_by_default(server, capsys) -> None:
-    from tui import paths
+    from thinkpane.tui.core import paths
 
     assert ask(server, "hi") == 0
     assert not paths.database_path().exists()
@@ -249,7 +249,7 @@ def test_invalid_option_value_is_a_usage_error(capsys) -> None:
 
 
 def test_scripted_backend_via_registry(capsys, monkeypatch) -> None:
-    monkeypatch.setitem(registry.BUILTIN, "scripted", "backends.scripted:ScriptedBackend")
+    monkeypatch.setitem(registry.BUILTIN, "scripted", "thinkpane.backends.scripted:ScriptedBackend")
     assert main(["ask", "--backend", "scripted", "echo"]) == 0
     out, err = capsys.readouterr()
     assert out == "You said: echo\n"
@@ -362,7 +362,7 @@ def _read_until(stream, marker: bytes, timeout: float) -> bytes:
 def test_ask_help_imports_nothing_heavy() -> None:
     code = (
         "import sys\n"
-        "from tui.cli import main\n"
+        "from thinkpane.tui.cli.main import main\n"
         "assert main(['ask', '--help']) == 0\n"
         "heavy = ('textual', 'httpx', 'pydantic', 'pydantic_settings', 'boto3', 'opensearchpy', 'llama_cpp')\n"
         "print('HEAVY=' + ','.join(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n"
@@ -410,7 +410,7 @@ def test_ask_help_without_a_backend_says_how_to_see_options(capsys) -> None:
 
 
 def test_notices_go_to_stderr_as_notes() -> None:
-    from backends.base import Notice
+    from thinkpane.backends.events import Notice
 
     out, err = io.StringIO(), io.StringIO()
     printer = _Printer(out, err, AskOptions())

@@ -17,13 +17,14 @@ from typing import Any
 import pytest
 import tomllib
 
-from backends import registry
-from backends.base import ProgressEvent, Provisioner
-from backends.scripted import ScriptedBackend
+from thinkpane.backends import registry
+from thinkpane.backends.base import Provisioner
+from thinkpane.backends.events import ProgressEvent
+from thinkpane.backends.scripted import ScriptedBackend
 from tests.servers.openai_sse import serve
-from tui import paths
-from tui.cli import main
-from tui.provision_cli import ProgressPrinter
+from thinkpane.tui.core import paths
+from thinkpane.tui.cli.main import main
+from thinkpane.tui.cli.setup import ProgressPrinter
 
 KEY = "sk-setup-test-0123456789abcdef"
 
@@ -280,7 +281,7 @@ def test_backends_lists_options_and_install_state(capsys) -> None:
 @pytest.fixture
 def launched(monkeypatch):
     """The real ThinkpaneApp, built by the CLI; run() records the app instead of taking the terminal."""
-    from tui.app import ThinkpaneApp
+    from thinkpane.tui.app import ThinkpaneApp
 
     apps: list[ThinkpaneApp] = []
     monkeypatch.setattr(ThinkpaneApp, "run", lambda self, *a, **k: apps.append(self))
@@ -301,7 +302,7 @@ def test_launch_with_flags_uses_them_for_this_session_only(launched, server) -> 
     (app,) = launched
     assert app.first_launch is False
     assert app.settings.backend == "openai"
-    from tui.config import backend_options, save_settings
+    from thinkpane.tui.core.config import backend_options, save_settings
 
     assert backend_options(app.settings, "openai")["base_url"] == server.base_url
     save_settings(app.settings)  # e.g. the user changes the theme later
@@ -309,7 +310,7 @@ def test_launch_with_flags_uses_them_for_this_session_only(launched, server) -> 
 
 
 def test_continue_reopens_the_latest_conversation(launched) -> None:
-    from tui.store import ConversationStore
+    from thinkpane.tui.core.store import ConversationStore
 
     paths.ensure_private_dir(paths.data_dir())
     store = ConversationStore(paths.database_path())

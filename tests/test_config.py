@@ -9,11 +9,11 @@ import pytest
 import tomllib
 from pydantic import SecretStr
 
-from backends.base import ConfigurationError
-from backends.secrets import Secret
-from tui import paths
-from tui.cli import main
-from tui.config import (
+from thinkpane.backends.errors import ConfigurationError
+from thinkpane.backends.secrets import Secret
+from thinkpane.tui.core import paths
+from thinkpane.tui.cli.main import main
+from thinkpane.tui.core.config import (
     ConfigFileError,
     Settings,
     apply_session_overrides,
@@ -94,7 +94,7 @@ def test_option_env_var_beats_the_file_but_not_thinkpane_env(monkeypatch) -> Non
     options = backend_options(load_settings(), "openai")
     # The file's values give way, so resolve_options reads DEEPSEEK_API_KEY / OPENAI_BASE_URL.
     assert "api_key" not in options and "base_url" not in options
-    from backends import registry
+    from thinkpane.backends import registry
 
     backend = registry.create("openai", options)
     assert backend.settings["api_key"].get() == KEY + "-deepseek"

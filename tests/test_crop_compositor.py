@@ -16,12 +16,12 @@ from rich.cells import cell_len
 from textual._compositor import Compositor
 from textual.widget import Widget
 
-from backends.base import ContentDelta, ReasoningDelta, Stop
+from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
 from tests.tui_helpers import GatedBackend, wait_until
-from tui.app import ThinkpaneApp
-from tui.config import Settings
-from tui.crop_compositor import CropCompositor, row_groups
-from tui.store import ConversationStore
+from thinkpane.tui.app import ThinkpaneApp
+from thinkpane.tui.core.config import Settings
+from thinkpane.tui.render.crop_compositor import CropCompositor, row_groups
+from thinkpane.tui.core.store import ConversationStore
 
 
 @pytest.fixture
@@ -171,7 +171,7 @@ async def test_each_frame_writes_what_textuals_own_compositor_would(store, monke
 
 
 def test_this_textual_has_what_the_compositor_builds_on():
-    from tui.crop_compositor import matches_textual
+    from thinkpane.tui.render.crop_compositor import matches_textual
 
     # If a Textual release renames these internals the chat screen falls back to Textual's
     # own compositor (slower, same output); this test says so rather than letting it pass.

@@ -16,16 +16,16 @@ from markdown_it import MarkdownIt
 
 from tests.hostile import ALL_IN_ONE, assert_inert
 from tests.servers.openai_sse import serve
-from tui import paths
-from tui.cli import main
-from tui.export import (
+from thinkpane.tui.core import paths
+from thinkpane.tui.cli.main import main
+from thinkpane.tui.core.export import (
     code_blocks,
     conversation_json,
     conversation_markdown,
     export_conversation,
     suggested_filename,
 )
-from tui.store import ConversationStore
+from thinkpane.tui.core.store import ConversationStore
 
 
 @pytest.fixture

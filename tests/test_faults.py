@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from backends import registry
-from backends.base import ContentDelta, ReasoningDelta, Stop
+from thinkpane.backends import registry
+from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
 from tests.servers import bedrock_eventstream as bedrock_server
 from tests.servers.openai_sse import (
     DONE,
@@ -27,8 +27,8 @@ from tests.servers.openai_sse import (
     serve,
 )
 from tests.tui_helpers import GatedBackend, rendered_text, wait_until
-from tui.cli import main
-from tui.store import ConversationStore
+from thinkpane.tui.cli.main import main
+from thinkpane.tui.core.store import ConversationStore
 
 PARTIAL = [chunk(role=True, reasoning=""), chunk(reasoning="Thinking it over."), chunk(content="Partial answer")]
 TEN_MB = 10 * 1024 * 1024
@@ -132,7 +132,7 @@ def test_ask_ten_megabytes_of_small_deltas_stream_through(server, capsys) -> Non
 
 
 def test_ask_save_keeps_the_partial_answer_in_the_store(server, capsys) -> None:
-    from tui import paths
+    from thinkpane.tui.core import paths
 
     server.enqueue(PARTIAL + [Close()])
     assert ask(server, "--save", "q") == 1
@@ -147,7 +147,7 @@ def test_ask_save_keeps_the_partial_answer_in_the_store(server, capsys) -> None:
 def test_ask_save_with_a_locked_store_is_a_clean_error_before_asking(server, capsys) -> None:
     import sqlite3
 
-    from tui import paths
+    from thinkpane.tui.core import paths
 
     paths.ensure_private_dir(paths.data_dir())
     ConversationStore(paths.database_path()).close()
@@ -176,7 +176,7 @@ def bedrock(monkeypatch, tmp_path):
     for var in ("AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(var, raising=False)
     # Short retry waits: the storm test must not sleep 2 + 4 s.
-    monkeypatch.setattr("backends.bedrock.backend.BedrockBackend.RETRY_DELAYS_S", (0.01, 0.02))
+    monkeypatch.setattr("thinkpane.backends.bedrock.backend.BedrockBackend.RETRY_DELAYS_S", (0.01, 0.02))
     with bedrock_server.BedrockStandIn(stall_s=10) as stand_in:
         yield stand_in
 
@@ -212,7 +212,7 @@ def test_bedrock_5xx_storm_is_bounded(bedrock, capsys) -> None:
 
 @pytest.mark.parametrize("argv", [[], ["ask", "hi"], ["--continue"]])
 def test_corrupt_config_is_a_clean_message_on_launch_and_ask(capsys, argv) -> None:
-    from tui import paths
+    from thinkpane.tui.core import paths
 
     paths.ensure_private_dir(paths.config_dir())
     paths.config_path().write_text('backend = "openai"\n[backends.openai\nbase_url = 1\n')
@@ -234,8 +234,8 @@ def store(tmp_path):
 
 
 def make_app(store, backend):
-    from tui.app import ThinkpaneApp
-    from tui.config import Settings
+    from thinkpane.tui.app import ThinkpaneApp
+    from thinkpane.tui.core.config import Settings
 
     return ThinkpaneApp(Settings(), store, backend=backend)
 

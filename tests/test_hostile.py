@@ -17,15 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from backends.base import (
-    ContentDelta,
-    ErrorEvent,
-    Notice,
-    ReasoningDelta,
-    ServerError,
-    Stop,
-)
-from backends.scripted import ScriptedBackend
+from thinkpane.backends.errors import ServerError
+from thinkpane.backends.events import ContentDelta, ErrorEvent, Notice, ReasoningDelta, Stop
+from thinkpane.backends.scripted import ScriptedBackend
 from tests import hostile
 from tests.hostile import (
     ALL_IN_ONE,
@@ -38,10 +32,10 @@ from tests.hostile import (
 from tests.servers import bedrock_eventstream as bedrock_server
 from tests.servers.openai_sse import DONE, Raw, Respond, chunk, error_body, serve
 from tests.tui_helpers import GatedBackend, rendered_text, wait_until
-from tui.cli import main
-from tui.sanitize import sanitize
-from tui.store import ConversationStore
-from tui.widgets.safe_text import clean, clean_line, safe_text
+from thinkpane.tui.cli.main import main
+from thinkpane.tui.core.sanitize import sanitize
+from thinkpane.tui.core.store import ConversationStore
+from thinkpane.tui.widgets.safe_text import clean, clean_line, safe_text
 
 THINKPANE = Path(sys.executable).with_name("thinkpane")
 
@@ -54,7 +48,7 @@ def pieces(text: str, size: int = 7) -> list[str]:
 # --------------------------------------------------------------------------- the sanitisers
 
 
-@pytest.mark.parametrize("sanitizer", [sanitize, clean], ids=["tui.sanitize", "safe_text.clean"])
+@pytest.mark.parametrize("sanitizer", [sanitize, clean], ids=["thinkpane.tui.core.sanitize", "safe_text.clean"])
 @pytest.mark.parametrize("payload", PAYLOADS, ids=lambda p: p.name)
 def test_each_payload_is_made_inert_and_stays_readable(sanitizer, payload) -> None:
     shown = sanitizer(payload.text)
@@ -66,7 +60,7 @@ def test_each_payload_is_made_inert_and_stays_readable(sanitizer, payload) -> No
     assert sanitizer(shown) == shown  # idempotent: nothing left to strip
 
 
-@pytest.mark.parametrize("sanitizer", [sanitize, clean], ids=["tui.sanitize", "safe_text.clean"])
+@pytest.mark.parametrize("sanitizer", [sanitize, clean], ids=["thinkpane.tui.core.sanitize", "safe_text.clean"])
 def test_a_sequence_split_between_deltas_never_becomes_live(sanitizer) -> None:
     # The UI and `ask` sanitise delta by delta; every cut point must still be inert.
     for cut in range(len(ALL_IN_ONE) + 1):
@@ -189,7 +183,7 @@ def test_console_script_writes_no_raw_control_bytes(server) -> None:
 
 
 def test_saved_hostile_exchange_round_trips_exactly(server, capsys) -> None:
-    from tui import paths
+    from thinkpane.tui.core import paths
 
     server.enqueue(hostile_stream())
     assert ask(server, "--save", ALL_IN_ONE) == 0
@@ -317,8 +311,8 @@ def store(tmp_path):
 
 
 def make_app(store, backend=None, **kwargs):
-    from tui.app import ThinkpaneApp
-    from tui.config import Settings
+    from thinkpane.tui.app import ThinkpaneApp
+    from thinkpane.tui.core.config import Settings
 
     return ThinkpaneApp(Settings(), store, backend=backend, **kwargs)
 
@@ -422,7 +416,7 @@ async def test_conversation_list_shows_hostile_titles_inert(store):
     app = make_app(store, ScriptedBackend())
     async with app.run_test(size=(200, 50)) as pilot:
         await pilot.press("ctrl+l")
-        from tui.screens.conversations import ConversationsScreen
+        from thinkpane.tui.screens.conversations import ConversationsScreen
 
         await wait_until(pilot, lambda: isinstance(app.screen, ConversationsScreen), "list")
         await pilot.pause()
@@ -441,7 +435,7 @@ async def test_conversation_list_shows_hostile_titles_inert(store):
 
 
 async def test_real_openai_backend_over_http_into_the_chat_screen(store, server):
-    from backends import registry
+    from thinkpane.backends import registry
 
     server.enqueue(hostile_stream())
     backend = registry.create("openai", {"base_url": server.base_url})
@@ -485,7 +479,7 @@ class _RefusingWriter:
         pass
 
     def finish(self, status, **kwargs) -> None:
-        from tui.store import StoreError
+        from thinkpane.tui.core.store import StoreError
 
         raise StoreError("Could not save [/] the answer", "Move '/data/[/]old [@click=app.quit]x[/]' aside.")
 

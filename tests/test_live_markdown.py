@@ -14,7 +14,7 @@ from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from tui.widgets.live_markdown import LiveMarkdown
+from thinkpane.tui.widgets.live_markdown import LiveMarkdown
 
 DOC = """\
 ## Why it happens

@@ -12,8 +12,9 @@ import time
 
 import pytest
 
-from backends import registry
-from backends.base import (
+from thinkpane.backends import registry
+from thinkpane.backends.base import guarded
+from thinkpane.backends.events import (
     ContentDelta,
     Conversation,
     ErrorEvent,
@@ -21,7 +22,6 @@ from backends.base import (
     ReasoningDelta,
     Stop,
     Usage,
-    guarded,
 )
 from tests.servers.llama_server import MODEL_ALIAS, running_llama_server, server_missing_reason
 

@@ -17,20 +17,20 @@ from pathlib import Path
 
 import pytest
 
-import backends
-from backends import local, local_models, registry
-from backends.base import (
-    ConfigurationError,
+import thinkpane.backends
+from thinkpane.backends import registry
+from thinkpane.backends.local import backend as local, models as local_models
+from thinkpane.backends.base import guarded
+from thinkpane.backends.errors import ConfigurationError, InvalidRequestError
+from thinkpane.backends.events import (
     ContentDelta,
     Conversation,
     ErrorEvent,
-    InvalidRequestError,
     Message,
     Notice,
     ReasoningDelta,
     Stop,
     Usage,
-    guarded,
 )
 
 needs_llama = pytest.mark.skipif(
@@ -322,8 +322,8 @@ def test_llama_cpp_writes_nothing_to_the_terminal(tmp_path):
     not_gguf_inside.write_bytes(b"GGUF" + bytes(range(256)) * 64)
     code = (
         "import asyncio\n"
-        "from backends import registry\n"
-        "from backends.base import Conversation, Message, guarded\n"
+        "from thinkpane.backends import registry\n"
+        "from thinkpane.backends.base import Conversation, Message, guarded\n"
         "async def main():\n"
         "    for given in ({'max_tokens': 8}, {'model_path': %r}, {'model_path': %r}):\n"
         "        backend = registry.create('local', {'n_threads': 2, **given}, environ={})\n"
@@ -332,10 +332,8 @@ def test_llama_cpp_writes_nothing_to_the_terminal(tmp_path):
         "        await backend.aclose()\n"
         "asyncio.run(main())\n"
     ) % (str(truncated), str(not_gguf_inside))
-    repo_root = Path(backends.__file__).resolve().parent.parent
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-        cwd=repo_root,
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "" and result.stderr == ""

@@ -8,10 +8,10 @@ import re
 import pytest
 from textual.app import App, ComposeResult
 
-from tui.turn_record import TurnRecord
-from tui.widgets.reasoning_pane import ReasoningPane, reasoning_header
-from tui.widgets.status_line import StatusLine
-from tui.widgets.turn import ReasoningLink
+from thinkpane.tui.core.turn_record import TurnRecord
+from thinkpane.tui.widgets.reasoning_pane import ReasoningPane, reasoning_header
+from thinkpane.tui.widgets.status_line import StatusLine
+from thinkpane.tui.widgets.turn import ReasoningLink
 
 from tests.tui_helpers import rendered_text
 

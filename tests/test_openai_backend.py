@@ -12,33 +12,35 @@ from pathlib import Path
 
 import pytest
 
-from backends import registry
-from backends.base import (
+from thinkpane.backends import registry
+from thinkpane.backends.base import guarded
+from thinkpane.backends.errors import (
     AuthenticationError,
     BackendError,
     ConfigurationError,
     ConnectionFailedError,
-    ContentDelta,
-    Conversation,
-    ErrorEvent,
     IncompleteStreamError,
     InvalidRequestError,
-    Message,
     ModelNotFoundError,
-    Notice,
     PermissionDeniedError,
     ProtocolError,
     RateLimitedError,
-    ReasoningDelta,
     ServerError,
-    Stop,
     TimeoutError_,
-    Usage,
-    event_to_json,
-    guarded,
 )
-from backends.openai_compat import OpenAIBackend, is_loopback_url
-from backends.sse import SSEEvent, SSELineTooLong, SSEParser
+from thinkpane.backends.events import (
+    ContentDelta,
+    Conversation,
+    ErrorEvent,
+    event_to_json,
+    Message,
+    Notice,
+    ReasoningDelta,
+    Stop,
+    Usage,
+)
+from thinkpane.backends.openai_compat import OpenAIBackend, is_loopback_url
+from thinkpane.backends.sse import SSEEvent, SSELineTooLong, SSEParser
 from tests.hypothesis_or_skip import given, settings, st
 from tests.servers.openai_sse import (
     DONE,
@@ -673,7 +675,7 @@ def test_auto_think_mode_is_off_for_providers_that_never_tag() -> None:
     ],
 )
 def test_provider_error_messages_are_found(body: bytes, message: str) -> None:
-    from backends.http_errors import error_message
+    from thinkpane.backends.http_errors import error_message
 
     assert error_message(body) == message
 

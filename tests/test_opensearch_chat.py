@@ -11,31 +11,33 @@ from pathlib import Path
 import pytest
 from opensearchpy import OpenSearch
 
-from backends.base import (
+from thinkpane.backends.base import guarded
+from thinkpane.backends.errors import (
     AuthenticationError,
     ConfigurationError,
     ConnectionFailedError,
+    IncompleteStreamError,
+    ModelNotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+)
+from thinkpane.backends.events import (
     ContentDelta,
     Conversation,
     ErrorEvent,
-    IncompleteStreamError,
     Message,
     MessageExtra,
-    ModelNotFoundError,
     Notice,
-    PermissionDeniedError,
-    RateLimitedError,
     ReasoningDelta,
-    ServerError,
     Stop,
     Usage,
-    guarded,
 )
-from backends.opensearch import OpenSearchBackend, OpenSearchProvisioner
-from backends.opensearch.backend import REASONER_NOTICE
-from backends.opensearch.memory import MEMORY_EXTRA_KEY
-from backends.opensearch.provision import REGEX_KEY
-from backends.secrets import MASK, Secret
+from thinkpane.backends.opensearch import OpenSearchBackend, OpenSearchProvisioner
+from thinkpane.backends.opensearch.backend import REASONER_NOTICE
+from thinkpane.backends.opensearch.memory import MEMORY_EXTRA_KEY
+from thinkpane.backends.opensearch.provision import REGEX_KEY
+from thinkpane.backends.secrets import MASK, Secret
 from tests.servers.mlcommons import (
     DEFAULT_SETTINGS,
     ML,

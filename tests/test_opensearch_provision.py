@@ -10,15 +10,15 @@ import stat
 import pytest
 from opensearchpy import OpenSearch
 
-from backends.base import ProgressEvent
-from backends.opensearch import OpenSearchProvisioner
-from backends.opensearch.provision import (
+from thinkpane.backends.events import ProgressEvent
+from thinkpane.backends.opensearch import OpenSearchProvisioner
+from thinkpane.backends.opensearch.provision import (
     PRIVATE_IP_KEY,
     REGEX_KEY,
     STEPS,
     parse_endpoint,
 )
-from backends.secrets import MASK, Secret
+from thinkpane.backends.secrets import MASK, Secret
 from tests.servers.mlcommons import (
     DEFAULT_SETTINGS,
     ML,

@@ -8,7 +8,7 @@ import re
 from rich.console import Console
 from rich.markdown import Markdown
 
-from tui.widgets.rich_markdown import rich_markdown
+from thinkpane.tui.render.rich_markdown import rich_markdown
 
 DOC = """\
 # Title

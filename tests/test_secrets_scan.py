@@ -23,15 +23,15 @@ from pathlib import Path
 
 import pytest
 
-from backends import registry
-from backends.base import BackendError
-from backends.secrets import Secret
+from thinkpane.backends import registry
+from thinkpane.backends.errors import BackendError
+from thinkpane.backends.secrets import Secret
 from tests.servers import bedrock_eventstream as bedrock_server
 from tests.servers.mlcommons import MLCommonsServer, StandInConfig
 from tests.servers.openai_sse import Raw, Respond, chunk, serve
 from tests.tui_helpers import rendered_text, wait_until
-from tui import paths
-from tui.cli import main
+from thinkpane.tui.core import paths
+from thinkpane.tui.cli.main import main
 
 OPENAI_KEY = "ScanKeyOpenAI-5b7e2c9d1f3a8e6c"
 AWS_KEY_ID = "AKIASCANTEST00000001"
@@ -97,7 +97,7 @@ def aws_env(monkeypatch, isolated_home):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(isolated_home / "aws-credentials"))
     for var in ("AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr("backends.bedrock.backend.BedrockBackend.RETRY_DELAYS_S", (0.01, 0.02))
+    monkeypatch.setattr("thinkpane.backends.bedrock.backend.BedrockBackend.RETRY_DELAYS_S", (0.01, 0.02))
 
 
 def walk_files(root: Path) -> list[Path]:
@@ -106,9 +106,9 @@ def walk_files(root: Path) -> list[Path]:
 
 async def chat_session_with_auth_error(server) -> str:
     """The chat screen with the real OpenAI backend; the server rejects and echoes the key."""
-    from tui.app import ThinkpaneApp
-    from tui.config import Settings
-    from tui.store import ConversationStore
+    from thinkpane.tui.app import ThinkpaneApp
+    from thinkpane.tui.core.config import Settings
+    from thinkpane.tui.core.store import ConversationStore
 
     server.enqueue(echo_key_error(), echo_key_mid_stream())
     backend = registry.create("openai", {"base_url": server.base_url, "api_key": Secret(OPENAI_KEY)})
@@ -248,7 +248,7 @@ def test_state_file_of_a_provisioned_backend_is_private_and_secret_free(isolated
 
 
 def test_log_records_are_redacted_for_any_handler(isolated_home, monkeypatch) -> None:
-    from backends import log_redaction
+    from thinkpane.backends import log_redaction
 
     log_redaction.install()
     log_redaction.register_secrets(["RegisteredValue-123456"])
@@ -279,7 +279,7 @@ def test_log_records_are_redacted_for_any_handler(isolated_home, monkeypatch) ->
 
 
 def test_redacting_filter_for_existing_handlers(monkeypatch) -> None:
-    from backends.log_redaction import RedactingFilter
+    from thinkpane.backends.log_redaction import RedactingFilter
 
     monkeypatch.setenv("OPENSEARCH_PASSWORD", OS_PASSWORD)
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "password is %s", (OS_PASSWORD,), None)

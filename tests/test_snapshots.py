@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from backends.base import ContentDelta, ReasoningDelta, Stop, Usage
-from backends.scripted import ScriptedBackend
+from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop, Usage
+from thinkpane.backends.scripted import ScriptedBackend
 from tests.tui_helpers import GatedBackend, fixed_clock, wait_until
-from tui.app import ThinkpaneApp
-from tui.config import Settings
-from tui.store import ConversationStore
+from thinkpane.tui.app import ThinkpaneApp
+from thinkpane.tui.core.config import Settings
+from thinkpane.tui.core.store import ConversationStore
 
 REASONING = [
     "The user asks for a **Python** one-liner that reverses a string. ",

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from backends.base import BackendError, Message
-from tui import paths
-from tui.store import (
+from thinkpane.backends.errors import BackendError
+from thinkpane.backends.events import Message
+from thinkpane.tui.core import paths
+from thinkpane.tui.core.store import (
     FLUSH_THRESHOLD_CHARS,
     SCHEMA_VERSION,
     ConversationStore,
@@ -302,7 +303,7 @@ def test_close_flushes_open_writers(db_path: Path) -> None:
 CRASHING_CHILD = textwrap.dedent(
     """
     import sys, time
-    from tui.store import ConversationStore
+    from thinkpane.tui.core.store import ConversationStore
     store = ConversationStore(sys.argv[1])
     conversation = store.create_conversation("Crash test")
     store.add_message(conversation, "user", "Tell me a long story")
@@ -557,7 +558,7 @@ def test_lone_surrogates_are_replaced_and_split_pairs_rejoined(store: Conversati
 
 def test_store_import_stays_cheap() -> None:
     """The CLI imports the store before deciding whether to start the TUI: no textual."""
-    code = "import sys, tui.store; print(','.join(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich', 'pydantic')))"
+    code = "import sys, thinkpane.tui.core.store; print(','.join(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich', 'pydantic')))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, cwd=REPO_ROOT)
     assert result.stdout.strip() == ""
@@ -645,7 +646,7 @@ def test_extra_that_is_not_json_does_not_break_the_stream(store: ConversationSto
 
 
 def test_a_later_schema_version_upgrades_existing_data(db_path: Path, monkeypatch) -> None:
-    import tui.store as store_module
+    import thinkpane.tui.core.store as store_module
 
     with ConversationStore(db_path) as store:
         kept = store.create_conversation("kept across upgrade")
@@ -682,7 +683,7 @@ def test_a_second_store_leaves_a_live_answer_alone(db_path: Path) -> None:
 
 
 def test_version_1_database_is_upgraded_and_its_orphans_recovered(db_path: Path) -> None:
-    import tui.store as store_module
+    import thinkpane.tui.core.store as store_module
 
     paths.ensure_private_dir(db_path.parent)
     raw = sqlite3.connect(db_path, isolation_level=None)
@@ -740,7 +741,7 @@ def test_full_text_index_matches_the_tables_after_every_kind_of_change(db_path: 
 
 
 def test_development_database_with_split_update_triggers_is_repaired(db_path: Path) -> None:
-    import tui.store as store_module
+    import thinkpane.tui.core.store as store_module
 
     paths.ensure_private_dir(db_path.parent)
     raw = sqlite3.connect(db_path, isolation_level=None)

@@ -7,7 +7,7 @@ from textual.containers import VerticalScroll
 from textual.scrollbar import ScrollBar
 from textual.widgets import Static
 
-from tui.widgets.strip_scrollbar import StripScrollBar, StripScrollbars
+from thinkpane.tui.render.strip_scrollbar import StripScrollBar, StripScrollbars
 
 
 class CheapScroll(StripScrollbars, VerticalScroll):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from backends.base import ContentDelta, ReasoningDelta
-from backends.think_split import ThinkSplitter
+from thinkpane.backends.events import ContentDelta, ReasoningDelta
+from thinkpane.backends.think_split import ThinkSplitter
 from tests.hypothesis_or_skip import given, settings, st
 
 

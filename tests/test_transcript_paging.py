@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import pytest
 
-from backends.scripted import ScriptedBackend
+from thinkpane.backends.scripted import ScriptedBackend
 from tests.tui_helpers import rendered_text, wait_until
-from tui.app import ThinkpaneApp
-from tui.config import Settings
-from tui.store import ConversationStore
-from tui.widgets.transcript import Transcript
-from tui.widgets.turn import AnswerTurn, UserTurn
+from thinkpane.tui.app import ThinkpaneApp
+from thinkpane.tui.core.config import Settings
+from thinkpane.tui.core.store import ConversationStore
+from thinkpane.tui.widgets.transcript import Transcript
+from thinkpane.tui.widgets.turn import AnswerTurn, UserTurn
 
 EXCHANGES = 40
 

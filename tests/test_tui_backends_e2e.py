@@ -1,7 +1,7 @@
 """The real app with each real backend, end to end, over real HTTP on 127.0.0.1.
 
-Every test runs ``tui.app.ThinkpaneApp`` under Pilot with a real store in tmp_path and a
-real config written by ``tui.config``; the app builds its backend from those settings
+Every test runs ``thinkpane.tui.app.app.ThinkpaneApp`` under Pilot with a real store in tmp_path and a
+real config written by ``thinkpane.tui.core.config``; the app builds its backend from those settings
 (nothing scripted), and the backend talks to its stand-in server: the OpenAI SSE server,
 the Bedrock event-stream server, the ML Commons cluster, or SmolLM2 through llama.cpp.
 What is asserted is what the user sees (the panes' rendered text, the status line, the
@@ -23,8 +23,8 @@ from textual.command import CommandList
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, OptionList, Select
 
-from backends import local_models
-from backends.bedrock import BedrockBackend
+from thinkpane.backends.local import models as local_models
+from thinkpane.backends.bedrock import BedrockBackend
 from tests import backend_fixtures
 from tests.backend_fixtures import AWS_KEY_ID, AWS_SECRET
 from tests.servers.bedrock_eventstream import ANSWER as BEDROCK_ANSWER
@@ -33,16 +33,16 @@ from tests.servers.bedrock_eventstream import BedrockStandIn
 from tests.servers.mlcommons import REGEX_KEY, TEST_API_KEY, preprovision
 from tests.servers.openai_sse import REASONER_REASONING
 from tests.tui_helpers import rendered_text, wait_until
-from tui import paths
-from tui.app import ThinkpaneApp
-from tui.config import Settings, config_exists, load_settings, save_settings
-from tui.screens import setup_steps
-from tui.screens.chat import ChatScreen
-from tui.screens.setup import SetupScreen
-from tui.store import ConversationStore
-from tui.widgets.progress_log import ProgressLog
-from tui.widgets.status_line import StatusLine
-from tui.widgets.turn import UserTurn
+from thinkpane.tui.core import paths
+from thinkpane.tui.app import ThinkpaneApp
+from thinkpane.tui.core.config import Settings, config_exists, load_settings, save_settings
+from thinkpane.tui.core import setup_flow as setup_steps
+from thinkpane.tui.screens.chat import ChatScreen
+from thinkpane.tui.screens.setup import SetupScreen
+from thinkpane.tui.core.store import ConversationStore
+from thinkpane.tui.widgets.progress_log import ProgressLog
+from thinkpane.tui.widgets.status_line import StatusLine
+from thinkpane.tui.widgets.turn import UserTurn
 
 # The shared stand-in fixtures, requested by name in the tests below.
 aws_env = backend_fixtures.aws_env
@@ -533,7 +533,7 @@ async def test_opensearch_first_launch_setup_chat_and_teardown(mlcommons_server,
     assert files_containing(paths.config_dir(), TEST_API_KEY) == []
     assert files_containing(paths.data_dir(), TEST_API_KEY) == []
 
-    from tui import cli
+    from thinkpane.tui.cli import main as cli
 
     exit_code = await asyncio.to_thread(cli.main, ["teardown", "opensearch", "--yes"])
     assert exit_code == 0

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from backends.base import (
-    ContentDelta,
-    ErrorEvent,
-    Notice,
-    ReasoningDelta,
-    ServerError,
-    Stop,
-    Usage,
-)
-from backends.scripted import ScriptedBackend
+from thinkpane.backends.errors import ServerError
+from thinkpane.backends.events import ContentDelta, ErrorEvent, Notice, ReasoningDelta, Stop, Usage
+from thinkpane.backends.scripted import ScriptedBackend
 from tests.tui_helpers import GatedBackend, rendered_text, wait_until
-from tui.app import ThinkpaneApp
-from tui.config import Settings
-from tui.store import ConversationStore
+from thinkpane.tui.app import ThinkpaneApp
+from thinkpane.tui.core.config import Settings
+from thinkpane.tui.core.store import ConversationStore
 
 
 @pytest.fixture
@@ -371,7 +364,7 @@ async def test_continue_opens_the_stored_conversation_and_sends_its_history(stor
 
 
 async def test_redacted_reasoning_is_shown_as_redacted(store):
-    from backends.base import MessageExtra
+    from thinkpane.backends.events import MessageExtra
 
     backend = ScriptedBackend()
     backend.enqueue([
@@ -416,7 +409,7 @@ async def test_the_users_keymap_rebinds_actions(store):
 
 
 async def test_first_launch_opens_the_setup_screen_and_its_result_switches_backend(store):
-    from tui.screens.setup import SetupResult, SetupScreen
+    from thinkpane.tui.screens.setup import SetupResult, SetupScreen
 
     app = make_app(store, ScriptedBackend(), first_launch=True)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -487,9 +480,10 @@ async def test_f1_toggles_the_key_help(store):
 async def test_the_stream_worker_posts_the_first_token_at_once_and_coalesces_the_rest():
     import asyncio
 
-    from backends.base import Backend, Conversation, Message
-    from tui.messages import StreamFinished, TextReceived
-    from tui.stream_worker import pump_stream
+    from thinkpane.backends.base import Backend
+    from thinkpane.backends.events import Conversation, Message
+    from thinkpane.tui.screens.chat.messages import StreamFinished, TextReceived
+    from thinkpane.tui.screens.chat.stream_worker import pump_stream
 
     class Fast(Backend):
         name, label = "fast", "Fast"
@@ -513,8 +507,8 @@ async def test_the_stream_worker_posts_the_first_token_at_once_and_coalesces_the
 def test_conversation_sent_to_the_backend_skips_failed_empty_answers():
     from types import SimpleNamespace
 
-    from backends.base import Message
-    from tui.history import backend_conversation, title_from_prompt
+    from thinkpane.backends.events import Message
+    from thinkpane.tui.core.backend_conversation import backend_conversation, title_from_prompt
 
     def stored(role, content, status="complete", reasoning=""):
         return SimpleNamespace(role=role, content=content, status=status,
@@ -535,7 +529,7 @@ def test_conversation_sent_to_the_backend_skips_failed_empty_answers():
 
 
 def test_safe_text_strips_escapes_and_keeps_markup_literal():
-    from tui.widgets.safe_text import clean, clean_line, safe_text
+    from thinkpane.tui.widgets.safe_text import clean, clean_line, safe_text
 
     assert clean("a\x1b[31mred\x1b[0m\x1b]8;;http://x\x07link\x1b]8;;\x07\x00\x9b2J z\tq\n") == "aredlink z\tq\n"
     assert "\x1b" not in clean("\x1b]52;c;ZXZpbA==\x07paste") and "ZXZpbA" not in clean("\x1b]52;c;ZXZpbA==\x07paste")

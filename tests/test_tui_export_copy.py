@@ -9,13 +9,15 @@ import stat
 
 import pytest
 
-from backends.base import Backend, ContentDelta, Option, ReasoningDelta, Stop
-from backends.scripted import ScriptedBackend
+from thinkpane.backends.base import Backend
+from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
+from thinkpane.backends.options import Option
+from thinkpane.backends.scripted import ScriptedBackend
 from tests.tui_helpers import GatedBackend, rendered_text, wait_until
-from tui.app import ThinkpaneApp
-from tui.config import Settings
-from tui.messages import BackendReady
-from tui.store import ConversationStore
+from thinkpane.tui.app import ThinkpaneApp
+from thinkpane.tui.core.config import Settings
+from thinkpane.tui.screens.chat.messages import BackendReady
+from thinkpane.tui.core.store import ConversationStore
 
 PYTHON_CODE = 'print("[/] is not markup")\nfor n in range(3):\n    print(n)'
 SHELL_CODE = "echo hi\tthere\nls -la"
@@ -197,7 +199,7 @@ class ResolvingBackend(Backend):
 
 
 async def test_a_ready_backends_secrets_are_redacted_from_log_records(store, caplog):
-    from backends.log_redaction import install
+    from thinkpane.backends.log_redaction import install
 
     install()
     app = make_app(store, ScriptedBackend())
@@ -224,7 +226,7 @@ class ClosingGatedBackend(GatedBackend):
 
 
 async def test_switching_backend_mid_stream_cancels_the_answer_before_closing_the_backend(store):
-    from tui.screens.setup import SetupResult, SetupScreen
+    from thinkpane.tui.screens.setup import SetupResult, SetupScreen
 
     old = ClosingGatedBackend()
     app = make_app(store, old)
@@ -254,7 +256,7 @@ async def test_switching_backend_mid_stream_cancels_the_answer_before_closing_th
 
 
 async def test_a_keymap_rebinds_the_previous_and_next_reasoning_keys(store, tmp_path):
-    from tui.config import load_settings
+    from thinkpane.tui.core.config import load_settings
 
     # Written as a user writes TOML: a dotted binding id unquoted (a nested table), and quoted.
     config = tmp_path / "config.toml"

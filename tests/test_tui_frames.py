@@ -12,11 +12,11 @@ from itertools import pairwise
 
 import pytest
 
-from backends.base import ContentDelta, ReasoningDelta, Stop
+from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
 from tests.tui_helpers import GatedBackend, wait_until
-from tui.app import ThinkpaneApp
-from tui.config import Settings
-from tui.store import ConversationStore
+from thinkpane.tui.app import ThinkpaneApp
+from thinkpane.tui.core.config import Settings
+from thinkpane.tui.core.store import ConversationStore
 
 
 @pytest.fixture

@@ -17,15 +17,17 @@ import pytest
 from textual.app import App
 from textual.widgets import Button, Checkbox, Input, OptionList
 
-from backends import registry
-from backends.base import ContentDelta, Option, ProgressEvent, Provisioner, ReasoningDelta, Stop
-from backends.scripted import ScriptedBackend
-from backends.secrets import Secret
-from tui.config import config_exists, load_settings
-from tui.screens import setup_steps
-from tui.screens.setup import RESUME_HINT, SetupResult, SetupScreen
-from tui.widgets.option_form import OptionForm
-from tui.widgets.progress_log import ProgressLog
+from thinkpane.backends import registry
+from thinkpane.backends.base import Provisioner
+from thinkpane.backends.events import ContentDelta, ProgressEvent, ReasoningDelta, Stop
+from thinkpane.backends.options import Option
+from thinkpane.backends.scripted import ScriptedBackend
+from thinkpane.backends.secrets import Secret
+from thinkpane.tui.core.config import config_exists, load_settings
+from thinkpane.tui.core import setup_flow as setup_steps
+from thinkpane.tui.screens.setup import RESUME_HINT, SetupResult, SetupScreen
+from thinkpane.tui.widgets.option_form import OptionForm
+from thinkpane.tui.widgets.progress_log import ProgressLog
 
 SECRET = "sk-wizard-secret-0123456789"
 SIZE = (120, 80)
@@ -201,13 +203,13 @@ def button_enabled(app: App, button: str) -> bool:
 
 
 def config_text() -> str:
-    from tui import paths
+    from thinkpane.tui.core import paths
 
     return paths.config_path().read_text(encoding="utf-8")
 
 
 def config_mode() -> int:
-    from tui import paths
+    from thinkpane.tui.core import paths
 
     return stat.S_IMODE(paths.config_path().stat().st_mode)
 
@@ -425,7 +427,7 @@ async def test_a_required_option_left_empty_blocks_the_run(provisioner):
 
 
 async def test_form_is_prefilled_from_settings_and_env(provisioner, monkeypatch):
-    from tui import paths
+    from thinkpane.tui.core import paths
 
     paths.ensure_private_dir(paths.config_dir())
     paths.config_path().write_text('[backends.fakecluster]\nurl = "https://saved:9200"\nport = 9400\n')
@@ -587,9 +589,9 @@ async def test_real_app_first_launch_one_enter_then_chat_is_ready():
     """ThinkpaneApp(first_launch=True): setup first, one Enter, and the prompt has the focus."""
     if setup_steps.local_problem(load_settings()) is not None:
         pytest.skip("the local extra is not installed here")
-    from tui.app import ThinkpaneApp
-    from tui.screens.chat import ChatScreen
-    from tui.store import ConversationStore
+    from thinkpane.tui.app import ThinkpaneApp
+    from thinkpane.tui.screens.chat import ChatScreen
+    from thinkpane.tui.core.store import ConversationStore
 
     store = ConversationStore(":memory:")
     app = ThinkpaneApp(load_settings(), store, backend=ScriptedBackend(), first_launch=True)
@@ -611,9 +613,9 @@ async def test_real_app_first_launch_one_enter_then_chat_is_ready():
 
 
 async def test_real_app_first_launch_escape_keeps_the_default_backend():
-    from tui.app import ThinkpaneApp
-    from tui.screens.chat import ChatScreen
-    from tui.store import ConversationStore
+    from thinkpane.tui.app import ThinkpaneApp
+    from thinkpane.tui.screens.chat import ChatScreen
+    from thinkpane.tui.core.store import ConversationStore
 
     store = ConversationStore(":memory:")
     backend = ScriptedBackend()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from tui import warm_up
+from thinkpane.tui.render import warm_up
 
 
 def test_common_lexers_are_compiled_and_objects_frozen():

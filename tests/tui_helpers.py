@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator, Callable
 from textual.geometry import Region
 from textual.widget import Widget
 
-from backends.base import Backend, Conversation, StreamEvent
+from thinkpane.backends.base import Backend
+from thinkpane.backends.events import Conversation, StreamEvent
 
 
 class GatedBackend(Backend):

@@ -1,5 +1,5 @@
 """AWS Bedrock backend (ConverseStream). boto3 is imported only when a client is created."""
 
-from backends.bedrock.backend import BedrockBackend
+from thinkpane.backends.bedrock.backend import BedrockBackend
 
 __all__ = ["BedrockBackend"]

@@ -16,25 +16,19 @@ import threading
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
-from backends.base import (
-    Backend,
-    ConfigurationError,
-    Conversation,
-    ErrorEvent,
-    InvalidRequestError,
-    Notice,
-    Option,
-    StreamEvent,
-)
-from backends.bedrock.errors import (
+from thinkpane.backends.base import Backend
+from thinkpane.backends.errors import ConfigurationError, InvalidRequestError
+from thinkpane.backends.events import Conversation, ErrorEvent, Notice, StreamEvent
+from thinkpane.backends.options import Option
+from thinkpane.backends.bedrock.errors import (
     ErrorContext,
     env_secrets,
     from_exception,
     retry_code,
 )
-from backends.bedrock.events import ConverseTranslator
-from backends.bedrock.history import converse_messages, system_blocks
-from backends.bedrock.worker import ConverseCall
+from thinkpane.backends.bedrock.events import ConverseTranslator
+from thinkpane.backends.bedrock.history import converse_messages, system_blocks
+from thinkpane.backends.bedrock.worker import ConverseCall
 
 DEFAULT_MODEL = "us.deepseek.r1-v1:0"
 MAX_STOP_SEQUENCES = 10  # DeepSeek-R1 on Bedrock accepts at most 10

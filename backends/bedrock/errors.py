@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from backends.base import (
+from thinkpane.backends.errors import (
     AuthenticationError,
     BackendError,
     ConfigurationError,
@@ -28,7 +28,7 @@ from backends.base import (
     ServerError,
     TimeoutError_,
 )
-from backends.secrets import redact
+from thinkpane.backends.secrets import redact
 
 # Environment variables whose values must never be shown.
 SECRET_ENV_VARS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_BEARER_TOKEN_BEDROCK")

@@ -13,9 +13,9 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any
 
-from backends.base import (
+from thinkpane.backends.errors import IncompleteStreamError
+from thinkpane.backends.events import (
     ContentDelta,
-    IncompleteStreamError,
     MessageExtra,
     ReasoningDelta,
     Stop,

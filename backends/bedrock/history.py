@@ -16,8 +16,8 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
-from backends.base import Conversation, Message
-from backends.bedrock.events import EXTRA_KEY
+from thinkpane.backends.events import Conversation, Message
+from thinkpane.backends.bedrock.events import EXTRA_KEY
 
 
 def system_blocks(conversation: Conversation) -> list[dict[str, str]]:

@@ -5,7 +5,7 @@ the model group, connector and remote model; ``client`` builds the opensearch-py
 clients; ``errors`` turns ML Commons failures into typed errors; ``state`` is the state file.
 """
 
-from backends.opensearch.backend import OpenSearchBackend
-from backends.opensearch.provision import OpenSearchProvisioner
+from thinkpane.backends.opensearch.backend import OpenSearchBackend
+from thinkpane.backends.opensearch.provision import OpenSearchProvisioner
 
 __all__ = ["OpenSearchBackend", "OpenSearchProvisioner"]

@@ -17,7 +17,7 @@ History is sent without reasoning (DeepSeek answers 400 when ``reasoning_content
 Cancelling a ``predict`` turn returns at once; the worker thread finishes the HTTP call in the
 background (opensearch-py is synchronous). Cancelling a stream hangs up the connection.
 With ``memory = true`` each finished turn is also written to ML Commons conversational
-memory (see backends.opensearch.memory); setup enables the feature on the cluster.
+memory (see thinkpane.backends.opensearch.memory); setup enables the feature on the cluster.
 """
 
 from __future__ import annotations
@@ -30,40 +30,37 @@ from typing import Any
 
 import httpx
 
-from backends.base import (
-    Backend,
-    BackendError,
+from thinkpane.backends.base import Backend
+from thinkpane.backends.errors import BackendError, IncompleteStreamError, ProtocolError
+from thinkpane.backends.events import (
     ContentDelta,
     Conversation,
     ErrorEvent,
-    IncompleteStreamError,
     MessageExtra,
     Notice,
-    Option,
-    ProtocolError,
     ReasoningDelta,
     Stop,
     StreamEvent,
-    require,
 )
-from backends.http_errors import HttpContext, error_from_exception, read_bounded
-from backends.opensearch.client import (
+from thinkpane.backends.options import Option, require
+from thinkpane.backends.http_errors import HttpContext, error_from_exception, read_bounded
+from thinkpane.backends.opensearch.client import (
     build_client,
     connection_settings,
     httpx_options,
     tls_warning,
 )
-from backends.opensearch.errors import (
+from thinkpane.backends.opensearch.errors import (
     STREAM_DISABLED_MARK,
     ErrorContext,
     classify,
     envelope_reason,
     from_exception,
 )
-from backends.opensearch.memory import MEMORY_EXTRA_KEY, mirror_turn
-from backends.opensearch.provision import OpenSearchProvisioner
-from backends.opensearch.replies import parse_predict, parse_stream_event
-from backends.sse import SSELineTooLong, SSEParser
+from thinkpane.backends.opensearch.memory import MEMORY_EXTRA_KEY, mirror_turn
+from thinkpane.backends.opensearch.provision import OpenSearchProvisioner
+from thinkpane.backends.opensearch.replies import parse_predict, parse_stream_event
+from thinkpane.backends.sse import SSELineTooLong, SSEParser
 
 LLM_INTERFACE = "openai/v1/chat/completions"
 
@@ -128,7 +125,7 @@ class OpenSearchBackend(Backend):
 
     @classmethod
     def provisioner(cls, settings: Mapping[str, Any], state_path: str | Path, **kwargs: Any) -> OpenSearchProvisioner:
-        """The setup/teardown driver for these settings (see backends.opensearch.provision)."""
+        """The setup/teardown driver for these settings (see thinkpane.backends.opensearch.provision)."""
         return OpenSearchProvisioner(settings, state_path, **kwargs)
 
     @property

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from backends.base import ConfigurationError
-from backends.secrets import Secret
+from thinkpane.backends.errors import ConfigurationError
+from thinkpane.backends.secrets import Secret
 
 SETUP = "thinkpane setup opensearch"
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from backends.base import (
+from thinkpane.backends.errors import (
     AuthenticationError,
     BackendError,
     ConfigurationError,
@@ -30,7 +30,7 @@ from backends.base import (
     ServerError,
     TimeoutError_,
 )
-from backends.secrets import redact
+from thinkpane.backends.secrets import redact
 
 SETUP = "thinkpane setup opensearch"
 REMOTE_PREFIX = "Error from remote service:"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from backends.base import Conversation
+from thinkpane.backends.events import Conversation
 
 MEMORY_EXTRA_KEY = "opensearch_memory_id"
 ORIGIN = "thinkpane"

@@ -9,7 +9,7 @@ Public API (all a front end needs)::
     async for event in provisioner.teardown():     # see TEARDOWN_STEPS
         ...
 
-``settings`` are the resolved options of :class:`backends.opensearch.OpenSearchBackend`
+``settings`` are the resolved options of :class:`thinkpane.backends.opensearch.OpenSearchBackend`
 (url, auth, username, password, verify_tls, ca_bundle, deepseek_api_key, deepseek_model,
 endpoint, model_group_name, memory; optionally poll_interval_s and deploy_timeout_s).
 
@@ -42,29 +42,24 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from backends.base import (
-    BackendError,
-    ConfigurationError,
-    InternalError,
-    ProgressEvent,
-    ProgressStatus,
-    Provisioner,
-)
-from backends.opensearch.client import (
+from thinkpane.backends.base import Provisioner
+from thinkpane.backends.errors import BackendError, ConfigurationError, InternalError
+from thinkpane.backends.events import ProgressEvent, ProgressStatus
+from thinkpane.backends.opensearch.client import (
     ConnectionSettings,
     build_client,
     connection_settings,
     tls_warning,
 )
-from backends.opensearch.errors import (
+from thinkpane.backends.opensearch.errors import (
     ErrorContext,
     classify,
     envelope_reason,
     from_exception,
 )
-from backends.opensearch.replies import parse_predict
-from backends.opensearch.state import ProvisionState, StateFile
-from backends.secrets import Secret, redact
+from thinkpane.backends.opensearch.replies import parse_predict
+from thinkpane.backends.opensearch.state import ProvisionState, StateFile
+from thinkpane.backends.secrets import Secret, redact
 
 STEPS = ("connect", "cluster_settings", "model_group", "connector", "model", "deploy", "wait_deployed", "test")
 TEARDOWN_STEPS = ("connect", "undeploy", "delete_model", "delete_connector", "delete_model_group", "summary")

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from backends.base import ProtocolError, Stop, Usage
+from thinkpane.backends.errors import ProtocolError
+from thinkpane.backends.events import Stop, Usage
 
 STOP_REASONS = {
     "stop": "end_turn",

@@ -59,7 +59,7 @@ def vm_hwm_mb() -> float:
 
 
 def build_store(path: Path, turns: int) -> dict:
-    from tui.store import ConversationStore
+    from thinkpane.tui.core.store import ConversationStore
 
     rng = random.Random(3)
     chars = 0
@@ -82,7 +82,7 @@ def build_store(path: Path, turns: int) -> dict:
 
 
 async def run_scenario(db: Path | None, conversation_id: int | None) -> dict:
-    from tui.store import ConversationStore
+    from thinkpane.tui.core.store import ConversationStore
 
     tmp = Path(tempfile.mkdtemp(prefix="thinkpane-long-"))
     use_private_dirs(tmp)

@@ -70,7 +70,7 @@ def _record():
         json.dump(sorted(m for m in sys.modules if m.split(".")[0] in {SDKS!r}), out)
 
 atexit.register(_record)
-from tui.cli import main
+from thinkpane.tui.cli.main import main
 sys.exit(main([]))
 """
 

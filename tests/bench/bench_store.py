@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tui.store import ConversationStore
+from thinkpane.tui.core.store import ConversationStore
 
 BUDGET_MS = 100.0
 RARE_WORD = "quixotically"  # planted in a handful of conversations

@@ -218,7 +218,7 @@ def use_private_dirs(tmp: Path) -> None:
 
 def bench_settings():
     """Default settings (no config file), as the app sees them after first setup."""
-    from tui.config import load_settings
+    from thinkpane.tui.core.config import load_settings
 
     return load_settings()
 

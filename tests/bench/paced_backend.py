@@ -13,16 +13,16 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 
-from backends.base import (
-    Backend,
+from thinkpane.backends.base import Backend
+from thinkpane.backends.events import (
     ContentDelta,
     Conversation,
-    Option,
     ReasoningDelta,
     Stop,
     StreamEvent,
     Usage,
 )
+from thinkpane.backends.options import Option
 
 
 class PacedBackend(Backend):

@@ -21,7 +21,8 @@ from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown, Static
 
-from backends.base import ContentDelta, Conversation, Message, ReasoningDelta, guarded
+from thinkpane.backends.base import guarded
+from thinkpane.backends.events import ContentDelta, Conversation, Message, ReasoningDelta
 
 PROMPT = "How should I batch SQLite writes while streaming tokens?"
 SIZE = (120, 40)
@@ -105,8 +106,8 @@ class NaiveApp(App):
 
 def thinkpane_app(backend: PacedBackend, *, conversation_id: int | None = None, store=None):
     """The real app with a private config/data dir and a file-backed store."""
-    from tui.app import ThinkpaneApp
-    from tui.store import ConversationStore
+    from thinkpane.tui.app import ThinkpaneApp
+    from thinkpane.tui.core.store import ConversationStore
 
     if store is None:
         tmp = Path(tempfile.mkdtemp(prefix="thinkpane-bench-"))

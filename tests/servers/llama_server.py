@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from backends.local_models import smollm2_gguf_path
+from thinkpane.backends.local.models import smollm2_gguf_path
 
 __all__ = ["running_llama_server", "smollm2_gguf_path", "server_missing_reason", "MODEL_ALIAS"]
 

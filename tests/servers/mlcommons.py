@@ -850,7 +850,7 @@ TEST_API_KEY = "sk-standin0123456789abcdef"
 
 def provision_settings(server: MLCommonsServer, **overrides: Any) -> dict[str, Any]:
     """Resolved OpenSearch backend settings pointing at ``server`` (no auth, reasoner model)."""
-    from backends.secrets import Secret
+    from thinkpane.backends.secrets import Secret
 
     settings: dict[str, Any] = {
         "url": server.url, "auth": "none", "verify_tls": True,

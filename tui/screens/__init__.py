@@ -1,1 +1,1 @@
-"""Screens: the chat (default), the conversation list, and the setup wizard (tui.screens.setup)."""
+"""Feature screens of the Textual app: chat, conversation list, setup. Widgets never call an SDK; workers call backends and post messages."""

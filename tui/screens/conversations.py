@@ -17,8 +17,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
-from backends.base import BackendError
-from tui.widgets.safe_text import clean_line
+from thinkpane.backends.errors import BackendError
+from thinkpane.tui.widgets.safe_text import clean_line
 
 
 class ConfirmDeleteScreen(ModalScreen[bool]):

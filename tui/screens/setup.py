@@ -28,13 +28,14 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Input, OptionList, Select, Static, Switch
 from textual.widgets.option_list import Option as ListOption
 
-from backends.base import BackendError, ProgressEvent
-from backends.secrets import Secret
-from tui.config import Settings, backend_options, config_exists, save_settings
-from tui.screens import setup_steps
-from tui.screens.setup_steps import BackendChoice
-from tui.widgets.option_form import OptionForm
-from tui.widgets.progress_log import ProgressLog
+from thinkpane.backends.errors import BackendError
+from thinkpane.backends.events import ProgressEvent
+from thinkpane.backends.secrets import Secret
+from thinkpane.tui.core.config import Settings, backend_options, config_exists, save_settings
+from thinkpane.tui.core import setup_flow as setup_steps
+from thinkpane.tui.core.setup_flow import BackendChoice
+from thinkpane.tui.widgets.option_form import OptionForm
+from thinkpane.tui.widgets.progress_log import ProgressLog
 
 SETUP_GROUP = "setup"
 RESUME_HINT = "Cancelled; run again to resume (created resources are remembered)."

@@ -1,1 +1,1 @@
-"""Widgets of the chat screen."""
+"""Widgets of the Textual app. They show text and post messages; they never call a backend or an SDK."""

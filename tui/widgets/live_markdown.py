@@ -34,9 +34,9 @@ from textual.strip import Strip
 from textual.visual import Visual, visualize
 from textual.widget import Widget
 
-from tui.paint_soon import paint_soon
-from tui.widgets.laid_out_once import LaidOutOnce
-from tui.widgets.rich_markdown import rich_markdown
+from thinkpane.tui.render.paint_soon import paint_soon
+from thinkpane.tui.render.laid_out_once import LaidOutOnce
+from thinkpane.tui.render.rich_markdown import rich_markdown
 
 # A list item: Rich draws a loose list tight, so a cut between two items would add a gap.
 _LIST_ITEM = re.compile(r"(?:[-*+]|\d{1,9}[.)])(?:\s|$)")

@@ -1,4 +1,4 @@
-"""A backend's declared options (:class:`backends.base.Option`) rendered as form fields.
+"""A backend's declared options (:class:`thinkpane.backends.base.Option`) rendered as form fields.
 
 Like harlequin's options: declared once by the backend, shown here as widgets. text / path
 -> Input, secret -> password Input, int / float -> Input checked on every change, bool ->
@@ -18,8 +18,9 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static, Switch
 
-from backends.base import ConfigurationError, Option
-from backends.secrets import Secret
+from thinkpane.backends.errors import ConfigurationError
+from thinkpane.backends.options import Option
+from thinkpane.backends.secrets import Secret
 
 KEEP_SECRETS_ID = "keep-secrets"
 FIELD_CLASS = "option-field"

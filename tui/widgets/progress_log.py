@@ -1,9 +1,9 @@
 """The live provisioning / connection-test log of the setup screen: one line per step.
 
-A step's line is updated in place as its :class:`backends.base.ProgressEvent`\\ s arrive
+A step's line is updated in place as its :class:`thinkpane.backends.base.ProgressEvent`\\ s arrive
 (``step`` is the key): a spinner while it runs, then ✓ ok, – skip, ! warn or ✗ fail with
 its duration. A failure or warning shows its hint (the fix) under it. Text from servers and
-models goes through :func:`tui.widgets.safe_text.clean`, never through the markup parser.
+models goes through :func:`thinkpane.tui.widgets.safe_text.clean`, never through the markup parser.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from textual.containers import VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Static
 
-from backends.base import ProgressEvent
-from tui.widgets.safe_text import clean, clean_line
+from thinkpane.backends.events import ProgressEvent
+from thinkpane.tui.widgets.safe_text import clean, clean_line
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 SYMBOLS = {"ok": "✓", "skip": "–", "warn": "!", "fail": "✗", "info": "·", "cancelled": "■"}

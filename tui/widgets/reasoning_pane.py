@@ -11,12 +11,12 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
-from tui.turn_record import TurnRecord
-from tui.widgets.following import Following
-from tui.widgets.laid_out_once import LaidOutOnce
-from tui.widgets.live_markdown import LiveMarkdown
-from tui.widgets.strip_scrollbar import StripScrollbars
-from tui.widgets.turn import rendered_markdown
+from thinkpane.tui.core.turn_record import TurnRecord
+from thinkpane.tui.render.following import Following
+from thinkpane.tui.render.laid_out_once import LaidOutOnce
+from thinkpane.tui.widgets.live_markdown import LiveMarkdown
+from thinkpane.tui.render.strip_scrollbar import StripScrollbars
+from thinkpane.tui.widgets.turn import rendered_markdown
 
 
 def reasoning_header(

@@ -10,7 +10,7 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.widgets.safe_text import clean_line
+from thinkpane.tui.widgets.safe_text import clean_line
 
 STATE_STYLES = {
     "idle": "dim",

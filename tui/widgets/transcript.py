@@ -16,11 +16,11 @@ from typing import ClassVar
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 
-from tui.turn_record import TurnRecord
-from tui.widgets.following import Following
-from tui.widgets.laid_out_once import LaidOutOnce
-from tui.widgets.strip_scrollbar import StripScrollbars
-from tui.widgets.turn import AnswerTurn, UserTurn
+from thinkpane.tui.core.turn_record import TurnRecord
+from thinkpane.tui.render.following import Following
+from thinkpane.tui.render.laid_out_once import LaidOutOnce
+from thinkpane.tui.render.strip_scrollbar import StripScrollbars
+from thinkpane.tui.widgets.turn import AnswerTurn, UserTurn
 
 
 class Transcript(StripScrollbars, Following, LaidOutOnce, VerticalScroll, can_focus=True):

@@ -18,12 +18,12 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static
 
-from backends.base import STOP_EXPLANATIONS
-from tui.turn_record import TurnRecord
-from tui.widgets.laid_out_once import LaidOutOnce, SizedByLayout
-from tui.widgets.live_markdown import LiveMarkdown, RenderedOnce
-from tui.widgets.rich_markdown import rich_markdown
-from tui.widgets.safe_text import clean, safe_text
+from thinkpane.backends.events import STOP_EXPLANATIONS
+from thinkpane.tui.core.turn_record import TurnRecord
+from thinkpane.tui.render.laid_out_once import LaidOutOnce, SizedByLayout
+from thinkpane.tui.widgets.live_markdown import LiveMarkdown, RenderedOnce
+from thinkpane.tui.render.rich_markdown import rich_markdown
+from thinkpane.tui.widgets.safe_text import clean, safe_text
 
 
 def rendered_markdown(text: str) -> RenderedOnce:

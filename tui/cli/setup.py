@@ -13,8 +13,8 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, TextIO
 
-from backends.base import ProgressEvent
-from tui.sanitize import sanitize
+from thinkpane.backends.events import ProgressEvent
+from thinkpane.tui.core.sanitize import sanitize
 
 SYMBOLS = {"ok": "✓", "fail": "✗", "warn": "!", "skip": "–", "info": "·", "start": "…", "progress": "…"}
 ASCII_SYMBOLS = {"ok": "OK", "fail": "FAIL", "warn": "WARN", "skip": "SKIP", "info": "-", "start": "..", "progress": ".."}
@@ -124,7 +124,7 @@ def _can_encode(out: TextIO, text: str) -> bool:
 
 def state_path_for(name: str):
     """Where a backend's provisioning state (created resource ids) is kept."""
-    from tui import paths
+    from thinkpane.tui.core import paths
 
     return paths.ensure_private_dir(paths.state_dir()) / f"{name}.json"
 
@@ -148,9 +148,9 @@ def run_setup(
     """
     import asyncio
 
-    from backends import registry
-    from backends.base import probe
-    from tui.config import backend_options, load_settings, save_settings
+    from thinkpane.backends import registry
+    from thinkpane.backends.base import probe
+    from thinkpane.tui.core.config import backend_options, load_settings, save_settings
 
     settings = load_settings()
     options = backend_options(settings, name, overrides)
@@ -211,7 +211,7 @@ def run_teardown(
     """
     import asyncio
 
-    from tui.config import backend_options, load_settings, save_settings
+    from thinkpane.tui.core.config import backend_options, load_settings, save_settings
 
     if not backend_class.NEEDS_PROVISIONING:
         err.write(f"Error: {name} creates nothing on the provider side, so there is nothing to tear down.\n")
@@ -236,7 +236,7 @@ def run_teardown(
 
 
 def _provisioner(name: str, backend_class, options: dict[str, Any]):
-    from backends.base import resolve_options
+    from thinkpane.backends.options import resolve_options
 
     resolved = resolve_options(backend_class.options, options, os.environ)
     return backend_class.provisioner(resolved, state_path_for(name))

@@ -25,10 +25,12 @@ from textual.widgets import Footer, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 from textual.worker import Worker, WorkerState
 
-from backends.base import Backend, BackendError, Conversation, InternalError, Stop
-from tui.crop_compositor import CropCompositor, matches_textual
-from tui.history import backend_conversation, title_from_prompt
-from tui.messages import (
+from thinkpane.backends.base import Backend
+from thinkpane.backends.errors import BackendError, InternalError
+from thinkpane.backends.events import Conversation, Stop
+from thinkpane.tui.render.crop_compositor import CropCompositor, matches_textual
+from thinkpane.tui.core.backend_conversation import backend_conversation, title_from_prompt
+from thinkpane.tui.screens.chat.messages import (
     ExtraReceived,
     NoticeReceived,
     StreamCancelled,
@@ -37,16 +39,16 @@ from tui.messages import (
     TextReceived,
     UsageReceived,
 )
-from tui.paint_soon import paint_soon
-from tui.sanitize import StreamSanitizer
-from tui.stream_worker import pump_stream
-from tui.turn_record import CHARS_PER_TOKEN, REASONING_MS_KEY, TurnRecord
-from tui.widgets.prompt_input import PromptInput
-from tui.widgets.reasoning_pane import ReasoningPane
-from tui.widgets.safe_text import clean, clean_line
-from tui.widgets.status_line import StatusLine
-from tui.widgets.transcript import Transcript
-from tui.widgets.turn import AnswerTurn, ReasoningLink, UserTurn
+from thinkpane.tui.render.paint_soon import paint_soon
+from thinkpane.tui.core.sanitize import StreamSanitizer
+from thinkpane.tui.screens.chat.stream_worker import pump_stream
+from thinkpane.tui.core.turn_record import CHARS_PER_TOKEN, REASONING_MS_KEY, TurnRecord
+from thinkpane.tui.widgets.prompt_input import PromptInput
+from thinkpane.tui.widgets.reasoning_pane import ReasoningPane
+from thinkpane.tui.widgets.safe_text import clean, clean_line
+from thinkpane.tui.widgets.status_line import StatusLine
+from thinkpane.tui.widgets.transcript import Transcript
+from thinkpane.tui.widgets.turn import AnswerTurn, ReasoningLink, UserTurn
 
 NARROW_CLASS = "-narrow"
 HIDE_REASONING_CLASS = "-hide-reasoning"
@@ -69,7 +71,7 @@ class LiveTurn:
     answer: AnswerTurn
     answer_stream: MarkdownStream
     reasoning_stream: MarkdownStream | None
-    writer: object  # tui.store.AnswerWriter
+    writer: object  # thinkpane.tui.core.store.AnswerWriter
     input_estimate: str
     # Sanitise delta by delta, holding back an escape sequence cut between two deltas.
     reasoning_filter: StreamSanitizer = field(default_factory=StreamSanitizer)

@@ -20,18 +20,13 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from backends import registry
-from backends.base import (
-    Backend,
-    BackendError,
-    ConfigurationError,
-    Option,
-    ProgressEvent,
-    probe,
-    resolve_options,
-)
-from backends.secrets import Secret, redact
-from tui.config import Settings, backend_options
+from thinkpane.backends import registry
+from thinkpane.backends.base import Backend, probe
+from thinkpane.backends.errors import BackendError, ConfigurationError
+from thinkpane.backends.events import ProgressEvent
+from thinkpane.backends.options import Option, resolve_options
+from thinkpane.backends.secrets import Secret, redact
+from thinkpane.tui.core.config import Settings, backend_options
 
 LOCAL = "local"
 CHAT_TEST_STEP = "chat"
@@ -273,6 +268,6 @@ def _config_failure(error: ConfigurationError) -> ProgressEvent:
 
 def state_path_for(name: str) -> Path:
     """The provisioning state file (created resource ids) of backend ``name``."""
-    from tui import paths
+    from thinkpane.tui.core import paths
 
     return paths.ensure_private_dir(paths.state_dir()) / f"{name}.json"

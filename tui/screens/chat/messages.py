@@ -13,7 +13,8 @@ from typing import Any
 
 from textual.message import Message
 
-from backends.base import BackendError, Stop
+from thinkpane.backends.errors import BackendError
+from thinkpane.backends.events import Stop
 
 
 @dataclass

@@ -20,7 +20,7 @@ import os
 import sys
 from typing import Any, TextIO
 
-from tui import __version__
+from thinkpane.tui import __version__
 
 COMMANDS = ("ask", "setup", "teardown", "backends", "export")
 OPTION_DEST_PREFIX = "opt__"
@@ -37,7 +37,7 @@ class UsageError(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    from backends.log_redaction import install as redact_log_records
+    from thinkpane.backends.log_redaction import install as redact_log_records
 
     redact_log_records()  # libraries log requests (botocore DEBUG prints auth headers)
     try:
@@ -58,11 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"Error: {exc}\n")
         return 2
     except Exception as exc:
-        from backends.base import BackendError
+        from thinkpane.backends.errors import BackendError
 
         if not isinstance(exc, BackendError):
             raise
-        from tui.ask import print_error
+        from thinkpane.tui.cli.ask import print_error
 
         print_error(exc, sys.stderr)
         return 2 if exc.kind in ("config_file", "unknown_backend") else 1
@@ -108,7 +108,7 @@ def _run(argv: list[str]) -> int:
     if args.command == "backends":
         return _list_backends(sys.stdout)
     if args.command == "export":
-        from tui.export import run_export
+        from thinkpane.tui.core.export import run_export
 
         return run_export(args.target, fmt=args.format, output=args.output, out=sys.stdout, err=sys.stderr)
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks
@@ -145,8 +145,8 @@ def _peek_backend(argv: list[str], command: str | None) -> str | None:
 
 def _load_backend_class(name: str, *, lenient: bool):
     """The backend's class; with ``lenient``, None when it is unknown or not installed."""
-    from backends import registry
-    from backends.base import ConfigurationError
+    from thinkpane.backends import registry
+    from thinkpane.backends.errors import ConfigurationError
 
     if name not in registry.available():
         if lenient:
@@ -287,7 +287,7 @@ def _option_help(option) -> str:
 
 def _option_type(option):
     def parse(raw: str) -> Any:
-        from backends.base import ConfigurationError
+        from thinkpane.backends.errors import ConfigurationError
 
         try:
             return option.parse(raw)
@@ -314,7 +314,7 @@ def _option_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _load_settings():
-    from tui.config import load_settings
+    from thinkpane.tui.core.config import load_settings
 
     settings = load_settings()  # a ConfigFileError is printed by main(), exit 2
     for warning in settings.load_warnings:
@@ -323,8 +323,8 @@ def _load_settings():
 
 
 def _open_store():
-    from tui import paths
-    from tui.store import ConversationStore
+    from thinkpane.tui.core import paths
+    from thinkpane.tui.core.store import ConversationStore
 
     paths.ensure_private_dir(paths.data_dir())
     return ConversationStore(paths.database_path())
@@ -359,9 +359,9 @@ def _read_stdin(prompt: str | None) -> str | None:
 
 
 def _launch(args: argparse.Namespace, settings, backend_class) -> int:
-    from backends import registry
-    from backends.base import ConfigurationError
-    from tui.config import apply_session_overrides, backend_options, config_exists
+    from thinkpane.backends import registry
+    from thinkpane.backends.errors import ConfigurationError
+    from thinkpane.tui.core.config import apply_session_overrides, backend_options, config_exists
 
     settings = settings or _load_settings()
     overrides = _option_overrides(args)
@@ -373,7 +373,7 @@ def _launch(args: argparse.Namespace, settings, backend_class) -> int:
         try:
             registry.create(settings.backend, backend_options(settings, settings.backend))
         except ConfigurationError as error:
-            from tui.ask import print_error
+            from thinkpane.tui.cli.ask import print_error
 
             print_error(error, sys.stderr)
             return 2
@@ -388,7 +388,7 @@ def _launch(args: argparse.Namespace, settings, backend_class) -> int:
             conversation_id = store.last_conversation_id()
             if conversation_id is None:
                 sys.stderr.write("No saved conversation yet; starting a new one.\n")
-        from tui.app import ThinkpaneApp
+        from thinkpane.tui.app import ThinkpaneApp
 
         app = ThinkpaneApp(
             settings, store, conversation_id=conversation_id, first_launch=first_launch
@@ -402,10 +402,11 @@ def _launch(args: argparse.Namespace, settings, backend_class) -> int:
 def _ask(args: argparse.Namespace, settings, backend_class) -> int:
     import asyncio
 
-    from backends import registry
-    from backends.base import BackendError, ErrorEvent, event_to_json
-    from tui.ask import AskOptions, build_prompt, conversation_for, print_error, run_ask
-    from tui.config import backend_options
+    from thinkpane.backends import registry
+    from thinkpane.backends.errors import BackendError
+    from thinkpane.backends.events import ErrorEvent, event_to_json
+    from thinkpane.tui.cli.ask import AskOptions, build_prompt, conversation_for, print_error, run_ask
+    from thinkpane.tui.core.config import backend_options
 
     settings = settings or _load_settings()
     name = getattr(args, "backend", None) or settings.backend
@@ -420,7 +421,7 @@ def _ask(args: argparse.Namespace, settings, backend_class) -> int:
             print(json_line(event_to_json(ErrorEvent(error))), flush=True)
         print_error(error, sys.stderr)
         return 1
-    from backends.log_redaction import register_secrets
+    from thinkpane.backends.log_redaction import register_secrets
 
     register_secrets(backend.secrets())
     system = args.system if args.system is not None else settings.system_prompt
@@ -457,7 +458,7 @@ def json_line(data: dict[str, Any]) -> str:
 
 
 def _setup(args: argparse.Namespace, backend_class) -> int:
-    from tui.provision_cli import run_setup
+    from thinkpane.tui.cli.setup import run_setup
 
     return run_setup(
         args.backend, backend_class, _option_overrides(args),
@@ -466,15 +467,15 @@ def _setup(args: argparse.Namespace, backend_class) -> int:
 
 
 def _teardown(args: argparse.Namespace, backend_class) -> int:
-    from tui.provision_cli import run_teardown
+    from thinkpane.tui.cli.setup import run_teardown
 
     return run_teardown(args.backend, backend_class, _option_overrides(args), assume_yes=args.yes, out=sys.stdout, err=sys.stderr)
 
 
 def _list_backends(out: TextIO) -> int:
-    from backends import registry
-    from backends.base import ConfigurationError
-    from tui import paths
+    from thinkpane.backends import registry
+    from thinkpane.backends.errors import ConfigurationError
+    from thinkpane.tui.core import paths
 
     import shutil
     import textwrap
@@ -482,7 +483,7 @@ def _list_backends(out: TextIO) -> int:
     width = max(60, min(shutil.get_terminal_size().columns, 120))
     default = None
     try:
-        from tui.config import load_settings
+        from thinkpane.tui.core.config import load_settings
 
         default = load_settings().backend
     except Exception:

@@ -16,20 +16,19 @@ from collections.abc import Callable
 
 from textual.message import Message
 
-from backends.base import (
-    Backend,
+from thinkpane.backends.base import Backend, guarded
+from thinkpane.backends.errors import IncompleteStreamError
+from thinkpane.backends.events import (
     ContentDelta,
     Conversation,
     ErrorEvent,
-    IncompleteStreamError,
     MessageExtra,
     Notice,
     ReasoningDelta,
     Stop,
     Usage,
-    guarded,
 )
-from tui.messages import (
+from thinkpane.tui.screens.chat.messages import (
     ExtraReceived,
     NoticeReceived,
     StreamCancelled,

@@ -3,7 +3,7 @@
 Text mode: the reasoning goes to stderr (dimmed on a terminal unless NO_COLOR is set), the
 answer to stdout, each delta flushed as it arrives, so ``thinkpane ask ... > answer.md``
 keeps only the answer. Model text is stripped of escape sequences and control characters
-(tui.sanitize) before it is written. ``--json``: one JSON object per event on stdout (JSON
+(thinkpane.tui.core.sanitize) before it is written. ``--json``: one JSON object per event on stdout (JSON
 escaping makes any control character inert; ASCII-only output).
 
 Exit codes: 0 answered; 1 the backend failed (the error's title and hint on stderr); 130
@@ -18,13 +18,13 @@ import time
 from dataclasses import dataclass
 from typing import TextIO
 
-from backends.base import (
-    Backend,
-    BackendError,
+from thinkpane.backends.base import Backend, guarded
+from thinkpane.backends.errors import BackendError, IncompleteStreamError
+from thinkpane.backends.events import (
     ContentDelta,
     Conversation,
     ErrorEvent,
-    IncompleteStreamError,
+    event_to_json,
     Message,
     MessageExtra,
     Notice,
@@ -32,10 +32,8 @@ from backends.base import (
     Stop,
     StreamEvent,
     Usage,
-    event_to_json,
-    guarded,
 )
-from tui.sanitize import StreamSanitizer, sanitize
+from thinkpane.tui.core.sanitize import StreamSanitizer, sanitize
 
 # Stop reasons the user needs told about; the others are normal endings.
 EXPLAINED_STOPS = frozenset({"max_tokens", "content_filter", "context_window"})
@@ -162,7 +160,7 @@ async def run_ask(
     out: TextIO,
     err: TextIO,
     options: AskOptions,
-    writer=None,  # tui.store.AnswerWriter when --save
+    writer=None,  # thinkpane.tui.core.store.AnswerWriter when --save
 ) -> int:
     """Stream one answer to the terminal; returns the exit code. Cancellation propagates."""
     printer = _Printer(out, err, options)

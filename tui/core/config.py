@@ -2,7 +2,7 @@
 
 Where a value comes from, highest precedence first:
 
-1. command-line flags (``--backend``, ``--model``, ``--base-url``...; applied by ``tui.cli``);
+1. command-line flags (``--backend``, ``--model``, ``--base-url``...; applied by ``thinkpane.tui.cli.main``);
 2. ``THINKPANE_*`` environment variables, nested keys joined with ``__``
    (``THINKPANE_BACKEND=openai``, ``THINKPANE_BACKENDS__OPENAI__BASE_URL=...``);
 3. the same ``THINKPANE_*`` names in a ``.env`` file in the current directory;
@@ -47,9 +47,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from backends.base import ConfigurationError
-from backends.secrets import Secret
-from tui import paths
+from thinkpane.backends.errors import ConfigurationError
+from thinkpane.backends.secrets import Secret
+from thinkpane.tui.core import paths
 
 try:  # Python 3.11+
     import tomllib
@@ -420,12 +420,12 @@ def backend_options(
     *,
     environ: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Raw option values for ``backends.registry.create(name, ...)``, layered by precedence.
+    """Raw option values for ``thinkpane.backends.registry.create(name, ...)``, layered by precedence.
 
     ``overrides`` (CLI flags) win; then the settings (THINKPANE_* env, .env, config file).
     A value that came from the config file gives way to the option's own environment
     variable (``DEEPSEEK_API_KEY``...), read from the real environment first, then ``.env``.
-    Secrets come back as ``backends.secrets.Secret``.
+    Secrets come back as ``thinkpane.backends.secrets.Secret``.
     """
     environ = dict(os.environ) if environ is None else environ
     values = dict(settings.backends.get(name, {}))
@@ -473,7 +473,7 @@ def _for_backend(key: str, value: Any, secret_names: set[str]) -> Any:
 
 def _declared_options(name: str) -> tuple | None:
     """The backend's Option declarations, or None when it cannot be loaded (create() says why)."""
-    from backends import registry
+    from thinkpane.backends import registry
 
     try:
         return tuple(registry.load(name).options)

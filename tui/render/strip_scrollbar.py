@@ -16,7 +16,7 @@ from textual.geometry import Region
 from textual.scrollbar import ScrollBar, ScrollBarRender
 from textual.strip import Strip
 
-from tui.widgets.laid_out_once import SizedByLayout
+from thinkpane.tui.render.laid_out_once import SizedByLayout
 
 
 class StripScrollBar(SizedByLayout, ScrollBar):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from backends.base import Conversation, Message
+from thinkpane.backends.events import Conversation, Message
 
 
 def backend_conversation(stored: Iterable[Any], system: str | None = None) -> Conversation:

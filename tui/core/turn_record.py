@@ -69,7 +69,7 @@ class TurnRecord:
 
     @classmethod
     def from_stored(cls, message: Any) -> TurnRecord:
-        """A record for a ``tui.store.StoredMessage`` (assistant role)."""
+        """A record for a ``thinkpane.tui.core.store.StoredMessage`` (assistant role)."""
         extra = dict(message.extra or {})
         error_title, _, error_hint = (message.error or "").partition(" — ")
         return cls(

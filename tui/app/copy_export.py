@@ -25,16 +25,16 @@ from textual.command import (
 )
 from textual.content import Content
 
-from backends.base import BackendError
-from tui.export import (
+from thinkpane.backends.errors import BackendError
+from thinkpane.tui.core.export import (
     CodeBlock,
     export_conversation,
     fenced_code_blocks,
     suggested_filename,
     write_private,
 )
-from tui.sanitize import sanitize
-from tui.widgets.safe_text import clean_line
+from thinkpane.tui.core.sanitize import sanitize
+from thinkpane.tui.widgets.safe_text import clean_line
 
 LABEL_WIDTH = 60
 

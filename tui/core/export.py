@@ -12,7 +12,7 @@ Markdown is sanitised like terminal output (escape sequences, control characters
 overrides removed: ``cat export.md`` is safe); the JSON keeps the exact text, escaped.
 
 Neither format holds settings or secrets: the store never receives them, and error texts
-are passed through :func:`backends.secrets.redact` once more on the way out.
+are passed through :func:`thinkpane.backends.secrets.redact` once more on the way out.
 
 No Textual import: ``thinkpane export`` runs without the UI.
 """
@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backends.base import BackendError
-from backends.secrets import redact
-from tui.sanitize import sanitize
+from thinkpane.backends.errors import BackendError
+from thinkpane.backends.secrets import redact
+from thinkpane.tui.core.sanitize import sanitize
 
 FORMATS = ("md", "json")
 JSON_FORMAT_ID = "thinkpane.conversation"
@@ -287,8 +287,8 @@ def run_export(target: str, *, fmt: str | None, output: str | None, out: Any, er
 
     Store errors propagate as BackendErrors (the CLI prints their title and hint, exit 1).
     """
-    from tui import paths
-    from tui.store import ConversationStore
+    from thinkpane.tui.core import paths
+    from thinkpane.tui.core.store import ConversationStore
 
     if target != "last" and not target.isdigit():
         raise ExportError(

@@ -44,7 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from backends.base import BackendError, Message
+from thinkpane.backends.errors import BackendError
+from thinkpane.backends.events import Message
 
 SCHEMA_VERSION = 3
 # Buffered characters after which an append flushes by itself (about 4 KB of text).
@@ -464,7 +465,7 @@ class ConversationStore:
 
     def _connect(self, busy_timeout: float) -> sqlite3.Connection:
         if self.path != MEMORY:
-            from tui.paths import ensure_private_dir
+            from thinkpane.tui.core.paths import ensure_private_dir
 
             file = Path(self.path)
             ensure_private_dir(file.parent)

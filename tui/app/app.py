@@ -1,6 +1,6 @@
 """The Thinkpane app: bindings, command palette, the backend, and which screen shows when.
 
-The chat itself lives in ``tui.screens.chat``; this file only wires things together.
+The chat itself lives in ``thinkpane.tui.screens.chat.screen``; this file only wires things together.
 """
 
 from __future__ import annotations
@@ -14,18 +14,19 @@ from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from backends.base import Backend, BackendError, InternalError
-from backends.log_redaction import register_secrets
-from tui.commands import ThinkpaneCommands
-from tui.copy_export import CopyExportActions
-from tui.messages import BackendFailed, BackendLoading, BackendReady
-from tui.screens.chat import ChatScreen
-from tui.screens.conversations import ConversationsScreen
+from thinkpane.backends.base import Backend
+from thinkpane.backends.errors import BackendError, InternalError
+from thinkpane.backends.log_redaction import register_secrets
+from thinkpane.tui.app.commands import ThinkpaneCommands
+from thinkpane.tui.app.copy_export import CopyExportActions
+from thinkpane.tui.screens.chat.messages import BackendFailed, BackendLoading, BackendReady
+from thinkpane.tui.screens.chat.screen import ChatScreen
+from thinkpane.tui.screens.conversations import ConversationsScreen
 
 
 class ThinkpaneApp(CopyExportActions, App):
     TITLE = "Thinkpane"
-    CSS_PATH = "styles/app.tcss"
+    CSS_PATH = "../styles/app.tcss"
     COMMANDS = App.COMMANDS | {ThinkpaneCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+l,ctrl+o", "conversations", "Chats", id="app.conversations",
@@ -77,7 +78,7 @@ class ThinkpaneApp(CopyExportActions, App):
         self.call_after_refresh(self._warm_up)
 
     def _warm_up(self) -> None:
-        from tui.warm_up import warm_up
+        from thinkpane.tui.render.warm_up import warm_up
 
         self.run_worker(warm_up, thread=True, group="warm-up", exit_on_error=False)
 
@@ -88,8 +89,8 @@ class ThinkpaneApp(CopyExportActions, App):
         """Create the backend off the UI thread (SDK imports), then load a local model."""
         self.post_message(BackendLoading(f"preparing {name}…"))
         try:
-            from backends import registry
-            from tui.config import backend_options
+            from thinkpane.backends import registry
+            from thinkpane.tui.core.config import backend_options
 
             options = backend_options(self.settings, name, overrides)
             backend = await asyncio.to_thread(registry.create, name, options)
@@ -176,7 +177,7 @@ class ThinkpaneApp(CopyExportActions, App):
 
     def action_setup(self) -> None:
         try:
-            from tui.screens.setup import SetupScreen
+            from thinkpane.tui.screens.setup import SetupScreen
         except ImportError:
             self.notify("The setup screen is not available in this build. Run `thinkpane setup`.",
                         severity="warning")

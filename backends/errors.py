@@ -1,0 +1,112 @@
+"""Typed errors a user can understand: a short ``title``, a ``hint`` saying what to do, a ``kind``.
+
+:class:`ThinkpaneError` is the neutral root (the store, export and config raise its other
+subclasses); :class:`BackendError` and its subclasses are what backends raise or yield.
+Like harlequin's ``HarlequinError``: front ends show ``title``, then ``detail``, then ``hint``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class BackendError(Exception):
+    """A failure the user can understand: a short ``title`` and a ``hint`` saying what to do.
+
+    ``str(error)`` is safe to show: subclasses and callers pass every message through
+    :func:`thinkpane.backends.secrets.redact` before it gets here.
+    """
+
+    kind: ClassVar[str] = "error"
+
+    def __init__(
+        self,
+        title: str,
+        hint: str = "",
+        *,
+        detail: str = "",
+        status: int | None = None,
+        retryable: bool = False,
+    ) -> None:
+        self.title = title
+        self.hint = hint
+        self.detail = detail
+        self.status = status
+        self.retryable = retryable
+        super().__init__(self.title)
+
+    def __str__(self) -> str:
+        parts = [self.title]
+        if self.detail:
+            parts.append(self.detail)
+        if self.hint:
+            parts.append(self.hint)
+        return " — ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "title": self.title,
+            "hint": self.hint,
+            "detail": self.detail,
+            "status": self.status,
+            "retryable": self.retryable,
+        }
+
+
+class ConfigurationError(BackendError):
+    """Something the user must set before the backend can run (missing key, bad URL...)."""
+
+    kind = "configuration"
+
+
+class AuthenticationError(BackendError):
+    kind = "authentication"
+
+
+class PermissionDeniedError(BackendError):
+    kind = "permission"
+
+
+class ConnectionFailedError(BackendError):
+    """Could not reach the server (refused, DNS, TLS, dropped connection)."""
+
+    kind = "connection"
+
+
+class TimeoutError_(BackendError):
+    kind = "timeout"
+
+
+class RateLimitedError(BackendError):
+    kind = "rate_limited"
+
+
+class ModelNotFoundError(BackendError):
+    kind = "model_not_found"
+
+
+class InvalidRequestError(BackendError):
+    kind = "invalid_request"
+
+
+class ServerError(BackendError):
+    kind = "server"
+
+
+class ProtocolError(BackendError):
+    """The server answered, but not in the wire format we expect (malformed SSE, bad CRC...)."""
+
+    kind = "protocol"
+
+
+class IncompleteStreamError(BackendError):
+    """The stream ended before the provider said it had finished."""
+
+    kind = "incomplete"
+
+
+class InternalError(BackendError):
+    """A bug in Thinkpane or a backend plugin, caught before it reached the screen."""
+
+    kind = "internal"

@@ -1,0 +1,171 @@
+"""What flows between a backend and a front end: the conversation in, typed stream events out.
+
+Modelled on llm's ``StreamEvent(type=...)``: every event is a small frozen dataclass with a
+``type`` tag, so a front end dispatches on it and ``thinkpane ask --json`` prints it as is.
+``ProgressEvent`` is the provisioning counterpart (setup and teardown logs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Union
+
+from thinkpane.backends.errors import BackendError
+
+Role = Literal["system", "user", "assistant"]
+
+
+# --------------------------------------------------------------------------- conversation
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    content: str
+    # What the model thought before answering. Shown to the user, stored, never re-sent.
+    reasoning: str = ""
+    # Backend-specific data that must survive a round trip through the store, e.g. Bedrock's
+    # reasoning ``signature`` / ``redacted`` blocks. JSON-serialisable.
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    messages: Sequence[Message]
+    system: str | None = None
+
+    def history_without_reasoning(self) -> list[dict[str, str]]:
+        """OpenAI-style message dicts with the reasoning stripped (DeepSeek rejects it)."""
+        out: list[dict[str, str]] = []
+        if self.system:
+            out.append({"role": "system", "content": self.system})
+        for message in self.messages:
+            if message.role == "system":
+                out.append({"role": "system", "content": message.content})
+            else:
+                out.append({"role": message.role, "content": message.content})
+        return out
+
+
+# --------------------------------------------------------------------------- stream events
+
+
+@dataclass(frozen=True)
+class ReasoningDelta:
+    text: str
+    type: Literal["reasoning"] = "reasoning"
+
+
+@dataclass(frozen=True)
+class ContentDelta:
+    text: str
+    type: Literal["content"] = "content"
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    # Provider-reported latency (Bedrock ``metrics.latencyMs``) when there is one.
+    latency_ms: int | None = None
+    type: Literal["usage"] = "usage"
+
+
+StopReason = Literal[
+    "end_turn",  # the model finished
+    "max_tokens",  # cut by the output limit
+    "stop_sequence",
+    "content_filter",  # a guardrail or content filter stopped it
+    "context_window",  # the conversation no longer fits
+    "tool_use",
+    "cancelled",  # the user cancelled (emitted by front ends, not backends)
+    "other",
+]
+
+
+@dataclass(frozen=True)
+class Stop:
+    reason: StopReason = "end_turn"
+    # The provider's own word for it ("length", "guardrail_intervened"...).
+    raw_reason: str | None = None
+    type: Literal["stop"] = "stop"
+
+    @property
+    def explanation(self) -> str | None:
+        """A plain sentence for the user when the answer did not end normally."""
+        return STOP_EXPLANATIONS.get(self.reason)
+
+
+STOP_EXPLANATIONS: dict[str, str] = {
+    "max_tokens": "The answer was cut off: it reached the maximum output tokens. "
+    "Raise max_tokens in the backend options to get longer answers.",
+    "content_filter": "The answer was stopped by the provider's content filter or guardrail.",
+    "context_window": "The conversation no longer fits in the model's context window. "
+    "Start a new chat.",
+    "stop_sequence": "The answer stopped at one of your stop sequences.",
+    "cancelled": "You cancelled this answer; the partial text is kept.",
+}
+
+
+@dataclass(frozen=True)
+class ErrorEvent:
+    error: BackendError
+    type: Literal["error"] = "error"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should see in the status line while the stream goes on.
+
+    E.g. "Throttled by Bedrock; retrying in 2 s (attempt 2 of 3)" or "OpenSearch: streaming
+    mode unavailable, using _predict (reasoning arrives with the full reply)".
+    """
+
+    text: str
+    level: Literal["info", "warning"] = "info"
+    type: Literal["notice"] = "notice"
+
+
+@dataclass(frozen=True)
+class MessageExtra:
+    """Backend data to keep on the stored assistant message (merged into ``Message.extra``)."""
+
+    data: Mapping[str, Any]
+    type: Literal["extra"] = "extra"
+
+
+StreamEvent = Union[ReasoningDelta, ContentDelta, Usage, Stop, ErrorEvent, Notice, MessageExtra]
+
+
+def event_to_json(event: StreamEvent) -> dict[str, Any]:
+    """The shape ``thinkpane ask --json`` prints, one object per line."""
+    if isinstance(event, ErrorEvent):
+        return {"type": "error", **event.error.to_dict()}
+    if isinstance(event, MessageExtra):
+        return {"type": "extra", "data": dict(event.data)}
+    data = asdict(event)
+    return {"type": data.pop("type"), **data}
+
+
+# --------------------------------------------------------------------------- provisioning
+
+
+ProgressStatus = Literal["start", "ok", "skip", "warn", "fail", "info", "progress"]
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One line of a provisioning log (setup wizard, ``thinkpane setup``, teardown).
+
+    ``step`` is a stable id ("cluster_settings", "deploy"...) so a front end can update the
+    line of a step in place; ``status`` moves start -> progress* -> ok|skip|warn|fail.
+    """
+
+    step: str
+    status: ProgressStatus
+    message: str
+    hint: str = ""
+    duration_s: float | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    type: Literal["progress"] = "progress"
