@@ -1,6 +1,6 @@
 """Settings a backend declares once, rendered as CLI flags and setup-form fields.
 
-Like harlequin's adapter options: a backend lists :class:`Option`\ s; the CLI turns each into
+Like harlequin's adapter options: a backend lists its :class:`Option` declarations; the CLI turns each into
 a ``--flag``, the setup screen into a form field, config.toml into a key. Values are parsed and
 defaulted here, once (:func:`resolve_options`), before a backend is constructed.
 """
