@@ -67,14 +67,3 @@ def test_bare_import_check_catches_one() -> None:
     assert BARE.search("import tui.app\n") and BARE.search("from backends import registry\n")
     assert BARE.search("    from tui.core import store\n")
     assert not BARE.search("from thinkpane.tui import core\nimport tuis\n")
-
-
-def test_installed_package_is_one_namespace(tmp_path: Path) -> None:
-    """From a neutral directory ``thinkpane.*`` imports and bare ``tui``/``backends`` do not."""
-    code = (
-        "import importlib.util, thinkpane.tui.cli, thinkpane.backends.base\n"
-        "print(importlib.util.find_spec('tui'), importlib.util.find_spec('backends'))\n"
-    )
-    result = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["None", "None"]

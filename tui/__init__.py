@@ -5,5 +5,3 @@ Subpackages, each importing only what its docstring allows:
 ``widgets`` (the Textual app), ``render`` (streaming render machinery; the only place that
 touches private Textual names).
 """
-
-__version__ = "0.1.0"

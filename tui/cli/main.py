@@ -20,7 +20,6 @@ import os
 import sys
 from typing import Any, TextIO
 
-from thinkpane.tui import __version__
 
 COMMANDS = ("ask", "setup", "teardown", "backends", "export")
 OPTION_DEST_PREFIX = "opt__"
@@ -34,6 +33,18 @@ BACKEND_HELP_NOTE = (
 class UsageError(Exception):
     """A mistake in the command line: printed with the usage hint, exit code 2."""
 
+
+class _VersionAction(argparse.Action):
+    """``--version``: the version pip installed (package metadata), read only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from importlib.metadata import version
+
+        print(f"thinkpane {version('thinkpane')}")
+        parser.exit()
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -176,7 +187,7 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
         "reasoning stream live into two panes. Without a command, opens the app.",
         epilog="Commands have their own --help, e.g. `thinkpane ask --help`.",
     )
-    parser.add_argument("--version", action="version", version=f"thinkpane {__version__}")
+    parser.add_argument("--version", action=_VersionAction, help="print the installed version and exit")
     parser.add_argument("--backend", metavar="NAME", help="backend for this session (default: from config)")
     parser.add_argument("--model", help="model id for this session")
     parser.add_argument(
