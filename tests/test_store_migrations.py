@@ -1,11 +1,11 @@
-"""Histories written by earlier Thinkpane releases open in this one with every message intact.
+"""Histories written by earlier Thinkpane builds open in this one with every message intact.
 
-The DDL below is frozen: it is what schema versions 1 and 2 created when they shipped (see
-the store's git history), written out here rather than taken from ``schema.MIGRATIONS``, so
-an edit to an old migration cannot make this test build a database no user ever had. Both
-versions created the full-text index with two update triggers that fire in the wrong order
-(an edited message lost words from the index); version 3 repairs that, which the search
-checks below see.
+The DDL below is frozen: it is what the store created at schema versions 1 and 2 (commits
+c4ec745 and 5b12740 of tui/store.py), written out here rather than taken from
+``schema.MIGRATIONS``, so an edit to an old migration cannot make this test build a database
+no one ever had. Both versions created the full-text index with two update triggers that
+fire in the wrong order (an edited message lost words from the index); version 3 swaps in
+one trigger and rebuilds the index, which the search checks below see.
 """
 
 from __future__ import annotations
@@ -186,6 +186,8 @@ def _old_database(path: Path, version: int, *, fts: bool) -> dict[int, list[Stor
     rows[8]["content"] = "nectarine, half an answer"
     if version >= 2:
         raw.execute("UPDATE messages SET writer_pid = ? WHERE id = 9", (_dead_pid(),))
+    if fts:  # the fault the next open must repair is really there
+        assert raw.execute("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'lime'").fetchall() == []
     raw.close()
 
     held: dict[int, list[StoredMessage]] = {1: [], 2: [], 3: []}
@@ -227,6 +229,13 @@ def test_old_database_is_upgraded_with_every_message_kept(tmp_path: Path, versio
         ]:
             assert [c.id for c in store.list_conversations(word)] == [conversation_id], word
         assert store.list_conversations("draft") == []
+
+        # A later edit of a finished message (what the old triggers got wrong) re-indexes it.
+        editor = sqlite3.connect(path, isolation_level=None)
+        editor.execute("UPDATE messages SET content = 'rewritten' WHERE id = 7")
+        editor.close()
+        assert store.list_conversations("lime") == []
+        assert [c.id for c in store.list_conversations("rewritten")] == [2]
 
         # And the upgraded file takes new answers like a new one.
         writer = store.start_answer(1, backend="openai", model="deepseek-reasoner")
