@@ -646,7 +646,7 @@ def test_extra_that_is_not_json_does_not_break_the_stream(store: ConversationSto
 
 
 def test_a_later_schema_version_upgrades_existing_data(db_path: Path, monkeypatch) -> None:
-    import thinkpane.tui.core.store as store_module
+    from thinkpane.tui.core.store import schema
 
     with ConversationStore(db_path) as store:
         kept = store.create_conversation("kept across upgrade")
@@ -655,8 +655,8 @@ def test_a_later_schema_version_upgrades_existing_data(db_path: Path, monkeypatc
     def add_pinned_column(conn: sqlite3.Connection, *, fts: bool) -> None:
         conn.execute("ALTER TABLE conversations ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0")
 
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
-    monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, add_pinned_column])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, add_pinned_column])
     with ConversationStore(db_path) as store:
         assert store.load_messages(kept)[0].content == "still here"
         assert [c.id for c in store.list_conversations("upgrade")] == [kept]
@@ -683,11 +683,11 @@ def test_a_second_store_leaves_a_live_answer_alone(db_path: Path) -> None:
 
 
 def test_version_1_database_is_upgraded_and_its_orphans_recovered(db_path: Path) -> None:
-    import thinkpane.tui.core.store as store_module
+    from thinkpane.tui.core.store import schema
 
     paths.ensure_private_dir(db_path.parent)
     raw = sqlite3.connect(db_path, isolation_level=None)
-    store_module.MIGRATIONS[0](raw, fts=True)  # a database as version 1 left it
+    schema.MIGRATIONS[0](raw, fts=True)  # a database as version 1 left it
     raw.execute("PRAGMA user_version = 1")
     raw.execute("INSERT INTO conversations (title, created_at, updated_at) VALUES ('old', 1, 1)")
     raw.execute(
@@ -738,44 +738,3 @@ def test_full_text_index_matches_the_tables_after_every_kind_of_change(db_path: 
         assert reopened.list_conversations("alpha") == []
         assert reopened.list_conversations("gamma") == []
         assert [c.id for c in reopened.list_conversations("finished edited")] == [kept]
-
-
-def test_development_database_with_split_update_triggers_is_repaired(db_path: Path) -> None:
-    import thinkpane.tui.core.store as store_module
-
-    paths.ensure_private_dir(db_path.parent)
-    raw = sqlite3.connect(db_path, isolation_level=None)
-    store_module.MIGRATIONS[0](raw, fts=True)
-    store_module.MIGRATIONS[1](raw, fts=True)
-    # The two triggers an early build created; fired newest first, they corrupt the index.
-    raw.executescript(
-        """
-        DROP TRIGGER messages_fts_update;
-        CREATE TRIGGER messages_fts_unindex AFTER UPDATE OF content, status ON messages
-        WHEN old.status != 'streaming' BEGIN
-            INSERT INTO messages_fts(messages_fts, rowid, content)
-            VALUES ('delete', old.id, old.content);
-        END;
-        CREATE TRIGGER messages_fts_reindex AFTER UPDATE OF content, status ON messages
-        WHEN new.status != 'streaming' BEGIN
-            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
-        END;
-        PRAGMA user_version = 2;
-        INSERT INTO conversations (title, created_at, updated_at) VALUES ('t', 1, 1);
-        INSERT INTO messages (conversation_id, role, content, status, created_at)
-        VALUES (1, 'assistant', 'streamed then', 'streaming', 1);
-        UPDATE messages SET status = 'complete' WHERE id = 1;
-        UPDATE messages SET content = content || ' edited' WHERE id = 1;
-        INSERT INTO messages (conversation_id, role, content, status, created_at)
-        VALUES (1, 'assistant', 'still streaming', 'streaming', 2);
-        """
-    )
-    assert raw.execute("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'streamed'").fetchall() == []
-    raw.close()
-    with ConversationStore(db_path) as store:
-        assert [c.id for c in store.list_conversations("streamed edited")] == [1]
-        assert _last(store, 1).status == "interrupted"  # its writer (no pid) is gone
-        assert [c.id for c in store.list_conversations("still")] == [1]
-        store._conn.execute("UPDATE messages SET content = 'rewritten' WHERE id = 1")
-        assert store.list_conversations("streamed") == []
-        assert [c.id for c in store.list_conversations("rewritten")] == [1]

@@ -1,0 +1,417 @@
+"""The conversation store: :class:`ConversationStore` opens the file and runs every query.
+
+It opens (creating, migrating and recovering) the database, then lists, searches, reads
+and writes conversations and messages; a streaming answer is saved by the
+:class:`~thinkpane.tui.core.store.writer.AnswerWriter` that :meth:`ConversationStore.start_answer`
+returns. The schema is in :mod:`.schema`, error wording in :mod:`.errors`.
+
+* **Search is newest first**, not ranked: every word must appear in the title or in one
+  message's text (the last word also as a prefix, for search as you type). Reasoning is
+  not searched. FTS5 when the database has its index (see :mod:`.schema`), ``LIKE``
+  otherwise.
+* **Privacy.** The file, its ``-wal`` and ``-shm`` are mode 0600 in a 0700 directory. The
+  store never receives settings or secrets.
+* **Threads.** One connection (``check_same_thread=False``) behind a lock: the app may
+  flush from a timer while a worker thread streams.
+* **Crash recovery.** Opening marks the rows a dead process left ``"streaming"`` as
+  ``"interrupted"`` (see :mod:`.writer` for how an answer is saved as it streams).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Self
+
+from thinkpane.tui.core.store.errors import MEMORY, StoreError, _describe
+from thinkpane.tui.core.store.records import ROLES, STATUSES, ConversationSummary, StoredMessage
+from thinkpane.tui.core.store.schema import SCHEMA_VERSION, _fts5_available, _NewerSchema, migrate
+from thinkpane.tui.core.store.text import _storable, _storable_or_none
+from thinkpane.tui.core.store.writer import _LIVE_ANSWERS, _LIVE_ANSWERS_LOCK, AnswerWriter
+
+# How long a write waits for another Thinkpane process holding the database lock.
+DEFAULT_BUSY_TIMEOUT_S = 3.0
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name != "posix":
+        return False  # os.kill(pid, 0) is not a harmless probe on Windows
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    except OSError:
+        return False
+    return True
+
+
+_CONVERSATION_COLUMNS = (
+    "c.id, c.title, c.created_at, c.updated_at, "
+    "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id), "
+    "c.backend, c.model, c.system"
+)
+_MESSAGE_COLUMNS = (
+    "id, conversation_id, role, content, reasoning, status, backend, model, input_tokens, "
+    "output_tokens, stop_reason, error, extra, created_at, finished_at, ttft_ms, elapsed_ms"
+)
+
+
+class ConversationStore:
+    """Conversations and their messages in one SQLite file. Safe to share between threads."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT_S,
+        full_text_search: bool | None = None,
+    ) -> None:
+        """Open (creating if needed) the database at ``path``; ``":memory:"`` for a throwaway one.
+
+        ``full_text_search=False`` forces the LIKE fallback for a new database (tests use it);
+        ``None`` uses FTS5 when this SQLite has it.
+        """
+        self.path = str(path)
+        # Identifies the file for _LIVE_ANSWERS, whatever relative path or symlink led to it.
+        self._key = self.path if self.path == MEMORY else os.path.realpath(self.path)
+        self._lock = threading.RLock()
+        self._writers: weakref.WeakSet[AnswerWriter] = weakref.WeakSet()
+        self._conn: sqlite3.Connection | None = None
+        self._last_time = 0.0
+        try:
+            self._conn = self._connect(busy_timeout)
+            fts = _fts5_available(self._conn) if full_text_search is None else full_text_search
+            migrate(self._conn, fts=fts)
+            self._fts = self._has_table("messages_fts")
+            self._recover_interrupted()
+            # Continue the clock from the newest stored change (the system clock may lag).
+            self._last_time = self._db.execute(
+                "SELECT coalesce(max(updated_at), 0) FROM conversations"
+            ).fetchone()[0]
+            self._tighten_permissions()
+        except _NewerSchema as exc:
+            self._abandon()
+            raise StoreError(
+                f"The conversation history was written by a newer Thinkpane ({self.path})",
+                f"It has schema version {exc.version}; this Thinkpane knows up to "
+                f"{SCHEMA_VERSION}. Upgrade Thinkpane, or set THINKPANE_DATA_DIR to use "
+                "another folder.",
+            ) from None
+        except (sqlite3.Error, OSError) as exc:
+            self._abandon()
+            raise _describe(exc, self.path, "Could not open the conversation history") from None
+        except StoreError:
+            self._abandon()
+            raise
+
+    # ----------------------------------------------------------------- connection
+
+    def _connect(self, busy_timeout: float) -> sqlite3.Connection:
+        if self.path != MEMORY:
+            from thinkpane.tui.core.paths import ensure_private_dir
+
+            file = Path(self.path)
+            ensure_private_dir(file.parent)
+            if not file.exists():
+                # Create it 0600 ourselves; SQLite gives -wal/-shm the database's mode.
+                os.close(os.open(file, os.O_CREAT | os.O_WRONLY, 0o600))
+        conn = sqlite3.connect(
+            self.path,
+            timeout=busy_timeout,
+            check_same_thread=False,
+            isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+        )
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+            # The first real read: a file that is not a database fails here.
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _tighten_permissions(self) -> None:
+        if self.path == MEMORY:
+            return
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(self.path + suffix, 0o600)
+
+    def _abandon(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+
+    def _now(self) -> float:
+        """Wall-clock time, strictly increasing within this store so "newest first" is exact."""
+        with self._lock:
+            self._last_time = max(time.time(), self._last_time + 1e-6)
+            return self._last_time
+
+    def _has_table(self, name: str) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        return row is not None
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError("The conversation history is closed", "This is a bug; please report it.")
+        return self._conn
+
+    @contextlib.contextmanager
+    def _guard(self, action: str) -> Iterator[sqlite3.Connection]:
+        """Hold the lock; turn any SQLite failure into a StoreError."""
+        with self._lock:
+            try:
+                yield self._db
+            except (sqlite3.Error, OSError) as exc:
+                raise _describe(exc, self.path, action) from None
+
+    @contextlib.contextmanager
+    def _write(self, action: str) -> Iterator[sqlite3.Connection]:
+        """A write transaction under the lock; rolled back on any error."""
+        with self._guard(action) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _recover_interrupted(self) -> None:
+        """Rows left "streaming" by a process that is gone (crash, kill) become "interrupted".
+
+        Rows whose writer is still running (another Thinkpane, or another store in this
+        process) are left alone.
+        """
+        now = self._now()
+        with self._write("Could not open the conversation history") as conn:
+            rows = conn.execute(
+                "SELECT id, writer_pid FROM messages WHERE status = 'streaming'"
+            ).fetchall()
+            with _LIVE_ANSWERS_LOCK:
+                live_here = {mid for key, mid in _LIVE_ANSWERS if key == self._key}
+            own = os.getpid()
+            orphans = [
+                (now, message_id)
+                for message_id, pid in rows
+                if pid is None
+                or (pid == own and message_id not in live_here)
+                or (pid != own and not _pid_alive(pid))
+            ]
+            conn.executemany(
+                "UPDATE messages SET status = 'interrupted', "
+                "finished_at = coalesce(finished_at, ?) WHERE id = ?",
+                orphans,
+            )
+
+    # ----------------------------------------------------------------- conversations
+
+    def create_conversation(
+        self,
+        title: str = "New chat",
+        *,
+        backend: str = "",
+        model: str = "",
+        system: str | None = None,
+    ) -> int:
+        now = self._now()
+        with self._write("Could not save the conversation") as conn:
+            cursor = conn.execute(
+                "INSERT INTO conversations (title, created_at, updated_at, backend, model, system) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (_storable(title), now, now, backend, model, _storable_or_none(system)),
+            )
+            return int(cursor.lastrowid)
+
+    def list_conversations(self, query: str | None = None, limit: int = 200) -> list[ConversationSummary]:
+        """Newest first. ``query``: words that must all appear in a title or in one message."""
+        words = _storable(query or "").split()
+        with self._guard("Could not read the conversation history") as conn:
+            if not words:
+                rows = conn.execute(
+                    f"SELECT {_CONVERSATION_COLUMNS} FROM conversations c "
+                    "ORDER BY c.updated_at DESC, c.id DESC LIMIT ?",
+                    (limit,),
+                ).fetchall()
+            elif self._fts:
+                match = _fts_query(words)
+                rows = conn.execute(
+                    f"SELECT {_CONVERSATION_COLUMNS} FROM conversations c "
+                    "WHERE c.id IN (SELECT m.conversation_id FROM messages m WHERE m.id IN "
+                    "  (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)) "
+                    "OR c.id IN (SELECT rowid FROM conversations_fts WHERE conversations_fts MATCH ?) "
+                    "ORDER BY c.updated_at DESC, c.id DESC LIMIT ?",
+                    (match, match, limit),
+                ).fetchall()
+            else:
+                like = " AND ".join(["{col} LIKE ? ESCAPE '\\'"] * len(words))
+                patterns = [f"%{_escape_like(word)}%" for word in words]
+                rows = conn.execute(
+                    f"SELECT {_CONVERSATION_COLUMNS} FROM conversations c "
+                    "WHERE (" + like.format(col="c.title") + ") "
+                    "OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id "
+                    "  AND " + like.format(col="m.content") + ") "
+                    "ORDER BY c.updated_at DESC, c.id DESC LIMIT ?",
+                    (*patterns, *patterns, limit),
+                ).fetchall()
+        return [ConversationSummary(*row) for row in rows]
+
+    def get_conversation(self, conversation_id: int) -> ConversationSummary | None:
+        with self._guard("Could not read the conversation history") as conn:
+            row = conn.execute(
+                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = ?",
+                (conversation_id,),
+            ).fetchone()
+        return ConversationSummary(*row) if row else None
+
+    def rename(self, conversation_id: int, title: str) -> None:
+        # Renaming does not bump updated_at: the list stays in order of conversation activity.
+        with self._write("Could not rename the conversation") as conn:
+            conn.execute(
+                "UPDATE conversations SET title = ? WHERE id = ?", (_storable(title), conversation_id)
+            )
+
+    def delete(self, conversation_id: int) -> None:
+        """Delete a conversation and (by cascade) its messages. Unknown ids are ignored."""
+        with self._write("Could not delete the conversation") as conn:
+            conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+
+    def last_conversation_id(self) -> int | None:
+        with self._guard("Could not read the conversation history") as conn:
+            row = conn.execute(
+                "SELECT id FROM conversations ORDER BY updated_at DESC, id DESC LIMIT 1"
+            ).fetchone()
+        return int(row[0]) if row else None
+
+    # ----------------------------------------------------------------- messages
+
+    def add_message(
+        self,
+        conversation_id: int,
+        role: str,
+        content: str,
+        *,
+        reasoning: str = "",
+        backend: str = "",
+        model: str = "",
+        status: str = "complete",
+    ) -> int:
+        return self._insert_message(
+            conversation_id, role, content, reasoning=reasoning, backend=backend, model=model,
+            status=status, action="Could not save the message",
+        )
+
+    def start_answer(self, conversation_id: int, *, backend: str, model: str) -> AnswerWriter:
+        """Insert the assistant row now (status "streaming") and return its writer."""
+        message_id = self._insert_message(
+            conversation_id, "assistant", "", reasoning="", backend=backend, model=model,
+            status="streaming", action="Could not start saving the answer",
+        )
+        writer = AnswerWriter(self, message_id, conversation_id)
+        self._writers.add(writer)
+        with _LIVE_ANSWERS_LOCK:
+            _LIVE_ANSWERS.add((self._key, message_id))
+        return writer
+
+    def _insert_message(
+        self, conversation_id: int, role: str, content: str, *, reasoning: str, backend: str,
+        model: str, status: str, action: str,
+    ) -> int:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {sorted(ROLES)}, not {role!r}")
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {sorted(STATUSES)}, not {status!r}")
+        now = self._now()
+        finished_at = None if status == "streaming" else now
+        with self._write(action) as conn:
+            cursor = conn.execute(
+                "INSERT INTO messages (conversation_id, role, content, reasoning, status, backend, "
+                "model, created_at, finished_at, writer_pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, role, _storable(content), _storable(reasoning), status,
+                 backend, model, now, finished_at, os.getpid() if status == "streaming" else None),
+            )
+            self._touch(conn, conversation_id, now)
+            return int(cursor.lastrowid)
+
+    @staticmethod
+    def _touch(conn: sqlite3.Connection, conversation_id: int, now: float) -> None:
+        conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+
+    def load_messages(self, conversation_id: int) -> list[StoredMessage]:
+        """Oldest first."""
+        with self._guard("Could not read the conversation") as conn:
+            rows = conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id",
+                (conversation_id,),
+            ).fetchall()
+        return [_message_from_row(row) for row in rows]
+
+    def get_message(self, message_id: int) -> StoredMessage | None:
+        with self._guard("Could not read the conversation") as conn:
+            row = conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+        return _message_from_row(row) if row else None
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def close(self) -> None:
+        """Save what open answer writers still buffer (best effort), then close. Idempotent."""
+        with self._lock:
+            if self._conn is None:
+                return
+            for writer in list(self._writers):
+                with contextlib.suppress(StoreError):
+                    writer.flush()
+                writer._forget()
+            self._abandon()
+
+    @property
+    def closed(self) -> bool:
+        return self._conn is None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _message_from_row(row: tuple) -> StoredMessage:
+    values = list(row)
+    try:
+        extra = json.loads(values[12] or "{}")
+    except ValueError:
+        extra = {}
+    values[12] = extra if isinstance(extra, dict) else {}
+    return StoredMessage(*values)
+
+
+def _fts_query(words: list[str]) -> str:
+    """User words -> an FTS5 query: every word required, the last one as a prefix."""
+    phrases = ['"' + word.replace('"', '""') + '"' for word in words]
+    phrases[-1] += "*"
+    return " AND ".join(phrases)
+
+
+def _escape_like(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
