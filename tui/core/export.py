@@ -30,7 +30,7 @@ from typing import Any
 
 from thinkpane.backends.errors import BackendError
 from thinkpane.backends.secrets import redact
-from thinkpane.tui.core.sanitize import sanitize
+from thinkpane.tui.core.sanitize import sanitize, sanitize_line
 
 FORMATS = ("md", "json")
 JSON_FORMAT_ID = "thinkpane.conversation"
@@ -131,7 +131,7 @@ def _block(text: str) -> str:
     """Message text made safe to embed: sanitised, our structure tags escaped, fences closed."""
     lines: list[str] = []
     open_fence: str | None = None
-    for line in sanitize(text or "").replace("\r", "").split("\n"):
+    for line in sanitize(text).split("\n"):
         match = _FENCE.match(line)
         if open_fence is None:
             if match and not (match.group(1)[0] == "`" and "`" in match.group(2)):
@@ -151,7 +151,7 @@ def _block(text: str) -> str:
 
 def _inline(text: str) -> str:
     """One line of plain text in a heading or metadata: no newlines, no Markdown syntax."""
-    return _INLINE_SPECIALS.sub(r"\\\1", " ".join(sanitize(text or "").split()))
+    return _INLINE_SPECIALS.sub(r"\\\1", sanitize_line(text))
 
 
 def _metadata(message: Any) -> str:
