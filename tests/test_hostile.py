@@ -93,6 +93,9 @@ def test_events_are_sanitised_at_ingest() -> None:
 
 
 def test_single_line_helper_keeps_markup_literal() -> None:
+    from thinkpane.tui.core.backend_conversation import title_from_prompt
+
+    assert title_from_prompt("a\x1b]0;pwned\x07b\x1b(B\nc") == "ab c"  # a title is made clean
     assert sanitize_line(hostile.BY_NAME["rich_markup"].text) == hostile.BY_NAME["rich_markup"].text
     assert sanitize_line("a\nb\x1b[2Jc\u202ed\x1b(B") == "a bcd"
     assert sanitize_line("two\nlines\there") == "two lines here"
@@ -391,6 +394,10 @@ async def test_every_pane_shows_hostile_text_literally_and_inert(store):
         backend.end()
         await wait_until(pilot, lambda: app.chat.live is None, "turn ended")
         await pilot.pause()
+        # Stored as shown: the text and the error message were sanitised where they arrived.
+        stored = store.load_messages(app.chat.conversation_id)[-1]
+        clean = sanitize(ALL_IN_ONE)
+        assert (stored.reasoning, stored.content, stored.error) == (clean, clean, f"{clean} — {clean} — {clean}")
 
         reasoning_live = app.chat.reasoning_pane.live_text()
         assert_inert(reasoning_live, where="reasoning pane")

@@ -9,7 +9,10 @@ Hostile text cannot break the document's structure: a ``</details>`` (or ``<deta
 ``<summary>``) in a message is escaped, a fenced code block left open is closed at the end
 of its message, and a line that would fake one of our turn headings is escaped. The
 Markdown is sanitised like terminal output (escape sequences, control characters, bidi
-overrides removed: ``cat export.md`` is safe); the JSON keeps the exact text, escaped.
+overrides removed: ``cat export.md`` is safe); the JSON keeps the stored text exactly,
+escaped. Model text is stored already sanitised (thinkpane.tui.core.sanitize), so both
+formats hold what the app showed; the Markdown is sanitised again for prompts (stored as
+typed) and for conversations stored by earlier versions, which kept the raw text.
 
 Neither format holds settings or secrets: the store never receives them, and error texts
 are passed through :func:`thinkpane.backends.secrets.redact` once more on the way out.

@@ -30,7 +30,8 @@ def rendered_markdown(text: str) -> RenderedOnce:
     """Finished Markdown, sanitised; Rich Markdown never interprets Rich markup.
 
     Sanitised here as well as at ingest: a conversation stored by an earlier version holds
-    the raw text. Rendered once per width (Textual would render it to measure it, then again to draw it).
+    the raw text. Rendered once per width (Textual would render it to measure it, then again
+    to draw it).
     """
     return RenderedOnce(rich_markdown(sanitize(text)))
 
