@@ -1,4 +1,4 @@
-"""Hostile text (tests/hostile.py) through every path that shows it: sanitisers, ``thinkpane
+"""Hostile text (tests/hostile.py) through every path that shows it: the sanitiser, ``thinkpane
 ask`` over the REAL OpenAI and Bedrock backends and their HTTP stand-ins (invalid UTF-8 on
 the wire included), ``ask --json``, the store, and every pane of the chat screen.
 
@@ -33,9 +33,8 @@ from tests.servers import bedrock_eventstream as bedrock_server
 from tests.servers.openai_sse import DONE, Raw, Respond, chunk, error_body, serve
 from tests.tui_helpers import GatedBackend, rendered_text, wait_until
 from thinkpane.tui.cli.main import main
-from thinkpane.tui.core.sanitize import sanitize
+from thinkpane.tui.core.sanitize import EventSanitizer, StreamSanitizer, sanitize, sanitize_line
 from thinkpane.tui.core.store import ConversationStore
-from thinkpane.tui.widgets.safe_text import clean, clean_line, safe_text
 
 THINKPANE = Path(sys.executable).with_name("thinkpane")
 
@@ -45,40 +44,66 @@ def pieces(text: str, size: int = 7) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
-# --------------------------------------------------------------------------- the sanitisers
+# --------------------------------------------------------------------------- the sanitiser
 
 
-@pytest.mark.parametrize("sanitizer", [sanitize, clean], ids=["thinkpane.tui.core.sanitize", "safe_text.clean"])
 @pytest.mark.parametrize("payload", PAYLOADS, ids=lambda p: p.name)
-def test_each_payload_is_made_inert_and_stays_readable(sanitizer, payload) -> None:
-    shown = sanitizer(payload.text)
+def test_each_payload_is_made_inert_and_stays_readable(payload) -> None:
+    shown = sanitize(payload.text)
+    assert shown == payload.shown  # whole sequences gone: no "(B", "#8", "7" debris
     for control in hostile.TERMINAL_CONTROLS + list(hostile.BIDI_CONTROLS):
         assert control not in shown
     for forbidden in payload.forbidden:
         assert forbidden not in shown
     assert payload.marker in shown
-    assert sanitizer(shown) == shown  # idempotent: nothing left to strip
+    assert sanitize(shown) == shown  # idempotent: nothing left to strip
 
 
-@pytest.mark.parametrize("sanitizer", [sanitize, clean], ids=["thinkpane.tui.core.sanitize", "safe_text.clean"])
-def test_a_sequence_split_between_deltas_never_becomes_live(sanitizer) -> None:
-    # The UI and `ask` sanitise delta by delta; every cut point must still be inert.
+def test_the_sanitiser_keeps_text_and_removes_sequences() -> None:
+    text = "a\x1b[31mred\x1b[0m\x1b]8;;http://x\x07link\x1b]8;;\x07\x00\x9b2J z\tq\r\n"
+    assert sanitize(text) == "aredlink z\tq\n"
+    assert sanitize("\x1b]52;c;ZXZpbA==\x07paste") == "paste"
+    # A sequence cut off by another ESC or the end goes as far as it got (a terminal swallows it too).
+    assert sanitize("x\x1b[31\x1b[0my \x1b(") == "xy "
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7])
+def test_a_sequence_split_between_deltas_is_removed_whole(size) -> None:
+    # The chat screen and `ask` sanitise delta by delta: the result is the same text whatever
+    # the cuts, with no debris from a sequence cut in two ("0;pwned", "(B").
+    for payload in PAYLOADS:
+        stream = StreamSanitizer()
+        assert "".join(stream.feed(part) for part in pieces(payload.text, size)) == payload.shown, payload.name
+    whole = sanitize(ALL_IN_ONE)
     for cut in range(len(ALL_IN_ONE) + 1):
-        shown = sanitizer(ALL_IN_ONE[:cut]) + sanitizer(ALL_IN_ONE[cut:])
-        for control in hostile.TERMINAL_CONTROLS + list(hostile.BIDI_CONTROLS):
-            assert control not in shown, (cut, control)
+        stream = StreamSanitizer()
+        assert stream.feed(ALL_IN_ONE[:cut]) + stream.feed(ALL_IN_ONE[cut:]) == whole, cut
 
 
-def test_single_line_helpers_keep_markup_literal() -> None:
-    text = safe_text(hostile.BY_NAME["rich_markup"].text)
-    assert "[bold red]MARKUP[/]" in text.plain and not text.spans
-    assert "\n" not in clean_line("a\nb\x1b[2Jc\u202ed")
-    assert clean_line("a\nb\x1b[2Jc\u202ed") == "a bcd"
+def test_events_are_sanitised_at_ingest() -> None:
+    clean = EventSanitizer()
+    assert [clean(ReasoningDelta(p)).text for p in ("x\x1b(", "By")] == ["x", "y"]
+    assert [clean(ContentDelta(p)).text for p in ("a\x1b#", "8b")] == ["a", "b"]
+    assert clean(Notice("n\x1b7ote", "warning")) == Notice("note", "warning")
+    error = clean(ErrorEvent(ServerError("t\x1bcitle", "h\x1b8int", detail="d\x1b=etail", status=500))).error
+    assert (type(error), error.title, error.hint, error.detail, error.status) == (
+        ServerError, "title", "hint", "detail", 500)
+    assert str(error) == "title — detail — hint"
+    assert clean(Stop()) == Stop()
+
+
+def test_single_line_helper_keeps_markup_literal() -> None:
+    from thinkpane.tui.core.backend_conversation import title_from_prompt
+
+    assert title_from_prompt("a\x1b]0;pwned\x07b\x1b(B\nc") == "ab c"  # a title is made clean
+    assert sanitize_line(hostile.BY_NAME["rich_markup"].text) == hostile.BY_NAME["rich_markup"].text
+    assert sanitize_line("a\nb\x1b[2Jc\u202ed\x1b(B") == "a bcd"
+    assert sanitize_line("two\nlines\there") == "two lines here"
 
 
 def test_huge_line_is_sanitised_quickly() -> None:
     started = time.monotonic()
-    assert sanitize(HUGE_LINE) == HUGE_LINE and clean(HUGE_LINE) == HUGE_LINE
+    assert sanitize(HUGE_LINE) == HUGE_LINE
     assert sanitize("\x1b]0;" + HUGE_LINE) == ""  # an unterminated OSC swallows the rest
     assert time.monotonic() - started < 2.0
 
@@ -182,27 +207,43 @@ def test_console_script_writes_no_raw_control_bytes(server) -> None:
         assert_inert(stream.decode("utf-8"))
 
 
-def test_saved_hostile_exchange_round_trips_exactly(server, capsys) -> None:
+def saved_conversation():
     from thinkpane.tui.core import paths
 
-    server.enqueue(hostile_stream())
-    assert ask(server, "--save", ALL_IN_ONE) == 0
-    assert_inert(capsys.readouterr().err, markers=[])
     store = ConversationStore(paths.database_path())
     try:
         (summary,) = store.list_conversations()
-        messages = store.load_messages(summary.id)
+        return summary, store.load_messages(summary.id)
     finally:
         store.close()
-    # The store keeps data exactly as it arrived; only display sanitises.
+
+
+def test_saved_hostile_exchange_stores_what_was_printed(server, capsys) -> None:
+    server.enqueue(hostile_stream())
+    assert ask(server, "--save", ALL_IN_ONE) == 0
+    out, err = capsys.readouterr()
+    assert_inert(err, markers=[])
+    summary, messages = saved_conversation()
+    # The prompt is kept as typed (it is what was sent); the answer as it was printed.
     assert messages[0].content == ALL_IN_ONE
-    assert messages[1].content == ALL_IN_ONE and messages[1].reasoning == ALL_IN_ONE
+    assert messages[1].content + "\n" == out
+    assert messages[1].content == messages[1].reasoning == sanitize(ALL_IN_ONE)
+    assert summary.title == sanitize_line(ALL_IN_ONE)[:60]
+
+
+def test_saved_json_exchange_prints_the_raw_text_and_stores_the_clean_text(server, capsys) -> None:
+    server.enqueue(hostile_stream())
+    assert ask(server, "--json", "--save", "hi") == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert "".join(e["text"] for e in events if e["type"] == "content") == ALL_IN_ONE
+    _, messages = saved_conversation()
+    assert messages[1].content == messages[1].reasoning == sanitize(ALL_IN_ONE)
 
 
 def test_store_round_trips_every_payload_in_every_field(tmp_path) -> None:
     store = ConversationStore(tmp_path / "db.sqlite3")
     try:
-        for payload in PAYLOADS + [hostile.Payload("huge", HUGE_LINE, "Z")]:
+        for payload in PAYLOADS + [hostile.Payload("huge", HUGE_LINE, "Z", shown=HUGE_LINE)]:
             cid = store.create_conversation(payload.text, backend="scripted", model=payload.text)
             store.add_message(cid, "user", payload.text)
             writer = store.start_answer(cid, backend="scripted", model="m")
@@ -353,6 +394,10 @@ async def test_every_pane_shows_hostile_text_literally_and_inert(store):
         backend.end()
         await wait_until(pilot, lambda: app.chat.live is None, "turn ended")
         await pilot.pause()
+        # Stored as shown: the text and the error message were sanitised where they arrived.
+        stored = store.load_messages(app.chat.conversation_id)[-1]
+        clean = sanitize(ALL_IN_ONE)
+        assert (stored.reasoning, stored.content, stored.error) == (clean, clean, f"{clean} — {clean} — {clean}")
 
         reasoning_live = app.chat.reasoning_pane.live_text()
         assert_inert(reasoning_live, where="reasoning pane")
@@ -398,6 +443,7 @@ async def test_hostile_problem_panel_and_title_header(store):
         assert "[bold red]MARKUP[/]" in header
         user = rendered_text(app.chat.query_one("UserTurn"))
         assert_inert(user, where="user turn", markers=["TITLEOK", "BIDIOK"])
+        assert "[bold red]MARKUP[/]" in user
         reopened = rendered_text(app.chat.reasoning_pane.body.children[0])
         assert_inert(reopened, where="reopened reasoning", markers=["TITLEOK", "BIDIOK"])
         assert "[bold red]MARKUP[/]" in reopened
@@ -450,7 +496,7 @@ async def test_real_openai_backend_over_http_into_the_chat_screen(store, server)
         for control in hostile.TERMINAL_CONTROLS + list(hostile.BIDI_CONTROLS):
             assert control not in reasoning
         messages = store.load_messages(app.chat.conversation_id)
-        assert messages[-1].content == ALL_IN_ONE  # stored exactly, shown sanitised
+        assert messages[-1].content == sanitize(ALL_IN_ONE)  # stored as shown
         await still_responsive(app, pilot)
 
 
@@ -518,3 +564,59 @@ async def test_a_sequence_split_between_deltas_never_shows_debris_while_streamin
         backend.put(Stop())
         backend.end()
         await wait_until(pilot, lambda: app.chat.live is None, "turn ended")
+
+
+async def shown_answers(app, pilot) -> list[tuple[str, str]]:
+    """(answer turn, its reasoning in the Reasoning pane) for every answer, as drawn."""
+    shown = []
+    for answer in app.chat.transcript.answers():
+        # A reopened conversation mounts its older turns as the user scrolls up to them.
+        app.chat.transcript.scroll_to_widget(answer, animate=False)
+        await wait_until(pilot, lambda: answer.is_mounted and answer.size.height > 0, "answer shown")
+        await app.chat.show_reasoning_of(answer)
+        await pilot.pause()
+        shown.append((rendered_text(answer), rendered_text(app.chat.reasoning_pane.body)))
+    return shown
+
+
+async def test_live_stored_reopened_and_exported_text_are_the_same_clean_text(store):
+    """Each payload streamed as one answer (reasoning and answer in 2-character deltas, so
+    every sequence is cut): the live panes, the store, the conversation reopened in a new
+    app and the Markdown export all hold ``payload.shown``, debris-free."""
+    from thinkpane.tui.core.export import export_conversation
+
+    backend = ScriptedBackend()
+    for payload in PAYLOADS:
+        backend.enqueue_turn(pieces(payload.text, 2), pieces(payload.text, 2))
+    app = make_app(store, backend)
+    async with app.run_test(size=(160, 50)) as pilot:
+        for number, payload in enumerate(PAYLOADS, start=1):
+            assert await app.chat.send(payload.name)
+            await wait_until(pilot, lambda: app.chat.live is None and len(app.chat.transcript.answers()) == number,
+                             payload.name)
+        await pilot.pause()
+        live = await shown_answers(app, pilot)
+        conversation_id = app.chat.conversation_id
+
+    stored = [m for m in store.load_messages(conversation_id) if m.role == "assistant"]
+    assert [(m.reasoning, m.content) for m in stored] == [(p.shown, p.shown) for p in PAYLOADS]
+
+    reopened_app = make_app(store, ScriptedBackend(), conversation_id=conversation_id)
+    async with reopened_app.run_test(size=(160, 50)) as pilot:
+        await wait_until(pilot, lambda: len(reopened_app.chat.transcript.answers()) == len(PAYLOADS), "reopened")
+        await pilot.pause()
+        reopened = await shown_answers(reopened_app, pilot)
+
+    exported = export_conversation(store, conversation_id, "md")
+    assert_inert(exported)
+    for payload, (answer, reasoning), again in zip(PAYLOADS, live, reopened):
+        assert (answer, reasoning) == again, payload.name
+        # The drawn text is the clean text (Markdown only rewraps it), with nothing left over.
+        for drawn in (answer, reasoning):
+            assert " ".join(payload.shown.split()) in " ".join(drawn.split()), (payload.name, drawn)
+            for control in hostile.TERMINAL_CONTROLS + list(hostile.BIDI_CONTROLS):
+                assert control not in drawn, (payload.name, control)
+            for forbidden in payload.forbidden:
+                assert forbidden not in drawn, (payload.name, forbidden)
+        assert (f"<details><summary>Reasoning</summary>\n\n{payload.shown}\n\n</details>\n\n{payload.shown}\n\n_"
+                in exported), payload.name

@@ -528,15 +528,6 @@ def test_conversation_sent_to_the_backend_skips_failed_empty_answers():
     assert len(long_title) == 60 and long_title.endswith("…")
 
 
-def test_safe_text_strips_escapes_and_keeps_markup_literal():
-    from thinkpane.tui.widgets.safe_text import clean, clean_line, safe_text
-
-    assert clean("a\x1b[31mred\x1b[0m\x1b]8;;http://x\x07link\x1b]8;;\x07\x00\x9b2J z\tq\n") == "aredlink z\tq\n"
-    assert "\x1b" not in clean("\x1b]52;c;ZXZpbA==\x07paste") and "ZXZpbA" not in clean("\x1b]52;c;ZXZpbA==\x07paste")
-    assert clean_line("two\nlines\there") == "two lines here"
-    assert safe_text("[bold]x[/bold]").plain == "[bold]x[/bold]"
-
-
 async def test_a_store_failure_on_send_keeps_the_prompt_and_says_why(store):
     backend = ScriptedBackend()
     app = make_app(store, backend)

@@ -100,11 +100,13 @@ async def test_rename_in_place(store):
         await pilot.pause()
         assert screen.rename_input.display and screen.rename_input.value == "Old title"
         screen.rename_input.value = ""
-        await pilot.press(*"New [b]title[/b]", "enter")
+        await pilot.press(*"New [b]title[/b]")
+        screen.rename_input.insert_text_at_cursor("\x1b]0;pwned\x07 \x1b(B")  # as a paste would
+        await pilot.press("enter")
         await pilot.pause()
         assert not screen.rename_input.display
         assert table_titles(screen) == ["New [b]title[/b]"]  # shown literally, not as markup
-    assert store.get_conversation(cid).title == "New [b]title[/b]"
+    assert store.get_conversation(cid).title == "New [b]title[/b]"  # stored as shown
 
 
 async def test_escape_cancels_a_rename_then_closes_the_list(store):

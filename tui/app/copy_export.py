@@ -33,8 +33,7 @@ from thinkpane.tui.core.export import (
     suggested_filename,
     write_private,
 )
-from thinkpane.tui.core.sanitize import sanitize
-from thinkpane.tui.widgets.safe_text import clean_line
+from thinkpane.tui.core.sanitize import sanitize, sanitize_line
 
 LABEL_WIDTH = 60
 
@@ -58,10 +57,10 @@ class LiteralCommands(SimpleProvider):
 def code_block_label(number: int, block: CodeBlock) -> str:
     """``2 · python · def fib(n):`` — which block this is, at a glance, on one line."""
     first = next((line for line in block.code.splitlines() if line.strip()), "")
-    first = clean_line(first).strip() or "(empty)"
+    first = sanitize_line(first).strip() or "(empty)"
     if len(first) > LABEL_WIDTH:
         first = first[: LABEL_WIDTH - 1] + "…"
-    language = clean_line(block.language)[:20] or "text"
+    language = sanitize_line(block.language)[:20] or "text"
     return f"{number} · {language} · {first}"
 
 

@@ -2,9 +2,13 @@
 
 Text mode: the reasoning goes to stderr (dimmed on a terminal unless NO_COLOR is set), the
 answer to stdout, each delta flushed as it arrives, so ``thinkpane ask ... > answer.md``
-keeps only the answer. Model text is stripped of escape sequences and control characters
-(thinkpane.tui.core.sanitize) before it is written. ``--json``: one JSON object per event on stdout (JSON
-escaping makes any control character inert; ASCII-only output).
+keeps only the answer. ``--json``: one JSON object per event on stdout, with the exact text
+(JSON escaping makes any control character inert; ASCII-only output).
+
+Every event is sanitised where it arrives, in :func:`run_ask`
+(thinkpane.tui.core.sanitize.EventSanitizer: escape sequences and control characters
+removed): text mode prints that text and ``--save`` stores it, so what was printed is what
+the app shows when the conversation is reopened. Only ``--json`` prints the raw events.
 
 Exit codes: 0 answered; 1 the backend failed (the error's title and hint on stderr); 130
 interrupted (what was printed stays printed).
@@ -33,7 +37,7 @@ from thinkpane.backends.events import (
     StreamEvent,
     Usage,
 )
-from thinkpane.tui.core.sanitize import StreamSanitizer, sanitize
+from thinkpane.tui.core.sanitize import EventSanitizer, sanitize
 
 # Stop reasons the user needs told about; the others are normal endings.
 EXPLAINED_STOPS = frozenset({"max_tokens", "content_filter", "context_window"})
@@ -64,7 +68,7 @@ def print_error(error: BackendError, err: TextIO) -> None:
 
 
 class _Printer:
-    """Routes events to stdout/stderr (text mode) or JSON lines (json mode)."""
+    """Routes events to stdout/stderr (text mode: sanitised events) or JSON lines (json mode: raw)."""
 
     def __init__(self, out: TextIO, err: TextIO, options: AskOptions) -> None:
         self.out, self.err, self.options = out, err, options
@@ -73,9 +77,6 @@ class _Printer:
         self.reasoning_ends_with_newline = True
         self.content_printed = False
         self.content_ends_with_newline = True
-        # One per stream, so an escape sequence cut between two deltas is removed whole.
-        self.reasoning_filter = StreamSanitizer()
-        self.content_filter = StreamSanitizer()
 
     def event(self, event: StreamEvent) -> None:
         if self.options.json_mode:
@@ -86,16 +87,16 @@ class _Printer:
             return
         if isinstance(event, ReasoningDelta):
             if self.options.show_reasoning and event.text:
-                self._reasoning(event.text)
+                self._write_reasoning(event.text)
         elif isinstance(event, ContentDelta):
-            self._content(event.text)
+            self._write_content(event.text)
         elif isinstance(event, Stop):
             if event.reason in EXPLAINED_STOPS and event.explanation:
                 self.finish_lines()
                 self.err.write(event.explanation + "\n")
         elif isinstance(event, Notice):
             self._close_reasoning()
-            self.err.write(f"Note: {sanitize(event.text)}\n")
+            self.err.write(f"Note: {event.text}\n")
         elif isinstance(event, ErrorEvent):
             self.finish_lines()
             print_error(event.error, self.err)
@@ -110,15 +111,11 @@ class _Printer:
     def finish_lines(self) -> None:
         """End open reasoning / answer lines so the next message starts on its own line."""
         self._close_reasoning()
-        self._write_content(self.content_filter.flush())
         if self.content_printed and not self.content_ends_with_newline:
             self.out.write("\n")
             self.content_ends_with_newline = True
         self.out.flush()
         self.err.flush()
-
-    def _reasoning(self, text: str) -> None:
-        self._write_reasoning(self.reasoning_filter.feed(text))
 
     def _write_reasoning(self, text: str) -> None:
         if not text:
@@ -129,15 +126,11 @@ class _Printer:
         self.reasoning_ends_with_newline = text.endswith("\n")
 
     def _close_reasoning(self) -> None:
-        self._write_reasoning(self.reasoning_filter.flush())
         if self.reasoning_open:
             # One newline between the reasoning and whatever comes next on the terminal.
             self.err.write("\n" if self.reasoning_ends_with_newline else "\n\n")
             self.err.flush()
             self.reasoning_open = False
-
-    def _content(self, text: str) -> None:
-        self._write_content(self.content_filter.feed(text))
 
     def _write_content(self, text: str) -> None:
         if not text:
@@ -164,19 +157,21 @@ async def run_ask(
 ) -> int:
     """Stream one answer to the terminal; returns the exit code. Cancellation propagates."""
     printer = _Printer(out, err, options)
+    clean = EventSanitizer()
     started = time.monotonic()
     first_token_at: float | None = None
     failed: BackendError | None = None
     stop: Stop | None = None
     try:
-        async for event in guarded(backend, conversation):
+        async for raw in guarded(backend, conversation):
+            event = clean(raw)
             if isinstance(event, (ReasoningDelta, ContentDelta)) and first_token_at is None:
                 first_token_at = time.monotonic()
             if isinstance(event, ErrorEvent):
                 failed = event.error
             elif isinstance(event, Stop):
                 stop = event
-            printer.event(event)
+            printer.event(raw if options.json_mode else event)
             if writer is not None:
                 _record(writer, event)
         if failed is None and stop is None:

@@ -418,6 +418,7 @@ def _ask(args: argparse.Namespace, settings, backend_class) -> int:
     from thinkpane.backends.events import ErrorEvent, event_to_json
     from thinkpane.tui.cli.ask import AskOptions, build_prompt, conversation_for, print_error, run_ask
     from thinkpane.tui.core.config import backend_options
+    from thinkpane.tui.core.sanitize import sanitize_line
 
     settings = settings or _load_settings()
     name = getattr(args, "backend", None) or settings.backend
@@ -441,7 +442,7 @@ def _ask(args: argparse.Namespace, settings, backend_class) -> int:
     store = writer = None
     if args.save:
         store = _open_store()
-        title = " ".join(prompt.split())[:60] or "thinkpane ask"
+        title = sanitize_line(prompt)[:60] or "thinkpane ask"
         conversation_id = store.create_conversation(title, backend=name, model=backend.model, system=system)
         store.add_message(conversation_id, "user", prompt, backend=name, model=backend.model)
         writer = store.start_answer(conversation_id, backend=name, model=backend.model)

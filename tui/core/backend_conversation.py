@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from thinkpane.backends.events import Conversation, Message
+from thinkpane.tui.core.sanitize import sanitize_line
 
 
 def backend_conversation(stored: Iterable[Any], system: str | None = None) -> Conversation:
@@ -28,8 +29,8 @@ def backend_conversation(stored: Iterable[Any], system: str | None = None) -> Co
 
 
 def title_from_prompt(prompt: str, limit: int = 60) -> str:
-    """The first ~60 characters of the prompt, on one line."""
-    line = " ".join(prompt.split())
+    """The first ~60 characters of the prompt, on one line, sanitised (it is shown and stored)."""
+    line = sanitize_line(prompt)
     if len(line) <= limit:
         return line or "New chat"
     return line[: limit - 1].rstrip() + "…"

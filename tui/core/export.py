@@ -9,7 +9,10 @@ Hostile text cannot break the document's structure: a ``</details>`` (or ``<deta
 ``<summary>``) in a message is escaped, a fenced code block left open is closed at the end
 of its message, and a line that would fake one of our turn headings is escaped. The
 Markdown is sanitised like terminal output (escape sequences, control characters, bidi
-overrides removed: ``cat export.md`` is safe); the JSON keeps the exact text, escaped.
+overrides removed: ``cat export.md`` is safe); the JSON keeps the stored text exactly,
+escaped. Model text is stored already sanitised (thinkpane.tui.core.sanitize), so both
+formats hold what the app showed; the Markdown is sanitised again for prompts (stored as
+typed) and for conversations stored by earlier versions, which kept the raw text.
 
 Neither format holds settings or secrets: the store never receives them, and error texts
 are passed through :func:`thinkpane.backends.secrets.redact` once more on the way out.
@@ -30,7 +33,7 @@ from typing import Any
 
 from thinkpane.backends.errors import BackendError
 from thinkpane.backends.secrets import redact
-from thinkpane.tui.core.sanitize import sanitize
+from thinkpane.tui.core.sanitize import sanitize, sanitize_line
 
 FORMATS = ("md", "json")
 JSON_FORMAT_ID = "thinkpane.conversation"
@@ -131,7 +134,7 @@ def _block(text: str) -> str:
     """Message text made safe to embed: sanitised, our structure tags escaped, fences closed."""
     lines: list[str] = []
     open_fence: str | None = None
-    for line in sanitize(text or "").replace("\r", "").split("\n"):
+    for line in sanitize(text).split("\n"):
         match = _FENCE.match(line)
         if open_fence is None:
             if match and not (match.group(1)[0] == "`" and "`" in match.group(2)):
@@ -151,7 +154,7 @@ def _block(text: str) -> str:
 
 def _inline(text: str) -> str:
     """One line of plain text in a heading or metadata: no newlines, no Markdown syntax."""
-    return _INLINE_SPECIALS.sub(r"\\\1", " ".join(sanitize(text or "").split()))
+    return _INLINE_SPECIALS.sub(r"\\\1", sanitize_line(text))
 
 
 def _metadata(message: Any) -> str:

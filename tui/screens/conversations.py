@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
 from thinkpane.backends.errors import BackendError
-from thinkpane.tui.widgets.safe_text import clean_line
+from thinkpane.tui.core.sanitize import sanitize_line
 
 
 class ConfirmDeleteScreen(ModalScreen[bool]):
@@ -33,7 +33,7 @@ class ConfirmDeleteScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog"):
-            yield Label(Text.assemble("Delete “", clean_line(self.conversation_title), "”?"), id="confirm-question")
+            yield Label(Text.assemble("Delete “", sanitize_line(self.conversation_title), "”?"), id="confirm-question")
             yield Static("Its messages are deleted too. This cannot be undone.", classes="dim")
             with Horizontal(id="confirm-buttons"):
                 yield Button("Delete (y)", variant="error", id="confirm-yes")
@@ -111,10 +111,10 @@ class ConversationsScreen(ModalScreen[int | None]):
         table.clear()
         for summary in summaries:
             table.add_row(
-                Text(clean_line(summary.title) or "Untitled"),
+                Text(sanitize_line(summary.title) or "Untitled"),
                 Text(self.format_date(summary.updated_at)),
                 Text(str(summary.message_count), justify="right"),
-                Text(clean_line(summary.model or summary.backend), style="dim"),
+                Text(sanitize_line(summary.model or summary.backend), style="dim"),
                 key=str(summary.id),
             )
         empty = self.query_one("#conversations-empty", Static)
@@ -183,7 +183,7 @@ class ConversationsScreen(ModalScreen[int | None]):
 
     @on(Input.Submitted, "#conversation-rename")
     def on_rename_submitted(self, event: Input.Submitted) -> None:
-        title = " ".join(event.value.split())
+        title = sanitize_line(event.value)
         conversation_id = self.renaming
         if conversation_id is not None and title:
             try:

@@ -3,7 +3,7 @@
 A step's line is updated in place as its :class:`thinkpane.backends.base.ProgressEvent`\\ s arrive
 (``step`` is the key): a spinner while it runs, then ✓ ok, – skip, ! warn or ✗ fail with
 its duration. A failure or warning shows its hint (the fix) under it. Text from servers and
-models goes through :func:`thinkpane.tui.widgets.safe_text.clean`, never through the markup parser.
+models goes through :func:`thinkpane.tui.core.sanitize.sanitize`, never through the markup parser.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from thinkpane.backends.events import ProgressEvent
-from thinkpane.tui.widgets.safe_text import clean, clean_line
+from thinkpane.tui.core.sanitize import sanitize, sanitize_line
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 SYMBOLS = {"ok": "✓", "skip": "–", "warn": "!", "fail": "✗", "info": "·", "cancelled": "■"}
@@ -64,9 +64,9 @@ class StepLine(Static):
         # An "info" line about a running step keeps the step running; on its own it is a note.
         if event.status != "info" or self.status not in RUNNING:
             self.set_status(event.status)
-        self.message = clean(event.message)
-        self.hint = clean(event.hint)
-        self.detail = clean(str(event.data.get("detail", "") or "")) if event.data else ""
+        self.message = sanitize(event.message)
+        self.hint = sanitize(event.hint)
+        self.detail = sanitize(str(event.data.get("detail", "") or "")) if event.data else ""
         self.duration_s = event.duration_s
         self.refresh_text()
 
@@ -80,7 +80,7 @@ class StepLine(Static):
     def render_text(self) -> Text:
         symbol = SPINNER[self.frame % len(SPINNER)] if self.running else SYMBOLS.get(self.status, "·")
         # A running step's message can be a long stream of model text: show its newest part.
-        message = clean_line(self.message)
+        message = sanitize_line(self.message)
         if self.running and len(message) > 160:
             message = "…" + message[-159:]
         text = Text.assemble((symbol + " ", "bold"), (self.step, "dim"), "  ", message)

@@ -10,7 +10,7 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
 
-from thinkpane.tui.widgets.safe_text import clean_line
+from thinkpane.tui.core.sanitize import sanitize_line
 
 STATE_STYLES = {
     "idle": "dim",
@@ -61,7 +61,7 @@ class StatusLine(Static):
 
     def line_text(self, width: int | None = None) -> Text:
         """The line; with ``width``, the most detailed form that fits in it."""
-        where = " · ".join(part for part in (clean_line(self.info.backend), clean_line(self.info.model)) if part)
+        where = " · ".join(part for part in (sanitize_line(self.info.backend), sanitize_line(self.info.model)) if part)
         where = where or "no backend"
         for long_tokens, elapsed, ttft in VARIANTS:
             line = self._line(where, long_tokens=long_tokens, elapsed=elapsed, ttft=ttft)
@@ -80,7 +80,7 @@ class StatusLine(Static):
         line.append(" │ ")
         line.append(info.state, style=STATE_STYLES.get(info.state, ""))
         if info.text:
-            line.append(" · " + clean_line(info.text), style="red" if info.state == "error" else "yellow")
+            line.append(" · " + sanitize_line(info.text), style="red" if info.state == "error" else "yellow")
         if elapsed and info.elapsed_s is not None:
             line.append(f" │ {info.elapsed_s:.1f} s")
         if ttft and info.ttft_ms is not None:

@@ -19,26 +19,28 @@ from textual.message import Message
 from textual.widgets import Static
 
 from thinkpane.backends.events import STOP_EXPLANATIONS
+from thinkpane.tui.core.sanitize import sanitize
 from thinkpane.tui.core.turn_record import TurnRecord
 from thinkpane.tui.render.laid_out_once import LaidOutOnce, SizedByLayout
 from thinkpane.tui.widgets.live_markdown import LiveMarkdown, RenderedOnce
 from thinkpane.tui.render.rich_markdown import rich_markdown
-from thinkpane.tui.widgets.safe_text import clean, safe_text
 
 
 def rendered_markdown(text: str) -> RenderedOnce:
     """Finished Markdown, sanitised; Rich Markdown never interprets Rich markup.
 
-    Rendered once per width (Textual would render it to measure it, then again to draw it).
+    Sanitised here as well as at ingest: a conversation stored by an earlier version holds
+    the raw text. Rendered once per width (Textual would render it to measure it, then again
+    to draw it).
     """
-    return RenderedOnce(rich_markdown(clean(text)))
+    return RenderedOnce(rich_markdown(sanitize(text)))
 
 
 class UserTurn(Static):
-    """The user's prompt, shown literally."""
+    """The user's prompt, shown literally: a ``Text``, so markup is not interpreted."""
 
     def __init__(self, prompt: str) -> None:
-        super().__init__(safe_text(prompt), classes="user-turn")
+        super().__init__(Text(sanitize(prompt)), classes="user-turn")
         self.prompt = prompt
 
 
@@ -117,7 +119,7 @@ class AnswerTurn(LaidOutOnce, Vertical):
         """
         if self._live is not None:
             live, self._live = self._live, None
-            text = clean(self.record.content)  # what the stream's sanitiser passed on
+            text = self.record.content  # sanitised at ingest (the stream worker)
             if live.source != text:
                 await live.update(text)
             self._body = live
@@ -132,9 +134,9 @@ class AnswerTurn(LaidOutOnce, Vertical):
         elif record.status == "interrupted":
             note.append("interrupted (the app closed while this answer streamed)", style="dim italic")
         elif record.status == "error":
-            note.append(clean(record.error_title or "Error"), style="bold")
+            note.append(sanitize(record.error_title or "Error"), style="bold")
             if record.error_hint:
-                note.append("\n" + clean(record.error_hint))
+                note.append("\n" + sanitize(record.error_hint))
         elif record.status == "complete" and record.stop_reason not in (None, "end_turn"):
             explanation = STOP_EXPLANATIONS.get(record.stop_reason or "")
             if explanation:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
@@ -40,12 +40,11 @@ from thinkpane.tui.screens.chat.messages import (
     UsageReceived,
 )
 from thinkpane.tui.render.paint_soon import paint_soon
-from thinkpane.tui.core.sanitize import StreamSanitizer
+from thinkpane.tui.core.sanitize import sanitize, sanitize_line
 from thinkpane.tui.screens.chat.stream_worker import pump_stream
 from thinkpane.tui.core.turn_record import CHARS_PER_TOKEN, REASONING_MS_KEY, TurnRecord
 from thinkpane.tui.widgets.prompt_input import PromptInput
 from thinkpane.tui.widgets.reasoning_pane import ReasoningPane
-from thinkpane.tui.widgets.safe_text import clean, clean_line
 from thinkpane.tui.widgets.status_line import StatusLine
 from thinkpane.tui.widgets.transcript import Transcript
 from thinkpane.tui.widgets.turn import AnswerTurn, ReasoningLink, UserTurn
@@ -73,9 +72,6 @@ class LiveTurn:
     reasoning_stream: MarkdownStream | None
     writer: object  # thinkpane.tui.core.store.AnswerWriter
     input_estimate: str
-    # Sanitise delta by delta, holding back an escape sequence cut between two deltas.
-    reasoning_filter: StreamSanitizer = field(default_factory=StreamSanitizer)
-    content_filter: StreamSanitizer = field(default_factory=StreamSanitizer)
     worker: Worker | None = None
     ending: bool = False  # _end_turn is running: ignore further stream messages
 
@@ -160,7 +156,7 @@ class ChatScreen(Screen):
     def _set_answer_header(self, title: str | None = None) -> None:
         header = Text("Answer", style="bold")
         if title:
-            header.append(" · " + clean_line(title))
+            header.append(" · " + sanitize_line(title))
         self.query_one("#answer-header", Static).update(header)
 
     # ------------------------------------------------------------------ backend state
@@ -188,11 +184,11 @@ class ChatScreen(Screen):
     def show_problem(self, error: BackendError) -> None:
         """A message panel above the transcript: the title, the detail and what to do."""
         text = Text()
-        text.append(clean_line(error.title), style="bold")
+        text.append(sanitize_line(error.title), style="bold")
         if error.detail:
-            text.append("\n" + clean(error.detail))
+            text.append("\n" + sanitize(error.detail))
         if error.hint:
-            text.append("\n" + clean(error.hint))
+            text.append("\n" + sanitize(error.hint))
         text.append("\nPress Ctrl+P → “Set up a backend…” to configure one.", style="dim")
         panel = self.query_one("#message-panel", Static)
         panel.update(text)
@@ -351,14 +347,14 @@ class ChatScreen(Screen):
             record.reasoning += message.reasoning
             live.writer.append_reasoning(message.reasoning)
             if live.reasoning_stream is not None:
-                await live.reasoning_stream.write(live.reasoning_filter.feed(message.reasoning))
+                await live.reasoning_stream.write(message.reasoning)
                 self.reasoning_pane.keep_following()
         if message.content:
             if record.first_content_at is None:
                 record.first_content_at = now
             record.content += message.content
             live.writer.append_content(message.content)
-            await live.answer_stream.write(live.content_filter.feed(message.content))
+            await live.answer_stream.write(message.content)
             self.transcript.keep_following()
         state = "answering" if record.content else "thinking"
         if self.status.info.state != state:
@@ -444,7 +440,7 @@ class ChatScreen(Screen):
             await self._end_turn("error", error=InternalError(
                 "The stream stopped unexpectedly",
                 "This is a bug in Thinkpane; the partial answer is kept.",
-                detail=clean_line(f"{type(event.worker.error).__name__}: {event.worker.error}"),
+                detail=sanitize_line(f"{type(event.worker.error).__name__}: {event.worker.error}"),
             ))
 
     def _tick(self) -> None:
@@ -503,7 +499,7 @@ class ChatScreen(Screen):
             if self.reasoning_pane.live is not None:
                 self.reasoning_pane.live.grow_rows = 1
                 # Textual #6518: a code block body can vanish after a stream ends; re-render fully.
-                await self.reasoning_pane.live.update(clean(record.reasoning))
+                await self.reasoning_pane.live.update(record.reasoning)
         await live.answer.finalize()
         if self.reasoning_pane.shown is record and not record.reasoning:
             await self.reasoning_pane.show_record(record)  # "No reasoning for this answer."

@@ -6,6 +6,10 @@ then at most once per ``interval`` seconds; a timer flushes a trailing burst so 
 waits for the next token to show up. The panes paint at most 8 times a second, so 20
 messages a second lose nothing on screen; 60 were a tenth of a stream's CPU
 (tests/bench/bench_render.py).
+
+This is where backend text enters the chat screen, so it is sanitised here, once
+(thinkpane.tui.core.sanitize.EventSanitizer): the panes, the store and exports all get the
+same text.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from thinkpane.tui.screens.chat.messages import (
     TextReceived,
     UsageReceived,
 )
+from thinkpane.tui.core.sanitize import EventSanitizer
 
 DEFAULT_INTERVAL_S = 1 / 20
 
@@ -90,9 +95,11 @@ async def pump_stream(
 ) -> None:
     """Run one turn; always ends by posting exactly one of Finished / Failed / Cancelled."""
     text = _Coalescer(turn, post, interval)
+    clean = EventSanitizer()
     stop: Stop | None = None
     try:
-        async for event in guarded(backend, conversation):
+        async for raw in guarded(backend, conversation):
+            event = clean(raw)
             if isinstance(event, ReasoningDelta):
                 if text.add(reasoning=event.text):
                     await asyncio.sleep(0)  # let the UI paint before the next burst
