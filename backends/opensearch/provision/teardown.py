@@ -18,7 +18,6 @@ from typing import Any
 from thinkpane.backends.events import ProgressEvent
 from thinkpane.backends.opensearch.errors import envelope_reason
 from thinkpane.backends.opensearch.provision.session import TEARDOWN, Done, Session, Step, Update, run_steps
-from thinkpane.backends.secrets import redact
 
 SUMMARY = "summary"
 
@@ -57,6 +56,17 @@ async def _delete(s: Session, method: Callable[..., Any], **ids: str) -> tuple[b
     return False, error
 
 
+async def _delete_unless_in_use(s: Session, method: Callable[..., Any], in_use: str, hint: str,
+                                **ids: str) -> Done | None:
+    """None once deleted; a failed Done with ``in_use`` when the cluster refuses with 409."""
+    done, error = await _delete(s, method, **ids)
+    if done:
+        return None
+    if error.status_code == 409:
+        return Done("fail", in_use, hint, data={"detail": envelope_reason(error.info)[1]})
+    raise error
+
+
 async def _delete_model(s: Session) -> AsyncIterator[Update | Done]:
     ml = s.client.plugins.ml
     model_id = s.state.model_id
@@ -80,15 +90,13 @@ async def _delete_connector(s: Session) -> AsyncIterator[Update | Done]:
     if not connector_id:
         yield Done("skip", "No connector to delete")
         return
-    done, error = await _delete(s, s.client.plugins.ml.delete_connector, connector_id=connector_id)
-    if not done:
-        reason = envelope_reason(error.info)[1]
-        if error.status_code == 409:
-            yield Done("fail", f"Connector {connector_id} is still used by other models",
-                       "Delete or update those models first, then run the teardown again.",
-                       data={"detail": redact(reason, s.secrets)})
-            return
-        raise error
+    refused = await _delete_unless_in_use(
+        s, s.client.plugins.ml.delete_connector, f"Connector {connector_id} is still used by other models",
+        "Delete or update those models first, then run the teardown again.", connector_id=connector_id,
+    )
+    if refused:
+        yield refused
+        return
     s.state.connector_id = s.state.connector_endpoint = s.state.connector_model = None
     s.save()
     yield Done("ok", f"Deleted connector {connector_id}")
@@ -99,15 +107,14 @@ async def _delete_group(s: Session) -> AsyncIterator[Update | Done]:
     if not group_id:
         yield Done("skip", "No model group to delete")
         return
-    done, error = await _delete(s, s.client.plugins.ml.delete_model_group, model_group_id=group_id)
-    if not done:
-        reason = envelope_reason(error.info)[1]
-        if error.status_code == 409:
-            yield Done("fail", f"Model group {group_id} still has models",
-                       "Another model was registered in this group (not by Thinkpane's setup); delete "
-                       "it first, then run the teardown again.", data={"detail": reason})
-            return
-        raise error
+    refused = await _delete_unless_in_use(
+        s, s.client.plugins.ml.delete_model_group, f"Model group {group_id} still has models",
+        "Another model was registered in this group (not by Thinkpane's setup); delete it first, "
+        "then run the teardown again.", model_group_id=group_id,
+    )
+    if refused:
+        yield refused
+        return
     s.state.model_group_id = s.state.model_group_name = None
     s.save()
     yield Done("ok", f"Deleted model group {group_id}")
