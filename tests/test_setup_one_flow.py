@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import stat
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,7 +23,7 @@ from thinkpane.backends.options import Option
 from thinkpane.backends.secrets import MASK
 from thinkpane.tui.cli.main import main
 from thinkpane.tui.cli.setup import SYMBOLS
-from thinkpane.tui.core import setup_flow
+from thinkpane.tui.core import paths, setup_flow
 from tests.servers.mlcommons import TEST_API_KEY, MLCommonsServer, make_self_signed_cert
 from tests.servers.openai_sse import serve
 from tests.test_cli_setup import ProvisionedBackend
@@ -137,3 +138,10 @@ def test_a_crashing_provisioner_is_a_failed_line_with_secrets_masked(leaky, caps
     assert "step 'connector'" in err
     assert "Traceback" not in out + err
     assert key not in out + err
+
+
+def test_the_state_file_folders_are_created_private() -> None:
+    state_path = setup_flow.state_path_for("opensearch")
+    assert state_path.parent == paths.state_dir()
+    for folder in (paths.data_dir(), paths.state_dir()):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder

@@ -287,7 +287,10 @@ def _config_failure(error: ConfigurationError) -> ProgressEvent:
 
 
 def state_path_for(name: str) -> Path:
-    """The provisioning state file (created resource ids) of backend ``name``."""
+    """The provisioning state file (created resource ids) of backend ``name``; its folders private."""
     from thinkpane.tui.core import paths
 
+    # mkdir -p gives the folders it adds on the way the default mode: the data folder (which
+    # later holds the conversations) must not be the one left readable by others.
+    paths.ensure_private_dir(paths.data_dir())
     return paths.ensure_private_dir(paths.state_dir()) / f"{name}.json"
