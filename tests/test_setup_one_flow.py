@@ -16,6 +16,9 @@ from typing import Any
 
 import pytest
 
+from tests.servers.mlcommons import TEST_API_KEY, MLCommonsServer, make_self_signed_cert
+from tests.servers.openai_sse import serve
+from tests.test_cli_setup import ProvisionedBackend
 from thinkpane.backends import registry
 from thinkpane.backends.base import Provisioner
 from thinkpane.backends.events import ProgressEvent
@@ -24,9 +27,6 @@ from thinkpane.backends.secrets import MASK
 from thinkpane.tui.cli.main import main
 from thinkpane.tui.cli.setup import SYMBOLS
 from thinkpane.tui.core import paths, setup_flow
-from tests.servers.mlcommons import TEST_API_KEY, MLCommonsServer, make_self_signed_cert
-from tests.servers.openai_sse import serve
-from tests.test_cli_setup import ProvisionedBackend
 
 STATUS_OF = {symbol: status for status, symbol in SYMBOLS.items() if status not in ("start", "progress")}
 RUNNING = SYMBOLS["start"]  # start and progress lines share it

@@ -237,7 +237,7 @@ async def run_steps(session: Session, steps: tuple[Step, ...], *, stop_on_fail: 
                         return
                 else:
                     yield session.event(step.id, item.status, item.message, data=item.data)
-        except (Stop, Exception) as exc:  # noqa: BLE001 - every failure becomes a fail event
+        except (Stop, Exception) as exc:  # every failure becomes a fail event
             error = session.error(exc.error if isinstance(exc, Stop) else exc)
             yield session.event(step.id, "fail", error.title, error.hint,
                                 duration_s=time.monotonic() - started,
