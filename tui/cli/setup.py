@@ -1,19 +1,25 @@
-"""Provisioning progress as text lines, for ``thinkpane setup`` and ``thinkpane teardown``.
+"""``thinkpane setup`` and ``thinkpane teardown``: the setup flow's events as text lines.
+
+The steps themselves are the setup screen's (:mod:`thinkpane.tui.core.setup_flow`), so both
+show the same steps, messages and warnings. This module only asks for confirmation, prints
+the events and saves the config.
 
 One line per finished step (``✓ step  message  (1.2 s)``, ``✗ step  message`` followed by
 ``  hint: ...``). On a terminal the line of a running step is redrawn in place as its
 progress events arrive; in a pipe or a log only start lines, finished steps and an
-occasional progress line are printed, so the output stays readable and diffable.
+occasional progress line are printed, so the output stays readable and diffable. Unusable
+options (the flow's ``options`` step) are printed like any other CLI error,
+``Error: <title>`` on stderr.
 """
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, TextIO
 
 from thinkpane.backends.events import ProgressEvent
+from thinkpane.tui.core import setup_flow
 from thinkpane.tui.core.sanitize import sanitize
 
 SYMBOLS = {"ok": "✓", "fail": "✗", "warn": "!", "skip": "–", "info": "·", "start": "…", "progress": "…"}
@@ -24,14 +30,16 @@ PLAIN_PROGRESS_INTERVAL_S = 2.0
 
 
 class ProgressPrinter:
-    """Writes ProgressEvents to ``out``; remembers whether any step failed."""
+    """Writes ProgressEvents to ``out`` (unusable options to ``err``); remembers whether any step failed."""
 
     def __init__(
-        self, out: TextIO, *, tty: bool | None = None, clock=time.monotonic, width: int | None = None
+        self, out: TextIO, *, err: TextIO | None = None, tty: bool | None = None, clock=time.monotonic,
+        width: int | None = None,
     ) -> None:
         import shutil
 
         self.out = out
+        self.err = err
         self.tty = out.isatty() if tty is None else tty
         self.width = width or shutil.get_terminal_size().columns
         self.clock = clock
@@ -45,6 +53,9 @@ class ProgressPrinter:
         if event.status == "fail":
             self.failed = True
             self.failures.append(event)
+            if event.step == setup_flow.OPTIONS_STEP and self.err is not None:
+                self._print_error(event)
+                return
         line = self._format(event)
         if event.status in ("start", "progress"):
             if self.tty:
@@ -56,14 +67,17 @@ class ProgressPrinter:
         if event.hint and event.status in ("fail", "warn"):
             self._print("  hint: " + sanitize(event.hint))
 
-    async def show_all(self, events: AsyncIterator[ProgressEvent]) -> bool:
-        """Print every event; True when no step failed."""
+    async def show_all(self, events: AsyncIterator[ProgressEvent], secrets: Sequence[str] = ()) -> bool:
+        """Print every event, ``secrets`` masked, a crash as a failed line; True when no step failed."""
         try:
-            async for event in events:
-                self.show(event)
+            return await setup_flow.report(events, self.show, secrets)
         finally:
             self._end_live_line()
-        return not self.failed
+
+    @property
+    def explained(self) -> bool:
+        """The first failure was unusable options, already printed as ``Error: ...``."""
+        return bool(self.failures) and self.failures[0].step == setup_flow.OPTIONS_STEP and self.err is not None
 
     # ------------------------------------------------------------------ formatting
 
@@ -103,6 +117,15 @@ class ProgressPrinter:
         self.out.write(line + "\n")
         self.out.flush()
 
+    def _print_error(self, event: ProgressEvent) -> None:
+        from thinkpane.backends.errors import ConfigurationError
+        from thinkpane.tui.cli.ask import print_error
+
+        assert self.err is not None
+        self._end_live_line()
+        detail = str(event.data.get("detail") or "") if event.data else ""
+        print_error(ConfigurationError(event.message, event.hint, detail=detail), self.err)
+
     def _end_live_line(self) -> None:
         if self._live_line:
             self.out.write("\n")
@@ -122,13 +145,6 @@ def _can_encode(out: TextIO, text: str) -> bool:
 # --------------------------------------------------------------------------- commands
 
 
-def state_path_for(name: str):
-    """Where a backend's provisioning state (created resource ids) is kept."""
-    from thinkpane.tui.core import paths
-
-    return paths.ensure_private_dir(paths.state_dir()) / f"{name}.json"
-
-
 def run_setup(
     name: str,
     backend_class,
@@ -140,43 +156,28 @@ def run_setup(
     err: TextIO,
     confirm=None,
 ) -> int:
-    """``thinkpane setup NAME``: provision (which ends with a test) or test; then save config.
+    """``thinkpane setup NAME``: the setup screen's run (provision if needed, then a test); then save config.
 
     Saved: the options given as flags (secrets only with ``keep_secrets``) and what the
     provisioner reports (e.g. the model id); NAME becomes the default backend. Nothing is
-    saved when the test fails. Returns the exit code.
+    saved when a step fails. Returns the exit code.
     """
     import asyncio
 
-    from thinkpane.backends import registry
-    from thinkpane.backends.base import probe
     from thinkpane.tui.core.config import backend_options, load_settings, save_settings
 
     settings = load_settings()
-    options = backend_options(settings, name, overrides)
+    given = backend_options(settings, name, overrides)
+    if backend_class.NEEDS_PROVISIONING and not assume_yes and not _confirm(
+        f"This creates resources for {backend_class.label} (`thinkpane teardown {name}` "
+        "removes them). Continue?", err, confirm,
+    ):
+        err.write("Nothing was changed. Add --yes to skip this question.\n")
+        return 2
     saved: dict[str, Any] = {}
-    printer = ProgressPrinter(out)
-    if backend_class.NEEDS_PROVISIONING:
-        if not assume_yes and not _confirm(
-            f"This creates resources for {backend_class.label} (`thinkpane teardown {name}` "
-            "removes them). Continue?", err, confirm,
-        ):
-            err.write("Nothing was changed. Add --yes to skip this question.\n")
-            return 2
-        provisioner = _provisioner(name, backend_class, options)
-        ok = asyncio.run(printer.show_all(provisioner.provision()))
-        saved = dict(provisioner.saved_settings()) if ok else {}
-    else:
-        backend = registry.create(name, options)  # a ConfigurationError is printed by main()
-
-        async def test_and_close() -> bool:
-            try:
-                return await printer.show_all(probe(backend))
-            finally:
-                await backend.aclose()
-
-        ok = asyncio.run(test_and_close())
-    if not ok:
+    events = setup_flow.setup_events(backend_class, given, state_path=setup_flow.state_path_for(name), saved=saved)
+    printer = ProgressPrinter(out, err=err)
+    if not asyncio.run(printer.show_all(events, setup_flow.given_secrets(given))):
         _explain_failure(printer, err, f"thinkpane setup {name}")
         return 1
     stored = dict(settings.backends.get(name, {}))
@@ -205,7 +206,7 @@ def run_teardown(
     err: TextIO,
     confirm=None,
 ) -> int:
-    """``thinkpane teardown NAME``: delete what setup created. 0 when nothing is left.
+    """``thinkpane teardown NAME``: the setup screen's teardown. 0 when nothing is left.
 
     The settings setup saved for those resources (e.g. ``model_id``) leave the config too.
     """
@@ -220,14 +221,16 @@ def run_teardown(
         err.write("Nothing was deleted. Add --yes to skip this question.\n")
         return 2
     settings = load_settings()
-    provisioner = _provisioner(name, backend_class, backend_options(settings, name, overrides))
-    created_keys = set(provisioner.saved_settings())
-    printer = ProgressPrinter(out)
-    if not asyncio.run(printer.show_all(provisioner.teardown())):
+    given = backend_options(settings, name, overrides)
+    created: dict[str, Any] = {}
+    events = setup_flow.teardown_events(backend_class, given, state_path=setup_flow.state_path_for(name),
+                                        created=created)
+    printer = ProgressPrinter(out, err=err)
+    if not asyncio.run(printer.show_all(events, setup_flow.given_secrets(given))):
         _explain_failure(printer, err, f"thinkpane teardown {name}")
         return 1
     stored = settings.backends.get(name, {})
-    removed = sorted(key for key in created_keys if key in stored)
+    removed = sorted(key for key in created if key in stored)
     if removed:
         settings.backends[name] = {k: v for k, v in stored.items() if k not in removed}
         save_settings(settings)
@@ -235,14 +238,9 @@ def run_teardown(
     return 0
 
 
-def _provisioner(name: str, backend_class, options: dict[str, Any]):
-    from thinkpane.backends.options import resolve_options
-
-    resolved = resolve_options(backend_class.options, options, os.environ)
-    return backend_class.provisioner(resolved, state_path_for(name))
-
-
 def _explain_failure(printer: ProgressPrinter, err: TextIO, command: str) -> None:
+    if printer.explained:
+        return
     if printer.failures:
         err.write(f"Failed at step {printer.failures[0].step!r}; fix the cause above and run `{command}` again.\n")
     else:

@@ -1,12 +1,16 @@
-"""What the setup screen runs and saves, without any widgets (so it reads, and tests, plainly).
+"""The one setup flow: what the setup screen and ``thinkpane setup``/``teardown`` run, without widgets.
+
+Both front ends drive the same generators and differ only in how they show the events
+(the screen's progress log, the CLI's text lines) and in how they ask and save:
 
 * :func:`backend_choices`: every registered backend with its label and description, or
   why it cannot be used here (a missing extra), so the list never crashes on a broken one.
 * :func:`initial_values`: a backend's option values as the form should show them.
-* :func:`setup_events` / :func:`teardown_events`: the ProgressEvents of "Run" (provision if the
-  backend needs it, then a short test prompt) and "Teardown".
-* :func:`report`: hands a run's events to the screen, secrets masked, crashes as failed lines.
-* :func:`values_to_store`: which option values go into the config file.
+* :func:`setup_events` / :func:`teardown_events`: the ProgressEvents of "Run" (a TLS
+  warning when verification is off, provisioning if the backend needs it, then a short test
+  prompt) and "Teardown".
+* :func:`report`: hands a run's events to the front end, secrets masked, crashes as failed lines.
+* :func:`values_to_store`: which option values go into the config file (the screen's Save).
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from thinkpane.tui.core.config import Settings, backend_options
 
 LOCAL = "local"
 CHAT_TEST_STEP = "chat"
+OPTIONS_STEP = "options"  # unusable option values, before any step ran
+TLS_STEP = "tls"
 TLS_OFF_HINT = (
     "The connection can be read or altered by anyone on the way, including your key. "
     "Prefer a CA bundle (ca_bundle) and turn verification back on."
@@ -175,7 +181,7 @@ async def setup_events(
         yield _config_failure(error)
         return
     if resolved.get("verify_tls") is False:
-        yield ProgressEvent("tls", "warn", "TLS verification is off", hint=TLS_OFF_HINT)
+        yield ProgressEvent(TLS_STEP, "warn", "TLS verification is off", hint=TLS_OFF_HINT)
     provisioned = bool(getattr(backend_class, "NEEDS_PROVISIONING", False))
     if provisioned:
         try:
@@ -210,15 +216,29 @@ async def teardown_events(
     given: Mapping[str, Any],
     *,
     state_path: Path,
+    created: dict[str, Any] | None = None,
 ) -> AsyncIterator[ProgressEvent]:
+    """Delete what setup created.
+
+    Before anything is deleted, ``created`` receives the settings setup saved for those
+    resources (e.g. model_id), so a front end can drop them from the config once the
+    teardown succeeded.
+    """
     try:
         resolved = resolve_options(backend_class.options, given, os.environ)
         provisioner = backend_class.provisioner(resolved, state_path)  # type: ignore[attr-defined]
     except ConfigurationError as error:
         yield _config_failure(error)
         return
+    if created is not None:
+        created.update(provisioner.saved_settings())
     async for event in provisioner.teardown():
         yield event
+
+
+def given_secrets(given: Mapping[str, Any]) -> list[str]:
+    """The secret values among ``given`` option values, for :func:`report` to mask."""
+    return [value.get() for value in given.values() if isinstance(value, Secret)]
 
 
 BUG_HINT = "This is a bug in Thinkpane or the backend; please report it with the steps that led here."
@@ -263,11 +283,14 @@ async def report(
 
 
 def _config_failure(error: ConfigurationError) -> ProgressEvent:
-    return ProgressEvent("options", "fail", error.title, hint=error.hint, data={"detail": error.detail})
+    return ProgressEvent(OPTIONS_STEP, "fail", error.title, hint=error.hint, data={"detail": error.detail})
 
 
 def state_path_for(name: str) -> Path:
-    """The provisioning state file (created resource ids) of backend ``name``."""
+    """The provisioning state file (created resource ids) of backend ``name``; its folders private."""
     from thinkpane.tui.core import paths
 
+    # mkdir -p gives the folders it adds on the way the default mode: the data folder (which
+    # later holds the conversations) must not be the one left readable by others.
+    paths.ensure_private_dir(paths.data_dir())
     return paths.ensure_private_dir(paths.state_dir()) / f"{name}.json"

@@ -30,7 +30,6 @@ from textual.widgets.option_list import Option as ListOption
 
 from thinkpane.backends.errors import BackendError
 from thinkpane.backends.events import ProgressEvent
-from thinkpane.backends.secrets import Secret
 from thinkpane.tui.core.config import Settings, backend_options, config_exists, save_settings
 from thinkpane.tui.core import setup_flow as setup_steps
 from thinkpane.tui.core.setup_flow import BackendChoice
@@ -362,10 +361,10 @@ class SetupScreen(Screen["SetupResult | None"]):
             events = setup_steps.teardown_events(backend_class, given, state_path=state_path)
         else:
             events = setup_steps.setup_events(backend_class, given, state_path=state_path, saved=saved)
-        secrets = [value.get() for value in given.values() if isinstance(value, Secret)]
         try:
             ok = await setup_steps.report(
-                events, lambda event: self.post_message(self.StepReported(run, event)), secrets
+                events, lambda event: self.post_message(self.StepReported(run, event)),
+                setup_steps.given_secrets(given),
             )
         except asyncio.CancelledError:
             self.post_message(self.RunCancelled(run, kind))
