@@ -153,7 +153,7 @@ def run_setup(
     from thinkpane.tui.core.config import backend_options, load_settings, save_settings
 
     settings = load_settings()
-    options = backend_options(settings, name, overrides)
+    options = backend_options(settings, name, overrides, check=True)
     saved: dict[str, Any] = {}
     printer = ProgressPrinter(out)
     if backend_class.NEEDS_PROVISIONING:
