@@ -68,6 +68,23 @@ def test_setup_keeps_the_key_when_asked(server, capsys) -> None:
     assert KEY not in capsys.readouterr().out
 
 
+def test_keep_secrets_saves_a_key_read_from_its_environment_variable_and_says_so(server, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("DEEPSEEK_API_KEY", KEY)
+    assert main(["setup", "openai", "--base-url", server.base_url, "--keep-secrets"]) == 0
+    out = capsys.readouterr().out
+    assert server.chat_requests[0].headers["authorization"] == f"Bearer {KEY}"
+    assert read_config()["backends"]["openai"]["api_key"] == KEY
+    assert "Saved API key from $DEEPSEEK_API_KEY in the config file" in out
+    assert KEY not in out
+
+
+def test_without_keep_secrets_a_key_from_the_environment_stays_there(server, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("DEEPSEEK_API_KEY", KEY)
+    assert main(["setup", "openai", "--base-url", server.base_url]) == 0
+    assert KEY not in paths.config_path().read_text()
+    assert "DEEPSEEK_API_KEY" not in capsys.readouterr().out
+
+
 def test_failed_test_prints_hint_saves_nothing_and_exits_1(capsys) -> None:
     with serve("error_401") as server:
         code = main(["setup", "openai", "--base-url", server.base_url, "--api-key", KEY])
