@@ -185,6 +185,14 @@ def test_provisioning_prints_steps_saves_results_and_default(provisioned, capsys
     assert (paths.state_dir() / "provisioned.json").exists()
 
 
+def test_the_data_dir_created_for_provisioning_state_is_private(provisioned, capsys, monkeypatch, tmp_path) -> None:
+    data = tmp_path / "new" / "thinkpane-data"
+    monkeypatch.setenv("THINKPANE_DATA_DIR", str(data))
+    assert main(["setup", "provisioned", "--yes"]) == 0
+    for folder in (data.parent, data, data / "state"):  # every folder setup created
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
 def test_provisioning_failure_exits_1_with_hint_and_saves_nothing(provisioned, capsys) -> None:
     provisioned.fail_at = "connector"
     assert main(["setup", "provisioned", "--yes"]) == 1
