@@ -12,6 +12,7 @@ so a binding added with an ``id=`` can be remapped without touching this file.
 from __future__ import annotations
 
 import difflib
+import importlib
 from collections.abc import Mapping
 
 from textual.binding import Binding
@@ -26,9 +27,9 @@ KEY_EXAMPLES = "write keys like ctrl+s, f5, alt+up or question_mark, several sep
 
 def default_keys() -> dict[str, str]:
     """Binding id -> its declared keys, for every binding of Thinkpane's that has an id."""
-    # Imported for their classes: every screen and widget with bindings hangs off these.
-    import thinkpane.tui.app.app  # noqa: F401
-    import thinkpane.tui.screens.setup  # noqa: F401
+    # Loaded for their classes: every screen and widget with bindings is imported by these.
+    for module in ("thinkpane.tui.app.app", "thinkpane.tui.screens.setup"):
+        importlib.import_module(module)
 
     keys: dict[str, str] = {}
     pending: list[type] = [DOMNode]
