@@ -53,7 +53,7 @@ from thinkpane.backends.events import (
     StreamEvent,
     Usage,
 )
-from thinkpane.backends.options import Option
+from thinkpane.backends.options import Option, http_header, http_url
 from thinkpane.backends.http_errors import (
     HttpContext,
     error_from_exception,
@@ -152,7 +152,7 @@ class OpenAIBackend(Backend):
             "base_url", "Base URL",
             "The API root, usually ending in /v1 (http://127.0.0.1:8080/v1 for llama.cpp, "
             "http://127.0.0.1:11434/v1 for Ollama).",
-            default=DEFAULT_BASE_URL, env=("OPENAI_BASE_URL",), placeholder=DEFAULT_BASE_URL,
+            default=DEFAULT_BASE_URL, env=("OPENAI_BASE_URL",), placeholder=DEFAULT_BASE_URL, check=http_url,
         ),
         Option(
             "api_key", "API key",
@@ -160,14 +160,15 @@ class OpenAIBackend(Backend):
             kind="secret", env=("DEEPSEEK_API_KEY", "OPENAI_API_KEY"), placeholder="sk-…",
         ),
         Option("model", "Model", "Model id as the server names it.", default="deepseek-reasoner"),
-        Option("temperature", "Temperature", "Left to the server when empty (deepseek-reasoner ignores it).", kind="float"),
-        Option("top_p", "Top p", "Left to the server when empty.", kind="float"),
-        Option("max_tokens", "Max output tokens", "Left to the server when empty.", kind="int"),
+        Option("temperature", "Temperature", "Left to the server when empty (deepseek-reasoner ignores it).",
+               kind="float", min=0, max=2),
+        Option("top_p", "Top p", "Left to the server when empty.", kind="float", min=0, max=1),
+        Option("max_tokens", "Max output tokens", "Left to the server when empty.", kind="int", min=1),
         Option(
             "timeout_s", "Read timeout (s)",
             "How long the server may stay silent mid-answer before we give up. Reasoning models "
             "can think quietly for minutes.",
-            kind="float", default=300.0,
+            kind="float", default=300.0, min=0, min_exclusive=True,
         ),
         Option("verify_tls", "Verify TLS certificates", "Turn off only for a server you trust.", kind="bool", default=True),
         Option("ca_bundle", "CA bundle", "PEM file of the CA that signed the server's certificate.", kind="path"),
@@ -187,7 +188,7 @@ class OpenAIBackend(Backend):
             "extra_headers", "Extra HTTP headers",
             "Comma-separated 'Name: value' pairs, e.g. for OpenRouter 'X-Title: Thinkpane'. "
             "Values are treated as secrets in messages.",
-            kind="list",
+            kind="list", check=http_header,
         ),
     )
     STREAMS_REASONING = True

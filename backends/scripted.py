@@ -29,7 +29,7 @@ class ScriptedBackend(Backend):
     description = "Replays queued events (tests and demos)."
     options = (
         Option("model", "Model", default="scripted-r1"),
-        Option("delay_s", "Delay between events (s)", kind="float", default=0.0),
+        Option("delay_s", "Delay between events (s)", kind="float", default=0.0, min=0),
     )
     NEEDS_NETWORK = False
 

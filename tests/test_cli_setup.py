@@ -68,6 +68,23 @@ def test_setup_keeps_the_key_when_asked(server, capsys) -> None:
     assert KEY not in capsys.readouterr().out
 
 
+def test_keep_secrets_saves_a_key_read_from_its_environment_variable_and_says_so(server, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("DEEPSEEK_API_KEY", KEY)
+    assert main(["setup", "openai", "--base-url", server.base_url, "--keep-secrets"]) == 0
+    out = capsys.readouterr().out
+    assert server.chat_requests[0].headers["authorization"] == f"Bearer {KEY}"
+    assert read_config()["backends"]["openai"]["api_key"] == KEY
+    assert "Saved API key from $DEEPSEEK_API_KEY in the config file" in out
+    assert KEY not in out
+
+
+def test_without_keep_secrets_a_key_from_the_environment_stays_there(server, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("DEEPSEEK_API_KEY", KEY)
+    assert main(["setup", "openai", "--base-url", server.base_url]) == 0
+    assert KEY not in paths.config_path().read_text()
+    assert "DEEPSEEK_API_KEY" not in capsys.readouterr().out
+
+
 def test_failed_test_prints_hint_saves_nothing_and_exits_1(capsys) -> None:
     with serve("error_401") as server:
         code = main(["setup", "openai", "--base-url", server.base_url, "--api-key", KEY])
@@ -166,6 +183,14 @@ def test_provisioning_prints_steps_saves_results_and_default(provisioned, capsys
     assert provisioned.seen_settings["model"] == "r1-x"
     assert read_config() == {"backend": "provisioned", "backends": {"provisioned": {"model": "r1-x", "model_id": "m-123"}}}
     assert (paths.state_dir() / "provisioned.json").exists()
+
+
+def test_the_data_dir_created_for_provisioning_state_is_private(provisioned, capsys, monkeypatch, tmp_path) -> None:
+    data = tmp_path / "new" / "thinkpane-data"
+    monkeypatch.setenv("THINKPANE_DATA_DIR", str(data))
+    assert main(["setup", "provisioned", "--yes"]) == 0
+    for folder in (data.parent, data, data / "state"):  # every folder setup created
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
 
 
 def test_provisioning_failure_exits_1_with_hint_and_saves_nothing(provisioned, capsys) -> None:

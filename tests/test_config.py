@@ -129,6 +129,34 @@ def test_unknown_keys_warn_but_load(capsys) -> None:
     assert capsys.readouterr().err == ""  # nothing printed behind the TUI's back
 
 
+def test_warnings_name_the_file_and_line() -> None:
+    write_config(
+        'system_prompt = """Be brief.\ncolour = "inside a string"\n"""\n'
+        "# colour = 'in a comment'\n"
+        'colour = "blue"\n'
+        "[backends.openai]\n"
+        'base_urll = "typo"\n'
+        "[backends.bedrock]\n"
+        'extras = { regionn = "x" }\n'
+    )
+    path = paths.config_path()
+    settings = load_settings()
+    assert settings.load_warnings == [f"{path}:5: unknown setting 'colour' ignored"]
+    backend_options(settings, "openai")
+    backend_options(settings, "bedrock")
+    assert settings.load_warnings[1:] == [
+        f"{path}:7: backend openai: unknown option 'base_urll' ignored",
+        f"{path}:9: backend bedrock: unknown option 'extras' ignored",
+    ]
+
+
+def test_a_wrong_type_names_its_line() -> None:
+    write_config('theme = "nord"\n\n[keymap]\n"chat.new" = 5\n')
+    with pytest.raises(ConfigFileError) as caught:
+        load_settings()
+    assert f"Fix it in {paths.config_path()}:4 " in caught.value.hint
+
+
 # --------------------------------------------------------------------------- writing
 
 

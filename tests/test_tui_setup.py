@@ -416,6 +416,22 @@ async def test_a_bad_int_gets_an_inline_error_naming_the_option(provisioner):
         assert form.errors() == {}
 
 
+async def test_out_of_bounds_numbers_urls_and_headers_get_inline_errors():
+    app = Host(backend="openai")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query("#option-base_url"), "the form")
+        fill(app, base_url="garbage", timeout_s="0", max_tokens="-3", extra_headers="garbage")
+        await pilot.pause()
+        errors = app.screen.query_one(OptionForm).errors()
+        assert errors["timeout_s"] == "Read timeout (s) (timeout_s): expected a number greater than 0."
+        assert errors["max_tokens"] == "Max output tokens (max_tokens): expected a whole number of at least 1."
+        assert errors["base_url"].startswith("Base URL (base_url): expected an http:// or https:// URL")
+        assert errors["extra_headers"].startswith("Extra HTTP headers (extra_headers): expected 'Name: value' headers")
+        press(app, "run")
+        await pilot.pause()
+        assert screen_of(app).phase == "idle" and log_of(app).statuses() == {}
+
+
 async def test_a_required_option_left_empty_blocks_the_run(provisioner):
     app = Host(backend="fakecluster")
     async with app.run_test(size=SIZE) as pilot:

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import ConfigurationError, InvalidRequestError
 from thinkpane.backends.events import Conversation, ErrorEvent, Notice, StreamEvent
-from thinkpane.backends.options import Option
+from thinkpane.backends.options import Option, http_url
 from thinkpane.backends.bedrock.errors import (
     ErrorContext,
     env_secrets,
@@ -57,16 +57,17 @@ class BedrockBackend(Backend):
         Option("profile", "AWS profile", "A profile from ~/.aws/config (SSO profiles work after "
                "`aws sso login --profile NAME`).", env=("AWS_PROFILE",)),
         Option("endpoint_url", "Endpoint URL", "Override the Bedrock Runtime endpoint (VPC endpoint, "
-               "test server).", env=("AWS_ENDPOINT_URL_BEDROCK_RUNTIME",)),
+               "test server).", env=("AWS_ENDPOINT_URL_BEDROCK_RUNTIME",), check=http_url),
         Option("max_tokens", "Max output tokens", "R1 accepts up to 32768; quality degrades above 8192.",
-               kind="int", default=8192),
-        Option("temperature", "Temperature", "0–1; DeepSeek advises 0.5–0.7.", kind="float", default=0.6),
-        Option("top_p", "Top p", "0–1; unset uses the model's default.", kind="float"),
+               kind="int", default=8192, min=1),
+        Option("temperature", "Temperature", "0–1; DeepSeek advises 0.5–0.7.", kind="float", default=0.6,
+               min=0, max=1),
+        Option("top_p", "Top p", "0–1; unset uses the model's default.", kind="float", min=0, max=1),
         Option("stop_sequences", "Stop sequences", f"Comma-separated, at most {MAX_STOP_SEQUENCES}.",
                kind="list"),
         Option("read_timeout_s", "Read timeout (s)", "How long a pause in the stream is tolerated; "
-               "long reasoning needs minutes.", kind="float", default=300.0),
-        Option("connect_timeout_s", "Connect timeout (s)", kind="float", default=10.0),
+               "long reasoning needs minutes.", kind="float", default=300.0, min=0, min_exclusive=True),
+        Option("connect_timeout_s", "Connect timeout (s)", kind="float", default=10.0, min=0, min_exclusive=True),
     )
 
     # Waits before attempt 2, 3, ... of a throttled request (tests make these tiny).

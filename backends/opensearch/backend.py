@@ -42,7 +42,7 @@ from thinkpane.backends.events import (
     Stop,
     StreamEvent,
 )
-from thinkpane.backends.options import Option, require
+from thinkpane.backends.options import Option, http_url, require
 from thinkpane.backends.http_errors import HttpContext, error_from_exception, read_bounded
 from thinkpane.backends.opensearch.client import (
     build_client,
@@ -85,7 +85,7 @@ class OpenSearchBackend(Backend):
     NEEDS_PROVISIONING = True
     options = (
         Option("url", "Cluster URL", "OpenSearch REST endpoint.", required=True,
-               placeholder="https://localhost:9200", env=("OPENSEARCH_URL",)),
+               placeholder="https://localhost:9200", env=("OPENSEARCH_URL",), check=http_url),
         Option("auth", "Authentication", "basic (security plugin), sigv4 (Amazon OpenSearch "
                "Service) or none.", kind="choice", choices=("basic", "sigv4", "none"), default="basic"),
         Option("username", "User name", default="admin"),
@@ -99,13 +99,14 @@ class OpenSearchBackend(Backend):
         Option("model_id", "Model id", "Written by `thinkpane setup opensearch`."),
         Option("mode", "Mode", "auto, stream (_predict/stream) or predict (_predict).",
                kind="choice", choices=("auto", "stream", "predict"), default="auto"),
-        Option("request_timeout_s", "Request timeout (s)", kind="float", default=330.0),
+        Option("request_timeout_s", "Request timeout (s)", kind="float", default=330.0, min=0,
+               min_exclusive=True),
         Option("deepseek_api_key", "DeepSeek API key", "Used by setup only; stored in the connector.",
                kind="secret", env=("DEEPSEEK_API_KEY",)),
         Option("deepseek_model", "DeepSeek model", "deepseek-reasoner or deepseek-chat.",
                default="deepseek-reasoner"),
         Option("endpoint", "DeepSeek endpoint", "Where the connector sends requests.",
-               default="https://api.deepseek.com"),
+               default="https://api.deepseek.com", check=http_url),
         Option("model_group_name", "Model group name", default="thinkpane"),
         Option("memory", "Conversation memory", "Save each turn to ML Commons conversational "
                "memory (setup enables the feature on the cluster).",

@@ -1,6 +1,9 @@
 """The Thinkpane app: bindings, command palette, the backend, and which screen shows when.
 
 The chat itself lives in ``thinkpane.tui.screens.chat.screen``; this file only wires things together.
+It also applies the settings that belong to the whole app: the user's ``[keymap]`` (checked
+by ``keymap.check_keymap``), the theme (a theme picked in the palette is saved to
+config.toml), and the warnings found while loading config.toml, shown as notifications.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.theme import Theme
 
 from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import BackendError, InternalError
 from thinkpane.backends.log_redaction import register_secrets
 from thinkpane.tui.app.commands import ThinkpaneCommands
 from thinkpane.tui.app.copy_export import CopyExportActions
+from thinkpane.tui.app.keymap import check_keymap
 from thinkpane.tui.screens.chat.messages import BackendFailed, BackendLoading, BackendReady
 from thinkpane.tui.screens.chat.screen import ChatScreen
 from thinkpane.tui.screens.conversations import ConversationsScreen
@@ -57,18 +62,23 @@ class ThinkpaneApp(CopyExportActions, App):
         self.clock = clock
         self.format_date = format_date
         self.show_reasoning: bool = bool(getattr(settings, "show_reasoning", True))
+        # Set before any screen is built, so every widget sees the user's keys from the start.
+        # ``keymap`` is what was applied: widgets that print their keys read it (bound_keys).
+        self.keymap, self._keymap_problems = check_keymap(getattr(settings, "keymap", None) or {})
+        self.set_keymap(self.keymap)
         self.chat = ChatScreen(conversation_id=conversation_id)
 
     def get_default_screen(self) -> ChatScreen:
         return self.chat
 
     def on_mount(self) -> None:
-        keymap = getattr(self.settings, "keymap", None)
-        if keymap:
-            self.set_keymap(dict(keymap))
+        self._show_settings_warnings()
         theme = getattr(self.settings, "theme", None)
         if theme and theme in self.available_themes:
             self.theme = theme
+        # Subscribed after the theme above is set: its own change notice then matches the
+        # settings and saves nothing; a theme picked later (Ctrl+P, Theme) is kept.
+        self.theme_changed_signal.subscribe(self, self._keep_theme)
         if self.backend is None:
             self.build_backend(getattr(self.settings, "backend", "local"))
         else:
@@ -76,6 +86,34 @@ class ThinkpaneApp(CopyExportActions, App):
         if self.first_launch:
             self.action_setup()
         self.call_after_refresh(self._warm_up)
+
+    def _show_settings_warnings(self) -> None:
+        """Unknown settings, keymap entries that cannot work, a theme that does not exist."""
+        from thinkpane.tui.core.config import setting_location
+
+        warnings = list(getattr(self.settings, "load_warnings", []))
+        for binding_id, problem in self._keymap_problems.items():
+            warnings.append(f"{setting_location(self.settings, 'keymap', binding_id)}: {problem}")
+        theme = getattr(self.settings, "theme", None)
+        if theme and theme not in self.available_themes:
+            warnings.append(
+                f"{setting_location(self.settings, 'theme')}: unknown theme {theme!r}; using {self.theme}. "
+                "Pick one with Ctrl+P, then Theme: it is saved."
+            )
+        for warning in warnings:
+            self.notify(warning, title="Settings", severity="warning", timeout=20, markup=False)
+
+    def _keep_theme(self, theme: Theme) -> None:
+        """Save a theme the user picked, so the next start uses it."""
+        from thinkpane.tui.core.config import save_settings
+
+        if theme.name == getattr(self.settings, "theme", None):
+            return
+        self.settings.theme = theme.name
+        try:
+            save_settings(self.settings)
+        except (BackendError, OSError) as error:
+            self.notify(f"{error}", title="Could not save the theme", severity="error", markup=False)
 
     def _warm_up(self) -> None:
         from thinkpane.tui.render.warm_up import warm_up
@@ -92,7 +130,7 @@ class ThinkpaneApp(CopyExportActions, App):
             from thinkpane.backends import registry
             from thinkpane.tui.core.config import backend_options
 
-            options = backend_options(self.settings, name, overrides)
+            options = backend_options(self.settings, name, overrides, check=True)
             backend = await asyncio.to_thread(registry.create, name, options)
             if hasattr(backend, "load") and not getattr(backend, "loaded", True):
                 self.post_message(BackendLoading("loading model…"))

@@ -6,10 +6,12 @@ only argparse at the top. Settings (pydantic), backends (httpx, boto3...) and th
 
 Backend options become flags (``--base-url``, ``--api-key``, ``--region``...), and which
 options exist depends on the backend, so arguments are parsed twice: first just enough to
-learn the command and the backend, then with that backend's option flags added.
+learn the command and the backend, then with that backend's option flags added. Those
+flags, like ``--backend`` and ``--model``, may come before the command or after it.
 
-Exit codes: 0 success; 1 the backend or a provisioning step failed; 2 usage errors, an
-unknown backend, a broken config file (and, when launching the TUI, an unusable backend
+Exit codes: 0 success; 1 the backend or a provisioning step failed; 2 usage errors (an
+option value that does not fit, e.g. ``--timeout-s 0``), an unknown backend, a broken config
+file or a value in it that does not fit (and, when launching the TUI, an unusable backend
 given by flags); 130 interrupted.
 """
 
@@ -194,8 +196,8 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
         "--continue", dest="continue_", action="store_true", help="reopen the most recent conversation"
     )
     parser.add_argument("--conversation", metavar="ID", type=int, help="open the conversation with this id")
-    if command is None:
-        _add_backend_option_flags(parser, backend_class)
+    # Also before a command: `thinkpane --backend openai --base-url URL ask hi`.
+    _add_backend_option_flags(parser, backend_class)
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -271,7 +273,11 @@ def _add_backend_option_flags(parser: argparse.ArgumentParser, backend_class) ->
     for option in backend_class.options:
         if option.flag in parser._option_string_actions:  # --model is already a common flag
             continue
-        kwargs: dict[str, Any] = {"dest": OPTION_DEST_PREFIX + option.name, "default": None, "help": _option_help(option)}
+        # SUPPRESS: a flag left out of the command's part must not reset one given before it
+        # (argparse copies a subcommand's defaults over the main parser's values).
+        kwargs: dict[str, Any] = {
+            "dest": OPTION_DEST_PREFIX + option.name, "default": argparse.SUPPRESS, "help": _option_help(option),
+        }
         if option.kind == "bool":
             kwargs["action"] = argparse.BooleanOptionalAction
         else:
@@ -298,12 +304,16 @@ def _option_help(option) -> str:
 
 def _option_type(option):
     def parse(raw: str) -> Any:
-        from thinkpane.backends.errors import ConfigurationError
+        from thinkpane.backends.options import InvalidValueError
 
+        if not raw.strip():
+            # Option.parse reads "" as "not set", which would quietly use the default.
+            default = f"the default ({option.default})" if option.default not in (None, "") else "no value"
+            raise argparse.ArgumentTypeError(f"the value is empty; leave {option.flag} out to use {default}")
         try:
             return option.parse(raw)
-        except ConfigurationError as error:
-            raise argparse.ArgumentTypeError(error.hint.split(";")[0]) from None
+        except InvalidValueError as error:
+            raise argparse.ArgumentTypeError(f"expected {error.expected}") from None
 
     parse.__name__ = option.kind  # argparse names the type in its error message
     return parse
@@ -377,17 +387,20 @@ def _launch(args: argparse.Namespace, settings, backend_class) -> int:
     settings = settings or _load_settings()
     overrides = _option_overrides(args)
     first_launch = not config_exists() and not args.backend
-    if args.backend or overrides:
-        # For this session only; the app builds the backend from these settings (and loads
-        # a local model in the background). Checked here so a bad flag fails fast, in the shell.
-        apply_session_overrides(settings, backend=args.backend, options=overrides)
-        try:
-            registry.create(settings.backend, backend_options(settings, settings.backend))
-        except ConfigurationError as error:
-            from thinkpane.tui.cli.ask import print_error
+    try:
+        if args.backend or overrides:
+            # For this session only; the app builds the backend from these settings (and loads
+            # a local model in the background). Checked here so a bad flag fails fast, in the shell.
+            apply_session_overrides(settings, backend=args.backend, options=overrides)
+            registry.create(settings.backend, backend_options(settings, settings.backend, check=True))
+        else:
+            # A value in config.toml that does not fit is a config-file error, like bad TOML.
+            backend_options(settings, settings.backend, check=True)
+    except ConfigurationError as error:
+        from thinkpane.tui.cli.ask import print_error
 
-            print_error(error, sys.stderr)
-            return 2
+        print_error(error, sys.stderr)
+        return 2
     store = _open_store()
     try:
         conversation_id = args.conversation
@@ -427,12 +440,12 @@ def _ask(args: argparse.Namespace, settings, backend_class) -> int:
         raise UsageError('no prompt: give one as an argument (thinkpane ask "...") or pipe it in')
     options = AskOptions(json_mode=args.json, show_reasoning=not args.no_reasoning)
     try:
-        backend = registry.create(name, backend_options(settings, name, _option_overrides(args)))
+        backend = registry.create(name, backend_options(settings, name, _option_overrides(args), check=True))
     except BackendError as error:
         if args.json:
             print(json_line(event_to_json(ErrorEvent(error))), flush=True)
         print_error(error, sys.stderr)
-        return 1
+        return 2 if error.kind == "config_file" else 1
     from thinkpane.backends.log_redaction import register_secrets
 
     register_secrets(backend.secrets())

@@ -14,6 +14,7 @@ options (the flow's ``options`` step) are printed like any other CLI error,
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, TextIO
@@ -159,15 +160,17 @@ def run_setup(
     """``thinkpane setup NAME``: the setup screen's run (provision if needed, then a test); then save config.
 
     Saved: the options given as flags (secrets only with ``keep_secrets``) and what the
-    provisioner reports (e.g. the model id); NAME becomes the default backend. Nothing is
-    saved when a step fails. Returns the exit code.
+    provisioner reports (e.g. the model id); NAME becomes the default backend. With
+    ``keep_secrets``, a secret read from its environment variable (``DEEPSEEK_API_KEY``...)
+    is saved too, and the output says so. Nothing is saved when a step fails. Returns the
+    exit code.
     """
     import asyncio
 
     from thinkpane.tui.core.config import backend_options, load_settings, save_settings
 
     settings = load_settings()
-    given = backend_options(settings, name, overrides)
+    given = backend_options(settings, name, overrides, check=True)
     if backend_class.NEEDS_PROVISIONING and not assume_yes and not _confirm(
         f"This creates resources for {backend_class.label} (`thinkpane teardown {name}` "
         "removes them). Continue?", err, confirm,
@@ -182,10 +185,15 @@ def run_setup(
         return 1
     stored = dict(settings.backends.get(name, {}))
     stored.update({k: v for k, v in {**overrides, **saved}.items() if v is not None})
+    from_env = _secrets_from_env(backend_class, overrides, given) if keep_secrets else {}
+    stored.update({option_name: value for option_name, (_, value) in from_env.items()})
     settings.backends[name] = stored
     settings.backend = name
     path = save_settings(settings, keep_secrets=keep_secrets)
     out.write(f"Saved to {path}; `thinkpane` now uses {name}.\n")
+    for option_name, (var, _) in from_env.items():
+        label = next(o.label for o in backend_class.options if o.name == option_name)
+        out.write(f"Saved {label} from ${var} in the config file (--keep-secrets).\n")
     for option in backend_class.options:
         if option.is_secret and option.name in overrides and not keep_secrets:
             where = " or ".join(option.env) if option.env else option.flag
@@ -194,6 +202,25 @@ def run_setup(
                 f"or set {where} in your environment).\n"
             )
     return 0
+
+
+def _secrets_from_env(backend_class, overrides: dict[str, Any], options: dict[str, Any]) -> dict[str, tuple[str, Any]]:
+    """Secret option -> (its environment variable, the value) for each secret the setup used
+    from that variable (in the environment or .env) rather than from a flag."""
+    from thinkpane.backends.options import resolve_options
+    from thinkpane.tui.core.config import env_file_values
+
+    used = resolve_options(backend_class.options, options, os.environ)
+    env_file = env_file_values()
+    found = {}
+    for option in backend_class.options:
+        value = used.get(option.name)
+        if not option.is_secret or option.name in overrides or not value:
+            continue
+        var = next((v for v in option.env if (os.environ.get(v) or env_file.get(v)) == value.get()), None)
+        if var is not None:
+            found[option.name] = (var, value)
+    return found
 
 
 def run_teardown(

@@ -25,7 +25,11 @@ Modelled on posting's ``config.py`` (pydantic-settings, an env prefix, a nested 
   ``SecretStr``: their repr shows stars; the file holds the plain value (mode 0600).
 * A corrupt file raises :class:`ConfigFileError` naming the file, the line and the fix.
   Unknown keys are not errors: they are ignored (and kept in the file on save) and listed
-  in ``Settings.load_warnings``, which the CLI prints and the app can show.
+  in ``Settings.load_warnings`` with their file and line, which the CLI prints and the app
+  shows. :func:`setting_location` finds that line (tomllib keeps no positions).
+* A backend option's value is checked by its :class:`~thinkpane.backends.options.Option`
+  when the backend is built (``backend_options(..., check=True)``); one that does not fit is
+  a :class:`ConfigFileError` naming where it was set (file and line, or the variable).
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from pydantic_settings import (
 )
 
 from thinkpane.backends.errors import ConfigurationError
+from thinkpane.backends.options import InvalidValueError, Option
 from thinkpane.backends.secrets import Secret
 from thinkpane.tui.core import paths
 
@@ -119,6 +124,9 @@ class Settings(BaseSettings):
     _file_data: dict[str, Any] = PrivateAttr(default_factory=dict)
     _snapshot: dict[str, Any] | None = PrivateAttr(default=None)
     _load_warnings: list[str] = PrivateAttr(default_factory=list)
+    # The file loaded and the line of each key in it, for messages that point at a line.
+    _path: Path | None = PrivateAttr(default=None)
+    _key_lines: dict[str, int] = PrivateAttr(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(
@@ -189,38 +197,125 @@ def _flatten_keymap(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def load_settings(*, path: Path | None = None) -> Settings:
     """Settings from every layer. A missing file is fine; a corrupt one is a ConfigFileError."""
     path = path or paths.config_path()
-    file_data, warnings = _read_config_file(path)
+    file_data, text = _parse_config_file(path)
+    key_lines = _key_lines(text)
+    warnings = []
+    for key in sorted(set(file_data) - set(Settings.model_fields)):
+        warnings.append(f"{_at(path, key_lines, (key,))}: unknown setting {key!r} ignored")
+        del file_data[key]
     token = _file_layer.set(file_data)
     try:
         settings = Settings()
     except ValidationError as exc:
-        raise _validation_error(exc, path) from None
+        raise _validation_error(exc, path, key_lines) from None
     finally:
         _file_layer.reset(token)
     settings._file_data = file_data
     settings._snapshot = _dump(settings)
     settings._load_warnings = warnings
+    settings._path = path
+    settings._key_lines = key_lines
     for warning in warnings:
         log.warning(warning)
     return settings
 
 
-def _read_config_file(path: Path) -> tuple[dict[str, Any], list[str]]:
-    """The file's known settings, and warnings about the keys it has that we do not know."""
-    data = _parse_config_file(path)
-    warnings = []
-    for key in sorted(set(data) - set(Settings.model_fields)):
-        warnings.append(f"{path}: unknown setting {key!r} ignored")
-        del data[key]
-    return data, warnings
+def setting_location(settings: Settings, *key_path: str) -> str:
+    """Where a setting was written: ``FILE:LINE`` when the config file has it, else its variable.
+
+    ``key_path`` is the setting's keys, e.g. ``("keymap", "chat.new")`` or
+    ``("backends", "openai", "temperature")``. A key inside an inline table points at the
+    table's line.
+    """
+    if settings._path is not None:
+        where = _at(settings._path, settings._key_lines, key_path)
+        if where != str(settings._path):
+            return where
+    return _env_location(key_path)
 
 
-def _parse_config_file(path: Path) -> dict[str, Any]:
-    """Everything in the file ({} when there is none); ConfigFileError when it is unusable."""
+def _env_location(key_path: tuple[str, ...]) -> str:
+    """The THINKPANE_* variable that sets ``key_path``, as a location for messages."""
+    names = []
+    for part in key_path:
+        if "." in part:  # a binding id: only the whole table can be set from the environment
+            break
+        names.append(part.upper())
+    return f"{ENV_PREFIX}{'__'.join(names)} (in the environment or .env)"
+
+
+def _at(path: Path, key_lines: dict[str, int], key_path: tuple[str, ...]) -> str:
+    """``path:line`` of the key, or of the nearest table that holds it; ``path`` if neither."""
+    for end in range(len(key_path), 0, -1):
+        line = key_lines.get(".".join(key_path[:end]))
+        if line is not None:
+            return f"{path}:{line}"
+    return str(path)
+
+
+def _key_lines(text: str) -> dict[str, int]:
+    """Dotted key -> the line (1-based) that sets it, for every key and table in TOML ``text``.
+
+    A plain line scanner (the file has already parsed): it follows ``[table]`` headers,
+    dotted and quoted keys, and skips multi-line strings. ``[keymap]`` + ``chat.new = ...`` and
+    ``"chat.new" = ...`` both give ``keymap.chat.new``.
+    """
+    lines: dict[str, int] = {}
+    table: list[str] = []
+    open_string: str | None = None  # the delimiter of a multi-line string being skipped
+    for number, line in enumerate(text.splitlines(), 1):
+        if open_string is not None:
+            if line.count(open_string) % 2:
+                open_string = None
+            continue
+        stripped = line.strip()
+        if stripped.startswith("["):
+            header = _dotted_key(stripped.lstrip("["), stop="]")
+            if header:
+                table = header
+                lines.setdefault(".".join(table), number)
+            continue
+        key = _dotted_key(stripped, stop="=")
+        if not key:
+            continue
+        lines.setdefault(".".join(table + key), number)
+        value = stripped.split("=", 1)[1] if "=" in stripped else ""
+        open_string = next((quote for quote in ('"""', "'''") if value.count(quote) % 2), None)
+    return lines
+
+
+def _dotted_key(text: str, *, stop: str) -> list[str]:
+    """The parts of the dotted key at the start of ``text``, which ends at ``stop``; [] if none."""
+    parts: list[str] = []
+    current = ""
+    quote: str | None = None
+    for char in text:
+        if quote:
+            if char == quote:
+                quote = None
+            else:
+                current += char
+        elif char in "\"'":
+            quote = char
+        elif char == ".":
+            parts.append(current.strip())
+            current = ""
+        elif char == stop:
+            parts.append(current.strip())
+            return parts if all(parts) else []
+        elif char == "#":
+            return []
+        else:
+            current += char
+    return []
+
+
+def _parse_config_file(path: Path) -> tuple[dict[str, Any], str]:
+    """Everything in the file ({} when there is none) and its text; ConfigFileError when unusable."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return {}
+        return {}, ""
     except IsADirectoryError:
         raise ConfigFileError(
             f"Config path {path} is a directory", "Point THINKPANE_CONFIG at a file."
@@ -232,7 +327,8 @@ def _parse_config_file(path: Path) -> dict[str, Any]:
             detail=exc.strerror or str(exc),
         ) from None
     try:
-        return tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        return tomllib.loads(text), text
     except UnicodeDecodeError as exc:
         raise ConfigFileError(
             f"Config file {path} is not UTF-8 text",
@@ -257,16 +353,16 @@ def _where(exc: Exception) -> str:
     return f"line {lineno}, column {colno}" if lineno else "the file"
 
 
-def _validation_error(exc: ValidationError, path: Path) -> ConfigFileError:
+def _validation_error(exc: ValidationError, path: Path, key_lines: dict[str, int]) -> ConfigFileError:
     problems = []
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"])
         problems.append(f"{key}: {error['msg']}")
-    first = str(exc.errors()[0]["loc"][0]) if exc.errors() else ""
-    env_name = ENV_PREFIX + first.upper()
+    loc = tuple(str(part) for part in exc.errors()[0]["loc"]) if exc.errors() else ("",)
+    env_name = ENV_PREFIX + loc[0].upper()
     return ConfigFileError(
-        f"Invalid setting {first!r}",
-        f"Fix it in {path} (or in {env_name}* in your environment or .env).",
+        f"Invalid setting {loc[0]!r}",
+        f"Fix it in {_at(path, key_lines, loc)} (or in {env_name}* in your environment or .env).",
         detail="; ".join(problems),
     )
 
@@ -289,12 +385,14 @@ def save_settings(settings: Settings, *, path: Path | None = None, keep_secrets:
     snapshot = settings._snapshot if settings._snapshot is not None else _dump(Settings.model_construct())
     # Re-read the file: edits made in an editor while the app ran are kept, and so are keys
     # this version does not know. A file broken meanwhile is reported, not overwritten.
-    data = _parse_config_file(path)
+    data, _ = _parse_config_file(path)
     _apply_changes(data, snapshot, current, keep_secrets=keep_secrets, key_path=())
-    _write_toml_atomically(path, _to_toml(data))
+    text = _write_toml_atomically(path, _to_toml(data))
     # The file now matches: later saves compare against this state.
     settings._file_data = {k: v for k, v in data.items() if k in Settings.model_fields}
     settings._snapshot = current
+    settings._path = path
+    settings._key_lines = _key_lines(text)
     return path
 
 
@@ -366,7 +464,8 @@ def _to_toml(value: Any) -> Any:
     return value
 
 
-def _write_toml_atomically(path: Path, data: dict[str, Any]) -> None:
+def _write_toml_atomically(path: Path, data: dict[str, Any]) -> str:
+    """Write ``data`` as TOML (mode 0600) in one step; returns the text written."""
     import tomli_w
 
     text = tomli_w.dumps(data)
@@ -386,6 +485,7 @@ def _write_toml_atomically(path: Path, data: dict[str, Any]) -> None:
         except FileNotFoundError:
             pass
         raise
+    return text
 
 
 # --------------------------------------------------------------------------- session overrides
@@ -419,6 +519,7 @@ def backend_options(
     overrides: dict[str, Any] | None = None,
     *,
     environ: dict[str, str] | None = None,
+    check: bool = False,
 ) -> dict[str, Any]:
     """Raw option values for ``thinkpane.backends.registry.create(name, ...)``, layered by precedence.
 
@@ -426,40 +527,82 @@ def backend_options(
     A value that came from the config file gives way to the option's own environment
     variable (``DEEPSEEK_API_KEY``...), read from the real environment first, then ``.env``.
     Secrets come back as ``thinkpane.backends.secrets.Secret``.
+
+    With ``check``, every value not given in ``overrides`` (those are parsed where they are
+    typed) is parsed by its Option first: one that does not fit, or an empty value in the
+    file, raises :class:`ConfigFileError` naming the file and line or the variable. The setup
+    screen leaves it off: it shows such a value in its form, with the error, to be fixed.
     """
     environ = dict(os.environ) if environ is None else environ
     values = dict(settings.backends.get(name, {}))
     options = _declared_options(name)
+    # Each value not given in overrides: (value, where it was set, whether that is the file).
+    sources: dict[str, tuple[Any, str, bool]] = {}
     if options is not None:
         file_values = settings._file_data.get("backends", {}).get(name, {})
         loaded_values = (settings._snapshot or {}).get("backends", {}).get(name, {})
-        dotenv = _dotenv_values()
+        dotenv = env_file_values()
         declared = {option.name for option in options}
         for key in sorted(set(values) - declared):
-            warning = f"backend {name}: unknown option {key!r} ignored"
+            where = setting_location(settings, "backends", name, key)
+            warning = f"{where}: backend {name}: unknown option {key!r} ignored"
             if warning not in settings._load_warnings:
                 settings._load_warnings.append(warning)
                 log.warning(warning)
         for option in options:
-            own_env = [var for var in option.env if environ.get(var) or dotenv.get(var)]
-            if not own_env:
-                continue
             came_from_file = (
                 option.name in file_values
                 and _same(values.get(option.name), file_values[option.name])
                 and _same(values.get(option.name), loaded_values.get(option.name, _MISSING))
             )
-            if option.name in values and not came_from_file:
+            if option.name in values:
+                sources[option.name] = (
+                    (values[option.name], setting_location(settings, "backends", name, option.name), True)
+                    if came_from_file
+                    else (values[option.name], _env_location(("backends", name, option.name)), False)
+                )
+            own_env = [var for var in option.env if environ.get(var) or dotenv.get(var)]
+            if not own_env or (option.name in values and not came_from_file):
                 continue
             values.pop(option.name, None)
             # The real environment is read by resolve_options; .env values are passed in.
-            if not any(environ.get(var) for var in option.env):
-                values[option.name] = next(dotenv[var] for var in option.env if dotenv.get(var))
+            real = next((var for var in option.env if environ.get(var)), None)
+            if real is None:
+                var = next(var for var in option.env if dotenv.get(var))
+                values[option.name] = dotenv[var]
+                sources[option.name] = (dotenv[var], f"{var} (in .env)", False)
+            else:
+                sources[option.name] = (environ[real], f"the environment variable {real}", False)
     for key, value in (overrides or {}).items():
         if value is not None and value != "":
             values[key] = value
+            sources.pop(key, None)
+    if check and options is not None:
+        for option in options:
+            if option.name in sources:
+                value, where, in_file = sources[option.name]
+                _check_value(option, name, value, where, in_file=in_file)
     secret_names = {o.name for o in options if o.is_secret} if options is not None else set()
     return {key: _for_backend(key, value, secret_names) for key, value in values.items()}
+
+
+def _check_value(option: Option, backend: str, value: Any, where: str, *, in_file: bool) -> None:
+    """ConfigFileError naming ``where`` when ``value`` does not fit ``option``."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if value == "" and in_file:
+        raise ConfigFileError(
+            f"{where}: the {backend} option {option.name!r} is empty",
+            "Remove the line to use the default, or give it a value.",
+        )
+    try:
+        option.parse(value)
+    except InvalidValueError as error:
+        fix = "or remove the line to use the default" if in_file else "or unset it"
+        raise ConfigFileError(
+            f"{where}: invalid value for the {backend} option {option.name!r}",
+            f"Expected {error.expected}. Fix it there, {fix}.",
+        ) from None
 
 
 def _for_backend(key: str, value: Any, secret_names: set[str]) -> Any:
@@ -481,7 +624,8 @@ def _declared_options(name: str) -> tuple | None:
         return None
 
 
-def _dotenv_values() -> dict[str, str]:
+def env_file_values() -> dict[str, str]:
+    """The variables set in ``.env`` in the current directory ({} without one)."""
     from dotenv import dotenv_values
 
     env_file = Path(".env")

@@ -42,6 +42,25 @@ def state_dir() -> Path:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (mode 0700) if needed; config and data may hold secrets or chats."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create ``path`` and any missing parent, each mode 0700; config and data may hold secrets or chats.
+
+    ``mkdir(parents=True, mode=...)`` gives the mode to the last folder only (the parents get
+    the umask's 0755), so the data dir was left open when its ``state`` folder came first.
+    Folders that already exist are left as they are: they may be the user's own.
+    """
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:  # created meanwhile by another process
+            continue
+        folder.chmod(0o700)  # the umask may have removed bits mkdir was given
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True)  # raises the right error (a file is in the way)
     return path

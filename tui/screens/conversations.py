@@ -2,7 +2,8 @@
 
 Typing searches (titles and message text, via the store's full-text search). In the list,
 Enter opens, ``r`` renames in place, ``d`` / Delete deletes after a confirmation; any other
-letter typed in the list goes to the search box.
+letter typed in the list goes to the search box. Those keys follow the user's ``[keymap]``,
+and the help line under the list names the keys actually bound.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from textual.widgets import Button, DataTable, Input, Label, Static
 
 from thinkpane.backends.errors import BackendError
 from thinkpane.tui.core.sanitize import sanitize_line
+from thinkpane.tui.widgets.bound_keys import key_hints
 
 
 class ConfirmDeleteScreen(ModalScreen[bool]):
@@ -74,7 +76,7 @@ class ConversationsScreen(ModalScreen[int | None]):
             yield DataTable(id="conversation-table", cursor_type="row", zebra_stripes=True)
             yield Static("", id="conversations-empty")
             yield Input(id="conversation-rename", placeholder="New title")
-            yield Static("Enter open · r rename · d delete · Esc close", id="conversations-help")
+            yield Static("", id="conversations-help")
 
     @property
     def table(self) -> DataTable:
@@ -98,6 +100,9 @@ class ConversationsScreen(ModalScreen[int | None]):
         self.rename_input.display = False
         self.reload()
         self.search.focus()
+        hints = key_hints(self, (("conversations.rename", "rename"), ("conversations.delete", "delete"),
+                                 ("conversations.close", "close")))
+        self.query_one("#conversations-help", Static).update(" · ".join(["Enter open", *hints]))
 
     def reload(self, keep_id: int | None = None) -> None:
         query = self.search.value.strip() or None
@@ -154,7 +159,7 @@ class ConversationsScreen(ModalScreen[int | None]):
         """Type-to-search from the list: letters that are not bindings go to the search box."""
         if self.focused is not self.table or not event.is_printable or not event.character:
             return
-        if event.key in self._bindings.key_to_bindings:
+        if event.key in self.active_bindings:  # with the user's keymap applied
             return
         event.stop()
         event.prevent_default()

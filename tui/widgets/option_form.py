@@ -3,7 +3,8 @@
 Like harlequin's options: declared once by the backend, shown here as widgets. text / path
 -> Input, secret -> password Input, int / float -> Input checked on every change, bool ->
 Switch, choice -> Select, list -> comma-separated Input. A bad value gets an inline error
-naming the option (the message comes from ``Option.parse``). When the backend has a secret,
+naming the option and what it expects (``Option.parse``: its type, bounds and format, the
+same check the CLI flags and config.toml get). When the backend has a secret,
 a "keep in config file" checkbox decides whether it is saved (default off: it is then read
 from its environment variable at startup, which the form names).
 """
@@ -18,8 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static, Switch
 
-from thinkpane.backends.errors import ConfigurationError
-from thinkpane.backends.options import Option
+from thinkpane.backends.options import InvalidValueError, Option
 from thinkpane.backends.secrets import Secret
 
 KEEP_SECRETS_ID = "keep-secrets"
@@ -174,9 +174,8 @@ class OptionForm(Vertical):
         raw = self.raw_value(option)
         try:
             value = option.parse(raw)
-        except ConfigurationError as error:
-            expected = error.hint.split(";")[0]
-            return None, f"{option.label} ({option.name}): {expected.lower()}."
+        except InvalidValueError as error:
+            return None, f"{option.label} ({option.name}): expected {error.expected}."
         if option.required and (value is None or value == ""):
             return None, f"{option.label} ({option.name}) is required."
         return value, None
