@@ -17,6 +17,7 @@ tests/test_local_backend.py checks with the real package that fd 2 stays in plac
 from __future__ import annotations
 
 import importlib
+from typing import Self
 
 # The modules of llama-cpp-python that call the redirect around a load.
 REDIRECTING_MODULES = ("llama_cpp.llama", "llama_cpp._internals")
@@ -28,7 +29,7 @@ class LeaveStdStreamsAlone:
     def __init__(self, disable: bool = True) -> None:
         pass
 
-    def __enter__(self) -> LeaveStdStreamsAlone:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
