@@ -16,6 +16,9 @@ from textual.screen import Screen
 from textual.scrollbar import ScrollBar
 from textual.widget import Widget
 
+from tests.test_crop_compositor import cells_of, looks
+from tests.test_live_markdown import render_rich, shown_lines
+from tests.tui_helpers import GatedBackend, rendered_text, wait_until
 from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
 from thinkpane.backends.scripted import ScriptedBackend
 from thinkpane.tui.app import ThinkpaneApp
@@ -23,10 +26,6 @@ from thinkpane.tui.core.config import Settings
 from thinkpane.tui.core.store import ConversationStore
 from thinkpane.tui.render import gate
 from thinkpane.tui.widgets.live_markdown import LiveMarkdown
-
-from tests.test_crop_compositor import cells_of, looks
-from tests.test_live_markdown import render_rich, shown_lines
-from tests.tui_helpers import GatedBackend, rendered_text, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 RENDER = REPO / "tui" / "render"

@@ -17,7 +17,6 @@ tests/test_local_backend.py checks with the real package that fd 2 stays in plac
 from __future__ import annotations
 
 import importlib
-from typing import Self
 
 # The modules of llama-cpp-python that call the redirect around a load.
 REDIRECTING_MODULES = ("llama_cpp.llama", "llama_cpp._internals")
@@ -29,7 +28,7 @@ class LeaveStdStreamsAlone:
     def __init__(self, disable: bool = True) -> None:
         pass
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> LeaveStdStreamsAlone:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -38,13 +37,13 @@ class LeaveStdStreamsAlone:
 
 def keep_std_streams_in_place() -> list[str]:
     """Stop llama-cpp-python from swapping fds 1/2 around a load; the modules it patched."""
-    patched = []
+    patched: list[str] = []
     for module_name in REDIRECTING_MODULES:
         try:
             module = importlib.import_module(module_name)
         except ImportError:
             continue
         if hasattr(module, "suppress_stdout_stderr"):
-            module.suppress_stdout_stderr = LeaveStdStreamsAlone
+            setattr(module, "suppress_stdout_stderr", LeaveStdStreamsAlone)  # noqa: B010 - mypy: not declared
             patched.append(module_name)
     return patched

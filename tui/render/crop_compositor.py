@@ -47,7 +47,7 @@ def install_crop_compositor(screen: Screen) -> bool:
     before anything is laid out."""
     if not gate.enabled():
         return False
-    screen._compositor = CropCompositor()  # type: ignore[assignment]
+    screen._compositor = CropCompositor()
     return True
 
 
@@ -79,7 +79,7 @@ def row_groups(regions: list[Region]) -> list[list[Region]]:
     return groups
 
 
-class CropCompositor(Compositor):  # type: ignore[misc,valid-type]
+class CropCompositor(Compositor):
     """Textual's compositor, rendering only what shows where a frame changed (see above)."""
 
     def render_partial_update(self) -> ChopsUpdate | None:

@@ -149,7 +149,7 @@ def _present(name: str, instances: dict[str, object]) -> bool:
                 expected = [p.strip() for p in parameters.rstrip(")").split(",") if p.strip()]
                 return _parameter_names(target) == expected
         return True
-    except Exception:  # noqa: BLE001 - anything going wrong means "not as we know it"
+    except Exception:  # anything going wrong means "not as we know it"
         return False
 
 

@@ -80,9 +80,11 @@ class StripScrollBar(SizedByLayout, ScrollBar):
 class StripScrollbars:
     """Mixin for a scroll container: its vertical scrollbar is a ``StripScrollBar``."""
 
+    _vertical_scrollbar: ScrollBar | None  # Widget's, set in its __init__
+
     @property
     def vertical_scrollbar(self) -> ScrollBar:
-        if not gate.enabled() or self._vertical_scrollbar is not None:  # type: ignore[attr-defined]
+        if not gate.enabled() or self._vertical_scrollbar is not None:
             return super().vertical_scrollbar  # type: ignore[misc]
         # As Widget.vertical_scrollbar does it, with our class.
         bar = StripScrollBar(vertical=True, name="vertical", thickness=self.scrollbar_size_vertical)  # type: ignore[attr-defined]
