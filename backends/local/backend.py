@@ -20,7 +20,8 @@ small in-memory buffer instead of stderr (they also give load errors their detai
 ``verbose=False`` keeps llama-cpp-python's own prints quiet. With ``verbose=False``
 llama-cpp-python would also point fds 1 and 2 at /dev/null while it loads a model; we turn
 that off, because Textual draws the screen on fd 2 (``sys.__stderr__``): every frame drawn
-during a load (seconds for a 7B model) would vanish and the screen would go stale. With the
+during a load (seconds for a 7B model) would vanish and the screen would go stale
+(llama_internals.py, the one place that touches llama-cpp-python's private names). With the
 log callback in place llama.cpp has nothing left to write there;
 tests/test_local_backend.py checks that loading, generating and failing print nothing.
 """
@@ -55,6 +56,7 @@ from thinkpane.backends.events import (
     Usage,
 )
 from thinkpane.backends.options import Option
+from thinkpane.backends.local.llama_internals import keep_std_streams_in_place
 from thinkpane.backends.local.models import (
     SET_MODEL_PATH_HINT,
     check_gguf_header,
@@ -105,38 +107,7 @@ def _route_llama_logs_to_buffer() -> None:
 
         llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))
         _log_callback = _callback
-        _keep_std_streams_in_place()
-
-
-class _LeaveStdStreamsAlone:
-    """A do-nothing stand-in for ``llama_cpp._utils.suppress_stdout_stderr``."""
-
-    def __init__(self, disable: bool = True) -> None:
-        pass
-
-    def __enter__(self) -> _LeaveStdStreamsAlone:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        return None
-
-
-def _keep_std_streams_in_place() -> None:
-    """Stop llama-cpp-python from swapping fds 1/2 and sys.stdout/stderr around a load.
-
-    Its redirect is process-wide and not thread-safe: while our loader thread holds it, the
-    TUI's frames (written to fd 2 by Textual's driver) go to /dev/null. Our log callback
-    already keeps llama.cpp quiet, so the redirect protects nothing here.
-    """
-    import importlib
-
-    for module_name in ("llama_cpp.llama", "llama_cpp._internals"):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        if hasattr(module, "suppress_stdout_stderr"):
-            module.suppress_stdout_stderr = _LeaveStdStreamsAlone
+        keep_std_streams_in_place()  # see llama_internals.py
 
 
 def _load_failure_detail(log_lines: list[str]) -> str:

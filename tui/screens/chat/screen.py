@@ -28,7 +28,7 @@ from textual.worker import Worker, WorkerState
 from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import BackendError, InternalError
 from thinkpane.backends.events import Conversation, Stop
-from thinkpane.tui.render.crop_compositor import CropCompositor, matches_textual
+from thinkpane.tui.render.crop_compositor import install_crop_compositor
 from thinkpane.tui.core.backend_conversation import backend_conversation, title_from_prompt
 from thinkpane.tui.screens.chat.messages import (
     ExtraReceived,
@@ -94,8 +94,7 @@ class ChatScreen(Screen):
         # A frame renders only the widgets that show where it changed (not, say, the prompt
         # and footer for every frame of a growing reasoning pane), far-apart changes (the
         # pane, the header, the status line) as separate areas.
-        if matches_textual():
-            self._compositor = CropCompositor()
+        install_crop_compositor(self)
         self.conversation_id = conversation_id
         self.live: LiveTurn | None = None
         self.turn_counter = 0
