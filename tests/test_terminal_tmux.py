@@ -161,8 +161,9 @@ def quit_and_check_terminal_restored(terminal: TmuxTerminal) -> None:
 
 
 def label_pattern(label: str) -> re.Pattern[str]:
-    # "│ Label" then spaces and the value; an empty unfocused field ends the row.
-    return re.compile(rf"│ {re.escape(label)}(?: |$)")
+    # "│ Label" (beside the backend list) or " Label" at the row's start (narrow: the list
+    # is above the form), then spaces and the value; an empty unfocused field ends the row.
+    return re.compile(rf"(?:│|^) {re.escape(label)}(?: |$)")
 
 
 def label_row(screen: str, label: str) -> int | None:
@@ -369,5 +370,47 @@ def test_first_launch_setup_provisions_opensearch_then_chats(terminal, tmp_path)
         assert "greets me" in left, left
         assert "greets me" not in right and "stand-in" not in left
         quit_and_check_terminal_restored(terminal)
+    finally:
+        stop_server(server)
+
+
+def test_first_launch_setup_of_openai_fits_80x24_then_chats(tmp_path):
+    """At 80x24 the form's values are readable and every button can be reached: choose the
+    OpenAI-compatible backend, type the stand-in's URL, test the connection, save, chat."""
+    server, port = start_server("openai_sse", "--script", "reasoner")
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        config_file = Path(os.environ["THINKPANE_CONFIG_DIR"]) / "config.toml"
+        with TmuxTerminal(width=80, height=24) as terminal:
+            terminal.start([thinkpane_script()], thinkpane_env(), cwd=str(tmp_path))
+            terminal.wait_for("Use local model", timeout=30, what="the setup screen on first launch")
+            terminal.keys("Tab")  # to the backend list; OpenAI-compatible is its second entry
+            terminal.keys("Down")
+            terminal.wait_for("Base URL", timeout=10, what="the OpenAI-compatible form")
+            terminal.keys("Enter")  # Enter on a backend focuses its first field (its text selected)
+            terminal.wait_until(lambda: terminal.cursor()[1] == label_row(terminal.screen(), "Base URL"),
+                                timeout=10, what="the focus in Base URL")
+            type_into_field(terminal, "Base URL", base_url)
+
+            # Tab on through the form: the page scrolls with the focus down to the buttons.
+            deadline = time.monotonic() + 30
+            while " Test connection " not in wait_until_still(terminal):
+                if time.monotonic() > deadline:
+                    raise TmuxError(f"the Test connection button never came into view:\n{terminal.screen()}")
+                terminal.keys("Tab")
+            terminal.click_text(" Test connection ")
+            screen = terminal.wait_for(lambda s: "✓ test" in s or "✗" in s, timeout=30, what="the test")
+            assert "✓ test" in screen, screen
+            # Save is scrolled into view whole (it wraps onto a second row of buttons here).
+            click_until(terminal, " Save", "Ask something")
+            saved = config_file.read_text(encoding="utf-8")
+            assert 'backend = "openai"' in saved and base_url in saved
+
+            terminal.wait_for(lambda s: "deepseek-reasoner" in status_line(s) and "idle" in status_line(s),
+                              timeout=20, what="the chat with the new backend ready")
+            terminal.send("Hello there")
+            terminal.keys("Enter")
+            terminal.wait_for("You said: Hello there", timeout=20, what="the answer")
+            quit_and_check_terminal_restored(terminal)
     finally:
         stop_server(server)
