@@ -26,12 +26,13 @@ from thinkpane.tui.render.rich_markdown import rich_markdown
 from thinkpane.tui.widgets.safe_text import clean, safe_text
 
 
-def rendered_markdown(text: str) -> RenderedOnce:
+def rendered_markdown(text: str, *, hard_breaks: bool = False) -> RenderedOnce:
     """Finished Markdown, sanitised; Rich Markdown never interprets Rich markup.
 
     Rendered once per width (Textual would render it to measure it, then again to draw it).
+    ``hard_breaks``: every line break is kept (the reasoning; see rich_markdown.py).
     """
-    return RenderedOnce(rich_markdown(clean(text)))
+    return RenderedOnce(rich_markdown(clean(text), hard_breaks=hard_breaks))
 
 
 class UserTurn(Static):

@@ -1,0 +1,75 @@
+"""The Reasoning pane keeps the model's line breaks, live and reopened (Markdown would join
+two lines of a paragraph into one); the Answer pane keeps Markdown's rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.tui_helpers import GatedBackend, rendered_text, wait_until
+from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
+from thinkpane.tui.app import ThinkpaneApp
+from thinkpane.tui.core.config import Settings
+from thinkpane.tui.core.store import ConversationStore
+
+THOUGHTS = ["First, check the units.", "Then convert them to metres.", "Finally add them up."]
+CODE = "```\nx = 1\ny = 2\n```"
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = ConversationStore(tmp_path / "chats.sqlite3")
+    yield store
+    store.close()
+
+
+def shown_lines(widget) -> list[str]:
+    return [line.strip() for line in rendered_text(widget).split("\n") if line.strip()]
+
+
+async def test_reasoning_keeps_its_line_breaks_live_and_reopened(store):
+    backend = GatedBackend()
+    app = ThinkpaneApp(Settings(), store, backend=backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.chat.reasoning_pane
+        await pilot.press(*"sum these", "enter")
+        await wait_until(pilot, lambda: app.chat.live is not None, "the stream")
+        backend.put(ReasoningDelta("\n".join(THOUGHTS) + "\n\n" + CODE + "\n"))
+        await wait_until(pilot, lambda: pane.live is not None and "y = 2" in rendered_text(pane.live),
+                         "the reasoning shown")
+        live = shown_lines(pane.live)
+        assert live[:3] == THOUGHTS, live
+        assert "x = 1" in live and "y = 2" in live  # a code block is as it was
+
+        backend.put(ContentDelta("One line\nand the next."), Stop())
+        backend.end()
+        await wait_until(pilot, lambda: app.chat.live is None, "the end of the answer")
+        answer = app.chat.transcript.answers()[-1]
+        assert "One line and the next." in rendered_text(answer), "the answer keeps Markdown's rules"
+
+        await pilot.press("ctrl+up")  # reopen the (only) answer's reasoning from the store's record
+        await wait_until(pilot, lambda: pane.live is None and pane.body.children, "the reopened reasoning")
+        reopened = shown_lines(pane.body.children[0])
+        assert reopened[:3] == THOUGHTS, reopened
+
+
+def test_hard_breaks_render_as_markdown_with_explicit_breaks():
+    """Every single newline outside code becomes what Markdown's own hard break (two
+    trailing spaces) renders: the same output as Rich for that source, nothing else changed."""
+    import io
+
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    from thinkpane.tui.render.rich_markdown import rich_markdown
+
+    def render(renderable) -> str:
+        console = Console(width=50, record=True, file=io.StringIO(), color_system="truecolor")
+        console.print(renderable)
+        return console.export_text(styles=True)
+
+    source = "A *thought*\nanother\n\n- item\n  more\n\n> quoted\n> lines\n\n" + CODE + "\n"
+    explicit = source.replace("thought*\n", "thought*  \n").replace("item\n", "item  \n").replace(
+        "quoted\n", "quoted  \n")
+    expected = render(Markdown(explicit, code_theme="monokai", hyperlinks=True))
+    assert render(rich_markdown(source, hard_breaks=True)) == expected
+    assert render(rich_markdown(source)) == render(Markdown(source, code_theme="monokai", hyperlinks=True))
