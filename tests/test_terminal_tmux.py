@@ -305,6 +305,47 @@ def test_chat_streams_cancels_quits_cleanly_and_continues(terminal, tmp_path):
         stop_server(server)
 
 
+PANE_SEPARATOR = "▕"  # the Reasoning pane's right border (app.tcss: border-right: vkey)
+
+
+def test_emoji_sequences_in_the_reasoning_stay_inside_their_pane(terminal, tmp_path):
+    """Every row of the panes is exactly as wide as the terminal and has the separator in
+    the same column: no emoji sequence is drawn wider or narrower than the app measured it
+    (tmux drew a skin tone 2 columns wider, a VS16 heart 1 narrower, and cut a ZWJ family)."""
+    from rich.cells import cell_len
+
+    from tests.servers.openai_sse import GRAPHEME_LINES
+
+    server, port = start_server("openai_sse", "--script", "graphemes")
+    try:
+        write_openai_config(Path(os.environ["THINKPANE_CONFIG_DIR"]), port)
+        terminal.start([thinkpane_script()], thinkpane_env(), cwd=str(tmp_path))
+        terminal.wait_for(lambda s: "Ask something" in s and "deepseek-reasoner" in status_line(s),
+                          timeout=30, what="the chat screen with the backend ready")
+        terminal.send("Show me emoji")
+        terminal.keys("Enter")
+        terminal.wait_for(lambda s: has_panes(s) and "done." in pane_split(s)[1] and "idle" in status_line(s),
+                          timeout=20, what="the answer")
+        # -N keeps each row's trailing blanks: a row holds exactly the cells tmux drew.
+        rows = terminal.tmux("capture-pane", "-p", "-N", "-t", terminal.target).split("\n")
+        header = next(i for i, row in enumerate(rows) if row.lstrip().startswith("Reasoning") and " Answer" in row)
+        end = next(i for i, row in enumerate(rows) if i > header and row.startswith("╭"))
+        pane_rows = rows[header:end]
+        columns = {cell_len(row[:row.index(PANE_SEPARATOR)]) for row in pane_rows if PANE_SEPARATOR in row}
+        problems = [row for row in pane_rows if cell_len(row) != terminal.width or PANE_SEPARATOR not in row]
+        assert not problems and len(columns) == 1, "rows off the pane grid:\n" + "\n".join(problems)
+        left = [row.split(PANE_SEPARATOR)[0].strip() for row in pane_rows]
+        for line in GRAPHEME_LINES[:-1]:
+            # Each line whole, on a row of its own: its label, its last word.
+            label, last_word = line.split()[0], line.split()[-1]
+            assert any(row.startswith(label) and row.endswith(last_word) for row in left), (
+                f"{line!r} not shown whole:\n" + "\n".join(left))
+        assert any(row.startswith("Family:") and "\U0001F466" in row for row in left), "the family's boy was cut off"
+        quit_and_check_terminal_restored(terminal)
+    finally:
+        stop_server(server)
+
+
 # --------------------------------------------------------------------------- setup wizard
 
 

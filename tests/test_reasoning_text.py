@@ -1,10 +1,13 @@
-"""The Reasoning pane keeps the model's line breaks, live and reopened (Markdown would join
-two lines of a paragraph into one); the Answer pane keeps Markdown's rules."""
+"""How model text is drawn: the Reasoning pane keeps the model's line breaks, live and
+reopened (Markdown would join two lines of a paragraph into one) while the Answer pane
+keeps Markdown's rules; emoji sequences are as wide on screen as the app measures them
+(tests/test_terminal_tmux.py checks the same in a real terminal)."""
 
 from __future__ import annotations
 
 import pytest
 
+from tests.servers.openai_sse import GRAPHEME_LINES
 from tests.tui_helpers import GatedBackend, rendered_text, wait_until
 from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
 from thinkpane.tui.app import ThinkpaneApp
@@ -73,3 +76,17 @@ def test_hard_breaks_render_as_markdown_with_explicit_breaks():
     expected = render(Markdown(explicit, code_theme="monokai", hyperlinks=True))
     assert render(rich_markdown(source, hard_breaks=True)) == expected
     assert render(rich_markdown(source)) == render(Markdown(source, code_theme="monokai", hyperlinks=True))
+
+
+@pytest.mark.parametrize("line", GRAPHEME_LINES, ids=[line.split(":")[0] for line in GRAPHEME_LINES])
+def test_clusters_left_after_clean_are_as_wide_as_their_code_points(line):
+    """A terminal that measures code point by code point draws what Rich measures per
+    grapheme cluster; the emoji themselves are still there, taken apart."""
+    from rich.cells import cell_len, get_character_cell_size
+
+    from thinkpane.tui.widgets.safe_text import clean
+
+    shown = clean(line)
+    assert cell_len(shown) == sum(get_character_cell_size(character) for character in shown)
+    wide = [c for c in line if get_character_cell_size(c) == 2 and not 0x1F3FB <= ord(c) <= 0x1F3FF]
+    assert [c for c in shown if get_character_cell_size(c) == 2] == wide
