@@ -79,14 +79,14 @@ def test_hard_breaks_render_as_markdown_with_explicit_breaks():
 
 
 @pytest.mark.parametrize("line", GRAPHEME_LINES, ids=[line.split(":")[0] for line in GRAPHEME_LINES])
-def test_clusters_left_after_clean_are_as_wide_as_their_code_points(line):
+def test_clusters_left_for_display_are_as_wide_as_their_code_points(line):
     """A terminal that measures code point by code point draws what Rich measures per
     grapheme cluster; the emoji themselves are still there, taken apart."""
     from rich.cells import cell_len, get_character_cell_size
 
-    from thinkpane.tui.widgets.safe_text import clean
+    from thinkpane.tui.core.cell_width import drop_width_modifiers
 
-    shown = clean(line)
+    shown = drop_width_modifiers(line)
     assert cell_len(shown) == sum(get_character_cell_size(character) for character in shown)
     wide = [c for c in line if get_character_cell_size(c) == 2 and not 0x1F3FB <= ord(c) <= 0x1F3FF]
     assert [c for c in shown if get_character_cell_size(c) == 2] == wide

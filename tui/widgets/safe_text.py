@@ -5,19 +5,6 @@ happily emit ``\\x1b]8;;http://evil\\x07``) and Rich markup (``[bold]``, ``[link
 Neither may reach the terminal or the markup parser: we strip escape sequences and control
 characters, and we only ever hand text to widgets as ``rich.text.Text`` or Markdown source,
 never as a markup string.
-
-Text must also be as wide on screen as Textual measures it, or a row overruns its pane.
-Rich (and so Textual) measures a grapheme cluster as one glyph: a ZWJ family (woman ZWJ
-woman ZWJ girl ZWJ boy) is 2 cells, a waving hand with a skin tone is 2, a heart with the
-emoji selector (U+2764 U+FE0F) is 2. Terminals do not agree: one that measures code point
-by code point (xterm, VTE) draws the family in 8 cells; tmux 3.3 draws the skin tone in 4
-and the heart in 1, and joins a ZWJ family into 2 cells but keeps only its first 21 bytes
-(the boy disappears). Rich also skips the width of the character after any ZWJ
-(Devanagari KA VIRAMA ZWJ SSA: 1 cell measured, 2 drawn). So the joiners and modifiers
-whose effect terminals disagree on are removed: the ZWJ (U+200D), the emoji selector
-(U+FE0F) and the skin-tone modifiers (U+1F3FB-U+1F3FF). What is left is code points each
-measured and drawn alike everywhere: the four people side by side, the plain hand, the
-text heart (a flag's two regional indicators and a keycap's combining mark already agree).
 """
 
 from __future__ import annotations
@@ -41,13 +28,10 @@ _ESCAPE_SEQUENCE = re.compile(
 # Every remaining C0 control except tab and newline, DEL, the C1 range, and the bidi
 # embedding/override/isolate controls that reorder the rest of a line (U+202E "Trojan Source").
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-# Joiners and modifiers that make a cluster's width depend on the terminal (see above).
-_WIDTH_AMBIGUOUS = re.compile("[\u200d\ufe0f\U0001f3fb-\U0001f3ff]")
 
 
 def clean(text: str) -> str:
-    """``text`` without escape sequences and control characters (\\n and \\t are kept),
-    and without the joiners and modifiers whose width terminals disagree on.
+    """``text`` without escape sequences and control characters (\\n and \\t are kept).
 
     A sequence split across two stream chunks loses its ESC in the first chunk, so the rest
     shows as harmless printable text; it can never become an escape again.
@@ -55,7 +39,7 @@ def clean(text: str) -> str:
     if not text:
         return ""
     text = text.replace("\r\n", "\n")
-    return _WIDTH_AMBIGUOUS.sub("", _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text)))
+    return _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text))
 
 
 def clean_line(text: str) -> str:

@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from thinkpane.backends.events import STOP_EXPLANATIONS
+from thinkpane.tui.core.cell_width import drop_width_modifiers
 from thinkpane.tui.core.turn_record import TurnRecord
 from thinkpane.tui.render.laid_out_once import LaidOutOnce, SizedByLayout
 from thinkpane.tui.widgets.live_markdown import LiveMarkdown, RenderedOnce
@@ -31,15 +32,16 @@ def rendered_markdown(text: str, *, hard_breaks: bool = False) -> RenderedOnce:
 
     Rendered once per width (Textual would render it to measure it, then again to draw it).
     ``hard_breaks``: every line break is kept (the reasoning; see rich_markdown.py).
+    Emoji sequences are taken apart so they are as wide as measured (cell_width.py).
     """
-    return RenderedOnce(rich_markdown(clean(text), hard_breaks=hard_breaks))
+    return RenderedOnce(rich_markdown(drop_width_modifiers(clean(text)), hard_breaks=hard_breaks))
 
 
 class UserTurn(Static):
     """The user's prompt, shown literally."""
 
     def __init__(self, prompt: str) -> None:
-        super().__init__(safe_text(prompt), classes="user-turn")
+        super().__init__(safe_text(drop_width_modifiers(prompt)), classes="user-turn")
         self.prompt = prompt
 
 
