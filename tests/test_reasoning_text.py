@@ -12,17 +12,9 @@ from tests.tui_helpers import GatedBackend, rendered_text, wait_until
 from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
 from thinkpane.tui.app import ThinkpaneApp
 from thinkpane.tui.core.config import Settings
-from thinkpane.tui.core.store import ConversationStore
 
 THOUGHTS = ["First, check the units.", "Then convert them to metres.", "Finally add them up."]
 CODE = "```\nx = 1\ny = 2\n```"
-
-
-@pytest.fixture
-def store(tmp_path):
-    store = ConversationStore(tmp_path / "chats.sqlite3")
-    yield store
-    store.close()
 
 
 def shown_lines(widget) -> list[str]:

@@ -238,15 +238,26 @@ def write_openai_config(config_dir: Path, port: int) -> None:
     )
 
 
-def test_chat_streams_cancels_quits_cleanly_and_continues(terminal, tmp_path):
-    # The "slow" scenario: 40 reasoning deltas "step N. " then 40 answer deltas "wordN ",
-    # one every 80 ms, so the test can look at the screen mid-stream and cancel it.
-    server, port = start_server("openai_sse", "--script", "slow", "--delay", "0.08")
+def start_chat(terminal: TmuxTerminal, tmp_path: Path, *script: str) -> subprocess.Popen:
+    """The SSE stand-in playing ``script`` (``--script`` ...), and thinkpane configured for it,
+    at its chat screen with the backend ready; returns the stand-in's process."""
+    server, port = start_server("openai_sse", *script)
     try:
         write_openai_config(Path(os.environ["THINKPANE_CONFIG_DIR"]), port)
         terminal.start([thinkpane_script()], thinkpane_env(), cwd=str(tmp_path))
         terminal.wait_for(lambda s: "Ask something" in s and "deepseek-reasoner" in status_line(s),
                           timeout=30, what="the chat screen with the backend ready")
+    except BaseException:
+        stop_server(server)
+        raise
+    return server
+
+
+def test_chat_streams_cancels_quits_cleanly_and_continues(terminal, tmp_path):
+    # The "slow" scenario: 40 reasoning deltas "step N. " then 40 answer deltas "wordN ",
+    # one every 80 ms, so the test can look at the screen mid-stream and cancel it.
+    server = start_chat(terminal, tmp_path, "--script", "slow", "--delay", "0.08")
+    try:
 
         # ---- first prompt: reasoning streams on the left, then the answer on the right
         terminal.send("Explain tmux panes")
@@ -316,12 +327,8 @@ def test_emoji_sequences_in_the_reasoning_stay_inside_their_pane(terminal, tmp_p
 
     from tests.servers.openai_sse import GRAPHEME_LINES
 
-    server, port = start_server("openai_sse", "--script", "graphemes")
+    server = start_chat(terminal, tmp_path, "--script", "graphemes")
     try:
-        write_openai_config(Path(os.environ["THINKPANE_CONFIG_DIR"]), port)
-        terminal.start([thinkpane_script()], thinkpane_env(), cwd=str(tmp_path))
-        terminal.wait_for(lambda s: "Ask something" in s and "deepseek-reasoner" in status_line(s),
-                          timeout=30, what="the chat screen with the backend ready")
         terminal.send("Show me emoji")
         terminal.keys("Enter")
         terminal.wait_for(lambda s: has_panes(s) and "done." in pane_split(s)[1] and "idle" in status_line(s),

@@ -11,19 +11,11 @@ from tests.tui_helpers import wait_until
 from thinkpane.backends.scripted import ScriptedBackend
 from thinkpane.tui.app import ThinkpaneApp
 from thinkpane.tui.core.config import Settings
-from thinkpane.tui.core.store import ConversationStore
 from thinkpane.tui.widgets.reasoning_pane import ReasoningPane
 from thinkpane.tui.widgets.transcript import Transcript
 
 SIZE = (80, 24)
 CODE = "print('copied')"
-
-
-@pytest.fixture
-def store(tmp_path):
-    store = ConversationStore(tmp_path / "chats.sqlite3")
-    yield store
-    store.close()
 
 
 def answering(store, *, content: str, reasoning: str = "Thinking it over.") -> ThinkpaneApp:

@@ -664,14 +664,19 @@ async def test_test_connection_shows_reasoning_then_answer_tokens_live(gated_cha
         assert "Reply: Hello there, nice to meet you!" in line_text(app, "test")
 
 
+async def choose_in_the_list(app: App, pilot, backend: str, first_field: str) -> None:
+    """Focus the backend list and highlight ``backend``; wait for its form."""
+    await until(pilot, lambda: isinstance(app.screen, SetupScreen), "the setup screen")
+    backend_list = app.screen.query_one("#backend-list", OptionList)
+    backend_list.focus()
+    backend_list.highlighted = [o.id for o in backend_list.options].index(backend)
+    await until(pilot, lambda: app.screen.query(f"#{first_field}"), f"the {backend} form")
+
+
 async def test_enter_on_a_backend_moves_to_its_first_field(provisioner):
     app = Host()
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, SetupScreen), "the setup screen")
-        backend_list = app.screen.query_one("#backend-list", OptionList)
-        backend_list.focus()
-        backend_list.highlighted = [o.id for o in backend_list.options].index("fakecluster")
-        await until(pilot, lambda: app.screen.query("#option-url"), "the fakecluster form")
+        await choose_in_the_list(app, pilot, "fakecluster", "option-url")
         await pilot.press("enter")
         await until(pilot, lambda: app.focused is not None and app.focused.id == "option-url", "focus on url")
 
@@ -812,11 +817,7 @@ async def test_setup_is_completable_by_keyboard_in_a_small_terminal(size):
 async def test_tab_from_the_backend_list_goes_to_the_first_field_and_typing_lands_there(provisioner):
     app = Host()
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, SetupScreen), "the setup screen")
-        backend_list = app.screen.query_one("#backend-list", OptionList)
-        backend_list.focus()
-        backend_list.highlighted = [o.id for o in backend_list.options].index("fakecluster")
-        await until(pilot, lambda: app.screen.query("#option-url"), "the fakecluster form")
+        await choose_in_the_list(app, pilot, "fakecluster", "option-url")
         await pilot.press("tab", *"abc")
         assert app.focused is not None and app.focused.id == "option-url"
         assert app.screen.query_one("#option-url", Input).value == "abc"
