@@ -128,3 +128,18 @@ async def test_the_answer_panes_own_key_still_copies_and_is_in_the_footer(store)
         await pilot.press("y")
         await wait_until(pilot, lambda: app.clipboard == CODE, "the code block copied")
         assert app.chat.prompt.text == "" and focus_is_in(app) == "answer"
+
+
+async def test_text_pasted_while_a_pane_has_the_focus_goes_to_the_prompt_once(store):
+    app = answering(store, content="An answer.")
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(app, pilot)
+        app.chat.transcript.focus()
+        await wait_until(pilot, lambda: focus_is_in(app) == "answer", "the focus in the answer pane")
+        app.post_message(events.Paste("pasted words"))
+        await wait_until(pilot, lambda: app.chat.prompt.text == "pasted words", "the paste in the prompt")
+        assert focus_is_in(app) == "prompt"
+        app.post_message(events.Paste(" and more"))  # pasted in the prompt itself: once
+        await wait_until(pilot, lambda: "more" in app.chat.prompt.text, "the second paste")
+        await pilot.pause()
+        assert app.chat.prompt.text == "pasted words and more"

@@ -11,7 +11,8 @@ Reasoning, and nothing typed while a pane has the focus is lost.
 - A printable key that nothing binds, pressed while a pane (or nothing) has the focus,
   moves the focus to the prompt and is typed there: a user who clicked a pane and went on
   typing lost those keys. Keys bound where the focus is keep their binding (``y`` copies a
-  code block in the Answer pane; the footer shows it while the pane has the focus).
+  code block in the Answer pane; the footer shows it while the pane has the focus). Text
+  pasted there goes to the prompt too.
 
 ``ChatScreen`` gets all of this by deriving from :class:`PaneKeys`.
 """
@@ -94,3 +95,13 @@ class PaneKeys(Screen):
         # must already find the prompt focused, or a bound one (y) would run its binding.
         self.set_focus(prompt)
         prompt.insert(event.character)
+
+    def on_paste(self, event: events.Paste) -> None:
+        # A paste reaches the screen from wherever the focus is (the prompt takes it and
+        # lets it bubble on): only one pasted while a pane has the focus is moved.
+        prompt = self.query_one(PromptInput)
+        if self.focused is prompt or not event.text:
+            return
+        event.stop()
+        self.set_focus(prompt)
+        prompt.insert(event.text)
