@@ -24,3 +24,13 @@ def isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A conversation store in the test's temp dir, closed afterwards."""
+    from thinkpane.tui.core.store import ConversationStore
+
+    store = ConversationStore(tmp_path / "chats.sqlite3")
+    yield store
+    store.close()

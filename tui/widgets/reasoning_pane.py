@@ -1,7 +1,9 @@
 """The Reasoning pane: the live reasoning of the current turn, or a reopened earlier one.
 
 Live reasoning streams into a ``LiveMarkdown`` through a ``MarkdownStream``; a reopened
-turn is shown as one lightweight ``Static`` (Rich Markdown).
+turn is shown as one lightweight ``Static`` (Rich Markdown). Both keep the model's line
+breaks (``rendered_reasoning``): reasoning is lines of thought, which Markdown's paragraph
+rules joined into one run of text.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from textual.widgets import Static
 from thinkpane.tui.core.turn_record import TurnRecord
 from thinkpane.tui.render.following import Following
 from thinkpane.tui.render.laid_out_once import LaidOutOnce
-from thinkpane.tui.widgets.live_markdown import LiveMarkdown
+from thinkpane.tui.widgets.live_markdown import LiveMarkdown, RenderedOnce
 from thinkpane.tui.render.strip_scrollbar import StripScrollbars
 from thinkpane.tui.widgets.turn import rendered_markdown
 
@@ -81,6 +83,11 @@ def _header(label: str, *parts: str | tuple[str, str] | None) -> Text:
     return text
 
 
+def rendered_reasoning(text: str) -> RenderedOnce:
+    """Reasoning as Markdown with every line break kept (the answer keeps Markdown's rules)."""
+    return rendered_markdown(text, hard_breaks=True)
+
+
 class ReasoningHeader(Static):
     """The pane's header line, drawn for the width it has (the pane is narrow at 80 columns)."""
 
@@ -126,7 +133,7 @@ class ReasoningPane(Vertical):
     async def start_live(self, record: TurnRecord) -> LiveMarkdown:
         """Empty the pane and return a Markdown widget for this turn's live reasoning."""
         await self.body.remove_children()
-        self.live = LiveMarkdown(renderer=rendered_markdown, id="reasoning-live")
+        self.live = LiveMarkdown(renderer=rendered_reasoning, id="reasoning-live")
         self.shown = record
         await self.body.mount(self.live)
         self.body.follow_end(restart=True)
@@ -157,7 +164,7 @@ class ReasoningPane(Vertical):
         self.live = None
         self.shown = record
         if record.reasoning:
-            body = Static(rendered_markdown(record.reasoning), classes="reasoning-text")
+            body = Static(rendered_reasoning(record.reasoning), classes="reasoning-text")
         elif record.redacted:
             body = Static(Text("The provider redacted this reasoning; it cannot be shown.", style="italic"),
                           classes="reasoning-empty")

@@ -29,6 +29,7 @@ from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import BackendError, InternalError
 from thinkpane.backends.events import Conversation, Stop
 from thinkpane.tui.render.crop_compositor import install_crop_compositor
+from thinkpane.tui.screens.chat.keys import PaneKeys
 from thinkpane.tui.core.backend_conversation import backend_conversation, title_from_prompt
 from thinkpane.tui.screens.chat.messages import (
     ExtraReceived,
@@ -76,7 +77,7 @@ class LiveTurn:
     ending: bool = False  # _end_turn is running: ignore further stream messages
 
 
-class ChatScreen(Screen):
+class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab order, typing
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="chat.cancel",
                 tooltip="Stop the running answer; the partial text is kept"),
