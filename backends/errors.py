@@ -10,28 +10,23 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 
-class BackendError(Exception):
-    """A failure the user can understand: a short ``title`` and a ``hint`` saying what to do.
+class ThinkpaneError(Exception):
+    """A failure the user can understand: a short ``title``, a ``hint`` saying what to do,
+    an optional ``detail`` (what the provider, SQLite or the OS reported), a ``kind``, and
+    whether trying again may work (``retryable``: a locked database, a rate limit).
 
-    ``str(error)`` is safe to show: subclasses and callers pass every message through
+    The neutral root: what the store, export and config layers raise derives from it
+    directly, because those are not backend failures. ``str(error)`` is safe to show:
+    subclasses and callers pass every message through
     :func:`thinkpane.backends.secrets.redact` before it gets here.
     """
 
     kind: ClassVar[str] = "error"
 
-    def __init__(
-        self,
-        title: str,
-        hint: str = "",
-        *,
-        detail: str = "",
-        status: int | None = None,
-        retryable: bool = False,
-    ) -> None:
+    def __init__(self, title: str, hint: str = "", *, detail: str = "", retryable: bool = False) -> None:
         self.title = title
         self.hint = hint
         self.detail = detail
-        self.status = status
         self.retryable = retryable
         super().__init__(self.title)
 
@@ -44,14 +39,30 @@ class BackendError(Exception):
         return " — ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "title": self.title,
-            "hint": self.hint,
-            "detail": self.detail,
-            "status": self.status,
-            "retryable": self.retryable,
-        }
+        return {"kind": self.kind, "title": self.title, "hint": self.hint, "detail": self.detail,
+                "retryable": self.retryable}
+
+
+class BackendError(ThinkpaneError):
+    """What a backend raises or yields; also the HTTP ``status``, when there was one."""
+
+    def __init__(
+        self,
+        title: str,
+        hint: str = "",
+        *,
+        detail: str = "",
+        status: int | None = None,
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(title, hint, detail=detail, retryable=retryable)
+        self.status = status
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        retryable = data.pop("retryable")
+        # status before retryable: the order `thinkpane ask --json` has always printed.
+        return {**data, "status": self.status, "retryable": retryable}
 
 
 class ConfigurationError(BackendError):

@@ -58,9 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"Error: {exc}\n")
         return 2
     except Exception as exc:
-        from thinkpane.backends.errors import BackendError
+        from thinkpane.backends.errors import ThinkpaneError
 
-        if not isinstance(exc, BackendError):
+        if not isinstance(exc, ThinkpaneError):
             raise
         from thinkpane.tui.cli.ask import print_error
 

@@ -47,7 +47,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from thinkpane.backends.errors import ConfigurationError
+from thinkpane.backends.errors import ConfigurationError, ThinkpaneError
 from thinkpane.backends.secrets import Secret
 from thinkpane.tui.core import paths
 
@@ -72,8 +72,10 @@ def is_secret_name(name: str) -> bool:
     return bool(_SECRET_NAME.search(name.lower()))
 
 
-class ConfigFileError(ConfigurationError):
-    """The config file exists but cannot be used (not TOML, wrong types, unreadable)."""
+class ConfigFileError(ThinkpaneError):
+    """The config file exists but cannot be used (not TOML, wrong types, unreadable).
+
+    Not a backend error: it stops every command before a backend is chosen (exit 2)."""
 
     kind = "config_file"
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from thinkpane.backends.errors import BackendError
+from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.backends.secrets import redact
 from thinkpane.tui.core.sanitize import sanitize
 
@@ -278,14 +278,14 @@ def write_private(path: str | os.PathLike[str], text: str) -> Path:
     return target
 
 
-class ExportError(BackendError):
+class ExportError(ThinkpaneError):
     kind = "export"
 
 
 def run_export(target: str, *, fmt: str | None, output: str | None, out: Any, err: Any) -> int:
     """``thinkpane export ID|last [--format md|json] [-o FILE]``; returns the exit code.
 
-    Store errors propagate as BackendErrors (the CLI prints their title and hint, exit 1).
+    Store errors propagate as ThinkpaneErrors (the CLI prints their title and hint, exit 1).
     """
     from thinkpane.tui.core import paths
     from thinkpane.tui.core.store import ConversationStore

@@ -10,7 +10,7 @@ Design notes (why it looks the way it does):
   ``"interrupted"`` and keeps the text flushed so far (rows of a writer that is still
   running, e.g. a second Thinkpane window, are left alone: each row records its pid).
 * **Errors.** Every ``sqlite3`` failure becomes one typed :class:`StoreError` (a
-  ``BackendError``: title + hint naming the file). A failed flush keeps the buffer, so the
+  ``ThinkpaneError``: title + hint naming the file). A failed flush keeps the buffer, so the
   UI can go on showing the text and flush again later.
 * **Search.** FTS5 (external-content tables, kept in sync by triggers) over conversation
   titles and message text; ``LIKE`` when this SQLite has no FTS5. A message is indexed
@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from thinkpane.backends.errors import BackendError
+from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.backends.events import Message
 
 SCHEMA_VERSION = 3
@@ -79,7 +79,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-class StoreError(BackendError):
+class StoreError(ThinkpaneError):
     """The conversation history could not be read or written. ``title`` + ``hint`` say why."""
 
     kind = "store"

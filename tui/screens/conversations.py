@@ -17,7 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
-from thinkpane.backends.errors import BackendError
+from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.tui.widgets.safe_text import clean_line
 
 
@@ -103,7 +103,7 @@ class ConversationsScreen(ModalScreen[int | None]):
         query = self.search.value.strip() or None
         try:
             summaries = self.store.list_conversations(query)
-        except BackendError as error:
+        except ThinkpaneError as error:
             self.notify(error.hint or error.title, title=error.title, severity="error", markup=False)
             return
         self.summaries = {summary.id: summary for summary in summaries}
@@ -188,7 +188,7 @@ class ConversationsScreen(ModalScreen[int | None]):
         if conversation_id is not None and title:
             try:
                 self.store.rename(conversation_id, title)
-            except BackendError as error:
+            except ThinkpaneError as error:
                 self.notify(error.hint or error.title, title=error.title, severity="error", markup=False)
         self._end_rename()
         self.reload(keep_id=conversation_id)
@@ -208,7 +208,7 @@ class ConversationsScreen(ModalScreen[int | None]):
                 return
             try:
                 self.store.delete(conversation_id)
-            except BackendError as error:
+            except ThinkpaneError as error:
                 self.notify(error.hint or error.title, title=error.title, severity="error", markup=False)
             self.app.conversation_deleted(conversation_id)
             self.reload()

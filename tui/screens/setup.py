@@ -28,7 +28,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Input, OptionList, Select, Static, Switch
 from textual.widgets.option_list import Option as ListOption
 
-from thinkpane.backends.errors import BackendError
+from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.backends.events import ProgressEvent
 from thinkpane.backends.secrets import Secret
 from thinkpane.tui.core.config import Settings, backend_options, config_exists, save_settings
@@ -338,7 +338,7 @@ class SetupScreen(Screen["SetupResult | None"]):
         self.settings.backend = self.selected
         try:
             path = save_settings(self.settings, keep_secrets=form.keep_secrets)
-        except (BackendError, OSError) as error:
+        except (ThinkpaneError, OSError) as error:
             hint = getattr(error, "hint", "") or "Check that the config directory is writable."
             self.log_widget.show(ProgressEvent("save", "fail", f"Could not save the config: {error}", hint=hint))
             return

@@ -26,7 +26,7 @@ from textual.widgets.markdown import MarkdownStream
 from textual.worker import Worker, WorkerState
 
 from thinkpane.backends.base import Backend
-from thinkpane.backends.errors import BackendError, InternalError
+from thinkpane.backends.errors import BackendError, InternalError, ThinkpaneError
 from thinkpane.backends.events import Conversation, Stop
 from thinkpane.tui.render.crop_compositor import CropCompositor, matches_textual
 from thinkpane.tui.core.backend_conversation import backend_conversation, title_from_prompt
@@ -185,7 +185,7 @@ class ChatScreen(Screen):
             self.status.set(backend=app.settings.backend, model="", state="loading",
                             text=app.backend_loading_text or "preparing backend…")
 
-    def show_problem(self, error: BackendError) -> None:
+    def show_problem(self, error: ThinkpaneError) -> None:
         """A message panel above the transcript: the title, the detail and what to do."""
         text = Text()
         text.append(clean_line(error.title), style="bold")
@@ -209,7 +209,7 @@ class ChatScreen(Screen):
         try:
             summary = store.get_conversation(conversation_id)
             stored = store.load_messages(conversation_id) if summary else []
-        except BackendError as error:
+        except ThinkpaneError as error:
             self.status.set(state="error", text=error.title)
             return
         if summary is None:
@@ -283,7 +283,7 @@ class ChatScreen(Screen):
                 store.load_messages(self.conversation_id), self.app.settings.system_prompt
             )
             writer = store.start_answer(self.conversation_id, backend=backend.name, model=backend.model)
-        except BackendError as error:
+        except ThinkpaneError as error:
             self.status.set(state="error", text=error.title)
             return False
         self.prompt.remember(text.rstrip())
@@ -454,7 +454,7 @@ class ChatScreen(Screen):
             return
         try:
             live.writer.flush()
-        except BackendError as error:
+        except ThinkpaneError as error:
             self.status.set(text="not saved: " + error.title)
         now = self.clock()
         record = live.record
@@ -534,7 +534,7 @@ class ChatScreen(Screen):
             live.writer.set_timing(record.ttft_ms, record.elapsed_ms)
             live.writer.finish(record.status, stop_reason=record.stop_reason,
                                error=str(error) if error is not None else None)
-        except BackendError as store_error:
+        except ThinkpaneError as store_error:
             self.notify(store_error.hint or store_error.title, title=store_error.title, severity="error",
                         markup=False)  # hints name file paths, which may contain [brackets]
 
@@ -564,7 +564,7 @@ class ChatScreen(Screen):
             return
         try:
             live.writer.flush()
-        except BackendError as error:
+        except ThinkpaneError as error:
             self.status.set(text="not saved: " + error.title)
 
     # ------------------------------------------------------------------ actions
