@@ -7,6 +7,8 @@ Like harlequin's ``HarlequinError``: front ends show ``title``, then ``detail``,
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 
@@ -121,3 +123,33 @@ class InternalError(BackendError):
     """A bug in Thinkpane or a backend plugin, caught before it reached the screen."""
 
     kind = "internal"
+
+
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception behind it, nearest first, each once (cycles end).
+
+    Followed: ``__cause__`` and ``__context__``, the members of an ExceptionGroup, and
+    where SDKs keep the exception they wrapped: opensearch-py's ``info``, botocore's
+    ``kwargs["error"]``, urllib3's ``reason``, and exceptions passed as ``args``. Error
+    mappers ask it "is there a TLS failure / DNS failure / read timeout anywhere in here?".
+    """
+    seen: set[int] = set()
+    queue: deque[object] = deque([exc])
+    while queue:
+        item = queue.popleft()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        queue.extend((item.__cause__, item.__context__))
+        # An ExceptionGroup's members (by attribute: Python 3.10 has no BaseExceptionGroup).
+        members = getattr(item, "exceptions", ())
+        if isinstance(members, (tuple, list)):
+            queue.extend(members)
+        kwargs = getattr(item, "kwargs", None)
+        queue.extend((
+            getattr(item, "info", None),
+            kwargs.get("error") if isinstance(kwargs, dict) else None,
+            getattr(item, "reason", None),
+        ))
+        queue.extend(item.args)

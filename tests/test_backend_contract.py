@@ -1,0 +1,77 @@
+"""The backend contract's shared pieces, each defined once in thinkpane.backends: the error
+root and the cause walker (errors.py), the secret environment variables (secrets.py), the
+private file writer (files.py), ``prepare()``, ``provisioner()`` and option defaults (base.py)."""
+
+from __future__ import annotations
+
+import ssl
+
+import pytest
+
+from thinkpane.backends.errors import BackendError, ThinkpaneError, causes
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_a_backend_error_is_a_thinkpane_error_with_an_http_status() -> None:
+    error = BackendError("Rate limited", "Wait a minute.", detail="429", status=429, retryable=True)
+    assert isinstance(error, ThinkpaneError)
+    assert str(error) == "Rate limited — 429 — Wait a minute."
+    assert error.to_dict() == {"kind": "error", "title": "Rate limited", "hint": "Wait a minute.",
+                               "detail": "429", "status": 429, "retryable": True}
+    assert ThinkpaneError("Disk full", "Free some space.").to_dict() == {
+        "kind": "error", "title": "Disk full", "hint": "Free some space.", "detail": "", "retryable": False}
+
+
+def _raised(make) -> BaseException:
+    try:
+        make()
+    except BaseException as exc:  # noqa: BLE001 - the test wants whatever was raised
+        return exc
+    raise AssertionError("nothing was raised")
+
+
+def test_causes_walks_cause_and_context_nearest_first() -> None:
+    def explicit():
+        try:
+            raise ssl.SSLCertVerificationError("CERTIFICATE_VERIFY_FAILED")
+        except ssl.SSLError as inner:
+            raise ConnectionError("TLS handshake failed") from inner
+
+    def implicit():
+        try:
+            explicit()
+        except ConnectionError:
+            raise RuntimeError("request failed")  # noqa: B904 - an implicit __context__ on purpose
+
+    chain = list(causes(_raised(implicit)))
+    assert [type(item) for item in chain] == [RuntimeError, ConnectionError, ssl.SSLCertVerificationError]
+
+
+def test_causes_finds_what_sdks_and_exception_groups_wrap() -> None:
+    dns = OSError("Name or service not known")
+    timeout = TimeoutError("read timed out")
+    tls = ssl.SSLError("CERTIFICATE_VERIFY_FAILED")
+    refused = ConnectionRefusedError("refused")
+
+    class OpenSearchStyle(Exception):  # opensearch-py: ConnectionError(..., info=exception)
+        info = dns
+
+    class BotocoreStyle(Exception):  # botocore: EndpointConnectionError(error=exception)
+        kwargs = {"error": timeout}
+
+    class Urllib3Style(Exception):  # urllib3: MaxRetryError(pool, url, reason)
+        reason = tls
+
+    group = ExceptionGroup("several", [OpenSearchStyle(), BotocoreStyle(), Urllib3Style(), ValueError(refused)])
+
+    found = list(causes(group))
+
+    for inner in (dns, timeout, tls, refused):
+        assert inner in found, inner
+
+
+def test_causes_ends_on_a_cycle_and_yields_each_exception_once() -> None:
+    first, second = ValueError("first"), KeyError("second")
+    first.__cause__, second.__context__ = second, first
+    assert list(causes(first)) == [first, second]
