@@ -75,3 +75,35 @@ def test_causes_ends_on_a_cycle_and_yields_each_exception_once() -> None:
     first, second = ValueError("first"), KeyError("second")
     first.__cause__, second.__context__ = second, first
     assert list(causes(first)) == [first, second]
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+def test_every_secret_options_environment_variable_is_a_secret_env_var() -> None:
+    """Log redaction masks SECRET_ENV_VARS: a secret option read from another variable
+    would leak through a library's log line."""
+    from thinkpane.backends import registry
+    from thinkpane.backends.secrets import SECRET_ENV_VARS
+
+    declared = {
+        (name, var)
+        for name in registry.BUILTIN
+        for option in registry.load(name).options
+        if option.is_secret
+        for var in option.env
+    }
+    assert declared, "no built-in backend declares a secret option read from the environment"
+    assert {(name, var) for name, var in declared if var not in SECRET_ENV_VARS} == set()
+
+
+def test_environment_secrets_are_masked_in_bedrock_errors_and_log_records(monkeypatch) -> None:
+    from thinkpane.backends.bedrock.errors import ErrorContext
+    from thinkpane.backends.log_redaction import redact_log_text
+
+    monkeypatch.setenv("OPENSEARCH_PASSWORD", "os-password-1234")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "aws-session-token-5678")
+    text = "echoed: os-password-1234 and aws-session-token-5678"
+
+    for masked in (redact_log_text(text), ErrorContext(model="m").clean(text)):
+        assert "os-password-1234" not in masked and "aws-session-token-5678" not in masked

@@ -20,12 +20,8 @@ from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import ConfigurationError, InvalidRequestError
 from thinkpane.backends.events import Conversation, ErrorEvent, Notice, StreamEvent
 from thinkpane.backends.options import Option
-from thinkpane.backends.bedrock.errors import (
-    ErrorContext,
-    env_secrets,
-    from_exception,
-    retry_code,
-)
+from thinkpane.backends.secrets import env_secrets
+from thinkpane.backends.bedrock.errors import ErrorContext, from_exception, retry_code
 from thinkpane.backends.bedrock.events import ConverseTranslator
 from thinkpane.backends.bedrock.history import converse_messages, system_blocks
 from thinkpane.backends.bedrock.worker import ConverseCall

@@ -29,20 +29,12 @@ from thinkpane.backends.errors import (
     TimeoutError_,
     causes,
 )
-from thinkpane.backends.secrets import redact
-
-# Environment variables whose values must never be shown.
-SECRET_ENV_VARS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_BEARER_TOKEN_BEDROCK")
+from thinkpane.backends.secrets import env_secrets, redact
 
 # Error codes worth retrying before the first token (normalised, see _normalise_code).
 RETRYABLE_CODES = frozenset({"throttling", "modelnotready", "serviceunavailable"})
 
 KEPT = "The partial answer is kept. "
-
-
-def env_secrets(environ: os._Environ[str] | dict[str, str] | None = None) -> list[str]:
-    env = os.environ if environ is None else environ
-    return [value for var in SECRET_ENV_VARS if (value := env.get(var))]
 
 
 @dataclass
