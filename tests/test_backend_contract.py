@@ -107,3 +107,59 @@ def test_environment_secrets_are_masked_in_bedrock_errors_and_log_records(monkey
 
     for masked in (redact_log_text(text), ErrorContext(model="m").clean(text)):
         assert "os-password-1234" not in masked and "aws-session-token-5678" not in masked
+
+
+# --------------------------------------------------------------------------- private files
+
+
+def _mode(path) -> int:
+    import stat
+
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_write_private_makes_a_0600_file_in_a_new_0700_folder(tmp_path) -> None:
+    from thinkpane.backends.files import write_private
+
+    target = tmp_path / "new" / "config.toml"
+    assert write_private(target, "key = 'v'\n") == target
+    assert target.read_text() == "key = 'v'\n"
+    assert _mode(target) == 0o600 and _mode(target.parent) == 0o700
+
+    target.chmod(0o644)  # e.g. loosened by an editor: the next write tightens it again
+    write_private(target, "key = 'w'\n")
+    assert target.read_text() == "key = 'w'\n" and _mode(target) == 0o600
+
+
+def test_write_private_leaves_the_old_file_whole_when_writing_fails(tmp_path, monkeypatch) -> None:
+    from thinkpane.backends.files import write_private
+
+    target = tmp_path / "state.json"
+    write_private(target, "old\n")
+
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("os.fsync", disk_full)
+    with pytest.raises(OSError):
+        write_private(target, "new and much longer\n")
+
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"], "the temporary file was left behind"
+
+
+def test_write_private_follows_a_symlink_and_refuses_a_missing_folder_when_told(tmp_path) -> None:
+    from thinkpane.backends.files import write_private
+
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    (dotfiles / "config.toml").write_text("")
+    link = tmp_path / "config.toml"
+    link.symlink_to(dotfiles / "config.toml")
+
+    write_private(link, "theme = 'nord'\n")
+
+    assert link.is_symlink() and (dotfiles / "config.toml").read_text() == "theme = 'nord'\n"
+    with pytest.raises(FileNotFoundError):
+        write_private(tmp_path / "typo" / "chat.md", "text", make_folder=False)
+    assert not (tmp_path / "typo").exists()

@@ -26,12 +26,12 @@ from textual.command import (
 from textual.content import Content
 
 from thinkpane.backends.errors import ThinkpaneError
+from thinkpane.backends.files import write_private
 from thinkpane.tui.core.export import (
     CodeBlock,
     export_conversation,
     fenced_code_blocks,
     suggested_filename,
-    write_private,
 )
 from thinkpane.tui.core.sanitize import sanitize
 from thinkpane.tui.widgets.safe_text import clean_line

@@ -34,7 +34,6 @@ import copy
 import logging
 import os
 import re
-import tempfile
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,7 @@ from pydantic_settings import (
 )
 
 from thinkpane.backends.errors import ConfigurationError, ThinkpaneError
+from thinkpane.backends.files import write_private
 from thinkpane.backends.secrets import Secret
 from thinkpane.tui.core import paths
 
@@ -293,7 +293,9 @@ def save_settings(settings: Settings, *, path: Path | None = None, keep_secrets:
     # this version does not know. A file broken meanwhile is reported, not overwritten.
     data = _parse_config_file(path)
     _apply_changes(data, snapshot, current, keep_secrets=keep_secrets, key_path=())
-    _write_toml_atomically(path, _to_toml(data))
+    import tomli_w
+
+    write_private(path, tomli_w.dumps(_to_toml(data)))
     # The file now matches: later saves compare against this state.
     settings._file_data = {k: v for k, v in data.items() if k in Settings.model_fields}
     settings._snapshot = current
@@ -366,28 +368,6 @@ def _to_toml(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
-
-
-def _write_toml_atomically(path: Path, data: dict[str, Any]) -> None:
-    import tomli_w
-
-    text = tomli_w.dumps(data)
-    if not path.parent.exists():
-        paths.ensure_private_dir(path.parent)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 # --------------------------------------------------------------------------- session overrides

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from thinkpane.backends import files
+
 APP_NAME = "thinkpane"
 
 
@@ -41,7 +43,5 @@ def state_dir() -> Path:
     return data_dir() / "state"
 
 
-def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (mode 0700) if needed; config and data may hold secrets or chats."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
+# Re-exported: callers in tui/ name it paths.ensure_private_dir, next to the folders it makes.
+ensure_private_dir = files.ensure_private_dir
