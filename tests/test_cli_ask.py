@@ -167,6 +167,21 @@ def test_save_stores_the_exchange(server, capsys) -> None:
     assert messages[1].backend == "openai"
 
 
+def test_a_saved_long_prompt_gets_the_title_the_app_would_give_it(server, capsys) -> None:
+    from thinkpane.tui.core import paths
+    from thinkpane.tui.core.store import ConversationStore
+
+    prompt = "Explain, step by step and with an example,   why the sky looks blue at noon but red at dusk"
+    assert ask(server, "--save", prompt) == 0
+    store = ConversationStore(paths.database_path())
+    try:
+        (summary,) = store.list_conversations()
+    finally:
+        store.close()
+    assert summary.title == "Explain, step by step and with an example, why the sky look…"
+    assert len(summary.title) == 60
+
+
 def test_not_saved_by_default(server, capsys) -> None:
     from thinkpane.tui.core import paths
 

@@ -507,8 +507,8 @@ async def test_the_stream_worker_posts_the_first_token_at_once_and_coalesces_the
 def test_conversation_sent_to_the_backend_skips_failed_empty_answers():
     from types import SimpleNamespace
 
-    from thinkpane.backends.events import Message
-    from thinkpane.tui.core.backend_conversation import backend_conversation, title_from_prompt
+    from thinkpane.backends.events import Message, title_from_prompt
+    from thinkpane.tui.core.backend_conversation import backend_conversation
 
     def stored(role, content, status="complete", reasoning=""):
         return SimpleNamespace(role=role, content=content, status=status,

@@ -404,7 +404,7 @@ def _ask(args: argparse.Namespace, settings, backend_class) -> int:
 
     from thinkpane.backends import registry
     from thinkpane.backends.errors import BackendError
-    from thinkpane.backends.events import ErrorEvent, event_to_json
+    from thinkpane.backends.events import ErrorEvent, event_to_json, title_from_prompt
     from thinkpane.tui.cli.ask import AskOptions, build_prompt, conversation_for, print_error, run_ask
     from thinkpane.tui.core.config import backend_options
 
@@ -430,8 +430,8 @@ def _ask(args: argparse.Namespace, settings, backend_class) -> int:
     store = writer = None
     if args.save:
         store = _open_store()
-        title = " ".join(prompt.split())[:60] or "thinkpane ask"
-        conversation_id = store.create_conversation(title, backend=name, model=backend.model, system=system)
+        conversation_id = store.create_conversation(
+            title_from_prompt(prompt), backend=name, model=backend.model, system=system)
         store.add_message(conversation_id, "user", prompt, backend=name, model=backend.model)
         writer = store.start_answer(conversation_id, backend=name, model=backend.model)
 

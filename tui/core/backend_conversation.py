@@ -25,11 +25,3 @@ def backend_conversation(stored: Iterable[Any], system: str | None = None) -> Co
             message = Message("user", previous.content + "\n\n" + message.content)
         messages.append(message)
     return Conversation(messages, system=system or None)
-
-
-def title_from_prompt(prompt: str, limit: int = 60) -> str:
-    """The first ~60 characters of the prompt, on one line."""
-    line = " ".join(prompt.split())
-    if len(line) <= limit:
-        return line or "New chat"
-    return line[: limit - 1].rstrip() + "…"

@@ -27,9 +27,9 @@ from textual.worker import Worker, WorkerState
 
 from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import BackendError, InternalError, ThinkpaneError
-from thinkpane.backends.events import Conversation, Stop
+from thinkpane.backends.events import Conversation, Stop, title_from_prompt
 from thinkpane.tui.render.crop_compositor import CropCompositor, matches_textual
-from thinkpane.tui.core.backend_conversation import backend_conversation, title_from_prompt
+from thinkpane.tui.core.backend_conversation import backend_conversation
 from thinkpane.tui.screens.chat.messages import (
     ExtraReceived,
     NoticeReceived,
