@@ -36,15 +36,18 @@ from thinkpane.backends.events import (
     ReasoningDelta,
     StreamEvent,
 )
-from thinkpane.backends.options import Option
+from thinkpane.backends.options import Option, resolve_options
 from thinkpane.backends.secrets import Secret, redact
 
 
 class Backend(abc.ABC):
     """A model provider. Subclasses declare ``name``, ``label``, ``options`` and flags.
 
-    Construct with already-resolved settings (see :func:`resolve_options`); the constructor
-    raises :class:`ConfigurationError` for missing or invalid settings, and must not do I/O.
+    Construct with the option values (``registry.create`` resolves them against the
+    environment first); the constructor raises :class:`ConfigurationError` for missing or
+    invalid settings, and must not do I/O. ``self.settings`` holds every declared option,
+    parsed and defaulted: a backend reads ``self.settings["timeout_s"]``, never
+    ``.get("timeout_s", 300.0)`` (the default lives in the Option, once).
     """
 
     name: ClassVar[str]
@@ -58,8 +61,12 @@ class Backend(abc.ABC):
     NEEDS_PROVISIONING: ClassVar[bool] = False
     NEEDS_NETWORK: ClassVar[bool] = True
 
-    def __init__(self, settings: Mapping[str, Any]) -> None:
-        self.settings = dict(settings)
+    def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
+        given = dict(settings or {})
+        # resolve_options is idempotent on resolved values, so settings from
+        # registry.create() pass through unchanged; a partial dict (a test, a plugin's
+        # caller) gets the same defaults. Keys that are not options are kept (test hooks).
+        self.settings = {**given, **resolve_options(self.options, given, {})}
 
     @property
     def model(self) -> str:

@@ -8,7 +8,8 @@ import ssl
 
 import pytest
 
-from thinkpane.backends.errors import BackendError, ThinkpaneError, causes
+from thinkpane.backends.errors import BackendError, ConfigurationError, ThinkpaneError, causes
+from thinkpane.backends.events import Conversation, Message
 
 # --------------------------------------------------------------------------- errors
 
@@ -163,3 +164,48 @@ def test_write_private_follows_a_symlink_and_refuses_a_missing_folder_when_told(
     with pytest.raises(FileNotFoundError):
         write_private(tmp_path / "typo" / "chat.md", "text", make_folder=False)
     assert not (tmp_path / "typo").exists()
+
+
+# --------------------------------------------------------------------------- option defaults
+
+
+def test_option_defaults_are_applied_by_the_base_for_any_backend() -> None:
+    """A backend built from a partial dict (a test, a plugin's caller) sees every option
+    parsed and defaulted, without applying defaults itself."""
+    from thinkpane.backends.base import Backend
+    from thinkpane.backends.options import Option
+    from thinkpane.backends.secrets import Secret
+
+    class Plugin(Backend):
+        name, label = "plugin", "Plugin"
+        options = (
+            Option("timeout_s", "Timeout", kind="float", default=30.0),
+            Option("verify_tls", "Verify TLS", kind="bool", default=True),
+            Option("token", "Token", kind="secret"),
+            Option("mode", "Mode", kind="choice", choices=("fast", "slow"), default="fast"),
+        )
+
+        async def stream(self, conversation):
+            yield  # pragma: no cover - never streamed
+
+    plugin = Plugin({"verify_tls": "false", "token": "tok-1234", "retry_hook": 1})
+
+    assert plugin.settings == {"timeout_s": 30.0, "verify_tls": False, "token": Secret("tok-1234"),
+                               "mode": "fast", "retry_hook": 1}
+    assert plugin.secrets() == ["tok-1234"]
+    with pytest.raises(ConfigurationError, match="mode"):
+        Plugin({"mode": "warp"})
+
+
+def test_openai_backend_built_from_a_partial_dict_uses_its_declared_defaults() -> None:
+    from thinkpane.backends.openai_compat import OpenAIBackend
+    from thinkpane.backends.secrets import Secret
+
+    backend = OpenAIBackend({"base_url": "http://127.0.0.1:9/v1", "api_key": "sk-local-000000"})
+
+    assert backend.model == "deepseek-reasoner"
+    assert backend.settings["api_key"] == Secret("sk-local-000000")
+    assert backend.secrets() == ["sk-local-000000"]
+    assert backend.think_mode() == "auto"
+    body = backend.request_body(Conversation([Message("user", "hi")]))
+    assert body["stream_options"] == {"include_usage": True}  # include_usage defaults to true

@@ -69,9 +69,7 @@ class BedrockBackend(Backend):
     RETRY_DELAYS_S: ClassVar[tuple[float, ...]] = (2.0, 4.0)
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
-        merged = {option.name: option.default for option in self.options}
-        merged.update({k: v for k, v in settings.items() if v is not None})
-        super().__init__(merged)
+        super().__init__(settings)
         self.retry_delays_s: tuple[float, ...] = tuple(
             float(d) for d in settings.get("retry_delays_s", self.RETRY_DELAYS_S)
         )

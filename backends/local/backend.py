@@ -45,7 +45,6 @@ from thinkpane.backends.errors import (
     ServerError,
 )
 from thinkpane.backends.events import (
-    ContentDelta,
     Conversation,
     ErrorEvent,
     Notice,
@@ -196,9 +195,7 @@ class LocalBackend(Backend):
     NEEDS_NETWORK = False
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
-        defaults = {option.name: option.default for option in self.options}
-        given = {key: value for key, value in (settings or {}).items() if value is not None}
-        super().__init__({**defaults, **given})
+        super().__init__(settings)
         if importlib.util.find_spec("llama_cpp") is None:
             raise ConfigurationError("The local model needs the `local` extra", EXTRA_HINT)
         self.model_path: Path = resolve_model_path(self.settings.get("model_path"))
@@ -281,7 +278,7 @@ class LocalBackend(Backend):
         answer while it waits for a possible ``</think>``. R1 distill templates end the
         prompt with ``<think>\\n``, so the model only emits the closing tag: "open".
         """
-        setting = self.settings.get("think_tags") or "detect"
+        setting = self.settings["think_tags"]
         if setting != "detect":
             return setting
         template = str(getattr(llm, "metadata", {}).get("tokenizer.chat_template", ""))

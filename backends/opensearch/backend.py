@@ -116,7 +116,7 @@ class OpenSearchBackend(Backend):
         super().__init__(settings)
         self._cs = connection_settings(self.settings)
         self.model_id = str(require(self.settings, _option("model_id"), self.name))
-        self._mode: str = str(self.settings.get("mode") or "auto")
+        self._mode: str = str(self.settings["mode"])
         self._client: Any = None
         self._http: httpx.AsyncClient | None = None
         self._tls_warned = False
