@@ -16,6 +16,9 @@ Rules every backend follows:
   generator must stop the HTTP stream promptly; backends close their responses in ``finally``.
 * Reasoning is never sent back to a provider in the history unless the provider requires
   it (signed reasoning, see ``Message.extra``).
+* Slow one-time work (loading a local model) belongs in ``prepare()``, not the constructor:
+  the app awaits it right after building the backend, and :func:`guarded` before every
+  stream, so ``stream()`` may count on it having run.
 * This package never imports textual (tests/test_import_hygiene.py proves it).
 """
 
@@ -32,6 +35,7 @@ from thinkpane.backends.events import (
     Conversation,
     ErrorEvent,
     Message,
+    Notice,
     ProgressEvent,
     ReasoningDelta,
     StreamEvent,
@@ -81,6 +85,20 @@ class Backend(abc.ABC):
             if option.is_secret and isinstance(value := self.settings.get(option.name), Secret)
         ]
 
+    def preparing(self) -> str:
+        """What :meth:`prepare` has left to do, in a few words for a status line
+        ("Loading SmolLM2…"), or "" when it has nothing to do."""
+        return ""
+
+    async def prepare(self) -> None:
+        """Do the slow one-time work before the first stream; the local backend loads its model.
+
+        The app awaits it as soon as the backend is built (the model loads while the user
+        types; the status line shows :meth:`preparing`); :func:`guarded` awaits it before
+        every stream, announced by a Notice, so ``thinkpane ask`` and the setup screen's test
+        get it too. Cheap once done. Raises :class:`BackendError` (a model that will not load).
+        """
+
     @abc.abstractmethod
     def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
         """Stream one assistant turn for ``conversation``. See the module docstring."""
@@ -90,14 +108,19 @@ class Backend(abc.ABC):
 
 
 async def guarded(backend: Backend, conversation: Conversation) -> AsyncIterator[StreamEvent]:
-    """``backend.stream()`` with every escape turned into an ErrorEvent and secrets redacted.
+    """``backend.prepare()`` then ``backend.stream()``, with every escape turned into an
+    ErrorEvent and secrets redacted.
 
     Cancellation still propagates (it is how the user stops a stream), and the generator is
     closed on the way out so the backend can hang up its HTTP connection.
     """
     secrets = backend.secrets()
-    agen = backend.stream(conversation)
+    agen: AsyncIterator[StreamEvent] | None = None
     try:
+        if text := backend.preparing():
+            yield Notice(text)
+        await backend.prepare()
+        agen = backend.stream(conversation)
         async for event in agen:
             if isinstance(event, ErrorEvent):
                 event = ErrorEvent(scrub_error(event.error, secrets))
@@ -115,7 +138,8 @@ async def guarded(backend: Backend, conversation: Conversation) -> AsyncIterator
             )
         )
     finally:
-        await agen.aclose()
+        if agen is not None:
+            await agen.aclose()
 
 
 def scrub_error(error: BackendError, secrets: Sequence[str]) -> BackendError:

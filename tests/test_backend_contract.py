@@ -4,12 +4,14 @@ private file writer (files.py), ``prepare()``, ``provisioner()`` and option defa
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 
 import pytest
 
+from thinkpane.backends.base import Backend, guarded
 from thinkpane.backends.errors import BackendError, ConfigurationError, ThinkpaneError, causes
-from thinkpane.backends.events import Conversation, Message
+from thinkpane.backends.events import ContentDelta, Conversation, ErrorEvent, Message, Notice, Stop
 
 # --------------------------------------------------------------------------- errors
 
@@ -209,3 +211,75 @@ def test_openai_backend_built_from_a_partial_dict_uses_its_declared_defaults() -
     assert backend.think_mode() == "auto"
     body = backend.request_body(Conversation([Message("user", "hi")]))
     assert body["stream_options"] == {"include_usage": True}  # include_usage defaults to true
+
+
+# --------------------------------------------------------------------------- prepare()
+
+
+class _Preparing(Backend):
+    """prepare() waits for the test; stream() records that it ran after it."""
+
+    name, label = "preparing", "Preparing"
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__({})
+        self.gate = asyncio.Event()
+        self.started = asyncio.Event()
+        self.fail = fail
+        self.ready = False
+        self.streamed_when_ready: list[bool] = []
+
+    def preparing(self) -> str:
+        return "" if self.ready else "Warming up…"
+
+    async def prepare(self) -> None:
+        self.started.set()
+        await self.gate.wait()
+        if self.fail:
+            raise ConfigurationError("The model file is damaged", "Download it again.")
+        self.ready = True
+
+    async def stream(self, conversation):
+        self.streamed_when_ready.append(self.ready)
+        yield ContentDelta("hi")
+        yield Stop("end_turn")
+
+
+async def test_guarded_announces_and_awaits_prepare_before_the_stream() -> None:
+    backend = _Preparing()
+    events = guarded(backend, Conversation([Message("user", "hi")]))
+
+    assert await anext(events) == Notice("Warming up…")
+    pending = asyncio.ensure_future(anext(events))
+    await backend.started.wait()
+    assert not pending.done() and backend.streamed_when_ready == []  # prepare() holds the stream
+    backend.gate.set()
+    assert await pending == ContentDelta("hi")
+    assert [event async for event in events] == [Stop("end_turn")]
+    assert backend.streamed_when_ready == [True]
+
+    # Prepared: the next stream has nothing to announce.
+    again = [event async for event in guarded(backend, Conversation([Message("user", "hi")]))]
+    assert again == [ContentDelta("hi"), Stop("end_turn")]
+
+
+async def test_a_failing_prepare_is_an_error_event_and_nothing_is_streamed() -> None:
+    backend = _Preparing(fail=True)
+    backend.gate.set()
+
+    events = [event async for event in guarded(backend, Conversation([Message("user", "hi")]))]
+
+    assert isinstance(events[0], Notice) and isinstance(events[-1], ErrorEvent)
+    assert events[-1].error.title == "The model file is damaged"
+    assert backend.streamed_when_ready == []
+
+
+async def test_the_default_prepare_does_nothing_and_announces_nothing() -> None:
+    from thinkpane.backends.scripted import ScriptedBackend
+
+    backend = ScriptedBackend()
+    backend.enqueue([ContentDelta("x"), Stop("end_turn")])
+    assert backend.preparing() == ""
+    await backend.prepare()
+    assert [e async for e in guarded(backend, Conversation([Message("user", "q")]))] == [
+        ContentDelta("x"), Stop("end_turn")]

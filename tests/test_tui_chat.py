@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from thinkpane.backends.errors import ServerError
@@ -564,3 +566,39 @@ async def test_a_narrow_terminal_shrinks_an_empty_reasoning_pane(store):
         await wait_until(pilot, lambda: app.chat.live is None and len(app.chat.transcript.answers()) == 2, "answer 2")
         await pilot.pause()
         assert app.chat.reasoning_pane.region.height > 10
+
+
+class SlowToPrepareBackend(ScriptedBackend):
+    """Its prepare() (a local model's load) waits for the test to open ``gate``."""
+
+    name = "slowprepare"
+    label = "Slow to prepare"
+    gate: asyncio.Event
+
+    def preparing(self) -> str:
+        return "" if self.gate.is_set() else "Loading tiny-model…"
+
+    async def prepare(self) -> None:
+        await self.gate.wait()
+
+
+async def test_the_app_prepares_the_backend_and_says_so_until_it_is_ready(store, monkeypatch):
+    from thinkpane.backends import registry
+
+    monkeypatch.setitem(registry.BUILTIN, "slowprepare", f"{__name__}:SlowToPrepareBackend")
+    SlowToPrepareBackend.gate = asyncio.Event()
+    app = make_app(store, settings=Settings(backend="slowprepare"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        status = app.chat.status
+        await wait_until(pilot, lambda: "Loading tiny-model…" in status.line_text().plain, "the loading status")
+        assert status.info.state == "loading" and app.backend is None
+
+        await send(pilot, "hello")
+        await pilot.pause()
+        assert app.chat.prompt.text == "hello" and "still loading" in status.line_text().plain
+
+        SlowToPrepareBackend.gate.set()
+        await wait_until(pilot, lambda: app.backend is not None, "the prepared backend")
+        assert status.info.state == "idle" and "Loading" not in status.line_text().plain
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "You said: hello" in answer_text(app), "the answer")
