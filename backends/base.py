@@ -27,6 +27,7 @@ from __future__ import annotations
 import abc
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 from thinkpane.backends.errors import BackendError, InternalError
@@ -62,8 +63,16 @@ class Backend(abc.ABC):
     # Capability flags the UI reads (harlequin's IMPLEMENTS_* style).
     STREAMS_REASONING: ClassVar[bool] = True
     IMPLEMENTS_CANCEL: ClassVar[bool] = True
-    NEEDS_PROVISIONING: ClassVar[bool] = False
     NEEDS_NETWORK: ClassVar[bool] = True
+    # Not declared but derived: True when the class overrides provisioner(), so the flag and
+    # the method cannot disagree. Setup reads it before there are settings to build a
+    # provisioner from ("Run" or "Test connection", whether to ask before creating things).
+    NEEDS_PROVISIONING: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        defined_by = next(klass for klass in cls.__mro__ if "provisioner" in vars(klass))
+        cls.NEEDS_PROVISIONING = defined_by is not Backend
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
         given = dict(settings or {})
@@ -71,6 +80,16 @@ class Backend(abc.ABC):
         # registry.create() pass through unchanged; a partial dict (a test, a plugin's
         # caller) gets the same defaults. Keys that are not options are kept (test hooks).
         self.settings = {**given, **resolve_options(self.options, given, {})}
+
+    @classmethod
+    def provisioner(cls, settings: Mapping[str, Any], state_path: Path) -> Provisioner | None:
+        """What creates this backend's resources on the provider side (OpenSearch: connector,
+        model group, model) for these resolved settings, or None: nothing to create.
+
+        ``state_path`` is the backend's state file, where created ids are kept so a re-run
+        resumes and teardown knows what to delete. Raises ConfigurationError; no I/O.
+        """
+        return None
 
     @property
     def model(self) -> str:

@@ -283,3 +283,47 @@ async def test_the_default_prepare_does_nothing_and_announces_nothing() -> None:
     await backend.prepare()
     assert [e async for e in guarded(backend, Conversation([Message("user", "q")]))] == [
         ContentDelta("x"), Stop("end_turn")]
+
+
+# --------------------------------------------------------------------------- provisioner()
+
+
+def test_overriding_provisioner_is_what_makes_a_backend_need_provisioning(tmp_path) -> None:
+    from thinkpane.backends import registry
+    from thinkpane.backends.base import Provisioner
+
+    class Plain(Backend):
+        name, label = "plain", "Plain"
+
+        async def stream(self, conversation):
+            yield  # pragma: no cover - never streamed
+
+    class Steps(Provisioner):
+        async def provision(self):
+            yield  # pragma: no cover - never run
+
+        async def teardown(self):
+            yield  # pragma: no cover - never run
+
+    class Cluster(Plain):
+        @classmethod
+        def provisioner(cls, settings, state_path) -> Provisioner:
+            return Steps()
+
+    class TunedCluster(Cluster):
+        label = "Tuned"
+
+    assert Plain.provisioner({}, tmp_path / "s.json") is None and not Plain.NEEDS_PROVISIONING
+    assert isinstance(Cluster.provisioner({}, tmp_path / "s.json"), Steps)
+    assert Cluster.NEEDS_PROVISIONING and TunedCluster.NEEDS_PROVISIONING
+    assert {name for name in registry.BUILTIN if registry.load(name).NEEDS_PROVISIONING} == {"opensearch"}
+
+
+async def test_teardown_of_a_backend_that_creates_nothing_says_so(tmp_path) -> None:
+    from thinkpane.backends.scripted import ScriptedBackend
+    from thinkpane.tui.core.setup_flow import teardown_events
+
+    events = [event async for event in teardown_events(ScriptedBackend, {}, state_path=tmp_path / "s.json")]
+
+    assert [(event.status, event.message) for event in events] == [
+        ("skip", "Scripted creates nothing on the provider side")]

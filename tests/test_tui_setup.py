@@ -104,7 +104,6 @@ class FakeClusterBackend(ScriptedBackend):
         Option("model_id", "Model id"),
         Option("model", "Model", default="scripted-r1"),
     )
-    NEEDS_PROVISIONING = True
     current: ClassVar[GatedProvisioner | None] = None
 
     @classmethod

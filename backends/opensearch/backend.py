@@ -82,7 +82,6 @@ class OpenSearchBackend(Backend):
     name = "opensearch"
     label = "OpenSearch ML Commons"
     description = "DeepSeek deployed in OpenSearch ML Commons through an HTTP connector."
-    NEEDS_PROVISIONING = True
     options = (
         Option("url", "Cluster URL", "OpenSearch REST endpoint.", required=True,
                placeholder="https://localhost:9200", env=("OPENSEARCH_URL",)),
@@ -124,7 +123,7 @@ class OpenSearchBackend(Backend):
     # ------------------------------------------------------------------ public
 
     @classmethod
-    def provisioner(cls, settings: Mapping[str, Any], state_path: str | Path, **kwargs: Any) -> OpenSearchProvisioner:
+    def provisioner(cls, settings: Mapping[str, Any], state_path: Path, **kwargs: Any) -> OpenSearchProvisioner:
         """The setup/teardown driver for these settings (see thinkpane.backends.opensearch.provision)."""
         return OpenSearchProvisioner(settings, state_path, **kwargs)
 

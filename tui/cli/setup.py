@@ -11,13 +11,16 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from thinkpane.backends.events import ProgressEvent
 from thinkpane.tui.core.sanitize import sanitize
 
 SYMBOLS = {"ok": "✓", "fail": "✗", "warn": "!", "skip": "–", "info": "·", "start": "…", "progress": "…"}
 ASCII_SYMBOLS = {"ok": "OK", "fail": "FAIL", "warn": "WARN", "skip": "SKIP", "info": "-", "start": "..", "progress": ".."}
+
+if TYPE_CHECKING:
+    from thinkpane.backends.base import Backend, Provisioner
 
 # In a pipe, a step's progress lines are printed at most this often.
 PLAIN_PROGRESS_INTERVAL_S = 2.0
@@ -122,13 +125,6 @@ def _can_encode(out: TextIO, text: str) -> bool:
 # --------------------------------------------------------------------------- commands
 
 
-def state_path_for(name: str):
-    """Where a backend's provisioning state (created resource ids) is kept."""
-    from thinkpane.tui.core import paths
-
-    return paths.ensure_private_dir(paths.state_dir()) / f"{name}.json"
-
-
 def run_setup(
     name: str,
     backend_class,
@@ -156,14 +152,14 @@ def run_setup(
     options = backend_options(settings, name, overrides)
     saved: dict[str, Any] = {}
     printer = ProgressPrinter(out)
-    if backend_class.NEEDS_PROVISIONING:
-        if not assume_yes and not _confirm(
-            f"This creates resources for {backend_class.label} (`thinkpane teardown {name}` "
-            "removes them). Continue?", err, confirm,
-        ):
-            err.write("Nothing was changed. Add --yes to skip this question.\n")
-            return 2
-        provisioner = _provisioner(name, backend_class, options)
+    if backend_class.NEEDS_PROVISIONING and not assume_yes and not _confirm(
+        f"This creates resources for {backend_class.label} (`thinkpane teardown {name}` "
+        "removes them). Continue?", err, confirm,
+    ):
+        err.write("Nothing was changed. Add --yes to skip this question.\n")
+        return 2
+    provisioner = _provisioner(name, backend_class, options) if backend_class.NEEDS_PROVISIONING else None
+    if provisioner is not None:
         ok = asyncio.run(printer.show_all(provisioner.provision()))
         saved = dict(provisioner.saved_settings()) if ok else {}
     else:
@@ -213,14 +209,16 @@ def run_teardown(
 
     from thinkpane.tui.core.config import backend_options, load_settings, save_settings
 
-    if not backend_class.NEEDS_PROVISIONING:
+    provisioner = None
+    if backend_class.NEEDS_PROVISIONING:
+        if not assume_yes and not _confirm(f"Delete the resources `thinkpane setup {name}` created?", err, confirm):
+            err.write("Nothing was deleted. Add --yes to skip this question.\n")
+            return 2
+        settings = load_settings()
+        provisioner = _provisioner(name, backend_class, backend_options(settings, name, overrides))
+    if provisioner is None:
         err.write(f"Error: {name} creates nothing on the provider side, so there is nothing to tear down.\n")
         return 2
-    if not assume_yes and not _confirm(f"Delete the resources `thinkpane setup {name}` created?", err, confirm):
-        err.write("Nothing was deleted. Add --yes to skip this question.\n")
-        return 2
-    settings = load_settings()
-    provisioner = _provisioner(name, backend_class, backend_options(settings, name, overrides))
     created_keys = set(provisioner.saved_settings())
     printer = ProgressPrinter(out)
     if not asyncio.run(printer.show_all(provisioner.teardown())):
@@ -235,8 +233,9 @@ def run_teardown(
     return 0
 
 
-def _provisioner(name: str, backend_class, options: dict[str, Any]):
+def _provisioner(name: str, backend_class: type[Backend], options: dict[str, Any]) -> Provisioner | None:
     from thinkpane.backends.options import resolve_options
+    from thinkpane.tui.core.setup_flow import state_path_for
 
     resolved = resolve_options(backend_class.options, options, os.environ)
     return backend_class.provisioner(resolved, state_path_for(name))
