@@ -60,9 +60,15 @@ class Backend(abc.ABC):
     description: ClassVar[str] = ""
     options: ClassVar[tuple[Option, ...]] = ()
 
-    # Capability flags the UI reads (harlequin's IMPLEMENTS_* style).
+    # Capability flags the UI reads (harlequin's IMPLEMENTS_* style); each backend sets them
+    # truthfully, tests/test_tui_*.py check that the UI keeps reading them.
+    # Reasoning arrives while it is thought. False: with the answer or not at all (the
+    # Reasoning pane says "not streamed by this backend" while it waits).
     STREAMS_REASONING: ClassVar[bool] = True
+    # Cancelling stops the generation at the provider. False: Thinkpane only stops waiting
+    # and the provider finishes the answer unseen (the status line says so after Esc).
     IMPLEMENTS_CANCEL: ClassVar[bool] = True
+    # False: works without a network (the setup screen's list marks it "works offline").
     NEEDS_NETWORK: ClassVar[bool] = True
     # Not declared but derived: True when the class overrides provisioner(), so the flag and
     # the method cannot disagree. Setup reads it before there are settings to build a

@@ -190,8 +190,9 @@ class OpenAIBackend(Backend):
             kind="list",
         ),
     )
-    STREAMS_REASONING = True
-    IMPLEMENTS_CANCEL = True
+    STREAMS_REASONING = True  # reasoning_content deltas, or <think> text split as it streams
+    IMPLEMENTS_CANCEL = True  # closing the response hangs up; servers stop generating
+    NEEDS_NETWORK = True  # a server over HTTP, even when it is on localhost
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         super().__init__(settings)

@@ -31,6 +31,8 @@ class ScriptedBackend(Backend):
         Option("model", "Model", default="scripted-r1"),
         Option("delay_s", "Delay between events (s)", kind="float", default=0.0),
     )
+    STREAMS_REASONING = True
+    IMPLEMENTS_CANCEL = True
     NEEDS_NETWORK = False
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:

@@ -602,3 +602,56 @@ async def test_the_app_prepares_the_backend_and_says_so_until_it_is_ready(store,
         assert status.info.state == "idle" and "Loading" not in status.line_text().plain
         await pilot.press("enter")
         await wait_until(pilot, lambda: "You said: hello" in answer_text(app), "the answer")
+
+
+class AnswerFirstBackend(GatedBackend):
+    """Like OpenSearch's _predict: no reasoning while it works, and no way to cancel it."""
+
+    label = "Answer first"
+    STREAMS_REASONING = False
+    IMPLEMENTS_CANCEL = False
+
+
+@pytest.mark.parametrize("backend_class", [GatedBackend, AnswerFirstBackend])
+async def test_the_reasoning_pane_says_whether_reasoning_is_streamed(store, backend_class):
+    """STREAMS_REASONING: while a turn has no reasoning yet, the pane's header says why."""
+    backend = backend_class()
+    app = make_app(store, backend)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await send(pilot, "Is 7 prime?")
+        await wait_until(pilot, lambda: app.chat.live is not None, "stream start")
+        header = app.chat.reasoning_pane.header
+        if backend.STREAMS_REASONING:
+            await wait_until(pilot, lambda: "waiting…" in rendered_text(header), "the waiting header")
+        else:
+            await wait_until(pilot, lambda: "not streamed by this backend" in rendered_text(header),
+                             "the not-streamed header")
+        backend.put(ReasoningDelta("7 has no divisors but 1 and itself."))
+        await wait_until(pilot, lambda: "tokens" in rendered_text(header), "the reasoning counted")
+        assert "not streamed" not in rendered_text(header)
+        backend.put(Stop())
+        backend.end()
+        await wait_until(pilot, lambda: app.chat.live is None, "end")
+
+
+@pytest.mark.parametrize("backend_class", [GatedBackend, AnswerFirstBackend])
+async def test_after_esc_the_status_line_says_whether_the_provider_stopped(store, backend_class):
+    """IMPLEMENTS_CANCEL: a backend that cannot stop an answer gets a status line saying it
+    goes on at the provider; one that can gets the plain "cancelled"."""
+    backend = backend_class()
+    app = make_app(store, backend)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await send(pilot, "Count to a million")
+        backend.put(ContentDelta("1, 2, 3"))
+        await wait_until(pilot, lambda: "1, 2, 3" in answer_text(app), "partial answer")
+
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.chat.live is None, "cancellation")
+
+        status = app.chat.status
+        assert status.info.state == "cancelled"
+        if backend.IMPLEMENTS_CANCEL:
+            assert status.info.text == ""
+        else:
+            assert status.info.text == "Answer first finishes this answer on its side; it will not be shown"
+            assert "finishes this answer on its side" in status.line_text().plain

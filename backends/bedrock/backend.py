@@ -40,6 +40,9 @@ class BedrockBackend(Backend):
     name = "bedrock"
     label = "AWS Bedrock"
     description = "DeepSeek-R1 (and other models) on AWS Bedrock via ConverseStream; AWS credentials chain."
+    STREAMS_REASONING = True  # reasoningContent deltas
+    IMPLEMENTS_CANCEL = True  # ConverseCall.hang_up shuts the socket down (worker.py)
+    NEEDS_NETWORK = True
     options = (
         Option(
             "model", "Model id",

@@ -190,8 +190,8 @@ class LocalBackend(Backend):
             default="detect",
         ),
     )
-    STREAMS_REASONING = True
-    IMPLEMENTS_CANCEL = True
+    STREAMS_REASONING = True  # <think> text of R1 distills, split as it streams
+    IMPLEMENTS_CANCEL = True  # the generation thread stops within one token
     NEEDS_NETWORK = False
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:

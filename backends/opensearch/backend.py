@@ -82,6 +82,11 @@ class OpenSearchBackend(Backend):
     name = "opensearch"
     label = "OpenSearch ML Commons"
     description = "DeepSeek deployed in OpenSearch ML Commons through an HTTP connector."
+    # _predict returns reasoning with the answer; _predict/stream drops it (module docstring).
+    STREAMS_REASONING = False
+    # A _predict call cannot be stopped (opensearch-py is synchronous; the thread runs on).
+    IMPLEMENTS_CANCEL = False
+    NEEDS_NETWORK = True
     options = (
         Option("url", "Cluster URL", "OpenSearch REST endpoint.", required=True,
                placeholder="https://localhost:9200", env=("OPENSEARCH_URL",)),

@@ -39,6 +39,8 @@ from thinkpane.tui.widgets.progress_log import ProgressLog
 
 SETUP_GROUP = "setup"
 RESUME_HINT = "Cancelled; run again to resume (created resources are remembered)."
+# After the label of a backend that needs no network (Backend.NEEDS_NETWORK false).
+OFFLINE_TAG = " · works offline"
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,10 @@ class SetupScreen(Screen["SetupResult | None"]):
 
     @staticmethod
     def _list_entry(choice: BackendChoice) -> ListOption:
-        prompt = Text.assemble((choice.label, "bold"), "\n", (choice.description, "dim"))
+        offline = choice.backend_class is not None and not choice.backend_class.NEEDS_NETWORK
+        prompt = Text.assemble(
+            (choice.label, "bold"), (OFFLINE_TAG, "green") if offline else "", "\n", (choice.description, "dim")
+        )
         return ListOption(prompt, id=choice.name)
 
     async def on_mount(self) -> None:

@@ -62,11 +62,18 @@ COUNTERS_INTERVAL_S = 0.25
 GROW_FRACTION = 4
 
 
+def not_stopped_text(backend: Backend) -> str:
+    """After Esc, for a backend that cannot cancel (IMPLEMENTS_CANCEL false): the provider
+    goes on generating (and billing) the answer nobody will see; the user should know."""
+    return f"{backend.label} finishes this answer on its side; it will not be shown"
+
+
 @dataclass
 class LiveTurn:
     """Everything that exists only while one answer streams."""
 
     turn: int
+    backend: Backend
     record: TurnRecord
     answer: AnswerTurn
     answer_stream: MarkdownStream
@@ -297,11 +304,12 @@ class ChatScreen(Screen):
         await self.transcript.add_user(prompt)
         answer = await self.transcript.add_answer(record)
         self.transcript.follow()
-        reasoning_markdown = await self.reasoning_pane.start_live(record)
+        reasoning_markdown = await self.reasoning_pane.start_live(record, streamed=backend.STREAMS_REASONING)
         self.shown_answer = answer
         chars = sum(len(m.content) for m in conversation.messages) + len(conversation.system or "")
         self.live = LiveTurn(
             turn=self.turn_counter,
+            backend=backend,
             record=record,
             answer=answer,
             answer_stream=Markdown.get_stream(answer.live_markdown()),
@@ -510,7 +518,8 @@ class ChatScreen(Screen):
         self._save_outcome(live, error)
         if self.reasoning_pane.shown is record:
             self.reasoning_pane.set_header(record, now)
-        state_text = {"error": error.title if error else "", "cancelled": "", "complete": ""}[status]
+        cancelled_text = "" if live.backend.IMPLEMENTS_CANCEL else not_stopped_text(live.backend)
+        state_text = {"error": error.title if error else "", "cancelled": cancelled_text, "complete": ""}[status]
         self.status.set(
             state={"complete": "idle"}.get(status, status),
             text=state_text,
