@@ -5,7 +5,9 @@ private file writer (files.py), ``prepare()``, ``provisioner()`` and option defa
 from __future__ import annotations
 
 import asyncio
+import builtins
 import ssl
+import sys
 
 import pytest
 
@@ -51,6 +53,7 @@ def test_causes_walks_cause_and_context_nearest_first() -> None:
     assert [type(item) for item in chain] == [RuntimeError, ConnectionError, ssl.SSLCertVerificationError]
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="ExceptionGroup is new in Python 3.11")
 def test_causes_finds_what_sdks_and_exception_groups_wrap() -> None:
     dns = OSError("Name or service not known")
     timeout = TimeoutError("read timed out")
@@ -66,7 +69,7 @@ def test_causes_finds_what_sdks_and_exception_groups_wrap() -> None:
     class Urllib3Style(Exception):  # urllib3: MaxRetryError(pool, url, reason)
         reason = tls
 
-    group = ExceptionGroup("several", [OpenSearchStyle(), BotocoreStyle(), Urllib3Style(), ValueError(refused)])
+    group = builtins.ExceptionGroup("several", [OpenSearchStyle(), BotocoreStyle(), Urllib3Style(), ValueError(refused)])
 
     found = list(causes(group))
 
