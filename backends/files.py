@@ -17,11 +17,27 @@ from pathlib import Path
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (mode 0700) if needed; config and data may hold secrets or chats.
+    """Create ``path`` and any missing parent, each mode 0700; config and data may hold secrets or chats.
 
-    An existing folder keeps its mode: it is the user's to choose.
+    ``mkdir(parents=True, mode=...)`` gives the mode to the last folder only (the parents get
+    the umask's 0755), so the data dir was left open when its ``state`` folder came first.
+    Folders that already exist are left as they are: they may be the user's own.
     """
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:  # created meanwhile by another process
+            continue
+        folder.chmod(0o700)  # the umask may have removed bits mkdir was given
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True)  # raises the right error (a file is in the way)
     return path
 
 

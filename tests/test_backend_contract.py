@@ -124,13 +124,14 @@ def _mode(path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_write_private_makes_a_0600_file_in_a_new_0700_folder(tmp_path) -> None:
+def test_write_private_makes_a_0600_file_in_new_0700_folders(tmp_path) -> None:
     from thinkpane.backends.files import write_private
 
-    target = tmp_path / "new" / "config.toml"
+    target = tmp_path / "new" / "thinkpane" / "config.toml"
     assert write_private(target, "key = 'v'\n") == target
     assert target.read_text() == "key = 'v'\n"
-    assert _mode(target) == 0o600 and _mode(target.parent) == 0o700
+    assert _mode(target) == 0o600
+    assert _mode(target.parent) == _mode(target.parent.parent) == 0o700  # every folder it made
 
     target.chmod(0o644)  # e.g. loosened by an editor: the next write tightens it again
     write_private(target, "key = 'w'\n")
