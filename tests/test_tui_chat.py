@@ -107,8 +107,17 @@ async def test_up_on_an_empty_prompt_recalls_the_last_prompt(store):
         assert app.chat.prompt.text == "first question"
 
 
-async def test_escape_cancels_and_keeps_the_partial_text_on_screen_and_in_the_store(store):
-    backend = GatedBackend()
+class AnswerFirstBackend(GatedBackend):
+    """Like OpenSearch's _predict: no reasoning while it works, and no way to cancel it."""
+
+    label = "Answer first"
+    STREAMS_REASONING = False
+    IMPLEMENTS_CANCEL = False
+
+
+@pytest.mark.parametrize("backend_class", [GatedBackend, AnswerFirstBackend])
+async def test_escape_cancels_and_keeps_the_partial_text_on_screen_and_in_the_store(store, backend_class):
+    backend = backend_class()
     app = make_app(store, backend)
     async with app.run_test(size=(120, 40)) as pilot:
         chat = app.chat
@@ -126,6 +135,12 @@ async def test_escape_cancels_and_keeps_the_partial_text_on_screen_and_in_the_st
         assert "cancelled" in rendered_text(turn.note)
         assert chat.status.info.state == "cancelled"
         assert backend.closed_streams == 1  # the backend's generator was closed
+        # IMPLEMENTS_CANCEL: a backend that cannot stop an answer gets a status line saying
+        # it goes on at the provider; one that can gets the plain "cancelled".
+        if backend.IMPLEMENTS_CANCEL:
+            assert chat.status.info.text == ""
+        else:
+            assert chat.status.info.text == "Answer first finishes this answer on its side; it will not be shown"
 
     answer = store.load_messages(store.list_conversations()[0].id)[-1]
     assert (answer.status, answer.content, answer.reasoning) == ("cancelled", "1, 2, 3", "Counting slowly.")
@@ -604,14 +619,6 @@ async def test_the_app_prepares_the_backend_and_says_so_until_it_is_ready(store,
         await wait_until(pilot, lambda: "You said: hello" in answer_text(app), "the answer")
 
 
-class AnswerFirstBackend(GatedBackend):
-    """Like OpenSearch's _predict: no reasoning while it works, and no way to cancel it."""
-
-    label = "Answer first"
-    STREAMS_REASONING = False
-    IMPLEMENTS_CANCEL = False
-
-
 @pytest.mark.parametrize("backend_class", [GatedBackend, AnswerFirstBackend])
 async def test_the_reasoning_pane_says_whether_reasoning_is_streamed(store, backend_class):
     """STREAMS_REASONING: while a turn has no reasoning yet, the pane's header says why."""
@@ -632,26 +639,3 @@ async def test_the_reasoning_pane_says_whether_reasoning_is_streamed(store, back
         backend.put(Stop())
         backend.end()
         await wait_until(pilot, lambda: app.chat.live is None, "end")
-
-
-@pytest.mark.parametrize("backend_class", [GatedBackend, AnswerFirstBackend])
-async def test_after_esc_the_status_line_says_whether_the_provider_stopped(store, backend_class):
-    """IMPLEMENTS_CANCEL: a backend that cannot stop an answer gets a status line saying it
-    goes on at the provider; one that can gets the plain "cancelled"."""
-    backend = backend_class()
-    app = make_app(store, backend)
-    async with app.run_test(size=(160, 40)) as pilot:
-        await send(pilot, "Count to a million")
-        backend.put(ContentDelta("1, 2, 3"))
-        await wait_until(pilot, lambda: "1, 2, 3" in answer_text(app), "partial answer")
-
-        await pilot.press("escape")
-        await wait_until(pilot, lambda: app.chat.live is None, "cancellation")
-
-        status = app.chat.status
-        assert status.info.state == "cancelled"
-        if backend.IMPLEMENTS_CANCEL:
-            assert status.info.text == ""
-        else:
-            assert status.info.text == "Answer first finishes this answer on its side; it will not be shown"
-            assert "finishes this answer on its side" in status.line_text().plain
