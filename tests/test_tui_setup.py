@@ -104,7 +104,6 @@ class FakeClusterBackend(ScriptedBackend):
         Option("model_id", "Model id"),
         Option("model", "Model", default="scripted-r1"),
     )
-    NEEDS_PROVISIONING = True
     current: ClassVar[GatedProvisioner | None] = None
 
     @classmethod
@@ -253,6 +252,9 @@ async def test_backend_list_offers_every_backend_with_its_description():
         assert ids[:4] == ["local", "openai", "bedrock", "opensearch"]
         prompt = str(backend_list.get_option("openai").prompt)
         assert "OpenAI-compatible" in prompt and "vLLM" in prompt
+        # NEEDS_NETWORK: the local model is marked as working offline, the others are not.
+        offline = [i for i in ids[:4] if "works offline" in str(backend_list.get_option(i).prompt).split("\n")[0]]
+        assert offline == ["local"]
         # Moving the highlight swaps the form for that backend's options.
         backend_list.highlighted = ids.index("openai")
         await until(pilot, lambda: screen_of(app).selected == "openai" and app.screen.query("#option-base_url"),

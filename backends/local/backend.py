@@ -6,8 +6,9 @@ including DeepSeek-R1 distills, whose ``<think>…</think>`` text becomes reason
 
 llama.cpp is blocking C code, so:
 
-* the model is loaded lazily, on the first ``stream()``, in a worker thread, and cached on
-  the backend (SmolLM2 loads in ~0.1–0.5 s; a 7B model takes seconds, hence a Notice);
+* the model is loaded by ``prepare()`` (the app calls it at start, ``guarded()`` before a
+  stream), in a worker thread, and cached on the backend (SmolLM2 loads in ~0.1–0.5 s; a
+  7B model takes seconds, hence the "Loading …" status or Notice);
 * each generation runs in its own thread that pushes chunks into an ``asyncio.Queue`` via
   ``loop.call_soon_threadsafe``; cancelling the consumer sets a flag the thread checks
   after every token, so it stops within one token and closes llama.cpp's generator;
@@ -46,10 +47,8 @@ from thinkpane.backends.errors import (
     ServerError,
 )
 from thinkpane.backends.events import (
-    ContentDelta,
     Conversation,
     ErrorEvent,
-    Notice,
     Stop,
     StopReason,
     StreamEvent,
@@ -162,14 +161,12 @@ class LocalBackend(Backend):
             default="detect",
         ),
     )
-    STREAMS_REASONING = True
-    IMPLEMENTS_CANCEL = True
+    STREAMS_REASONING = True  # <think> text of R1 distills, split as it streams
+    IMPLEMENTS_CANCEL = True  # the generation thread stops within one token
     NEEDS_NETWORK = False
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
-        defaults = {option.name: option.default for option in self.options}
-        given = {key: value for key, value in (settings or {}).items() if value is not None}
-        super().__init__({**defaults, **given})
+        super().__init__(settings)
         if importlib.util.find_spec("llama_cpp") is None:
             raise ConfigurationError("The local model needs the `local` extra", EXTRA_HINT)
         self.model_path: Path = resolve_model_path(self.settings.get("model_path"))
@@ -193,9 +190,13 @@ class LocalBackend(Backend):
     def loaded(self) -> bool:
         return self._llm is not None
 
-    async def load(self) -> None:
-        """Load the model now (in a thread). ``stream()`` does this on first use."""
-        await asyncio.to_thread(self._load_blocking)
+    def preparing(self) -> str:
+        return "" if self.loaded else f"Loading {self.model}…"
+
+    async def prepare(self) -> None:
+        """Load the model now, in a thread (once; later calls return at once)."""
+        if not self.loaded:
+            await asyncio.to_thread(self._load_blocking)
 
     def _load_blocking(self) -> None:
         with self._load_lock:
@@ -252,7 +253,7 @@ class LocalBackend(Backend):
         answer while it waits for a possible ``</think>``. R1 distill templates end the
         prompt with ``<think>\\n``, so the model only emits the closing tag: "open".
         """
-        setting = self.settings.get("think_tags") or "detect"
+        setting = self.settings["think_tags"]
         if setting != "detect":
             return setting
         template = str(getattr(llm, "metadata", {}).get("tokenizer.chat_template", ""))
@@ -281,13 +282,11 @@ class LocalBackend(Backend):
     # ------------------------------------------------------------------ streaming
 
     async def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
-        if self._llm is None:
-            yield Notice(f"Loading {self.model} (first answer only)…")
-            try:
-                await self.load()
-            except BackendError as error:
-                yield ErrorEvent(error)
-                return
+        try:
+            await self.prepare()  # done already when called through guarded()
+        except BackendError as error:
+            yield ErrorEvent(error)
+            return
 
         loop = asyncio.get_running_loop()
         job = _Generation(

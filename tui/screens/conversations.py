@@ -18,9 +18,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
-from thinkpane.backends.errors import BackendError
-from thinkpane.tui.screens.confirm import ConfirmScreen
+from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.tui.core.sanitize import sanitize_line
+from thinkpane.tui.screens.confirm import ConfirmScreen
 from thinkpane.tui.widgets.bound_keys import key_hints
 
 
@@ -89,7 +89,7 @@ class ConversationsScreen(ModalScreen[int | None]):
         query = self.search.value.strip() or None
         try:
             summaries = self.store.list_conversations(query)
-        except BackendError as error:
+        except ThinkpaneError as error:
             self.notify(error.hint or error.title, title=error.title, severity="error", markup=False)
             return
         self.summaries = {summary.id: summary for summary in summaries}
@@ -174,7 +174,7 @@ class ConversationsScreen(ModalScreen[int | None]):
         if conversation_id is not None and title:
             try:
                 self.store.rename(conversation_id, title)
-            except BackendError as error:
+            except ThinkpaneError as error:
                 self.notify(error.hint or error.title, title=error.title, severity="error", markup=False)
         self._end_rename()
         self.reload(keep_id=conversation_id)
@@ -194,7 +194,7 @@ class ConversationsScreen(ModalScreen[int | None]):
                 return
             try:
                 self.store.delete(conversation_id)
-            except BackendError as error:
+            except ThinkpaneError as error:
                 self.notify(error.hint or error.title, title=error.title, severity="error", markup=False)
             self.app.conversation_deleted(conversation_id)
             self.reload()

@@ -34,7 +34,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Input, OptionList, Select, Static, Switch
 from textual.widgets.option_list import Option as ListOption
 
-from thinkpane.backends.errors import BackendError
+from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.backends.events import ProgressEvent
 from thinkpane.tui.core.config import Settings, backend_options, config_exists, save_settings
 from thinkpane.tui.core import setup_flow as setup_steps
@@ -49,6 +49,8 @@ SETUP_GROUP = "setup"
 NARROW_BELOW_COLUMNS = 100
 NARROW_CLASS = "-narrow"
 RESUME_HINT = "Cancelled; run again to resume (created resources are remembered)."
+# After the label of a backend that needs no network (Backend.NEEDS_NETWORK false).
+OFFLINE_TAG = " · works offline"
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,8 @@ class SetupScreen(Screen["SetupResult | None"]):
     def _list_entries(self, *, narrow: bool) -> list[ListOption]:
         entries = []
         for choice in self.choices.values():
-            prompt = Text(choice.label, style="bold")
+            offline = choice.backend_class is not None and not choice.backend_class.NEEDS_NETWORK
+            prompt = Text.assemble((choice.label, "bold"), (OFFLINE_TAG, "green") if offline else "")
             if not narrow:
                 prompt.append_text(Text("\n" + choice.description, style="dim"))
             entries.append(ListOption(prompt, id=choice.name))
@@ -428,7 +431,7 @@ class SetupScreen(Screen["SetupResult | None"]):
         self.settings.backend = self.selected
         try:
             path = save_settings(self.settings, keep_secrets=form.keep_secrets)
-        except (BackendError, OSError) as error:
+        except (ThinkpaneError, OSError) as error:
             hint = getattr(error, "hint", "") or "Check that the config directory is writable."
             self.log_widget.show(ProgressEvent("save", "fail", f"Could not save the config: {error}", hint=hint))
             return
