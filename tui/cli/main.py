@@ -1,4 +1,4 @@
-"""The ``thinkpane`` command: the TUI, ``ask``, ``setup``, ``teardown``, ``backends``.
+"""The ``thinkpane`` command: the TUI, ``ask``, ``setup``, ``teardown``, ``backends``, ``serve``.
 
 Startup speed matters (``llm --help`` takes 0.9 s, gptme took 8 s): this module imports
 only argparse at the top. Settings (pydantic), backends (httpx, boto3...) and the TUI
@@ -23,7 +23,7 @@ import sys
 from typing import Any, TextIO
 
 
-COMMANDS = ("ask", "setup", "teardown", "backends", "export")
+COMMANDS = ("ask", "setup", "teardown", "backends", "export", "serve")
 OPTION_DEST_PREFIX = "opt__"
 
 BACKEND_HELP_NOTE = (
@@ -124,6 +124,10 @@ def _run(argv: list[str]) -> int:
         from thinkpane.tui.core.export import run_export
 
         return run_export(args.target, fmt=args.format, output=args.output, out=sys.stdout, err=sys.stderr)
+    if args.command == "serve":
+        from thinkpane.tui.cli.serve import run_serve
+
+        return run_serve(args, out=sys.stdout, err=sys.stderr)
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks
 
 
@@ -263,6 +267,10 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
     export.add_argument("target", metavar="ID|last", help="conversation id, or `last` for the most recent")
     export.add_argument("--format", choices=("md", "json"), help="output format (default: md, or json for *.json)")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+
+    from thinkpane.tui.cli import serve
+
+    serve.add_parser(commands)
     return parser
 
 
