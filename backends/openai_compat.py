@@ -29,7 +29,7 @@ import ipaddress
 import json
 import os
 import ssl
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -313,7 +313,7 @@ class OpenAIBackend(Backend):
 
     # ------------------------------------------------------------------ streaming
 
-    async def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
+    async def stream(self, conversation: Conversation) -> AsyncGenerator[StreamEvent, None]:
         turn = _Turn(think_mode=self.think_mode())
         try:
             # aclosing: when our consumer closes us, the inner generators (and with them the
@@ -326,7 +326,7 @@ class OpenAIBackend(Backend):
                 yield event
             yield ErrorEvent(scrub_error(error, self.secrets()))
 
-    async def _stream(self, conversation: Conversation, turn: _Turn) -> AsyncIterator[StreamEvent]:
+    async def _stream(self, conversation: Conversation, turn: _Turn) -> AsyncGenerator[StreamEvent, None]:
         ctx = self._context()
         client = self._http()
         body = self.request_body(conversation)
@@ -364,7 +364,7 @@ class OpenAIBackend(Backend):
             )
         return error_from_response(response.status_code, response.headers, raw, ctx)
 
-    async def _read_body(self, response: httpx.Response, turn: _Turn, ctx: HttpContext) -> AsyncIterator[StreamEvent]:
+    async def _read_body(self, response: httpx.Response, turn: _Turn, ctx: HttpContext) -> AsyncGenerator[StreamEvent, None]:
         content_type = response.headers.get("content-type", "").lower()
         if "application/json" in content_type:
             # The server ignored stream=true (some proxies do): one JSON answer.
@@ -436,14 +436,15 @@ class OpenAIBackend(Backend):
         try:
             payloads = [json.loads(data)]
         except ValueError:
-            payloads = _json_lines(data)  # several data lines with no blank line between
-            if payloads is None:
+            lines = _json_lines(data)  # several data lines with no blank line between
+            if lines is None:
                 raise ProtocolError(
                     f"{ctx.service} sent a malformed stream event",
                     "The partial answer is kept. Check that the base URL points to an "
                     "OpenAI-compatible server.",
                     detail=ctx.clean(data[:200]),
                 ) from None
+            payloads = lines
         for payload in payloads:
             if not isinstance(payload, Mapping):
                 raise ProtocolError(

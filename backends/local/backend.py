@@ -34,9 +34,9 @@ import collections
 import importlib.util
 import os
 import threading
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import (
@@ -100,7 +100,7 @@ def _route_llama_logs_to_buffer() -> None:
 
         import llama_cpp
 
-        @llama_cpp.llama_log_callback
+        @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]  # a ctypes CFUNCTYPE
         def _callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
             _recent_log.append(text.decode("utf-8", errors="replace"))
 
@@ -255,7 +255,7 @@ class LocalBackend(Backend):
         """
         setting = self.settings["think_tags"]
         if setting != "detect":
-            return setting
+            return cast(ThinkMode, setting)
         template = str(getattr(llm, "metadata", {}).get("tokenizer.chat_template", ""))
         if "<think>" not in template and "</think>" not in template:
             return "off"
@@ -281,7 +281,7 @@ class LocalBackend(Backend):
 
     # ------------------------------------------------------------------ streaming
 
-    async def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
+    async def stream(self, conversation: Conversation) -> AsyncGenerator[StreamEvent, None]:
         try:
             await self.prepare()  # done already when called through guarded()
         except BackendError as error:

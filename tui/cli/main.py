@@ -165,15 +165,6 @@ def _load_backend_class(name: str, *, lenient: bool):
     from thinkpane.backends import registry
     from thinkpane.backends.errors import ConfigurationError
 
-    if name not in registry.available():
-        if lenient:
-            return None
-        error = ConfigurationError(
-            f"Unknown backend {name!r}",
-            "Choose one of: " + ", ".join(sorted(registry.available())) + " (see `thinkpane backends`).",
-        )
-        error.kind = "unknown_backend"
-        raise error
     try:
         return registry.load(name)
     except ConfigurationError:
@@ -440,7 +431,6 @@ def _ask(args: argparse.Namespace, settings, backend_class) -> int:
     from thinkpane.tui.core.backend_conversation import title_from_prompt
     from thinkpane.tui.cli.ask import AskOptions, build_prompt, conversation_for, print_error, run_ask
     from thinkpane.tui.core.config import backend_options
-    from thinkpane.tui.core.sanitize import sanitize_line
 
     settings = settings or _load_settings()
     name = getattr(args, "backend", None) or settings.backend

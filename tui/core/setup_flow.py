@@ -63,9 +63,9 @@ def backend_choices(settings: Settings) -> list[BackendChoice]:
         except ConfigurationError as error:
             choices.append(BackendChoice(name, name, "not installed — " + error.hint, None, error))
             continue
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the screen
-            error = ConfigurationError(f"Backend {name!r} failed to load", detail=f"{type(exc).__name__}: {exc}")
-            choices.append(BackendChoice(name, name, error.title, None, error))
+        except Exception as exc:  # a broken plugin must not break the screen
+            broken = ConfigurationError(f"Backend {name!r} failed to load", detail=f"{type(exc).__name__}: {exc}")
+            choices.append(BackendChoice(name, name, broken.title, None, broken))
             continue
         problem = local_problem(settings) if name == LOCAL else None
         description = backend_class.description
@@ -149,7 +149,7 @@ def values_to_store(
 
 def _parses_to(option: Option, raw: Any, value: Any) -> bool:
     try:
-        return option.parse(raw) == value
+        return bool(option.parse(raw) == value)
     except ConfigurationError:
         return False
 
@@ -249,7 +249,7 @@ BUG_HINT = "This is a bug in Thinkpane or the backend; please report it with the
 
 async def report(
     events: AsyncIterator[ProgressEvent],
-    post: Callable[[ProgressEvent], None],
+    post: Callable[[ProgressEvent], object],
     secrets: Sequence[str],
 ) -> bool:
     """Hand every event to ``post`` with secrets masked; True when no step failed.

@@ -66,7 +66,7 @@ async def _find_group_id(s: Session, reason: str) -> str:
             f"A model group named {s.group_name!r} exists but could not be found",
             "Choose another --model-group-name.", detail=reason,
         ))
-    return hits[0]["_id"]
+    return str(hits[0]["_id"])
 
 
 MODEL_GROUP = Step("model_group", lambda s: f"Model group {s.group_name!r}", _model_group)
