@@ -192,6 +192,8 @@ class OpenAIBackend(Backend):
     )
     STREAMS_REASONING = True
     IMPLEMENTS_CANCEL = True
+    # Off for servers that ignore keys wherever they run (Ollama).
+    NEEDS_KEY_OFF_LOOPBACK: bool = True
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         defaults = {option.name: option.default for option in self.options}
@@ -202,7 +204,7 @@ class OpenAIBackend(Backend):
         if isinstance(key, str):
             key = Secret(key) if key else None
             self.settings["api_key"] = key
-        if not key and not is_loopback_url(self.base_url):
+        if not key and self.NEEDS_KEY_OFF_LOOPBACK and not is_loopback_url(self.base_url):
             raise ConfigurationError(
                 f"No API key for {self.base_url}",
                 "Set DEEPSEEK_API_KEY or OPENAI_API_KEY, pass --api-key, or run "

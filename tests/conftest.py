@@ -22,5 +22,13 @@ def isolated_home(tmp_path, monkeypatch):
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # Models: a private Hugging Face cache, and no test may reach huggingface.co or a real
+    # Ollama / LM Studio (port 9 on loopback refuses at once); tests point these at stand-ins.
+    for var in ("HF_HUB_CACHE", "HF_TOKEN", "HF_HUB_OFFLINE", "THINKPANE_MODELS_DIR", "THINKPANE_LOCAL_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")
+    monkeypatch.setenv("THINKPANE_LMSTUDIO_URL", "http://127.0.0.1:9")
     monkeypatch.chdir(tmp_path)
     return tmp_path

@@ -58,10 +58,10 @@ from thinkpane.backends.options import Option
 from thinkpane.backends.local.models import (
     SET_MODEL_PATH_HINT,
     check_gguf_header,
-    display_name,
-    resolve_model_path,
+    resolve_model,
 )
 from thinkpane.backends.think_split import ThinkMode, ThinkSplitter
+from thinkpane.backends.thinking import THINKING_CHOICES, template_switch, with_soft_switch
 
 EXTRA_HINT = (
     "Install it with: pip install 'thinkpane[local]' (this compiles llama.cpp, which takes "
@@ -170,7 +170,11 @@ class LocalBackend(Backend):
             env=("THINKPANE_LOCAL_MODEL",),
             placeholder="~/models/DeepSeek-R1-Distill-Qwen-1.5B-Q4_K_M.gguf",
         ),
-        Option("model", "Display name", "Shown in the status line. Default: the file name."),
+        Option(
+            "model", "Model",
+            "A model from `thinkpane models list` (e.g. qwen3-0.6b, once pulled), or with "
+            "model_path set, the name shown in the status line. Default: smollm2 (bundled).",
+        ),
         Option("n_ctx", "Context window (tokens)", kind="int", default=4096),
         Option("n_threads", "CPU threads", "Default: all CPU cores.", kind="int"),
         Option("max_tokens", "Max output tokens", kind="int", default=512),
@@ -190,6 +194,12 @@ class LocalBackend(Backend):
             choices=("detect", "auto", "open", "off"),
             default="detect",
         ),
+        Option(
+            "thinking", "Thinking",
+            "on: reasoning models think before answering; off: Qwen3 models are told /no_think "
+            "(DeepSeek-R1 distills always think).",
+            kind="choice", choices=THINKING_CHOICES, default="on",
+        ),
     )
     STREAMS_REASONING = True
     IMPLEMENTS_CANCEL = True
@@ -201,9 +211,9 @@ class LocalBackend(Backend):
         super().__init__({**defaults, **given})
         if importlib.util.find_spec("llama_cpp") is None:
             raise ConfigurationError("The local model needs the `local` extra", EXTRA_HINT)
-        self.model_path: Path = resolve_model_path(self.settings.get("model_path"))
-        if not self.settings.get("model"):
-            self.settings["model"] = display_name(self.model_path)
+        self.model_path, self.settings["model"] = resolve_model(
+            self.settings.get("model_path"), self.settings.get("model")
+        )
         for name in ("n_ctx", "max_tokens"):
             value = self.settings.get(name)
             if not isinstance(value, int) or value < 1:
@@ -213,6 +223,8 @@ class LocalBackend(Backend):
                 )
         self._llm: Any = None  # llama_cpp.Llama once loaded
         self._think_mode: ThinkMode = "auto"
+        self._thinking_switch = ""  # from the chat template, once loaded
+        self._told_no_switch = False
         self._load_lock = threading.Lock()
         self._generate_lock = threading.Lock()
 
@@ -255,6 +267,7 @@ class LocalBackend(Backend):
                 ) from None
             self._check_chat_format(llm)
             self._think_mode = self._choose_think_mode(llm)
+            self._thinking_switch = template_switch(self._chat_template(llm))
             self._llm = llm
 
     def _check_chat_format(self, llm: Any) -> None:
@@ -284,7 +297,7 @@ class LocalBackend(Backend):
         setting = self.settings.get("think_tags") or "detect"
         if setting != "detect":
             return setting
-        template = str(getattr(llm, "metadata", {}).get("tokenizer.chat_template", ""))
+        template = self._chat_template(llm)
         if "<think>" not in template and "</think>" not in template:
             return "off"
         try:
@@ -296,6 +309,10 @@ class LocalBackend(Backend):
         except Exception:  # noqa: BLE001 - an exotic template only costs us the guess
             return "auto"
         return "open" if prompt.rstrip().endswith("<think>") else "auto"
+
+    @staticmethod
+    def _chat_template(llm: Any) -> str:
+        return str(getattr(llm, "metadata", {}).get("tokenizer.chat_template", ""))
 
     async def aclose(self) -> None:
         llm, self._llm = self._llm, None
@@ -318,13 +335,17 @@ class LocalBackend(Backend):
                 yield ErrorEvent(error)
                 return
 
+        thinking = self.settings.get("thinking") or "on"
+        if thinking == "off" and not self._thinking_switch and self._think_mode != "off" and not self._told_no_switch:
+            self._told_no_switch = True
+            yield Notice(f"{self.model} always thinks: it has no switch to turn thinking off.")
         loop = asyncio.get_running_loop()
         job = _Generation(
             llm=self._llm,
             lock=self._generate_lock,
             loop=loop,
             request={
-                "messages": conversation.history_without_reasoning(),
+                "messages": with_soft_switch(conversation.history_without_reasoning(), thinking, self._thinking_switch),
                 "max_tokens": int(self.settings["max_tokens"]),
                 "temperature": float(self.settings["temperature"]),
                 "seed": self.settings.get("seed"),

@@ -1,4 +1,4 @@
-"""The ``thinkpane`` command: the TUI, ``ask``, ``setup``, ``teardown``, ``backends``.
+"""The ``thinkpane`` command: the TUI, ``ask``, ``setup``, ``teardown``, ``backends``, ``models``.
 
 Startup speed matters (``llm --help`` takes 0.9 s, gptme took 8 s): this module imports
 only argparse at the top. Settings (pydantic), backends (httpx, boto3...) and the TUI
@@ -21,7 +21,7 @@ import sys
 from typing import Any, TextIO
 
 
-COMMANDS = ("ask", "setup", "teardown", "backends", "export")
+COMMANDS = ("ask", "setup", "teardown", "backends", "export", "models")
 OPTION_DEST_PREFIX = "opt__"
 
 BACKEND_HELP_NOTE = (
@@ -118,6 +118,10 @@ def _run(argv: list[str]) -> int:
         return _teardown(args, backend_class)
     if args.command == "backends":
         return _list_backends(sys.stdout)
+    if args.command == "models":
+        from thinkpane.tui.cli.models import run as run_models
+
+        return run_models(args)
     if args.command == "export":
         from thinkpane.tui.core.export import run_export
 
@@ -261,6 +265,10 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
     export.add_argument("target", metavar="ID|last", help="conversation id, or `last` for the most recent")
     export.add_argument("--format", choices=("md", "json"), help="output format (default: md, or json for *.json)")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+
+    from thinkpane.tui.cli.models import add_parser as add_models_parser
+
+    add_models_parser(commands)
     return parser
 
 

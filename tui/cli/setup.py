@@ -62,7 +62,7 @@ class ProgressPrinter:
             async for event in events:
                 self.show(event)
         finally:
-            self._end_live_line()
+            self.end_live_line()
         return not self.failed
 
     # ------------------------------------------------------------------ formatting
@@ -103,7 +103,7 @@ class ProgressPrinter:
         self.out.write(line + "\n")
         self.out.flush()
 
-    def _end_live_line(self) -> None:
+    def end_live_line(self) -> None:
         if self._live_line:
             self.out.write("\n")
             self.out.flush()
