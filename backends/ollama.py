@@ -77,7 +77,7 @@ class OllamaBackend(OpenAIBackend):
         context.service = f"Ollama at {self.base_url}"
         context.setup_command = "thinkpane setup ollama"
         context.key_hint = "Ollama needs no key; check that OLLAMA_HOST points at Ollama."
-        context.not_found_hint = (
+        context.model_hint = context.not_found_hint = (
             f"Is {self.model!r} pulled? `ollama pull {self.model}` fetches it; "
             "`thinkpane models list` shows what this Ollama has."
         )

@@ -21,9 +21,9 @@ ENTRY_POINT_GROUP = "thinkpane.backends"
 BUILTIN: dict[str, str] = {
     "local": "thinkpane.backends.local:LocalBackend",
     "openai": "thinkpane.backends.openai_compat:OpenAIBackend",
-    "ollama": "thinkpane.backends.ollama:OllamaBackend",
     "bedrock": "thinkpane.backends.bedrock:BedrockBackend",
     "opensearch": "thinkpane.backends.opensearch:OpenSearchBackend",
+    "ollama": "thinkpane.backends.ollama:OllamaBackend",
 }
 
 
