@@ -69,7 +69,7 @@ class OllamaBackend(OpenAIBackend):
 
     def request_body(self, conversation: Conversation) -> dict[str, Any]:
         body = super().request_body(conversation)
-        body.update(openai_request_fields(self.settings.get("thinking") or "on"))
+        body.update(openai_request_fields("off" if self.settings.get("thinking") == "off" else "on"))
         return body
 
     def _context(self) -> HttpContext:

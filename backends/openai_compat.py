@@ -32,7 +32,7 @@ import ssl
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -147,7 +147,7 @@ class OpenAIBackend(Backend):
         "DeepSeek (default), OpenAI, OpenRouter, vLLM, SGLang, llama.cpp, Ollama: any "
         "server with a streaming /v1/chat/completions."
     )
-    options = (
+    options: ClassVar[tuple[Option, ...]] = (
         Option(
             "base_url", "Base URL",
             "The API root, usually ending in /v1 (http://127.0.0.1:8080/v1 for llama.cpp, "

@@ -79,8 +79,10 @@ def ollama_models(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> ServerModels:
             names = [str(e.get("name") or e.get("model")) for e in entries if isinstance(e, dict)]
             with ThreadPoolExecutor(max_workers=4) as pool:
                 capabilities = list(pool.map(lambda name: _ollama_capabilities(client, url, name), names))
-            for entry, name, caps in zip([e for e in entries if isinstance(e, dict)], names, capabilities):
-                details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
+            listed = [e for e in entries if isinstance(e, dict)]
+            for entry, name, caps in zip(listed, names, capabilities, strict=True):
+                raw_details = entry.get("details")
+                details: dict[str, Any] = raw_details if isinstance(raw_details, dict) else {}
                 detail = " ".join(str(details[k]) for k in ("parameter_size", "quantization_level") if details.get(k))
                 size = entry.get("size") if isinstance(entry.get("size"), int) else None
                 found.models.append(ServedModel(name, size, None if caps is None else "thinking" in caps, detail))

@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from huggingface_hub.constants import DOWNLOAD_CHUNK_SIZE
 
 from tests.servers.hf_hub import Fault, serve, wait_for
@@ -98,7 +97,7 @@ def test_pull_verifies_the_sha256_and_installs_where_huggingface_hub_finds_it(is
         assert partials(isolated_home) == []
 
         listed = run("models", "list", HF_ENDPOINT=hub.endpoint)
-        line = next(l for l in listed.stdout.splitlines() if l.strip().startswith("qwen3-0.6b"))
+        line = next(row for row in listed.stdout.splitlines() if row.strip().startswith("qwen3-0.6b"))
         assert "98.4 MB" in line and "downloaded" in line and "Apache-2.0" in line
         assert run("models", "path", "qwen3-0.6b").stdout.strip() == path
 
@@ -177,7 +176,7 @@ def test_ctrl_c_keeps_the_partial_file_and_the_next_pull_resumes(hub, isolated_h
     process = popen("models", "pull", "qwen3-0.6b", HF_ENDPOINT=hub.endpoint)
     wait_for(lambda: partials(isolated_home) and partials(isolated_home)[0].stat().st_size >= half, what="half the file")
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=30)
+    _, err = process.communicate(timeout=30)
     assert process.returncode == 130
     assert_clean(err)
     assert f"Download stopped: {human_bytes(half)} of 98.4 MB kept" in err and "again to resume" in err
@@ -356,7 +355,7 @@ def test_a_disk_that_fills_up_midway_keeps_the_partial_for_later(hub, tmpfs) -> 
         except OSError:
             pass
     hub.release()
-    out, err = process.communicate(timeout=60)
+    _, err = process.communicate(timeout=60)
     assert process.returncode == 1
     assert_clean(err)
     assert f"The disk is full: {folder} has no space left" in err and "kept and resumes" in err

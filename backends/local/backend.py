@@ -61,7 +61,7 @@ from thinkpane.backends.local.models import (
     resolve_model,
 )
 from thinkpane.backends.think_split import ThinkMode, ThinkSplitter
-from thinkpane.backends.thinking import THINKING_CHOICES, template_switch, with_soft_switch
+from thinkpane.backends.thinking import THINKING_CHOICES, Thinking, template_switch, with_soft_switch
 
 EXTRA_HINT = (
     "Install it with: pip install 'thinkpane[local]' (this compiles llama.cpp, which takes "
@@ -335,7 +335,7 @@ class LocalBackend(Backend):
                 yield ErrorEvent(error)
                 return
 
-        thinking = self.settings.get("thinking") or "on"
+        thinking: Thinking = "off" if self.settings.get("thinking") == "off" else "on"
         if thinking == "off" and not self._thinking_switch and self._think_mode != "off" and not self._told_no_switch:
             self._told_no_switch = True
             yield Notice(f"{self.model} always thinks: it has no switch to turn thinking off.")

@@ -21,7 +21,6 @@ import re
 from dataclasses import dataclass
 
 from thinkpane.backends.errors import ConfigurationError
-from thinkpane.backends.local.models import SMOLLM2_NAME
 
 HF_PREFIX = "hf:"
 DEFAULT_REVISION = "main"

@@ -112,7 +112,7 @@ def remote_file(target: PullTarget) -> RemoteFile:
     url = hf_hub_url(target.repo, target.file, revision=target.revision)
     try:
         meta = get_hf_file_metadata(url)
-    except Exception as exc:  # noqa: BLE001 - mapped to a message below, or re-raised
+    except Exception as exc:
         raise hub_error(exc, target) from None
     if not meta.commit_hash or not meta.etag:
         raise ProtocolError(
@@ -144,7 +144,7 @@ def repo_files(repo: str, revision: str = "main") -> list[TreeFile]:
 
     try:
         entries = list(HfApi(endpoint=endpoint()).list_repo_tree(repo, revision=revision, recursive=True))
-    except Exception as exc:  # noqa: BLE001 - mapped below
+    except Exception as exc:
         raise hub_error(exc, PullTarget(repo=repo, file="", revision=revision)) from None
     return [
         TreeFile(entry.path, entry.size, entry.lfs.sha256 if entry.lfs else None)
@@ -285,10 +285,8 @@ def _is_network_error(exc: BaseException) -> bool:
     try:
         import httpx2  # huggingface_hub's HTTP client
     except ImportError:  # pragma: no cover - huggingface_hub always brings it
-        httpx2 = None
-    if httpx2 is not None and isinstance(exc, httpx2.TransportError):
-        return True
-    return isinstance(exc, (ConnectionError, TimeoutError))
+        return isinstance(exc, (ConnectionError, TimeoutError))
+    return isinstance(exc, (httpx2.TransportError, ConnectionError, TimeoutError))
 
 
 # --------------------------------------------------------------------------- pulling
@@ -426,12 +424,12 @@ def _download(remote: RemoteFile, partial: Path, have: int, on_progress: Progres
                 counting = _CountingFile(handle, remote.size, on_progress)
                 on_progress(have, remote.size)
                 try:
-                    http_get(remote.url, counting, resume_size=have, headers=headers, expected_size=remote.size)  # type: ignore[arg-type]
+                    http_get(remote.url, counting, resume_size=have, headers=headers, expected_size=remote.size)
                 except OSError as exc:
                     if isinstance(exc, _hub_errors()) or exc.errno is None:
                         raise _transfer_error(exc, counting.position, remote) from None
                     raise _write_error(exc, store, partial) from None
-                except Exception as exc:  # noqa: BLE001 - network errors after the library's retries
+                except Exception as exc:
                     if _is_network_error(exc):
                         raise _transfer_error(exc, counting.position, remote) from None
                     raise

@@ -142,7 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def _tree(self, rest: str) -> None:
-        repo, _, tail = rest.partition("/tree/")
+        repo, _, _revision = rest.partition("/tree/")
         if repo not in self.server.state.commits:
             self._error(404, "RepoNotFound", "Repository not found")
             return

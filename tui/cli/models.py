@@ -21,6 +21,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 LIST_HUB_TIMEOUT_S = 5.0
@@ -153,10 +154,10 @@ def _offline() -> bool:
     return bool(constants.is_offline_mode())
 
 
-def _table(out: TextIO, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def _table(out: TextIO, header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        out.write("  " + "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n")
+        out.write("  " + "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() + "\n")
 
 
 # --------------------------------------------------------------------------- pull
@@ -226,11 +227,10 @@ def _duration(seconds: float) -> str:
 
 def pull_model(name: str, out: TextIO, err: TextIO) -> int:
     from thinkpane.backends.local import catalog
-    from thinkpane.backends.local.hub import human_bytes, pull
+    from thinkpane.backends.local.hub import human_bytes, pull, token_secrets
     from thinkpane.backends.local.models import SMOLLM2_NAME
     from thinkpane.backends.local.store import current_store
     from thinkpane.backends.log_redaction import register_secrets
-    from thinkpane.backends.local.hub import token_secrets
 
     if name.strip().lower() == SMOLLM2_NAME:
         out.write(f"{SMOLLM2_NAME} is bundled with Thinkpane's local extra: nothing to download.\n")
@@ -317,7 +317,7 @@ def model_path(name: str, out: TextIO, err: TextIO) -> int:
             return 1
         out.write(f"{bundled}\n")
         return 0
-    store, target, path = _find(name)
+    _, _, path = _find(name)
     if path is None:
         err.write(f"Error: {name} is not downloaded yet.\n  Download it with: thinkpane models pull {name}\n")
         return 1
