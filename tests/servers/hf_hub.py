@@ -46,6 +46,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from tests.servers.background import in_background
+
 CHUNK = 64 * 1024
 
 
@@ -346,16 +348,11 @@ class HubStandIn(ThreadingHTTPServer):
 
 @contextlib.contextmanager
 def serve(*, redirect: bool = False) -> Iterator[HubStandIn]:
-    server = HubStandIn(redirect=redirect)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="hf-hub-stand-in", daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.release()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with in_background(HubStandIn(redirect=redirect), "hf-hub-stand-in") as server:
+        try:
+            yield server
+        finally:
+            server.release()  # a stalled response must not hold up the shutdown
 
 
 def wait_for(condition: Any, timeout_s: float = 30.0, what: str = "condition") -> None:

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.servers.background import in_background
 
 REASONING = ["The user greets me.", " I will greet back."]
 ANSWER = ["Hello", " from Ollama!"]
@@ -182,16 +183,8 @@ class LocalServer(ThreadingHTTPServer):
 
 @contextlib.contextmanager
 def _serve(config: _Config) -> Iterator[LocalServer]:
-    server = LocalServer(config)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
-                              name=f"{config.kind}-stand-in")
-    thread.start()
-    try:
+    with in_background(LocalServer(config), f"{config.kind}-stand-in") as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def serve_ollama(models: tuple[OllamaModel, ...] = DEFAULT_MODELS) -> contextlib.AbstractContextManager[LocalServer]:
