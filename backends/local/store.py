@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from thinkpane.backends.errors import ConfigurationError
 from thinkpane.backends.local.catalog import PullTarget
 
 MODELS_DIR_ENV = "THINKPANE_MODELS_DIR"
@@ -243,6 +244,18 @@ def current_store(environ: Mapping[str, str] | None = None) -> FolderStore | Hub
     folder = env.get(MODELS_DIR_ENV)
     if folder:
         return FolderStore(Path(folder).expanduser())
+    require_hub()
     from huggingface_hub import constants
 
     return HubCacheStore(Path(constants.HF_HUB_CACHE))
+
+
+def require_hub() -> None:
+    """ConfigurationError with the install command when huggingface_hub is missing."""
+    try:
+        import huggingface_hub  # noqa: F401
+    except ImportError:
+        raise ConfigurationError(
+            "Downloading and finding models needs huggingface_hub",
+            "Install it with: pip install 'thinkpane[local]'",
+        ) from None

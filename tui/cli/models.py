@@ -57,6 +57,9 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
 
     action = args.models_action
     try:
+        from thinkpane.backends.local.store import require_hub
+
+        require_hub()
         if action == "list":
             return list_models(out)
         if action == "pull":
