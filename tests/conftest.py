@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# huggingface_hub reads HF_ENDPOINT once, when first imported (which may happen while tests are
+# collected, before any fixture runs): from the start, the Hub is a closed port on loopback.
+os.environ["HF_ENDPOINT"] = "http://127.0.0.1:9"
 
 
 @pytest.fixture(autouse=True)

@@ -221,6 +221,17 @@ def test_a_file_that_is_not_gguf_is_refused_and_deleted(hub, isolated_home) -> N
     assert not_named_gguf.returncode == 2 and "weights.bin is not a GGUF file" in not_named_gguf.stderr
 
 
+def test_without_x_linked_etag_the_sha256_comes_from_the_tree_api(isolated_home) -> None:
+    with serve(linked_headers=False) as hub:
+        hub.add(QWEN_REPO, QWEN_FILE, smollm2_gguf_path())
+        hub.fault(QWEN_REPO, QWEN_FILE, Fault(corrupt=True))
+        bad = run("models", "pull", "qwen3-0.6b", HF_ENDPOINT=hub.endpoint)
+        assert bad.returncode == 1 and "does not match its SHA-256 on the Hub" in bad.stderr
+        assert any("/tree/" in r.path for r in hub.requests)
+        good = run("models", "pull", "qwen3-0.6b", HF_ENDPOINT=hub.endpoint)
+        assert good.returncode == 0 and "SHA-256 verified" in good.stdout
+
+
 # --------------------------------------------------------------------------- bad names, no access
 
 

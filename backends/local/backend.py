@@ -36,7 +36,6 @@ import importlib.util
 import os
 import threading
 from collections.abc import AsyncIterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from thinkpane.backends.base import Backend

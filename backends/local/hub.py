@@ -9,7 +9,8 @@ and its error types all behave as they do for every other Hub tool:
 * ``http_get``: the GET itself, with ``Range: bytes=N-`` when resuming and the library's
   retries on a dropped connection (each retry resumes where the last one stopped);
 * ``HfApi.list_repo_tree`` (``/api/models/{repo}/tree/{revision}``) for the sizes
-  ``thinkpane models list`` shows before anything is downloaded.
+  ``thinkpane models list`` shows before anything is downloaded, and for the SHA-256
+  (``lfs.oid``) when a mirror's HEAD answer lacks ``X-Linked-Etag``.
 
 What Thinkpane adds around them (:func:`pull`): a partial file that survives Ctrl+C, a
 crash or a dropped connection and is resumed by the next pull (huggingface_hub 2.x deletes
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import os
 import re
 import shutil
 import threading
@@ -100,18 +102,19 @@ class DownloadInterrupted(BackendError):
 
 
 def endpoint() -> str:
+    """HF_ENDPOINT as it is now (huggingface_hub reads it once, at import), else the library's."""
     from huggingface_hub import constants
 
-    return str(constants.ENDPOINT)
+    return (os.environ.get("HF_ENDPOINT") or str(constants.ENDPOINT)).rstrip("/")
 
 
 def remote_file(target: PullTarget) -> RemoteFile:
     """HEAD the file on the Hub. Raises a BackendError saying what went wrong."""
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
-    url = hf_hub_url(target.repo, target.file, revision=target.revision)
+    url = hf_hub_url(target.repo, target.file, revision=target.revision, endpoint=endpoint())
     try:
-        meta = get_hf_file_metadata(url)
+        meta = get_hf_file_metadata(url, endpoint=endpoint())
     except Exception as exc:
         raise hub_error(exc, target) from None
     if not meta.commit_hash or not meta.etag:
@@ -378,7 +381,7 @@ def pull(
     _check_space(partial.parent, remote.size, have, store)
     on_start(remote, have)
     _download(remote, partial, have, on_progress, store)
-    sha256 = _verify(partial, remote, target, on_verify)
+    sha256 = _verify(partial, remote, target, _expected_sha256(remote, target), on_verify)
     try:
         path = store.install(partial, target, commit=remote.commit, etag=remote.etag)
     except OSError as exc:
@@ -482,7 +485,19 @@ def _write_error(exc: OSError, store: ModelStore, partial: Path) -> BackendError
     )
 
 
-def _verify(partial: Path, remote: RemoteFile, target: PullTarget, on_verify: Progress) -> str | None:
+def _expected_sha256(remote: RemoteFile, target: PullTarget) -> str | None:
+    """The file's SHA-256: X-Linked-Etag, or else the tree API's ``lfs.oid`` (a mirror or
+    proxy may drop the X-Linked-* headers). None when the Hub gives neither."""
+    if remote.sha256:
+        return remote.sha256
+    try:
+        files = repo_files(target.repo, remote.commit)
+    except BackendError:
+        return None
+    return next((f.sha256 for f in files if f.path == target.file), None)
+
+
+def _verify(partial: Path, remote: RemoteFile, target: PullTarget, expected: str | None, on_verify: Progress) -> str | None:
     """Check size, SHA-256 and GGUF signature; delete the file if any is wrong."""
     size = partial.stat().st_size
     if remote.size is not None and size != remote.size:
@@ -499,7 +514,6 @@ def _verify(partial: Path, remote: RemoteFile, target: PullTarget, on_verify: Pr
             f"The downloaded file is larger than the Hub says ({size} > {remote.size} bytes)",
             "It was deleted; run the same command again to download it afresh.",
         )
-    expected = remote.sha256
     sha256 = None
     if expected is not None:
         sha256 = _sha256(partial, on_verify)

@@ -9,7 +9,7 @@ Two layouts, one interface (:class:`ModelStore`):
   ``huggingface_hub.try_to_load_from_cache``, ``hf cache ls`` and every other tool that
   shares the cache, and this module reads the cache through those same library functions.
   Its location is the library's ``HF_HUB_CACHE`` (``HF_HOME``/hub, default
-  ``~/.cache/huggingface/hub``).
+  ``~/.cache/huggingface/hub``), see :func:`hub_cache_dir`.
 * :class:`FolderStore` (``THINKPANE_MODELS_DIR=/some/folder``) keeps ``FILE.gguf`` directly
   in the folder, with a small JSON note per pulled file in ``.thinkpane/`` saying which repo
   and SHA-256 it came from. Any ``.gguf`` the user drops into the folder is listed too.
@@ -245,9 +245,20 @@ def current_store(environ: Mapping[str, str] | None = None) -> FolderStore | Hub
     if folder:
         return FolderStore(Path(folder).expanduser())
     require_hub()
+    return HubCacheStore(hub_cache_dir(env))
+
+
+def hub_cache_dir(environ: Mapping[str, str]) -> Path:
+    """huggingface_hub's cache folder. The library reads HF_HUB_CACHE / HF_HOME once, when
+    imported (constants.py); read here they follow the environment as it is now, and any
+    other case (XDG_CACHE_HOME, the default) is left to the library's own answer."""
+    if environ.get("HF_HUB_CACHE"):
+        return Path(environ["HF_HUB_CACHE"]).expanduser()
+    if environ.get("HF_HOME"):
+        return Path(environ["HF_HOME"]).expanduser() / "hub"
     from huggingface_hub import constants
 
-    return HubCacheStore(Path(constants.HF_HUB_CACHE))
+    return Path(constants.HF_HUB_CACHE)
 
 
 def require_hub() -> None:

@@ -25,6 +25,8 @@ that many bytes of the body, then drop the connection), ``stall_at`` (send that 
 then hold the connection open until :meth:`HubStandIn.release` or the client hangs up),
 ``corrupt`` (flip a byte in what is sent; the advertised SHA-256 stays right), ``gated``,
 ``advertised_size`` (claim another size in the metadata, e.g. more than any disk holds).
+``serve(linked_headers=False)`` plays a mirror that drops the ``X-Linked-*`` headers: the
+ETag is then a git blob id, as for a non-LFS file, and the SHA-256 is only in the tree API.
 ``times`` says for how many requests a body fault applies.
 
 Every request is recorded (method, path, lower-case headers) so tests can check what the
@@ -71,6 +73,11 @@ class HubFile:
                     digest.update(chunk)
             self.size = self.source.stat().st_size
         self.sha256 = digest.hexdigest()
+
+    @property
+    def git_oid(self) -> str:
+        """Stands in for the git blob id of the LFS pointer (what `oid` is in the tree API)."""
+        return hashlib.sha1(self.sha256.encode()).hexdigest()
 
     def read(self, start: int) -> Iterator[bytes]:
         if isinstance(self.source, bytes):
@@ -149,7 +156,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, "RepoNotFound", "Repository not found")
             return
         entries = [
-            {"type": "file", "oid": hashlib.sha1(f.sha256.encode()).hexdigest(), "size": f.size, "path": f.path,
+            {"type": "file", "oid": f.git_oid, "size": f.size, "path": f.path,
              "lfs": {"oid": f.sha256, "size": f.size, "pointerSize": 134}}
             for (r, _), f in sorted(self.server.state.files.items()) if r == repo
         ]
@@ -177,6 +184,8 @@ class _Handler(BaseHTTPRequestHandler):
             "ETag": f'"{hub_file.sha256}"',
             "Accept-Ranges": "bytes",
         }
+        if not self.server.linked_headers:  # a mirror that drops them: the ETag is a git blob id
+            meta = {"X-Repo-Commit": commit, "ETag": f'"{hub_file.git_oid}"', "Accept-Ranges": "bytes"}
         if self.server.redirect:
             location = f"http://localhost:{self.server.port}/cdn/{hub_file.sha256}"
             self.send_response(302)
@@ -300,9 +309,10 @@ class HubStandIn(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, *, redirect: bool = False) -> None:
+    def __init__(self, *, redirect: bool = False, linked_headers: bool = True) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.redirect = redirect
+        self.linked_headers = linked_headers
         self.lock = threading.Lock()
         self.state = _State()
 
@@ -347,8 +357,8 @@ class HubStandIn(ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def serve(*, redirect: bool = False) -> Iterator[HubStandIn]:
-    with in_background(HubStandIn(redirect=redirect), "hf-hub-stand-in") as server:
+def serve(*, redirect: bool = False, linked_headers: bool = True) -> Iterator[HubStandIn]:
+    with in_background(HubStandIn(redirect=redirect, linked_headers=linked_headers), "hf-hub-stand-in") as server:
         try:
             yield server
         finally:

@@ -51,10 +51,12 @@ def add_parser(commands: Any) -> None:
     path.add_argument("name", metavar="NAME")
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     from thinkpane.backends.errors import BackendError
     from thinkpane.tui.cli.ask import print_error
 
+    out = out or sys.stdout
+    err = err or sys.stderr
     action = args.models_action
     try:
         from thinkpane.backends.local.store import require_hub
