@@ -32,7 +32,7 @@ import ssl
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -147,7 +147,7 @@ class OpenAIBackend(Backend):
         "DeepSeek (default), OpenAI, OpenRouter, vLLM, SGLang, llama.cpp, Ollama: any "
         "server with a streaming /v1/chat/completions."
     )
-    options = (
+    options: ClassVar[tuple[Option, ...]] = (
         Option(
             "base_url", "Base URL",
             "The API root, usually ending in /v1 (http://127.0.0.1:8080/v1 for llama.cpp, "
@@ -194,12 +194,14 @@ class OpenAIBackend(Backend):
     STREAMS_REASONING = True  # reasoning_content deltas, or <think> text split as it streams
     IMPLEMENTS_CANCEL = True  # closing the response hangs up; servers stop generating
     NEEDS_NETWORK = True  # a server over HTTP, even when it is on localhost
+    # Off for servers that ignore keys wherever they run (Ollama).
+    NEEDS_KEY_OFF_LOOPBACK: bool = True
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         super().__init__(settings)
         self.base_url = str(self.settings["base_url"]).strip()
         self._check_url()
-        if not self.settings["api_key"] and not is_loopback_url(self.base_url):
+        if not self.settings.get("api_key") and self.NEEDS_KEY_OFF_LOOPBACK and not is_loopback_url(self.base_url):
             raise ConfigurationError(
                 f"No API key for {self.base_url}",
                 "Set DEEPSEEK_API_KEY or OPENAI_API_KEY, pass --api-key, or run "

@@ -23,6 +23,7 @@ BUILTIN: dict[str, str] = {
     "openai": "thinkpane.backends.openai_compat:OpenAIBackend",
     "bedrock": "thinkpane.backends.bedrock:BedrockBackend",
     "opensearch": "thinkpane.backends.opensearch:OpenSearchBackend",
+    "ollama": "thinkpane.backends.ollama:OllamaBackend",
 }
 
 

@@ -73,7 +73,7 @@ class ProgressPrinter:
         try:
             return await setup_flow.report(events, self.show, secrets)
         finally:
-            self._end_live_line()
+            self.end_live_line()
 
     @property
     def explained(self) -> bool:
@@ -123,11 +123,11 @@ class ProgressPrinter:
         from thinkpane.tui.cli.ask import print_error
 
         assert self.err is not None
-        self._end_live_line()
+        self.end_live_line()
         detail = str(event.data.get("detail") or "") if event.data else ""
         print_error(ConfigurationError(event.message, event.hint, detail=detail), self.err)
 
-    def _end_live_line(self) -> None:
+    def end_live_line(self) -> None:
         if self._live_line:
             self.out.write("\n")
             self.out.flush()
