@@ -70,6 +70,15 @@ def final(events: list[ProgressEvent], step: str) -> ProgressEvent:
     return [e for e in events if e.step == step and e.status not in ("start", "info", "progress")][-1]
 
 
+async def provision_until(settings: dict, state_path, step: str) -> None:
+    """Run setup until ``step`` ends well, then close it (the user quit the wizard there)."""
+    agen = OpenSearchProvisioner(settings, state_path).provision()
+    async for event in agen:
+        if event.step == step and event.status == "ok":
+            break
+    await agen.aclose()
+
+
 def raw_client(server: MLCommonsServer) -> OpenSearch:
     return OpenSearch(hosts=[server.url], max_retries=0)
 
@@ -247,11 +256,7 @@ async def test_server_error_on_register_then_rerun_neither_duplicates_nor_orphan
 async def test_closing_provision_after_the_connector_step_then_rerun_resumes(standin, state_path):
     server = standin()
     settings = provision_settings(server)
-    agen = OpenSearchProvisioner(settings, state_path).provision()
-    async for event in agen:
-        if event.step == "connector" and event.status == "ok":
-            break
-    await agen.aclose()  # the user quit the wizard here
+    await provision_until(settings, state_path, "connector")
     assert server.counts() == {"model_groups": 1, "connectors": 1, "models": 0, "deployed": 0}
 
     again = await run(OpenSearchProvisioner(settings, state_path).provision())
@@ -622,11 +627,7 @@ async def test_teardown_after_a_killed_setup_deletes_the_connector_it_left(stand
 async def test_a_model_registered_but_not_recorded_is_adopted_not_duplicated(standin, state_path):
     server = standin()
     settings = provision_settings(server)
-    agen = OpenSearchProvisioner(settings, state_path).provision()
-    async for event in agen:
-        if event.step == "connector" and event.status == "ok":
-            break
-    await agen.aclose()
+    await provision_until(settings, state_path, "connector")
     saved = json.loads(state_path.read_text())
     # What a kill right after the register call leaves: the model, not its id.
     lost = raw_client(server).plugins.ml.register_model(body={
