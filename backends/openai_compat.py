@@ -59,6 +59,8 @@ from thinkpane.backends.http_errors import (
     error_from_exception,
     error_from_payload,
     error_from_response,
+    is_transport_failure,
+    kept,
     looks_like_html,
     read_bounded,
 )
@@ -128,6 +130,7 @@ class _Turn:
     usage: Usage | None = None
     body_started: bool = False
     saw_data: bool = False
+    text_arrived: bool = False  # some reasoning or answer text was yielded (errors say it is kept)
     done: bool = False
 
     def split(self, content: str) -> list[StreamEvent]:
@@ -240,7 +243,7 @@ class OpenAIBackend(Backend):
             except (OSError, ssl.SSLError) as exc:
                 raise ConfigurationError(
                     f"Cannot use the CA bundle {path}",
-                    "Point ca_bundle at a readable PEM file with the server's CA certificate.",
+                    "Point --ca-bundle at a readable PEM file with the server's CA certificate.",
                     detail=str(exc),
                 ) from None
         return bool(self.settings["verify_tls"])
@@ -348,8 +351,11 @@ class OpenAIBackend(Backend):
                         async for event in events:
                             yield event
                     return
-            except httpx.HTTPError as exc:
-                raise error_from_exception(exc, ctx, mid_stream=turn.body_started) from None
+            except Exception as exc:
+                if not is_transport_failure(exc):
+                    raise
+                raise error_from_exception(
+                    exc, ctx, mid_stream=turn.body_started, partial=turn.text_arrived) from None
 
     @staticmethod
     def _refuses_stream_options(status: int, raw: bytes, body: Mapping[str, Any]) -> bool:
@@ -422,7 +428,7 @@ class OpenAIBackend(Backend):
             )
         raise IncompleteStreamError(
             "The stream ended before the model finished",
-            "The partial answer is kept; send again to get a complete one.",
+            kept(turn.text_arrived) + "Send again to get a complete answer.",
             detail="No finish_reason and no [DONE] before the connection closed.",
             retryable=True,
         )
@@ -442,7 +448,7 @@ class OpenAIBackend(Backend):
             if lines is None:
                 raise ProtocolError(
                     f"{ctx.service} sent a malformed stream event",
-                    "The partial answer is kept. Check that the base URL points to an "
+                    kept(turn.text_arrived) + "Check that the base URL points to an "
                     "OpenAI-compatible server.",
                     detail=ctx.clean(data[:200]),
                 ) from None
@@ -455,7 +461,7 @@ class OpenAIBackend(Backend):
                     detail=ctx.clean(data[:200]),
                 )
             if payload.get("error") or message.event == "error":
-                raise error_from_payload(payload.get("error") or payload, ctx)
+                raise error_from_payload(payload.get("error") or payload, ctx, partial=turn.text_arrived)
             yield from self._on_chunk(payload, turn)
 
     def _on_chunk(self, chunk: Mapping[str, Any], turn: _Turn) -> Iterator[StreamEvent]:
@@ -474,10 +480,11 @@ class OpenAIBackend(Backend):
             if not isinstance(reasoning, str) or not reasoning:
                 reasoning = delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
-                turn.native_reasoning = True
+                turn.native_reasoning = turn.text_arrived = True
                 yield ReasoningDelta(reasoning)
             content = delta.get("content")
             if isinstance(content, str) and content:
+                turn.text_arrived = True
                 yield from turn.split(content)
         finish = choice.get("finish_reason")
         if finish:
@@ -543,8 +550,8 @@ def _json_lines(data: str) -> list[Any] | None:
 def _html_error(ctx: HttpContext) -> ProtocolError:
     return ProtocolError(
         f"{ctx.service} answered with HTML instead of an event stream",
-        "The server answered with HTML — is the base URL right? It should be the API root, "
-        "usually ending in /v1 (e.g. https://api.deepseek.com/v1).",
+        "Is the base URL right? It should be the API root, usually ending in /v1 "
+        "(e.g. https://api.deepseek.com/v1).",
     )
 
 

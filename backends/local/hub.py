@@ -427,7 +427,8 @@ def _download(remote: RemoteFile, partial: Path, have: int, on_progress: Progres
                 counting = _CountingFile(handle, remote.size, on_progress)
                 on_progress(have, remote.size)
                 try:
-                    http_get(remote.url, counting, resume_size=have, headers=headers, expected_size=remote.size)
+                    http_get(remote.url, counting,  # type: ignore[arg-type]  # a file-like wrapper: write() is all it calls
+                             resume_size=have, headers=headers, expected_size=remote.size)
                 except OSError as exc:
                     if isinstance(exc, _hub_errors()) or exc.errno is None:
                         raise _transfer_error(exc, counting.position, remote) from None

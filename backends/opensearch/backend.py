@@ -43,7 +43,13 @@ from thinkpane.backends.events import (
     StreamEvent,
 )
 from thinkpane.backends.options import Option, http_url, require
-from thinkpane.backends.http_errors import HttpContext, error_from_exception, read_bounded
+from thinkpane.backends.http_errors import (
+    HttpContext,
+    error_from_exception,
+    is_transport_failure,
+    kept,
+    read_bounded,
+)
 from thinkpane.backends.opensearch.client import (
     build_client,
     connection_settings,
@@ -234,7 +240,7 @@ class OpenSearchBackend(Backend):
     # ------------------------------------------------------------------ predict
 
     def _ctx(self) -> ErrorContext:
-        return ErrorContext(self._cs.url, self.secrets(), self.model_id)
+        return ErrorContext(self._cs.url, self.secrets(), self.model_id, self._cs.request_timeout_s)
 
     async def _os_client(self) -> Any:
         if self._client is None:
@@ -285,9 +291,12 @@ class OpenSearchBackend(Backend):
             client = self._http_client()
             request = client.build_request("POST", path, json=body, headers={"Accept": "text/event-stream"})
             response = await client.send(request, stream=True)
-        except httpx.HTTPError as exc:
+        except Exception as exc:
+            if not is_transport_failure(exc):
+                raise
             yield ErrorEvent(error_from_exception(exc, http_ctx))
             return
+        received = False  # some answer text arrived (an error then says it is kept)
         try:
             if response.status_code >= 300:
                 raw = await read_bounded(response)
@@ -306,23 +315,25 @@ class OpenSearchBackend(Backend):
                 for sse in parser.feed(chunk):
                     for event in self._sse_events(sse.data):
                         yield event
+                        received = received or isinstance(event, ContentDelta)
                         finished = finished or isinstance(event, (Stop, ErrorEvent))
                     if finished:
                         return
             for sse in parser.close():
                 for event in self._sse_events(sse.data):
                     yield event
+                    received = received or isinstance(event, ContentDelta)
                     finished = finished or isinstance(event, (Stop, ErrorEvent))
             if not finished:
                 yield ErrorEvent(IncompleteStreamError(
                     "OpenSearch ended the stream before the last event",
-                    "The partial answer is kept; send again to get a complete one.",
+                    kept(received) + "Send again to get a complete answer.",
                 ))
         except SSELineTooLong as exc:
             yield ErrorEvent(ProtocolError("OpenSearch sent an oversized stream event", "Send again.",
                                            detail=str(exc)))
         except httpx.HTTPError as exc:
-            yield ErrorEvent(error_from_exception(exc, http_ctx, mid_stream=True))
+            yield ErrorEvent(error_from_exception(exc, http_ctx, mid_stream=True, partial=received))
         finally:
             await response.aclose()
 
