@@ -28,6 +28,7 @@ from thinkpane.backends.errors import (
     BackendError,
     ConfigurationError,
     ConnectionFailedError,
+    ContextWindowError,
     IncompleteStreamError,
     InvalidRequestError,
     ModelNotFoundError,
@@ -207,7 +208,7 @@ def error_from_response(
                 detail=detail, status=status,
             )
         if any(word in lowered for word in ("context length", "context_length", "maximum context", "too long")):
-            return InvalidRequestError(
+            return ContextWindowError(
                 f"{ctx.service}: the conversation no longer fits the model's context (HTTP {status})",
                 "Start a new chat, or lower max_tokens.",
                 detail=detail, status=status,

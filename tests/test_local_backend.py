@@ -21,7 +21,7 @@ import thinkpane.backends
 from thinkpane.backends import registry
 from thinkpane.backends.local import backend as local, models as local_models
 from thinkpane.backends.base import guarded
-from thinkpane.backends.errors import ConfigurationError, InvalidRequestError
+from thinkpane.backends.errors import ConfigurationError, ContextWindowError
 from thinkpane.backends.events import (
     ContentDelta,
     Conversation,
@@ -199,8 +199,10 @@ async def test_a_conversation_longer_than_the_context_is_a_clear_error():
     try:
         events = await collect(backend, ask("word " * 200))
         error = events[-1].error
-        assert isinstance(error, InvalidRequestError), error
+        assert isinstance(error, ContextWindowError), error
         assert "context window" in error.title and "n_ctx" in error.hint
+        # The sizes, for the chat screen to work out how many old turns to leave out.
+        assert error.limit_tokens == 64 and error.used_tokens is not None and error.used_tokens >= 64
 
         # The model is still usable for a conversation that fits.
         events = await collect(backend, ask("Hi"))

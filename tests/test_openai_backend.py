@@ -299,6 +299,16 @@ async def test_the_whole_provider_message_is_the_detail_and_the_hint_does_not_po
     assert "below" not in error.hint
 
 
+async def test_a_conversation_too_long_for_the_context_is_a_context_window_error(server) -> None:
+    from thinkpane.backends.errors import ContextWindowError
+
+    server.enqueue([Respond(400, error_body(
+        "This model's maximum context length is 65536 tokens. However, you requested 70123 tokens."))])
+    error = the_error(await collect(make(server.base_url)))
+    assert isinstance(error, ContextWindowError), error  # the chat screen offers to leave old turns out
+    assert "context" in error.title and error.status == 400
+
+
 # --------------------------------------------------------------------------- configuration errors
 
 

@@ -44,8 +44,8 @@ from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import (
     BackendError,
     ConfigurationError,
+    ContextWindowError,
     IncompleteStreamError,
-    InvalidRequestError,
     ServerError,
 )
 from thinkpane.backends.events import (
@@ -363,11 +363,13 @@ class LocalBackend(Backend):
         n_ctx = int(self.settings["n_ctx"])
         too_long = prompt_tokens is not None and prompt_tokens >= n_ctx
         if too_long or "context window" in text:
-            return InvalidRequestError(
+            return ContextWindowError(
                 "The conversation is too long for the local model's context window",
                 f"Start a new chat, or raise n_ctx (now {n_ctx}) with --n-ctx or "
                 "[backends.local] n_ctx = ... (the model's own limit still applies).",
                 detail=f"The conversation is about {prompt_tokens} tokens." if too_long else text[:300],
+                used_tokens=prompt_tokens if too_long else None,
+                limit_tokens=n_ctx,
             )
         return ServerError(
             "The local model failed while generating",
