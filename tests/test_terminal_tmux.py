@@ -13,6 +13,7 @@ Input before typing, so a failure here points at the screen, not at timing.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import select
@@ -311,6 +312,50 @@ def test_chat_streams_cancels_quits_cleanly_and_continues(terminal, tmp_path):
         left, right = pane_split(screen)
         assert "Explain tmux panes" in right and "word39" in right
         assert "step " in left, "the last answer's reasoning is shown again"
+        quit_and_check_terminal_restored(terminal)
+    finally:
+        stop_server(server)
+
+
+def prompt_box(screen: str) -> str:
+    """The text inside the prompt box (the last box drawn with ╭ … ╰ above the status line)."""
+    lines = screen.rstrip("\n").split("\n")
+    top = max(i for i, line in enumerate(lines) if line.startswith("╭"))
+    bottom = max(i for i, line in enumerate(lines) if line.startswith("╰"))
+    return "\n".join(line.strip("│ ") for line in lines[top + 1 : bottom])
+
+
+def test_a_failed_send_stays_in_the_box_and_is_sent_once_when_retried_at_80x24(tmp_path):
+    """The stand-in answers the first request with HTTP 500: the prompt is back in the box,
+    Enter sends it again, and the second request holds it once (the stand-in records both)."""
+    record = tmp_path / "requests.jsonl"
+    with TmuxTerminal(width=80, height=24) as terminal:
+        server = start_chat(terminal, tmp_path, "--script", "reasoner", "--fail-first", "1", "--record", str(record))
+        try:
+            terminal.send("Dup test")
+            terminal.keys("Enter")
+            screen = terminal.wait_for(lambda s: "error" in status_line(s), timeout=20, what="the failed send")
+            assert "HTTP 500" in screen or "500" in status_line(screen), screen
+            terminal.wait_for(lambda s: prompt_box(s) == "Dup test", timeout=10, what="the prompt back in the box")
+            terminal.keys("Enter")
+            terminal.wait_for(lambda s: "You said: Dup test" in s and "idle" in status_line(s), timeout=20,
+                              what="the answer to the retry")
+            first, second = (json.loads(line) for line in record.read_text(encoding="utf-8").splitlines())
+            assert first["messages"] == [{"role": "user", "content": "Dup test"}]
+            assert second["messages"] == [{"role": "user", "content": "Dup test"}], second["messages"]
+            quit_and_check_terminal_restored(terminal)
+        finally:
+            stop_server(server)
+
+
+def test_a_read_only_data_folder_starts_the_app_without_history_and_says_so(terminal, tmp_path, read_only_data_dir):
+    server = start_chat(terminal, tmp_path)
+    try:
+        screen = terminal.wait_for("not saved in this session", timeout=10, what="the notice")
+        assert "read-only" in screen and "THINKPANE_DATA_DIR" in screen, screen
+        terminal.send("Hello there")
+        terminal.keys("Enter")
+        terminal.wait_for("You said: Hello there", timeout=20, what="the answer")
         quit_and_check_terminal_restored(terminal)
     finally:
         stop_server(server)

@@ -255,6 +255,41 @@ async def test_a_turn_streams_into_both_panes_is_stored_and_survives_a_restart(c
         store.close()
 
 
+@pytest.mark.slow
+@needs_local_model
+async def test_a_local_chat_that_outgrows_its_context_window_can_leave_its_oldest_turns_out(tmp_path):
+    """SmolLM2 with a small context: the turn that no longer fits fails with llama.cpp's real
+    error, the note offers to leave the oldest turns out, and Enter sends it again that way."""
+    settings = write_config("local", {"n_ctx": 192, "max_tokens": 8, "n_threads": 1, "seed": 7, "temperature": 0.2})
+    store = ConversationStore(tmp_path / "chats.sqlite3")
+    app = ThinkpaneApp(settings, store)
+    prompt = "Repeat after me: " + " ".join(["apple river stone cloud lamp"] * 4)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await backend_ready(pilot, app, "local", timeout=60)
+            for turn in range(1, 15):
+                app.chat.prompt.load_text(f"{turn}. {prompt}")
+                await pilot.press("enter")
+                await turn_finished(pilot, app, timeout=60)
+                record = app.chat.transcript.answers()[-1].record
+                if record.status == "error":
+                    break
+                assert record.status == "complete", (record.error_title, record.error_hint)
+            else:
+                pytest.fail("the chat never outgrew a 192-token context")
+            assert turn > 1, "the first prompt alone was too long"
+            assert "context window" in (record.error_title or "")
+            assert "Press Enter to send it again without the oldest" in the_note(app)
+            assert app.chat.prompt.text == f"{turn}. {prompt}"
+            await pilot.press("enter")
+            await turn_finished(pilot, app, timeout=60)
+            record = app.chat.transcript.answers()[-1].record
+            assert record.status == "complete", (record.error_title, record.error_hint)
+            assert "not sent: the oldest turns of this chat" in status_text(app)
+    finally:
+        store.close()
+
+
 # --------------------------------------------------------------------------- 2. Bedrock errors in the TUI
 
 

@@ -22,7 +22,9 @@ From a shell (TUI, ``thinkpane ask``, tmux tests and benchmarks)::
 
     python -m tests.servers.openai_sse --port 0 --script slow
 
-prints ``READY port=N`` once listening and serves until killed.
+prints ``READY port=N`` once listening and serves until killed. ``--fail-first N`` answers
+the first N chat requests with HTTP 500; ``--record FILE`` appends each chat request's JSON
+body to FILE, one line each, for a test in another process to read.
 """
 
 from __future__ import annotations
@@ -392,6 +394,9 @@ class _Handler(BaseHTTPRequestHandler):
         )
         with self.server.lock:
             self.server.requests.append(request)
+            if self.server.record_file and self.command == "POST":
+                with open(self.server.record_file, "a", encoding="utf-8") as file:
+                    file.write(json.dumps(body) + "\n")
         return request
 
     def _mark_disconnected(self, request: RecordedRequest) -> None:
@@ -425,6 +430,7 @@ class StandInServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
         self.scripts: deque[list[Action]] = deque()
+        self.record_file: str | None = None  # where chat request bodies go too (--record)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hangs up or rejects our certificate is expected in tests; say no more.
@@ -471,8 +477,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--script", default="reasoner", choices=sorted(SCENARIOS))
     parser.add_argument("--delay", type=float, default=None, help="seconds between deltas")
     parser.add_argument("--no-chunked", action="store_true", help="Connection: close framing")
+    parser.add_argument("--fail-first", type=int, default=0, metavar="N",
+                        help="answer the first N chat requests with HTTP 500")
+    parser.add_argument("--record", metavar="FILE", help="append each chat request's JSON body to FILE")
     args = parser.parse_args(argv)
     server = StandInServer(args.port, args.script, args.delay, not args.no_chunked)
+    server.record_file = args.record
+    server.enqueue(*[[Respond(500, error_body("The server had an error processing your request.",
+                                              "server_error"))]] * args.fail_first)
     print(f"READY port={server.port}", flush=True)
     try:
         server.serve_forever(poll_interval=0.1)

@@ -349,10 +349,11 @@ def _load_settings():
 
 
 def _open_store():
+    """The conversation history; its folder is made (0700) by the store, so a folder that
+    cannot be made is a StoreError that says what to do, not an OSError."""
     from thinkpane.tui.core import paths
     from thinkpane.tui.core.store import ConversationStore
 
-    paths.ensure_private_dir(paths.data_dir())
     return ConversationStore(paths.database_path())
 
 
@@ -406,21 +407,33 @@ def _launch(args: argparse.Namespace, settings, backend_class) -> int:
 
         print_error(error, sys.stderr)
         return 2
-    store = _open_store()
+    from thinkpane.tui.core.store import MEMORY, ConversationStore, StoreError
+
+    history_problem = None
+    try:
+        store = _open_store()
+    except StoreError as error:
+        # A read-only or full data folder, a damaged or locked file: chat anyway, in memory,
+        # and say so in the app (a full disk during a chat is handled the same way).
+        history_problem = error
+        store = ConversationStore(MEMORY)
     try:
         conversation_id = args.conversation
-        if conversation_id is not None and store.get_conversation(conversation_id) is None:
+        if history_problem is not None:
+            conversation_id = None  # nothing to reopen; the app says why
+        elif conversation_id is not None and store.get_conversation(conversation_id) is None:
             raise UsageError(
                 f"there is no conversation {conversation_id}; `thinkpane --continue` reopens the latest"
             )
-        if args.continue_ and conversation_id is None:
+        elif args.continue_ and conversation_id is None:
             conversation_id = store.last_conversation_id()
             if conversation_id is None:
                 sys.stderr.write("No saved conversation yet; starting a new one.\n")
         from thinkpane.tui.app import ThinkpaneApp
 
         app = ThinkpaneApp(
-            settings, store, conversation_id=conversation_id, first_launch=first_launch
+            settings, store, conversation_id=conversation_id, first_launch=first_launch,
+            history_problem=history_problem,
         )
         app.run()
         return int(app.return_code or 0)

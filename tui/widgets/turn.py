@@ -100,6 +100,7 @@ class AnswerTurn(LaidOutOnce, Vertical):
         self.link = ReasoningLink(self)
         self.note = Static("", classes="turn-note")
         self._live: LiveMarkdown | None = None  # while streaming
+        self._suggestion = ""  # what the user can do next, under the note (never stored)
         # Finished: a Static (a turn loaded as finished) or the LiveMarkdown it streamed into.
         self._body: Static | LiveMarkdown | None = None
 
@@ -138,6 +139,11 @@ class AnswerTurn(LaidOutOnce, Vertical):
         self.link.show_record(self.record)
         self.refresh_note()
 
+    def suggest(self, text: str) -> None:
+        """Show ``text`` (what the user can do next) under the note; "" removes it."""
+        self._suggestion = text
+        self.refresh_note()
+
     def refresh_note(self) -> None:
         record = self.record
         note = Text()
@@ -158,6 +164,8 @@ class AnswerTurn(LaidOutOnce, Vertical):
                 note.append(explanation, style="italic")
         if record.status == "complete" and not record.content and not record.reasoning:
             note.append("(empty answer)", style="dim italic")
+        if self._suggestion:
+            note.append(("\n" if note else "") + self._suggestion, style="italic")
         self.note.update(note)
         self.note.display = bool(note)
         self.set_class(record.status == "error", "-error")

@@ -113,6 +113,11 @@ class TurnCounters:
             tokens_out=record.output_tokens_label(),
         )
 
+    def clear(self) -> None:
+        """Another chat is shown (Ctrl+N, a saved one): the last turn's figures go too."""
+        self.stop()
+        self.screen.status.set(elapsed_s=None, ttft_ms=None, tokens_in=None, tokens_out=None)
+
     def stop(self) -> None:
         """No turn to count any more (it ended, or the screen goes away)."""
         self.record = None

@@ -46,11 +46,14 @@ def not_stopped_text(backend: Backend) -> str:
 class LiveTurn:
     """Everything that exists only while one answer streams."""
 
-    def __init__(self, screen: ChatScreen, turn: int, backend: Backend, recorder: TurnRecorder,
-                 answer: AnswerTurn, reasoning_markdown: LiveMarkdown, input_estimate: str) -> None:
+    def __init__(self, screen: ChatScreen, turn: int, backend: Backend, conversation: Conversation,
+                 prompt: str, recorder: TurnRecorder, answer: AnswerTurn, reasoning_markdown: LiveMarkdown,
+                 input_estimate: str) -> None:
         self.screen = screen
         self.turn = turn
         self.backend = backend
+        self.conversation = conversation  # what was sent
+        self.prompt = prompt  # as typed
         self.recorder = recorder
         self.answer = answer
         # LiveMarkdown is not a Markdown subclass but has what MarkdownStream calls (append).
@@ -77,7 +80,8 @@ class LiveTurn:
         reasoning_markdown = await screen.reasoning_pane.start_live(record, streamed=backend.STREAMS_REASONING)
         chars = sum(len(m.content) for m in conversation.messages) + len(conversation.system or "")
         live = cls(
-            screen, turn, backend, TurnRecorder(record, writer=writer, clock=screen.clock, label=backend.label), answer,
+            screen, turn, backend, conversation, prompt,
+            TurnRecorder(record, writer=writer, clock=screen.clock, label=backend.label), answer,
             reasoning_markdown, f"~{round(chars / CHARS_PER_TOKEN):,}",
         )
         # Counters change when a pane paints new text (at most 8 times a second), not on
@@ -123,6 +127,7 @@ class LiveTurn:
             self.recorder.flush()
         except ThinkpaneError as error:
             self.screen.status.set(text="not saved: " + error.title)
+            self.screen.retry_saves()
 
     async def stop_reasoning_stream(self) -> None:
         """The Reasoning pane is about to show another answer: stop feeding its live Markdown."""

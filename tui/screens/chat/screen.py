@@ -1,7 +1,10 @@
 """The chat screen: Reasoning pane | Answer pane (transcript), prompt, status line.
 
 Sending: the user message is stored before the stream starts; the prompt is cleared only
-once the stream has started, so a send that fails (no backend, store error) loses nothing.
+once the stream has started, so a send that fails (no backend, store error) loses nothing,
+and a turn that ends before any answer text arrived (an HTTP 500, Esc) puts the prompt back
+in the box (it is not sent twice: see backend_conversation). A chat that outgrew the model's
+context window is offered to leave its oldest turns out of what is sent.
 Sending while an answer streams is refused with a status message (Esc cancels first): a
 queue would send a prompt written before the user saw the answer it replies to.
 
@@ -9,6 +12,7 @@ An answer while it streams is a LiveTurn (live_turn.py: its widgets, its TurnRec
 figures on the status line and the Reasoning header are TurnCounters (counters.py), and the
 stream runs in a worker (stream_worker.py). This screen owns the layout, the backend state,
 opening and starting conversations, and routes the worker's messages to the live turn.
+An answer the store could not write (a full disk) is written again every tick until it is.
 """
 
 from __future__ import annotations
@@ -22,13 +26,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from thinkpane.backends.base import Backend
-from thinkpane.backends.errors import BackendError, InternalError, ThinkpaneError
+from thinkpane.backends.errors import BackendError, ContextWindowError, InternalError, ThinkpaneError
 from thinkpane.backends.events import Conversation
-from thinkpane.tui.core.backend_conversation import backend_conversation, title_from_prompt
+from thinkpane.tui.core.backend_conversation import backend_conversation, title_from_prompt, turns_to_leave_out
 from thinkpane.tui.core.sanitize import sanitize, sanitize_line
 from thinkpane.tui.core.turn_record import TurnRecord
 from thinkpane.tui.core.turn_recorder import TurnRecorder
@@ -36,7 +41,7 @@ from thinkpane.tui.render.crop_compositor import install_crop_compositor
 from thinkpane.tui.render.paint_soon import paint_soon
 from thinkpane.tui.screens.chat.counters import TurnCounters
 from thinkpane.tui.screens.chat.keys import PaneKeys
-from thinkpane.tui.screens.chat.live_turn import LiveTurn
+from thinkpane.tui.screens.chat.live_turn import FLUSH_INTERVAL_S, LiveTurn
 from thinkpane.tui.screens.chat.messages import (
     NoticeReceived,
     StreamCancelled,
@@ -55,6 +60,9 @@ NARROW_CLASS = "-narrow"
 HIDE_REASONING_CLASS = "-hide-reasoning"
 ERROR_CLASS = "-error"
 NARROW_BELOW_COLUMNS = 100
+# Ctrl+N (or opening another chat) while an answer streams stops it first; this says so.
+STOPPED_TEXT = "the answer that was streaming was stopped; what arrived is kept in its chat"
+SAVED_TEXT = "saved: the answer that did not fit on the disk is in the history now"
 
 
 if TYPE_CHECKING:
@@ -90,6 +98,12 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
         # Async callables to run once the current stream has ended (new chat, switch backend…).
         self._after_stream: list[Callable[[], Awaitable[object]]] = []
         self.shown_answer: AnswerTurn | None = None
+        # The oldest answered turns of this chat left out of what is sent (the context window
+        # is full), and how many the last "too long" error offered to leave out on Enter.
+        self.leave_out = 0
+        self.leave_out_offer = 0
+        self._offered_on: AnswerTurn | None = None
+        self._save_retry: Timer | None = None  # runs while an answer waits to be saved
 
     # ------------------------------------------------------------------ layout
 
@@ -182,9 +196,8 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
 
     # ------------------------------------------------------------------ conversations
 
-    async def open_conversation(self, conversation_id: int) -> None:
-        if self.live is not None:
-            self.after_stream(lambda: self.open_conversation(conversation_id))
+    async def open_conversation(self, conversation_id: int, *, stopped: bool = False) -> None:
+        if self.after_stream(lambda: self.open_conversation(conversation_id, stopped=True)):
             return
         store = self.app.store
         try:
@@ -197,6 +210,7 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
             self.status.set(state="error", text=f"Conversation {conversation_id} no longer exists")
             return
         self.conversation_id = conversation_id
+        self._forget_chat(stopped)
         widgets: list[UserTurn | AnswerTurn] = []
         for message in stored:
             if message.role == "user":
@@ -215,17 +229,26 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
     def action_new_chat(self) -> None:
         self.run_worker(self.new_chat(), group="ui", exclusive=False)
 
-    async def new_chat(self) -> None:
-        if self.live is not None:
-            self.after_stream(self.new_chat)
+    async def new_chat(self, *, stopped: bool = False) -> None:
+        if self.after_stream(lambda: self.new_chat(stopped=True)):
             return
         self.conversation_id = None
         self.shown_answer = None
         await self.transcript.clear()
         await self.reasoning_pane.clear()
         self._set_answer_header()
-        self.refresh_backend_state()
+        self._forget_chat(stopped)
         self.prompt.focus()
+
+    def _forget_chat(self, stopped: bool) -> None:
+        """Another chat is shown: nothing of the previous one stays on the status line (its
+        figures, its state), and ``stopped``: say that its streaming answer was stopped."""
+        self.leave_out = self.leave_out_offer = 0
+        self._offered_on = None
+        self.counters.clear()
+        self.refresh_backend_state()
+        if stopped:
+            self.status.set(text=STOPPED_TEXT)
 
     # ------------------------------------------------------------------ sending
 
@@ -252,6 +275,7 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
                 self.status.set(state="loading", text="the backend is still loading; try again in a moment")
             return False
         store = self.app.store
+        leave_out = self.leave_out_offer or self.leave_out
         try:
             if self.conversation_id is None:
                 title = title_from_prompt(prompt)
@@ -261,7 +285,7 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
                 self._set_answer_header(title)
             store.add_message(self.conversation_id, "user", text.rstrip())
             conversation = backend_conversation(
-                store.load_messages(self.conversation_id), self.app.settings.system_prompt
+                store.load_messages(self.conversation_id), self.app.settings.system_prompt, leave_out=leave_out
             )
             writer = store.start_answer(self.conversation_id, backend=backend.name, model=backend.model)
         except ThinkpaneError as error:
@@ -269,8 +293,17 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
             return False
         self.prompt.remember(text.rstrip())
         self.prompt.clear()
+        self.leave_out, self.leave_out_offer = leave_out, 0
+        if self._offered_on is not None:
+            self._offered_on.suggest("")
+            self._offered_on = None
         await self._start_turn(backend, conversation, text.rstrip(), writer)
+        self._say_left_out()
         return True
+
+    def _say_left_out(self) -> None:
+        if self.leave_out:
+            self.status.set(text=f"not sent: the oldest turns of this chat ({self.leave_out}), for the context window")
 
     async def _start_turn(self, backend: Backend, conversation: Conversation, prompt: str, writer) -> None:
         self.turn_counter += 1
@@ -338,11 +371,58 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
         self.live = None
         if not shown:
             return
+        if self.save_pending() is not None:
+            self.retry_saves()
         # The last text, headers, link and status line in one frame, without waiting for a tick.
         paint_soon(self)
         follow_ups, self._after_stream = self._after_stream, []
+        if status == "complete":
+            self._say_left_out()
+        elif not follow_ups and not live.record.content:
+            self._not_answered(live, error)
         for follow_up in follow_ups:
             await follow_up()
+
+    def _not_answered(self, live: LiveTurn, error: BackendError | None) -> None:
+        """The turn failed or was cancelled before any answer text: its prompt goes back in
+        the box (unless the user is typing another), and a chat too long for the context
+        window is offered to leave its oldest turns out of what is sent."""
+        if not self.prompt.text.strip():
+            self.prompt.load_text(live.prompt)
+            self.prompt.move_cursor(self.prompt.document.end)
+        if not isinstance(error, ContextWindowError):
+            return
+        more = turns_to_leave_out(live.conversation, used_tokens=error.used_tokens, limit_tokens=error.limit_tokens)
+        if more:
+            earlier = self.leave_out + sum(m.role == "user" for m in live.conversation.messages) - 1
+            self.leave_out_offer = self.leave_out + more
+            live.answer.suggest(
+                f"Press Enter to send it again without the oldest turns of this chat ({self.leave_out_offer} "
+                f"of {earlier}; they stay in the history and on screen)."
+            )
+            self._offered_on = live.answer
+
+    # ------------------------------------------------------------------ saving late
+
+    def retry_saves(self) -> None:
+        """An answer could not be saved (a full disk…): write it again every tick until it is."""
+        if self._save_retry is None:
+            self._save_retry = self.set_interval(FLUSH_INTERVAL_S, self.save_pending)
+
+    def save_pending(self) -> ThinkpaneError | None:
+        """Write what failed saves left over; the error that still stands, None once all is
+        saved (then the retries stop and the status line says so)."""
+        error = self.app.store.save_pending()
+        if error is None and self._save_retry is not None:
+            self._save_retry.stop()
+            self._save_retry = None
+            self.status.set(text=SAVED_TEXT)
+        return error
+
+    def unsaved_before_quit(self) -> ThinkpaneError | None:
+        """Save all that can be saved now; the error that keeps an answer unsaved, if any."""
+        self.flush_live_answer()
+        return self.save_pending()
 
     def on_unmount(self) -> None:
         """The app is closing mid-stream: keep what arrived, marked cancelled."""
