@@ -568,7 +568,7 @@ async def test_a_chat_too_long_for_the_context_window_can_leave_its_oldest_turns
 
         await ask(None, 5)
         assert [m.content for m in backend.received[-1].messages] == [prompts[2], "ok", prompts[3]]
-        assert "not sent: the oldest turns of this chat (2)" in chat.status.line_text().plain
+        assert "oldest turns not sent: 2" in chat.status.line_text().plain
         assert "Press Enter" not in rendered_text(chat.transcript.answers()[3].note)  # taken: gone
 
         await ask(prompts[4], 6)  # the next prompts leave them out too

@@ -61,8 +61,8 @@ HIDE_REASONING_CLASS = "-hide-reasoning"
 ERROR_CLASS = "-error"
 NARROW_BELOW_COLUMNS = 100
 # Ctrl+N (or opening another chat) while an answer streams stops it first; this says so.
-STOPPED_TEXT = "the answer that was streaming was stopped; what arrived is kept in its chat"
-SAVED_TEXT = "saved: the answer that did not fit on the disk is in the history now"
+STOPPED_TEXT = "the previous chat's answer was stopped; its text is kept"
+SAVED_TEXT = "saved: the answer is in the history now"
 
 
 if TYPE_CHECKING:
@@ -303,7 +303,7 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
 
     def _say_left_out(self) -> None:
         if self.leave_out:
-            self.status.set(text=f"not sent: the oldest turns of this chat ({self.leave_out}), for the context window")
+            self.status.set(text=f"oldest turns not sent: {self.leave_out} (the context window is full)")
 
     async def _start_turn(self, backend: Backend, conversation: Conversation, prompt: str, writer) -> None:
         self.turn_counter += 1
