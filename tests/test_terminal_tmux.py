@@ -161,6 +161,14 @@ def quit_and_check_terminal_restored(terminal: TmuxTerminal) -> None:
         assert debris not in after, f"{debris!r} left on the normal screen:\n{after}"
 
 
+def echo_then_quit(terminal: TmuxTerminal) -> None:
+    """The chat works: a prompt gets the SSE stand-in's echo; then Ctrl+Q leaves a clean terminal."""
+    terminal.send("Hello there")
+    terminal.keys("Enter")
+    terminal.wait_for("You said: Hello there", timeout=20, what="the answer")
+    quit_and_check_terminal_restored(terminal)
+
+
 def label_pattern(label: str) -> re.Pattern[str]:
     # "│ Label" (beside the backend list) or " Label" at the row's start (narrow: the list
     # is above the form), then spaces and the value; an empty unfocused field ends the row.
@@ -353,10 +361,7 @@ def test_a_read_only_data_folder_starts_the_app_without_history_and_says_so(term
     try:
         screen = terminal.wait_for("not saved in this session", timeout=10, what="the notice")
         assert "read-only" in screen and "THINKPANE_DATA_DIR" in screen, screen
-        terminal.send("Hello there")
-        terminal.keys("Enter")
-        terminal.wait_for("You said: Hello there", timeout=20, what="the answer")
-        quit_and_check_terminal_restored(terminal)
+        echo_then_quit(terminal)
     finally:
         stop_server(server)
 
@@ -501,9 +506,6 @@ def test_first_launch_setup_of_openai_fits_80x24_then_chats(tmp_path):
 
             terminal.wait_for(lambda s: "deepseek-reasoner" in status_line(s) and "idle" in status_line(s),
                               timeout=20, what="the chat with the new backend ready")
-            terminal.send("Hello there")
-            terminal.keys("Enter")
-            terminal.wait_for("You said: Hello there", timeout=20, what="the answer")
-            quit_and_check_terminal_restored(terminal)
+            echo_then_quit(terminal)
     finally:
         stop_server(server)
