@@ -434,10 +434,10 @@ def test_read_only_flush_raises_and_keeps_buffer(store: ConversationStore) -> No
     assert (row.content, row.reasoning, row.status) == ("first second third", "thought ", "complete")
 
 
-def _fails(call: Callable[[], object]) -> None:
-    """``call()`` raises StoreError (kept by nothing here: pytest.raises would keep the frames)."""
+def _fails(call: Callable[..., object], *args: object, **kwargs: object) -> None:
+    """``call(*args, **kwargs)`` raises StoreError (kept by nothing: pytest.raises keeps the frames)."""
     try:
-        call()
+        call(*args, **kwargs)
     except StoreError:
         return
     raise AssertionError("no StoreError")
@@ -451,8 +451,8 @@ def test_an_answer_whose_finish_failed_is_saved_later_with_how_it_ended(db_path:
     for writer in (saved_later, saved_at_close):
         writer.append_content("the whole answer")
     _simulate_read_only(store, True)
-    _fails(lambda: saved_later.finish("complete", stop_reason="end_turn"))
-    _fails(lambda: saved_at_close.finish("cancelled"))
+    _fails(saved_later.finish, "complete", stop_reason="end_turn")
+    _fails(saved_at_close.finish, "cancelled")
     assert saved_later.unsaved and store.unsaved_chars() == 2 * len("the whole answer")
     assert store.save_pending() is not None  # still read-only: the error that stands
     del writer, saved_at_close
@@ -468,7 +468,7 @@ def test_an_answer_whose_finish_failed_is_saved_later_with_how_it_ended(db_path:
     late = store.start_answer(conversation, backend="b", model="m")
     late.append_content("written at close")
     _simulate_read_only(store, True)
-    _fails(lambda: late.finish("complete"))
+    _fails(late.finish, "complete")
     _simulate_read_only(store, False)
     del late
     gc.collect()

@@ -572,7 +572,7 @@ async def test_a_chat_too_long_for_the_context_window_can_leave_its_oldest_turns
         assert "Press Enter" not in rendered_text(chat.transcript.answers()[3].note)  # taken: gone
 
         await ask(prompts[4], 6)  # the next prompts leave them out too
-        assert [m.content for m in backend.received[-1].messages][0] == prompts[2]
+        assert backend.received[-1].messages[0].content == prompts[2]
         await ask(prompts[5], 7)  # too long again: more is offered
         await pilot.pause()
         note = " ".join(rendered_text(chat.transcript.answers()[-1].note).replace("█", "").split())
