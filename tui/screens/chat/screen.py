@@ -276,7 +276,8 @@ class ChatScreen(Screen):
                 self._set_answer_header(title)
             store.add_message(self.conversation_id, "user", text.rstrip())
             conversation = backend_conversation(
-                store.load_messages(self.conversation_id), self.app.settings.system_prompt
+                store.load_messages(self.conversation_id), self.app.settings.system_prompt,
+                backend=backend.name, model=backend.model,
             )
             writer = store.start_answer(self.conversation_id, backend=backend.name, model=backend.model)
         except BackendError as error:
