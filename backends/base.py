@@ -16,6 +16,9 @@ Rules every backend follows:
   generator must stop the HTTP stream promptly; backends close their responses in ``finally``.
 * Reasoning is never sent back to a provider in the history unless the provider requires
   it (signed reasoning, see ``Message.extra``).
+* Slow one-time work (loading a local model) belongs in ``prepare()``, not the constructor:
+  the app awaits it right after building the backend, and :func:`guarded` before every
+  stream, so ``stream()`` may count on it having run.
 * This package never imports textual (tests/test_import_hygiene.py proves it).
 """
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 import abc
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 from thinkpane.backends.errors import BackendError, InternalError
@@ -32,19 +36,23 @@ from thinkpane.backends.events import (
     Conversation,
     ErrorEvent,
     Message,
+    Notice,
     ProgressEvent,
     ReasoningDelta,
     StreamEvent,
 )
-from thinkpane.backends.options import Option
+from thinkpane.backends.options import Option, resolve_options
 from thinkpane.backends.secrets import Secret, redact
 
 
 class Backend(abc.ABC):
     """A model provider. Subclasses declare ``name``, ``label``, ``options`` and flags.
 
-    Construct with already-resolved settings (see :func:`resolve_options`); the constructor
-    raises :class:`ConfigurationError` for missing or invalid settings, and must not do I/O.
+    Construct with the option values (``registry.create`` resolves them against the
+    environment first); the constructor raises :class:`ConfigurationError` for missing or
+    invalid settings, and must not do I/O. ``self.settings`` holds every declared option,
+    parsed and defaulted: a backend reads ``self.settings["timeout_s"]``, never
+    ``.get("timeout_s", 300.0)`` (the default lives in the Option, once).
     """
 
     name: ClassVar[str]
@@ -52,14 +60,42 @@ class Backend(abc.ABC):
     description: ClassVar[str] = ""
     options: ClassVar[tuple[Option, ...]] = ()
 
-    # Capability flags the UI reads (harlequin's IMPLEMENTS_* style).
+    # Capability flags the UI reads (harlequin's IMPLEMENTS_* style); each backend sets them
+    # truthfully, tests/test_tui_*.py check that the UI keeps reading them.
+    # Reasoning arrives while it is thought. False: with the answer or not at all (the
+    # Reasoning pane says "not streamed by this backend" while it waits).
     STREAMS_REASONING: ClassVar[bool] = True
+    # Cancelling stops the generation at the provider. False: Thinkpane only stops waiting
+    # and the provider finishes the answer unseen (the status line says so after Esc).
     IMPLEMENTS_CANCEL: ClassVar[bool] = True
-    NEEDS_PROVISIONING: ClassVar[bool] = False
+    # False: works without a network (the setup screen's list marks it "works offline").
     NEEDS_NETWORK: ClassVar[bool] = True
+    # Not declared but derived: True when the class overrides provisioner(), so the flag and
+    # the method cannot disagree. Setup reads it before there are settings to build a
+    # provisioner from ("Run" or "Test connection", whether to ask before creating things).
+    NEEDS_PROVISIONING: ClassVar[bool] = False
 
-    def __init__(self, settings: Mapping[str, Any]) -> None:
-        self.settings = dict(settings)
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        defined_by = next(klass for klass in cls.__mro__ if "provisioner" in vars(klass))
+        cls.NEEDS_PROVISIONING = defined_by is not Backend
+
+    def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
+        given = dict(settings or {})
+        # resolve_options is idempotent on resolved values, so settings from
+        # registry.create() pass through unchanged; a partial dict (a test, a plugin's
+        # caller) gets the same defaults. Keys that are not options are kept (test hooks).
+        self.settings = {**given, **resolve_options(self.options, given, {})}
+
+    @classmethod
+    def provisioner(cls, settings: Mapping[str, Any], state_path: Path) -> Provisioner | None:
+        """What creates this backend's resources on the provider side (OpenSearch: connector,
+        model group, model) for these resolved settings, or None: nothing to create.
+
+        ``state_path`` is the backend's state file, where created ids are kept so a re-run
+        resumes and teardown knows what to delete. Raises ConfigurationError; no I/O.
+        """
+        return None
 
     @property
     def model(self) -> str:
@@ -74,6 +110,20 @@ class Backend(abc.ABC):
             if option.is_secret and isinstance(value := self.settings.get(option.name), Secret)
         ]
 
+    def preparing(self) -> str:
+        """What :meth:`prepare` has left to do, in a few words for a status line
+        ("Loading SmolLM2…"), or "" when it has nothing to do."""
+        return ""
+
+    async def prepare(self) -> None:
+        """Do the slow one-time work before the first stream; the local backend loads its model.
+
+        The app awaits it as soon as the backend is built (the model loads while the user
+        types; the status line shows :meth:`preparing`); :func:`guarded` awaits it before
+        every stream, announced by a Notice, so ``thinkpane ask`` and the setup screen's test
+        get it too. Cheap once done. Raises :class:`BackendError` (a model that will not load).
+        """
+
     @abc.abstractmethod
     def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
         """Stream one assistant turn for ``conversation``. See the module docstring."""
@@ -83,14 +133,19 @@ class Backend(abc.ABC):
 
 
 async def guarded(backend: Backend, conversation: Conversation) -> AsyncIterator[StreamEvent]:
-    """``backend.stream()`` with every escape turned into an ErrorEvent and secrets redacted.
+    """``backend.prepare()`` then ``backend.stream()``, with every escape turned into an
+    ErrorEvent and secrets redacted.
 
     Cancellation still propagates (it is how the user stops a stream), and the generator is
     closed on the way out so the backend can hang up its HTTP connection.
     """
     secrets = backend.secrets()
-    agen = backend.stream(conversation)
+    agen: AsyncIterator[StreamEvent] | None = None
     try:
+        if text := backend.preparing():
+            yield Notice(text)
+        await backend.prepare()
+        agen = backend.stream(conversation)
         async for event in agen:
             if isinstance(event, ErrorEvent):
                 event = ErrorEvent(scrub_error(event.error, secrets))
@@ -108,7 +163,8 @@ async def guarded(backend: Backend, conversation: Conversation) -> AsyncIterator
             )
         )
     finally:
-        await agen.aclose()
+        if agen is not None:
+            await agen.aclose()
 
 
 def scrub_error(error: BackendError, secrets: Sequence[str]) -> BackendError:

@@ -48,6 +48,18 @@ class Conversation:
         return out
 
 
+def title_from_prompt(prompt: str, limit: int = 60) -> str:
+    """A conversation's title: the first ~60 characters of its first prompt, on one line.
+
+    The one definition for the saved chat (the app, ``thinkpane ask --save``) and the
+    OpenSearch conversational memory mirroring it, so both show the same name.
+    """
+    line = " ".join(prompt.split())
+    if len(line) <= limit:
+        return line or "New chat"
+    return line[: limit - 1].rstrip() + "…"
+
+
 # --------------------------------------------------------------------------- stream events
 
 

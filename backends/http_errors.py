@@ -30,6 +30,7 @@ from thinkpane.backends.errors import (
     RateLimitedError,
     ServerError,
     TimeoutError_,
+    causes,
 )
 from thinkpane.backends.secrets import redact
 
@@ -336,17 +337,8 @@ def error_from_exception(exc: BaseException, ctx: HttpContext, *, mid_stream: bo
     )
 
 
-def _chain(exc: BaseException):
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
 def _describe(exc: BaseException) -> str:
-    for item in _chain(exc):
+    for item in causes(exc):
         text = str(item)
         if text:
             return f"{type(item).__name__}: {text}"
@@ -354,7 +346,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _is_tls_failure(exc: BaseException) -> bool:
-    for item in _chain(exc):
+    for item in causes(exc):
         if isinstance(item, ssl.SSLCertVerificationError):
             return True
         if "CERTIFICATE_VERIFY_FAILED" in str(item):
@@ -365,7 +357,7 @@ def _is_tls_failure(exc: BaseException) -> bool:
 def _is_dns_failure(exc: BaseException) -> bool:
     import socket
 
-    for item in _chain(exc):
+    for item in causes(exc):
         if isinstance(item, socket.gaierror):
             return True
         text = str(item).lower()

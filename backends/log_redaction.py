@@ -23,22 +23,11 @@ level check), and ``install`` is idempotent.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 from collections.abc import Iterable
 
-from thinkpane.backends.secrets import MASK, known_values, redact
-
-SECRET_ENV_VARS = (
-    "DEEPSEEK_API_KEY",
-    "OPENAI_API_KEY",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_BEARER_TOKEN_BEDROCK",
-    "OPENSEARCH_PASSWORD",
-)
+from thinkpane.backends.secrets import MASK, env_secrets, known_values, redact
 
 # "Bearer X" / "Basic X" anywhere, e.g. inside a repr'd header dict: {'Authorization': b'Bearer X'}.
 _CREDENTIAL = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=\-]{8,}")
@@ -58,7 +47,7 @@ def known_secrets() -> list[str]:
     with _lock:
         values = set(_registered)
     values.update(known_values())
-    values.update(value for var in SECRET_ENV_VARS if (value := os.environ.get(var)))
+    values.update(env_secrets())
     # Longest first, so a secret that contains another is masked whole.
     return sorted(values, key=len, reverse=True)
 

@@ -191,26 +191,22 @@ class OpenAIBackend(Backend):
             kind="list", check=http_header,
         ),
     )
-    STREAMS_REASONING = True
-    IMPLEMENTS_CANCEL = True
+    STREAMS_REASONING = True  # reasoning_content deltas, or <think> text split as it streams
+    IMPLEMENTS_CANCEL = True  # closing the response hangs up; servers stop generating
+    NEEDS_NETWORK = True  # a server over HTTP, even when it is on localhost
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
-        defaults = {option.name: option.default for option in self.options}
-        super().__init__({**defaults, **{k: v for k, v in settings.items() if v is not None}})
-        self.base_url = str(self.settings.get("base_url") or DEFAULT_BASE_URL).strip()
+        super().__init__(settings)
+        self.base_url = str(self.settings["base_url"]).strip()
         self._check_url()
-        key = self.settings.get("api_key")
-        if isinstance(key, str):
-            key = Secret(key) if key else None
-            self.settings["api_key"] = key
-        if not key and not is_loopback_url(self.base_url):
+        if not self.settings["api_key"] and not is_loopback_url(self.base_url):
             raise ConfigurationError(
                 f"No API key for {self.base_url}",
                 "Set DEEPSEEK_API_KEY or OPENAI_API_KEY, pass --api-key, or run "
                 f"`{SETUP_COMMAND}`. (Servers on localhost need no key.)",
             )
         self.url = chat_completions_url(self.base_url)
-        self._include_usage = bool(self.settings.get("include_usage", True))
+        self._include_usage = bool(self.settings["include_usage"])
         self._client: httpx.AsyncClient | None = None
 
     # ------------------------------------------------------------------ setup
@@ -245,11 +241,11 @@ class OpenAIBackend(Backend):
                     "Point ca_bundle at a readable PEM file with the server's CA certificate.",
                     detail=str(exc),
                 ) from None
-        return bool(self.settings.get("verify_tls", True))
+        return bool(self.settings["verify_tls"])
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            read = float(self.settings.get("timeout_s") or 300.0)
+            read = float(self.settings["timeout_s"])
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(connect=CONNECT_TIMEOUT_S, read=read, write=30.0, pool=CONNECT_TIMEOUT_S),
                 verify=self._verify(),
@@ -266,12 +262,12 @@ class OpenAIBackend(Backend):
             key_hint="Check the API key (DEEPSEEK_API_KEY / OPENAI_API_KEY or --api-key).",
             model=self.model,
             secrets=self.secrets(),
-            read_timeout_s=float(self.settings.get("timeout_s") or 300.0),
+            read_timeout_s=float(self.settings["timeout_s"]),
             timeout_option="--timeout-s",
         )
 
     def think_mode(self) -> str:
-        mode = str(self.settings.get("think_tags") or "auto")
+        mode = str(self.settings["think_tags"])
         if mode == "auto" and _host(self.base_url) in TAGLESS_HOSTS:
             return "off"  # never tags content: no need to hold the answer's first characters
         return mode

@@ -31,10 +31,12 @@ class ScriptedBackend(Backend):
         Option("model", "Model", default="scripted-r1"),
         Option("delay_s", "Delay between events (s)", kind="float", default=0.0, min=0),
     )
+    STREAMS_REASONING = True
+    IMPLEMENTS_CANCEL = True
     NEEDS_NETWORK = False
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
-        super().__init__(settings or {"model": "scripted-r1", "delay_s": 0.0})
+        super().__init__(settings)
         self.scripts: deque[list[StreamEvent]] = deque()
         self.received: list[Conversation] = []
 
@@ -60,7 +62,7 @@ class ScriptedBackend(Backend):
                 Usage(input_tokens=len(last.split()), output_tokens=4),
                 Stop("end_turn", "stop"),
             ]
-        delay = float(self.settings.get("delay_s") or 0.0)
+        delay = self.settings.get("delay_s")  # None: a subclass with options of its own
         for event in script:
             if delay:
                 await asyncio.sleep(delay)

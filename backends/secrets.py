@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 MASK = "********"
+
+# Environment variables that hold credentials, the one list: their values are masked in
+# every message and log record (log_redaction, the Bedrock error mapper), whichever backend
+# is in use. The secret options' own variables (``Option(kind="secret", env=...)``) are
+# here too (tests/test_backend_contract.py checks), and so are AWS's, which no option
+# declares because boto3 reads them itself.
+SECRET_ENV_VARS = (
+    "DEEPSEEK_API_KEY",
+    "OPENAI_API_KEY",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_BEARER_TOKEN_BEDROCK",
+    "OPENSEARCH_PASSWORD",
+)
+
+
+def env_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The values of the :data:`SECRET_ENV_VARS` that are set (read now, not at import)."""
+    env = os.environ if environ is None else environ
+    return [value for var in SECRET_ENV_VARS if (value := env.get(var))]
 
 
 # Every secret value wrapped in a Secret in this process, so that log redaction

@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from thinkpane.backends import registry
+from thinkpane.backends.errors import ConfigurationError
 from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
+from thinkpane.backends.scripted import ScriptedBackend
 from tests.servers.openai_sse import (
     DONE,
     Close,
@@ -167,6 +169,21 @@ def test_save_stores_the_exchange(server, capsys) -> None:
     assert messages[1].backend == "openai"
 
 
+def test_a_saved_long_prompt_gets_the_title_the_app_would_give_it(server, capsys) -> None:
+    from thinkpane.tui.core import paths
+    from thinkpane.tui.core.store import ConversationStore
+
+    prompt = "Explain, step by step and with an example,   why the sky looks blue at noon but red at dusk"
+    assert ask(server, "--save", prompt) == 0
+    store = ConversationStore(paths.database_path())
+    try:
+        (summary,) = store.list_conversations()
+    finally:
+        store.close()
+    assert summary.title == "Explain, step by step and with an example, why the sky look…"
+    assert len(summary.title) == 60
+
+
 def test_not_saved_by_default(server, capsys) -> None:
     from thinkpane.tui.core import paths
 
@@ -254,6 +271,41 @@ def test_scripted_backend_via_registry(capsys, monkeypatch) -> None:
     out, err = capsys.readouterr()
     assert out == "You said: echo\n"
     assert "echo it" in err
+
+
+class ModelFileBackend(ScriptedBackend):
+    """Needs preparing (like the local model's load); the file can be broken."""
+
+    name = "modelfile"
+    broken = False
+
+    def __init__(self, settings=None) -> None:
+        super().__init__(settings)
+        self.loaded = False
+
+    def preparing(self) -> str:
+        return "" if self.loaded else "Loading tiny-model…"
+
+    async def prepare(self) -> None:
+        if self.broken:
+            raise ConfigurationError("llama.cpp could not load the local model", "Download it again.")
+        self.loaded = True
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_ask_prepares_the_backend_first_and_says_so(capsys, monkeypatch, broken) -> None:
+    monkeypatch.setitem(registry.BUILTIN, "modelfile", f"{__name__}:ModelFileBackend")
+    monkeypatch.setattr(ModelFileBackend, "broken", broken)
+
+    code = main(["ask", "--backend", "modelfile", "--no-reasoning", "echo"])
+
+    out, err = capsys.readouterr()
+    assert err.startswith("Note: Loading tiny-model…\n")
+    if broken:
+        assert code == 1 and out == ""
+        assert "Error: llama.cpp could not load the local model" in err and "Download it again." in err
+    else:
+        assert code == 0 and out == "You said: echo\n"
 
 
 # --------------------------------------------------------------------------- terminal output

@@ -154,7 +154,6 @@ class ScriptedProvisioner(Provisioner):
 class ProvisionedBackend(ScriptedBackend):
     name = "provisioned"
     label = "Provisioned test backend"
-    NEEDS_PROVISIONING = True
     fail_at: str | None = None
     seen_settings: dict[str, Any] = {}
 

@@ -9,7 +9,7 @@ import pytest
 import tomllib
 from pydantic import SecretStr
 
-from thinkpane.backends.errors import ConfigurationError
+from thinkpane.backends.errors import BackendError, ThinkpaneError
 from thinkpane.backends.secrets import Secret
 from thinkpane.tui.core import paths
 from thinkpane.tui.cli.main import main
@@ -233,7 +233,8 @@ def test_corrupt_toml_names_file_line_column_and_fix() -> None:
     with pytest.raises(ConfigFileError) as caught:
         load_settings()
     error = caught.value
-    assert isinstance(error, ConfigurationError)
+    # A Thinkpane error (the CLI prints it, exit 2), but not a backend's.
+    assert isinstance(error, ThinkpaneError) and not isinstance(error, BackendError)
     assert str(paths.config_path()) in error.title
     assert "line 2, column" in error.hint
     assert "delete" in error.hint and "recreates" in error.hint

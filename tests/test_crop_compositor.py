@@ -169,10 +169,3 @@ async def test_each_frame_writes_what_textuals_own_compositor_would(store, monke
              if terminal.get(cell) != look]
     assert stale == []
 
-
-def test_this_textual_has_what_the_compositor_builds_on():
-    from thinkpane.tui.render.crop_compositor import matches_textual
-
-    # If a Textual release renames these internals the chat screen falls back to Textual's
-    # own compositor (slower, same output); this test says so rather than letting it pass.
-    assert matches_textual()

@@ -228,7 +228,8 @@ def test_saved_hostile_exchange_stores_what_was_printed(server, capsys) -> None:
     assert messages[0].content == ALL_IN_ONE
     assert messages[1].content + "\n" == out
     assert messages[1].content == messages[1].reasoning == sanitize(ALL_IN_ONE)
-    assert summary.title == sanitize_line(ALL_IN_ONE)[:60]
+    # The app's title rule: 60 characters at most, cut with an ellipsis.
+    assert summary.title == sanitize_line(ALL_IN_ONE)[:59].rstrip() + "…"
 
 
 def test_saved_json_exchange_prints_the_raw_text_and_stores_the_clean_text(server, capsys) -> None:

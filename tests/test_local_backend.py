@@ -346,7 +346,7 @@ async def test_loading_leaves_the_terminal_fd_in_place():
     """Textual draws on fd 2: a load must not point it at /dev/null, even for a moment."""
     backend = make_backend()
     seen: set[str] = set()
-    loading = asyncio.create_task(backend.load())
+    loading = asyncio.create_task(backend.prepare())
     try:
         while not loading.done():
             seen.add(os.readlink("/proc/self/fd/2"))

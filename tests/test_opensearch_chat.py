@@ -228,6 +228,7 @@ async def test_memory_mirrors_each_turn_into_one_ml_commons_memory(standin, tmp_
     second = await chat(backend, history)
     assert not any(isinstance(e, MessageExtra) for e in second)
     assert list(server.state.memories) == [memory_id]
+    assert server.state.memories[memory_id]["name"] == "What is 2+2?"  # the chat's title in Thinkpane
     messages = OpenSearch(hosts=[server.url]).plugins.ml.get_all_messages(memory_id=memory_id)["messages"]
     assert [m["input"] for m in messages] == ["What is 2+2?", "And 3+3?"]
     assert messages[0]["response"] == "Hello from the stand-in."

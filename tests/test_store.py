@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from thinkpane.backends.errors import BackendError
+from thinkpane.backends.errors import BackendError, ThinkpaneError
 from thinkpane.backends.events import Message
 from thinkpane.tui.core import paths
 from thinkpane.tui.core.store import (
@@ -399,7 +399,7 @@ def test_corrupt_file_is_a_store_error_naming_the_path(db_path: Path) -> None:
     with pytest.raises(StoreError) as caught:
         ConversationStore(db_path)
     error = caught.value
-    assert isinstance(error, BackendError)
+    assert isinstance(error, ThinkpaneError) and not isinstance(error, BackendError)
     assert "damaged" in error.title and str(db_path) in error.title
     assert f"mv '{db_path}' '{db_path}.corrupt'" in error.hint
 

@@ -161,8 +161,9 @@ def quit_and_check_terminal_restored(terminal: TmuxTerminal) -> None:
 
 
 def label_pattern(label: str) -> re.Pattern[str]:
-    # "│ Label" then spaces and the value; an empty unfocused field ends the row.
-    return re.compile(rf"│ {re.escape(label)}(?: |$)")
+    # "│ Label" (beside the backend list) or " Label" at the row's start (narrow: the list
+    # is above the form), then spaces and the value; an empty unfocused field ends the row.
+    return re.compile(rf"(?:│|^) {re.escape(label)}(?: |$)")
 
 
 def label_row(screen: str, label: str) -> int | None:
@@ -237,15 +238,26 @@ def write_openai_config(config_dir: Path, port: int) -> None:
     )
 
 
-def test_chat_streams_cancels_quits_cleanly_and_continues(terminal, tmp_path):
-    # The "slow" scenario: 40 reasoning deltas "step N. " then 40 answer deltas "wordN ",
-    # one every 80 ms, so the test can look at the screen mid-stream and cancel it.
-    server, port = start_server("openai_sse", "--script", "slow", "--delay", "0.08")
+def start_chat(terminal: TmuxTerminal, tmp_path: Path, *script: str) -> subprocess.Popen:
+    """The SSE stand-in playing ``script`` (``--script`` ...), and thinkpane configured for it,
+    at its chat screen with the backend ready; returns the stand-in's process."""
+    server, port = start_server("openai_sse", *script)
     try:
         write_openai_config(Path(os.environ["THINKPANE_CONFIG_DIR"]), port)
         terminal.start([thinkpane_script()], thinkpane_env(), cwd=str(tmp_path))
         terminal.wait_for(lambda s: "Ask something" in s and "deepseek-reasoner" in status_line(s),
                           timeout=30, what="the chat screen with the backend ready")
+    except BaseException:
+        stop_server(server)
+        raise
+    return server
+
+
+def test_chat_streams_cancels_quits_cleanly_and_continues(terminal, tmp_path):
+    # The "slow" scenario: 40 reasoning deltas "step N. " then 40 answer deltas "wordN ",
+    # one every 80 ms, so the test can look at the screen mid-stream and cancel it.
+    server = start_chat(terminal, tmp_path, "--script", "slow", "--delay", "0.08")
+    try:
 
         # ---- first prompt: reasoning streams on the left, then the answer on the right
         terminal.send("Explain tmux panes")
@@ -299,6 +311,43 @@ def test_chat_streams_cancels_quits_cleanly_and_continues(terminal, tmp_path):
         left, right = pane_split(screen)
         assert "Explain tmux panes" in right and "word39" in right
         assert "step " in left, "the last answer's reasoning is shown again"
+        quit_and_check_terminal_restored(terminal)
+    finally:
+        stop_server(server)
+
+
+PANE_SEPARATOR = "▕"  # the Reasoning pane's right border (app.tcss: border-right: vkey)
+
+
+def test_emoji_sequences_in_the_reasoning_stay_inside_their_pane(terminal, tmp_path):
+    """Every row of the panes is exactly as wide as the terminal and has the separator in
+    the same column: no emoji sequence is drawn wider or narrower than the app measured it
+    (tmux drew a skin tone 2 columns wider, a VS16 heart 1 narrower, and cut a ZWJ family)."""
+    from rich.cells import cell_len
+
+    from tests.servers.openai_sse import GRAPHEME_LINES
+
+    server = start_chat(terminal, tmp_path, "--script", "graphemes")
+    try:
+        terminal.send("Show me emoji")
+        terminal.keys("Enter")
+        terminal.wait_for(lambda s: has_panes(s) and "done." in pane_split(s)[1] and "idle" in status_line(s),
+                          timeout=20, what="the answer")
+        # -N keeps each row's trailing blanks: a row holds exactly the cells tmux drew.
+        rows = terminal.tmux("capture-pane", "-p", "-N", "-t", terminal.target).split("\n")
+        header = next(i for i, row in enumerate(rows) if row.lstrip().startswith("Reasoning") and " Answer" in row)
+        end = next(i for i, row in enumerate(rows) if i > header and row.startswith("╭"))
+        pane_rows = rows[header:end]
+        columns = {cell_len(row[:row.index(PANE_SEPARATOR)]) for row in pane_rows if PANE_SEPARATOR in row}
+        problems = [row for row in pane_rows if cell_len(row) != terminal.width or PANE_SEPARATOR not in row]
+        assert not problems and len(columns) == 1, "rows off the pane grid:\n" + "\n".join(problems)
+        left = [row.split(PANE_SEPARATOR)[0].strip() for row in pane_rows]
+        for line in GRAPHEME_LINES[:-1]:
+            # Each line whole, on a row of its own: its label, its last word.
+            label, last_word = line.split()[0], line.split()[-1]
+            assert any(row.startswith(label) and row.endswith(last_word) for row in left), (
+                f"{line!r} not shown whole:\n" + "\n".join(left))
+        assert any(row.startswith("Family:") and "\U0001F466" in row for row in left), "the family's boy was cut off"
         quit_and_check_terminal_restored(terminal)
     finally:
         stop_server(server)
@@ -369,5 +418,47 @@ def test_first_launch_setup_provisions_opensearch_then_chats(terminal, tmp_path)
         assert "greets me" in left, left
         assert "greets me" not in right and "stand-in" not in left
         quit_and_check_terminal_restored(terminal)
+    finally:
+        stop_server(server)
+
+
+def test_first_launch_setup_of_openai_fits_80x24_then_chats(tmp_path):
+    """At 80x24 the form's values are readable and every button can be reached: choose the
+    OpenAI-compatible backend, type the stand-in's URL, test the connection, save, chat."""
+    server, port = start_server("openai_sse", "--script", "reasoner")
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        config_file = Path(os.environ["THINKPANE_CONFIG_DIR"]) / "config.toml"
+        with TmuxTerminal(width=80, height=24) as terminal:
+            terminal.start([thinkpane_script()], thinkpane_env(), cwd=str(tmp_path))
+            terminal.wait_for("Use local model", timeout=30, what="the setup screen on first launch")
+            terminal.keys("Tab")  # to the backend list; OpenAI-compatible is its second entry
+            terminal.keys("Down")
+            terminal.wait_for("Base URL", timeout=10, what="the OpenAI-compatible form")
+            terminal.keys("Enter")  # Enter on a backend focuses its first field (its text selected)
+            terminal.wait_until(lambda: terminal.cursor()[1] == label_row(terminal.screen(), "Base URL"),
+                                timeout=10, what="the focus in Base URL")
+            type_into_field(terminal, "Base URL", base_url)
+
+            # Tab on through the form: the page scrolls with the focus down to the buttons.
+            deadline = time.monotonic() + 30
+            while " Test connection " not in wait_until_still(terminal):
+                if time.monotonic() > deadline:
+                    raise TmuxError(f"the Test connection button never came into view:\n{terminal.screen()}")
+                terminal.keys("Tab")
+            terminal.click_text(" Test connection ")
+            screen = terminal.wait_for(lambda s: "✓ test" in s or "✗" in s, timeout=30, what="the test")
+            assert "✓ test" in screen, screen
+            # Save is scrolled into view whole (it wraps onto a second row of buttons here).
+            click_until(terminal, " Save", "Ask something")
+            saved = config_file.read_text(encoding="utf-8")
+            assert 'backend = "openai"' in saved and base_url in saved
+
+            terminal.wait_for(lambda s: "deepseek-reasoner" in status_line(s) and "idle" in status_line(s),
+                              timeout=20, what="the chat with the new backend ready")
+            terminal.send("Hello there")
+            terminal.keys("Enter")
+            terminal.wait_for("You said: Hello there", timeout=20, what="the answer")
+            quit_and_check_terminal_restored(terminal)
     finally:
         stop_server(server)

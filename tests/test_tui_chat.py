@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from thinkpane.backends.errors import ServerError
@@ -105,8 +107,17 @@ async def test_up_on_an_empty_prompt_recalls_the_last_prompt(store):
         assert app.chat.prompt.text == "first question"
 
 
-async def test_escape_cancels_and_keeps_the_partial_text_on_screen_and_in_the_store(store):
-    backend = GatedBackend()
+class AnswerFirstBackend(GatedBackend):
+    """Like OpenSearch's _predict: no reasoning while it works, and no way to cancel it."""
+
+    label = "Answer first"
+    STREAMS_REASONING = False
+    IMPLEMENTS_CANCEL = False
+
+
+@pytest.mark.parametrize("backend_class", [GatedBackend, AnswerFirstBackend])
+async def test_escape_cancels_and_keeps_the_partial_text_on_screen_and_in_the_store(store, backend_class):
+    backend = backend_class()
     app = make_app(store, backend)
     async with app.run_test(size=(120, 40)) as pilot:
         chat = app.chat
@@ -124,6 +135,12 @@ async def test_escape_cancels_and_keeps_the_partial_text_on_screen_and_in_the_st
         assert "cancelled" in rendered_text(turn.note)
         assert chat.status.info.state == "cancelled"
         assert backend.closed_streams == 1  # the backend's generator was closed
+        # IMPLEMENTS_CANCEL: a backend that cannot stop an answer gets a status line saying
+        # it goes on at the provider; one that can gets the plain "cancelled".
+        if backend.IMPLEMENTS_CANCEL:
+            assert chat.status.info.text == ""
+        else:
+            assert chat.status.info.text == "Answer first finishes this answer on its side; it will not be shown"
 
     answer = store.load_messages(store.list_conversations()[0].id)[-1]
     assert (answer.status, answer.content, answer.reasoning) == ("cancelled", "1, 2, 3", "Counting slowly.")
@@ -507,8 +524,8 @@ async def test_the_stream_worker_posts_the_first_token_at_once_and_coalesces_the
 def test_conversation_sent_to_the_backend_skips_failed_empty_answers():
     from types import SimpleNamespace
 
-    from thinkpane.backends.events import Message
-    from thinkpane.tui.core.backend_conversation import backend_conversation, title_from_prompt
+    from thinkpane.backends.events import Message, title_from_prompt
+    from thinkpane.tui.core.backend_conversation import backend_conversation
 
     def stored(role, content, status="complete", reasoning=""):
         return SimpleNamespace(role=role, content=content, status=status, backend="b", model="m",
@@ -555,3 +572,61 @@ async def test_a_narrow_terminal_shrinks_an_empty_reasoning_pane(store):
         await wait_until(pilot, lambda: app.chat.live is None and len(app.chat.transcript.answers()) == 2, "answer 2")
         await pilot.pause()
         assert app.chat.reasoning_pane.region.height > 10
+
+
+class SlowToPrepareBackend(ScriptedBackend):
+    """Its prepare() (a local model's load) waits for the test to open ``gate``."""
+
+    name = "slowprepare"
+    label = "Slow to prepare"
+    gate: asyncio.Event
+
+    def preparing(self) -> str:
+        return "" if self.gate.is_set() else "Loading tiny-model…"
+
+    async def prepare(self) -> None:
+        await self.gate.wait()
+
+
+async def test_the_app_prepares_the_backend_and_says_so_until_it_is_ready(store, monkeypatch):
+    from thinkpane.backends import registry
+
+    monkeypatch.setitem(registry.BUILTIN, "slowprepare", f"{__name__}:SlowToPrepareBackend")
+    SlowToPrepareBackend.gate = asyncio.Event()
+    app = make_app(store, settings=Settings(backend="slowprepare"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        status = app.chat.status
+        await wait_until(pilot, lambda: "Loading tiny-model…" in status.line_text().plain, "the loading status")
+        assert status.info.state == "loading" and app.backend is None
+
+        await send(pilot, "hello")
+        await pilot.pause()
+        assert app.chat.prompt.text == "hello" and "still loading" in status.line_text().plain
+
+        SlowToPrepareBackend.gate.set()
+        await wait_until(pilot, lambda: app.backend is not None, "the prepared backend")
+        assert status.info.state == "idle" and "Loading" not in status.line_text().plain
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "You said: hello" in answer_text(app), "the answer")
+
+
+@pytest.mark.parametrize("backend_class", [GatedBackend, AnswerFirstBackend])
+async def test_the_reasoning_pane_says_whether_reasoning_is_streamed(store, backend_class):
+    """STREAMS_REASONING: while a turn has no reasoning yet, the pane's header says why."""
+    backend = backend_class()
+    app = make_app(store, backend)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await send(pilot, "Is 7 prime?")
+        await wait_until(pilot, lambda: app.chat.live is not None, "stream start")
+        header = app.chat.reasoning_pane.header
+        if backend.STREAMS_REASONING:
+            await wait_until(pilot, lambda: "waiting…" in rendered_text(header), "the waiting header")
+        else:
+            await wait_until(pilot, lambda: "not streamed by this backend" in rendered_text(header),
+                             "the not-streamed header")
+        backend.put(ReasoningDelta("7 has no divisors but 1 and itself."))
+        await wait_until(pilot, lambda: "tokens" in rendered_text(header), "the reasoning counted")
+        assert "not streamed" not in rendered_text(header)
+        backend.put(Stop())
+        backend.end()
+        await wait_until(pilot, lambda: app.chat.live is None, "end")

@@ -158,3 +158,29 @@ async def test_a_following_pane_scrolls_a_quarter_of_its_height_at_a_time(store)
         assert body.scroll_y == body.max_scroll_y
         last_row = body.content_region.bottom - 1
         assert "Line 59" in "".join(seg.text for seg in app.screen._compositor.render_strips()[last_row])
+
+
+async def test_a_new_turn_follows_its_end_after_the_user_scrolled_away_in_the_last(store):
+    backend = GatedBackend()
+    app = ThinkpaneApp(Settings(), store, backend=backend)
+    async with app.run_test(size=(120, 30)) as pilot:
+        transcript = app.chat.transcript
+        await start(pilot, "first")
+        backend.put(ContentDelta(burst("ONE")))
+        await wait_until(pilot, lambda: transcript.max_scroll_y > 20 and transcript.scroll_y == transcript.max_scroll_y,
+                         "following the first answer")
+        transcript.scroll_up(animate=False)  # the user scrolls away: the anchor is released
+        transcript.scroll_to(y=3, animate=False)
+        backend.put(Stop())
+        backend.end()
+        await wait_until(pilot, lambda: app.chat.live is None, "first turn ended")
+        assert transcript.scroll_y == 3
+
+        await start(pilot, "second")
+        await wait_until(pilot, lambda: app.chat.live is not None, "second turn started")
+        backend.put(ContentDelta(burst("TWO")))
+        await wait_until(pilot, lambda: "TWO-END" in transcript.answers()[-1].live_markdown().source, "second answer")
+        await wait_until(pilot, lambda: transcript.scroll_y == transcript.max_scroll_y > 3, "following the second")
+        backend.put(Stop())
+        backend.end()
+        await wait_until(pilot, lambda: app.chat.live is None, "second turn ended")

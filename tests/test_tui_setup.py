@@ -104,7 +104,6 @@ class FakeClusterBackend(ScriptedBackend):
         Option("model_id", "Model id"),
         Option("model", "Model", default="scripted-r1"),
     )
-    NEEDS_PROVISIONING = True
     current: ClassVar[GatedProvisioner | None] = None
 
     @classmethod
@@ -253,6 +252,9 @@ async def test_backend_list_offers_every_backend_with_its_description():
         assert ids[:4] == ["local", "openai", "bedrock", "opensearch"]
         prompt = str(backend_list.get_option("openai").prompt)
         assert "OpenAI-compatible" in prompt and "vLLM" in prompt
+        # NEEDS_NETWORK: the local model is marked as working offline, the others are not.
+        offline = [i for i in ids[:4] if "works offline" in str(backend_list.get_option(i).prompt).split("\n")[0]]
+        assert offline == ["local"]
         # Moving the highlight swaps the form for that backend's options.
         backend_list.highlighted = ids.index("openai")
         await until(pilot, lambda: screen_of(app).selected == "openai" and app.screen.query("#option-base_url"),
@@ -680,14 +682,19 @@ async def test_test_connection_shows_reasoning_then_answer_tokens_live(gated_cha
         assert "Reply: Hello there, nice to meet you!" in line_text(app, "test")
 
 
+async def choose_in_the_list(app: App, pilot, backend: str, first_field: str) -> None:
+    """Focus the backend list and highlight ``backend``; wait for its form."""
+    await until(pilot, lambda: isinstance(app.screen, SetupScreen), "the setup screen")
+    backend_list = app.screen.query_one("#backend-list", OptionList)
+    backend_list.focus()
+    backend_list.highlighted = [o.id for o in backend_list.options].index(backend)
+    await until(pilot, lambda: app.screen.query(f"#{first_field}"), f"the {backend} form")
+
+
 async def test_enter_on_a_backend_moves_to_its_first_field(provisioner):
     app = Host()
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, SetupScreen), "the setup screen")
-        backend_list = app.screen.query_one("#backend-list", OptionList)
-        backend_list.focus()
-        backend_list.highlighted = [o.id for o in backend_list.options].index("fakecluster")
-        await until(pilot, lambda: app.screen.query("#option-url"), "the fakecluster form")
+        await choose_in_the_list(app, pilot, "fakecluster", "option-url")
         await pilot.press("enter")
         await until(pilot, lambda: app.focused is not None and app.focused.id == "option-url", "focus on url")
 
@@ -778,3 +785,121 @@ async def test_keys_typed_right_after_tab_go_to_the_next_field(provisioner):
         assert app.screen.query_one("#option-url", Input).value == "admin"
         assert app.screen.query_one("#option-api_key", Input).value == "pw-secret"
         assert app.focused is not None and app.focused.id == "option-api_key"
+
+
+# --------------------------------------------------------------------------- small terminals, Tab, discarding
+
+
+def fully_shown(app: App, widget) -> bool:
+    """``widget`` is drawn whole: inside the screen above the footer, and inside the visible
+    part of every scrolling container it sits in (not cut off, not scrolled away)."""
+    region = widget.region
+    if not region or region.bottom > app.screen.size.height - 1 or region.right > app.screen.size.width:
+        return False
+    return all(ancestor.scrollable_content_region.contains_region(region)
+               for ancestor in widget.ancestors if getattr(ancestor, "is_scrollable", False))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+async def test_setup_is_completable_by_keyboard_in_a_small_terminal(size):
+    """Every field and button is reachable with Tab and shown whole when focused; the values
+    are wide enough to read; test, then Save, lands back with the result."""
+    from tests.servers.openai_sse import serve
+
+    with serve("reasoner") as server:
+        app = Host(backend="openai")
+        async with app.run_test(size=size) as pilot:
+            await until(pilot, lambda: app.focused is not None and app.focused.id == "option-base_url",
+                        "focus on the first field")
+            assert app.focused.region.width >= 25, "the value column is too narrow to read a URL"
+            await pilot.press(*server.base_url)
+            seen = []
+            while app.focused.id != "run":
+                await pilot.press("tab")
+                await until(pilot, lambda: fully_shown(app, app.focused), f"{app.focused.id} scrolled into view")
+                seen.append(app.focused.id)
+                assert len(seen) < 40, seen
+            assert "option-extra_headers" in seen and "keep-secrets" in seen
+            await pilot.press("enter")
+            await until(pilot, lambda: screen_of(app).phase in ("succeeded", "failed"), "the test to end")
+            assert screen_of(app).phase == "succeeded", line_text(app, "test")
+            await until(pilot, lambda: app.focused is not None and app.focused.id == "save", "focus on Save")
+            await until(pilot, lambda: fully_shown(app, app.focused), "Save in view")
+            assert fully_shown(app, log_of(app).line("test")), "the test's result is out of view"
+            await pilot.press("enter")
+            await until(pilot, lambda: app.results, "the screen to close")
+    assert app.results[0].backend == "openai"
+    assert load_settings().backends["openai"]["base_url"] == server.base_url
+
+
+async def test_tab_from_the_backend_list_goes_to_the_first_field_and_typing_lands_there(provisioner):
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        await choose_in_the_list(app, pilot, "fakecluster", "option-url")
+        await pilot.press("tab", *"abc")
+        assert app.focused is not None and app.focused.id == "option-url"
+        assert app.screen.query_one("#option-url", Input).value == "abc"
+
+
+async def _open_filled_form(app: App, pilot) -> None:
+    await until(pilot, lambda: app.focused is not None and app.focused.id == "option-url", "focus on url")
+    await pilot.press(*"https://typed.test:9200")
+
+
+async def test_use_local_with_a_filled_form_asks_before_discarding_it(provisioner):
+    from thinkpane.tui.screens.confirm import ConfirmScreen
+
+    app = Host(backend="fakecluster")
+    async with app.run_test(size=SIZE) as pilot:
+        await _open_filled_form(app, pilot)
+        # Tab past the last field and button wraps round to "Use local model"; then Enter.
+        for _ in range(40):
+            await pilot.press("tab")
+            if app.focused is not None and app.focused.id == "use-local":
+                break
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        assert "Fake cluster" in str(app.screen.query_one("#confirm-question").render())
+        await pilot.press("enter")  # the focused answer keeps the form
+        await until(pilot, lambda: isinstance(app.screen, SetupScreen), "back on the form")
+        assert app.screen.query_one("#option-url", Input).value == "https://typed.test:9200"
+        assert not app.results and not config_exists()
+
+        press(app, "use-local")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question again")
+        await pilot.press("y")
+        await until(pilot, lambda: app.results, "the screen to close")
+    assert app.results[0].backend == "local"
+    assert load_settings().backend == "local"
+
+
+async def test_escape_with_a_filled_form_asks_before_discarding_it(provisioner):
+    from thinkpane.tui.screens.confirm import ConfirmScreen
+
+    app = Host(backend="fakecluster")
+    async with app.run_test(size=SIZE) as pilot:
+        await _open_filled_form(app, pilot)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("escape")  # Esc in the question is "no"
+        await until(pilot, lambda: isinstance(app.screen, SetupScreen), "back on the form")
+        assert app.screen.query_one("#option-url", Input).value == "https://typed.test:9200"
+        assert not app.results and not config_exists()
+        await pilot.press("escape", "y")
+        await until(pilot, lambda: app.results, "the screen to close")
+    assert app.results == [None]
+
+
+async def test_a_form_left_for_another_backend_is_kept_and_shown_again(provisioner):
+    app = Host(backend="fakecluster")
+    async with app.run_test(size=SIZE) as pilot:
+        await _open_filled_form(app, pilot)
+        backend_list = app.screen.query_one("#backend-list", OptionList)
+        ids = [o.id for o in backend_list.options]
+        backend_list.highlighted = ids.index("openai")
+        await until(pilot, lambda: app.screen.query("#option-base_url"), "the openai form")
+        backend_list.highlighted = ids.index("fakecluster")
+        await until(pilot, lambda: app.screen.query("#option-url"), "the fakecluster form again")
+        assert app.screen.query_one("#option-url", Input).value == "https://typed.test:9200"
+        # Unchanged forms are not "filled": leaving for openai and back asked nothing there.
+        assert screen_of(app).unsaved_backends() == ["Fake cluster"]

@@ -20,12 +20,8 @@ from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import ConfigurationError, InvalidRequestError
 from thinkpane.backends.events import Conversation, ErrorEvent, Notice, StreamEvent
 from thinkpane.backends.options import Option, http_url
-from thinkpane.backends.bedrock.errors import (
-    ErrorContext,
-    env_secrets,
-    from_exception,
-    retry_code,
-)
+from thinkpane.backends.secrets import env_secrets
+from thinkpane.backends.bedrock.errors import ErrorContext, from_exception, retry_code
 from thinkpane.backends.bedrock.events import ConverseTranslator
 from thinkpane.backends.bedrock.history import converse_messages, system_blocks
 from thinkpane.backends.bedrock.worker import ConverseCall
@@ -44,6 +40,9 @@ class BedrockBackend(Backend):
     name = "bedrock"
     label = "AWS Bedrock"
     description = "DeepSeek-R1 (and other models) on AWS Bedrock via ConverseStream; AWS credentials chain."
+    STREAMS_REASONING = True  # reasoningContent deltas
+    IMPLEMENTS_CANCEL = True  # ConverseCall.hang_up shuts the socket down (worker.py)
+    NEEDS_NETWORK = True
     options = (
         Option(
             "model", "Model id",
@@ -74,9 +73,7 @@ class BedrockBackend(Backend):
     RETRY_DELAYS_S: ClassVar[tuple[float, ...]] = (2.0, 4.0)
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
-        merged = {option.name: option.default for option in self.options}
-        merged.update({k: v for k, v in settings.items() if v is not None})
-        super().__init__(merged)
+        super().__init__(settings)
         self.retry_delays_s: tuple[float, ...] = tuple(
             float(d) for d in settings.get("retry_delays_s", self.RETRY_DELAYS_S)
         )

@@ -11,7 +11,7 @@ backend may be listed (options, help) on a machine without boto3.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,21 +27,14 @@ from thinkpane.backends.errors import (
     RateLimitedError,
     ServerError,
     TimeoutError_,
+    causes,
 )
-from thinkpane.backends.secrets import redact
-
-# Environment variables whose values must never be shown.
-SECRET_ENV_VARS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_BEARER_TOKEN_BEDROCK")
+from thinkpane.backends.secrets import env_secrets, redact
 
 # Error codes worth retrying before the first token (normalised, see _normalise_code).
 RETRYABLE_CODES = frozenset({"throttling", "modelnotready", "serviceunavailable"})
 
 KEPT = "The partial answer is kept. "
-
-
-def env_secrets(environ: os._Environ[str] | dict[str, str] | None = None) -> list[str]:
-    env = os.environ if environ is None else environ
-    return [value for var in SECRET_ENV_VARS if (value := env.get(var))]
 
 
 @dataclass
@@ -112,7 +105,7 @@ def _map(exc: BaseException, ctx: ErrorContext, mid_stream: bool) -> BackendErro
             detail=_describe(exc),
         )
     # Read timeouts: urllib3's (mid-stream) or botocore's wrapper of it (before the headers).
-    if any(isinstance(item, (u3.ReadTimeoutError, bx.ReadTimeoutError)) for item in _chain(exc)):
+    if any(isinstance(item, (u3.ReadTimeoutError, bx.ReadTimeoutError)) for item in causes(exc)):
         seconds = f" for {ctx.read_timeout_s:g} s" if ctx.read_timeout_s else ""
         return TimeoutError_(
             f"Bedrock stopped sending{seconds}",
@@ -319,16 +312,6 @@ def _client_error(exc: Any, ctx: ErrorContext, mid_stream: bool) -> BackendError
         kept + "The message from Bedrock is shown below.",
         detail=detail or "(no message)", status=status,
     )
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        nested = getattr(current, "kwargs", {}).get("error") if hasattr(current, "kwargs") else None
-        current = current.__cause__ or current.__context__ or (nested if isinstance(nested, BaseException) else None)
 
 
 def _describe(exc: BaseException) -> str:

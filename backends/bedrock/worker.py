@@ -10,17 +10,20 @@ blocked in ``recv()`` keeps the socket open until the read timeout (minutes), an
 until the next frame arrives. So :meth:`ConverseCall.hang_up` ``shutdown()``s the socket
 (never blocks), which wakes the blocked read with EOF and sends the FIN the server sees;
 the woken worker thread then calls ``EventStream.close()`` itself. If the socket cannot
-be reached, ``close()`` runs in a helper thread instead, never on the loop.
+be reached, ``close()`` runs in a helper thread instead, never on the loop. Reaching the
+socket, and reading the raw event frames, takes botocore's private names: those live in
+stream_internals.py, with their fallbacks.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
+
+from thinkpane.backends.bedrock.stream_internals import iter_converse_events, stream_socket
 
 _EVENT, _END, _ERROR = "event", "end", "error"
 
@@ -111,47 +114,13 @@ class ConverseCall:
             pass  # the loop is closed: nobody is listening any more
 
 
-def iter_converse_events(stream: Any) -> Iterator[dict[str, Any]]:
-    """Like iterating the EventStream, but an exception frame's full payload is kept.
-
-    botocore keeps only Code and Message of an in-stream exception; the payload of a
-    ``modelStreamErrorException`` also has ``originalStatusCode`` / ``originalMessage``,
-    which we put under ``error.response["Extra"]``. Falls back to plain iteration if
-    botocore's EventStream internals ever change.
-    """
-    raw_events = getattr(stream, "_event_generator", None)
-    parse = getattr(stream, "_parse_event", None)
-    if raw_events is None or parse is None:
-        yield from stream
-        return
-    from botocore.exceptions import EventStreamError
-
-    for raw in raw_events:
-        try:
-            parsed = parse(raw)
-        except EventStreamError as exc:
-            try:
-                exc.response["Extra"] = json.loads(raw.payload)
-            except (ValueError, AttributeError, TypeError):
-                pass
-            raise
-        if parsed:
-            yield parsed
-
-
 def _shutdown_socket(stream: Any) -> bool:
-    """shutdown() the socket under the EventStream's urllib3 response; False if unreachable."""
-    raw = getattr(stream, "_raw_stream", None)
-    candidates = [
-        getattr(getattr(raw, "connection", None), "sock", None),
-        getattr(getattr(raw, "_connection", None), "sock", None),
-        getattr(getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None), "_sock", None),
-    ]
-    for sock in candidates:
-        if isinstance(sock, socket.socket):
-            _quietly(sock.shutdown, socket.SHUT_RDWR)
-            return True
-    return False
+    """shutdown() the socket under the EventStream's response; False if unreachable."""
+    sock = stream_socket(stream)
+    if sock is None:
+        return False
+    _quietly(sock.shutdown, socket.SHUT_RDWR)
+    return True
 
 
 def _quietly(fn: Callable[..., Any], *args: Any) -> None:

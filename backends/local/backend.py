@@ -6,8 +6,9 @@ including DeepSeek-R1 distills, whose ``<think>…</think>`` text becomes reason
 
 llama.cpp is blocking C code, so:
 
-* the model is loaded lazily, on the first ``stream()``, in a worker thread, and cached on
-  the backend (SmolLM2 loads in ~0.1–0.5 s; a 7B model takes seconds, hence a Notice);
+* the model is loaded by ``prepare()`` (the app calls it at start, ``guarded()`` before a
+  stream), in a worker thread, and cached on the backend (SmolLM2 loads in ~0.1–0.5 s; a
+  7B model takes seconds, hence the "Loading …" status or Notice);
 * each generation runs in its own thread that pushes chunks into an ``asyncio.Queue`` via
   ``loop.call_soon_threadsafe``; cancelling the consumer sets a flag the thread checks
   after every token, so it stops within one token and closes llama.cpp's generator;
@@ -20,7 +21,8 @@ small in-memory buffer instead of stderr (they also give load errors their detai
 ``verbose=False`` keeps llama-cpp-python's own prints quiet. With ``verbose=False``
 llama-cpp-python would also point fds 1 and 2 at /dev/null while it loads a model; we turn
 that off, because Textual draws the screen on fd 2 (``sys.__stderr__``): every frame drawn
-during a load (seconds for a 7B model) would vanish and the screen would go stale. With the
+during a load (seconds for a 7B model) would vanish and the screen would go stale
+(llama_internals.py, the one place that touches llama-cpp-python's private names). With the
 log callback in place llama.cpp has nothing left to write there;
 tests/test_local_backend.py checks that loading, generating and failing print nothing.
 """
@@ -45,16 +47,15 @@ from thinkpane.backends.errors import (
     ServerError,
 )
 from thinkpane.backends.events import (
-    ContentDelta,
     Conversation,
     ErrorEvent,
-    Notice,
     Stop,
     StopReason,
     StreamEvent,
     Usage,
 )
 from thinkpane.backends.options import Option
+from thinkpane.backends.local.llama_internals import keep_std_streams_in_place
 from thinkpane.backends.local.models import (
     SET_MODEL_PATH_HINT,
     check_gguf_header,
@@ -105,38 +106,7 @@ def _route_llama_logs_to_buffer() -> None:
 
         llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))
         _log_callback = _callback
-        _keep_std_streams_in_place()
-
-
-class _LeaveStdStreamsAlone:
-    """A do-nothing stand-in for ``llama_cpp._utils.suppress_stdout_stderr``."""
-
-    def __init__(self, disable: bool = True) -> None:
-        pass
-
-    def __enter__(self) -> _LeaveStdStreamsAlone:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        return None
-
-
-def _keep_std_streams_in_place() -> None:
-    """Stop llama-cpp-python from swapping fds 1/2 and sys.stdout/stderr around a load.
-
-    Its redirect is process-wide and not thread-safe: while our loader thread holds it, the
-    TUI's frames (written to fd 2 by Textual's driver) go to /dev/null. Our log callback
-    already keeps llama.cpp quiet, so the redirect protects nothing here.
-    """
-    import importlib
-
-    for module_name in ("llama_cpp.llama", "llama_cpp._internals"):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        if hasattr(module, "suppress_stdout_stderr"):
-            module.suppress_stdout_stderr = _LeaveStdStreamsAlone
+        keep_std_streams_in_place()  # see llama_internals.py
 
 
 def _load_failure_detail(log_lines: list[str]) -> str:
@@ -191,14 +161,12 @@ class LocalBackend(Backend):
             default="detect",
         ),
     )
-    STREAMS_REASONING = True
-    IMPLEMENTS_CANCEL = True
+    STREAMS_REASONING = True  # <think> text of R1 distills, split as it streams
+    IMPLEMENTS_CANCEL = True  # the generation thread stops within one token
     NEEDS_NETWORK = False
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
-        defaults = {option.name: option.default for option in self.options}
-        given = {key: value for key, value in (settings or {}).items() if value is not None}
-        super().__init__({**defaults, **given})
+        super().__init__(settings)
         if importlib.util.find_spec("llama_cpp") is None:
             raise ConfigurationError("The local model needs the `local` extra", EXTRA_HINT)
         self.model_path: Path = resolve_model_path(self.settings.get("model_path"))
@@ -222,9 +190,13 @@ class LocalBackend(Backend):
     def loaded(self) -> bool:
         return self._llm is not None
 
-    async def load(self) -> None:
-        """Load the model now (in a thread). ``stream()`` does this on first use."""
-        await asyncio.to_thread(self._load_blocking)
+    def preparing(self) -> str:
+        return "" if self.loaded else f"Loading {self.model}…"
+
+    async def prepare(self) -> None:
+        """Load the model now, in a thread (once; later calls return at once)."""
+        if not self.loaded:
+            await asyncio.to_thread(self._load_blocking)
 
     def _load_blocking(self) -> None:
         with self._load_lock:
@@ -281,7 +253,7 @@ class LocalBackend(Backend):
         answer while it waits for a possible ``</think>``. R1 distill templates end the
         prompt with ``<think>\\n``, so the model only emits the closing tag: "open".
         """
-        setting = self.settings.get("think_tags") or "detect"
+        setting = self.settings["think_tags"]
         if setting != "detect":
             return setting
         template = str(getattr(llm, "metadata", {}).get("tokenizer.chat_template", ""))
@@ -310,13 +282,11 @@ class LocalBackend(Backend):
     # ------------------------------------------------------------------ streaming
 
     async def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
-        if self._llm is None:
-            yield Notice(f"Loading {self.model} (first answer only)…")
-            try:
-                await self.load()
-            except BackendError as error:
-                yield ErrorEvent(error)
-                return
+        try:
+            await self.prepare()  # done already when called through guarded()
+        except BackendError as error:
+            yield ErrorEvent(error)
+            return
 
         loop = asyncio.get_running_loop()
         job = _Generation(

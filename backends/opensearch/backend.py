@@ -82,7 +82,11 @@ class OpenSearchBackend(Backend):
     name = "opensearch"
     label = "OpenSearch ML Commons"
     description = "DeepSeek deployed in OpenSearch ML Commons through an HTTP connector."
-    NEEDS_PROVISIONING = True
+    # _predict returns reasoning with the answer; _predict/stream drops it (module docstring).
+    STREAMS_REASONING = False
+    # A _predict call cannot be stopped (opensearch-py is synchronous; the thread runs on).
+    IMPLEMENTS_CANCEL = False
+    NEEDS_NETWORK = True
     options = (
         Option("url", "Cluster URL", "OpenSearch REST endpoint.", required=True,
                placeholder="https://localhost:9200", env=("OPENSEARCH_URL",), check=http_url),
@@ -117,7 +121,7 @@ class OpenSearchBackend(Backend):
         super().__init__(settings)
         self._cs = connection_settings(self.settings)
         self.model_id = str(require(self.settings, _option("model_id"), self.name))
-        self._mode: str = str(self.settings.get("mode") or "auto")
+        self._mode: str = str(self.settings["mode"])
         self._client: Any = None
         self._http: httpx.AsyncClient | None = None
         self._tls_warned = False
@@ -125,7 +129,7 @@ class OpenSearchBackend(Backend):
     # ------------------------------------------------------------------ public
 
     @classmethod
-    def provisioner(cls, settings: Mapping[str, Any], state_path: str | Path, **kwargs: Any) -> OpenSearchProvisioner:
+    def provisioner(cls, settings: Mapping[str, Any], state_path: Path, **kwargs: Any) -> OpenSearchProvisioner:
         """The setup/teardown driver for these settings (see thinkpane.backends.opensearch.provision)."""
         return OpenSearchProvisioner(settings, state_path, **kwargs)
 

@@ -29,6 +29,7 @@ from thinkpane.backends.errors import (
     RateLimitedError,
     ServerError,
     TimeoutError_,
+    causes,
 )
 from thinkpane.backends.secrets import redact
 
@@ -263,23 +264,10 @@ def from_exception(exc: BaseException, ctx: ErrorContext) -> BackendError:
     )
 
 
-def _chain(exc: BaseException):
-    seen: set[int] = set()
-    stack: list[Any] = [exc]
-    while stack:
-        item = stack.pop()
-        if not isinstance(item, BaseException) or id(item) in seen:
-            continue
-        seen.add(id(item))
-        yield item
-        stack.extend([item.__cause__, item.__context__, getattr(item, "info", None)])
-        stack.extend(a for a in getattr(item, "args", ()) if isinstance(a, BaseException))
-
-
 def _is_tls_failure(exc: BaseException) -> bool:
     from opensearchpy import exceptions as os_exc
 
-    for item in _chain(exc):
+    for item in causes(exc):
         if isinstance(item, (ssl.SSLCertVerificationError, os_exc.SSLError)):
             return True
         if "CERTIFICATE_VERIFY_FAILED" in str(item):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from thinkpane.backends.events import Conversation
+from thinkpane.backends.events import Conversation, title_from_prompt
 
 MEMORY_EXTRA_KEY = "opensearch_memory_id"
 ORIGIN = "thinkpane"
@@ -28,9 +28,8 @@ def memory_id_from(conversation: Conversation) -> str | None:
 
 
 def _title(conversation: Conversation) -> str:
-    first = next((m.content for m in conversation.messages if m.role == "user"), "Thinkpane chat")
-    first = " ".join(first.split())
-    return first if len(first) <= 60 else first[:59] + "…"
+    """The memory's name: the title the chat has in Thinkpane."""
+    return title_from_prompt(next((m.content for m in conversation.messages if m.role == "user"), ""))
 
 
 async def mirror_turn(client: Any, conversation: Conversation, *, content: str, reasoning: str,

@@ -1,6 +1,6 @@
 """The provisioning state file: ids of what setup created on the cluster, and nothing secret.
 
-Written atomically (temp file + ``os.replace``) with mode 0600 the moment an id comes back,
+Written atomically with mode 0600 (:func:`thinkpane.backends.files.write_private`) the moment an id comes back,
 so a crash or Ctrl-C between two calls never loses track of a resource: the next run reuses
 it, and teardown knows what to delete.
 """
@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from thinkpane.backends.files import write_private
 
 VERSION = 1
 
@@ -62,22 +63,8 @@ class StateFile:
         return ProvisionState(**{k: v for k, v in data.items() if k in known})
 
     def save(self, state: ProvisionState) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         payload = json.dumps({"version": VERSION, **asdict(state)}, indent=2, sort_keys=True)
-        fd, tmp = tempfile.mkstemp(prefix=".opensearch-state-", dir=self.path.parent)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(payload + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        write_private(self.path, payload + "\n")
 
     def remove(self) -> None:
         try:

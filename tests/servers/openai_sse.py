@@ -207,6 +207,31 @@ def slow(body: Mapping[str, Any], delay: float = 0.05) -> list[Action]:
     return script
 
 
+# Grapheme clusters whose width terminals disagree on (and Rich measures as one glyph):
+# a ZWJ family, a ZWJ profession, a skin tone, a VS16 heart, a flag, a keycap, and a ZWJ
+# inside Devanagari. One per line, then all of them in a line long enough to wrap.
+GRAPHEME_LINES = [
+    "Family: \U0001F469\u200d\U0001F469\u200d\U0001F467\u200d\U0001F466 at home.",
+    "Coder: \U0001F469\u200d\U0001F4BB typing.",
+    "Wave: \U0001F44B\U0001F3FD hello.",
+    "Love: \u2764\ufe0f it.",
+    "Flag: \U0001F1EB\U0001F1F7 France.",
+    "Keycap: 1\ufe0f\u20e3 one.",
+    "Hindi: \u0915\u094d\u200d\u0937 letter.",
+    "Mixed: " + " ".join(["\U0001F469\u200d\U0001F469\u200d\U0001F467\u200d\U0001F466\U0001F44B\U0001F3FD\u2764\ufe0f"] * 14),
+]
+
+
+def graphemes(body: Mapping[str, Any], delay: float = 0.0) -> list[Action]:
+    """Reasoning full of emoji sequences (one line each), then a short answer with some."""
+    script: list[Action] = [chunk(role=True, reasoning="")]
+    for line in GRAPHEME_LINES:
+        script += [Sleep(delay), chunk(reasoning=line + "\n")] if delay else [chunk(reasoning=line + "\n")]
+    script += [chunk(content="Emoji everywhere: \U0001F44B\U0001F3FD \u2764\ufe0f done.")]
+    script += [chunk(content="", finish="stop", usage=deepseek_usage()), DONE]
+    return script
+
+
 def error_401(body: Mapping[str, Any], delay: float = 0.0) -> list[Action]:
     return [Respond(401, error_body(
         "Authentication Fails, Your api key: ****abcd is invalid", "authentication_error",
@@ -219,6 +244,7 @@ SCENARIOS: dict[str, Callable[..., list[Action]]] = {
     "vllm": vllm_reasoning,
     "slow": slow,
     "error_401": error_401,
+    "graphemes": graphemes,
 }
 
 

@@ -124,7 +124,8 @@ class ThinkpaneApp(CopyExportActions, App):
 
     @work(exclusive=True, group="backend", exit_on_error=False)
     async def build_backend(self, name: str, overrides: dict | None = None) -> None:
-        """Create the backend off the UI thread (SDK imports), then load a local model."""
+        """Create the backend off the UI thread (SDK imports), then prepare it (the local
+        model loads here, while the status line says so)."""
         self.post_message(BackendLoading(f"preparing {name}…"))
         try:
             from thinkpane.backends import registry
@@ -132,9 +133,9 @@ class ThinkpaneApp(CopyExportActions, App):
 
             options = backend_options(self.settings, name, overrides, check=True)
             backend = await asyncio.to_thread(registry.create, name, options)
-            if hasattr(backend, "load") and not getattr(backend, "loaded", True):
-                self.post_message(BackendLoading("loading model…"))
-                await backend.load()
+            if text := backend.preparing():
+                self.post_message(BackendLoading(text))
+            await backend.prepare()
         except BackendError as error:
             self.post_message(BackendFailed(error))
         except Exception as exc:  # noqa: BLE001 - a plugin bug must not crash the app

@@ -25,13 +25,13 @@ from textual.command import (
 )
 from textual.content import Content
 
-from thinkpane.backends.errors import BackendError
+from thinkpane.backends.errors import ThinkpaneError
+from thinkpane.backends.files import write_private
 from thinkpane.tui.core.export import (
     CodeBlock,
     export_conversation,
     fenced_code_blocks,
     suggested_filename,
-    write_private,
 )
 from thinkpane.tui.core.sanitize import sanitize, sanitize_line
 
@@ -112,7 +112,7 @@ class CopyExportActions:
             text = export_conversation(self.store, conversation_id, fmt)  # no such id: ExportError
             target = Path.cwd() / suggested_filename(summary, fmt)
             written = write_private(target, text)
-        except BackendError as error:
+        except ThinkpaneError as error:
             self.notify(error.hint or error.title, title=error.title, severity="error", markup=False)
         except OSError as error:
             where = str(target) if target is not None else "the current directory"

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from thinkpane.backends.base import Backend, guarded
-from thinkpane.backends.errors import BackendError, IncompleteStreamError
+from thinkpane.backends.errors import BackendError, IncompleteStreamError, ThinkpaneError
 from thinkpane.backends.events import (
     ContentDelta,
     Conversation,
@@ -57,7 +57,7 @@ def build_prompt(prompt: str | None, stdin_text: str | None) -> str:
     return "\n\n".join(parts)
 
 
-def print_error(error: BackendError, err: TextIO) -> None:
+def print_error(error: ThinkpaneError, err: TextIO) -> None:
     """``Error: <title>`` then the detail and the hint, each on its own line."""
     err.write(f"Error: {sanitize(error.title)}\n")
     if error.detail:

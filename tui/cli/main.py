@@ -71,9 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"Error: {exc}\n")
         return 2
     except Exception as exc:
-        from thinkpane.backends.errors import BackendError
+        from thinkpane.backends.errors import ThinkpaneError
 
-        if not isinstance(exc, BackendError):
+        if not isinstance(exc, ThinkpaneError):
             raise
         from thinkpane.tui.cli.ask import print_error
 
@@ -451,6 +451,7 @@ def _ask(args: argparse.Namespace, settings, backend_class) -> int:
     from thinkpane.backends import registry
     from thinkpane.backends.errors import BackendError
     from thinkpane.backends.events import ErrorEvent, event_to_json
+    from thinkpane.tui.core.backend_conversation import title_from_prompt
     from thinkpane.tui.cli.ask import AskOptions, build_prompt, conversation_for, print_error, run_ask
     from thinkpane.tui.core.config import backend_options
     from thinkpane.tui.core.sanitize import sanitize_line
@@ -492,8 +493,8 @@ def _ask(args: argparse.Namespace, settings, backend_class) -> int:
             raise
     elif args.save:
         store = _open_store()
-        title = sanitize_line(prompt)[:60] or "thinkpane ask"
-        conversation_id = store.create_conversation(title, backend=name, model=backend.model, system=system)
+        conversation_id = store.create_conversation(
+            title_from_prompt(prompt), backend=name, model=backend.model, system=system)
         store.add_message(conversation_id, "user", prompt, backend=name, model=backend.model)
         writer = store.start_answer(conversation_id, backend=name, model=backend.model)
         saved_note = f"Saved as conversation {conversation_id} (thinkpane --conversation {conversation_id}).\n"

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+from thinkpane.backends import events
 from thinkpane.backends.events import Conversation, Message
 from thinkpane.tui.core.sanitize import sanitize_line
 
@@ -42,8 +43,5 @@ def backend_conversation(
 
 
 def title_from_prompt(prompt: str, limit: int = 60) -> str:
-    """The first ~60 characters of the prompt, on one line, sanitised (it is shown and stored)."""
-    line = sanitize_line(prompt)
-    if len(line) <= limit:
-        return line or "New chat"
-    return line[: limit - 1].rstrip() + "…"
+    """The stored title of a chat: the backends' title rule applied to the sanitised prompt."""
+    return events.title_from_prompt(sanitize_line(prompt), limit)

@@ -38,7 +38,6 @@ import copy
 import logging
 import os
 import re
-import tempfile
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -51,7 +50,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from thinkpane.backends.errors import ConfigurationError
+from thinkpane.backends.errors import ConfigurationError, ThinkpaneError
+from thinkpane.backends.files import write_private
 from thinkpane.backends.options import InvalidValueError, Option
 from thinkpane.backends.secrets import Secret
 from thinkpane.tui.core import paths
@@ -77,8 +77,10 @@ def is_secret_name(name: str) -> bool:
     return bool(_SECRET_NAME.search(name.lower()))
 
 
-class ConfigFileError(ConfigurationError):
-    """The config file exists but cannot be used (not TOML, wrong types, unreadable)."""
+class ConfigFileError(ThinkpaneError):
+    """The config file exists but cannot be used (not TOML, wrong types, unreadable).
+
+    Not a backend error: it stops every command before a backend is chosen (exit 2)."""
 
     kind = "config_file"
 
@@ -387,7 +389,10 @@ def save_settings(settings: Settings, *, path: Path | None = None, keep_secrets:
     # this version does not know. A file broken meanwhile is reported, not overwritten.
     data, _ = _parse_config_file(path)
     _apply_changes(data, snapshot, current, keep_secrets=keep_secrets, key_path=())
-    text = _write_toml_atomically(path, _to_toml(data))
+    import tomli_w
+
+    text = tomli_w.dumps(_to_toml(data))
+    write_private(path, text)
     # The file now matches: later saves compare against this state.
     settings._file_data = {k: v for k, v in data.items() if k in Settings.model_fields}
     settings._snapshot = current
@@ -462,30 +467,6 @@ def _to_toml(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
-
-
-def _write_toml_atomically(path: Path, data: dict[str, Any]) -> str:
-    """Write ``data`` as TOML (mode 0600) in one step; returns the text written."""
-    import tomli_w
-
-    text = tomli_w.dumps(data)
-    if not path.parent.exists():
-        paths.ensure_private_dir(path.parent)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
-    return text
 
 
 # --------------------------------------------------------------------------- session overrides

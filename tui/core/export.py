@@ -31,14 +31,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from thinkpane.backends.errors import BackendError
+from thinkpane.backends.errors import ThinkpaneError
+from thinkpane.backends.files import write_private
 from thinkpane.backends.secrets import redact
 from thinkpane.tui.core.backend_conversation import title_from_prompt
 from thinkpane.tui.core.sanitize import sanitize, sanitize_line
@@ -345,20 +345,7 @@ def suggested_filename(summary: Any, fmt: str = "md") -> str:
     return f"thinkpane-{summary.id}" + (f"-{slug}" if slug else "") + f".{fmt}"
 
 
-def write_private(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` readable by the owner only (0600): a chat can be private."""
-    target = Path(path)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT: tighten it
-    except OSError:
-        pass
-    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(text)
-    return target
-
-
-class ExportError(BackendError):
+class ExportError(ThinkpaneError):
     kind = "export"
 
 
@@ -367,7 +354,7 @@ def run_export(
 ) -> int:
     """``thinkpane export ID|last [--format md|json] [-o FILE] [--all-branches]``; the exit code.
 
-    Store errors propagate as BackendErrors (the CLI prints their title and hint, exit 1).
+    Store errors propagate as ThinkpaneErrors (the CLI prints their title and hint, exit 1).
     """
     from thinkpane.tui.core import paths
     from thinkpane.tui.core.store import ConversationStore
@@ -394,7 +381,8 @@ def run_export(
         out.flush()
         return 0
     try:
-        written = write_private(output, text)
+        # 0600: a chat can be private. A mistyped folder is an error, not a new folder.
+        written = write_private(output, text, make_folder=False)
     except OSError as error:
         raise ExportError(f"Could not write {output}", f"{error.strerror or error}. "
                           "Choose another file with -o, or leave -o out to print to stdout.") from None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from thinkpane.backends import files
+
 APP_NAME = "thinkpane"
 
 
@@ -41,26 +43,5 @@ def state_dir() -> Path:
     return data_dir() / "state"
 
 
-def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` and any missing parent, each mode 0700; config and data may hold secrets or chats.
-
-    ``mkdir(parents=True, mode=...)`` gives the mode to the last folder only (the parents get
-    the umask's 0755), so the data dir was left open when its ``state`` folder came first.
-    Folders that already exist are left as they are: they may be the user's own.
-    """
-    missing = []
-    current = path
-    while not current.exists():
-        missing.append(current)
-        if current.parent == current:
-            break
-        current = current.parent
-    for folder in reversed(missing):
-        try:
-            folder.mkdir(mode=0o700)
-        except FileExistsError:  # created meanwhile by another process
-            continue
-        folder.chmod(0o700)  # the umask may have removed bits mkdir was given
-    if not path.is_dir():
-        path.mkdir(parents=True, exist_ok=True)  # raises the right error (a file is in the way)
-    return path
+# Re-exported: callers in tui/ name it paths.ensure_private_dir, next to the folders it makes.
+ensure_private_dir = files.ensure_private_dir

@@ -182,13 +182,13 @@ async def setup_events(
         return
     if resolved.get("verify_tls") is False:
         yield ProgressEvent(TLS_STEP, "warn", "TLS verification is off", hint=TLS_OFF_HINT)
-    provisioned = bool(getattr(backend_class, "NEEDS_PROVISIONING", False))
-    if provisioned:
-        try:
-            provisioner = backend_class.provisioner(resolved, state_path)  # type: ignore[attr-defined]
-        except ConfigurationError as error:
-            yield _config_failure(error)
-            return
+    try:
+        provisioner = backend_class.provisioner(resolved, state_path)
+    except ConfigurationError as error:
+        yield _config_failure(error)
+        return
+    provisioned = provisioner is not None
+    if provisioner is not None:
         async for event in provisioner.provision():
             yield event
             if event.status == "fail":
@@ -226,9 +226,12 @@ async def teardown_events(
     """
     try:
         resolved = resolve_options(backend_class.options, given, os.environ)
-        provisioner = backend_class.provisioner(resolved, state_path)  # type: ignore[attr-defined]
+        provisioner = backend_class.provisioner(resolved, state_path)
     except ConfigurationError as error:
         yield _config_failure(error)
+        return
+    if provisioner is None:
+        yield ProgressEvent("teardown", "skip", f"{backend_class.label} creates nothing on the provider side")
         return
     if created is not None:
         created.update(provisioner.saved_settings())

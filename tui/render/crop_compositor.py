@@ -18,29 +18,37 @@ status line at the bottom made that the whole screen, four times a second, every
 it cut into the frame. Here changes that share no screen row form separate groups, each
 painted within its own rectangle; a row belongs to exactly one group, whose rectangle holds
 all of that row's changes, so the row is cut exactly as Textual would cut it.
+
+Built on Textual's private ``textual._compositor`` (listed in gate.py): with the render gate
+closed the chat screen keeps Textual's own compositor and every frame renders every widget
+in its rectangle, as above.
 """
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterable
-from functools import cache
 
-from textual._compositor import ChopsUpdate, Compositor
 from textual.geometry import Region
+from textual.screen import Screen
 from textual.strip import Strip
 
+from thinkpane.tui.render import gate
 
-@cache
-def matches_textual() -> bool:
-    """Whether this Textual has the compositor internals ``CropCompositor`` builds on; if not,
-    the chat screen keeps Textual's own compositor."""
-    try:
-        parameters = list(inspect.signature(ChopsUpdate.__init__).parameters)
-    except (TypeError, ValueError):
+try:
+    from textual._compositor import ChopsUpdate, Compositor
+except ImportError:
+    # So this module still imports: the gate finds the module missing, and the screen keeps
+    # its own compositor (install_crop_compositor never makes a CropCompositor).
+    ChopsUpdate = Compositor = object  # type: ignore[assignment,misc]
+
+
+def install_crop_compositor(screen: Screen) -> bool:
+    """Give ``screen`` a ``CropCompositor`` if the render gate is open (True if it did);
+    otherwise the screen keeps Textual's own. Call it from the screen's ``__init__``,
+    before anything is laid out."""
+    if not gate.enabled():
         return False
-    internals = ("_get_renders", "_render_chops", "_regions_to_spans", "cuts", "visible_widgets")
-    return parameters[1:] == ["chops", "spans", "chop_ends"] and all(
-        hasattr(Compositor, name) for name in internals)
+    screen._compositor = CropCompositor()
+    return True
 
 
 # Two groups are painted as one when the rectangle around both is at most this much larger
@@ -72,6 +80,8 @@ def row_groups(regions: list[Region]) -> list[list[Region]]:
 
 
 class CropCompositor(Compositor):
+    """Textual's compositor, rendering only what shows where a frame changed (see above)."""
+
     def render_partial_update(self) -> ChopsUpdate | None:
         regions = [region for region in self._dirty_regions if region]
         groups = row_groups(regions) if len(regions) > 1 else []

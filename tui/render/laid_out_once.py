@@ -7,16 +7,25 @@ full layout of the screen, and so did each container around it; a widget shown b
 tick after the one that drew it. The size is already final; Textual's own scroll-only
 reflow passes ``layout=False``. A scroll container stays correct: showing or hiding a
 scrollbar is a layout reactive.
+
+Built on ``Widget._size_updated`` and the other internals gate.py lists: with the render
+gate closed these classes add nothing and Textual's own path runs (whatever arguments it
+passes are handed on as they came).
 """
 from __future__ import annotations
 
 from textual.geometry import Region, Size
 
+from thinkpane.tui.render import gate
+
 
 class SizedByLayout:
     """A widget whose size, given by a layout pass, does not ask for another one."""
 
-    def _size_updated(self, size, virtual_size, container_size, layout: bool = True) -> bool:
+    def _size_updated(self, *args, **kwargs) -> bool:
+        if not gate.enabled():
+            return super()._size_updated(*args, **kwargs)  # type: ignore[misc]
+        size, virtual_size, container_size = args[:3]  # as gate.py checked Textual passes them
         return super()._size_updated(size, virtual_size, container_size, layout=False)  # type: ignore[misc]
 
 
@@ -26,10 +35,13 @@ class LaidOutOnce(SizedByLayout):
 
     A scroll container that grew also redraws its scrollbar (a new thumb size), which
     Textual paints in a frame of its own after the one that painted the text; here it
-    joins the frame being drawn (Textual internals, hence guarded).
+    joins the frame being drawn.
     """
 
-    def _size_updated(self, size, virtual_size, container_size, layout: bool = True) -> bool:
+    def _size_updated(self, *args, **kwargs) -> bool:
+        if not gate.enabled():
+            return super()._size_updated(*args, **kwargs)
+        size, virtual_size, container_size = args[:3]
         old = self._size  # type: ignore[attr-defined]
         # Textual marks a widget whose size changed dirty from top to bottom; at the same
         # width the rows above ``keep`` draw as before, so only the rest is marked.
@@ -55,11 +67,8 @@ class LaidOutOnce(SizedByLayout):
 
 def _paint_in_this_frame(widget, part) -> None:
     """Hand ``part``'s pending repaint to the compositor of the frame being drawn."""
-    compositor = getattr(widget.screen, "_compositor", None)
-    update_widgets = getattr(compositor, "update_widgets", None)
-    if update_widgets is not None and getattr(part, "_repaint_regions", None):
-        update_widgets({part})
+    if part._repaint_regions:
+        widget.screen._compositor.update_widgets({part})
         # Painted: its pending refresh would only ask for a frame of its own that draws
         # nothing new (one after every text frame, about as many as the text's own).
-        if getattr(part, "_repaint_required", False):
-            part._repaint_required = False
+        part._repaint_required = False

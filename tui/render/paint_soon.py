@@ -5,13 +5,15 @@ screen then paints on a 60 Hz grid: a change waits up to two ticks, and changes 
 handler can land in two or three frames (text first, then the header and status line a tick
 later, then a scrollbar). For the moments a user waits on, the first token and the end of a
 turn, ``paint_soon`` hands the pending refreshes to the screen at once and has the screen
-paint as soon as it has taken them. It uses Textual internals, hence every step is guarded:
-without them the change still lands, on Textual's own schedule.
+paint as soon as it has taken them. It uses Textual internals (listed in gate.py): with the
+render gate closed it does nothing, and the change still lands, on Textual's own schedule.
 """
 from __future__ import annotations
 
 from textual.screen import Screen
 from textual.widget import Widget
+
+from thinkpane.tui.render import gate
 
 _DUE = "_thinkpane_paint_due"  # the screen's pending request (a _Due), if any
 
@@ -31,6 +33,8 @@ def paint_soon(screen: Screen, *widgets: Widget) -> None:
     widget is asked for, what that frame's layout changes in turn (a scrollbar it showed, a
     pane that now overflows) is painted right after it too, not a screen tick later.
     """
+    if not gate.enabled():
+        return  # the refreshes already asked for reach the screen on Textual's schedule
     _request(screen, ALL if not widgets else set(widgets), settle=not widgets)
 
 
@@ -73,11 +77,9 @@ def _check_refreshes(screen: Screen, widgets: set[Widget] | _All) -> bool:
     """Post the pending refreshes of ``widgets`` to the screen now; True if there were any."""
     found = False
     for widget in _every_widget(screen) if widgets is ALL else list(widgets):  # type: ignore[union-attr]
-        pending = (getattr(widget, "_repaint_required", False) or getattr(widget, "_layout_required", False)
-                   or getattr(widget, "_scroll_required", False))
-        check_refresh = getattr(widget, "_check_refresh", None)
-        if pending and check_refresh is not None and widget.is_attached:
-            check_refresh()
+        pending = widget._repaint_required or widget._layout_required or widget._scroll_required
+        if pending and widget.is_attached:
+            widget._check_refresh()
             found = True
     return found
 
@@ -86,17 +88,14 @@ def _every_widget(screen: Screen) -> list[Widget]:
     """The screen's widgets and their scrollbars (kept outside the DOM by Textual)."""
     widgets = screen.walk_children(Widget)
     for widget in list(widgets):
-        virtual = getattr(widget, "_get_virtual_dom", None)
-        if virtual is not None:
-            widgets.extend(virtual())
+        widgets.extend(widget._get_virtual_dom())
     return widgets
 
 
 def _paint(screen: Screen, settle: bool) -> None:
-    paint = getattr(screen, "_on_timer_update", None)
-    if paint is None or not screen.is_attached:
+    if not screen.is_attached:
         return
-    paint()
+    screen._on_timer_update()
     # Once, not until nothing changes: a frame that keeps causing changes is Textual's pace.
     if settle and _check_refreshes(screen, ALL):
         screen.call_later(_paint, screen, False)

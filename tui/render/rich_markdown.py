@@ -4,6 +4,11 @@ Rich builds a new ``MarkdownIt`` parser, rules and all, for every document: abou
 a third of re-rendering a streamed tail (8 times a second) (tests/bench/bench_render.py).
 The parser keeps no per-document state, so one parser, set up exactly as Rich sets up its
 own, serves every document; the result is a plain ``rich.markdown.Markdown``.
+
+``hard_breaks=True`` keeps every line break of a paragraph (Markdown joins two lines into
+one unless the first ends in two spaces). Reasoning is written as lines of thought, not as
+Markdown paragraphs, and read joined it ran together. Code blocks are unaffected (their
+lines are kept anyway); the answer keeps Markdown's own rules.
 """
 
 from __future__ import annotations
@@ -11,19 +16,38 @@ from __future__ import annotations
 import copy
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
 from rich.markdown import Markdown
 
-_parser: MarkdownIt | None = None
+_parsers: dict[bool, MarkdownIt] = {}
 _blank: Markdown | None = None
 
 
-def rich_markdown(text: str) -> Markdown:
+def _soft_breaks_to_hard(state: StateCore) -> None:
+    # markdown-it's own "breaks" option only changes its HTML renderer; Rich reads the
+    # tokens, and draws a "hardbreak" as a new line where a "softbreak" is a space.
+    for token in state.tokens:
+        for child in token.children or ():
+            if child.type == "softbreak":
+                child.type = "hardbreak"
+
+
+def _parser(hard_breaks: bool) -> MarkdownIt:
+    parser = _parsers.get(hard_breaks)
+    if parser is None:
+        parser = MarkdownIt().enable("strikethrough").enable("table")  # as Markdown.__init__
+        if hard_breaks:
+            parser.core.ruler.push("soft_breaks_to_hard", _soft_breaks_to_hard)
+        _parsers[hard_breaks] = parser
+    return parser
+
+
+def rich_markdown(text: str, *, hard_breaks: bool = False) -> Markdown:
     """``Markdown(text, code_theme="monokai", hyperlinks=True)``, without a new parser."""
-    global _parser, _blank
-    if _parser is None or _blank is None:
-        _parser = MarkdownIt().enable("strikethrough").enable("table")  # as Markdown.__init__
+    global _blank
+    if _blank is None:
         _blank = Markdown("", code_theme="monokai", hyperlinks=True)
     document = copy.copy(_blank)  # every option Rich sets, whatever this Rich version has
     document.markup = text
-    document.parsed = _parser.parse(text)
+    document.parsed = _parser(hard_breaks).parse(text)
     return document

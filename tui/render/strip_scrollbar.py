@@ -7,6 +7,10 @@ rows: about 1 ms per frame for a 36-row bar, a tenth of a streaming frame's cost
 segments (track above, thumb, track below, the two fractional ends), so here each distinct
 segment becomes one ``Strip`` and the rows share them. The glyphs, colours, click targets
 and thumb geometry are Textual's own (``ScrollBarRender.render_bar``).
+
+A container gets this bar by taking over Textual's private ``Widget._vertical_scrollbar``
+and ``App._start_widget`` (gate.py): with the render gate closed it keeps Textual's own
+``ScrollBar``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from textual.geometry import Region
 from textual.scrollbar import ScrollBar, ScrollBarRender
 from textual.strip import Strip
 
+from thinkpane.tui.render import gate
 from thinkpane.tui.render.laid_out_once import SizedByLayout
 
 
@@ -75,21 +80,23 @@ class StripScrollBar(SizedByLayout, ScrollBar):
 class StripScrollbars:
     """Mixin for a scroll container: its vertical scrollbar is a ``StripScrollBar``."""
 
+    _vertical_scrollbar: ScrollBar | None  # Widget's, set in its __init__
+
     @property
     def vertical_scrollbar(self) -> ScrollBar:
-        existing = getattr(self, "_vertical_scrollbar", None)
-        start_widget = getattr(self.app, "_start_widget", None)  # type: ignore[attr-defined]
-        if existing is not None or start_widget is None:
+        if not gate.enabled() or self._vertical_scrollbar is not None:
             return super().vertical_scrollbar  # type: ignore[misc]
-        # As Widget.vertical_scrollbar does it, with our class (Textual internals, guarded).
+        # As Widget.vertical_scrollbar does it, with our class.
         bar = StripScrollBar(vertical=True, name="vertical", thickness=self.scrollbar_size_vertical)  # type: ignore[attr-defined]
         bar.display = False
         self._vertical_scrollbar = bar
-        start_widget(self, bar)
+        self.app._start_widget(self, bar)  # type: ignore[attr-defined]
         return bar
 
-    def _on_mount(self, event) -> None:
+    def on_mount(self) -> None:
+        # Textual calls each class's handler, so a container's own on_mount runs as well.
         # Made now rather than when the text first overflows: a scrollbar started mid-stream
         # is composed and mounted after the frame that laid it out, which then costs one more
         # frame (a layout) one screen tick later, ~30 ms after the text it belongs to.
-        _ = self.vertical_scrollbar
+        if gate.enabled():
+            _ = self.vertical_scrollbar

@@ -14,42 +14,23 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Label, Static
+from textual.widgets import DataTable, Input, Static
 
-from thinkpane.backends.errors import BackendError
+from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.tui.core.sanitize import sanitize_line
+from thinkpane.tui.screens.confirm import ConfirmScreen
 from thinkpane.tui.widgets.bound_keys import key_hints
 
 
-class ConfirmDeleteScreen(ModalScreen[bool]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Delete", id="confirm.yes", tooltip="Delete the conversation"),
-        Binding("n,escape", "answer(False)", "Keep", id="confirm.no", tooltip="Keep it"),
-    ]
-
+class ConfirmDeleteScreen(ConfirmScreen):
     def __init__(self, title: str) -> None:
-        super().__init__()
-        self.conversation_title = title
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="confirm-dialog"):
-            yield Label(Text.assemble("Delete “", sanitize_line(self.conversation_title), "”?"), id="confirm-question")
-            yield Static("Its messages are deleted too. This cannot be undone.", classes="dim")
-            with Horizontal(id="confirm-buttons"):
-                yield Button("Delete (y)", variant="error", id="confirm-yes")
-                yield Button("Keep (n)", id="confirm-no")
-
-    def on_mount(self) -> None:
-        self.query_one("#confirm-no", Button).focus()
-
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
-
-    @on(Button.Pressed)
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "confirm-yes")
+        super().__init__(
+            Text.assemble("Delete “", sanitize_line(title), "”?"),
+            "Its messages are deleted too. This cannot be undone.",
+            yes="Delete (y)", no="Keep (n)",
+        )
 
 
 class ConversationsScreen(ModalScreen[int | None]):
@@ -108,7 +89,7 @@ class ConversationsScreen(ModalScreen[int | None]):
         query = self.search.value.strip() or None
         try:
             summaries = self.store.list_conversations(query)
-        except BackendError as error:
+        except ThinkpaneError as error:
             self.notify(error.hint or error.title, title=error.title, severity="error", markup=False)
             return
         self.summaries = {summary.id: summary for summary in summaries}
@@ -193,7 +174,7 @@ class ConversationsScreen(ModalScreen[int | None]):
         if conversation_id is not None and title:
             try:
                 self.store.rename(conversation_id, title)
-            except BackendError as error:
+            except ThinkpaneError as error:
                 self.notify(error.hint or error.title, title=error.title, severity="error", markup=False)
         self._end_rename()
         self.reload(keep_id=conversation_id)
@@ -213,7 +194,7 @@ class ConversationsScreen(ModalScreen[int | None]):
                 return
             try:
                 self.store.delete(conversation_id)
-            except BackendError as error:
+            except ThinkpaneError as error:
                 self.notify(error.hint or error.title, title=error.title, severity="error", markup=False)
             self.app.conversation_deleted(conversation_id)
             self.reload()

@@ -3,7 +3,12 @@
 Opened on first launch and from the command palette ("Set up a backend"). First launch
 must never get between the user and their first chat (oterm removed a first-run dialog
 that swallowed it): "Use local model — start chatting" is focused, so one Enter saves the
-local default and leaves; Esc leaves with the defaults.
+local default and leaves; Esc leaves with the defaults. A form the user filled in is never
+thrown away unasked: leaving (that button, Esc) asks first, and moving to another backend
+keeps it as a draft that comes back with that backend.
+
+Narrow terminals stack the backend list above the form and scroll the whole page
+(setup.tcss); whatever has the focus is scrolled into view, and so is the log as it grows.
 
 Runs happen in one exclusive async worker (group "setup") that posts a message per
 ProgressEvent; the log updates from those messages. Cancel stops the worker (the
@@ -15,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -28,16 +34,23 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Input, OptionList, Select, Static, Switch
 from textual.widgets.option_list import Option as ListOption
 
-from thinkpane.backends.errors import BackendError
+from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.backends.events import ProgressEvent
 from thinkpane.tui.core.config import Settings, backend_options, config_exists, save_settings
 from thinkpane.tui.core import setup_flow as setup_steps
 from thinkpane.tui.core.setup_flow import BackendChoice
+from thinkpane.tui.screens.confirm import ConfirmScreen
 from thinkpane.tui.widgets.option_form import OptionForm
 from thinkpane.tui.widgets.progress_log import ProgressLog
 
 SETUP_GROUP = "setup"
+# Below this width the backend list stacks above the form (setup.tcss): beside it, the
+# form's value column was 11 characters wide at 80 columns.
+NARROW_BELOW_COLUMNS = 100
+NARROW_CLASS = "-narrow"
 RESUME_HINT = "Cancelled; run again to resume (created resources are remembered)."
+# After the label of a backend that needs no network (Backend.NEEDS_NETWORK false).
+OFFLINE_TAG = " · works offline"
 
 
 @dataclass(frozen=True)
@@ -112,27 +125,39 @@ class SetupScreen(Screen["SetupResult | None"]):
         self.last_kind = "setup"  # what Retry runs again
         self.tested_values: dict[str, Any] = {}  # the form as it was when the last run started
         self.env_sources: dict[str, str] = {}
+        # Backend -> its form's values as first shown, and as the user left them when they
+        # moved to another backend (unsaved): coming back shows them again, and leaving
+        # setup asks before they are thrown away.
+        self.first_values: dict[str, dict[str, Any]] = {}
+        self.drafts: dict[str, dict[str, Any]] = {}
 
     def compose(self) -> ComposeResult:
         local = self.choices.get(setup_steps.LOCAL)
         yield Static("Set up a backend", id="setup-title")
-        with Horizontal(id="quick-start"):
-            yield Button("Use local model — start chatting", id="use-local", variant="primary",
-                         disabled=local is None or not local.usable)
-            yield Static(self._quick_start_note(local), id="quick-start-note", markup=False)
-        with Horizontal(id="setup-body"):
-            yield OptionList(*[self._list_entry(c) for c in self.choices.values()], id="backend-list")
-            with Vertical(id="setup-details"):
-                # The form scrolls; the buttons and the log stay in view while a run goes on.
-                with VerticalScroll(id="form-scroll"):
-                    yield Vertical(id="form-holder")
-                with Horizontal(id="setup-buttons"):
-                    yield Button("Test connection", id="run", variant="success")
-                    yield Button("Cancel", id="cancel", variant="warning")
-                    yield Button("Retry", id="retry")
-                    yield Button("Save", id="save", variant="primary")
-                    yield Button("Teardown", id="teardown", variant="error")
-                yield ProgressLog(id="setup-log")
+        # Wide, the page fits the screen: the form scrolls, the buttons and the log stay in
+        # view while a run goes on. Narrow (NARROW_CLASS), the list stacks above the form and
+        # the whole page scrolls; either way a focused widget is scrolled into view. Neither
+        # scroll container takes the focus itself: a stop that shows nothing swallowed keys.
+        with VerticalScroll(id="setup-page", can_focus=False):
+            with Horizontal(id="quick-start"):
+                yield Button("Use local model — start chatting", id="use-local", variant="primary",
+                             disabled=local is None or not local.usable)
+                yield Static(self._quick_start_note(local), id="quick-start-note", markup=False)
+            with Horizontal(id="setup-body"):
+                yield OptionList(*self._list_entries(narrow=self._narrow_at(self.app.size.width)),
+                                 id="backend-list")
+                with Vertical(id="setup-details"):
+                    # Narrow, the list shows names only; the chosen backend's description is here.
+                    yield Static("", id="backend-about", markup=False)
+                    with VerticalScroll(id="form-scroll", can_focus=False):
+                        yield Vertical(id="form-holder")
+                    with Horizontal(id="setup-buttons"):
+                        yield Button("Test connection", id="run", variant="success")
+                        yield Button("Cancel", id="cancel", variant="warning")
+                        yield Button("Retry", id="retry")
+                        yield Button("Save", id="save", variant="primary")
+                        yield Button("Teardown", id="teardown", variant="error")
+                    yield ProgressLog(id="setup-log")
         yield Footer()
 
     @staticmethod
@@ -144,12 +169,31 @@ class SetupScreen(Screen["SetupResult | None"]):
             "always one command away (ctrl+p, “Set up a backend”). Esc keeps the defaults."
         )
 
+    def _list_entries(self, *, narrow: bool) -> list[ListOption]:
+        entries = []
+        for choice in self.choices.values():
+            offline = choice.backend_class is not None and not choice.backend_class.NEEDS_NETWORK
+            prompt = Text.assemble((choice.label, "bold"), (OFFLINE_TAG, "green") if offline else "")
+            if not narrow:
+                prompt.append_text(Text("\n" + choice.description, style="dim"))
+            entries.append(ListOption(prompt, id=choice.name))
+        return entries
+
     @staticmethod
-    def _list_entry(choice: BackendChoice) -> ListOption:
-        prompt = Text.assemble((choice.label, "bold"), "\n", (choice.description, "dim"))
-        return ListOption(prompt, id=choice.name)
+    def _narrow_at(width: int) -> bool:
+        return width < NARROW_BELOW_COLUMNS
+
+    def on_resize(self, event: events.Resize) -> None:
+        narrow = self._narrow_at(event.size.width)
+        if narrow != self.has_class(NARROW_CLASS):
+            self.set_class(narrow, NARROW_CLASS)
+            backend_list = self.query_one("#backend-list", OptionList)
+            highlighted = backend_list.highlighted
+            backend_list.set_options(self._list_entries(narrow=narrow))
+            backend_list.highlighted = highlighted
 
     async def on_mount(self) -> None:
+        self.set_class(self._narrow_at(self.app.size.width), NARROW_CLASS)
         backend_list = self.query_one("#backend-list", OptionList)
         backend_list.highlighted = list(self.choices).index(self.selected)
         await self._show_backend(self.selected)
@@ -181,9 +225,14 @@ class SetupScreen(Screen["SetupResult | None"]):
         return self.choices[self.selected]
 
     async def _show_backend(self, name: str) -> None:
-        """Swap the form for backend ``name``'s options; forget the previous run's state."""
+        """Swap the form for backend ``name``'s options; forget the previous run's state.
+
+        What the user typed in the form it replaces is kept as that backend's draft.
+        """
+        self._keep_draft()
         self.selected = name
         choice = self.choice
+        self.query_one("#backend-about", Static).update(choice.description)
         holder = self.query_one("#form-holder", Vertical)
         await holder.remove_children()
         self.log_widget.clear()
@@ -195,7 +244,10 @@ class SetupScreen(Screen["SetupResult | None"]):
             stored = backend_options(self.settings, name)
             values, self.env_sources = setup_steps.initial_values(options, stored, os.environ)
             keep = any(o.is_secret and o.name in self.settings.backends.get(name, {}) for o in options)
-            await holder.mount(OptionForm(options, values, env_sources=self.env_sources, keep_secrets=keep))
+            form = OptionForm(options, {**values, **self.drafts.get(name, {})},
+                              env_sources=self.env_sources, keep_secrets=keep)
+            await holder.mount(form)
+            self.first_values.setdefault(name, form.raw_values())
         else:
             problem = choice.problem
             text = f"{problem.title}\n{problem.hint}" if problem else "This backend cannot be loaded."
@@ -215,6 +267,41 @@ class SetupScreen(Screen["SetupResult | None"]):
         self.query_one("#teardown", Button).disabled = running or not usable
         self.query_one("#teardown", Button).label = "Confirm teardown" if self.teardown_armed else "Teardown"
         self.query_one("#backend-list", OptionList).disabled = running
+
+    def _keep_draft(self) -> None:
+        """Remember the shown form's values if the user changed them (see ``drafts``)."""
+        form = self.form
+        if form is None:
+            return
+        values = form.raw_values()
+        if values != self.first_values.get(self.selected):
+            self.drafts[self.selected] = values
+        else:
+            self.drafts.pop(self.selected, None)
+
+    def unsaved_backends(self) -> list[str]:
+        """Labels of the backends whose form the user filled in and has not saved."""
+        self._keep_draft()
+        return [self.choices[name].label for name in self.drafts]
+
+    def confirm_discard(self, leaving_for: str, then: Callable[[], None]) -> None:
+        """Run ``then`` at once if no form was filled in; otherwise only once the user agrees
+        to throw the typed values away (Tab wraps round to "Use local model", so one Enter
+        too many used to discard a filled form)."""
+        unsaved = self.unsaved_backends()
+        if not unsaved:
+            then()
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                then()
+
+        self.app.push_screen(ConfirmScreen(
+            f"Discard what you typed for {' and '.join(unsaved)}?",
+            f"{leaving_for} It has not been saved; “Keep editing” goes back to the form.",
+            yes="Discard (y)", no="Keep editing (n)",
+        ), answered)
 
     # ------------------------------------------------------------------ events from widgets
 
@@ -268,12 +355,19 @@ class SetupScreen(Screen["SetupResult | None"]):
 
     def action_leave(self) -> None:
         """Esc: stop any run and close; on first launch, keep the defaults so we don't ask again."""
+        self.confirm_discard("Setup closes and keeps the current backend.", self._leave)
+
+    def _leave(self) -> None:
         self.cancel_run()
         if self.first_launch:
             save_settings(self.settings)
         self.dismiss(None)
 
     def _use_local(self) -> None:
+        self.confirm_discard("Chats will use the local model.", self._save_local)
+
+    def _save_local(self) -> None:
+        self.cancel_run()
         self.settings.backend = setup_steps.LOCAL
         save_settings(self.settings)
         self.dismiss(SetupResult(setup_steps.LOCAL, backend_options(self.settings, setup_steps.LOCAL)))
@@ -337,7 +431,7 @@ class SetupScreen(Screen["SetupResult | None"]):
         self.settings.backend = self.selected
         try:
             path = save_settings(self.settings, keep_secrets=form.keep_secrets)
-        except (BackendError, OSError) as error:
+        except (ThinkpaneError, OSError) as error:
             hint = getattr(error, "hint", "") or "Check that the config directory is writable."
             self.log_widget.show(ProgressEvent("save", "fail", f"Could not save the config: {error}", hint=hint))
             return
@@ -376,6 +470,9 @@ class SetupScreen(Screen["SetupResult | None"]):
     def on_setup_screen_step_reported(self, message: StepReported) -> None:
         if message.run == self.run_number:
             self.log_widget.show(message.event)
+            # Narrow, the page scrolls and the log is below the buttons: bring each step
+            # into view as it appears (after the layout that gives the log its new height).
+            self.call_after_refresh(self.log_widget.scroll_visible, animate=False)
 
     def on_setup_screen_run_finished(self, message: RunFinished) -> None:
         if message.run != self.run_number:

@@ -16,6 +16,12 @@ Updates are throttled: the first text is shown at once (time to first token), la
 at most ``MIN_INTERVAL_S`` apart; a timer shows a trailing burst. ``append``/``update`` and
 ``source`` match ``textual.widgets.Markdown``, so ``Markdown.get_stream(widget)`` drives it;
 ``source`` is the text handed to the screen so far (a throttled burst joins it when shown).
+
+It lives among the widgets because it uses public Textual only (the Line API, ``visualize``);
+what it gains from Textual internals comes through tui/render, behind the render gate:
+``LaidOutOnce`` (a taller widget repaints only the rows from ``_rows_drawn_as_before`` down,
+with no second layout pass) and ``paint_soon`` (the first token in the next frame). With the
+gate closed it draws the same lines, repainted whole whenever it grows.
 """
 from __future__ import annotations
 
@@ -296,7 +302,7 @@ class LiveMarkdown(LaidOutOnce, Widget):
         lines = list(self._closed_lines)
         for part in (*chunks[self._closed_count:], self._tail_lines):
             lines.extend(self._with_gap(lines, part))
-        # Lines above the first that differs are drawn as before (see _size_updated).
+        # Lines above the first that differs are drawn as before (see _rows_drawn_as_before).
         old = self._lines
         same = len(self._closed_lines) if len(old) >= len(self._closed_lines) else 0
         limit = min(len(old), len(lines))

@@ -64,7 +64,7 @@ class OptionForm(Vertical):
     OptionForm .option-row > Switch { border: none; height: 1; padding: 0; }
     OptionForm .option-help { color: $text-muted; padding-left: 26; }
     OptionForm .option-error { color: $text-error; padding-left: 26; }
-    OptionForm Checkbox { border: none; padding: 0; margin-top: 1; }
+    OptionForm Checkbox { margin-top: 1; }
     OptionForm .secret-note { padding-left: 4; }
     OptionForm .-hidden { display: none; }
     OptionForm Input.-invalid { background: $error-muted; }
@@ -107,6 +107,9 @@ class OptionForm(Vertical):
                 "Keep the key in the config file (mode 0600)",
                 value=self._keep_secrets_default,
                 id=KEEP_SECRETS_ID,
+                # Compact, like the fields: one row also when focused (a focused non-compact
+                # Checkbox grows a border, moving the form under a Tab that scrolled to it).
+                compact=True,
             )
             yield Static(self._secret_note(), classes="option-help secret-note", markup=False)
 

@@ -1,7 +1,9 @@
 """The Reasoning pane: the live reasoning of the current turn, or a reopened earlier one.
 
 Live reasoning streams into a ``LiveMarkdown`` through a ``MarkdownStream``; a reopened
-turn is shown as one lightweight ``Static`` (Rich Markdown).
+turn is shown as one lightweight ``Static`` (Rich Markdown). Both keep the model's line
+breaks (``rendered_reasoning``): reasoning is lines of thought, which Markdown's paragraph
+rules joined into one run of text.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from textual.widgets import Static
 from thinkpane.tui.core.turn_record import TurnRecord
 from thinkpane.tui.render.following import Following
 from thinkpane.tui.render.laid_out_once import LaidOutOnce
-from thinkpane.tui.widgets.live_markdown import LiveMarkdown
+from thinkpane.tui.widgets.live_markdown import LiveMarkdown, RenderedOnce
 from thinkpane.tui.render.strip_scrollbar import StripScrollbars
 from thinkpane.tui.widgets.turn import rendered_markdown
 
@@ -26,11 +28,14 @@ def reasoning_header(
     label: str = "Reasoning",
     position: tuple[int, int] | None = None,
     width: int | None = None,
+    streamed: bool = True,
 ) -> Text:
     """ "Reasoning · answer 2 of 3 · ~1,234 tokens · 12.3 s", or the most detailed shorter
     form that fits ``width`` ("Reasoning 2/3 · ~1,234 tok · 12.3 s", then without the time):
-    a narrow pane drops whole parts, never half a number or unit."""
-    forms = _header_forms(record, now, label, position)
+    a narrow pane drops whole parts, never half a number or unit. ``streamed``: whether the
+    backend streams reasoning (``Backend.STREAMS_REASONING``), which is what a live turn
+    still without reasoning says: waiting, or not streamed."""
+    forms = _header_forms(record, now, label, position, streamed)
     for form in forms:
         if width is None or form.cell_len <= width:
             return form
@@ -38,7 +43,8 @@ def reasoning_header(
 
 
 def _header_forms(
-    record: TurnRecord | None, now: float | None, label: str, position: tuple[int, int] | None
+    record: TurnRecord | None, now: float | None, label: str, position: tuple[int, int] | None,
+    streamed: bool = True,
 ) -> list[Text]:
     long_label = f"{label} · answer {position[0]} of {position[1]}" if position else label
     short_label = f"{label} {position[0]}/{position[1]}" if position else label
@@ -48,9 +54,14 @@ def _header_forms(
         return [_header(long_label, (" · redacted by the provider", "italic")),
                 _header(short_label, (" · redacted", "italic"))]
     if not record.reasoning:
-        note = " · waiting…" if record.status == "streaming" else " · none for this answer"
+        if record.status != "streaming":
+            note = short_note = " · none for this answer"
+        elif streamed:
+            note = short_note = " · waiting…"
+        else:
+            note, short_note = " · not streamed by this backend", " · not streamed"
         return [_header(long_label, (note, "italic")), _header(short_label, (note, "italic")),
-                _header(short_label)]
+                _header(short_label, (short_note, "italic")), _header(short_label)]
     tokens = f"~{record.estimated_reasoning_tokens:,}"
     seconds = record.reasoning_seconds(now)
     timing = f" · {seconds:.1f} s" if seconds is not None else ""
@@ -81,6 +92,11 @@ def _header(label: str, *parts: str | tuple[str, str] | None) -> Text:
     return text
 
 
+def rendered_reasoning(text: str) -> RenderedOnce:
+    """Reasoning as Markdown with every line break kept (the answer keeps Markdown's rules)."""
+    return rendered_markdown(text, hard_breaks=True)
+
+
 class ReasoningHeader(Static):
     """The pane's header line, drawn for the width it has (the pane is narrow at 80 columns)."""
 
@@ -90,16 +106,20 @@ class ReasoningHeader(Static):
         self.now: float | None = None
         self.label = "Reasoning"
         self.position: tuple[int, int] | None = None
+        self.streamed = True
 
     def show(
-        self, record: TurnRecord | None, now: float | None, label: str, position: tuple[int, int] | None
+        self, record: TurnRecord | None, now: float | None, label: str, position: tuple[int, int] | None,
+        streamed: bool = True,
     ) -> None:
         self.record, self.now, self.label, self.position = record, now, label, position
+        self.streamed = streamed
         self.refresh()  # one row (height: 1): a repaint, no layout
 
     def render(self) -> Text:
         return reasoning_header(
-            self.record, self.now, label=self.label, position=self.position, width=self.content_size.width or None
+            self.record, self.now, label=self.label, position=self.position,
+            width=self.content_size.width or None, streamed=self.streamed,
         )
 
 
@@ -118,16 +138,22 @@ class ReasoningPane(Vertical):
         self.body = _ReasoningBody(id="reasoning-body", can_focus=True)
         self.live: LiveMarkdown | None = None
         self.shown: TurnRecord | None = None
+        # Whether the live turn's backend streams reasoning (Backend.STREAMS_REASONING).
+        self.streamed = True
 
     def compose(self) -> ComposeResult:
         yield self.header
         yield self.body
 
-    async def start_live(self, record: TurnRecord) -> LiveMarkdown:
-        """Empty the pane and return a Markdown widget for this turn's live reasoning."""
+    async def start_live(self, record: TurnRecord, *, streamed: bool = True) -> LiveMarkdown:
+        """Empty the pane and return a Markdown widget for this turn's live reasoning.
+
+        ``streamed``: the backend's ``STREAMS_REASONING``; False makes the header say the
+        reasoning is not streamed (rather than "waiting…") until some arrives."""
         await self.body.remove_children()
-        self.live = LiveMarkdown(renderer=rendered_markdown, id="reasoning-live")
+        self.live = LiveMarkdown(renderer=rendered_reasoning, id="reasoning-live")
         self.shown = record
+        self.streamed = streamed
         await self.body.mount(self.live)
         self.body.follow_end(restart=True)
         self.set_header(record)
@@ -141,7 +167,7 @@ class ReasoningPane(Vertical):
         position: tuple[int, int] | None = None,
     ) -> None:
         # One row high (app.tcss): a new label never moves anything, so a repaint, no layout pass.
-        self.header.show(record, now, label, position)
+        self.header.show(record, now, label, position, self.streamed)
         # Nothing to read: narrow layouts shrink the pane to give the answer the room.
         self.set_class(record is None or not (record.reasoning or record.redacted), EMPTY_CLASS)
 
@@ -157,7 +183,7 @@ class ReasoningPane(Vertical):
         self.live = None
         self.shown = record
         if record.reasoning:
-            body = Static(rendered_markdown(record.reasoning), classes="reasoning-text")
+            body = Static(rendered_reasoning(record.reasoning), classes="reasoning-text")
         elif record.redacted:
             body = Static(Text("The provider redacted this reasoning; it cannot be shown.", style="italic"),
                           classes="reasoning-empty")

@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from thinkpane.backends.events import STOP_EXPLANATIONS
+from thinkpane.tui.core.cell_width import drop_width_modifiers
 from thinkpane.tui.core.sanitize import sanitize
 from thinkpane.tui.core.turn_record import TurnRecord
 from thinkpane.tui.render.laid_out_once import LaidOutOnce, SizedByLayout
@@ -26,21 +27,23 @@ from thinkpane.tui.widgets.live_markdown import LiveMarkdown, RenderedOnce
 from thinkpane.tui.render.rich_markdown import rich_markdown
 
 
-def rendered_markdown(text: str) -> RenderedOnce:
+def rendered_markdown(text: str, *, hard_breaks: bool = False) -> RenderedOnce:
     """Finished Markdown, sanitised; Rich Markdown never interprets Rich markup.
 
     Sanitised here as well as at ingest: a conversation stored by an earlier version holds
     the raw text. Rendered once per width (Textual would render it to measure it, then again
-    to draw it).
+    to draw it). ``hard_breaks``: every line break is kept (the reasoning; see
+    rich_markdown.py). Emoji sequences are taken apart so they are as wide as measured
+    (cell_width.py).
     """
-    return RenderedOnce(rich_markdown(sanitize(text)))
+    return RenderedOnce(rich_markdown(drop_width_modifiers(sanitize(text)), hard_breaks=hard_breaks))
 
 
 class UserTurn(Static):
     """The user's prompt, shown literally: a ``Text``, so markup is not interpreted."""
 
     def __init__(self, prompt: str) -> None:
-        super().__init__(Text(sanitize(prompt)), classes="user-turn")
+        super().__init__(Text(sanitize(drop_width_modifiers(prompt))), classes="user-turn")
         self.prompt = prompt
 
 

@@ -1,6 +1,6 @@
 """What the store raises: :class:`StoreError`, and how a SQLite or OS failure becomes one.
 
-Every ``sqlite3`` failure becomes one typed :class:`StoreError` (a ``BackendError``: title +
+Every ``sqlite3`` failure becomes one typed :class:`StoreError` (a ``ThinkpaneError``: title +
 hint naming the file), chosen from SQLite's error code or the errno, never from the path
 (a folder called "full" must not read as a full disk). Callers (the store and its answer
 writers) wrap their SQL in :meth:`ConversationStore._guard`, which calls :func:`_describe`.
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import errno
 
-from thinkpane.backends.errors import BackendError
+from thinkpane.backends.errors import ThinkpaneError
 
 # The path that opens a throwaway database in memory (SQLite's own name for it).
 MEMORY = ":memory:"
 
 
-class StoreError(BackendError):
+class StoreError(ThinkpaneError):
     """The conversation history could not be read or written. ``title`` + ``hint`` say why."""
 
     kind = "store"

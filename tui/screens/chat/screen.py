@@ -26,9 +26,10 @@ from textual.widgets.markdown import MarkdownStream
 from textual.worker import Worker, WorkerState
 
 from thinkpane.backends.base import Backend
-from thinkpane.backends.errors import BackendError, InternalError
+from thinkpane.backends.errors import BackendError, InternalError, ThinkpaneError
 from thinkpane.backends.events import Conversation, Stop
-from thinkpane.tui.render.crop_compositor import CropCompositor, matches_textual
+from thinkpane.tui.render.crop_compositor import install_crop_compositor
+from thinkpane.tui.screens.chat.keys import PaneKeys
 from thinkpane.tui.core.backend_conversation import backend_conversation, title_from_prompt
 from thinkpane.tui.screens.chat.messages import (
     ExtraReceived,
@@ -61,11 +62,18 @@ COUNTERS_INTERVAL_S = 0.25
 GROW_FRACTION = 4
 
 
+def not_stopped_text(backend: Backend) -> str:
+    """After Esc, for a backend that cannot cancel (IMPLEMENTS_CANCEL false): the provider
+    goes on generating (and billing) the answer nobody will see; the user should know."""
+    return f"{backend.label} finishes this answer on its side; it will not be shown"
+
+
 @dataclass
 class LiveTurn:
     """Everything that exists only while one answer streams."""
 
     turn: int
+    backend: Backend
     record: TurnRecord
     answer: AnswerTurn
     answer_stream: MarkdownStream
@@ -76,7 +84,7 @@ class LiveTurn:
     ending: bool = False  # _end_turn is running: ignore further stream messages
 
 
-class ChatScreen(Screen):
+class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab order, typing
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="chat.cancel",
                 tooltip="Stop the running answer; the partial text is kept"),
@@ -94,8 +102,7 @@ class ChatScreen(Screen):
         # A frame renders only the widgets that show where it changed (not, say, the prompt
         # and footer for every frame of a growing reasoning pane), far-apart changes (the
         # pane, the header, the status line) as separate areas.
-        if matches_textual():
-            self._compositor = CropCompositor()
+        install_crop_compositor(self)
         self.conversation_id = conversation_id
         self.live: LiveTurn | None = None
         self.turn_counter = 0
@@ -181,7 +188,7 @@ class ChatScreen(Screen):
             self.status.set(backend=app.settings.backend, model="", state="loading",
                             text=app.backend_loading_text or "preparing backend…")
 
-    def show_problem(self, error: BackendError) -> None:
+    def show_problem(self, error: ThinkpaneError) -> None:
         """A message panel above the transcript: the title, the detail and what to do."""
         text = Text()
         text.append(sanitize_line(error.title), style="bold")
@@ -205,7 +212,7 @@ class ChatScreen(Screen):
         try:
             summary = store.get_conversation(conversation_id)
             stored = store.load_messages(conversation_id) if summary else []
-        except BackendError as error:
+        except ThinkpaneError as error:
             self.status.set(state="error", text=error.title)
             return
         if summary is None:
@@ -280,7 +287,7 @@ class ChatScreen(Screen):
                 backend=backend.name, model=backend.model,
             )
             writer = store.start_answer(self.conversation_id, backend=backend.name, model=backend.model)
-        except BackendError as error:
+        except ThinkpaneError as error:
             self.status.set(state="error", text=error.title)
             return False
         self.prompt.remember(text.rstrip())
@@ -294,11 +301,12 @@ class ChatScreen(Screen):
         await self.transcript.add_user(prompt)
         answer = await self.transcript.add_answer(record)
         self.transcript.follow()
-        reasoning_markdown = await self.reasoning_pane.start_live(record)
+        reasoning_markdown = await self.reasoning_pane.start_live(record, streamed=backend.STREAMS_REASONING)
         self.shown_answer = answer
         chars = sum(len(m.content) for m in conversation.messages) + len(conversation.system or "")
         self.live = LiveTurn(
             turn=self.turn_counter,
+            backend=backend,
             record=record,
             answer=answer,
             answer_stream=Markdown.get_stream(answer.live_markdown()),
@@ -451,7 +459,7 @@ class ChatScreen(Screen):
             return
         try:
             live.writer.flush()
-        except BackendError as error:
+        except ThinkpaneError as error:
             self.status.set(text="not saved: " + error.title)
         now = self.clock()
         record = live.record
@@ -507,7 +515,8 @@ class ChatScreen(Screen):
         self._save_outcome(live, error)
         if self.reasoning_pane.shown is record:
             self.reasoning_pane.set_header(record, now)
-        state_text = {"error": error.title if error else "", "cancelled": "", "complete": ""}[status]
+        cancelled_text = "" if live.backend.IMPLEMENTS_CANCEL else not_stopped_text(live.backend)
+        state_text = {"error": error.title if error else "", "cancelled": cancelled_text, "complete": ""}[status]
         self.status.set(
             state={"complete": "idle"}.get(status, status),
             text=state_text,
@@ -531,7 +540,7 @@ class ChatScreen(Screen):
             live.writer.set_timing(record.ttft_ms, record.elapsed_ms)
             live.writer.finish(record.status, stop_reason=record.stop_reason,
                                error=str(error) if error is not None else None)
-        except BackendError as store_error:
+        except ThinkpaneError as store_error:
             self.notify(store_error.hint or store_error.title, title=store_error.title, severity="error",
                         markup=False)  # hints name file paths, which may contain [brackets]
 
@@ -561,7 +570,7 @@ class ChatScreen(Screen):
             return
         try:
             live.writer.flush()
-        except BackendError as error:
+        except ThinkpaneError as error:
             self.status.set(text="not saved: " + error.title)
 
     # ------------------------------------------------------------------ actions

@@ -1,0 +1,163 @@
+"""The render gate: the one switch for every private Textual name the render layer uses.
+
+The mechanisms in this package buy their figures (each module's docstring states its own)
+by building on Textual internals: names starting with an underscore, which a Textual
+release may rename, remove or change without notice. ``USES`` lists every one of them, per
+mechanism. The first time a mechanism asks, each name is looked up (imported, read off a
+class or a fresh instance, and for methods its parameters compared) and the answer is kept
+for the rest of the process. Checked on Textual 8.2.8 (pyproject.toml pins 8.2.x).
+
+If a name is missing, or the environment says ``THINKPANE_RENDER_GATE=off`` (also ``0``,
+``false``, ``no``), the gate is closed and every mechanism keeps to public Textual:
+
+* crop_compositor: the chat screen keeps Textual's own compositor (every widget in the
+  painted rectangle is rendered for every frame);
+* laid_out_once: a resized widget takes Textual's own path (a second layout pass per
+  growing frame, the whole widget repainted, the scrollbar in a frame of its own);
+* following: short anchored text still starts at the top (a public property), but the
+  scroll offset Textual set below zero is left as it is;
+* paint_soon: nothing; the pending refreshes reach the screen on Textual's own schedule
+  (up to two 60 Hz ticks later, sometimes split over two or three frames);
+* strip_scrollbar: Textual's own ``ScrollBar``.
+
+The same text streams either way (tests/test_render_gate.py streams a whole turn with the
+gate closed), later and at a higher cost. Together the mechanisms bought, in one
+``tests/bench/bench_render.py --quick`` run each way on a shared 2-CPU machine: CPU 2.3x
+the no-UI floor at 150 tokens/s instead of 3.0x, 114 frames instead of 141, the first token
+painted in 12 ms (p95) instead of 43, and the last frame 15-20 ms after the stream's end
+instead of 45-70. ``decision().missing`` says what closed the gate.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+from dataclasses import dataclass
+
+ENV_VAR = "THINKPANE_RENDER_GATE"
+OFF_VALUES = frozenset({"off", "0", "false", "no"})
+
+# "module:path". A step "Name()" is an instance made with no arguments (Textual sets these
+# attributes in ``__init__``); a last step "name(a, b)" also checks the parameters, exactly
+# and in order (``self`` aside): Textual calls our overrides, and we call its methods.
+USES: dict[str, tuple[str, ...]] = {
+    "crop_compositor": (
+        "textual._compositor:ChopsUpdate(chops, spans, chop_ends)",
+        "textual._compositor:Compositor.render_partial_update()",
+        "textual._compositor:Compositor._get_renders(crop)",
+        "textual._compositor:Compositor._render_chops(crop, is_rendered_line)",
+        "textual._compositor:Compositor._regions_to_spans(regions)",
+        "textual._compositor:Compositor.cuts",
+        "textual._compositor:Compositor.visible_widgets",
+        "textual._compositor:Compositor().size",
+        "textual._compositor:Compositor()._dirty_regions",
+        "textual.screen:Screen()._compositor",
+    ),
+    "laid_out_once": (
+        "textual.widget:Widget._size_updated(size, virtual_size, container_size, layout)",
+        "textual.widget:Widget()._size",
+        "textual.widget:Widget()._styles_cache.set_dirty(regions)",
+        "textual.widget:Widget()._repaint_regions",
+        "textual.widget:Widget()._repaint_required",
+        "textual._compositor:Compositor.update_widgets(widgets)",
+        "textual.screen:Screen()._compositor",
+    ),
+    "following": (
+        "textual.widget:Widget._size_updated(size, virtual_size, container_size, layout)",
+    ),
+    "paint_soon": (
+        "textual.widget:Widget()._repaint_required",
+        "textual.widget:Widget()._layout_required",
+        "textual.widget:Widget()._scroll_required",
+        "textual.widget:Widget._check_refresh()",
+        "textual.widget:Widget._get_virtual_dom()",
+        "textual.screen:Screen._on_timer_update()",
+    ),
+    "strip_scrollbar": (
+        "textual.widget:Widget()._vertical_scrollbar",
+        "textual.app:App._start_widget(parent, widget)",
+        "textual.widget:Widget._size_updated(size, virtual_size, container_size, layout)",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether the render layer may use Textual internals, and why not if it may not."""
+
+    enabled: bool
+    forced_off: bool  # THINKPANE_RENDER_GATE said so
+    missing: tuple[str, ...]  # names from USES this Textual lacks ("mechanism: name")
+
+
+_decision: Decision | None = None
+
+
+def enabled() -> bool:
+    """True if every mechanism may use the internals it lists (asked on hot paths: cheap)."""
+    decision = _decision
+    return (decision if decision is not None else _decide()).enabled
+
+
+def decision() -> Decision:
+    return _decision if _decision is not None else _decide()
+
+
+def checked_names() -> list[str]:
+    """Every name the gate checks, once each, in the order of ``USES``."""
+    return list(dict.fromkeys(name for names in USES.values() for name in names))
+
+
+def reset() -> None:
+    """Forget the decision: the next question reads the environment and checks again.
+
+    For tests; an app changing its mind mid-run would mix the two paths.
+    """
+    global _decision
+    _decision = None
+
+
+def _decide() -> Decision:
+    global _decision
+    forced_off = os.environ.get(ENV_VAR, "").strip().lower() in OFF_VALUES
+    if forced_off:
+        _decision = Decision(enabled=False, forced_off=True, missing=())
+        return _decision
+    instances: dict[str, object] = {}
+    absent = {name for name in checked_names() if not _present(name, instances)}
+    missing = tuple(f"{mechanism}: {name}" for mechanism, names in USES.items()
+                    for name in names if name in absent)
+    _decision = Decision(enabled=not missing, forced_off=False, missing=missing)
+    return _decision
+
+
+def _present(name: str, instances: dict[str, object]) -> bool:
+    """Whether ``name`` (a ``USES`` entry) exists here, with the parameters it lists."""
+    module_name, _, path = name.partition(":")
+    steps = path.split(".")
+    try:
+        target: object = importlib.import_module(module_name)
+        for index, step in enumerate(steps):
+            last = index == len(steps) - 1
+            if step.endswith("()") and not last:
+                key = f"{module_name}:{'.'.join(steps[:index + 1])}"
+                if key not in instances:
+                    instances[key] = getattr(target, step[:-2])()
+                target = instances[key]
+                continue
+            attribute, _, parameters = step.partition("(")
+            # The class dict too: a property read off an instance would run it.
+            target = inspect.getattr_static(target, attribute) if isinstance(target, type) else getattr(target, attribute)
+            if last and parameters:
+                expected = [p.strip() for p in parameters.rstrip(")").split(",") if p.strip()]
+                return _parameter_names(target) == expected
+        return True
+    except Exception:  # anything going wrong means "not as we know it"
+        return False
+
+
+def _parameter_names(target: object) -> list[str]:
+    if isinstance(target, (classmethod, staticmethod)):
+        target = target.__func__
+    names = list(inspect.signature(target).parameters)  # type: ignore[arg-type]
+    return names[1:] if names[:1] in (["self"], ["cls"]) else names
