@@ -22,12 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from thinkpane.backends.errors import BackendError
+from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.backends.events import Conversation
 from thinkpane.tui.core.backend_conversation import backend_conversation
 
 
-class NothingToAskAgain(BackendError):
+class NothingToAskAgain(ThinkpaneError):
     """There is no prompt to answer again (an empty conversation, an unknown answer)."""
 
     kind = "branch"
