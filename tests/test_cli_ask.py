@@ -32,7 +32,7 @@ from tests.servers.openai_sse import (
     error_body,
     serve,
 )
-from thinkpane.tui.cli.ask import AskOptions, _Printer
+from thinkpane.tui.cli.ask import AskOptions, _Printer, conversation_for, run_ask
 from thinkpane.tui.cli.main import main
 from thinkpane.tui.core.sanitize import sanitize
 
@@ -231,6 +231,37 @@ def test_stream_cut_mid_answer_keeps_partial_text_and_exits_1(server, capsys) ->
     out, err = capsys.readouterr()
     assert out == "Partial\n"
     assert "Error: " in err
+
+
+async def test_a_stream_ending_without_stop_is_an_incomplete_answer_exit_1(store) -> None:
+    # The same check as the chat screen's (tests/test_tui_chat.py): both go through TurnRecorder.
+    backend = ScriptedBackend()
+    backend.enqueue([ReasoningDelta("half a thought"), ContentDelta("Half an ans")])
+    writer = store.start_answer(store.create_conversation("t"), backend="scripted", model="m")
+    out, err = io.StringIO(), io.StringIO()
+    code = await run_ask(backend, conversation_for("hi", None), out=out, err=err, options=AskOptions(), writer=writer)
+    assert code == 1
+    assert out.getvalue() == "Half an ans\n"
+    assert err.getvalue() == (
+        "half a thought\n\n"
+        "Error: Scripted stopped before the answer was finished\n"
+        "  The partial answer is kept. Try again.\n"
+    )
+    answer = store.load_messages(writer.conversation_id)[-1]
+    assert (answer.status, answer.content, answer.reasoning) == ("error", "Half an ans", "half a thought")
+    assert answer.error.startswith("Scripted stopped before the answer was finished")
+
+
+async def test_json_mode_reports_a_missing_stop_as_an_error_event() -> None:
+    backend = ScriptedBackend()
+    backend.enqueue([ContentDelta("Half")])
+    out, err = io.StringIO(), io.StringIO()
+    code = await run_ask(backend, conversation_for("hi", None), out=out, err=err, options=AskOptions(json_mode=True))
+    assert code == 1
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [e["type"] for e in events] == ["content", "error"]
+    assert events[-1]["kind"] == "incomplete"
+    assert err.getvalue().startswith("Error: Scripted stopped before the answer was finished")
 
 
 def test_server_error_body_is_shown(server, capsys) -> None:

@@ -1,7 +1,8 @@
 """A stand-in for an OpenSearch cluster with ML Commons, faithful to the REST contract.
 
-Reproduces the bodies, status codes and messages of /work/shared/reference/opensearch-ml-commons.md
-(cluster settings, model groups, connectors, remote models, deploy tasks, predict, streaming,
+Reproduces the bodies, status codes and messages of the ML Commons REST API as documented
+(OpenSearch documentation: "ML Commons APIs", "Connector blueprints" for DeepSeek) and as
+ML Commons' REST handlers and a real cluster answer them (cluster settings, model groups, connectors, remote models, deploy tasks, predict, streaming,
 undeploy, deletes, the security plugin's 401/403) as an in-memory state machine behind a real
 HTTP(S) server on 127.0.0.1. The "remote service" (DeepSeek) is simulated in-process: the
 connector's resolved URL is checked against the trusted regex, the API key from the connector's

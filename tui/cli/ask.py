@@ -8,7 +8,9 @@ keeps only the answer. ``--json``: one JSON object per event on stdout, with the
 Every event is sanitised where it arrives, in :func:`run_ask`
 (thinkpane.tui.core.sanitize.EventSanitizer: escape sequences and control characters
 removed): text mode prints that text and ``--save`` stores it, so what was printed is what
-the app shows when the conversation is reopened. Only ``--json`` prints the raw events.
+the app shows when the conversation is reopened. Only ``--json`` prints the raw events. The turn itself
+(timings, usage, a stream that ends without ``Stop``, what ``--save`` stores) is kept by
+thinkpane.tui.core.turn_recorder, the same recorder the chat screen uses.
 
 Exit codes: 0 answered; 1 the backend failed (the error's title and hint on stderr); 130
 interrupted (what was printed stays printed).
@@ -18,26 +20,24 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass
 from typing import TextIO
 
 from thinkpane.backends.base import Backend, guarded
-from thinkpane.backends.errors import BackendError, IncompleteStreamError, ThinkpaneError
+from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.backends.events import (
     ContentDelta,
     Conversation,
     ErrorEvent,
     event_to_json,
     Message,
-    MessageExtra,
     Notice,
     ReasoningDelta,
     Stop,
     StreamEvent,
-    Usage,
 )
 from thinkpane.tui.core.sanitize import EventSanitizer, sanitize
+from thinkpane.tui.core.turn_recorder import TurnRecorder
 
 # Stop reasons the user needs told about; the others are normal endings.
 EXPLAINED_STOPS = frozenset({"max_tokens", "content_filter", "context_window"})
@@ -158,62 +158,25 @@ async def run_ask(
     """Stream one answer to the terminal; returns the exit code. Cancellation propagates."""
     printer = _Printer(out, err, options)
     clean = EventSanitizer()
-    started = time.monotonic()
-    first_token_at: float | None = None
-    failed: BackendError | None = None
-    stop: Stop | None = None
+    # The recorder keeps the turn (sanitised) and saves it (--save).
+    recorder = TurnRecorder(writer=writer, label=backend.label)
     try:
         async for raw in guarded(backend, conversation):
             event = clean(raw)
-            if isinstance(event, (ReasoningDelta, ContentDelta)) and first_token_at is None:
-                first_token_at = time.monotonic()
-            if isinstance(event, ErrorEvent):
-                failed = event.error
-            elif isinstance(event, Stop):
-                stop = event
+            recorder.feed(event)
             printer.event(raw if options.json_mode else event)
-            if writer is not None:
-                _record(writer, event)
-        if failed is None and stop is None:
-            # The contract says a backend reports this itself; never trust that blindly.
-            failed = IncompleteStreamError(
-                "The answer ended before the model finished",
-                "Try again; the partial answer above is all that arrived.",
-            )
-            printer.event(ErrorEvent(failed))
+        missing_stop = recorder.end_of_stream()
+        if missing_stop is not None:
+            printer.event(missing_stop)
     except BaseException:
         try:
             printer.cancelled()
         except OSError:  # the reader went away (`| head`): nothing more can be shown
             pass
-        if writer is not None:
-            _finish(writer, started, first_token_at, "cancelled", stop_reason="cancelled")
+        recorder.finish("cancelled")
         raise
     printer.finish_lines()
-    if writer is not None:
-        if failed is not None:
-            _finish(writer, started, first_token_at, "error", error=failed.title)
-        else:
-            _finish(writer, started, first_token_at, "complete", stop_reason=stop.reason if stop else None)
-    return 1 if failed is not None else 0
-
-
-def _record(writer, event: StreamEvent) -> None:
-    if isinstance(event, ReasoningDelta):
-        writer.append_reasoning(event.text)
-    elif isinstance(event, ContentDelta):
-        writer.append_content(event.text)
-    elif isinstance(event, Usage):
-        writer.set_usage(event.input_tokens, event.output_tokens)
-    elif isinstance(event, MessageExtra):
-        writer.merge_extra(dict(event.data))
-
-
-def _finish(writer, started: float, first_token_at: float | None, status: str, **kwargs) -> None:
-    now = time.monotonic()
-    ttft = int((first_token_at - started) * 1000) if first_token_at is not None else None
-    writer.set_timing(ttft, int((now - started) * 1000))
-    writer.finish(status, **kwargs)
+    return 1 if recorder.finish().status == "error" else 0
 
 
 def conversation_for(prompt: str, system: str | None) -> Conversation:

@@ -1,4 +1,4 @@
-"""The ``thinkpane`` command: the TUI, ``ask``, ``setup``, ``teardown``, ``backends``.
+"""The ``thinkpane`` command: the TUI, ``ask``, ``setup``, ``teardown``, ``backends``, ``serve``.
 
 Startup speed matters (``llm --help`` takes 0.9 s, gptme took 8 s): this module imports
 only argparse at the top. Settings (pydantic), backends (httpx, boto3...) and the TUI
@@ -23,7 +23,7 @@ import sys
 from typing import Any, TextIO
 
 
-COMMANDS = ("ask", "setup", "teardown", "backends", "export")
+COMMANDS = ("ask", "setup", "teardown", "backends", "export", "serve")
 OPTION_DEST_PREFIX = "opt__"
 
 BACKEND_HELP_NOTE = (
@@ -125,6 +125,10 @@ def _run(argv: list[str]) -> int:
 
         return run_export(args.target, fmt=args.format, output=args.output, all_branches=args.all_branches,
                           out=sys.stdout, err=sys.stderr)
+    if args.command == "serve":
+        from thinkpane.tui.cli.serve import run_serve
+
+        return run_serve(args, out=sys.stdout, err=sys.stderr)
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks
 
 
@@ -285,6 +289,10 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
         "--all-branches", action="store_true",
         help="export every branch (regenerated answers, edited prompts), not only the active one",
     )
+
+    from thinkpane.tui.cli import serve
+
+    serve.add_parser(commands)
     return parser
 
 
@@ -454,7 +462,6 @@ def _ask(args: argparse.Namespace, settings, backend_class) -> int:
     from thinkpane.tui.core.backend_conversation import title_from_prompt
     from thinkpane.tui.cli.ask import AskOptions, build_prompt, conversation_for, print_error, run_ask
     from thinkpane.tui.core.config import backend_options
-    from thinkpane.tui.core.sanitize import sanitize_line
 
     settings = settings or _load_settings()
     name = getattr(args, "backend", None) or settings.backend

@@ -1,7 +1,8 @@
 """Streaming Markdown whose cost per update does not grow with the text already shown.
 
 Textual's ``Markdown`` re-parses and re-lays-out a tree of block widgets as text streams in
-(anchors.md: 12-13 s of CPU for a 10 KB answer at 150 tokens/s; a 20 KB reasoning is worse).
+(measured on a 2-core machine: 12-13 s of CPU for a 10 KB answer at 150 tokens/s; a 20 KB
+reasoning is worse).
 Here finished blocks are rendered once with Rich Markdown, the same renderer finished turns
 use, into "chunks" of cached lines; only the block still being written (the tail) is
 rendered again on each update. A block is finished when a blank line outside a code fence
