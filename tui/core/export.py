@@ -259,7 +259,7 @@ def conversation_json(
         "created_at": _iso(summary.created_at),
         "updated_at": _iso(summary.updated_at),
     }
-    if tree:
+    if active_path is not None:
         conversation["active_path"] = list(active_path)
     return {
         "format": JSON_FORMAT_ID,

@@ -377,7 +377,7 @@ class ConversationStore:
         backend: str = "",
         model: str = "",
         status: str = "complete",
-        parent_id: int | None | _ActiveLeaf = ACTIVE_LEAF,
+        parent_id: int | _ActiveLeaf | None = ACTIVE_LEAF,
     ) -> int:
         """Add a message under ``parent_id`` (default: the active leaf; None: a first message).
 
@@ -390,7 +390,7 @@ class ConversationStore:
 
     def start_answer(
         self, conversation_id: int, *, backend: str, model: str,
-        parent_id: int | None | _ActiveLeaf = ACTIVE_LEAF,
+        parent_id: int | _ActiveLeaf | None = ACTIVE_LEAF,
     ) -> AnswerWriter:
         """Insert the assistant row now (status "streaming") and return its writer.
 
@@ -409,7 +409,7 @@ class ConversationStore:
 
     def _insert_message(
         self, conversation_id: int, role: str, content: str, *, reasoning: str, backend: str,
-        model: str, status: str, parent_id: int | None | _ActiveLeaf, action: str,
+        model: str, status: str, parent_id: int | _ActiveLeaf | None, action: str,
     ) -> int:
         if role not in ROLES:
             raise ValueError(f"role must be one of {sorted(ROLES)}, not {role!r}")
