@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from thinkpane.tui.app.app import ThinkpaneApp
 
 
 class ThinkpaneCommands(Provider):
     def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
-        app = self.app
+        app = cast("ThinkpaneApp", self.app)
         saved_to = "a download in your browser" if app.is_web else "a file in the current directory"
         return [
             ("New chat", "Start a new conversation", app.action_new_chat),

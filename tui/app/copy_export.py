@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.command import (
     CommandPalette,
@@ -38,6 +39,16 @@ from thinkpane.tui.core.export import (
     suggested_filename,
 )
 from thinkpane.tui.core.sanitize import sanitize, sanitize_line
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from thinkpane.tui.core.store import ConversationStore
+    from thinkpane.tui.screens.chat import ChatScreen
+
+    _AppBase = App[None]
+else:
+    _AppBase = object
 
 LABEL_WIDTH = 60
 
@@ -76,8 +87,11 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
-class CopyExportActions:
+class CopyExportActions(_AppBase):
     """Actions mixed into ThinkpaneApp (which provides chat, store, notify, push_screen…)."""
+
+    chat: ChatScreen
+    store: ConversationStore
 
     def action_copy_code_block(self) -> None:
         text = self.chat.last_answer_text()
@@ -96,7 +110,10 @@ class CopyExportActions:
                           plural(line_count(block.code), "line"))
             for number, block in enumerate(blocks, start=1)
         ]
-        self.push_screen(CommandPalette(providers=[LiteralCommands(self.screen, commands)],
+        # A provider instance with its commands: Textual accepts one (SimpleProvider is made
+        # to be), though CommandPalette's annotation names only classes and factories.
+        provider = LiteralCommands(self.screen, commands)  # type: ignore[arg-type]
+        self.push_screen(CommandPalette(providers=[provider],  # type: ignore[list-item]
                                         placeholder="Copy which code block?"))
 
     def copy_code(self, code: str) -> None:

@@ -10,7 +10,7 @@ and the help line under the list names the keys actually bound.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -21,10 +21,14 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
 from thinkpane.backends.errors import ThinkpaneError
+from thinkpane.tui.core.store import ConversationSummary
 from thinkpane.tui.core.sanitize import sanitize_line
 from thinkpane.tui.screens.confirm import ConfirmScreen
 from thinkpane.tui.widgets.bound_keys import key_hints
 
+
+if TYPE_CHECKING:
+    from thinkpane.tui.app.app import ThinkpaneApp
 
 class ConfirmDeleteScreen(ConfirmScreen):
     def __init__(self, title: str) -> None:
@@ -44,6 +48,9 @@ class Chosen:
 
 
 class ConversationsScreen(ModalScreen[Chosen | None]):
+    if TYPE_CHECKING:
+        app: ThinkpaneApp  # the app this screen belongs to, for the type checker
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="conversations.close", tooltip="Close the list"),
         Binding("r", "rename", "Rename", id="conversations.rename", tooltip="Rename the selected conversation"),
@@ -57,7 +64,7 @@ class ConversationsScreen(ModalScreen[Chosen | None]):
         super().__init__()
         self.store = store
         self.format_date = format_date or _default_format_date
-        self.summaries: dict[int, object] = {}
+        self.summaries: dict[int, ConversationSummary] = {}
         self.renaming: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -127,7 +134,7 @@ class ConversationsScreen(ModalScreen[Chosen | None]):
         if table.row_count == 0:
             return None
         row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        return int(row_key.value)
+        return int(row_key.value or 0)  # every row is added with its conversation id as key
 
     @on(Input.Changed, "#conversation-search")
     def on_search_changed(self) -> None:
@@ -145,7 +152,7 @@ class ConversationsScreen(ModalScreen[Chosen | None]):
         conversation_id = self.selected_id()
         if conversation_id is not None:
             summary = self.summaries.get(conversation_id)
-            self.dismiss(Chosen(conversation_id, getattr(summary, "match_message_id", None)))
+            self.dismiss(Chosen(conversation_id, summary.match_message_id if summary is not None else None))
 
     def on_key(self, event) -> None:
         """Type-to-search from the list: letters that are not bindings go to the search box."""

@@ -31,6 +31,7 @@ from thinkpane.backends.errors import BackendError, ThinkpaneError
 from thinkpane.backends.events import Conversation
 from thinkpane.tui.core.turn_record import CHARS_PER_TOKEN, TurnRecord
 from thinkpane.tui.core.turn_recorder import TurnRecorder
+from thinkpane.tui.widgets.live_markdown import LiveMarkdown
 from thinkpane.tui.widgets.turn import AnswerTurn
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class LiveTurn:
     """Everything that exists only while one answer streams."""
 
     def __init__(self, screen: ChatScreen, turn: int, backend: Backend, recorder: TurnRecorder,
-                 answer: AnswerTurn, reasoning_markdown: Markdown, input_estimate: str,
+                 answer: AnswerTurn, reasoning_markdown: LiveMarkdown, input_estimate: str,
                  message_id: int) -> None:
         self.screen = screen
         self.turn = turn
@@ -101,7 +102,8 @@ class LiveTurn:
     def _feed_answer(self, answer: AnswerTurn) -> None:
         self.answer = answer
         markdown = answer.live_markdown()
-        self.answer_stream = Markdown.get_stream(markdown)  # type: ignore[arg-type]  # same API
+        # LiveMarkdown is not a Markdown subclass but has what MarkdownStream calls (append).
+        self.answer_stream = Markdown.get_stream(markdown)  # type: ignore[arg-type]
         # Counters change when a pane paints new text (at most 8 times a second), not on
         # every coalesced delta (see counters.py).
         markdown.on_render = self.screen.counters.text_painted
@@ -110,8 +112,8 @@ class LiveTurn:
         # only adds words is cheap (a third less CPU per frame at 150 tokens/s).
         markdown.grow_rows = self.screen.transcript.size.height // GROW_FRACTION
 
-    def _feed_reasoning(self, markdown: Markdown) -> None:
-        self.reasoning_stream = Markdown.get_stream(markdown)
+    def _feed_reasoning(self, markdown: LiveMarkdown) -> None:
+        self.reasoning_stream = Markdown.get_stream(markdown)  # type: ignore[arg-type]
         markdown.on_render = self.screen.counters.text_painted
         markdown.grow_rows = self.screen.reasoning_pane.body.size.height // GROW_FRACTION
 

@@ -16,7 +16,7 @@ and switching versions are in branching.py.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -61,8 +61,15 @@ ERROR_CLASS = "-error"
 NARROW_BELOW_COLUMNS = 100
 
 
+if TYPE_CHECKING:
+    from thinkpane.tui.app.app import ThinkpaneApp
+
+
 # PaneKeys: scrolling from the prompt, Tab order, typing; BranchActions: the conversation tree.
-class ChatScreen(BranchActions, PaneKeys, Screen):
+class ChatScreen(BranchActions, PaneKeys, Screen[None]):
+    if TYPE_CHECKING:
+        app: ThinkpaneApp  # the app this screen belongs to, for the type checker
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="chat.cancel",
                 tooltip="Stop the running answer; the partial text is kept"),
