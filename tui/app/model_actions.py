@@ -12,8 +12,19 @@ the old backend is cancelled first, its partial text kept (``ThinkpaneApp.replac
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from thinkpane.tui.screens.model import ModelChoice, ModelScreen
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from thinkpane.backends.base import Backend
+    from thinkpane.tui.screens.chat import ChatScreen
+
+    _AppBase = App[None]
+else:
+    _AppBase = object
 
 SWITCH_DETAIL = ("The next answers come from the one you pick; earlier answers keep theirs. "
                  "For this session only: config.toml is not changed.")
@@ -21,8 +32,15 @@ REGENERATE_DETAIL = ("The current answer is asked again with the one you pick, a
                      "with it. The old answer is kept: ‹ › switches between them.")
 
 
-class ModelActions:
+class ModelActions(_AppBase):
     """Actions mixed into ThinkpaneApp (which provides chat, settings, backend, push_screen…)."""
+
+    chat: ChatScreen
+    settings: Any
+    backend: Backend | None
+
+    if TYPE_CHECKING:
+        def replace_backend(self, name: str, overrides: dict[str, Any] | None = None) -> None: ...
 
     def action_switch_model(self) -> None:
         self._choose_model("Switch backend or model", SWITCH_DETAIL, None)

@@ -32,7 +32,7 @@ Turn = UserTurn | AnswerTurn
 
 
 def _built(item: Any) -> Turn:
-    return item  # type: ignore[no-any-return]
+    return item  # add_many was given widgets
 
 
 class Transcript(StripScrollbars, Following, LaidOutOnce, VerticalScroll, can_focus=True):
@@ -130,7 +130,8 @@ class Transcript(StripScrollbars, Following, LaidOutOnce, VerticalScroll, can_fo
     def answers(self) -> list[AnswerTurn]:
         """Every answer of the conversation, oldest first, mounted or not (builds them all)."""
         older = [self._materialize(i) for i, item in enumerate(self._older) if self._is_answer(item)]
-        return older + list(self.query_children(AnswerTurn).results(AnswerTurn))  # type: ignore[operator]
+        return [turn for turn in older if isinstance(turn, AnswerTurn)] + list(
+            self.query_children(AnswerTurn).results(AnswerTurn))
 
     def answer_count(self) -> int:
         return sum(map(self._is_answer, self._older)) + len(self.query_children(AnswerTurn))
@@ -183,7 +184,7 @@ class Transcript(StripScrollbars, Following, LaidOutOnce, VerticalScroll, can_fo
         if added > 0 and not (self.is_anchored and self.scroll_y >= self.max_scroll_y):
             self.scroll_to(y=self.scroll_y + added, animate=False, immediate=True)
 
-    def scroll_to_widget(self, widget, **kwargs) -> bool:  # type: ignore[override]
+    def scroll_to_widget(self, widget, **kwargs) -> bool:
         """Older turns may not be mounted yet: mount down to ``widget`` first."""
         if self._unmounted(widget):
             async def mount_then_scroll() -> None:

@@ -21,7 +21,7 @@ answer (regenerate, resend) waits for the running one, like sending does.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
 from textual.binding import Binding, BindingType
@@ -32,11 +32,38 @@ from thinkpane.tui.core import branches
 from thinkpane.tui.core.turn_record import TurnRecord
 from thinkpane.tui.widgets.turn import AnswerTurn, BranchBar, TurnPlace, UserTurn, ran_with
 
+if TYPE_CHECKING:
+    from thinkpane.backends.base import Backend
+    from thinkpane.tui.app.app import ThinkpaneApp
+    from thinkpane.tui.screens.chat.counters import TurnCounters
+    from thinkpane.tui.screens.chat.live_turn import LiveTurn
+    from thinkpane.tui.widgets.prompt_input import PromptInput
+    from thinkpane.tui.widgets.status_line import StatusLine
+    from thinkpane.tui.widgets.transcript import Transcript
+
 EDITING_CLASS = "-editing"
 EDITING_TEXT = "editing a prompt: Enter sends it as a new version (the old one is kept) · Esc stops editing"
 
 
-class BranchActions(Screen):
+class BranchActions(Screen[None]):
+    if TYPE_CHECKING:  # what ChatScreen provides
+        app: ThinkpaneApp
+        live: LiveTurn | None
+        shown_answer: AnswerTurn | None
+        conversation_id: int | None
+        counters: TurnCounters
+
+        @property
+        def transcript(self) -> Transcript: ...
+        @property
+        def prompt(self) -> PromptInput: ...
+        @property
+        def status(self) -> StatusLine: ...
+        def backend_to_start(self) -> Backend | None: ...
+        async def start_answer(self, pending: branches.PendingTurn, backend: Backend) -> bool: ...
+        async def show_reasoning_of(self, answer: AnswerTurn) -> None: ...
+        def after_stream(self, follow_up: Callable[[], Awaitable[object]]) -> bool: ...
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "regenerate", "Regenerate", id="chat.regenerate", show=False,
                 tooltip="Ask the current answer's prompt again; the new answer is kept beside the old one"),
@@ -74,7 +101,7 @@ class BranchActions(Screen):
         label = ran_with(message.backend, message.model)
         if live is not None and message.id == live[0]:
             return AnswerTurn(live[1], place=place, ran_with=label)
-        current = self.live  # type: ignore[attr-defined]
+        current = self.live
         if current is not None and message.id == current.message_id:
             return AnswerTurn(current.record, place=place, ran_with=label, live_text=current.shown_text())
         return AnswerTurn(TurnRecord.from_stored(message), place=place, ran_with=label)
@@ -84,12 +111,12 @@ class BranchActions(Screen):
         shown stay, the others are rebuilt. ``live``: (message id, record) of an answer
         about to stream."""
         messages = [message for message in path if message.role in ("user", "assistant")]
-        transcript = self.transcript  # type: ignore[attr-defined]
+        transcript = self.transcript
         shown = transcript.message_ids()
         keep = 0
         while keep < min(len(shown), len(messages)) and shown[keep] == messages[keep].id:
             keep += 1
-        current = self.live  # type: ignore[attr-defined]
+        current = self.live
         if current is not None and not current.detached:
             index = transcript.index_of(current.answer)
             if index is not None and index >= keep:
@@ -103,17 +130,19 @@ class BranchActions(Screen):
     # ------------------------------------------------------------------ the current turn
 
     def current_answer(self) -> AnswerTurn | None:
-        transcript = self.transcript  # type: ignore[attr-defined]
-        shown = self.shown_answer  # type: ignore[attr-defined]
+        transcript = self.transcript
+        shown = self.shown_answer
         if shown is not None and transcript.index_of(shown) is not None:
-            return shown  # type: ignore[no-any-return]
-        return transcript.last_answer()  # type: ignore[no-any-return]
+            return shown
+        return transcript.last_answer()
 
     def current_prompt(self) -> UserTurn | None:
         """The prompt the current answer answers (the last prompt when there is no answer)."""
-        transcript = self.transcript  # type: ignore[attr-defined]
+        transcript = self.transcript
         answer = self.current_answer()
-        index = transcript.index_of(answer) if answer is not None else transcript.turn_count()
+        index = transcript.index_of(answer) if answer is not None else None
+        if index is None:
+            index = transcript.turn_count()
         for position in range(index - 1, -1, -1):
             turn = transcript.turn_at(position)
             if isinstance(turn, UserTurn):
@@ -125,14 +154,14 @@ class BranchActions(Screen):
     async def action_step_answer_version(self, step: int) -> None:
         answer = self.current_answer()
         if answer is None:
-            self.status.set(text="no answer yet")  # type: ignore[attr-defined]
+            self.status.set(text="no answer yet")
             return
         await self.step_version(answer, step)
 
     async def action_step_prompt_version(self, step: int) -> None:
         prompt = self.current_prompt()
         if prompt is None:
-            self.status.set(text="no prompt yet")  # type: ignore[attr-defined]
+            self.status.set(text="no prompt yet")
             return
         await self.step_version(prompt, step)
 
@@ -144,33 +173,33 @@ class BranchActions(Screen):
         """Show the previous (-1) or next (+1) sibling of ``turn`` and the branch below it."""
         if turn.message_id is None:
             return
-        store = self.app.store  # type: ignore[attr-defined]
+        store = self.app.store
         try:
             siblings = store.siblings(turn.message_id)
             index = siblings.index(turn.message_id) + step if turn.message_id in siblings else -1
             if not 0 <= index < len(siblings):
                 kind = "answer" if isinstance(turn, AnswerTurn) else "prompt"
-                self.status.set(text=f"no {'earlier' if step < 0 else 'later'} version of this {kind}")  # type: ignore[attr-defined]
+                self.status.set(text=f"no {'earlier' if step < 0 else 'later'} version of this {kind}")
                 self.app.bell()
                 return
             path = store.activate(siblings[index])
         except ThinkpaneError as error:
-            self.status.set(state="error", text=error.title)  # type: ignore[attr-defined]
+            self.status.set(state="error", text=error.title)
             return
         await self.show_path(path)
-        transcript = self.transcript  # type: ignore[attr-defined]
+        transcript = self.transcript
         chosen = transcript.turn_for(siblings[index])
         if chosen is None:
             return
         answer = chosen if isinstance(chosen, AnswerTurn) else self._answer_after(chosen)
         if answer is not None:
-            await self.show_reasoning_of(answer)  # type: ignore[attr-defined]
-            if self.live is None:  # type: ignore[attr-defined]
-                self.counters.show_outcome(answer.record)  # type: ignore[attr-defined]
+            await self.show_reasoning_of(answer)
+            if self.live is None:
+                self.counters.show_outcome(answer.record)
         transcript.scroll_to_widget(chosen, animate=False)
 
     def _answer_after(self, prompt: UserTurn) -> AnswerTurn | None:
-        transcript = self.transcript  # type: ignore[attr-defined]
+        transcript = self.transcript
         index = transcript.index_of(prompt)
         if index is not None and index + 1 < transcript.turn_count():
             turn = transcript.turn_at(index + 1)
@@ -185,20 +214,20 @@ class BranchActions(Screen):
     async def regenerate(self, answer: AnswerTurn | None) -> bool:
         """Ask ``answer``'s prompt again (None: the last prompt); the new answer streams
         beside it and its branch is shown. False when it could not start (the status says why)."""
-        backend = self.backend_to_start()  # type: ignore[attr-defined]
+        backend = self.backend_to_start()
         if backend is None:
             return False
-        conversation_id = self.conversation_id  # type: ignore[attr-defined]
+        conversation_id = self.conversation_id
         if conversation_id is None:
-            self.status.set(text="nothing to regenerate yet: send a prompt first")  # type: ignore[attr-defined]
+            self.status.set(text="nothing to regenerate yet: send a prompt first")
             return False
         try:
             pending = branches.prompt_to_ask_again(
-                self.app.store, conversation_id, answer.message_id if answer is not None else None)  # type: ignore[attr-defined]
+                self.app.store, conversation_id, answer.message_id if answer is not None else None)
         except ThinkpaneError as error:
-            self.status.set(state="error", text=error.title)  # type: ignore[attr-defined]
+            self.status.set(state="error", text=error.title)
             return False
-        return await self.start_answer(pending, backend)  # type: ignore[attr-defined,no-any-return]
+        return await self.start_answer(pending, backend)
 
     def when_backend_ready(self, follow_up: Callable[[], Awaitable[object]]) -> None:
         """Run ``follow_up`` once the backend being built is ready (dropped if it fails)."""
@@ -210,8 +239,8 @@ class BranchActions(Screen):
         if follow_up is None:
             return
         if not ready:
-            self.status.set(text="not regenerated: the backend could not start")  # type: ignore[attr-defined]
-        elif not self.after_stream(follow_up):  # type: ignore[attr-defined]
+            self.status.set(text="not regenerated: the backend could not start")
+        elif not self.after_stream(follow_up):
             self.run_worker(follow_up(), group="ui", exclusive=False)
 
     # ------------------------------------------------------------------ edit and resend
@@ -219,9 +248,9 @@ class BranchActions(Screen):
     def action_edit_prompt(self) -> None:
         prompt = self.current_prompt()
         if prompt is None or prompt.message_id is None:
-            self.status.set(text="no prompt to edit yet")  # type: ignore[attr-defined]
+            self.status.set(text="no prompt to edit yet")
             return
-        box = self.prompt  # type: ignore[attr-defined]
+        box = self.prompt
         if self.editing is None:
             self._draft = box.text  # given back if the edit is abandoned
         self.editing = prompt
@@ -229,7 +258,7 @@ class BranchActions(Screen):
         box.move_cursor(box.document.end)
         box.add_class(EDITING_CLASS)
         box.focus()
-        self.status.set(text=EDITING_TEXT)  # type: ignore[attr-defined]
+        self.status.set(text=EDITING_TEXT)
 
     def stop_editing(self, *, keep_text: bool = False) -> bool:
         """Leave edit mode (the draft typed before it comes back unless ``keep_text``);
@@ -237,19 +266,20 @@ class BranchActions(Screen):
         if self.editing is None:
             return False
         self.editing = None
-        box = self.prompt  # type: ignore[attr-defined]
+        box = self.prompt
         box.remove_class(EDITING_CLASS)
         if not keep_text:
             box.load_text(self._draft)
             box.move_cursor(box.document.end)
         self._draft = ""
-        if self.status.info.text == EDITING_TEXT:  # type: ignore[attr-defined]
-            self.status.set(text="")  # type: ignore[attr-defined]
+        if self.status.info.text == EDITING_TEXT:
+            self.status.set(text="")
         return True
 
     def store_prompt(self, text: str) -> branches.PendingTurn:
         """Store ``text`` as the next prompt, or as a new version of the prompt being edited."""
-        store = self.app.store  # type: ignore[attr-defined]
+        store = self.app.store
         if self.editing is not None and self.editing.message_id is not None:
             return branches.edited_prompt(store, self.editing.message_id, text)
-        return branches.new_prompt(store, self.conversation_id, text)  # type: ignore[attr-defined]
+        assert self.conversation_id is not None, "send() creates the conversation first"
+        return branches.new_prompt(store, self.conversation_id, text)
