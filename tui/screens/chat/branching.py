@@ -117,15 +117,19 @@ class BranchActions(Screen[None]):
         while keep < min(len(shown), len(messages)) and shown[keep] == messages[keep].id:
             keep += 1
         current = self.live
-        if current is not None and not current.detached:
-            index = transcript.index_of(current.answer)
-            if index is not None and index >= keep:
-                await current.detach()  # its widgets go; it streams on out of sight
-        await transcript.replace_from(keep, messages[keep:], lambda message: self.build_turn(message, live))
-        if current is not None and current.detached and not current.ending:
-            widget = transcript.turn_for(current.message_id)
-            if isinstance(widget, AnswerTurn):
-                current.reattach(widget)
+        if current is None:
+            await transcript.replace_from(keep, messages[keep:], lambda message: self.build_turn(message, live))
+            return
+        async with current.panes_lock:  # no text is shown while its widgets are swapped
+            if not current.detached and not current.ending:
+                index = transcript.index_of(current.answer)
+                if index is not None and index >= keep:
+                    await current.detach()  # its widgets go; it streams on out of sight
+            await transcript.replace_from(keep, messages[keep:], lambda message: self.build_turn(message, live))
+            if current.detached and not current.ending:
+                widget = transcript.turn_for(current.message_id)
+                if isinstance(widget, AnswerTurn):
+                    current.reattach(widget)
 
     # ------------------------------------------------------------------ the current turn
 

@@ -16,10 +16,16 @@ that are about to go, the answer goes on streaming into its record and the store
 branch is shown again. The record runs ahead of the panes (the worker records a delta
 before it posts it), so the widgets are rebuilt from the text the panes were given so far
 (``content_shown``, ``reasoning_shown``), and the deltas still on their way follow it.
+
+Key bindings run on the app's message loop, the stream's messages on the screen's, so a
+switch can come in while :meth:`LiveTurn.show` awaits a write: ``panes_lock`` makes showing
+text, ending, and swapping the widgets (the screen holds it around a switch) happen one
+at a time, so no text is written twice or to a stream that has stopped.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from textual.timer import Timer
@@ -73,6 +79,7 @@ class LiveTurn:
         self.worker: Worker | None = None
         self.ending = False  # end() is running: ignore further stream messages
         self.detached = False  # another branch is shown: the answer streams out of sight
+        self.panes_lock = asyncio.Lock()  # see the module docstring
         self._tick_timer: Timer | None = None
         self._feed_answer(answer)
         self._feed_reasoning(reasoning_markdown)
@@ -122,12 +129,13 @@ class LiveTurn:
         return self.record.content[: self.content_shown]
 
     async def detach(self) -> None:
-        """Another branch is about to be shown: stop feeding the widgets that will go."""
+        """Another branch is about to be shown: stop feeding the widgets that will go.
+        (Called with ``panes_lock`` held, like :meth:`reattach`.)"""
         self.detached = True
         if self.answer_stream is not None:
             await self.answer_stream.stop()
             self.answer_stream = None
-        await self.stop_reasoning_stream()
+        await self._stop_reasoning()
 
     def reattach(self, answer: AnswerTurn) -> None:
         """The answer's branch is shown again: feed ``answer`` (built from :meth:`shown_text`)."""
@@ -136,14 +144,20 @@ class LiveTurn:
 
     async def show_reasoning(self) -> None:
         """Show the live reasoning in the Reasoning pane again (from what it was given so far)."""
-        if self.reasoning_stream is not None:
-            return
-        markdown = await self.screen.reasoning_pane.start_live(
-            self.record, streamed=self.backend.STREAMS_REASONING, text=self.record.reasoning[: self.reasoning_shown])
-        self._feed_reasoning(markdown)
+        async with self.panes_lock:
+            if self.reasoning_stream is not None or self.ending:
+                return
+            markdown = await self.screen.reasoning_pane.start_live(
+                self.record, streamed=self.backend.STREAMS_REASONING,
+                text=self.record.reasoning[: self.reasoning_shown])
+            self._feed_reasoning(markdown)
 
     async def show(self, reasoning: str, content: str) -> None:
         """Text the worker sanitised, recorded and posted: into the panes."""
+        async with self.panes_lock:
+            await self._show(reasoning, content)
+
+    async def _show(self, reasoning: str, content: str) -> None:
         screen = self.screen
         screen.counters.show_ttft()
         self.reasoning_shown += len(reasoning)
@@ -178,6 +192,10 @@ class LiveTurn:
 
     async def stop_reasoning_stream(self) -> None:
         """The Reasoning pane is about to show another answer: stop feeding its live Markdown."""
+        async with self.panes_lock:
+            await self._stop_reasoning()
+
+    async def _stop_reasoning(self) -> None:
         if self.reasoning_stream is not None:
             await self.reasoning_stream.stop()
             self.reasoning_stream = None
@@ -191,9 +209,13 @@ class LiveTurn:
             self._tick_timer = None
         record = self.record
         self._finish_recording(status, error)
+        async with self.panes_lock:
+            return await self._show_end(record, status)
+
+    async def _show_end(self, record: TurnRecord, status: str) -> bool:
         screen = self.screen
         if self.detached or not self.answer.is_attached:
-            await self.stop_reasoning_stream()
+            await self._stop_reasoning()
             if self.detached and screen.is_attached:
                 # Another branch is shown: the answer ended out of sight, saved; say how.
                 screen.counters.finish(self.input_estimate)
