@@ -8,20 +8,11 @@ import json
 
 import pytest
 
-from tests.servers.openai_sse import DONE, chunk, serve
+from tests.servers.openai_sse import DONE, chunk
+from tests.test_cli_ask import ask, server  # noqa: F401 - server is a fixture
 from thinkpane.tui.cli.main import main
 from thinkpane.tui.core import paths
 from thinkpane.tui.core.store import ConversationStore
-
-
-@pytest.fixture
-def server():
-    with serve() as running:
-        yield running
-
-
-def ask(server, *args: str) -> int:
-    return main(["ask", "--backend", "openai", "--base-url", server.base_url, *args])
 
 
 def answer_script(text: str, reasoning: str = "Thinking again.") -> list:

@@ -6,26 +6,16 @@ from __future__ import annotations
 
 import pytest
 
+from tests.test_tui_chat import make_app, send
 from tests.tui_helpers import GatedBackend, rendered_text, wait_until
 from thinkpane.backends import registry
 from thinkpane.backends.events import ContentDelta, MessageExtra, ReasoningDelta, Stop
 from thinkpane.backends.scripted import ScriptedBackend
-from thinkpane.tui.app import ThinkpaneApp
-from thinkpane.tui.core.config import Settings
 from thinkpane.tui.screens.conversations import ConversationsScreen
 from thinkpane.tui.screens.model import ModelScreen
 from thinkpane.tui.widgets.turn import AnswerTurn, UserTurn
 
 SIGNED = {"bedrock_reasoning": [{"text": "Think.", "signature": "c2ln"}]}
-
-
-def make_app(store, backend=None, **kwargs) -> ThinkpaneApp:
-    return ThinkpaneApp(kwargs.pop("settings", None) or Settings(), store, backend=backend, **kwargs)
-
-
-async def send(pilot, text: str) -> None:
-    await pilot.press(*text)
-    await pilot.press("enter")
 
 
 async def answer(pilot, backend: GatedBackend, reasoning: str, content: str, **extra) -> None:
@@ -39,6 +29,14 @@ async def answer(pilot, backend: GatedBackend, reasoning: str, content: str, **e
     backend.end()
     await wait_until(pilot, lambda: chat.live is None, "the stream to end")
     await pilot.pause()
+
+
+async def regenerating(pilot, backend: GatedBackend, prompt: str, reasoning: str, content: str) -> None:
+    """Ask ``prompt``, let ``content`` answer it, then regenerate: the new stream has started."""
+    await send(pilot, prompt)
+    await answer(pilot, backend, reasoning, content)
+    await pilot.press("ctrl+r")
+    await wait_until(pilot, lambda: pilot.app.chat.live is not None, "the regenerate stream")
 
 
 def turns(app) -> list[tuple[str, str]]:
@@ -100,10 +98,7 @@ async def test_switching_versions_while_a_regenerated_answer_streams(store):
     app = make_app(store, backend)
     async with app.run_test(size=(120, 40)) as pilot:
         chat = app.chat
-        await send(pilot, "Count")
-        await answer(pilot, backend, "old thoughts", "one two three")
-        await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: chat.live is not None, "the regenerate stream")
+        await regenerating(pilot, backend, "Count", "old thoughts", "one two three")
         backend.put(ReasoningDelta("new "), ContentDelta("uno "))
         await wait_until(pilot, lambda: turns(app)[-1][1] == "uno ", "the new answer streaming")
         assert turns(app)[-1][2] == "‹ 2/2 › · gated · gated-r1"
@@ -150,10 +145,7 @@ async def test_cancelling_a_regenerate_keeps_the_partial_answer_as_its_own_versi
     app = make_app(store, backend)
     async with app.run_test(size=(120, 40)) as pilot:
         chat = app.chat
-        await send(pilot, "Tell a story")
-        await answer(pilot, backend, "plot", "Once upon a time.")
-        await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: chat.live is not None, "the regenerate stream")
+        await regenerating(pilot, backend, "Tell a story", "plot", "Once upon a time.")
         backend.put(ContentDelta("Long ago"))
         await wait_until(pilot, lambda: turns(app)[-1][1] == "Long ago", "partial text")
         await pilot.press("escape")

@@ -119,7 +119,17 @@ class BranchBar(Static):
             self.post_message(self.Stepped(self.turn, step))
 
 
-class UserTurn(Vertical):
+class InTree:
+    """A turn with a place in the conversation's tree (UserTurn and AnswerTurn)."""
+
+    place: TurnPlace
+
+    @property
+    def message_id(self) -> int | None:
+        return self.place.message_id
+
+
+class UserTurn(InTree, Vertical):
     """The user's prompt, shown literally (a ``Text``: markup is not interpreted), under its
     branch bar (shown only when the prompt was edited into siblings)."""
 
@@ -129,10 +139,6 @@ class UserTurn(Vertical):
         self.place = place or TurnPlace()
         self.bar = BranchBar(self, self.place)
         self.text = Static(Text(sanitize(drop_width_modifiers(prompt))), classes="user-text")
-
-    @property
-    def message_id(self) -> int | None:
-        return self.place.message_id
 
     def compose(self):
         yield self.bar
@@ -174,7 +180,7 @@ class ReasoningLink(SizedByLayout, Static, can_focus=True):
         self.action_select()
 
 
-class AnswerTurn(LaidOutOnce, Vertical):
+class AnswerTurn(InTree, LaidOutOnce, Vertical):
     """The assistant's answer: live while streaming; loaded finished, a lightweight Static."""
 
     def __init__(
@@ -192,10 +198,6 @@ class AnswerTurn(LaidOutOnce, Vertical):
         self._live: LiveMarkdown | None = None  # while streaming
         # Finished: a Static (a turn loaded as finished) or the LiveMarkdown it streamed into.
         self._body: Static | LiveMarkdown | None = None
-
-    @property
-    def message_id(self) -> int | None:
-        return self.place.message_id
 
     def compose(self):
         yield self.bar

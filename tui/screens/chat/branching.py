@@ -156,18 +156,16 @@ class BranchActions(Screen[None]):
     # ------------------------------------------------------------------ versions
 
     async def action_step_answer_version(self, step: int) -> None:
-        answer = self.current_answer()
-        if answer is None:
-            self.status.set(text="no answer yet")
-            return
-        await self.step_version(answer, step)
+        await self._step_current(self.current_answer(), "answer", step)
 
     async def action_step_prompt_version(self, step: int) -> None:
-        prompt = self.current_prompt()
-        if prompt is None:
-            self.status.set(text="no prompt yet")
+        await self._step_current(self.current_prompt(), "prompt", step)
+
+    async def _step_current(self, turn: UserTurn | AnswerTurn | None, kind: str, step: int) -> None:
+        if turn is None:
+            self.status.set(text=f"no {kind} yet")
             return
-        await self.step_version(prompt, step)
+        await self.step_version(turn, step)
 
     @on(BranchBar.Stepped)
     async def on_branch_bar_stepped(self, event: BranchBar.Stepped) -> None:
