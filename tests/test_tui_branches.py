@@ -175,6 +175,7 @@ async def test_edit_and_resend_starts_a_branch_beside_the_original_prompt(store)
         await pilot.press("f2")
         assert chat.prompt.text == "Second question"
         assert "editing a prompt" in chat.status.line_text().plain
+        assert chat.prompt.has_class("-editing") and chat.prompt.border_title == "editing a prompt"
         await pilot.press("escape")  # stop editing: the draft comes back
         assert chat.prompt.text == "draft" and chat.editing is None
 

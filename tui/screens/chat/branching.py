@@ -259,6 +259,7 @@ class BranchActions(Screen[None]):
         box.load_text(prompt.prompt)
         box.move_cursor(box.document.end)
         box.add_class(EDITING_CLASS)
+        box.border_title = "editing a prompt"
         box.focus()
         self.status.set(text=EDITING_TEXT)
 
@@ -270,6 +271,7 @@ class BranchActions(Screen[None]):
         self.editing = None
         box = self.prompt
         box.remove_class(EDITING_CLASS)
+        box.border_title = None
         if not keep_text:
             box.load_text(self._draft)
             box.move_cursor(box.document.end)
