@@ -45,6 +45,14 @@ def test_continue_adds_a_turn_and_sends_the_history_without_reasoning(server, ca
                              ("user", "second", 1, 1), ("assistant", "You said: second", 1, 1)]
 
 
+def test_continuing_keeps_the_conversations_system_prompt_unless_replaced(server, capsys) -> None:
+    assert ask(server, "--save", "--system", "Be brief.", "first") == 0
+    assert ask(server, "--continue", "second") == 0
+    assert server.chat_requests[-1].body["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert ask(server, "--continue", "--system", "Be verbose.", "third") == 0
+    assert server.chat_requests[-1].body["messages"][0] == {"role": "system", "content": "Be verbose."}
+
+
 def test_regenerate_asks_the_last_prompt_again_and_keeps_both_answers(server, capsys) -> None:
     assert ask(server, "--save", "first") == 0
     assert ask(server, "--continue", "second") == 0

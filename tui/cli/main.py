@@ -219,7 +219,8 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
     ask.add_argument("prompt", nargs="?", metavar="PROMPT", help="the question; '-' reads stdin")
     ask.add_argument("--backend", metavar="NAME", default=argparse.SUPPRESS, help="backend to use (default: from config)")
     ask.add_argument("--model", default=argparse.SUPPRESS, help="model id (default: from config)")
-    ask.add_argument("--system", metavar="TEXT", help="system prompt (default: system_prompt from config)")
+    ask.add_argument("--system", metavar="TEXT",
+                     help="system prompt (default: system_prompt from config; when continuing, the conversation's own)")
     ask.add_argument("--json", action="store_true", help="print one JSON object per stream event")
     ask.add_argument("--no-reasoning", action="store_true", help="do not print the reasoning")
     ask.add_argument(
