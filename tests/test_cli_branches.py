@@ -8,11 +8,18 @@ import json
 
 import pytest
 
-from tests.servers.openai_sse import DONE, chunk
-from tests.test_cli_ask import ask, server  # noqa: F401 - server is a fixture
+from tests.servers.openai_sse import DONE, chunk, serve
+from tests.test_cli_ask import ask
 from thinkpane.tui.cli.main import main
 from thinkpane.tui.core import paths
 from thinkpane.tui.core.store import ConversationStore
+
+
+@pytest.fixture
+def server():
+    """The OpenAI stand-in, answering "You said: <prompt>" unless a script is queued."""
+    with serve() as running:
+        yield running
 
 
 def answer_script(text: str, reasoning: str = "Thinking again.") -> list:

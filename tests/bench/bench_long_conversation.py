@@ -258,7 +258,7 @@ def main() -> int:
         row.append(value(empty, key, sub))
         rows.append(row)
     columns = ["measure"]
-    for run_label, built in stores.items():
+    for built in stores.values():
         columns += [f"{built['turns']} turns" + (" (tree)" if built["branched"] else ""), "target"]
     columns.append("empty")
     print_table("Long conversations with reasoning vs an empty chat", columns, rows)

@@ -171,7 +171,7 @@ class TurnRecorder:
         elif self.stop is not None:
             record.stop_reason = self.stop.reason
         if status == "error" and error is not None:
-            record.error_title, record.error_hint = error.title, error.hint
+            record.error_title, record.error_detail, record.error_hint = error.title, error.detail, error.hint
         if self.writer is not None:
             if record.reasoning_ms is not None:
                 self.writer.merge_extra({REASONING_MS_KEY: record.reasoning_ms})
