@@ -643,7 +643,7 @@ def test_conversation_sent_to_the_backend_skips_failed_empty_answers():
     from thinkpane.tui.core.backend_conversation import backend_conversation
 
     def stored(role, content, status="complete", reasoning=""):
-        return SimpleNamespace(role=role, content=content, status=status,
+        return SimpleNamespace(role=role, content=content, status=status, backend="b", model="m",
                                to_backend_message=lambda: Message(role, content, reasoning))
 
     history = [
@@ -654,16 +654,16 @@ def test_conversation_sent_to_the_backend_skips_failed_empty_answers():
         stored("user", "c"), stored("assistant", "", "streaming"),
         stored("user", "d"),
     ]
-    conversation = backend_conversation(history, system="be brief")
+    conversation = backend_conversation(history, system="be brief", backend="b", model="m")
     # Unanswered prompts are not sent: "b" goes once, with its answer; "d" is the prompt.
     assert [(m.role, m.content) for m in conversation.messages] == [
         ("user", "a"), ("assistant", "partial"), ("user", "b"), ("assistant", "B"), ("user", "d")]
     assert conversation.system == "be brief"
     assert conversation.history_without_reasoning()[2] == {"role": "assistant", "content": "partial"}
     # The oldest answered turns can be left out of what is sent.
-    trimmed = backend_conversation(history, leave_out=1)
+    trimmed = backend_conversation(history, backend="b", model="m", leave_out=1)
     assert [m.content for m in trimmed.messages] == ["b", "B", "d"]
-    assert [m.content for m in backend_conversation(history, leave_out=5).messages] == ["d"]
+    assert [m.content for m in backend_conversation(history, backend="b", model="m", leave_out=5).messages] == ["d"]
     assert title_from_prompt("  line one\nline two  ") == "line one line two"
     long_title = title_from_prompt("x" * 100)
     assert len(long_title) == 60 and long_title.endswith("…")

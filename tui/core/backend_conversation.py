@@ -1,20 +1,28 @@
 """Turn stored messages into the ``Conversation`` sent to a backend.
 
-Sent: every answered turn (a prompt and an answer that has text: complete, cancelled or
-interrupted answers keep their partial text), then the prompt being sent. A prompt whose
-answer has no text (the send failed, was cancelled before the answer started, or the app
-closed) is not sent again: the chat screen puts a prompt that failed that way back in the
-input box, and sending it again must send it once, not "Dup test\\n\\nDup test". So roles
-always alternate, which some providers (Bedrock Converse) require.
+The messages are one path of the conversation's tree (the active path, from
+``ConversationStore.load_messages``), so other branches are never sent. Sent: every
+answered turn on it (a prompt and an answer that has text: complete, cancelled or
+interrupted answers keep their partial text), then the prompt being answered. A prompt
+whose answer has no text (the send failed, was cancelled before the answer started, or the
+app closed) is not sent again: the chat screen puts a prompt that failed that way back in
+the input box, and sending it again must send it once, not "Dup test\\n\\nDup test". So
+roles always alternate, which some providers (Bedrock Converse) require.
 
 ``leave_out`` leaves the oldest answered turns out of what is sent (never out of the
 history), for a chat that outgrew the model's context window; :func:`turns_to_leave_out`
 says how many.
+
+Reasoning is never sent back (each backend drops ``Message.reasoning``). An answer's
+``extra`` (Bedrock's signed reasoning blocks) goes only to the backend and model that
+produced it: after a switch of model mid-chat, another model would reject a signature it
+did not make, so the earlier answers go to it as text alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from thinkpane.backends import events
@@ -26,20 +34,26 @@ from thinkpane.tui.core.sanitize import sanitize_line
 FIT_SHARE = 0.75
 
 
-def backend_conversation(stored: Iterable[Any], system: str | None = None, *, leave_out: int = 0) -> Conversation:
+def backend_conversation(
+    stored: Iterable[Any], system: str | None = None, *, backend: str, model: str, leave_out: int = 0
+) -> Conversation:
+    """The conversation for backend ``backend`` running ``model`` (see the module docstring)."""
     messages: list[Message] = []
     turn_starts: list[int] = []  # where each answered turn starts in ``messages``
     asking: Message | None = None  # the latest prompt not answered yet
     for item in stored:
+        message = item.to_backend_message()
+        if message.extra and (item.backend, item.model) != (backend, model):
+            message = replace(message, extra={})
         if item.role == "user":
-            asking = item.to_backend_message()  # an earlier unanswered prompt is dropped
+            asking = message  # an earlier unanswered prompt is dropped
         elif item.role == "assistant":
             if asking is not None and item.status != "streaming" and item.content.strip():
                 turn_starts.append(len(messages))
-                messages += [asking, item.to_backend_message()]
+                messages += [asking, message]
             asking = None
         else:
-            messages.append(item.to_backend_message())
+            messages.append(message)
     left_out = {index for start in turn_starts[:leave_out] for index in (start, start + 1)}
     messages = [message for index, message in enumerate(messages) if index not in left_out]
     if asking is not None:

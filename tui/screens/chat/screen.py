@@ -12,7 +12,9 @@ An answer while it streams is a LiveTurn (live_turn.py: its widgets, its TurnRec
 figures on the status line and the Reasoning header are TurnCounters (counters.py), and the
 stream runs in a worker (stream_worker.py). This screen owns the layout, the backend state,
 opening and starting conversations, and routes the worker's messages to the live turn.
-An answer the store could not write (a full disk) is written again every tick until it is.
+The conversation is a tree and the screen shows its active path; regenerating, editing
+and switching versions are in branching.py. An answer the store could not write (a full
+disk) is written again every tick until it is.
 """
 
 from __future__ import annotations
@@ -33,12 +35,14 @@ from textual.worker import Worker, WorkerState
 from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import BackendError, ContextWindowError, InternalError, ThinkpaneError
 from thinkpane.backends.events import Conversation
-from thinkpane.tui.core.backend_conversation import backend_conversation, title_from_prompt, turns_to_leave_out
+from thinkpane.tui.core.backend_conversation import title_from_prompt, turns_to_leave_out
+from thinkpane.tui.core.branches import PendingTurn
 from thinkpane.tui.core.sanitize import sanitize, sanitize_line
 from thinkpane.tui.core.turn_record import TurnRecord
 from thinkpane.tui.core.turn_recorder import TurnRecorder
 from thinkpane.tui.render.crop_compositor import install_crop_compositor
 from thinkpane.tui.render.paint_soon import paint_soon
+from thinkpane.tui.screens.chat.branching import BranchActions
 from thinkpane.tui.screens.chat.counters import TurnCounters
 from thinkpane.tui.screens.chat.keys import PaneKeys
 from thinkpane.tui.screens.chat.live_turn import FLUSH_INTERVAL_S, LiveTurn
@@ -54,7 +58,7 @@ from thinkpane.tui.widgets.prompt_input import PromptInput
 from thinkpane.tui.widgets.reasoning_pane import ReasoningPane
 from thinkpane.tui.widgets.status_line import StatusLine
 from thinkpane.tui.widgets.transcript import Transcript
-from thinkpane.tui.widgets.turn import AnswerTurn, ReasoningLink, UserTurn
+from thinkpane.tui.widgets.turn import AnswerTurn, ReasoningLink
 
 NARROW_CLASS = "-narrow"
 HIDE_REASONING_CLASS = "-hide-reasoning"
@@ -69,7 +73,8 @@ if TYPE_CHECKING:
     from thinkpane.tui.app.app import ThinkpaneApp
 
 
-class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt, Tab order, typing
+# PaneKeys: scrolling from the prompt, Tab order, typing; BranchActions: the conversation tree.
+class ChatScreen(BranchActions, PaneKeys, Screen[None]):
     if TYPE_CHECKING:
         app: ThinkpaneApp  # the app this screen belongs to, for the type checker
 
@@ -171,8 +176,10 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
             panel.display = False
             if self.live is None:
                 self.status.set(backend=backend.label, model=backend.model, state="idle", text="")
+            self.run_when_ready(True)
             return
         if app.backend_error is not None:
+            self.run_when_ready(False)
             self.show_problem(app.backend_error)
             self.status.set(backend=app.settings.backend, model="", state="error",
                             text=app.backend_error.title)
@@ -196,35 +203,42 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
 
     # ------------------------------------------------------------------ conversations
 
-    async def open_conversation(self, conversation_id: int, *, stopped: bool = False) -> None:
-        if self.after_stream(lambda: self.open_conversation(conversation_id, stopped=True)):
+    async def open_conversation(self, conversation_id: int, through: int | None = None, *,
+                                stopped: bool = False) -> None:
+        """Show a conversation's active path; with ``through`` (a search result), the branch
+        that holds that message, made the active one and scrolled to. ``stopped``: an answer
+        was stopped to open it (the status line says so)."""
+        if self.after_stream(lambda: self.open_conversation(conversation_id, through, stopped=True)):
             return
         store = self.app.store
         try:
             summary = store.get_conversation(conversation_id)
-            stored = store.load_messages(conversation_id) if summary else []
+            stored = store.activate(through) if summary is not None and through is not None else []
+            if summary is not None and not stored:
+                stored = store.load_messages(conversation_id)
         except ThinkpaneError as error:
             self.status.set(state="error", text=error.title)
             return
         if summary is None:
             self.status.set(state="error", text=f"Conversation {conversation_id} no longer exists")
             return
+        self.stop_editing()
+        if stopped or conversation_id != self.conversation_id:
+            self._forget_chat(stopped)
         self.conversation_id = conversation_id
-        self._forget_chat(stopped)
-        widgets: list[UserTurn | AnswerTurn] = []
         for message in stored:
             if message.role == "user":
-                widgets.append(UserTurn(message.content))
                 self.prompt.remember(message.content)
-            elif message.role == "assistant":
-                widgets.append(AnswerTurn(TurnRecord.from_stored(message)))
-        await self.transcript.add_many(widgets)
+        await self.show_path(stored)
         self._set_answer_header(summary.title)
-        answers = self.transcript.answers()
-        if answers:
-            await self.show_reasoning_of(answers[-1])
+        last = self.transcript.last_answer()
+        if last is not None:
+            await self.show_reasoning_of(last)
         else:
             await self.reasoning_pane.clear()
+        target = self.transcript.turn_for(through) if through is not None else None
+        if target is not None:
+            self.transcript.scroll_to_widget(target, animate=False)
 
     def action_new_chat(self) -> None:
         self.run_worker(self.new_chat(), group="ui", exclusive=False)
@@ -232,11 +246,13 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
     async def new_chat(self, *, stopped: bool = False) -> None:
         if self.after_stream(lambda: self.new_chat(stopped=True)):
             return
+        self.stop_editing()
         self.conversation_id = None
         self.shown_answer = None
         await self.transcript.clear()
         await self.reasoning_pane.clear()
         self._set_answer_header()
+        self.refresh_backend_state()
         self._forget_chat(stopped)
         self.prompt.focus()
 
@@ -246,9 +262,8 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
         self.leave_out = self.leave_out_offer = 0
         self._offered_on = None
         self.counters.clear()
-        self.refresh_backend_state()
-        if stopped:
-            self.status.set(text=STOPPED_TEXT)
+        if self.app.backend is not None:
+            self.status.set(state="idle", text=STOPPED_TEXT if stopped else "")
 
     # ------------------------------------------------------------------ sending
 
@@ -257,14 +272,40 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
         await self.send(event.text)
 
     async def send(self, text: str) -> bool:
-        """Start a turn for ``text``; False (prompt kept) when it cannot start."""
+        """Start a turn for ``text`` (a new version of the prompt being edited, if one is);
+        False (prompt kept) when it cannot start."""
         prompt = text.strip()
         if not prompt:
             return False
-        if self.live is not None:
-            self.status.set(text="still answering: press Esc to stop it before sending")
-            self.app.bell()
+        backend = self.backend_to_start()
+        if backend is None:
             return False
+        store = self.app.store
+        try:
+            if self.conversation_id is None:
+                title = title_from_prompt(prompt)
+                self.conversation_id = store.create_conversation(
+                    title, backend=backend.name, model=backend.model, system=self.app.settings.system_prompt
+                )
+                self._set_answer_header(title)
+            pending = self.store_prompt(text.rstrip())
+        except ThinkpaneError as error:
+            self.status.set(state="error", text=error.title)
+            return False
+        if not await self.start_answer(pending, backend, typed=text.rstrip()):
+            return False
+        self.stop_editing(keep_text=True)
+        self.prompt.remember(text.rstrip())
+        self.prompt.clear()
+        return True
+
+    def backend_to_start(self) -> Backend | None:
+        """The backend to start an answer with; None (and the status says why) while an
+        answer streams or the backend is not ready."""
+        if self.live is not None:
+            self.status.set(text="still answering: press Esc to stop it first")
+            self.app.bell()
+            return None
         backend: Backend | None = self.app.backend
         if backend is None:
             error = self.app.backend_error
@@ -273,43 +314,39 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
                 self.status.set(state="error", text="cannot send: " + error.title)
             else:
                 self.status.set(state="loading", text="the backend is still loading; try again in a moment")
-            return False
+        return backend
+
+    async def start_answer(self, pending: PendingTurn, backend: Backend, *, typed: str | None = None) -> bool:
+        """Stream an answer to the stored prompt ``pending`` (sent, edited or asked again):
+        show the branch it starts, and feed the new answer. False when the store fails.
+        ``typed``: the prompt as the user sent it (it goes back in the box if no answer comes)."""
         store = self.app.store
-        leave_out = self.leave_out_offer or self.leave_out
         try:
-            if self.conversation_id is None:
-                title = title_from_prompt(prompt)
-                self.conversation_id = store.create_conversation(
-                    title, backend=backend.name, model=backend.model, system=self.app.settings.system_prompt
-                )
-                self._set_answer_header(title)
-            store.add_message(self.conversation_id, "user", text.rstrip())
-            conversation = backend_conversation(
-                store.load_messages(self.conversation_id), self.app.settings.system_prompt, leave_out=leave_out
-            )
-            writer = store.start_answer(self.conversation_id, backend=backend.name, model=backend.model)
+            writer = pending.start_answer(store, backend=backend.name, model=backend.model)
+            path = store.load_messages(pending.conversation_id)
         except ThinkpaneError as error:
             self.status.set(state="error", text=error.title)
             return False
-        self.prompt.remember(text.rstrip())
-        self.prompt.clear()
+        leave_out = self.leave_out_offer or self.leave_out
+        conversation = pending.conversation(self.app.settings.system_prompt, backend=backend.name,
+                                            model=backend.model, leave_out=leave_out)
         self.leave_out, self.leave_out_offer = leave_out, 0
         if self._offered_on is not None:
             self._offered_on.suggest("")
             self._offered_on = None
-        await self._start_turn(backend, conversation, text.rstrip(), writer)
+        await self.show_path(path, live=(writer.message_id, TurnRecord(status="streaming")))
+        answer = self.transcript.turn_for(writer.message_id)
+        assert isinstance(answer, AnswerTurn)
+        self.turn_counter += 1
+        self.live = await LiveTurn.start(self, self.turn_counter, backend, conversation, writer, answer, typed)
+        self.shown_answer = answer
+        self.live.worker = self.run_stream(backend, conversation, self.turn_counter, self.live.recorder)
         self._say_left_out()
         return True
 
     def _say_left_out(self) -> None:
         if self.leave_out:
             self.status.set(text=f"oldest turns not sent: {self.leave_out} (the context window is full)")
-
-    async def _start_turn(self, backend: Backend, conversation: Conversation, prompt: str, writer) -> None:
-        self.turn_counter += 1
-        self.live = await LiveTurn.start(self, self.turn_counter, backend, conversation, prompt, writer)
-        self.shown_answer = self.live.answer
-        self.live.worker = self.run_stream(backend, conversation, self.turn_counter, self.live.recorder)
 
     @work(exclusive=True, group="stream", exit_on_error=False)
     async def run_stream(self, backend: Backend, conversation: Conversation, turn: int,
@@ -384,11 +421,11 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
             await follow_up()
 
     def _not_answered(self, live: LiveTurn, error: BackendError | None) -> None:
-        """The turn failed or was cancelled before any answer text: its prompt goes back in
-        the box (unless the user is typing another), and a chat too long for the context
-        window is offered to leave its oldest turns out of what is sent."""
-        if not self.prompt.text.strip():
-            self.prompt.load_text(live.prompt)
+        """The turn failed or was cancelled before any answer text: the prompt the user sent
+        goes back in the box (unless they are typing another), and a chat too long for the
+        context window is offered to leave its oldest turns out of what is sent."""
+        if live.typed is not None and not self.prompt.text.strip():
+            self.prompt.load_text(live.typed)
             self.prompt.move_cursor(self.prompt.document.end)
         if not isinstance(error, ContextWindowError):
             return
@@ -396,9 +433,10 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
         if more:
             earlier = self.leave_out + sum(m.role == "user" for m in live.conversation.messages) - 1
             self.leave_out_offer = self.leave_out + more
+            again = "Press Enter to send it again" if live.typed is not None else "Regenerate to ask it again"
             live.answer.suggest(
-                f"Press Enter to send it again without the oldest turns of this chat ({self.leave_out_offer} "
-                f"of {earlier}; they stay in the history and on screen)."
+                f"{again} without the oldest turns of this chat ({self.leave_out_offer} of {earlier}; "
+                "they stay in the history and on screen)."
             )
             self._offered_on = live.answer
 
@@ -448,8 +486,10 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
     # ------------------------------------------------------------------ actions
 
     def action_cancel(self) -> None:
+        """Esc: stop the running answer; with none running, stop editing a prompt."""
         live = self.live
         if live is None or live.worker is None or live.ending:
+            self.stop_editing()
             return
         self.status.set(text="cancelling…")
         live.worker.cancel()
@@ -463,29 +503,35 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
         await self.show_reasoning_of(event.turn)
 
     async def show_reasoning_of(self, answer: AnswerTurn) -> None:
-        """Reopen an earlier answer's reasoning in the Reasoning pane."""
-        if self.live is not None and answer is not self.live.answer:
-            await self.live.stop_reasoning_stream()  # its live Markdown is about to be removed
+        """Show an answer's reasoning in the Reasoning pane (the live one's as it streams)."""
+        live = self.live
+        if live is not None and answer is not live.answer:
+            await live.stop_reasoning_stream()  # its live Markdown is about to be removed
         self.shown_answer = answer
-        answers = self.transcript.answers()
-        position = answers.index(answer) + 1 if answer in answers else 0
+        if live is not None and answer is live.answer and not live.ending:
+            await live.show_reasoning()
+            return
+        number = self.transcript.answer_number(answer)
         # "answer 2 of 3", or "2/3" when the pane is narrow (the header picks what fits).
-        await self.reasoning_pane.show_record(answer.record, position=(position, len(answers)) if position else None)
+        position = (number, self.transcript.answer_count()) if number else None
+        await self.reasoning_pane.show_record(answer.record, position=position)
         if not self.app.show_reasoning:
             self.action_toggle_reasoning()
 
     async def action_step_reasoning(self, step: int) -> None:
-        answers = [a for a in self.transcript.answers() if a.record.status != "streaming"]
-        if not answers:
+        transcript = self.transcript
+        count = transcript.answer_count()
+        if not count:
             return
-        if self.shown_answer in answers:
-            index = max(0, min(len(answers) - 1, answers.index(self.shown_answer) + step))
-        else:
-            index = len(answers) - 1
-        target = answers[index]
+        shown = self.shown_answer
+        number = transcript.answer_number(shown) if shown is not None else None
+        number = count if number is None else max(1, min(count, number + step))
+        target = transcript.answer_at(number)
+        if target is None or target.record.status == "streaming":
+            return
         await self.show_reasoning_of(target)
-        self.transcript.scroll_to_widget(target, animate=False)
+        transcript.scroll_to_widget(target, animate=False)
 
     def last_answer_text(self) -> str | None:
-        answers = self.transcript.answers()
-        return answers[-1].record.content if answers else None
+        answer = self.transcript.last_answer()
+        return answer.record.content if answer is not None else None
