@@ -43,6 +43,7 @@ from thinkpane.backends.events import (
 )
 from thinkpane.backends.options import Option, resolve_options
 from thinkpane.backends.secrets import Secret, redact
+from thinkpane.backends.thinking import Reasoning
 
 
 class Backend(abc.ABC):
@@ -101,6 +102,26 @@ class Backend(abc.ABC):
     def model(self) -> str:
         """The model id shown in the status line and stored with every answer."""
         return str(self.settings.get("model") or "")
+
+    @classmethod
+    def switches_thinking(cls) -> bool:
+        """Whether the backend declares the ``thinking`` option (thinking.THINKING_OPTION),
+        i.e. the chat screen's thinking and effort keys mean something for it."""
+        return any(option.name == "thinking" for option in cls.options)
+
+    @property
+    def reasoning(self) -> Reasoning:
+        """The thinking switch and effort the next turn asks for (backends/thinking.py)."""
+        return Reasoning.from_settings(self.settings)
+
+    def set_reasoning(self, reasoning: Reasoning) -> None:
+        """Ask the next turns for ``reasoning`` (the chat screen's keys; this session only).
+        Only what the backend declares is changed."""
+        declared = {option.name for option in self.options}
+        if "thinking" in declared:
+            self.settings["thinking"] = reasoning.thinking
+        if "reasoning_effort" in declared:
+            self.settings["reasoning_effort"] = reasoning.effort
 
     def secrets(self) -> list[str]:
         """Every secret value this backend holds, for redaction of messages and logs."""

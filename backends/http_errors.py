@@ -49,6 +49,8 @@ class HttpContext:
     secrets: Sequence[str] = field(default_factory=tuple)
     read_timeout_s: float | None = None
     timeout_option: str = "--timeout-s"
+    # What to say when the server does not know the model.
+    model_hint: str = "Check the model name (`--model`); the server's /models endpoint lists them."
     # What to say when the URL answers 404 without mentioning a model.
     not_found_hint: str = (
         "Check the base URL: for OpenAI-compatible servers it usually ends in /v1 "
@@ -157,7 +159,7 @@ def error_from_response(
         if "model" in lowered:
             return ModelNotFoundError(
                 f"{ctx.service}: model {ctx.model!r} not found (HTTP 404)",
-                "Check the model name (`--model`); the server's /models endpoint lists them.",
+                ctx.model_hint,
                 detail=detail,
                 status=status,
             )
@@ -194,7 +196,7 @@ def error_from_response(
         ):
             return ModelNotFoundError(
                 f"{ctx.service}: model {ctx.model!r} is not available (HTTP {status})",
-                "Check the model name (`--model`); the server's /models endpoint lists them.",
+                ctx.model_hint,
                 detail=detail, status=status,
             )
         if any(word in lowered for word in ("context length", "context_length", "maximum context", "too long")):

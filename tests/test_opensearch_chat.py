@@ -135,6 +135,7 @@ async def test_predict_request_carries_messages_parameter(standin, tmp_path):
     backend = OpenSearchBackend(await provisioned(server, tmp_path, mode="predict"))
     await chat(backend)
     request = [r for r in server.requests if r.path.endswith("/_predict")][-1]
+    # thinking auto (the default) sends no thinking parameters: the connector's defaults apply.
     assert json.loads(request.body) == {"parameters": {"messages": [{"role": "user", "content": "Hello!"}]}}
 
 
@@ -254,7 +255,7 @@ async def test_memory_failure_is_a_warning_not_an_error(standin, tmp_path):
 async def test_streaming_chat_model_streams_the_answer(standin, tmp_path):
     server = standin(initial_settings={ML + "stream_enabled": "true"},
                      reply_content="One two three four five.")
-    backend = OpenSearchBackend(await provisioned(server, tmp_path, deepseek_model="deepseek-chat"))
+    backend = OpenSearchBackend(await provisioned(server, tmp_path, deepseek_model="deepseek-v4-flash", thinking="off"))
     events = await chat(backend)
     assert isinstance(events[0], Notice) and "_predict/stream" in events[0].text
     deltas = [e.text for e in events if isinstance(e, ContentDelta)]
@@ -271,7 +272,7 @@ async def test_streaming_chat_model_streams_the_answer(standin, tmp_path):
 
 async def test_streaming_disabled_falls_back_to_predict_once_and_says_so(standin, tmp_path):
     server = standin()  # stream_enabled defaults to false
-    backend = OpenSearchBackend(await provisioned(server, tmp_path, deepseek_model="deepseek-chat"))
+    backend = OpenSearchBackend(await provisioned(server, tmp_path, deepseek_model="deepseek-v4-flash", thinking="off"))
     events = await chat(backend)
     assert isinstance(events[0], Notice)
     assert "streaming is unavailable" in events[0].text and "_predict" in events[0].text
@@ -285,7 +286,7 @@ async def test_streaming_disabled_falls_back_to_predict_once_and_says_so(standin
 
 async def test_stream_mode_on_a_cluster_without_streaming_is_an_error(standin, tmp_path):
     server = standin()
-    backend = OpenSearchBackend(await provisioned(server, tmp_path, deepseek_model="deepseek-chat", mode="stream"))
+    backend = OpenSearchBackend(await provisioned(server, tmp_path, deepseek_model="deepseek-v4-flash", thinking="off", mode="stream"))
     [error] = errors(await chat(backend))
     assert isinstance(error, ConfigurationError) and "streaming is disabled" in error.title
     assert "plugins.ml_commons.stream_enabled" in error.hint
@@ -293,7 +294,7 @@ async def test_stream_mode_on_a_cluster_without_streaming_is_an_error(standin, t
 
 async def test_stream_provider_error_is_typed(standin, tmp_path):
     server = standin(initial_settings={ML + "stream_enabled": "true"})
-    settings = await provisioned(server, tmp_path, deepseek_model="deepseek-chat", mode="stream")
+    settings = await provisioned(server, tmp_path, deepseek_model="deepseek-v4-flash", thinking="off", mode="stream")
     server.config.provider_failure = (402, json.dumps({"error": {"message": "Insufficient Balance"}}))
     [error] = errors(await chat(OpenSearchBackend(settings)))
     assert isinstance(error, PermissionDeniedError) and error.status == 402
@@ -302,7 +303,7 @@ async def test_stream_provider_error_is_typed(standin, tmp_path):
 async def test_error_event_mid_stream_keeps_the_partial_answer(standin, tmp_path):
     server = standin(initial_settings={ML + "stream_enabled": "true"}, reply_content="One two three.",
                      stream_error="Error from remote service: {\"error\":{\"message\":\"Rate limit reached\"}}")
-    settings = await provisioned(server, tmp_path, deepseek_model="deepseek-chat", mode="stream")
+    settings = await provisioned(server, tmp_path, deepseek_model="deepseek-v4-flash", thinking="off", mode="stream")
     events = await chat(OpenSearchBackend(settings))
     assert text(events, ContentDelta) == "One "
     [error] = errors(events)
@@ -312,7 +313,7 @@ async def test_error_event_mid_stream_keeps_the_partial_answer(standin, tmp_path
 
 async def test_stream_without_a_last_event_is_incomplete(standin, tmp_path):
     server = standin(initial_settings={ML + "stream_enabled": "true"}, stream_truncate=True)
-    settings = await provisioned(server, tmp_path, deepseek_model="deepseek-chat", mode="stream")
+    settings = await provisioned(server, tmp_path, deepseek_model="deepseek-v4-flash", thinking="off", mode="stream")
     events = await chat(OpenSearchBackend(settings))
     assert text(events, ContentDelta) == "Hello from the stand-in."
     [error] = errors(events)
@@ -322,7 +323,7 @@ async def test_stream_without_a_last_event_is_incomplete(standin, tmp_path):
 async def test_closing_the_stream_hangs_up_the_connection(standin, tmp_path):
     server = standin(initial_settings={ML + "stream_enabled": "true"},
                      reply_content=" ".join(f"w{i}" for i in range(200)))
-    settings = await provisioned(server, tmp_path, deepseek_model="deepseek-chat", mode="stream")
+    settings = await provisioned(server, tmp_path, deepseek_model="deepseek-v4-flash", thinking="off", mode="stream")
     server.config.hold_action = "stream"
     backend = OpenSearchBackend(settings)
     agen = guarded(backend, HELLO)
@@ -342,7 +343,7 @@ async def test_basic_auth_for_predict_and_stream_and_a_wrong_password(standin, t
     server = standin(username="admin", password="Right-Password-1",
                      initial_settings={ML + "stream_enabled": "true"})
     settings = await provisioned(server, tmp_path, auth="basic", username="admin",
-                                 password=Secret("Right-Password-1"), deepseek_model="deepseek-chat")
+                                 password=Secret("Right-Password-1"), deepseek_model="deepseek-v4-flash", thinking="off")
     assert text(await chat(OpenSearchBackend(settings)), ContentDelta) == "Hello from the stand-in."
     assert text(await chat(OpenSearchBackend({**settings, "mode": "predict"})), ContentDelta)
 
@@ -360,7 +361,7 @@ async def test_sigv4_signs_predict_and_stream(standin, tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     server = standin(sigv4_access_key="AKIDTHINKPANETEST", initial_settings={ML + "stream_enabled": "true"})
-    settings = await provisioned(server, tmp_path, auth="sigv4", region="us-east-1", deepseek_model="deepseek-chat")
+    settings = await provisioned(server, tmp_path, auth="sigv4", region="us-east-1", deepseek_model="deepseek-v4-flash", thinking="off")
     for mode in ("stream", "predict"):
         events = await chat(OpenSearchBackend({**settings, "mode": mode}))
         assert text(events, ContentDelta) == "Hello from the stand-in.", mode
@@ -371,7 +372,7 @@ async def test_tls_with_a_ca_bundle_and_failure_without_it(standin, tmp_path):
     cert, key = make_self_signed_cert(tmp_path / "tls")
     server = standin(tls=(str(cert), str(key)), initial_settings={ML + "stream_enabled": "true"})
     assert server.url.startswith("https://")
-    settings = await provisioned(server, tmp_path, ca_bundle=str(cert), deepseek_model="deepseek-chat")
+    settings = await provisioned(server, tmp_path, ca_bundle=str(cert), deepseek_model="deepseek-v4-flash", thinking="off")
     for mode in ("stream", "predict"):
         events = await chat(OpenSearchBackend({**settings, "mode": mode}))
         assert text(events, ContentDelta) == "Hello from the stand-in.", mode

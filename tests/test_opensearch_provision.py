@@ -97,10 +97,15 @@ async def test_full_provision_sequence_state_file_and_saved_settings(standin, st
     assert saved["model_group_id"] in server.state.model_groups
     # The connector follows the DeepSeek blueprint, with a reasoning-friendly read timeout.
     connector = next(iter(server.state.connectors.values()))
-    assert connector["parameters"] == {"endpoint": "api.deepseek.com", "model": "deepseek-reasoner"}
+    # DeepSeek's own thinking defaults fill the template when a turn sends none.
+    assert connector["parameters"] == {"endpoint": "api.deepseek.com", "model": "deepseek-v4-flash",
+                                       "thinking": "enabled", "reasoning_effort": "high"}
     assert connector["actions"][0]["url"] == "https://${parameters.endpoint}/v1/chat/completions"
     assert connector["credential"] == {"deepSeek_key": TEST_API_KEY}
     assert connector["client_config"]["read_timeout"] >= 300
+    assert connector["client_config"]["max_retry_times"] == 0  # a retry would bill the answer again
+    provider_body = server.state.provider_calls[-1]["body"]
+    assert (provider_body["thinking"], provider_body["reasoning_effort"]) == ({"type": "enabled"}, "high")
     # The default regex list already trusts api.deepseek.com: no settings PUT at all.
     assert not [r for r in server.requests if r.method == "PUT" and r.path == "/_cluster/settings"]
 
@@ -494,7 +499,7 @@ async def test_key_echoed_by_the_cluster_on_connector_create_is_redacted(standin
 async def test_switching_model_after_setup_asks_for_teardown_first(standin, state_path):
     server = standin()
     await run(OpenSearchProvisioner(provision_settings(server), state_path).provision())
-    events = await run(OpenSearchProvisioner(provision_settings(server, deepseek_model="deepseek-chat"),
+    events = await run(OpenSearchProvisioner(provision_settings(server, deepseek_model="deepseek-v4-pro"),
                                              state_path).provision())
     failed = final(events, "connector")
     assert failed.status == "fail" and "thinkpane teardown opensearch" in failed.hint

@@ -16,6 +16,10 @@ llama.cpp is blocking C code, so:
   re-entrant), held by the generation thread itself so an abandoned thread still
   finishes before the next one starts.
 
+Thinking off (``--thinking off``) reaches Qwen3-style models as the ``/no_think`` soft switch
+(:func:`thinkpane.backends.thinking.with_soft_switch`; llama-cpp-python cannot pass
+``enable_thinking`` into the chat template); a model without a switch is said to always think.
+
 Nothing may reach the terminal (the TUI owns it). llama.cpp's log lines are routed into a
 small in-memory buffer instead of stderr (they also give load errors their detail), and
 ``verbose=False`` keeps llama-cpp-python's own prints quiet. With ``verbose=False``
@@ -49,6 +53,7 @@ from thinkpane.backends.errors import (
 from thinkpane.backends.events import (
     Conversation,
     ErrorEvent,
+    Notice,
     Stop,
     StopReason,
     StreamEvent,
@@ -63,6 +68,7 @@ from thinkpane.backends.local.models import (
     resolve_model_path,
 )
 from thinkpane.backends.think_split import ThinkMode, ThinkSplitter
+from thinkpane.backends.thinking import template_switch, thinking_option, with_soft_switch
 
 EXTRA_HINT = (
     "Install it with: pip install 'thinkpane[local]' (this compiles llama.cpp, which takes "
@@ -160,6 +166,9 @@ class LocalBackend(Backend):
             choices=("detect", "auto", "open", "off"),
             default="detect",
         ),
+        thinking_option(description=(
+            "off: Qwen3-style models are told /no_think (DeepSeek-R1 distills always think); "
+            "on or auto: the model's default.")),
     )
     STREAMS_REASONING = True  # <think> text of R1 distills, split as it streams
     IMPLEMENTS_CANCEL = True  # the generation thread stops within one token
@@ -181,6 +190,8 @@ class LocalBackend(Backend):
                 )
         self._llm: Any = None  # llama_cpp.Llama once loaded
         self._think_mode: ThinkMode = "auto"
+        self._thinking_switch = ""  # from the chat template, once loaded (thinking.template_switch)
+        self._told_no_switch = False
         self._load_lock = threading.Lock()
         self._generate_lock = threading.Lock()
 
@@ -227,6 +238,7 @@ class LocalBackend(Backend):
                 ) from None
             self._check_chat_format(llm)
             self._think_mode = self._choose_think_mode(llm)
+            self._thinking_switch = template_switch(self._chat_template(llm))
             self._llm = llm
 
     def _check_chat_format(self, llm: Any) -> None:
@@ -256,7 +268,7 @@ class LocalBackend(Backend):
         setting = self.settings["think_tags"]
         if setting != "detect":
             return setting
-        template = str(getattr(llm, "metadata", {}).get("tokenizer.chat_template", ""))
+        template = self._chat_template(llm)
         if "<think>" not in template and "</think>" not in template:
             return "off"
         try:
@@ -268,6 +280,10 @@ class LocalBackend(Backend):
         except Exception:  # noqa: BLE001 - an exotic template only costs us the guess
             return "auto"
         return "open" if prompt.rstrip().endswith("<think>") else "auto"
+
+    @staticmethod
+    def _chat_template(llm: Any) -> str:
+        return str(getattr(llm, "metadata", {}).get("tokenizer.chat_template", ""))
 
     async def aclose(self) -> None:
         llm, self._llm = self._llm, None
@@ -288,13 +304,18 @@ class LocalBackend(Backend):
             yield ErrorEvent(error)
             return
 
+        reasoning = self.reasoning
+        if reasoning.off and not self._thinking_switch and self._think_mode != "off" and not self._told_no_switch:
+            self._told_no_switch = True
+            yield Notice(f"{self.model} always thinks: it has no switch to turn thinking off.")
         loop = asyncio.get_running_loop()
         job = _Generation(
             llm=self._llm,
             lock=self._generate_lock,
             loop=loop,
             request={
-                "messages": conversation.history_without_reasoning(),
+                "messages": with_soft_switch(
+                    conversation.history_without_reasoning(), reasoning, self._thinking_switch),
                 "max_tokens": int(self.settings["max_tokens"]),
                 "temperature": float(self.settings["temperature"]),
                 "seed": self.settings.get("seed"),
