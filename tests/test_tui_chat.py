@@ -67,7 +67,7 @@ async def test_prompt_streams_reasoning_then_answer_into_their_panes(store):
 
         assert "Because short wavelengths scatter." in answer_text(app)
         link = chat.transcript.answers()[-1].link
-        assert link.display and "Reasoning (~8 tokens" in rendered_text(link)
+        assert link.display and "Thought for " in rendered_text(link) and "s · ~8 tokens" in rendered_text(link)
         assert "12 in / 34 out" in chat.status.line_text().plain
         assert "TTFT" in chat.status.line_text().plain
 

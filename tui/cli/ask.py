@@ -10,6 +10,11 @@ Every event is sanitised where it arrives, in :func:`run_ask`
 removed): text mode prints that text and ``--save`` stores it, so what was printed is what
 the app shows when the conversation is reopened. Only ``--json`` prints the raw events.
 
+The turn is measured and its usage kept by a :class:`~thinkpane.tui.core.turn_record.TurnRecord`,
+as in the app: ``--json`` adds the timings to the stop event (``timing``: first token, first
+reasoning, thinking and answer time in ms) and, when the provider reported no reasoning tokens,
+an ``estimated_reasoning_tokens`` to the usage event; ``--save`` stores the same figures.
+
 Exit codes: 0 answered; 1 the backend failed (the error's title and hint on stderr); 130
 interrupted (what was printed stays printed).
 """
@@ -38,6 +43,7 @@ from thinkpane.backends.events import (
     Usage,
 )
 from thinkpane.tui.core.sanitize import EventSanitizer, sanitize
+from thinkpane.tui.core.turn_record import TurnRecord
 
 # Stop reasons the user needs told about; the others are normal endings.
 EXPLAINED_STOPS = frozenset({"max_tokens", "content_filter", "context_window"})
@@ -70,8 +76,9 @@ def print_error(error: ThinkpaneError, err: TextIO) -> None:
 class _Printer:
     """Routes events to stdout/stderr (text mode: sanitised events) or JSON lines (json mode: raw)."""
 
-    def __init__(self, out: TextIO, err: TextIO, options: AskOptions) -> None:
+    def __init__(self, out: TextIO, err: TextIO, options: AskOptions, record: TurnRecord | None = None) -> None:
         self.out, self.err, self.options = out, err, options
+        self.record = record or TurnRecord()  # the timings and usage --json adds
         self.dim = _isatty(err) and not os.environ.get("NO_COLOR")
         self.reasoning_open = False  # reasoning printed and not yet closed by a newline
         self.reasoning_ends_with_newline = True
@@ -142,7 +149,13 @@ class _Printer:
         self.content_ends_with_newline = text.endswith("\n")
 
     def _json(self, event: StreamEvent) -> None:
-        self.out.write(json.dumps(event_to_json(event), ensure_ascii=True) + "\n")
+        data = event_to_json(event)
+        record = self.record
+        if isinstance(event, Usage) and event.reasoning_tokens is None and record.reasoning:
+            data["estimated_reasoning_tokens"] = record.estimated_reasoning_tokens
+        elif isinstance(event, Stop):
+            data["timing"] = record.timing_json()
+        self.out.write(json.dumps(data, ensure_ascii=True) + "\n")
         self.out.flush()
 
 
@@ -156,21 +169,22 @@ async def run_ask(
     writer=None,  # thinkpane.tui.core.store.AnswerWriter when --save
 ) -> int:
     """Stream one answer to the terminal; returns the exit code. Cancellation propagates."""
-    printer = _Printer(out, err, options)
+    record = TurnRecord.for_backend(backend, time.monotonic())
+    printer = _Printer(out, err, options, record)
     clean = EventSanitizer()
-    started = time.monotonic()
-    first_token_at: float | None = None
     failed: BackendError | None = None
     stop: Stop | None = None
+    if writer is not None and (setting := record.setting_extra()):
+        writer.merge_extra(setting)
     try:
         async for raw in guarded(backend, conversation):
             event = clean(raw)
-            if isinstance(event, (ReasoningDelta, ContentDelta)) and first_token_at is None:
-                first_token_at = time.monotonic()
+            _measure(record, event)
             if isinstance(event, ErrorEvent):
                 failed = event.error
             elif isinstance(event, Stop):
                 stop = event
+                record.end(time.monotonic())  # the stop event carries the timings
             printer.event(raw if options.json_mode else event)
             if writer is not None:
                 _record(writer, event)
@@ -187,15 +201,27 @@ async def run_ask(
         except OSError:  # the reader went away (`| head`): nothing more can be shown
             pass
         if writer is not None:
-            _finish(writer, started, first_token_at, "cancelled", stop_reason="cancelled")
+            _finish(writer, record, "cancelled", stop_reason="cancelled")
         raise
     printer.finish_lines()
     if writer is not None:
         if failed is not None:
-            _finish(writer, started, first_token_at, "error", error=failed.title)
+            _finish(writer, record, "error", error=failed.title)
         else:
-            _finish(writer, started, first_token_at, "complete", stop_reason=stop.reason if stop else None)
+            _finish(writer, record, "complete", stop_reason=stop.reason if stop else None)
     return 1 if failed is not None else 0
+
+
+def _measure(record: TurnRecord, event: StreamEvent) -> None:
+    now = time.monotonic()
+    if isinstance(event, ReasoningDelta) and event.text:
+        record.reasoning += event.text
+        record.note_reasoning(now)
+    elif isinstance(event, ContentDelta) and event.text:
+        record.content += event.text
+        record.note_content(now)
+    elif isinstance(event, Usage):
+        record.apply_usage(event)
 
 
 def _record(writer, event: StreamEvent) -> None:
@@ -203,16 +229,13 @@ def _record(writer, event: StreamEvent) -> None:
         writer.append_reasoning(event.text)
     elif isinstance(event, ContentDelta):
         writer.append_content(event.text)
-    elif isinstance(event, Usage):
-        writer.set_usage(event.input_tokens, event.output_tokens)
     elif isinstance(event, MessageExtra):
         writer.merge_extra(dict(event.data))
 
 
-def _finish(writer, started: float, first_token_at: float | None, status: str, **kwargs) -> None:
-    now = time.monotonic()
-    ttft = int((first_token_at - started) * 1000) if first_token_at is not None else None
-    writer.set_timing(ttft, int((now - started) * 1000))
+def _finish(writer, record: TurnRecord, status: str, **kwargs) -> None:
+    record.end(time.monotonic())
+    record.save_to(writer)
     writer.finish(status, **kwargs)
 
 

@@ -196,6 +196,11 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
         "--continue", dest="continue_", action="store_true", help="reopen the most recent conversation"
     )
     parser.add_argument("--conversation", metavar="ID", type=int, help="open the conversation with this id")
+    parser.add_argument(
+        "--stall-notice-s", metavar="SECONDS", type=_positive_seconds,
+        help="say so in the status line when an answer's stream stays silent this long "
+        "(default: stall_notice_s from config, 30)",
+    )
     # Also before a command: `thinkpane --backend openai --base-url URL ask hi`.
     _add_backend_option_flags(parser, backend_class)
 
@@ -264,6 +269,16 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
     export.add_argument("--format", choices=("md", "json"), help="output format (default: md, or json for *.json)")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     return parser
+
+
+def _positive_seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("expected a number of seconds greater than 0")
+    return value
 
 
 def _add_backend_option_flags(parser: argparse.ArgumentParser, backend_class) -> None:
@@ -387,6 +402,8 @@ def _launch(args: argparse.Namespace, settings, backend_class) -> int:
     settings = settings or _load_settings()
     overrides = _option_overrides(args)
     first_launch = not config_exists() and not args.backend
+    if args.stall_notice_s is not None:
+        apply_session_overrides(settings, stall_notice_s=args.stall_notice_s)
     try:
         if args.backend or overrides:
             # For this session only; the app builds the backend from these settings (and loads

@@ -48,7 +48,7 @@ class UserTurn(Static):
 
 
 class ReasoningLink(SizedByLayout, Static, can_focus=True):
-    """"▸ Reasoning (~1,130 tokens, 9.1 s)": click or Enter shows that turn's reasoning."""
+    """"▸ Thought for 9.1 s · 1,130 tokens": click or Enter shows that turn's reasoning."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter,space", "select", "Show reasoning", id="turn.show_reasoning",
@@ -67,10 +67,8 @@ class ReasoningLink(SizedByLayout, Static, can_focus=True):
         if record.redacted:
             label = "▸ Reasoning (redacted by the provider)"
         else:
-            seconds = record.reasoning_seconds()
-            timing = f", {seconds:.1f} s" if seconds is not None else ""
-            # Tokens, "~" as estimated: the same count and unit as the Reasoning pane's header.
-            label = f"▸ Reasoning (~{record.estimated_reasoning_tokens:,} tokens{timing})"
+            # Reported tokens, or "~" estimated: the same count as the Reasoning pane's header.
+            label = "▸ " + record.thought_label()
         self.update(Text(label))
         self.display = bool(record.reasoning) or record.redacted
 
@@ -130,8 +128,12 @@ class AnswerTurn(LaidOutOnce, Vertical):
         self.refresh_note()
 
     def refresh_note(self) -> None:
+        """The line under the answer: what it ran with (model, thinking, effort), then how it
+        ended when that needs saying."""
         record = self.record
         note = Text()
+        if ran_with := record.ran_with_label():
+            note.append(sanitize(ran_with) + "\n", style="dim")
         if record.status == "cancelled":
             note.append("cancelled", style="dim italic")
         elif record.status == "interrupted":
@@ -146,6 +148,7 @@ class AnswerTurn(LaidOutOnce, Vertical):
                 note.append(explanation, style="italic")
         if record.status == "complete" and not record.content and not record.reasoning:
             note.append("(empty answer)", style="dim italic")
+        note.rstrip()
         self.note.update(note)
         self.note.display = bool(note)
         self.set_class(record.status == "error", "-error")

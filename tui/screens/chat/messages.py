@@ -14,7 +14,7 @@ from typing import Any
 from textual.message import Message
 
 from thinkpane.backends.errors import BackendError
-from thinkpane.backends.events import Stop
+from thinkpane.backends.events import Stop, Usage
 
 
 @dataclass
@@ -29,8 +29,14 @@ class TextReceived(Message, bubble=False):
 @dataclass
 class UsageReceived(Message, bubble=False):
     turn: int
-    input_tokens: int | None
-    output_tokens: int | None
+    usage: Usage
+
+
+@dataclass
+class HeartbeatReceived(Message, bubble=False):
+    """The server said it is alive (an SSE keep-alive) while no text came."""
+
+    turn: int
 
 
 @dataclass

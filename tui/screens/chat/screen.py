@@ -4,6 +4,14 @@ Sending: the user message is stored before the stream starts; the prompt is clea
 once the stream has started, so a send that fails (no backend, store error) loses nothing.
 Sending while an answer streams is refused with a status message (Esc cancels first): a
 queue would send a prompt written before the user saw the answer it replies to.
+
+Thinking and effort for the next turn are switched here (``chat.toggle_thinking``,
+``chat.cycle_effort``, also in the command palette) on the backend itself, for this session;
+the status line shows the setting, and each turn records what it ran with
+(``TurnRecord.for_backend``). A stream that stays silent for ``stall_notice_s`` seconds (30 by
+default, ``--stall-notice-s``) is pointed out in the status line with how long it has been
+silent and that Esc cancels; SSE keep-alives (``Heartbeat``) make it say the server is alive
+and the model still thinking instead.
 """
 
 from __future__ import annotations
@@ -28,11 +36,13 @@ from textual.worker import Worker, WorkerState
 from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import BackendError, InternalError, ThinkpaneError
 from thinkpane.backends.events import Conversation, Stop
+from thinkpane.backends.thinking import EFFORT_CYCLE, Reasoning
 from thinkpane.tui.render.crop_compositor import install_crop_compositor
 from thinkpane.tui.screens.chat.keys import PaneKeys
 from thinkpane.tui.core.backend_conversation import backend_conversation, title_from_prompt
 from thinkpane.tui.screens.chat.messages import (
     ExtraReceived,
+    HeartbeatReceived,
     NoticeReceived,
     StreamCancelled,
     StreamFailed,
@@ -43,7 +53,7 @@ from thinkpane.tui.screens.chat.messages import (
 from thinkpane.tui.render.paint_soon import paint_soon
 from thinkpane.tui.core.sanitize import sanitize, sanitize_line
 from thinkpane.tui.screens.chat.stream_worker import pump_stream
-from thinkpane.tui.core.turn_record import CHARS_PER_TOKEN, REASONING_MS_KEY, TurnRecord
+from thinkpane.tui.core.turn_record import CHARS_PER_TOKEN, TurnRecord
 from thinkpane.tui.widgets.prompt_input import PromptInput
 from thinkpane.tui.widgets.reasoning_pane import ReasoningPane
 from thinkpane.tui.widgets.status_line import StatusLine
@@ -60,6 +70,14 @@ FLUSH_INTERVAL_S = 0.25
 COUNTERS_INTERVAL_S = 0.25
 # A following pane scrolls by 1/GROW_FRACTION of its height at a time while text streams.
 GROW_FRACTION = 4
+# Seconds without stream events before the status line points the silence out (Settings
+# stall_notice_s overrides it).
+STALL_NOTICE_S = 30.0
+
+
+def reasoning_label(backend: Backend) -> str:
+    """"thinking on · effort high" for a backend with the thinking switch, else ""."""
+    return backend.reasoning.label() if backend.switches_thinking() else ""
 
 
 def not_stopped_text(backend: Backend) -> str:
@@ -82,6 +100,10 @@ class LiveTurn:
     input_estimate: str
     worker: Worker | None = None
     ending: bool = False  # _end_turn is running: ignore further stream messages
+    # Clock values: the last stream event that was not a keep-alive, and the last keep-alive.
+    last_event_at: float = 0.0
+    heartbeat_at: float | None = None
+    stalled: bool = False  # the status line says the stream is silent
 
 
 class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab order, typing
@@ -95,6 +117,12 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
                 show=False, tooltip="Show the reasoning of the previous answer"),
         Binding("ctrl+down", "step_reasoning(1)", "Later reasoning", id="chat.next_reasoning",
                 show=False, tooltip="Show the reasoning of the next answer"),
+        # Not in the footer, which is full at 120 columns: F1, the palette and the status line
+        # (which shows the setting) make them findable.
+        Binding("ctrl+g", "toggle_thinking", "Thinking on/off", id="chat.toggle_thinking", show=False,
+                tooltip="Turn the model's thinking on or off for the next answers"),
+        Binding("ctrl+r", "cycle_effort", "Reasoning effort", id="chat.cycle_effort", show=False,
+                tooltip="Step the reasoning effort for the next answers: default, low, medium, high, max"),
     ]
 
     def __init__(self, *, conversation_id: int | None = None) -> None:
@@ -177,16 +205,17 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
         panel = self.query_one("#message-panel", Static)
         if backend is not None:
             panel.display = False
+            self.status.set(reasoning=reasoning_label(backend))
             if self.live is None:
                 self.status.set(backend=backend.label, model=backend.model, state="idle", text="")
             return
         if app.backend_error is not None:
             self.show_problem(app.backend_error)
             self.status.set(backend=app.settings.backend, model="", state="error",
-                            text=app.backend_error.title)
+                            text=app.backend_error.title, reasoning="")
         else:
             self.status.set(backend=app.settings.backend, model="", state="loading",
-                            text=app.backend_loading_text or "preparing backend…")
+                            text=app.backend_loading_text or "preparing backend…", reasoning="")
 
     def show_problem(self, error: ThinkpaneError) -> None:
         """A message panel above the transcript: the title, the detail and what to do."""
@@ -296,7 +325,9 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
 
     async def _start_turn(self, backend: Backend, conversation: Conversation, prompt: str, writer) -> None:
         self.turn_counter += 1
-        record = TurnRecord(status="streaming", started_at=self.clock())
+        record = TurnRecord.for_backend(backend, self.clock())
+        if setting := record.setting_extra():
+            writer.merge_extra(setting)  # what this turn ran with, kept even if it fails
         await self.transcript.add_user(prompt)
         answer = await self.transcript.add_answer(record)
         self.transcript.follow()
@@ -312,6 +343,7 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
             reasoning_stream=Markdown.get_stream(reasoning_markdown),
             writer=writer,
             input_estimate=f"~{round(chars / CHARS_PER_TOKEN):,}",
+            last_event_at=record.started_at or 0.0,
         )
         # Counters change when a pane paints new text (at most 8 times a second), not on
         # every coalesced delta: 60 updates a second were 60 frames, doubling a stream's CPU
@@ -324,7 +356,8 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
         answer.live_markdown().grow_rows = self.transcript.size.height // GROW_FRACTION
         reasoning_markdown.grow_rows = self.reasoning_pane.body.size.height // GROW_FRACTION
         self.status.set(backend=backend.label, model=backend.model, state="waiting", text="",
-                        elapsed_s=0.0, ttft_ms=None, tokens_in=self.live.input_estimate, tokens_out="~0")
+                        elapsed_s=0.0, ttft_ms=None, tokens_in=self.live.input_estimate, tokens_out="~0",
+                        tokens_cached=None, tokens_reasoning=None, reasoning=reasoning_label(backend))
         self._counters_at = float("-inf")  # the first text shows the counters at once
         self._tick_timer = self.set_interval(FLUSH_INTERVAL_S, self._tick)
         self.live.worker = self.run_stream(backend, conversation, self.turn_counter)
@@ -347,9 +380,13 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
             return
         record = live.record
         now = self.clock()
-        if record.first_token_at is None:
-            record.first_token_at = now
-            record.ttft_ms = round((now - (record.started_at or now)) * 1000)
+        self._stream_alive(live, now)
+        had_first_token = record.first_token_at is not None
+        if message.reasoning:
+            record.note_reasoning(now)
+        if message.content:
+            record.note_content(now)
+        if not had_first_token:
             self.status.set(ttft_ms=record.ttft_ms)
         if message.reasoning:
             record.reasoning += message.reasoning
@@ -358,8 +395,6 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
                 await live.reasoning_stream.write(message.reasoning)
                 self.reasoning_pane.keep_following()
         if message.content:
-            if record.first_content_at is None:
-                record.first_content_at = now
             record.content += message.content
             live.writer.append_content(message.content)
             await live.answer_stream.write(message.content)
@@ -404,16 +439,41 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
     @on(UsageReceived)
     def on_usage_received(self, message: UsageReceived) -> None:
         if live := self._current(message.turn):
-            if message.input_tokens is not None:
-                live.record.input_tokens = message.input_tokens
-            if message.output_tokens is not None:
-                live.record.output_tokens = message.output_tokens
+            self._stream_alive(live, self.clock())
+            live.record.apply_usage(message.usage)
             live.writer.set_usage(live.record.input_tokens, live.record.output_tokens)
 
     @on(NoticeReceived)
     def on_notice_received(self, message: NoticeReceived) -> None:
-        if self._current(message.turn):
+        if live := self._current(message.turn):
+            self._stream_alive(live, self.clock())
             self.status.set(text=message.text)
+
+    @on(HeartbeatReceived)
+    def on_heartbeat_received(self, message: HeartbeatReceived) -> None:
+        if live := self._current(message.turn):
+            live.heartbeat_at = self.clock()
+
+    def _stream_alive(self, live: LiveTurn, now: float) -> None:
+        """A stream event arrived: the silence, if the status line pointed it out, is over."""
+        live.last_event_at = now
+        live.heartbeat_at = None
+        if live.stalled:
+            live.stalled = False
+            self.status.set(text="")
+
+    def _check_stall(self, live: LiveTurn, now: float) -> None:
+        """Point out a stream silent for ``stall_notice_s`` seconds (see the module docstring)."""
+        limit = float(getattr(self.app.settings, "stall_notice_s", None) or STALL_NOTICE_S)
+        silent = now - live.last_event_at
+        if silent < limit:
+            return
+        live.stalled = True
+        if live.heartbeat_at is not None:
+            text = f"server alive, model still thinking: no text for {silent:.0f} s · Esc cancels"
+        else:
+            text = f"no data from the server for {silent:.0f} s · Esc cancels"
+        self.status.set(text=text)
 
     @on(ExtraReceived)
     def on_extra_received(self, message: ExtraReceived) -> None:
@@ -465,6 +525,7 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
         # While text streams, the counters change in the frames that paint it (_show_counters);
         # a frame of their own 4 times a second cost as much as a fifth of the stream's CPU.
         # Waiting for the first token, or a stalled stream, still shows the time passing.
+        self._check_stall(live, now)
         if time.monotonic() - self._counters_at >= 2 * COUNTERS_INTERVAL_S:
             self.status.set(elapsed_s=now - (record.started_at or now), tokens_out=record.output_tokens_label())
             if self.reasoning_pane.shown is record:
@@ -483,12 +544,8 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
             self._tick_timer = None
         record = live.record
         now = self.clock()
-        record.ended_at = now
+        record.end(now)
         record.status = status
-        record.elapsed_ms = round((now - (record.started_at or now)) * 1000)
-        seconds = record.reasoning_seconds(now)
-        if record.reasoning and seconds is not None:
-            record.reasoning_ms = round(seconds * 1000)
         if stop is not None:
             record.stop_reason = stop.reason
         if error is not None:
@@ -519,10 +576,12 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
         self.status.set(
             state={"complete": "idle"}.get(status, status),
             text=state_text,
-            elapsed_s=record.elapsed_ms / 1000,
+            elapsed_s=(record.elapsed_ms or 0) / 1000,
             ttft_ms=record.ttft_ms,
             tokens_in=f"{record.input_tokens:,}" if record.input_tokens is not None else live.input_estimate,
             tokens_out=record.output_tokens_label(),
+            tokens_cached=record.cached_input_tokens,
+            tokens_reasoning=record.reasoning_tokens,
         )
         self.live = None
         # The last text, headers, link and status line in one frame, without waiting for a tick.
@@ -534,9 +593,8 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
     def _save_outcome(self, live: LiveTurn, error: BackendError | None) -> None:
         record = live.record
         try:
-            if record.reasoning_ms is not None:
-                live.writer.merge_extra({REASONING_MS_KEY: record.reasoning_ms})
-            live.writer.set_timing(record.ttft_ms, record.elapsed_ms)
+            record.end(self.clock())  # already ended, unless the app is closing mid-stream
+            record.save_to(live.writer)
             live.writer.finish(record.status, stop_reason=record.stop_reason,
                                error=str(error) if error is not None else None)
         except ThinkpaneError as store_error:
@@ -584,6 +642,46 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
     def action_toggle_reasoning(self) -> None:
         self.app.show_reasoning = not self.app.show_reasoning
         self.set_class(not self.app.show_reasoning, HIDE_REASONING_CLASS)
+
+    def action_toggle_thinking(self) -> None:
+        """Thinking on <-> off for the next answers (auto, the server's default, goes to off)."""
+        backend = self._reasoning_backend("thinking switch")
+        if backend is None:
+            return
+        current = backend.reasoning
+        effort = None if current.effort == "none" else current.effort
+        backend.set_reasoning(Reasoning("on" if current.off else "off", effort))
+        self._show_reasoning_setting(backend)
+
+    def action_cycle_effort(self) -> None:
+        """The next effort for the next answers: default, low, medium, high, max, default…"""
+        backend = self._reasoning_backend("reasoning-effort control", option="reasoning_effort")
+        if backend is None:
+            return
+        current = backend.reasoning
+        index = EFFORT_CYCLE.index(current.effort) if current.effort in EFFORT_CYCLE else 0
+        effort = EFFORT_CYCLE[(index + 1) % len(EFFORT_CYCLE)]
+        # Choosing an effort asks for thinking: a switch left off would silently drop it.
+        thinking = "on" if effort is not None and current.thinking == "off" else current.thinking
+        backend.set_reasoning(Reasoning(thinking, effort))
+        self._show_reasoning_setting(backend)
+
+    def _reasoning_backend(self, what: str, option: str = "thinking") -> Backend | None:
+        """The backend, if it has this control; otherwise the status line says why not."""
+        backend: Backend | None = self.app.backend
+        if backend is None:
+            self.status.set(text="no backend yet: set one up first")
+            return None
+        if not any(declared.name == option for declared in backend.options):
+            self.status.set(text=f"{backend.label} has no {what}")
+            self.app.bell()
+            return None
+        return backend
+
+    def _show_reasoning_setting(self, backend: Backend) -> None:
+        label = reasoning_label(backend)
+        self.status.set(reasoning=label, text=f"next answers: {label}" if self.live is None else
+                        f"from the next answer: {label}")
 
     @on(ReasoningLink.Selected)
     async def on_reasoning_link_selected(self, event: ReasoningLink.Selected) -> None:

@@ -26,6 +26,7 @@ from thinkpane.backends.events import (
     ContentDelta,
     Conversation,
     ErrorEvent,
+    Heartbeat,
     MessageExtra,
     Notice,
     ReasoningDelta,
@@ -34,6 +35,7 @@ from thinkpane.backends.events import (
 )
 from thinkpane.tui.screens.chat.messages import (
     ExtraReceived,
+    HeartbeatReceived,
     NoticeReceived,
     StreamCancelled,
     StreamFailed,
@@ -107,7 +109,9 @@ async def pump_stream(
                 if text.add(content=event.text):
                     await asyncio.sleep(0)
             elif isinstance(event, Usage):
-                post(UsageReceived(turn, event.input_tokens, event.output_tokens))
+                post(UsageReceived(turn, event))
+            elif isinstance(event, Heartbeat):
+                post(HeartbeatReceived(turn))
             elif isinstance(event, Notice):
                 post(NoticeReceived(turn, event.text, event.level))
             elif isinstance(event, MessageExtra):
