@@ -284,6 +284,66 @@ async def test_streaming_disabled_falls_back_to_predict_once_and_says_so(standin
     assert len(stream_requests(server)) == 1  # the choice is remembered
 
 
+async def test_a_stock_cluster_that_cannot_stream_http_falls_back_to_predict(standin, tmp_path):
+    # No reactor-netty4: OpenSearch core refuses _predict/stream before ML Commons sees it,
+    # whatever stream_enabled says.
+    server = standin(initial_settings={ML + "stream_enabled": "true"}, http_streaming=False)
+    backend = OpenSearchBackend(await provisioned(server, tmp_path, thinking="off"))
+    events = await chat(backend)
+    [notice] = [e for e in events if isinstance(e, Notice)]
+    assert "streaming is unavailable" in notice.text and "HTTP layer does not stream" in notice.text
+    assert text(events, ContentDelta) == "Hello from the stand-in." and isinstance(events[-1], Stop)
+    again = await chat(backend)
+    assert not any(isinstance(e, Notice) for e in again)
+    assert len(stream_requests(server)) == 1  # the refusal will not change: remembered
+
+
+async def test_auto_mode_is_fixed_only_by_a_first_streamed_answer(standin, tmp_path):
+    server = standin(initial_settings={ML + "stream_enabled": "true"})
+    backend = OpenSearchBackend(await provisioned(server, tmp_path, thinking="off"))
+    server.config.provider_failure = (503, json.dumps({"error": {"message": "Server busy"}}))
+    failed = await chat(backend)
+    assert errors(failed) and not any(isinstance(e, Notice) and "_predict/stream" in e.text for e in failed)
+    server.config.provider_failure = None
+    events = await chat(backend)  # auto again: streams, and now says so
+    assert any(isinstance(e, Notice) and "streaming with _predict/stream" in e.text for e in events)
+    assert len(stream_requests(server)) == 2 and text(events, ContentDelta) == "Hello from the stand-in."
+
+
+@pytest.mark.parametrize(
+    ("given", "parameters", "reasoning"),
+    [
+        ({"thinking": "off"}, {"thinking": "disabled"}, False),
+        ({"thinking": "on", "reasoning_effort": "max"}, {"thinking": "enabled", "reasoning_effort": "max"}, True),
+        ({}, {}, True),  # auto: the connector's defaults (DeepSeek's own), thinking on
+    ],
+)
+async def test_thinking_and_effort_travel_as_predict_parameters_into_the_template(standin, tmp_path, given,
+                                                                                 parameters, reasoning):
+    server = standin()
+    backend = OpenSearchBackend(await provisioned(server, tmp_path, mode="predict", **given))
+    events = await chat(backend)
+    call = server.state.provider_calls[-1]
+    sent = {k: v for k, v in call["parameters"].items() if k in ("thinking", "reasoning_effort")}
+    assert sent == parameters
+    body = call["body"]  # what DeepSeek received, the template filled in
+    assert body["thinking"] == {"type": parameters.get("thinking", "enabled")}
+    assert body["reasoning_effort"] == parameters.get("reasoning_effort", "high")
+    assert bool(text(events, ReasoningDelta)) is reasoning
+
+
+async def test_a_retired_model_name_is_replaced_per_turn_with_a_notice(standin, tmp_path):
+    server = standin()
+    settings = await provisioned(server, tmp_path, mode="predict")
+    backend = OpenSearchBackend({**settings, "deepseek_model": "deepseek-chat"})
+    assert backend.model == "deepseek-v4-flash"
+    events = await chat(backend)
+    [notice] = [e for e in events if isinstance(e, Notice) and "retired" in e.text]
+    assert "deepseek-chat" in notice.text and "deepseek-v4-flash with thinking off" in notice.text
+    call = server.state.provider_calls[-1]
+    assert call["model"] == "deepseek-v4-flash" and call["body"]["thinking"] == {"type": "disabled"}
+
+
 async def test_stream_mode_on_a_cluster_without_streaming_is_an_error(standin, tmp_path):
     server = standin()
     backend = OpenSearchBackend(await provisioned(server, tmp_path, deepseek_model="deepseek-v4-flash", thinking="off", mode="stream"))

@@ -319,6 +319,65 @@ async def test_rerun_with_a_new_key_updates_the_connector_and_redeploys(standin,
     assert server.counts()["connectors"] == 1
 
 
+async def test_rerun_while_the_model_is_deployed_undeploys_before_updating_the_connector(standin, state_path):
+    server = standin()
+    await run(OpenSearchProvisioner(provision_settings(server), state_path).provision())
+    saved = json.loads(state_path.read_text())
+    # What a real cluster answers to a PUT on the connector of a deployed model.
+    with pytest.raises(Exception, match="please undeploy the models first") as refused:
+        raw_client(server).transport.perform_request(
+            "PUT", f"/_plugins/_ml/connectors/{saved['connector_id']}", body={"credential": {"deepSeek_key": "x"}})
+    assert getattr(refused.value, "status_code", None) == 400
+
+    new_key = "sk-rotated0123456789abc"
+    events = await run(OpenSearchProvisioner(provision_settings(server, deepseek_api_key=Secret(new_key)),
+                                             state_path).provision())
+    connector_lines = [e.message for e in events if e.step == "connector"]
+    assert any(f"Undeploying model {saved['model_id']} first" in line for line in connector_lines)
+    assert final(events, "connector").status == "skip"
+    assert final(events, "deploy").status == "ok"  # deployed again
+    assert final(events, "test").status == "ok"
+    assert server.state.connectors[saved["connector_id"]]["credential"] == {"deepSeek_key": new_key}
+    assert server.state.provider_calls[-1]["authorization"] == f"Bearer {new_key}"
+    assert server.counts() == {"model_groups": 1, "connectors": 1, "models": 1, "deployed": 1}
+
+
+async def test_a_connector_held_by_someone_elses_deployed_model_fails_with_the_clusters_message(standin, state_path):
+    server = standin()
+    settings = provision_settings(server)
+    await run(OpenSearchProvisioner(settings, state_path).provision())
+    saved = json.loads(state_path.read_text())
+    client = raw_client(server)
+    other = client.plugins.ml.register_model(body={
+        "name": "someone-elses", "function_name": "remote",
+        "model_group_id": saved["model_group_id"], "connector_id": saved["connector_id"]})["model_id"]
+    client.plugins.ml.deploy_model(model_id=other)
+    client.plugins.ml.undeploy_model(model_id=saved["model_id"])  # ours is not what holds it
+
+    events = await run(OpenSearchProvisioner(settings, state_path).provision())
+    failed = final(events, "connector")
+    assert failed.status == "fail"
+    # The cluster's own words, with the model that holds the connector: nothing of theirs is undeployed.
+    assert "models are still using this connector, please undeploy the models first" in failed.data["detail"]
+    assert other in failed.data["detail"]
+    assert server.state.models[other]["model_state"] == "DEPLOYED"
+
+
+async def test_an_older_connector_gains_the_thinking_template_on_rerun(standin, state_path):
+    server = standin()
+    await run(OpenSearchProvisioner(provision_settings(server), state_path).provision())
+    connector = server.state.connectors[json.loads(state_path.read_text())["connector_id"]]
+    # As an earlier Thinkpane made it: the blueprint's body, retries on.
+    connector["actions"][0]["request_body"] = '{ "model": "${parameters.model}", "messages": ${parameters.messages} }'
+    connector["parameters"] = {"endpoint": "api.deepseek.com", "model": "deepseek-v4-flash"}
+    connector["client_config"]["max_retry_times"] = 2
+    events = await run(OpenSearchProvisioner(provision_settings(server), state_path).provision())
+    assert final(events, "test").status == "ok"
+    assert "${parameters.thinking}" in connector["actions"][0]["request_body"]
+    assert connector["parameters"]["thinking"] == "enabled"
+    assert connector["client_config"]["max_retry_times"] == 0
+
+
 # --------------------------------------------------------------------------- failures at connect
 
 
