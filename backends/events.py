@@ -92,6 +92,33 @@ class Usage:
     cache_write_tokens: int | None = None
     type: Literal["usage"] = "usage"
 
+    @classmethod
+    def from_openai(cls, usage: Mapping[str, Any]) -> Usage:
+        """A chat completion's ``usage`` with its details, in DeepSeek's and OpenAI's
+        spellings (also as ML Commons relays it, every number a double)."""
+        completion = usage.get("completion_tokens_details")
+        prompt = usage.get("prompt_tokens_details")
+        cached = _count(usage.get("prompt_cache_hit_tokens"))  # DeepSeek
+        if cached is None and isinstance(prompt, Mapping):
+            cached = _count(prompt.get("cached_tokens"))  # OpenAI, OpenRouter, vLLM
+        return cls(
+            input_tokens=_count(usage.get("prompt_tokens")),
+            output_tokens=_count(usage.get("completion_tokens")),
+            reasoning_tokens=_count(completion.get("reasoning_tokens")) if isinstance(completion, Mapping) else None,
+            cached_input_tokens=cached,
+        )
+
+
+def _count(value: Any) -> int | None:
+    """A token count: an int, or a whole float (ML Commons' doubles); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
 
 StopReason = Literal[
     "end_turn",  # the model finished

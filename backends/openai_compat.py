@@ -310,6 +310,23 @@ class OpenAIBackend(Backend):
             context.model_hint = CURRENT_MODELS_HINT
         return context
 
+    def endpoint(self) -> str:
+        return self.base_url
+
+    def no_reasoning_hint(self) -> str:
+        return {
+            "deepseek": "Thinking may be off: use --thinking on (deepseek-v4-flash and deepseek-v4-pro think "
+                        "when asked).",
+            "openai": "OpenAI's API does not return its models' reasoning text; only its token count.",
+            "openrouter": "Use --thinking on, and a model that reasons (OpenRouter lists them).",
+            "vllm": "Start vLLM or SGLang with a reasoning parser (e.g. --reasoning-parser qwen3), "
+                    "and use --thinking on.",
+            "ollama": "Use a thinking model (e.g. qwen3 or deepseek-r1) and --thinking on.",
+            "llamacpp": "Start llama-server with --jinja, and use --thinking on (it asks for reasoning_format "
+                        "deepseek).",
+        }.get(self.dialect, "If the model thinks inside its answer, set --think-tags open; if the server "
+                            "is vLLM, Ollama or llama.cpp, name it with --dialect and use --thinking on.")
+
     def reasoning_fields(self) -> dict[str, Any]:
         """The request fields for the thinking switch and effort in this server's dialect; a
         setting it cannot honour is told once (only when the user changed it from the default)."""
@@ -377,6 +394,7 @@ class OpenAIBackend(Backend):
 
     async def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
         turn = _Turn(think_mode=self.think_mode())
+        self.reasoning_channel = "none"
         try:
             # aclosing: when our consumer closes us, the inner generators (and with them the
             # HTTP response) are closed right away, not whenever garbage collection runs.
@@ -525,21 +543,26 @@ class OpenAIBackend(Backend):
     def _on_chunk(self, chunk: Mapping[str, Any], turn: _Turn) -> Iterator[StreamEvent]:
         usage = chunk.get("usage")
         if isinstance(usage, Mapping):
-            turn.usage = usage_from(usage)
+            turn.usage = Usage.from_openai(usage)
         choice = _first_choice(chunk.get("choices"))
         if choice is None:
             return
         delta = choice.get("delta") or choice.get("message") or {}
         if isinstance(delta, Mapping):
+            channel = "reasoning_content"
             reasoning = delta.get("reasoning_content")
             if not isinstance(reasoning, str) or not reasoning:
-                reasoning = delta.get("reasoning")
+                channel, reasoning = "reasoning", delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
                 turn.native_reasoning = True
+                self.reasoning_channel = channel
                 yield ReasoningDelta(reasoning)
             content = delta.get("content")
             if isinstance(content, str) and content:
-                yield from turn.split(content)
+                for event in turn.split(content):
+                    if isinstance(event, ReasoningDelta) and self.reasoning_channel == "none":
+                        self.reasoning_channel = "think_tags"
+                    yield event
         finish = choice.get("finish_reason")
         if finish:
             turn.finish_reason = str(finish)
@@ -586,25 +609,6 @@ def _first_choice(choices: Any) -> Mapping[str, Any] | None:
         if isinstance(choice, Mapping) and choice.get("index", 0) == 0:
             return choice
     return None
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def usage_from(usage: Mapping[str, Any]) -> Usage:
-    """A chat completion's ``usage`` with its details (DeepSeek's and OpenAI's spellings)."""
-    completion = usage.get("completion_tokens_details")
-    prompt = usage.get("prompt_tokens_details")
-    cached = _int(usage.get("prompt_cache_hit_tokens"))  # DeepSeek
-    if cached is None and isinstance(prompt, Mapping):
-        cached = _int(prompt.get("cached_tokens"))  # OpenAI, OpenRouter, vLLM
-    return Usage(
-        input_tokens=_int(usage.get("prompt_tokens")),
-        output_tokens=_int(usage.get("completion_tokens")),
-        reasoning_tokens=_int(completion.get("reasoning_tokens")) if isinstance(completion, Mapping) else None,
-        cached_input_tokens=cached,
-    )
 
 
 def _option(name: str) -> Option:

@@ -106,6 +106,8 @@ async def test_reasoner_uses_predict_and_shows_reasoning_then_answer(standin, tm
     # dataAsMap numbers are doubles (12.0): they become ints.
     assert (usage.input_tokens, usage.output_tokens) == (12, 34)
     assert type(usage.input_tokens) is int
+    # DeepSeek's usage details come through ML Commons too (as doubles).
+    assert (usage.reasoning_tokens, usage.cached_input_tokens) == (20, 0)
     assert events[-1] == Stop("end_turn", "stop")
     assert stream_requests(server) == []  # reasoning matters more than streaming
     # The notice is said once.

@@ -29,6 +29,7 @@ from thinkpane.backends.events import (
 )
 from thinkpane.backends.openai_compat import OpenAIBackend
 from thinkpane.backends.thinking import Reasoning, detect_dialect
+from tests import backend_fixtures
 from tests.servers.openai_sse import DONE, Respond, chunk, error_body, serve
 
 KEY = "sk-thinkpane-test-0123456789abcdef"
@@ -227,21 +228,8 @@ async def test_keep_alive_comments_before_the_answer_are_heartbeats():
 
 # --------------------------------------------------------------------------- Bedrock
 
-bedrock = pytest.importorskip("boto3")
-
-
-@pytest.fixture
-def aws(monkeypatch, tmp_path):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDTHINKPANETEST1234")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "tHiNkPaNe/DuMmY+SeCrEt0123456789abcdefXYZ")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
-    for var in ("AWS_BEARER_TOKEN_BEDROCK", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION"):
-        monkeypatch.delenv(var, raising=False)
-    from tests.servers.bedrock_eventstream import BedrockStandIn
-
-    with BedrockStandIn() as stand_in:
-        yield stand_in
+aws_env = backend_fixtures.aws_env
+aws = backend_fixtures.bedrock_server  # the Bedrock stand-in, with dummy keys in the environment
 
 
 def bedrock_backend(server, **settings):

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import ConfigurationError, InvalidRequestError
-from thinkpane.backends.events import Conversation, ErrorEvent, Notice, StreamEvent
+from thinkpane.backends.events import Conversation, ErrorEvent, Notice, ReasoningDelta, StreamEvent
 from thinkpane.backends.options import Option, http_url
 from thinkpane.backends.secrets import env_secrets
 from thinkpane.backends.bedrock.errors import ErrorContext, from_exception, retry_code
@@ -140,6 +140,33 @@ class BedrockBackend(Backend):
                 values.append(value)
         return values
 
+    def endpoint(self) -> str | None:
+        if self.settings.get("endpoint_url"):
+            return str(self.settings["endpoint_url"])
+        return f"https://bedrock-runtime.{self.region}.amazonaws.com" if self.region else None
+
+    def no_reasoning_hint(self) -> str:
+        return ("Use a model that reasons: DeepSeek-R1 (--model us.deepseek.r1-v1:0), or Claude or "
+                "DeepSeek V3.x with --thinking on.")
+
+    def credentials(self) -> list[str]:
+        """The AWS credential chain's answer: which provider found keys (never the keys)."""
+        try:
+            import boto3
+            from botocore.exceptions import NoCredentialsError
+
+            session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
+            found = session.get_credentials()
+            if found is None:
+                raise NoCredentialsError()
+        except ImportError:
+            raise ConfigurationError(
+                "The bedrock backend needs boto3", "Install it with: pip install 'thinkpane[bedrock]'") from None
+        except Exception as exc:  # noqa: BLE001 - every boto3 failure becomes a typed error
+            raise from_exception(exc, self._error_context()) from None
+        where = f" (profile {self.profile})" if self.profile else ""
+        return [f"AWS credentials: found by the {found.method} provider{where}"]
+
     def _error_context(self) -> ErrorContext:
         return ErrorContext(
             model=self.model, region=self.region, profile=self.profile,
@@ -211,6 +238,7 @@ class BedrockBackend(Backend):
             yield ErrorEvent(InvalidRequestError(
                 "Nothing to send to Bedrock", "The conversation has no user message with text."))
             return
+        self.reasoning_channel = "none"
         note = self.thinking_fields().note
         if note and note not in self._told:
             self._told.add(note)
@@ -225,6 +253,8 @@ class BedrockBackend(Backend):
                 try:
                     async for event in call.events():
                         for out in translator.feed(event):
+                            if isinstance(out, ReasoningDelta):
+                                self.reasoning_channel = "bedrock_reasoning"
                             yield out
                     closing = translator.finish()
                 except Exception as exc:  # noqa: BLE001 - every failure becomes an ErrorEvent

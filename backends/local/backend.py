@@ -54,6 +54,7 @@ from thinkpane.backends.events import (
     Conversation,
     ErrorEvent,
     Notice,
+    ReasoningDelta,
     Stop,
     StopReason,
     StreamEvent,
@@ -197,6 +198,10 @@ class LocalBackend(Backend):
 
     # ------------------------------------------------------------------ loading
 
+    def no_reasoning_hint(self) -> str:
+        return ("This model does not think: point --model-path at a reasoning GGUF (a DeepSeek-R1 "
+                "distill or Qwen3).")
+
     @property
     def loaded(self) -> bool:
         return self._llm is not None
@@ -304,6 +309,7 @@ class LocalBackend(Backend):
             yield ErrorEvent(error)
             return
 
+        self.reasoning_channel = "none"
         reasoning = self.reasoning
         if reasoning.off and not self._thinking_switch and self._think_mode != "off" and not self._told_no_switch:
             self._told_no_switch = True
@@ -326,12 +332,12 @@ class LocalBackend(Backend):
         try:
             while True:
                 kind, value = await job.queue.get()
-                if kind == "text":
-                    for event in splitter.feed(value):
-                        yield event
-                    continue
-                for event in splitter.flush():
+                for event in splitter.feed(value) if kind == "text" else splitter.flush():
+                    if isinstance(event, ReasoningDelta):
+                        self.reasoning_channel = "think_tags"
                     yield event
+                if kind == "text":
+                    continue
                 if kind == "error":
                     yield ErrorEvent(self._generation_error(*value))
                     return

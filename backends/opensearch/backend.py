@@ -231,7 +231,15 @@ class OpenSearchBackend(Backend):
                 yield MessageExtra({MEMORY_EXTRA_KEY: memory_id})
         yield stop
 
+    def endpoint(self) -> str:
+        return self._cs.url
+
+    def no_reasoning_hint(self) -> str:
+        return ("ML Commons streaming drops DeepSeek's reasoning: use --mode predict (or auto), "
+                "and --thinking on.")
+
     async def _turn(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
+        self.reasoning_channel = "none"
         messages = conversation.history_without_reasoning()
         warning = tls_warning(self._cs)
         if warning and not self._tls_warned:
@@ -312,6 +320,7 @@ class OpenSearchBackend(Backend):
             yield ErrorEvent(from_exception(exc, self._ctx()))
             return
         if reply.reasoning:
+            self.reasoning_channel = "reasoning_content"
             yield ReasoningDelta(reply.reasoning)
         if reply.content:
             yield ContentDelta(reply.content)
