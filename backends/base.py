@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -144,6 +144,10 @@ class Backend(abc.ABC):
         """The thinking switch and effort the next turn asks for (backends/thinking.py)."""
         return Reasoning.from_settings(self.settings)
 
+    def reasoning_label(self) -> str:
+        """"thinking on · effort high" (what the status line shows), "" without the switch."""
+        return self.reasoning.label() if self.switches_thinking() else ""
+
     def set_reasoning(self, reasoning: Reasoning) -> None:
         """Ask the next turns for ``reasoning`` (the chat screen's keys; this session only).
         Only what the backend declares is changed."""
@@ -176,14 +180,14 @@ class Backend(abc.ABC):
         """
 
     @abc.abstractmethod
-    def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
+    def stream(self, conversation: Conversation) -> AsyncGenerator[StreamEvent, None]:
         """Stream one assistant turn for ``conversation``. See the module docstring."""
 
     async def aclose(self) -> None:
         """Release clients and pools. Called once when the app is done with the backend."""
 
 
-async def guarded(backend: Backend, conversation: Conversation) -> AsyncIterator[StreamEvent]:
+async def guarded(backend: Backend, conversation: Conversation) -> AsyncGenerator[StreamEvent, None]:
     """``backend.prepare()`` then ``backend.stream()``, with every escape turned into an
     ErrorEvent and secrets redacted.
 
@@ -191,7 +195,7 @@ async def guarded(backend: Backend, conversation: Conversation) -> AsyncIterator
     closed on the way out so the backend can hang up its HTTP connection.
     """
     secrets = backend.secrets()
-    agen: AsyncIterator[StreamEvent] | None = None
+    agen: AsyncGenerator[StreamEvent, None] | None = None
     try:
         if text := backend.preparing():
             yield Notice(text)

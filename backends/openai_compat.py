@@ -39,10 +39,10 @@ import ipaddress
 import json
 import os
 import ssl
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -77,6 +77,8 @@ from thinkpane.backends.http_errors import (
     error_from_exception,
     error_from_payload,
     error_from_response,
+    is_transport_failure,
+    kept,
     looks_like_html,
     read_bounded,
 )
@@ -147,6 +149,7 @@ class _Turn:
     usage: Usage | None = None
     body_started: bool = False
     saw_data: bool = False
+    text_arrived: bool = False  # some reasoning or answer text was yielded (errors say it is kept)
     done: bool = False
 
     def split(self, content: str) -> list[StreamEvent]:
@@ -166,7 +169,7 @@ class OpenAIBackend(Backend):
         "DeepSeek (default), OpenAI, OpenRouter, vLLM, SGLang, llama.cpp, Ollama: any "
         "server with a streaming /v1/chat/completions."
     )
-    options = (
+    options: ClassVar[tuple[Option, ...]] = (
         Option(
             "base_url", "Base URL",
             "The API root, usually ending in /v1 (http://127.0.0.1:8080/v1 for llama.cpp, "
@@ -226,12 +229,17 @@ class OpenAIBackend(Backend):
     STREAMS_REASONING = True  # reasoning_content deltas, or <think> text split as it streams
     IMPLEMENTS_CANCEL = True  # closing the response hangs up; servers stop generating
     NEEDS_NETWORK = True  # a server over HTTP, even when it is on localhost
+    # Off for servers that ignore keys wherever they run (Ollama).
+    NEEDS_KEY_OFF_LOOPBACK: bool = True
+    # A subclass for one kind of server names its dialect (Ollama); None: the dialect option,
+    # detected from the base URL by default.
+    DIALECT: ClassVar[str | None] = None
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         super().__init__(settings)
         self.base_url = str(self.settings["base_url"]).strip()
         self._check_url()
-        if not self.settings["api_key"] and not is_loopback_url(self.base_url):
+        if not self.settings.get("api_key") and self.NEEDS_KEY_OFF_LOOPBACK and not is_loopback_url(self.base_url):
             raise ConfigurationError(
                 f"No API key for {self.base_url}",
                 "Set DEEPSEEK_API_KEY or OPENAI_API_KEY, pass --api-key, or run "
@@ -240,14 +248,14 @@ class OpenAIBackend(Backend):
         self.url = chat_completions_url(self.base_url)
         self._include_usage = bool(self.settings["include_usage"])
         self._client: httpx.AsyncClient | None = None
-        chosen = str(self.settings["dialect"])
+        chosen = self.DIALECT or str(self.settings.get("dialect") or "auto")
         self.dialect = detect_dialect(self.base_url) if chosen == "auto" else chosen
         self._notices: list[str] = []  # told once, before the next answer
         self._told: set[str] = set()
         if self.dialect == "deepseek" and (found := replacement(self.model)):
             self._notices.append(retired_notice(self.model))
             self.settings["model"] = found[0]
-            if self.settings["thinking"] == _option("thinking").default:
+            if self.settings["thinking"] == self._default("thinking"):
                 self.settings["thinking"] = found[1]
 
     # ------------------------------------------------------------------ setup
@@ -279,7 +287,7 @@ class OpenAIBackend(Backend):
             except (OSError, ssl.SSLError) as exc:
                 raise ConfigurationError(
                     f"Cannot use the CA bundle {path}",
-                    "Point ca_bundle at a readable PEM file with the server's CA certificate.",
+                    "Point --ca-bundle at a readable PEM file with the server's CA certificate.",
                     detail=str(exc),
                 ) from None
         return bool(self.settings["verify_tls"])
@@ -327,12 +335,15 @@ class OpenAIBackend(Backend):
         }.get(self.dialect, "If the model thinks inside its answer, set --think-tags open; if the server "
                             "is vLLM, Ollama or llama.cpp, name it with --dialect and use --thinking on.")
 
+    def _default(self, name: str) -> Any:
+        return next(option.default for option in self.options if option.name == name)
+
     def reasoning_fields(self) -> dict[str, Any]:
         """The request fields for the thinking switch and effort in this server's dialect; a
         setting it cannot honour is told once (only when the user changed it from the default)."""
         reasoning = self.reasoning
         fields = openai_fields(self.dialect, reasoning)
-        chose = (reasoning.thinking, reasoning.effort) != (_option("thinking").default, None)
+        chose = (reasoning.thinking, reasoning.effort) != (self._default("thinking"), None)
         if fields.note and chose:
             self._notices.append(fields.note)
         return fields.body
@@ -392,7 +403,7 @@ class OpenAIBackend(Backend):
 
     # ------------------------------------------------------------------ streaming
 
-    async def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
+    async def stream(self, conversation: Conversation) -> AsyncGenerator[StreamEvent, None]:
         turn = _Turn(think_mode=self.think_mode())
         self.reasoning_channel = "none"
         try:
@@ -406,7 +417,7 @@ class OpenAIBackend(Backend):
                 yield event
             yield ErrorEvent(scrub_error(error, self.secrets()))
 
-    async def _stream(self, conversation: Conversation, turn: _Turn) -> AsyncIterator[StreamEvent]:
+    async def _stream(self, conversation: Conversation, turn: _Turn) -> AsyncGenerator[StreamEvent, None]:
         ctx = self._context()
         client = self._http()
         body = self.request_body(conversation)
@@ -428,8 +439,11 @@ class OpenAIBackend(Backend):
                         async for event in events:
                             yield event
                     return
-            except httpx.HTTPError as exc:
-                raise error_from_exception(exc, ctx, mid_stream=turn.body_started) from None
+            except Exception as exc:
+                if not is_transport_failure(exc):
+                    raise
+                raise error_from_exception(
+                    exc, ctx, mid_stream=turn.body_started, partial=turn.text_arrived) from None
 
     @staticmethod
     def _refuses_stream_options(status: int, raw: bytes, body: Mapping[str, Any]) -> bool:
@@ -446,7 +460,7 @@ class OpenAIBackend(Backend):
             )
         return error_from_response(response.status_code, response.headers, raw, ctx)
 
-    async def _read_body(self, response: httpx.Response, turn: _Turn, ctx: HttpContext) -> AsyncIterator[StreamEvent]:
+    async def _read_body(self, response: httpx.Response, turn: _Turn, ctx: HttpContext) -> AsyncGenerator[StreamEvent, None]:
         content_type = response.headers.get("content-type", "").lower()
         if "application/json" in content_type:
             # The server ignored stream=true (some proxies do): one JSON answer.
@@ -505,7 +519,7 @@ class OpenAIBackend(Backend):
             )
         raise IncompleteStreamError(
             "The stream ended before the model finished",
-            "The partial answer is kept; send again to get a complete one.",
+            kept(turn.text_arrived) + "Send again to get a complete answer.",
             detail="No finish_reason and no [DONE] before the connection closed.",
             retryable=True,
         )
@@ -521,14 +535,15 @@ class OpenAIBackend(Backend):
         try:
             payloads = [json.loads(data)]
         except ValueError:
-            payloads = _json_lines(data)  # several data lines with no blank line between
-            if payloads is None:
+            lines = _json_lines(data)  # several data lines with no blank line between
+            if lines is None:
                 raise ProtocolError(
                     f"{ctx.service} sent a malformed stream event",
-                    "The partial answer is kept. Check that the base URL points to an "
+                    kept(turn.text_arrived) + "Check that the base URL points to an "
                     "OpenAI-compatible server.",
                     detail=ctx.clean(data[:200]),
                 ) from None
+            payloads = lines
         for payload in payloads:
             if not isinstance(payload, Mapping):
                 raise ProtocolError(
@@ -537,7 +552,7 @@ class OpenAIBackend(Backend):
                     detail=ctx.clean(data[:200]),
                 )
             if payload.get("error") or message.event == "error":
-                raise error_from_payload(payload.get("error") or payload, ctx)
+                raise error_from_payload(payload.get("error") or payload, ctx, partial=turn.text_arrived)
             yield from self._on_chunk(payload, turn)
 
     def _on_chunk(self, chunk: Mapping[str, Any], turn: _Turn) -> Iterator[StreamEvent]:
@@ -554,11 +569,12 @@ class OpenAIBackend(Backend):
             if not isinstance(reasoning, str) or not reasoning:
                 channel, reasoning = "reasoning", delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
-                turn.native_reasoning = True
+                turn.native_reasoning = turn.text_arrived = True
                 self.reasoning_channel = channel
                 yield ReasoningDelta(reasoning)
             content = delta.get("content")
             if isinstance(content, str) and content:
+                turn.text_arrived = True
                 for event in turn.split(content):
                     if isinstance(event, ReasoningDelta) and self.reasoning_channel == "none":
                         self.reasoning_channel = "think_tags"
@@ -611,10 +627,6 @@ def _first_choice(choices: Any) -> Mapping[str, Any] | None:
     return None
 
 
-def _option(name: str) -> Option:
-    return next(option for option in OpenAIBackend.options if option.name == name)
-
-
 def _json_lines(data: str) -> list[Any] | None:
     if "\n" not in data:
         return None
@@ -627,8 +639,8 @@ def _json_lines(data: str) -> list[Any] | None:
 def _html_error(ctx: HttpContext) -> ProtocolError:
     return ProtocolError(
         f"{ctx.service} answered with HTML instead of an event stream",
-        "The server answered with HTML — is the base URL right? It should be the API root, "
-        "usually ending in /v1 (e.g. https://api.deepseek.com/v1).",
+        "Is the base URL right? It should be the API root, usually ending in /v1 "
+        "(e.g. https://api.deepseek.com/v1).",
     )
 
 

@@ -210,11 +210,6 @@ def openai_fields(dialect: str, reasoning: Reasoning) -> Fields:
     return Fields({})
 
 
-def openai_request_fields(thinking: str) -> dict[str, Any]:
-    """Ollama's fields for the thinking switch alone (``off`` -> ``reasoning_effort: "none"``)."""
-    return openai_fields("ollama", Reasoning(thinking)).body
-
-
 def _no_effort(name: str) -> str:
     return f"{name} has no reasoning-effort control; only thinking on or off is sent."
 
@@ -284,8 +279,13 @@ def template_switch(chat_template: str) -> str:
     return QWEN3_SWITCH if "enable_thinking" in chat_template else ""
 
 
-def with_soft_switch(messages: Sequence[dict[str, Any]], reasoning: Reasoning, switch: str) -> list[dict[str, Any]]:
-    """``messages`` as sent to the model: with ``/no_think`` when thinking is off and the model knows it."""
+def with_soft_switch(
+    messages: Sequence[dict[str, Any]], reasoning: Reasoning | str, switch: str
+) -> list[dict[str, Any]]:
+    """``messages`` as sent to the model: with ``/no_think`` when thinking is off and the model
+    knows it. ``reasoning``: the setting, or just the switch ("on", "off", "auto")."""
+    if isinstance(reasoning, str):
+        reasoning = Reasoning(reasoning)
     out = [dict(message) for message in messages]
     if not reasoning.off or switch != QWEN3_SWITCH:
         return out

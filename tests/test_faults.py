@@ -309,7 +309,7 @@ async def test_chat_store_flush_failure_keeps_text_on_screen_and_app_running(sto
         await wait_until(pilot, lambda: app.chat.live is not None, "started")
         backend.put(ReasoningDelta("saved thought. "), ContentDelta("saved part. "))
         await wait_until(pilot, lambda: "saved part" in shown_answer(app), "first text")
-        app.chat.live.writer.flush()
+        app.chat.live.recorder.flush()
         # The disk fills up: SQLite may not grow the file any more.
         pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
         store._conn.execute(f"PRAGMA max_page_count = {pages}")

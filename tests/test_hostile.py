@@ -537,7 +537,7 @@ async def test_store_error_notification_shows_markup_literally(store):
     async with app.run_test(size=(160, 50), notifications=True) as pilot:
         await send(pilot, "go")
         await wait_until(pilot, lambda: app.chat.live is not None, "turn started")
-        app.chat.live.writer = _RefusingWriter()
+        app.chat.live.recorder.writer = _RefusingWriter()
         backend.put(ContentDelta("answer"), Stop())
         backend.end()
         await wait_until(pilot, lambda: app.chat.live is None, "turn ended")

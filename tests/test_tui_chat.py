@@ -83,6 +83,31 @@ async def test_prompt_streams_reasoning_then_answer_into_their_panes(store):
     assert [m.content for m in backend.received[0].messages] == ["Why is the sky blue?"]
 
 
+async def test_the_state_says_thinking_until_answer_text_reaches_the_pane(store, monkeypatch):
+    # The worker records the answer's first words before the screen has shown the reasoning
+    # that came first: the status line follows the panes, not the record.
+    from thinkpane.tui.widgets.status_line import StatusLine
+
+    states: list[str] = []
+    set_status = StatusLine.set
+
+    def recording_set(self, **changes):
+        set_status(self, **changes)
+        if not states or states[-1] != self.info.state:
+            states.append(self.info.state)
+
+    monkeypatch.setattr(StatusLine, "set", recording_set)
+    backend = GatedBackend()
+    app = make_app(store, backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "quick one")
+        await wait_until(pilot, lambda: app.chat.live is not None, "stream start")
+        backend.put(ReasoningDelta("Easy."), ContentDelta("Yes."), Stop())
+        backend.end()
+        await wait_until(pilot, lambda: app.chat.live is None, "stream end")
+    assert states[states.index("waiting"):] == ["waiting", "thinking", "answering", "idle"]
+
+
 async def test_ctrl_j_inserts_a_newline_and_does_not_send(store):
     backend = ScriptedBackend()
     app = make_app(store, backend)
@@ -172,6 +197,7 @@ async def test_an_error_mid_stream_keeps_the_partial_text_and_shows_title_and_hi
 
 
 async def test_a_stream_that_ends_without_stop_is_an_incomplete_answer(store):
+    # The same check as thinkpane ask's (tests/test_cli_ask.py): both go through TurnRecorder.
     backend = GatedBackend()
     app = make_app(store, backend)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -180,7 +206,11 @@ async def test_a_stream_that_ends_without_stop_is_an_incomplete_answer(store):
         backend.end()
         await wait_until(pilot, lambda: app.chat.live is None, "end")
         assert app.chat.transcript.answers()[-1].record.status == "error"
-        assert "stopped before the answer was finished" in rendered_text(app.chat.transcript.answers()[-1].note)
+        note = rendered_text(app.chat.transcript.answers()[-1].note)
+        assert "Gated stopped before the answer was finished" in note
+        assert "The partial answer is kept. Try again." in note
+    answer = store.load_messages(store.list_conversations()[0].id)[-1]
+    assert (answer.status, answer.content) == ("error", "Half an ans")
 
 
 async def test_a_send_without_a_usable_backend_keeps_the_prompt(store):

@@ -251,7 +251,7 @@ async def test_a_silent_stream_is_pointed_out_then_keep_alives_say_the_model_sti
         backend.put(ReasoningDelta("Hmm."))
         await wait_until(pilot, lambda: chat.live is not None and chat.live.record.reasoning, "reasoning")
         clock.now = 1020.0
-        chat._tick()  # what the timer does: 20 s of silence is not yet worth a word
+        chat.live.tick()  # what the timer does: 20 s of silence is not yet worth a word
         await pilot.pause()
         assert "Esc cancels" not in status(app)
         clock.now = 1042.0

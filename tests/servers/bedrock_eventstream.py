@@ -3,9 +3,11 @@
 Real HTTP/1.1 on 127.0.0.1: ``POST /model/{modelId}/converse-stream`` answers
 ``200`` with ``Content-Type: application/vnd.amazon.eventstream`` and
 ``Transfer-Encoding: chunked``, one chunk per frame (without chunking urllib3 buffers
-64 KiB and nothing streams). Frames are encoded here with ``zlib.crc32`` exactly as
-described in /work/shared/reference/bedrock-conversestream.md, including the ``"p"``
-padding field real AWS puts in every payload.
+64 KiB and nothing streams). Frames are encoded here with ``zlib.crc32`` as the AWS event
+stream encoding specifies (prelude with total and header lengths, prelude CRC, headers,
+payload, message CRC; see the AWS SDKs' "Event Stream Encoding" documentation and
+botocore's ``eventstream.py``, which decodes them), including the ``"p"`` padding field real
+AWS puts in every payload.
 
 Scenarios are chosen, first match wins, by: a model id ``scenario.NAME``, the queue
 filled with :meth:`BedrockStandIn.enqueue`, the server's default scenario. The bare id

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from thinkpane.tui.app.app import ThinkpaneApp
 
 
 class ThinkpaneCommands(Provider):
     def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
-        app = self.app
+        app = cast("ThinkpaneApp", self.app)
+        saved_to = "a download in your browser" if app.is_web else "a file in the current directory"
         return [
             ("New chat", "Start a new conversation", app.action_new_chat),
             ("Conversations…", "Open, search, rename or delete saved conversations", app.action_conversations),
@@ -23,9 +28,9 @@ class ThinkpaneCommands(Provider):
             ("Copy last answer", "Copy the last answer to the clipboard", app.action_copy_last_answer),
             ("Copy a code block…", "Copy a code block of the last answer to the clipboard",
              app.action_copy_code_block),
-            ("Export conversation as Markdown", "Write this conversation to a .md file in the current directory",
+            ("Export conversation as Markdown", f"Save this conversation as Markdown: {saved_to}",
              partial(app.action_export_conversation, "md")),
-            ("Export conversation as JSON", "Write this conversation to a .json file in the current directory",
+            ("Export conversation as JSON", f"Save this conversation as JSON: {saved_to}",
              partial(app.action_export_conversation, "json")),
         ]
 

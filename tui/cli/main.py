@@ -1,4 +1,5 @@
-"""The ``thinkpane`` command: the TUI, ``ask``, ``setup``, ``teardown``, ``backends``, ``export``, ``doctor``.
+"""The ``thinkpane`` command: the TUI, ``ask``, ``setup``, ``teardown``, ``backends``, ``export``, ``models``,
+``serve``, ``doctor``.
 
 Startup speed matters (``llm --help`` takes 0.9 s, gptme took 8 s): this module imports
 only argparse at the top. Settings (pydantic), backends (httpx, boto3...) and the TUI
@@ -23,7 +24,7 @@ import sys
 from typing import Any, TextIO
 
 
-COMMANDS = ("ask", "setup", "teardown", "backends", "export", "doctor")
+COMMANDS = ("ask", "setup", "teardown", "backends", "export", "models", "serve", "doctor")
 OPTION_DEST_PREFIX = "opt__"
 
 BACKEND_HELP_NOTE = (
@@ -129,10 +130,18 @@ def _run(argv: list[str]) -> int:
         return _list_backends(sys.stdout)
     if args.command == "doctor":
         return _doctor(args, settings)
+    if args.command == "models":
+        from thinkpane.tui.cli.models import run as run_models
+
+        return run_models(args)
     if args.command == "export":
         from thinkpane.tui.core.export import run_export
 
         return run_export(args.target, fmt=args.format, output=args.output, out=sys.stdout, err=sys.stderr)
+    if args.command == "serve":
+        from thinkpane.tui.cli.serve import run_serve
+
+        return run_serve(args, out=sys.stdout, err=sys.stderr)
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks
 
 
@@ -188,15 +197,6 @@ def _load_backend_class(name: str, *, lenient: bool):
     from thinkpane.backends import registry
     from thinkpane.backends.errors import ConfigurationError
 
-    if name not in registry.available():
-        if lenient:
-            return None
-        error = ConfigurationError(
-            f"Unknown backend {name!r}",
-            "Choose one of: " + ", ".join(sorted(registry.available())) + " (see `thinkpane backends`).",
-        )
-        error.kind = "unknown_backend"
-        raise error
     try:
         return registry.load(name)
     except ConfigurationError:
@@ -311,6 +311,12 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
     export.add_argument("target", metavar="ID|last", help="conversation id, or `last` for the most recent")
     export.add_argument("--format", choices=("md", "json"), help="output format (default: md, or json for *.json)")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+
+    from thinkpane.tui.cli import serve
+    from thinkpane.tui.cli.models import add_parser as add_models_parser
+
+    add_models_parser(commands)
+    serve.add_parser(commands)
     return parser
 
 
@@ -492,7 +498,6 @@ def _ask(args: argparse.Namespace, settings, backend_class) -> int:
     from thinkpane.tui.core.backend_conversation import title_from_prompt
     from thinkpane.tui.cli.ask import AskOptions, build_prompt, conversation_for, print_error, run_ask
     from thinkpane.tui.core.config import backend_options
-    from thinkpane.tui.core.sanitize import sanitize_line
 
     settings = settings or _load_settings()
     name = getattr(args, "backend", None) or settings.backend

@@ -13,6 +13,11 @@ returns. The schema is in :mod:`.schema`, error wording in :mod:`.errors`.
   store never receives settings or secrets.
 * **Threads.** One connection (``check_same_thread=False``) behind a lock: the app may
   flush from a timer while a worker thread streams.
+* **Processes.** Several Thinkpanes may share the file (terminals, ``thinkpane serve`` runs
+  one per browser tab): WAL (readers never block the writer), every write a ``BEGIN
+  IMMEDIATE`` transaction, and a busy timeout so a write waits for another process's to
+  finish. SQLite does not apply the busy timeout to the first switch of a new file to WAL,
+  so two processes creating the history at once retry that step (:func:`_enable_wal`).
 * **Crash recovery.** Opening marks the rows a dead process left ``"streaming"`` as
   ``"interrupted"`` (see :mod:`.writer` for how an answer is saved as it streams).
 """
@@ -28,9 +33,9 @@ import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Self
+from typing import Any
 
-from thinkpane.tui.core.store.errors import MEMORY, StoreError, _describe
+from thinkpane.tui.core.store.errors import MEMORY, StoreError, _classify, _describe
 from thinkpane.tui.core.store.records import ROLES, STATUSES, ConversationSummary, StoredMessage
 from thinkpane.tui.core.store.schema import SCHEMA_VERSION, _fts5_available, _NewerSchema, migrate
 from thinkpane.tui.core.store.text import _storable, _storable_or_none
@@ -38,6 +43,23 @@ from thinkpane.tui.core.store.writer import _LIVE_ANSWERS, _LIVE_ANSWERS_LOCK, A
 
 # How long a write waits for another Thinkpane process holding the database lock.
 DEFAULT_BUSY_TIMEOUT_S = 3.0
+
+
+def _enable_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    """``PRAGMA journal_mode = WAL``, retried while another process holds the file (up to
+    ``busy_timeout``): switching a new file to WAL needs an exclusive lock, and SQLite
+    answers "database is locked" at once there instead of calling its busy handler."""
+    deadline = time.monotonic() + busy_timeout
+    pause = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            return
+        except sqlite3.OperationalError as exc:
+            if _classify(exc) != "locked" or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -133,7 +155,7 @@ class ConversationStore:
         try:
             conn.execute("PRAGMA foreign_keys = ON")
             # The first real read: a file that is not a database fails here.
-            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            _enable_wal(conn, busy_timeout)
             conn.execute("PRAGMA synchronous = NORMAL")
         except BaseException:
             conn.close()
@@ -237,7 +259,7 @@ class ConversationStore:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (_storable(title), now, now, backend, model, _storable_or_none(system)),
             )
-            return int(cursor.lastrowid)
+            return int(cursor.lastrowid or 0)  # an INSERT always sets it
 
     def list_conversations(self, query: str | None = None, limit: int = 200) -> list[ConversationSummary]:
         """Newest first. ``query``: words that must all appear in a title or in one message."""
@@ -347,7 +369,7 @@ class ConversationStore:
                  backend, model, now, finished_at, os.getpid() if status == "streaming" else None),
             )
             self._touch(conn, conversation_id, now)
-            return int(cursor.lastrowid)
+            return int(cursor.lastrowid or 0)  # an INSERT always sets it
 
     @staticmethod
     def _touch(conn: sqlite3.Connection, conversation_id: int, now: float) -> None:
@@ -386,7 +408,7 @@ class ConversationStore:
     def closed(self) -> bool:
         return self._conn is None
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> ConversationStore:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -396,7 +418,7 @@ class ConversationStore:
 # --------------------------------------------------------------------------- helpers
 
 
-def _message_from_row(row: tuple) -> StoredMessage:
+def _message_from_row(row: tuple[Any, ...]) -> StoredMessage:
     values = list(row)
     try:
         extra = json.loads(values[12] or "{}")

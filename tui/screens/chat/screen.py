@@ -5,22 +5,21 @@ once the stream has started, so a send that fails (no backend, store error) lose
 Sending while an answer streams is refused with a status message (Esc cancels first): a
 queue would send a prompt written before the user saw the answer it replies to.
 
+An answer while it streams is a LiveTurn (live_turn.py: its widgets, its TurnRecorder), its
+figures on the status line and the Reasoning header are TurnCounters (counters.py), and the
+stream runs in a worker (stream_worker.py). This screen owns the layout, the backend state,
+opening and starting conversations, and routes the worker's messages to the live turn.
+
 Thinking and effort for the next turn are switched here (``chat.toggle_thinking``,
 ``chat.cycle_effort``, also in the command palette) on the backend itself, for this session;
 the status line shows the setting, and each turn records what it ran with
-(``TurnRecord.for_backend``). A stream that stays silent for ``stall_notice_s`` seconds (30 by
-default, ``--stall-notice-s``) is pointed out in the status line with how long it has been
-silent and that Esc cancels; SSE keep-alives (``Heartbeat``) make it say the server is alive
-and the model still thinking instead.
+(``TurnRecord.for_backend``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -28,32 +27,30 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.timer import Timer
-from textual.widgets import Footer, Markdown, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import BackendError, InternalError, ThinkpaneError
-from thinkpane.backends.events import Conversation, Stop
+from thinkpane.backends.events import Conversation
 from thinkpane.backends.thinking import EFFORT_CYCLE, Reasoning
-from thinkpane.tui.render.crop_compositor import install_crop_compositor
-from thinkpane.tui.screens.chat.keys import PaneKeys
 from thinkpane.tui.core.backend_conversation import backend_conversation, title_from_prompt
+from thinkpane.tui.core.sanitize import sanitize, sanitize_line
+from thinkpane.tui.core.turn_record import TurnRecord
+from thinkpane.tui.core.turn_recorder import TurnRecorder
+from thinkpane.tui.render.crop_compositor import install_crop_compositor
+from thinkpane.tui.render.paint_soon import paint_soon
+from thinkpane.tui.screens.chat.counters import TurnCounters
+from thinkpane.tui.screens.chat.keys import PaneKeys
+from thinkpane.tui.screens.chat.live_turn import LiveTurn
 from thinkpane.tui.screens.chat.messages import (
-    ExtraReceived,
-    HeartbeatReceived,
     NoticeReceived,
     StreamCancelled,
     StreamFailed,
     StreamFinished,
     TextReceived,
-    UsageReceived,
 )
-from thinkpane.tui.render.paint_soon import paint_soon
-from thinkpane.tui.core.sanitize import sanitize, sanitize_line
 from thinkpane.tui.screens.chat.stream_worker import pump_stream
-from thinkpane.tui.core.turn_record import CHARS_PER_TOKEN, TurnRecord
 from thinkpane.tui.widgets.prompt_input import PromptInput
 from thinkpane.tui.widgets.reasoning_pane import ReasoningPane
 from thinkpane.tui.widgets.status_line import StatusLine
@@ -64,49 +61,16 @@ NARROW_CLASS = "-narrow"
 HIDE_REASONING_CLASS = "-hide-reasoning"
 ERROR_CLASS = "-error"
 NARROW_BELOW_COLUMNS = 100
-FLUSH_INTERVAL_S = 0.25
-# The status line's elapsed time and token counter, and the Reasoning header, change this
-# often while text streams (in the frames that paint text; the tick covers a stall).
-COUNTERS_INTERVAL_S = 0.25
-# A following pane scrolls by 1/GROW_FRACTION of its height at a time while text streams.
-GROW_FRACTION = 4
-# Seconds without stream events before the status line points the silence out (Settings
-# stall_notice_s overrides it).
-STALL_NOTICE_S = 30.0
 
 
-def reasoning_label(backend: Backend) -> str:
-    """"thinking on · effort high" for a backend with the thinking switch, else ""."""
-    return backend.reasoning.label() if backend.switches_thinking() else ""
+if TYPE_CHECKING:
+    from thinkpane.tui.app.app import ThinkpaneApp
 
 
-def not_stopped_text(backend: Backend) -> str:
-    """After Esc, for a backend that cannot cancel (IMPLEMENTS_CANCEL false): the provider
-    goes on generating (and billing) the answer nobody will see; the user should know."""
-    return f"{backend.label} finishes this answer on its side; it will not be shown"
+class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt, Tab order, typing
+    if TYPE_CHECKING:
+        app: ThinkpaneApp  # the app this screen belongs to, for the type checker
 
-
-@dataclass
-class LiveTurn:
-    """Everything that exists only while one answer streams."""
-
-    turn: int
-    backend: Backend
-    record: TurnRecord
-    answer: AnswerTurn
-    answer_stream: MarkdownStream
-    reasoning_stream: MarkdownStream | None
-    writer: object  # thinkpane.tui.core.store.AnswerWriter
-    input_estimate: str
-    worker: Worker | None = None
-    ending: bool = False  # _end_turn is running: ignore further stream messages
-    # Clock values: the last stream event that was not a keep-alive, and the last keep-alive.
-    last_event_at: float = 0.0
-    heartbeat_at: float | None = None
-    stalled: bool = False  # the status line says the stream is silent
-
-
-class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab order, typing
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="chat.cancel",
                 tooltip="Stop the running answer; the partial text is kept"),
@@ -134,9 +98,7 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
         self.conversation_id = conversation_id
         self.live: LiveTurn | None = None
         self.turn_counter = 0
-        self._tick_timer: Timer | None = None
-        self._counters_at = float("-inf")  # time.monotonic() when the counters were last shown
-        self._counters_due: asyncio.TimerHandle | None = None  # a trailing update, if one waits
+        self.counters = TurnCounters(self)
         # Async callables to run once the current stream has ended (new chat, switch backend…).
         self._after_stream: list[Callable[[], Awaitable[object]]] = []
         self.shown_answer: AnswerTurn | None = None
@@ -205,7 +167,7 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
         panel = self.query_one("#message-panel", Static)
         if backend is not None:
             panel.display = False
-            self.status.set(reasoning=reasoning_label(backend))
+            self.status.set(reasoning=backend.reasoning_label())
             if self.live is None:
                 self.status.set(backend=backend.label, model=backend.model, state="idle", text="")
             return
@@ -325,46 +287,14 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
 
     async def _start_turn(self, backend: Backend, conversation: Conversation, prompt: str, writer) -> None:
         self.turn_counter += 1
-        record = TurnRecord.for_backend(backend, self.clock())
-        if setting := record.setting_extra():
-            writer.merge_extra(setting)  # what this turn ran with, kept even if it fails
-        await self.transcript.add_user(prompt)
-        answer = await self.transcript.add_answer(record)
-        self.transcript.follow()
-        reasoning_markdown = await self.reasoning_pane.start_live(record, streamed=backend.STREAMS_REASONING)
-        self.shown_answer = answer
-        chars = sum(len(m.content) for m in conversation.messages) + len(conversation.system or "")
-        self.live = LiveTurn(
-            turn=self.turn_counter,
-            backend=backend,
-            record=record,
-            answer=answer,
-            answer_stream=Markdown.get_stream(answer.live_markdown()),
-            reasoning_stream=Markdown.get_stream(reasoning_markdown),
-            writer=writer,
-            input_estimate=f"~{round(chars / CHARS_PER_TOKEN):,}",
-            last_event_at=record.started_at or 0.0,
-        )
-        # Counters change when a pane paints new text (at most 8 times a second), not on
-        # every coalesced delta: 60 updates a second were 60 frames, doubling a stream's CPU
-        # (tests/bench/bench_render.py).
-        answer.live_markdown().on_render = self._show_counters
-        reasoning_markdown.on_render = self._show_counters
-        # Each pane scrolls by a quarter of its height at a time while text streams (see
-        # LiveMarkdown.grow_rows): text that stands still is easier to read, and a frame that
-        # only adds words is cheap (a third less CPU per frame at 150 tokens/s).
-        answer.live_markdown().grow_rows = self.transcript.size.height // GROW_FRACTION
-        reasoning_markdown.grow_rows = self.reasoning_pane.body.size.height // GROW_FRACTION
-        self.status.set(backend=backend.label, model=backend.model, state="waiting", text="",
-                        elapsed_s=0.0, ttft_ms=None, tokens_in=self.live.input_estimate, tokens_out="~0",
-                        tokens_cached=None, tokens_reasoning=None, reasoning=reasoning_label(backend))
-        self._counters_at = float("-inf")  # the first text shows the counters at once
-        self._tick_timer = self.set_interval(FLUSH_INTERVAL_S, self._tick)
-        self.live.worker = self.run_stream(backend, conversation, self.turn_counter)
+        self.live = await LiveTurn.start(self, self.turn_counter, backend, conversation, prompt, writer)
+        self.shown_answer = self.live.answer
+        self.live.worker = self.run_stream(backend, conversation, self.turn_counter, self.live.recorder)
 
     @work(exclusive=True, group="stream", exit_on_error=False)
-    async def run_stream(self, backend: Backend, conversation: Conversation, turn: int) -> None:
-        await pump_stream(backend, conversation, turn, self.post_message)
+    async def run_stream(self, backend: Backend, conversation: Conversation, turn: int,
+                         recorder: TurnRecorder) -> None:
+        await pump_stream(backend, conversation, turn, self.post_message, recorder=recorder)
 
     def _current(self, turn: int) -> LiveTurn | None:
         """The live turn if a message belongs to it (late messages from old streams are dropped)."""
@@ -375,116 +305,18 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
 
     @on(TextReceived)
     async def on_text_received(self, message: TextReceived) -> None:
-        live = self._current(message.turn)
-        if live is None:
-            return
-        record = live.record
-        now = self.clock()
-        self._stream_alive(live, now)
-        had_first_token = record.first_token_at is not None
-        if message.reasoning:
-            record.note_reasoning(now)
-        if message.content:
-            record.note_content(now)
-        if not had_first_token:
-            self.status.set(ttft_ms=record.ttft_ms)
-        if message.reasoning:
-            record.reasoning += message.reasoning
-            live.writer.append_reasoning(message.reasoning)
-            if live.reasoning_stream is not None:
-                await live.reasoning_stream.write(message.reasoning)
-                self.reasoning_pane.keep_following()
-        if message.content:
-            record.content += message.content
-            live.writer.append_content(message.content)
-            await live.answer_stream.write(message.content)
-            self.transcript.keep_following()
-        state = "answering" if record.content else "thinking"
-        if self.status.info.state != state:
-            self.status.set(state=state)
-
-    def _show_counters(self) -> None:
-        """A pane painted new text: bring the header, elapsed time and token counter up to
-        date in the same frame, about 4 times a second (the tick leaves them alone while
-        text keeps coming). Every render also repainting the status line and the header
-        widened each frame from the reasoning pane to the whole screen."""
-        live = self.live
-        if live is None:
-            return
-        # Real time paces the updates; the shown times come from self.clock (tests fix it).
-        wait = self._counters_at + COUNTERS_INTERVAL_S - time.monotonic()
-        if wait > 0:
-            # The next render will most likely update them; if none comes (a pause in the
-            # stream), this does, so the text on screen is always counted soon after.
-            if self._counters_due is None:
-                self._counters_due = asyncio.get_running_loop().call_later(
-                    wait + COUNTERS_INTERVAL_S, self._counters_now)
-            return
-        self._counters_now()
-
-    def _counters_now(self) -> None:
-        if self._counters_due is not None:
-            self._counters_due.cancel()
-            self._counters_due = None
-        live = self.live
-        if live is None or not self.is_attached:
-            return
-        record = live.record
-        now = self.clock()
-        self._counters_at = time.monotonic()
-        if self.reasoning_pane.shown is record:
-            self.reasoning_pane.set_header(record, now)
-        self.status.set(elapsed_s=now - (record.started_at or now), tokens_out=record.output_tokens_label())
-
-    @on(UsageReceived)
-    def on_usage_received(self, message: UsageReceived) -> None:
         if live := self._current(message.turn):
-            self._stream_alive(live, self.clock())
-            live.record.apply_usage(message.usage)
-            live.writer.set_usage(live.record.input_tokens, live.record.output_tokens)
+            await live.show(message.reasoning, message.content)
 
     @on(NoticeReceived)
     def on_notice_received(self, message: NoticeReceived) -> None:
-        if live := self._current(message.turn):
-            self._stream_alive(live, self.clock())
+        if self._current(message.turn):
             self.status.set(text=message.text)
-
-    @on(HeartbeatReceived)
-    def on_heartbeat_received(self, message: HeartbeatReceived) -> None:
-        if live := self._current(message.turn):
-            live.heartbeat_at = self.clock()
-
-    def _stream_alive(self, live: LiveTurn, now: float) -> None:
-        """A stream event arrived: the silence, if the status line pointed it out, is over."""
-        live.last_event_at = now
-        live.heartbeat_at = None
-        if live.stalled:
-            live.stalled = False
-            self.status.set(text="")
-
-    def _check_stall(self, live: LiveTurn, now: float) -> None:
-        """Point out a stream silent for ``stall_notice_s`` seconds (see the module docstring)."""
-        limit = float(getattr(self.app.settings, "stall_notice_s", None) or STALL_NOTICE_S)
-        silent = now - live.last_event_at
-        if silent < limit:
-            return
-        live.stalled = True
-        if live.heartbeat_at is not None:
-            text = f"server alive, model still thinking: no text for {silent:.0f} s · Esc cancels"
-        else:
-            text = f"no data from the server for {silent:.0f} s · Esc cancels"
-        self.status.set(text=text)
-
-    @on(ExtraReceived)
-    def on_extra_received(self, message: ExtraReceived) -> None:
-        if live := self._current(message.turn):
-            live.record.extra.update(message.data)
-            live.writer.merge_extra(dict(message.data))
 
     @on(StreamFinished)
     async def on_stream_finished(self, message: StreamFinished) -> None:
         if self._current(message.turn):
-            await self._end_turn("complete", stop=message.stopped_by)
+            await self._end_turn("complete")
 
     @on(StreamFailed)
     async def on_stream_failed(self, message: StreamFailed) -> None:
@@ -511,104 +343,25 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
                 detail=sanitize_line(f"{type(event.worker.error).__name__}: {event.worker.error}"),
             ))
 
-    def _tick(self) -> None:
-        """Every 0.25 s while streaming: persist buffered text, refresh elapsed and counters."""
+    async def _end_turn(self, status: str, *, error: BackendError | None = None) -> None:
         live = self.live
         if live is None or live.ending:
             return
-        try:
-            live.writer.flush()
-        except ThinkpaneError as error:
-            self.status.set(text="not saved: " + error.title)
-        now = self.clock()
-        record = live.record
-        # While text streams, the counters change in the frames that paint it (_show_counters);
-        # a frame of their own 4 times a second cost as much as a fifth of the stream's CPU.
-        # Waiting for the first token, or a stalled stream, still shows the time passing.
-        self._check_stall(live, now)
-        if time.monotonic() - self._counters_at >= 2 * COUNTERS_INTERVAL_S:
-            self.status.set(elapsed_s=now - (record.started_at or now), tokens_out=record.output_tokens_label())
-            if self.reasoning_pane.shown is record:
-                self.reasoning_pane.set_header(record, now)
-        if self.reasoning_pane.shown is record:
-            self.reasoning_pane.keep_following()
-        self.transcript.keep_following()
-
-    async def _end_turn(self, status: str, *, stop: Stop | None = None, error: BackendError | None = None) -> None:
-        live = self.live
-        if live is None or live.ending:
-            return
-        live.ending = True
-        if self._tick_timer is not None:
-            self._tick_timer.stop()
-            self._tick_timer = None
-        record = live.record
-        now = self.clock()
-        record.end(now)
-        record.status = status
-        if stop is not None:
-            record.stop_reason = stop.reason
-        if error is not None:
-            record.error_title, record.error_hint = error.title, error.hint
-        if not live.answer.is_attached:
-            # The app is quitting mid-stream and has taken the widgets down already (the
-            # worker's StreamCancelled comes after): keep what arrived, redraw nothing.
-            # Mounting the finished answer now raised MountError and crashed the exit.
-            self._save_outcome(live, error)
-            self.live = None
-            return
-        await live.answer_stream.stop()
-        live.answer.live_markdown().grow_rows = 1  # as tall as the text again
-        if live.reasoning_stream is not None:
-            await live.reasoning_stream.stop()
-            if self.reasoning_pane.live is not None:
-                self.reasoning_pane.live.grow_rows = 1
-                # Textual #6518: a code block body can vanish after a stream ends; re-render fully.
-                await self.reasoning_pane.live.update(record.reasoning)
-        await live.answer.finalize()
-        if self.reasoning_pane.shown is record and not record.reasoning:
-            await self.reasoning_pane.show_record(record)  # "No reasoning for this answer."
-        self._save_outcome(live, error)
-        if self.reasoning_pane.shown is record:
-            self.reasoning_pane.set_header(record, now)
-        cancelled_text = "" if live.backend.IMPLEMENTS_CANCEL else not_stopped_text(live.backend)
-        state_text = {"error": error.title if error else "", "cancelled": cancelled_text, "complete": ""}[status]
-        self.status.set(
-            state={"complete": "idle"}.get(status, status),
-            text=state_text,
-            elapsed_s=(record.elapsed_ms or 0) / 1000,
-            ttft_ms=record.ttft_ms,
-            tokens_in=f"{record.input_tokens:,}" if record.input_tokens is not None else live.input_estimate,
-            tokens_out=record.output_tokens_label(),
-            tokens_cached=record.cached_input_tokens,
-            tokens_reasoning=record.reasoning_tokens,
-        )
+        shown = await live.end(status, error=error)
         self.live = None
+        if not shown:
+            return
         # The last text, headers, link and status line in one frame, without waiting for a tick.
         paint_soon(self)
         follow_ups, self._after_stream = self._after_stream, []
         for follow_up in follow_ups:
             await follow_up()
 
-    def _save_outcome(self, live: LiveTurn, error: BackendError | None) -> None:
-        record = live.record
-        try:
-            record.end(self.clock())  # already ended, unless the app is closing mid-stream
-            record.save_to(live.writer)
-            live.writer.finish(record.status, stop_reason=record.stop_reason,
-                               error=str(error) if error is not None else None)
-        except ThinkpaneError as store_error:
-            self.notify(store_error.hint or store_error.title, title=store_error.title, severity="error",
-                        markup=False)  # hints name file paths, which may contain [brackets]
-
     def on_unmount(self) -> None:
         """The app is closing mid-stream: keep what arrived, marked cancelled."""
-        if self._counters_due is not None:
-            self._counters_due.cancel()
-            self._counters_due = None
+        self.counters.stop()
         if self.live is not None and not self.live.ending:
-            self.live.record.status = "cancelled"
-            self._save_outcome(self.live, None)
+            self.live.abandon()
             self.live = None
 
     def after_stream(self, follow_up: Callable[[], Awaitable[object]]) -> bool:
@@ -622,13 +375,8 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
 
     def flush_live_answer(self) -> None:
         """Write what the streaming answer has received so far to the store (before an export)."""
-        live = self.live
-        if live is None or live.ending:
-            return
-        try:
-            live.writer.flush()
-        except ThinkpaneError as error:
-            self.status.set(text="not saved: " + error.title)
+        if self.live is not None and not self.live.ending:
+            self.live.save_so_far()
 
     # ------------------------------------------------------------------ actions
 
@@ -679,9 +427,9 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
         return backend
 
     def _show_reasoning_setting(self, backend: Backend) -> None:
-        label = reasoning_label(backend)
-        self.status.set(reasoning=label, text=f"next answers: {label}" if self.live is None else
-                        f"from the next answer: {label}")
+        label = backend.reasoning_label()
+        when = "next answers" if self.live is None else "from the next answer"
+        self.status.set(reasoning=label, text=f"{when}: {label}")
 
     @on(ReasoningLink.Selected)
     async def on_reasoning_link_selected(self, event: ReasoningLink.Selected) -> None:
@@ -689,11 +437,8 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
 
     async def show_reasoning_of(self, answer: AnswerTurn) -> None:
         """Reopen an earlier answer's reasoning in the Reasoning pane."""
-        live = self.live
-        if live is not None and live.reasoning_stream is not None and answer is not live.answer:
-            # The live Markdown is about to be removed: stop feeding it first.
-            await live.reasoning_stream.stop()
-            live.reasoning_stream = None
+        if self.live is not None and answer is not self.live.answer:
+            await self.live.stop_reasoning_stream()  # its live Markdown is about to be removed
         self.shown_answer = answer
         answers = self.transcript.answers()
         position = answers.index(answer) + 1 if answer in answers else 0
