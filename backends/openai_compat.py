@@ -327,11 +327,11 @@ class OpenAIBackend(Backend):
                         "when asked).",
             "openai": "OpenAI's API does not return its models' reasoning text; only its token count.",
             "openrouter": "Use --thinking on, and a model that reasons (OpenRouter lists them).",
-            "vllm": "Start vLLM or SGLang with a reasoning parser (e.g. --reasoning-parser qwen3), "
-                    "and use --thinking on.",
+            "vllm": "Start vLLM or SGLang with a reasoning parser (their reasoning-parser setting, e.g. "
+                    "qwen3 or deepseek_r1), and use --thinking on.",
             "ollama": "Use a thinking model (e.g. qwen3 or deepseek-r1) and --thinking on.",
-            "llamacpp": "Start llama-server with --jinja, and use --thinking on (it asks for reasoning_format "
-                        "deepseek).",
+            "llamacpp": "Start llama-server with its Jinja chat templates on (the default), and use "
+                        "--thinking on (it asks for reasoning_format deepseek).",
         }.get(self.dialect, "If the model thinks inside its answer, set --think-tags open; if the server "
                             "is vLLM, Ollama or llama.cpp, name it with --dialect and use --thinking on.")
 

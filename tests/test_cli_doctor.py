@@ -58,7 +58,7 @@ def test_a_server_that_sends_no_reasoning_gets_the_likely_fix(capsys):
     out = capsys.readouterr().out
     assert code == 0  # it answered; the missing reasoning is a warning
     assert "the answer came without reasoning (channel: none)" in out
-    assert "--reasoning-parser" in out and "--thinking on" in out
+    assert "reasoning parser" in out and "--thinking on" in out
     assert "reasoning channel: none" in out
 
 

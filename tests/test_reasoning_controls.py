@@ -12,6 +12,8 @@ import json
 
 import pytest
 
+from tests import backend_fixtures
+from tests.servers.openai_sse import DONE, Respond, chunk, error_body, serve
 from thinkpane.backends import registry
 from thinkpane.backends.base import guarded
 from thinkpane.backends.errors import ModelNotFoundError
@@ -29,8 +31,6 @@ from thinkpane.backends.events import (
 )
 from thinkpane.backends.openai_compat import OpenAIBackend
 from thinkpane.backends.thinking import Reasoning, detect_dialect
-from tests import backend_fixtures
-from tests.servers.openai_sse import DONE, Respond, chunk, error_body, serve
 
 KEY = "sk-thinkpane-test-0123456789abcdef"
 HELLO = Conversation([Message("user", "hello")])
@@ -320,7 +320,7 @@ def local_backend(**settings):
 
     try:
         return LocalBackend({"max_tokens": 32, **settings})
-    except Exception as exc:  # noqa: BLE001 - no bundled model in this environment
+    except Exception as exc:  # no bundled model in this environment
         pytest.skip(f"local backend unavailable: {exc}")
 
 

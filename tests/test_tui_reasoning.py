@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.servers.openai_sse import serve
+from tests.tui_helpers import GatedBackend, rendered_text, wait_until
 from thinkpane.backends.events import ContentDelta, Heartbeat, ReasoningDelta, Stop, Usage
 from thinkpane.backends.openai_compat import OpenAIBackend
 from thinkpane.backends.thinking import Reasoning, effort_option, thinking_option
-from tests.servers.openai_sse import serve
-from tests.tui_helpers import GatedBackend, rendered_text, wait_until
 from thinkpane.tui.app import ThinkpaneApp
 from thinkpane.tui.core.config import Settings
 

@@ -162,7 +162,7 @@ class BedrockBackend(Backend):
         except ImportError:
             raise ConfigurationError(
                 "The bedrock backend needs boto3", "Install it with: pip install 'thinkpane[bedrock]'") from None
-        except Exception as exc:  # noqa: BLE001 - every boto3 failure becomes a typed error
+        except Exception as exc:  # every boto3 failure becomes a typed error
             raise from_exception(exc, self._error_context()) from None
         where = f" (profile {self.profile})" if self.profile else ""
         return [f"AWS credentials: found by the {found.method} provider{where}"]

@@ -40,7 +40,6 @@ from thinkpane.backends.opensearch.provision.session import (
     also_named,
 )
 
-
 # The predict request DeepSeek receives: the blueprint's model and messages, plus the
 # thinking switch and effort (api-docs.deepseek.com/guides/thinking_mode).
 REQUEST_BODY = (

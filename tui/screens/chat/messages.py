@@ -15,7 +15,7 @@ from typing import Any
 from textual.message import Message
 
 from thinkpane.backends.errors import BackendError
-from thinkpane.backends.events import Stop, Usage
+from thinkpane.backends.events import Stop
 
 
 @dataclass
