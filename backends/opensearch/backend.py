@@ -128,19 +128,19 @@ class OpenSearchBackend(Backend):
                min_exclusive=True),
         Option("deepseek_api_key", "DeepSeek API key", "Used by setup only; stored in the connector.",
                kind="secret", env=("DEEPSEEK_API_KEY",)),
-        Option("deepseek_model", "DeepSeek model", "The model the connector asks DeepSeek for: "
-               + " or ".join(CURRENT_MODELS) + ".",
+        Option("deepseek_model", "DeepSeek model", " or ".join(CURRENT_MODELS) + ".",
                default=DEFAULT_MODEL, placeholder=DEFAULT_MODEL, suggestions=CURRENT_MODELS),
-        thinking_option(description=(
-            "on: DeepSeek reasons before answering; off: it answers straight away; auto: the "
-            "connector's default (thinking on). Sent with every turn as a predict parameter.")),
-        effort_option(),
         Option("endpoint", "DeepSeek endpoint", "Where the connector sends requests.",
                default="https://api.deepseek.com", check=http_url),
         Option("model_group_name", "Model group name", default="thinkpane"),
         Option("memory", "Conversation memory", "Save each turn to ML Commons conversational "
                "memory (setup enables the feature on the cluster).",
                kind="bool", default=False),
+        # Last in the form: setup's fields come first (a small terminal shows them without scrolling).
+        thinking_option(description=(
+            "on: DeepSeek reasons before answering; off: it answers straight away; auto: the "
+            "connector's default (thinking on). Sent with every turn as a predict parameter.")),
+        effort_option(),
     )
 
     def __init__(self, settings: Mapping[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""The bottom status line: backend · model | thinking setting | state | elapsed | TTFT | tokens.
+"""The bottom status line: backend · model · thinking setting | state | elapsed | TTFT | tokens.
 
 The thinking setting is what the next answer asks for ("thinking on · effort high"); the
 tokens are in / out, with the prompt-cache hits and the reasoning share when the provider
@@ -42,14 +42,14 @@ class StatusInfo:
     reasoning: str = ""  # "thinking on · effort high": what the next answer asks for ("" if no switch)
 
 
-# Narrow terminals: the most detailed form that fits. Token counts are what people glance at,
-# so they go compact ("↑12 ↓34") before anything is dropped; then TTFT, then the elapsed
-# time, then the thinking setting goes short ("on/high"); last the backend · model part is
-# shortened. A number or unit is never cut in half.
-# (long tokens, elapsed, TTFT, long thinking setting)
+# Narrow terminals: the most detailed form that fits. The thinking setting goes short first
+# ("on/high": the words around it are the same every time); token counts are what people
+# glance at, so they go compact ("↑12 ↓34") before anything is dropped; then TTFT, then the
+# elapsed time; last the backend · model part is shortened. A number or unit is never cut
+# in half. (long tokens, elapsed, TTFT, long thinking setting)
 VARIANTS = (
-    (True, True, True, True), (False, True, True, True), (False, True, False, True),
-    (False, False, False, True), (False, False, False, False),
+    (True, True, True, True), (True, True, True, False), (False, True, True, False),
+    (False, True, False, False), (False, False, False, False),
 )
 MIN_WHERE = 8  # cells of "backend · model" kept when even the shortest form is too wide
 
@@ -89,8 +89,8 @@ class StatusLine(Static):
         info = self.info
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(where, style="bold")
-        if info.reasoning:
-            line.append(" │ ")
+        if info.reasoning:  # with the model it applies to: "deepseek-v4-flash · thinking on"
+            line.append(" · ")
             line.append(info.reasoning if long_setting else short_setting(info.reasoning), style="italic")
         line.append(" │ ")
         line.append(info.state, style=STATE_STYLES.get(info.state, ""))

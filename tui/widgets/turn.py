@@ -137,12 +137,10 @@ class AnswerTurn(LaidOutOnce, Vertical):
         self.refresh_note()
 
     def refresh_note(self) -> None:
-        """The line under the answer: what it ran with (model, thinking, effort), then how it
-        ended when that needs saying."""
+        """The lines under the answer: how it ended when that needs saying, then what it ran
+        with (model, thinking, effort)."""
         record = self.record
         note = Text()
-        if ran_with := record.ran_with_label():
-            note.append(sanitize(ran_with) + "\n", style="dim")
         if record.status == "cancelled":
             note.append("cancelled", style="dim italic")
         elif record.status == "interrupted":
@@ -160,7 +158,8 @@ class AnswerTurn(LaidOutOnce, Vertical):
                 note.append(explanation, style="italic")
         if record.status == "complete" and not record.content and not record.reasoning:
             note.append("(empty answer)", style="dim italic")
-        note.rstrip()
+        if ran_with := record.ran_with_label():
+            note.append(("\n" if note else "") + sanitize(ran_with), style="dim")
         self.note.update(note)
         self.note.display = bool(note)
         self.set_class(record.status == "error", "-error")
