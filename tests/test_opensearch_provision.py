@@ -79,6 +79,17 @@ async def provision_until(settings: dict, state_path, step: str) -> None:
     await agen.aclose()
 
 
+def someone_elses_model_on_our_connector(server: MLCommonsServer, state_path) -> tuple[dict, OpenSearch, str]:
+    """After a provision: another model registered on the connector setup made (the saved
+    ids, a client, the other model's id)."""
+    saved = json.loads(state_path.read_text())
+    client = raw_client(server)
+    other = client.plugins.ml.register_model(body={
+        "name": "someone-elses", "function_name": "remote",
+        "model_group_id": saved["model_group_id"], "connector_id": saved["connector_id"]})["model_id"]
+    return saved, client, other
+
+
 def raw_client(server: MLCommonsServer) -> OpenSearch:
     return OpenSearch(hosts=[server.url], max_retries=0)
 
@@ -353,11 +364,7 @@ async def test_a_connector_held_by_someone_elses_deployed_model_fails_with_the_c
     server = standin()
     settings = provision_settings(server)
     await run(OpenSearchProvisioner(settings, state_path).provision())
-    saved = json.loads(state_path.read_text())
-    client = raw_client(server)
-    other = client.plugins.ml.register_model(body={
-        "name": "someone-elses", "function_name": "remote",
-        "model_group_id": saved["model_group_id"], "connector_id": saved["connector_id"]})["model_id"]
+    saved, client, other = someone_elses_model_on_our_connector(server, state_path)
     client.plugins.ml.deploy_model(model_id=other)
     client.plugins.ml.undeploy_model(model_id=saved["model_id"])  # ours is not what holds it
 
@@ -491,11 +498,7 @@ async def test_teardown_reports_connector_in_use_and_group_with_models_then_fini
     server = standin()
     settings = provision_settings(server)
     await run(OpenSearchProvisioner(settings, state_path).provision())
-    saved = json.loads(state_path.read_text())
-    client = raw_client(server)
-    other = client.plugins.ml.register_model(body={
-        "name": "someone-elses", "function_name": "remote",
-        "model_group_id": saved["model_group_id"], "connector_id": saved["connector_id"]})["model_id"]
+    saved, client, other = someone_elses_model_on_our_connector(server, state_path)
 
     events = await run(OpenSearchProvisioner(settings, state_path).teardown())
     connector = final(events, "delete_connector")

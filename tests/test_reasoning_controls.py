@@ -14,6 +14,7 @@ import pytest
 
 from tests import backend_fixtures
 from tests.servers.openai_sse import DONE, Respond, chunk, error_body, serve
+from tests.test_openai_backend import HELLO, make
 from thinkpane.backends import registry
 from thinkpane.backends.base import guarded
 from thinkpane.backends.errors import ModelNotFoundError
@@ -29,13 +30,9 @@ from thinkpane.backends.events import (
     Usage,
     event_to_json,
 )
-from thinkpane.backends.openai_compat import OpenAIBackend
 from thinkpane.backends.thinking import Reasoning, detect_dialect
 
 KEY = "sk-thinkpane-test-0123456789abcdef"
-HELLO = Conversation([Message("user", "hello")])
-# Every request field a dialect may use for thinking or effort.
-REASONING_FIELDS = ("thinking", "reasoning_effort", "reasoning", "chat_template_kwargs", "reasoning_format")
 
 
 @pytest.fixture
@@ -44,10 +41,8 @@ def server():
         yield running
 
 
-def make(base_url: str, **given) -> OpenAIBackend:
-    backend = registry.create("openai", {"base_url": base_url, "api_key": KEY, **given}, environ={})
-    assert isinstance(backend, OpenAIBackend)
-    return backend
+# Every request field a dialect may use for thinking or effort.
+REASONING_FIELDS = ("thinking", "reasoning_effort", "reasoning", "chat_template_kwargs", "reasoning_format")
 
 
 async def collect(backend, conversation: Conversation = HELLO) -> list:

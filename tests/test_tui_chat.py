@@ -9,8 +9,7 @@ import pytest
 from thinkpane.backends.errors import ServerError
 from thinkpane.backends.events import ContentDelta, ErrorEvent, Notice, ReasoningDelta, Stop, Usage
 from thinkpane.backends.scripted import ScriptedBackend
-from tests.tui_helpers import GatedBackend, rendered_text, wait_until
-from thinkpane.tui.app import ThinkpaneApp
+from tests.tui_helpers import GatedBackend, make_app, rendered_text, send, wait_until
 from thinkpane.tui.core.config import Settings
 from thinkpane.tui.core.store import ConversationStore
 
@@ -20,16 +19,6 @@ def store(tmp_path):
     store = ConversationStore(tmp_path / "chats.sqlite3")
     yield store
     store.close()
-
-
-def make_app(store, backend=None, **kwargs) -> ThinkpaneApp:
-    settings = kwargs.pop("settings", None) or Settings()
-    return ThinkpaneApp(settings, store, backend=backend, **kwargs)
-
-
-async def send(pilot, text: str) -> None:
-    await pilot.press(*text)
-    await pilot.press("enter")
 
 
 def answer_text(app) -> str:

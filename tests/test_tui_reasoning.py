@@ -11,24 +11,13 @@ from __future__ import annotations
 import pytest
 
 from tests.servers.openai_sse import serve
-from tests.tui_helpers import GatedBackend, rendered_text, wait_until
+from tests.tui_helpers import GatedBackend, SetClock, make_app, rendered_text, send, wait_until
 from thinkpane.backends.events import ContentDelta, Heartbeat, ReasoningDelta, Stop, Usage
 from thinkpane.backends.openai_compat import OpenAIBackend
 from thinkpane.backends.thinking import Reasoning, effort_option, thinking_option
-from thinkpane.tui.app import ThinkpaneApp
 from thinkpane.tui.core.config import Settings
 
-KEY = "sk-thinkpane-test-0123456789abcdef"
-
-
-class Clock:
-    """A clock the test moves by hand (the app reads it for every timing it shows)."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+KEY = "sk-thinkpane-test-0123456789abcdef"  # the stand-in takes any key
 
 
 class ThinkingGated(GatedBackend):
@@ -39,16 +28,6 @@ class ThinkingGated(GatedBackend):
     def __init__(self) -> None:
         super().__init__()
         self.settings.update({"thinking": "on", "reasoning_effort": None})
-
-
-def make_app(store, backend, **kwargs) -> ThinkpaneApp:
-    settings = kwargs.pop("settings", None) or Settings()
-    return ThinkpaneApp(settings, store, backend=backend, **kwargs)
-
-
-async def send(pilot, text: str) -> None:
-    await pilot.press(*text)
-    await pilot.press("enter")
 
 
 def status(app) -> str:
@@ -145,7 +124,7 @@ def test_the_bindings_have_ids_and_tooltips():
 
 
 async def test_thinking_time_adds_up_its_segments_and_stops_when_the_answer_starts(store):
-    clock = Clock()
+    clock = SetClock()
     backend = ThinkingGated()
     app = make_app(store, backend, clock=clock)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -190,7 +169,7 @@ async def test_thinking_time_adds_up_its_segments_and_stops_when_the_answer_star
 
 async def test_reported_usage_details_are_shown_and_estimates_only_without_them(store):
     backend = GatedBackend()
-    app = make_app(store, backend, clock=Clock())
+    app = make_app(store, backend, clock=SetClock())
     async with app.run_test(size=(160, 40)) as pilot:
         chat = app.chat
         await send(pilot, "q1")
@@ -217,7 +196,7 @@ async def test_reported_usage_details_are_shown_and_estimates_only_without_them(
 
 
 async def test_reopened_turns_show_their_telemetry(store):
-    clock = Clock()
+    clock = SetClock()
     backend = ThinkingGated()
     app = make_app(store, backend, clock=clock)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -242,7 +221,7 @@ async def test_reopened_turns_show_their_telemetry(store):
 
 
 async def test_a_silent_stream_is_pointed_out_then_keep_alives_say_the_model_still_thinks(store):
-    clock = Clock()
+    clock = SetClock()
     backend = GatedBackend()
     app = make_app(store, backend, clock=clock, settings=Settings(stall_notice_s=30))
     async with app.run_test(size=(160, 40)) as pilot:
@@ -266,33 +245,27 @@ async def test_a_silent_stream_is_pointed_out_then_keep_alives_say_the_model_sti
         await wait_until(pilot, lambda: chat.live is None, "cancelled")
 
 
-async def test_keep_alive_comments_from_a_real_stream_count_as_alive(store):
-    clock = Clock()
-    with serve("stall_keepalive", delay=0.05) as server:
+@pytest.mark.parametrize(
+    ("scenario", "notice_s", "later", "said"),
+    [
+        # Keep-alive comments keep coming: the server is there, the model has not answered.
+        ("stall_keepalive", 5, 1010.0, "server alive, model still thinking: no text for 10 s · Esc cancels"),
+        # Nothing at all (DeepSeek-V3 #1608), with the default of 30 s.
+        ("stall", None, 1031.0, "no data from the server for 31 s · Esc cancels"),
+    ],
+)
+async def test_a_real_stream_gone_quiet_is_pointed_out_and_esc_hangs_up(store, scenario, notice_s, later, said):
+    clock = SetClock()
+    settings = Settings(stall_notice_s=notice_s) if notice_s else Settings()
+    with serve(scenario, delay=0.05) as server:
         backend = OpenAIBackend({"base_url": server.base_url, "api_key": KEY})
-        app = make_app(store, backend, clock=clock, settings=Settings(stall_notice_s=5))
+        app = make_app(store, backend, clock=clock, settings=settings)
         async with app.run_test(size=(160, 40)) as pilot:
             chat = app.chat
             await send(pilot, "q")
             await wait_until(pilot, lambda: chat.live is not None and chat.live.record.reasoning, "reasoning")
-            clock.now = 1010.0
-            await wait_until(pilot, lambda: "server alive, model still thinking" in status(app), "alive")
-            await pilot.press("escape")
-            await wait_until(pilot, lambda: chat.live is None, "cancelled")
-        await wait_until_disconnected(server)
-
-
-async def test_a_silent_real_stream_says_esc_cancels(store):
-    clock = Clock()
-    with serve("stall") as server:
-        backend = OpenAIBackend({"base_url": server.base_url, "api_key": KEY})
-        app = make_app(store, backend, clock=clock)  # the default: 30 s
-        async with app.run_test(size=(160, 40)) as pilot:
-            chat = app.chat
-            await send(pilot, "q")
-            await wait_until(pilot, lambda: chat.live is not None and chat.live.record.reasoning, "reasoning")
-            clock.now = 1031.0
-            await wait_until(pilot, lambda: "no data from the server for 31 s · Esc cancels" in status(app), "stall")
+            clock.now = later
+            await wait_until(pilot, lambda: said in status(app), "the status line points it out")
             await pilot.press("escape")
             await wait_until(pilot, lambda: chat.live is None, "cancelled")
         await wait_until_disconnected(server)
