@@ -13,6 +13,7 @@ import pytest
 from tests import backend_fixtures
 from tests.backend_fixtures import AWS_KEY_ID, AWS_SECRET
 from tests.servers.mlcommons import TEST_API_KEY, preprovision
+from tests.servers.ollama import serve_ollama
 from tests.servers.openai_sse import DONE, chunk, serve
 from tests.servers.tls import make_self_signed_cert
 from thinkpane.tui.cli.main import main
@@ -121,6 +122,16 @@ def test_opensearch_predict_reports_reasoning_content(capsys, mlcommons_server):
                                  "--auth", "none", "--model-id", model_id, "--mode", "predict")
     assert code == 0 and document["backends"][0]["reasoning_channel"] == "reasoning_content"
     assert TEST_API_KEY not in json.dumps(document)
+
+
+def test_ollama_reports_the_reasoning_field(capsys, monkeypatch):
+    with serve_ollama() as server:
+        monkeypatch.setenv("OLLAMA_HOST", server.host)
+        code, document = doctor_json(capsys, "--backend", "ollama", "--model", "qwen3:0.6b", "--reasoning-effort", "low")
+        [chat] = server.chats()
+    assert code == 0 and document["backends"][0]["reasoning_channel"] == "reasoning"
+    assert "dialect ollama" in checks(document)["configuration"]["message"]
+    assert chat.body["reasoning_effort"] == "low"
 
 
 def test_several_backends_are_checked_in_turn_and_any_failure_fails(capsys, monkeypatch, tmp_path):
