@@ -49,7 +49,7 @@ async def test_keys_switch_thinking_and_effort_for_the_next_turn_and_the_turn_re
     async with app.run_test(size=(140, 40)) as pilot:
         chat = app.chat
         await wait_until(pilot, lambda: "thinking on" in status(app), "the setting in the status line")
-        await pilot.press("ctrl+g")
+        await pilot.press("f4")
         await wait_until(pilot, lambda: "thinking off" in status(app), "thinking off")
         await send(pilot, "first")
         await wait_until(pilot, lambda: chat.live is None and chat.transcript.answers(), "first answer")
@@ -57,8 +57,8 @@ async def test_keys_switch_thinking_and_effort_for_the_next_turn_and_the_turn_re
         first = chat.transcript.answers()[-1]
         assert "deepseek-v4-flash · thinking off" in rendered_text(first.note)
 
-        await pilot.press("ctrl+g")  # back on
-        await pilot.press("ctrl+r", "ctrl+r", "ctrl+r")  # default -> low -> medium -> high
+        await pilot.press("f4")  # back on
+        await pilot.press("f5", "f5", "f5")  # default -> low -> medium -> high
         await wait_until(pilot, lambda: "thinking on · effort high" in status(app), "effort high")
         await send(pilot, "second")
         await wait_until(pilot, lambda: chat.live is None and len(chat.transcript.answers()) == 2, "second answer")
@@ -69,7 +69,7 @@ async def test_keys_switch_thinking_and_effort_for_the_next_turn_and_the_turn_re
         # The first turn still shows what it ran with.
         assert "thinking off" in rendered_text(first.note)
 
-        await pilot.press("ctrl+r", "ctrl+r")  # high -> max -> default again
+        await pilot.press("f5", "f5")  # high -> max -> default again
         await wait_until(pilot, lambda: "deepseek-v4-flash · thinking on │" in status(app), "default effort")
 
     stored = [m for m in store.load_messages(store.list_conversations()[0].id) if m.role == "assistant"]
@@ -82,7 +82,7 @@ async def test_choosing_an_effort_while_thinking_is_off_turns_thinking_on(store)
     backend.set_reasoning(Reasoning("off"))
     app = make_app(store, backend)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("ctrl+r")
+        await pilot.press("f5")
         await wait_until(pilot, lambda: "thinking on · effort low" in status(app), "effort low")
         assert backend.reasoning == Reasoning("on", "low")
 
@@ -90,9 +90,9 @@ async def test_choosing_an_effort_while_thinking_is_off_turns_thinking_on(store)
 async def test_a_backend_without_the_switch_says_so(store):
     app = make_app(store, GatedBackend())
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("ctrl+g")
+        await pilot.press("f4")
         await wait_until(pilot, lambda: "has no thinking switch" in status(app), "no switch")
-        await pilot.press("ctrl+r")
+        await pilot.press("f5")
         await wait_until(pilot, lambda: "has no reasoning-effort control" in status(app), "no effort")
 
 

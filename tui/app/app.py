@@ -24,12 +24,13 @@ from thinkpane.backends.log_redaction import register_secrets
 from thinkpane.tui.app.commands import ThinkpaneCommands
 from thinkpane.tui.app.copy_export import CopyExportActions
 from thinkpane.tui.app.keymap import check_keymap
+from thinkpane.tui.app.model_actions import ModelActions
 from thinkpane.tui.screens.chat.messages import BackendFailed, BackendLoading, BackendReady
 from thinkpane.tui.screens.chat.screen import ChatScreen
-from thinkpane.tui.screens.conversations import ConversationsScreen
+from thinkpane.tui.screens.conversations import Chosen, ConversationsScreen
 
 
-class ThinkpaneApp(CopyExportActions, App):
+class ThinkpaneApp(CopyExportActions, ModelActions, App):
     TITLE = "Thinkpane"
     CSS_PATH = "../styles/app.tcss"
     COMMANDS = App.COMMANDS | {ThinkpaneCommands}
@@ -189,9 +190,9 @@ class ThinkpaneApp(CopyExportActions, App):
         if isinstance(self.screen, ConversationsScreen):
             return
 
-        def open_chosen(conversation_id: int | None) -> None:
-            if conversation_id is not None:
-                self.run_worker(self.chat.open_conversation(conversation_id), group="ui")
+        def open_chosen(chosen: Chosen | None) -> None:
+            if chosen is not None:
+                self.run_worker(self.chat.open_conversation(chosen.conversation_id, chosen.message_id), group="ui")
 
         self.push_screen(ConversationsScreen(self.store, format_date=self.format_date), open_chosen)
 
@@ -227,6 +228,10 @@ class ThinkpaneApp(CopyExportActions, App):
         if result is None:
             return
         self.settings.backend = result.backend
+        self.replace_backend(result.backend, dict(result.options))
+
+    def replace_backend(self, name: str, overrides: dict | None = None) -> None:
+        """Build backend ``name`` for the next answers, and close the one it replaces."""
         old, self.backend = self.backend, None
         self.backend_error = None
         if old is not None:
@@ -237,4 +242,4 @@ class ThinkpaneApp(CopyExportActions, App):
 
             if not self.chat.after_stream(close_old):
                 self.run_worker(old.aclose(), group="backend-close", exit_on_error=False)
-        self.build_backend(result.backend, dict(result.options))
+        self.build_backend(name, overrides)

@@ -10,6 +10,9 @@ figures on the status line and the Reasoning header are TurnCounters (counters.p
 stream runs in a worker (stream_worker.py). This screen owns the layout, the backend state,
 opening and starting conversations, and routes the worker's messages to the live turn.
 
+The conversation is a tree and the screen shows its active path; regenerating, editing
+and switching versions are in branching.py.
+
 Thinking and effort for the next turn are switched here (``chat.toggle_thinking``,
 ``chat.cycle_effort``, also in the command palette) on the backend itself, for this session;
 the status line shows the setting, and each turn records what it ran with
@@ -34,12 +37,14 @@ from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import BackendError, InternalError, ThinkpaneError
 from thinkpane.backends.events import Conversation
 from thinkpane.backends.thinking import EFFORT_CYCLE, Reasoning
-from thinkpane.tui.core.backend_conversation import backend_conversation, title_from_prompt
+from thinkpane.tui.core.backend_conversation import title_from_prompt
+from thinkpane.tui.core.branches import PendingTurn
 from thinkpane.tui.core.sanitize import sanitize, sanitize_line
 from thinkpane.tui.core.turn_record import TurnRecord
 from thinkpane.tui.core.turn_recorder import TurnRecorder
 from thinkpane.tui.render.crop_compositor import install_crop_compositor
 from thinkpane.tui.render.paint_soon import paint_soon
+from thinkpane.tui.screens.chat.branching import BranchActions
 from thinkpane.tui.screens.chat.counters import TurnCounters
 from thinkpane.tui.screens.chat.keys import PaneKeys
 from thinkpane.tui.screens.chat.live_turn import LiveTurn
@@ -55,7 +60,7 @@ from thinkpane.tui.widgets.prompt_input import PromptInput
 from thinkpane.tui.widgets.reasoning_pane import ReasoningPane
 from thinkpane.tui.widgets.status_line import StatusLine
 from thinkpane.tui.widgets.transcript import Transcript
-from thinkpane.tui.widgets.turn import AnswerTurn, ReasoningLink, UserTurn
+from thinkpane.tui.widgets.turn import AnswerTurn, ReasoningLink
 
 NARROW_CLASS = "-narrow"
 HIDE_REASONING_CLASS = "-hide-reasoning"
@@ -67,7 +72,8 @@ if TYPE_CHECKING:
     from thinkpane.tui.app.app import ThinkpaneApp
 
 
-class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt, Tab order, typing
+# PaneKeys: scrolling from the prompt, Tab order, typing; BranchActions: the conversation tree.
+class ChatScreen(BranchActions, PaneKeys, Screen[None]):
     if TYPE_CHECKING:
         app: ThinkpaneApp  # the app this screen belongs to, for the type checker
 
@@ -83,9 +89,9 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
                 show=False, tooltip="Show the reasoning of the next answer"),
         # Not in the footer, which is full at 120 columns: F1, the palette and the status line
         # (which shows the setting) make them findable.
-        Binding("ctrl+g", "toggle_thinking", "Thinking on/off", id="chat.toggle_thinking", show=False,
+        Binding("f4", "toggle_thinking", "Thinking on/off", id="chat.toggle_thinking", show=False,
                 tooltip="Turn the model's thinking on or off for the next answers"),
-        Binding("ctrl+r", "cycle_effort", "Reasoning effort", id="chat.cycle_effort", show=False,
+        Binding("f5", "cycle_effort", "Reasoning effort", id="chat.cycle_effort", show=False,
                 tooltip="Step the reasoning effort for the next answers: default, low, medium, high, max"),
     ]
 
@@ -170,8 +176,10 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
             self.status.set(reasoning=backend.reasoning_label())
             if self.live is None:
                 self.status.set(backend=backend.label, model=backend.model, state="idle", text="")
+            self.run_when_ready(True)
             return
         if app.backend_error is not None:
+            self.run_when_ready(False)
             self.show_problem(app.backend_error)
             self.status.set(backend=app.settings.backend, model="", state="error",
                             text=app.backend_error.title, reasoning="")
@@ -195,35 +203,39 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
 
     # ------------------------------------------------------------------ conversations
 
-    async def open_conversation(self, conversation_id: int) -> None:
+    async def open_conversation(self, conversation_id: int, through: int | None = None) -> None:
+        """Show a conversation's active path; with ``through`` (a search result), the branch
+        that holds that message, made the active one and scrolled to."""
         if self.live is not None:
-            self.after_stream(lambda: self.open_conversation(conversation_id))
+            self.after_stream(lambda: self.open_conversation(conversation_id, through))
             return
         store = self.app.store
         try:
             summary = store.get_conversation(conversation_id)
-            stored = store.load_messages(conversation_id) if summary else []
+            stored = store.activate(through) if summary is not None and through is not None else []
+            if summary is not None and not stored:
+                stored = store.load_messages(conversation_id)
         except ThinkpaneError as error:
             self.status.set(state="error", text=error.title)
             return
         if summary is None:
             self.status.set(state="error", text=f"Conversation {conversation_id} no longer exists")
             return
+        self.stop_editing()
         self.conversation_id = conversation_id
-        widgets: list[UserTurn | AnswerTurn] = []
         for message in stored:
             if message.role == "user":
-                widgets.append(UserTurn(message.content))
                 self.prompt.remember(message.content)
-            elif message.role == "assistant":
-                widgets.append(AnswerTurn(TurnRecord.from_stored(message)))
-        await self.transcript.add_many(widgets)
+        await self.show_path(stored)
         self._set_answer_header(summary.title)
-        answers = self.transcript.answers()
-        if answers:
-            await self.show_reasoning_of(answers[-1])
+        last = self.transcript.last_answer()
+        if last is not None:
+            await self.show_reasoning_of(last)
         else:
             await self.reasoning_pane.clear()
+        target = self.transcript.turn_for(through) if through is not None else None
+        if target is not None:
+            self.transcript.scroll_to_widget(target, animate=False)
 
     def action_new_chat(self) -> None:
         self.run_worker(self.new_chat(), group="ui", exclusive=False)
@@ -232,6 +244,7 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
         if self.live is not None:
             self.after_stream(self.new_chat)
             return
+        self.stop_editing()
         self.conversation_id = None
         self.shown_answer = None
         await self.transcript.clear()
@@ -247,22 +260,13 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
         await self.send(event.text)
 
     async def send(self, text: str) -> bool:
-        """Start a turn for ``text``; False (prompt kept) when it cannot start."""
+        """Start a turn for ``text`` (a new version of the prompt being edited, if one is);
+        False (prompt kept) when it cannot start."""
         prompt = text.strip()
         if not prompt:
             return False
-        if self.live is not None:
-            self.status.set(text="still answering: press Esc to stop it before sending")
-            self.app.bell()
-            return False
-        backend: Backend | None = self.app.backend
+        backend = self.backend_to_start()
         if backend is None:
-            error = self.app.backend_error
-            if error is not None:
-                self.show_problem(error)
-                self.status.set(state="error", text="cannot send: " + error.title)
-            else:
-                self.status.set(state="loading", text="the backend is still loading; try again in a moment")
             return False
         store = self.app.store
         try:
@@ -272,24 +276,55 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
                     title, backend=backend.name, model=backend.model, system=self.app.settings.system_prompt
                 )
                 self._set_answer_header(title)
-            store.add_message(self.conversation_id, "user", text.rstrip())
-            conversation = backend_conversation(
-                store.load_messages(self.conversation_id), self.app.settings.system_prompt
-            )
-            writer = store.start_answer(self.conversation_id, backend=backend.name, model=backend.model)
+            pending = self.store_prompt(text.rstrip())
         except ThinkpaneError as error:
             self.status.set(state="error", text=error.title)
             return False
+        if not await self.start_answer(pending, backend):
+            return False
+        self.stop_editing(keep_text=True)
         self.prompt.remember(text.rstrip())
         self.prompt.clear()
-        await self._start_turn(backend, conversation, text.rstrip(), writer)
         return True
 
-    async def _start_turn(self, backend: Backend, conversation: Conversation, prompt: str, writer) -> None:
+    def backend_to_start(self) -> Backend | None:
+        """The backend to start an answer with; None (and the status says why) while an
+        answer streams or the backend is not ready."""
+        if self.live is not None:
+            self.status.set(text="still answering: press Esc to stop it first")
+            self.app.bell()
+            return None
+        backend: Backend | None = self.app.backend
+        if backend is None:
+            error = self.app.backend_error
+            if error is not None:
+                self.show_problem(error)
+                self.status.set(state="error", text="cannot send: " + error.title)
+            else:
+                self.status.set(state="loading", text="the backend is still loading; try again in a moment")
+        return backend
+
+    async def start_answer(self, pending: PendingTurn, backend: Backend) -> bool:
+        """Stream an answer to the stored prompt ``pending`` (sent, edited or asked again):
+        show the branch it starts, and feed the new answer. False when the store fails."""
+        store = self.app.store
+        try:
+            writer = pending.start_answer(store, backend=backend.name, model=backend.model)
+            path = store.load_messages(pending.conversation_id)
+        except ThinkpaneError as error:
+            self.status.set(state="error", text=error.title)
+            return False
+        conversation = pending.conversation(self.app.settings.system_prompt, backend=backend.name,
+                                            model=backend.model)
+        # The record carries the model and thinking setting this answer runs with.
+        await self.show_path(path, live=(writer.message_id, TurnRecord.for_backend(backend, self.clock())))
+        answer = self.transcript.turn_for(writer.message_id)
+        assert isinstance(answer, AnswerTurn)
         self.turn_counter += 1
-        self.live = await LiveTurn.start(self, self.turn_counter, backend, conversation, prompt, writer)
-        self.shown_answer = self.live.answer
+        self.live = await LiveTurn.start(self, self.turn_counter, backend, conversation, writer, answer)
+        self.shown_answer = answer
         self.live.worker = self.run_stream(backend, conversation, self.turn_counter, self.live.recorder)
+        return True
 
     @work(exclusive=True, group="stream", exit_on_error=False)
     async def run_stream(self, backend: Backend, conversation: Conversation, turn: int,
@@ -381,8 +416,10 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
     # ------------------------------------------------------------------ actions
 
     def action_cancel(self) -> None:
+        """Esc: stop the running answer; with none running, stop editing a prompt."""
         live = self.live
         if live is None or live.worker is None or live.ending:
+            self.stop_editing()
             return
         self.status.set(text="cancelling…")
         live.worker.cancel()
@@ -436,29 +473,35 @@ class ChatScreen(PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt
         await self.show_reasoning_of(event.turn)
 
     async def show_reasoning_of(self, answer: AnswerTurn) -> None:
-        """Reopen an earlier answer's reasoning in the Reasoning pane."""
-        if self.live is not None and answer is not self.live.answer:
-            await self.live.stop_reasoning_stream()  # its live Markdown is about to be removed
+        """Show an answer's reasoning in the Reasoning pane (the live one's as it streams)."""
+        live = self.live
+        if live is not None and answer is not live.answer:
+            await live.stop_reasoning_stream()  # its live Markdown is about to be removed
         self.shown_answer = answer
-        answers = self.transcript.answers()
-        position = answers.index(answer) + 1 if answer in answers else 0
+        if live is not None and answer is live.answer and not live.ending:
+            await live.show_reasoning()
+            return
+        number = self.transcript.answer_number(answer)
         # "answer 2 of 3", or "2/3" when the pane is narrow (the header picks what fits).
-        await self.reasoning_pane.show_record(answer.record, position=(position, len(answers)) if position else None)
+        position = (number, self.transcript.answer_count()) if number else None
+        await self.reasoning_pane.show_record(answer.record, position=position)
         if not self.app.show_reasoning:
             self.action_toggle_reasoning()
 
     async def action_step_reasoning(self, step: int) -> None:
-        answers = [a for a in self.transcript.answers() if a.record.status != "streaming"]
-        if not answers:
+        transcript = self.transcript
+        count = transcript.answer_count()
+        if not count:
             return
-        if self.shown_answer in answers:
-            index = max(0, min(len(answers) - 1, answers.index(self.shown_answer) + step))
-        else:
-            index = len(answers) - 1
-        target = answers[index]
+        shown = self.shown_answer
+        number = transcript.answer_number(shown) if shown is not None else None
+        number = count if number is None else max(1, min(count, number + step))
+        target = transcript.answer_at(number)
+        if target is None or target.record.status == "streaming":
+            return
         await self.show_reasoning_of(target)
-        self.transcript.scroll_to_widget(target, animate=False)
+        transcript.scroll_to_widget(target, animate=False)
 
     def last_answer_text(self) -> str | None:
-        answers = self.transcript.answers()
-        return answers[-1].record.content if answers else None
+        answer = self.transcript.last_answer()
+        return answer.record.content if answer is not None else None
