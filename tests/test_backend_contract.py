@@ -209,7 +209,7 @@ def test_openai_backend_built_from_a_partial_dict_uses_its_declared_defaults() -
 
     backend = OpenAIBackend({"base_url": "http://127.0.0.1:9/v1", "api_key": "sk-local-000000"})
 
-    assert backend.model == "deepseek-reasoner"
+    assert backend.model == "deepseek-v4-flash"
     assert backend.settings["api_key"] == Secret("sk-local-000000")
     assert backend.secrets() == ["sk-local-000000"]
     assert backend.think_mode() == "auto"

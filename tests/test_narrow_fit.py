@@ -121,5 +121,5 @@ async def test_transcript_link_and_pane_header_count_in_the_same_unit():
         link.show_record(record)
         await app.query_one(ReasoningPane).show_record(record)
         await pilot.pause()
-        assert rendered_text(link).strip() == "▸ Reasoning (~88 tokens, 3.2 s)"
+        assert rendered_text(link).strip() == "▸ Thought for 3.2 s · ~88 tokens"
         assert "~88 tokens" in rendered_text(app.query_one(ReasoningPane).header)

@@ -109,7 +109,7 @@ async def test_reasoning_then_content_then_usage_then_one_stop(server) -> None:
     assert kinds == ["ReasoningDelta"] * len(REASONER_REASONING) + ["ContentDelta"] * 2 + ["Usage", "Stop"]
     assert text_of(events, ReasoningDelta) == "".join(REASONER_REASONING)
     assert text_of(events, ContentDelta) == "You said: hello"
-    assert events[-2] == Usage(input_tokens=12, output_tokens=40)
+    assert events[-2] == Usage(input_tokens=12, output_tokens=40, reasoning_tokens=25, cached_input_tokens=0)
     assert events[-1] == Stop("end_turn", "stop")
 
 
@@ -128,7 +128,7 @@ async def test_request_carries_key_model_stream_options_and_no_reasoning(server)
     assert request.headers["authorization"] == f"Bearer {KEY}"
     assert "text/event-stream" in request.headers["accept"]
     body = request.body
-    assert body["model"] == "deepseek-reasoner"
+    assert body["model"] == "deepseek-v4-flash"  # the default
     assert body["stream"] is True
     assert body["stream_options"] == {"include_usage": True}
     assert body["temperature"] == 0.2 and body["max_tokens"] == 64
@@ -196,7 +196,7 @@ async def test_finish_reason_then_eof_without_done_still_stops(server) -> None:
     server.enqueue([chunk(content="ok", finish="stop"), chunk(choices=False, usage=deepseek_usage(3, 4))])
     events = await collect(make(server.base_url))
     assert [type(e) for e in events] == [ContentDelta, Usage, Stop]
-    assert events[1] == Usage(3, 4)
+    assert events[1] == Usage(3, 4, reasoning_tokens=25, cached_input_tokens=0)
 
 
 async def test_sse_framing_crlf_comments_event_lines_and_no_space(server) -> None:
@@ -213,6 +213,7 @@ async def test_sse_framing_crlf_comments_event_lines_and_no_space(server) -> Non
     ])
     events = await collect(make(server.base_url))
     assert [(type(e).__name__, getattr(e, "text", None)) for e in events] == [
+        ("Heartbeat", None),  # the keep-alive comment alone in its chunk: the server is alive
         ("ReasoningDelta", "r1"), ("ContentDelta", "c1"), ("ContentDelta", "c2"), ("Stop", None)
     ]
 

@@ -545,7 +545,7 @@ def test_first_launch_setup_of_openai_fits_80x24_then_chats(tmp_path):
             saved = config_file.read_text(encoding="utf-8")
             assert 'backend = "openai"' in saved and base_url in saved
 
-            terminal.wait_for(lambda s: "deepseek-reasoner" in status_line(s) and "idle" in status_line(s),
+            terminal.wait_for(lambda s: "deepseek-v4-flash" in status_line(s) and "idle" in status_line(s),
                               timeout=20, what="the chat with the new backend ready")
             echo_then_quit(terminal)
     finally:

@@ -189,7 +189,7 @@ def case(request) -> Case:
         config = server.config
         return Case(
             name, {"url": server.url, "auth": "none", "model_id": model_id, "mode": "predict"},
-            "OpenSearch ML Commons", "deepseek-reasoner",
+            "OpenSearch ML Commons", "deepseek-v4-flash",
             reasoning=config.reply_reasoning, answer=config.reply_content, usage=(12, 34),
         )
     return Case(
@@ -572,7 +572,7 @@ async def test_opensearch_first_launch_setup_chat_and_teardown(mlcommons_server,
             assert record.status == "complete", (record.error_title, record.error_hint)
             assert shown_reasoning(app) == words(server.config.reply_reasoning)
             assert shown_answer(app) == words(server.config.reply_content)
-            assert "OpenSearch ML Commons · deepseek-reasoner" in status_text(app)
+            assert "OpenSearch ML Commons · deepseek-v4-flash" in status_text(app)
             assert "tokens 12 in / 34 out" in status_text(app)
             # The chat went through the model setup deployed, with the key setup stored in it.
             assert server.state.provider_calls[-1]["authorization"] == f"Bearer {TEST_API_KEY}"

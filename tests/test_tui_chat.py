@@ -9,8 +9,7 @@ import pytest
 from thinkpane.backends.errors import ServerError
 from thinkpane.backends.events import ContentDelta, ErrorEvent, Notice, ReasoningDelta, Stop, Usage
 from thinkpane.backends.scripted import ScriptedBackend
-from tests.tui_helpers import GatedBackend, rendered_text, wait_until
-from thinkpane.tui.app import ThinkpaneApp
+from tests.tui_helpers import GatedBackend, make_app, rendered_text, send, wait_until
 from thinkpane.tui.core.config import Settings
 from thinkpane.tui.core.store import ConversationStore
 
@@ -20,16 +19,6 @@ def store(tmp_path):
     store = ConversationStore(tmp_path / "chats.sqlite3")
     yield store
     store.close()
-
-
-def make_app(store, backend=None, **kwargs) -> ThinkpaneApp:
-    settings = kwargs.pop("settings", None) or Settings()
-    return ThinkpaneApp(settings, store, backend=backend, **kwargs)
-
-
-async def send(pilot, text: str) -> None:
-    await pilot.press(*text)
-    await pilot.press("enter")
 
 
 def answer_text(app) -> str:
@@ -67,7 +56,7 @@ async def test_prompt_streams_reasoning_then_answer_into_their_panes(store):
 
         assert "Because short wavelengths scatter." in answer_text(app)
         link = chat.transcript.answers()[-1].link
-        assert link.display and "Reasoning (~8 tokens" in rendered_text(link)
+        assert link.display and "Thought for " in rendered_text(link) and "s · ~8 tokens" in rendered_text(link)
         assert "12 in / 34 out" in chat.status.line_text().plain
         assert "TTFT" in chat.status.line_text().plain
 

@@ -434,6 +434,29 @@ async def test_out_of_bounds_numbers_urls_and_headers_get_inline_errors():
         assert screen_of(app).phase == "idle" and log_of(app).statuses() == {}
 
 
+async def test_the_openai_form_offers_deepseeks_current_models_and_the_reasoning_controls():
+    from textual.widgets import Select
+
+    app = Host(backend="openai")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query("#option-model"), "the form")
+        model = app.screen.query_one("#option-model", Input)
+        assert model.value == "deepseek-v4-flash" and model.placeholder == "deepseek-v4-flash"
+        await until(pilot, lambda: app.focused is not None, "the first field's focus")
+        model.focus()
+        await until(pilot, lambda: app.focused is model, "the model field's focus")
+        model.value = ""
+        await pilot.press(*"deepseek-v4-p")
+        await until(pilot, lambda: model._suggestion == "deepseek-v4-pro", "the suggestion")
+        await pilot.press("right")  # accepts the suggestion
+        assert model.value == "deepseek-v4-pro"
+        thinking = app.screen.query_one("#option-thinking", Select)
+        effort = app.screen.query_one("#option-reasoning_effort", Select)
+        assert thinking.value == "on"
+        assert [prompt for prompt, _ in effort._options if prompt] == ["none", "low", "medium", "high", "max"]
+        assert app.screen.query_one("#option-dialect", Select).value == "auto"
+
+
 async def test_a_required_option_left_empty_blocks_the_run(provisioner):
     app = Host(backend="fakecluster")
     async with app.run_test(size=SIZE) as pilot:

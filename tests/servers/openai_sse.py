@@ -16,7 +16,9 @@ A script is a list of actions: :class:`Chunk` (a JSON data line), :class:`Raw` (
 they are), :class:`Sleep`, :class:`Close` (drop the connection abruptly),
 :class:`Respond` (a whole non-streaming answer: status, headers, body),
 :class:`HoldOpen` (keep the stream open until the client hangs up). Queued scripts are
-used one per request; when the queue is empty the named scenario answers.
+used one per request; when the queue is empty the named scenario answers. ``keepalive``,
+``stall`` and ``stall_keepalive`` reproduce a model that has not started (DeepSeek's
+``: keep-alive`` comments) and a stream that goes silent without finishing.
 
 From a shell (TUI, ``thinkpane ask``, tmux tests and benchmarks)::
 
@@ -237,6 +239,33 @@ def graphemes(body: Mapping[str, Any], delay: float = 0.0) -> list[Action]:
     return script
 
 
+KEEP_ALIVE = Raw(b": keep-alive\n\n")
+
+
+def keepalive(body: Mapping[str, Any], delay: float = 0.05) -> list[Action]:
+    """DeepSeek before inference starts: ``: keep-alive`` comment lines only, then the
+    reasoner's answer (the reference: DeepSeek sends them while the model has not started)."""
+    script: list[Action] = []
+    for _ in range(5):
+        script += [KEEP_ALIVE, Sleep(delay)]
+    return script + reasoner(body)
+
+
+def stall(body: Mapping[str, Any], delay: float = 0.0) -> list[Action]:
+    """A stream that starts thinking, then goes silent with no finish (DeepSeek-V3 #1608):
+    the connection stays open, nothing more comes, until the client hangs up."""
+    return [chunk(role=True, reasoning=""), chunk(reasoning="Let me think"), HoldOpen(600)]
+
+
+def stall_keepalive(body: Mapping[str, Any], delay: float = 0.5) -> list[Action]:
+    """Reasoning, then only keep-alive comments (every ``delay`` s): the server is alive but
+    sends no text, until the client hangs up."""
+    script: list[Action] = [chunk(role=True, reasoning=""), chunk(reasoning="Let me think")]
+    for _ in range(1200):
+        script += [Sleep(delay), KEEP_ALIVE]
+    return script
+
+
 def error_401(body: Mapping[str, Any], delay: float = 0.0) -> list[Action]:
     return [Respond(401, error_body(
         "Authentication Fails, Your api key: ****abcd is invalid", "authentication_error",
@@ -268,6 +297,9 @@ SCENARIOS: dict[str, Callable[..., list[Action]]] = {
     "slow": slow,
     "error_401": error_401,
     "graphemes": graphemes,
+    "keepalive": keepalive,
+    "stall": stall,
+    "stall_keepalive": stall_keepalive,
 }
 
 
@@ -298,8 +330,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/").endswith("/models"):
             self._record(None)
             self._send_json(200, {"object": "list", "data": [
-                {"id": "deepseek-reasoner", "object": "model", "owned_by": "deepseek"},
-                {"id": "deepseek-chat", "object": "model", "owned_by": "deepseek"},
+                {"id": "deepseek-v4-flash", "object": "model", "owned_by": "deepseek"},
+                {"id": "deepseek-v4-pro", "object": "model", "owned_by": "deepseek"},
             ]})
             return
         self._send_json(404, error_body(f"Not found: {self.path}"))

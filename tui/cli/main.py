@@ -1,4 +1,5 @@
-"""The ``thinkpane`` command: the TUI, ``ask``, ``setup``, ``teardown``, ``backends``, ``models``, ``serve``.
+"""The ``thinkpane`` command: the TUI, ``ask``, ``setup``, ``teardown``, ``backends``, ``export``, ``models``,
+``serve``, ``doctor``.
 
 Startup speed matters (``llm --help`` takes 0.9 s, gptme took 8 s): this module imports
 only argparse at the top. Settings (pydantic), backends (httpx, boto3...) and the TUI
@@ -23,7 +24,7 @@ import sys
 from typing import Any, TextIO
 
 
-COMMANDS = ("ask", "setup", "teardown", "backends", "export", "models", "serve")
+COMMANDS = ("ask", "setup", "teardown", "backends", "export", "models", "serve", "doctor")
 OPTION_DEST_PREFIX = "opt__"
 
 BACKEND_HELP_NOTE = (
@@ -98,7 +99,14 @@ def _run(argv: list[str]) -> int:
     wants_help = _wants_help(argv)
     backend_class = None
     settings = None
-    if command in (None, "ask", "setup", "teardown"):
+    if command == "doctor":
+        names = _doctor_backends(argv)
+        if not names and not wants_help:
+            settings = _load_settings()
+            names = [settings.backend]
+        if len(names) == 1:  # its option flags (--base-url...) can be given
+            backend_class = _load_backend_class(names[0], lenient=True)
+    elif command in (None, "ask", "setup", "teardown"):
         backend_name = _peek_backend(argv, command)
         # Launching with the configured backend must not fail here (e.g. the local extra is
         # not installed on first launch): the app shows the problem and offers setup.
@@ -120,6 +128,8 @@ def _run(argv: list[str]) -> int:
         return _teardown(args, backend_class)
     if args.command == "backends":
         return _list_backends(sys.stdout)
+    if args.command == "doctor":
+        return _doctor(args, settings)
     if args.command == "models":
         from thinkpane.tui.cli.models import run as run_models
 
@@ -152,6 +162,24 @@ def _wants_help(argv: list[str]) -> bool:
         if arg in ("-h", "--help"):
             return True
     return False
+
+
+def _doctor_backends(argv: list[str]) -> list[str]:
+    """The backends ``doctor`` is asked about: every NAME after a ``--backend``, before or
+    after the command (``thinkpane doctor --backend openai bedrock``)."""
+    names: list[str] = []
+    taking = False
+    for arg in argv:
+        if arg.startswith("--backend="):
+            names.append(arg.split("=", 1)[1])
+            taking = False
+        elif arg == "--backend":
+            taking = True
+        elif arg.startswith("-") or arg in COMMANDS:
+            taking = False
+        elif taking:
+            names.append(arg)
+    return list(dict.fromkeys(names))
 
 
 def _peek_backend(argv: list[str], command: str | None) -> str | None:
@@ -197,6 +225,11 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
         help="reopen the most recent conversation (with ask: add to it)"
     )
     parser.add_argument("--conversation", metavar="ID", type=int, help="open the conversation with this id")
+    parser.add_argument(
+        "--stall-notice-s", metavar="SECONDS", type=_positive_seconds,
+        help="say so in the status line when an answer's stream stays silent this long "
+        "(default: stall_notice_s from config, 30)",
+    )
     # Also before a command: `thinkpane --backend openai --base-url URL ask hi`.
     _add_backend_option_flags(parser, backend_class)
 
@@ -271,6 +304,22 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
 
     commands.add_parser("backends", allow_abbrev=False, help="list backends, their options and whether they are installed")
 
+    doctor = commands.add_parser(
+        "doctor", allow_abbrev=False,
+        help="check a backend: configuration, credentials, TLS, a short probe and its reasoning channel",
+        description="Check each backend (the configured one by default): its configuration, where its "
+        "credentials come from (never printed), that its server answers (TLS included), then send a "
+        "short prompt and report which channel the reasoning came by (reasoning_content, reasoning, "
+        "think_tags, bedrock_reasoning or none) with the likely fix when none. Exit code 0 when every "
+        "backend answered, 1 otherwise.",
+        epilog=BACKEND_HELP_NOTE if backend_class is None else None,
+    )
+    doctor.add_argument("--backend", dest="doctor_backends", metavar="NAME", nargs="+", action="extend",
+                        default=argparse.SUPPRESS, help="backends to check (default: from config)")
+    doctor.add_argument("--json", action="store_true", help="print the findings as one JSON document")
+    if command == "doctor":
+        _add_backend_option_flags(doctor, backend_class)
+
     export = commands.add_parser(
         "export", allow_abbrev=False, help="export a saved conversation to Markdown or JSON",
         description="Print a saved conversation as Markdown (reasoning in collapsible sections) "
@@ -292,6 +341,16 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
     add_models_parser(commands)
     serve.add_parser(commands)
     return parser
+
+
+def _positive_seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("expected a number of seconds greater than 0")
+    return value
 
 
 def _add_backend_option_flags(parser: argparse.ArgumentParser, backend_class) -> None:
@@ -416,6 +475,8 @@ def _launch(args: argparse.Namespace, settings, backend_class) -> int:
     settings = settings or _load_settings()
     overrides = _option_overrides(args)
     first_launch = not config_exists() and not args.backend
+    if args.stall_notice_s is not None:
+        apply_session_overrides(settings, stall_notice_s=args.stall_notice_s)
     try:
         if args.backend or overrides:
             # For this session only; the app builds the backend from these settings (and loads
@@ -591,6 +652,14 @@ def json_line(data: dict[str, Any]) -> str:
     import json
 
     return json.dumps(data, ensure_ascii=True)
+
+
+def _doctor(args: argparse.Namespace, settings) -> int:
+    from thinkpane.tui.cli.doctor import run_doctor
+
+    settings = settings or _load_settings()
+    names = list(dict.fromkeys(getattr(args, "doctor_backends", None) or [args.backend or settings.backend]))
+    return run_doctor(names, settings, _option_overrides(args), json_mode=args.json, out=sys.stdout)
 
 
 def _setup(args: argparse.Namespace, backend_class) -> int:

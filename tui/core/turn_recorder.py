@@ -26,6 +26,7 @@ from thinkpane.backends.errors import BackendError, IncompleteStreamError
 from thinkpane.backends.events import (
     ContentDelta,
     ErrorEvent,
+    Heartbeat,
     MessageExtra,
     Notice,
     ReasoningDelta,
@@ -33,7 +34,7 @@ from thinkpane.backends.events import (
     StreamEvent,
     Usage,
 )
-from thinkpane.tui.core.turn_record import REASONING_MS_KEY, TurnRecord
+from thinkpane.tui.core.turn_record import TurnRecord
 
 if TYPE_CHECKING:
     from thinkpane.tui.core.store import AnswerWriter
@@ -67,6 +68,8 @@ class TurnRecorder:
         self.stop: Stop | None = None
         self.error: BackendError | None = None
         self.finished = False
+        if writer is not None and (setting := self.record.setting_extra()):
+            writer.merge_extra(setting)  # what the turn runs with, kept even if it fails
 
     # ------------------------------------------------------------------ while it streams
 
@@ -77,6 +80,11 @@ class TurnRecorder:
         """
         if self.finished:
             return ""
+        now = self.clock()
+        if isinstance(event, Heartbeat):
+            self.record.heartbeat_at = now  # the server is alive; no text yet
+            return ""
+        self.record.last_event_at, self.record.heartbeat_at = now, None
         if isinstance(event, ReasoningDelta):
             return self._add_text(event.text, reasoning=True)
         if isinstance(event, ContentDelta):
@@ -84,10 +92,7 @@ class TurnRecorder:
         record = self.record
         if isinstance(event, Usage):
             # A backend may report input and output tokens in separate events.
-            if event.input_tokens is not None:
-                record.input_tokens = event.input_tokens
-            if event.output_tokens is not None:
-                record.output_tokens = event.output_tokens
+            record.apply_usage(event)
             if self.writer is not None:
                 self.writer.set_usage(record.input_tokens, record.output_tokens)
         elif isinstance(event, MessageExtra):
@@ -98,6 +103,7 @@ class TurnRecorder:
             self.notices.append(event)
         elif isinstance(event, Stop):
             self.stop = event
+            record.end(self.clock())  # the last event: the timings are final (ask --json prints them)
         elif isinstance(event, ErrorEvent):
             self.error = event.error
         return ""
@@ -107,16 +113,13 @@ class TurnRecorder:
             return ""
         record = self.record
         now = self.clock()
-        if record.first_token_at is None:
-            record.first_token_at = now
-            record.ttft_ms = _ms(now - (record.started_at or now))
         if reasoning:
+            record.note_reasoning(now)
             record.reasoning += text
             if self.writer is not None:
                 self.writer.append_reasoning(text)
         else:
-            if record.first_content_at is None:
-                record.first_content_at = now
+            record.note_content(now)
             record.content += text
             if self.writer is not None:
                 self.writer.append_content(text)
@@ -159,13 +162,8 @@ class TurnRecorder:
             error = self.error
         if status is None:
             status = "error" if error is not None else "complete"
-        now = self.clock()
         record.status = status
-        record.ended_at = now
-        record.elapsed_ms = _ms(now - (record.started_at or now))
-        seconds = record.reasoning_seconds(now)
-        if record.reasoning and seconds is not None:
-            record.reasoning_ms = _ms(seconds)
+        record.end(self.clock())  # first token, thinking and answer time: TurnRecord measures them
         if status == "cancelled":
             record.stop_reason = "cancelled"
         elif self.stop is not None:
@@ -173,16 +171,10 @@ class TurnRecorder:
         if status == "error" and error is not None:
             record.error_title, record.error_detail, record.error_hint = error.title, error.detail, error.hint
         if self.writer is not None:
-            if record.reasoning_ms is not None:
-                self.writer.merge_extra({REASONING_MS_KEY: record.reasoning_ms})
-            self.writer.set_timing(record.ttft_ms, record.elapsed_ms)
+            record.save_to(self.writer)
             self.writer.finish(
                 status,
                 stop_reason=record.stop_reason,
                 error=str(error) if status == "error" and error is not None else None,
             )
         return record
-
-
-def _ms(seconds: float) -> int:
-    return round(seconds * 1000)

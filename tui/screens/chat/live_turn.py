@@ -21,6 +21,11 @@ Key bindings run on the app's message loop, the stream's messages on the screen'
 switch can come in while :meth:`LiveTurn.show` awaits a write: ``panes_lock`` makes showing
 text, ending, and swapping the widgets (the screen holds it around a switch) happen one
 at a time, so no text is written twice or to a stream that has stopped.
+
+A stream that stays silent for ``stall_notice_s`` seconds (30 by default, ``--stall-notice-s``)
+is pointed out on the status line by the tick, with how long it has been silent and that Esc
+cancels; SSE keep-alives (``Heartbeat``, kept on the record by the recorder) make it say the
+server is alive and the model still thinking instead.
 """
 
 from __future__ import annotations
@@ -49,6 +54,9 @@ if TYPE_CHECKING:
 FLUSH_INTERVAL_S = 0.25
 # A following pane scrolls by 1/GROW_FRACTION of its height at a time while text streams.
 GROW_FRACTION = 4
+# Seconds without stream events before the status line points the silence out (Settings
+# stall_notice_s overrides it).
+STALL_NOTICE_S = 30.0
 
 
 
@@ -80,6 +88,7 @@ class LiveTurn:
         self.reasoning_shown = 0
         self.worker: Worker | None = None
         self.ending = False  # end() is running: ignore further stream messages
+        self.stalled = False  # the status line says the stream is silent
         self.detached = False  # another branch is shown: the answer streams out of sight
         self.panes_lock = asyncio.Lock()  # see the module docstring
         self._tick_timer: Timer | None = None
@@ -181,10 +190,29 @@ class LiveTurn:
             return
         self.save_so_far()
         screen = self.screen
+        self.check_stall(screen.clock())
         screen.counters.tick()
         if screen.reasoning_pane.shown is self.record:
             screen.reasoning_pane.keep_following()
         screen.transcript.keep_following()
+
+    def check_stall(self, now: float) -> None:
+        """Point out a stream silent for ``stall_notice_s`` seconds (see the module docstring),
+        and stop saying so once events come again."""
+        record = self.record
+        limit = float(getattr(self.screen.app.settings, "stall_notice_s", None) or STALL_NOTICE_S)
+        silent = now - (record.last_event_at or record.started_at or now)
+        status = self.screen.status
+        if silent < limit:
+            if self.stalled:
+                self.stalled = False
+                status.set(text="")
+            return
+        self.stalled = True
+        if record.heartbeat_at is not None:
+            status.set(text=f"server alive, model still thinking: no text for {silent:.0f} s · Esc cancels")
+        else:
+            status.set(text=f"no data from the server for {silent:.0f} s · Esc cancels")
 
     def save_so_far(self) -> None:
         """Write what has arrived to the store; a failure is told on the status line."""

@@ -12,9 +12,15 @@ An answer while it streams is a LiveTurn (live_turn.py: its widgets, its TurnRec
 figures on the status line and the Reasoning header are TurnCounters (counters.py), and the
 stream runs in a worker (stream_worker.py). This screen owns the layout, the backend state,
 opening and starting conversations, and routes the worker's messages to the live turn.
+
 The conversation is a tree and the screen shows its active path; regenerating, editing
 and switching versions are in branching.py. An answer the store could not write (a full
 disk) is written again every tick until it is.
+
+Thinking and effort for the next turn are switched here (``chat.toggle_thinking``,
+``chat.cycle_effort``, also in the command palette) on the backend itself, for this session;
+the status line shows the setting, and each turn records what it ran with
+(``TurnRecord.for_backend``).
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from textual.worker import Worker, WorkerState
 from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import BackendError, ContextWindowError, InternalError, ThinkpaneError
 from thinkpane.backends.events import Conversation
+from thinkpane.backends.thinking import EFFORT_CYCLE, Reasoning
 from thinkpane.tui.core.backend_conversation import title_from_prompt, turns_to_leave_out
 from thinkpane.tui.core.branches import PendingTurn
 from thinkpane.tui.core.sanitize import sanitize, sanitize_line
@@ -88,6 +95,12 @@ class ChatScreen(BranchActions, PaneKeys, Screen[None]):
                 show=False, tooltip="Show the reasoning of the previous answer"),
         Binding("ctrl+down", "step_reasoning(1)", "Later reasoning", id="chat.next_reasoning",
                 show=False, tooltip="Show the reasoning of the next answer"),
+        # Not in the footer, which is full at 120 columns: F1, the palette and the status line
+        # (which shows the setting) make them findable.
+        Binding("f4", "toggle_thinking", "Thinking on/off", id="chat.toggle_thinking", show=False,
+                tooltip="Turn the model's thinking on or off for the next answers"),
+        Binding("f5", "cycle_effort", "Reasoning effort", id="chat.cycle_effort", show=False,
+                tooltip="Step the reasoning effort for the next answers: default, low, medium, high, max"),
     ]
 
     def __init__(self, *, conversation_id: int | None = None) -> None:
@@ -174,6 +187,7 @@ class ChatScreen(BranchActions, PaneKeys, Screen[None]):
         panel = self.query_one("#message-panel", Static)
         if backend is not None:
             panel.display = False
+            self.status.set(reasoning=backend.reasoning_label())
             if self.live is None:
                 self.status.set(backend=backend.label, model=backend.model, state="idle", text="")
             self.run_when_ready(True)
@@ -182,10 +196,10 @@ class ChatScreen(BranchActions, PaneKeys, Screen[None]):
             self.run_when_ready(False)
             self.show_problem(app.backend_error)
             self.status.set(backend=app.settings.backend, model="", state="error",
-                            text=app.backend_error.title)
+                            text=app.backend_error.title, reasoning="")
         else:
             self.status.set(backend=app.settings.backend, model="", state="loading",
-                            text=app.backend_loading_text or "preparing backend…")
+                            text=app.backend_loading_text or "preparing backend…", reasoning="")
 
     def show_problem(self, error: ThinkpaneError) -> None:
         """A message panel above the transcript: the title, the detail and what to do."""
@@ -334,7 +348,8 @@ class ChatScreen(BranchActions, PaneKeys, Screen[None]):
         if self._offered_on is not None:
             self._offered_on.suggest("")
             self._offered_on = None
-        await self.show_path(path, live=(writer.message_id, TurnRecord(status="streaming")))
+        # The record carries the model and thinking setting this answer runs with.
+        await self.show_path(path, live=(writer.message_id, TurnRecord.for_backend(backend, self.clock())))
         answer = self.transcript.turn_for(writer.message_id)
         assert isinstance(answer, AnswerTurn)
         self.turn_counter += 1
@@ -497,6 +512,46 @@ class ChatScreen(BranchActions, PaneKeys, Screen[None]):
     def action_toggle_reasoning(self) -> None:
         self.app.show_reasoning = not self.app.show_reasoning
         self.set_class(not self.app.show_reasoning, HIDE_REASONING_CLASS)
+
+    def action_toggle_thinking(self) -> None:
+        """Thinking on <-> off for the next answers (auto, the server's default, goes to off)."""
+        backend = self._reasoning_backend("thinking switch")
+        if backend is None:
+            return
+        current = backend.reasoning
+        effort = None if current.effort == "none" else current.effort
+        backend.set_reasoning(Reasoning("on" if current.off else "off", effort))
+        self._show_reasoning_setting(backend)
+
+    def action_cycle_effort(self) -> None:
+        """The next effort for the next answers: default, low, medium, high, max, default…"""
+        backend = self._reasoning_backend("reasoning-effort control", option="reasoning_effort")
+        if backend is None:
+            return
+        current = backend.reasoning
+        index = EFFORT_CYCLE.index(current.effort) if current.effort in EFFORT_CYCLE else 0
+        effort = EFFORT_CYCLE[(index + 1) % len(EFFORT_CYCLE)]
+        # Choosing an effort asks for thinking: a switch left off would silently drop it.
+        thinking = "on" if effort is not None and current.thinking == "off" else current.thinking
+        backend.set_reasoning(Reasoning(thinking, effort))
+        self._show_reasoning_setting(backend)
+
+    def _reasoning_backend(self, what: str, option: str = "thinking") -> Backend | None:
+        """The backend, if it has this control; otherwise the status line says why not."""
+        backend: Backend | None = self.app.backend
+        if backend is None:
+            self.status.set(text="no backend yet: set one up first")
+            return None
+        if not any(declared.name == option for declared in backend.options):
+            self.status.set(text=f"{backend.label} has no {what}")
+            self.app.bell()
+            return None
+        return backend
+
+    def _show_reasoning_setting(self, backend: Backend) -> None:
+        label = backend.reasoning_label()
+        when = "next answers" if self.live is None else "from the next answer"
+        self.status.set(reasoning=label, text=f"{when}: {label}")
 
     @on(ReasoningLink.Selected)
     async def on_reasoning_link_selected(self, event: ReasoningLink.Selected) -> None:
