@@ -209,7 +209,7 @@ async def guarded(backend: Backend, conversation: Conversation) -> AsyncGenerato
         raise
     except BackendError as error:
         yield ErrorEvent(scrub_error(error, secrets))
-    except Exception as exc:  # noqa: BLE001 - the point is to catch plugin bugs
+    except Exception as exc:
         yield ErrorEvent(
             InternalError(
                 f"{backend.label} failed unexpectedly",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from thinkpane.backends.errors import BackendError
 
@@ -192,7 +192,7 @@ class MessageExtra:
     type: Literal["extra"] = "extra"
 
 
-StreamEvent = Union[ReasoningDelta, ContentDelta, Usage, Stop, ErrorEvent, Notice, MessageExtra, Heartbeat]
+StreamEvent = ReasoningDelta | ContentDelta | Usage | Stop | ErrorEvent | Notice | MessageExtra | Heartbeat
 
 # Usage fields ``thinkpane ask --json`` prints only when the provider reported them.
 OPTIONAL_USAGE_FIELDS = ("reasoning_tokens", "cached_input_tokens", "cache_write_tokens")

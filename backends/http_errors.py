@@ -415,7 +415,7 @@ def _origin(url: str) -> str:
     """``https://host:port`` of ``url``: the server, without the path."""
     try:
         parsed = httpx.URL(url)
-    except Exception:  # noqa: BLE001 - any URL problem: name the URL as given
+    except Exception:
         return url
     return f"{parsed.scheme}://{parsed.netloc.decode('ascii')}" if parsed.host else url
 

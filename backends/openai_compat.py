@@ -47,18 +47,18 @@ from typing import Any, ClassVar
 import httpx
 
 from thinkpane.backends.base import Backend, scrub_error
-from thinkpane.backends.errors import (
-    BackendError,
-    ConfigurationError,
-    IncompleteStreamError,
-    ProtocolError,
-)
 from thinkpane.backends.deepseek_models import (
     CURRENT_MODELS,
     CURRENT_MODELS_HINT,
     DEFAULT_MODEL,
     replacement,
     retired_notice,
+)
+from thinkpane.backends.errors import (
+    BackendError,
+    ConfigurationError,
+    IncompleteStreamError,
+    ProtocolError,
 )
 from thinkpane.backends.events import (
     Conversation,
@@ -71,7 +71,6 @@ from thinkpane.backends.events import (
     StreamEvent,
     Usage,
 )
-from thinkpane.backends.options import Option, http_header, http_url
 from thinkpane.backends.http_errors import (
     HttpContext,
     error_from_exception,
@@ -82,6 +81,7 @@ from thinkpane.backends.http_errors import (
     looks_like_html,
     read_bounded,
 )
+from thinkpane.backends.options import Option, http_header, http_url
 from thinkpane.backends.secrets import Secret
 from thinkpane.backends.sse import DEFAULT_MAX_LINE_BYTES, SSEEvent, SSELineTooLong, SSEParser
 from thinkpane.backends.think_split import ThinkSplitter
@@ -113,7 +113,7 @@ TAGLESS_HOSTS = frozenset({"api.deepseek.com", "api.openai.com"})
 def _host(url: str) -> str:
     try:
         return httpx.URL(url).host
-    except Exception:  # noqa: BLE001 - validated elsewhere
+    except Exception:
         return ""
 
 
@@ -268,7 +268,7 @@ class OpenAIBackend(Backend):
                 problem = "it must start with http:// or https://"
             elif not url.host:
                 problem = "it has no host name"
-        except Exception as exc:  # noqa: BLE001 - httpx.InvalidURL and friends
+        except Exception as exc:
             problem = str(exc)
         if problem:
             raise ConfigurationError(

@@ -18,10 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from thinkpane.backends import registry
-from thinkpane.backends.errors import ConfigurationError
-from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
-from thinkpane.backends.scripted import ScriptedBackend
 from tests.servers.openai_sse import (
     DONE,
     Close,
@@ -32,6 +28,10 @@ from tests.servers.openai_sse import (
     error_body,
     serve,
 )
+from thinkpane.backends import registry
+from thinkpane.backends.errors import ConfigurationError
+from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
+from thinkpane.backends.scripted import ScriptedBackend
 from thinkpane.tui.cli.ask import AskOptions, _Printer, conversation_for, run_ask
 from thinkpane.tui.cli.main import main
 from thinkpane.tui.core.sanitize import sanitize

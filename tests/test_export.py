@@ -16,8 +16,8 @@ from markdown_it import MarkdownIt
 
 from tests.hostile import ALL_IN_ONE, assert_inert
 from tests.servers.openai_sse import serve
-from thinkpane.tui.core import paths
 from thinkpane.tui.cli.main import main
+from thinkpane.tui.core import paths
 from thinkpane.tui.core.export import (
     code_blocks,
     conversation_json,

@@ -13,8 +13,6 @@ import time
 
 import pytest
 
-from thinkpane.backends import registry
-from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
 from tests.servers import bedrock_eventstream as bedrock_server
 from tests.servers.openai_sse import (
     DONE,
@@ -27,6 +25,8 @@ from tests.servers.openai_sse import (
     serve,
 )
 from tests.tui_helpers import GatedBackend, rendered_text, wait_until
+from thinkpane.backends import registry
+from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
 from thinkpane.tui.cli.main import main
 from thinkpane.tui.core.store import ConversationStore
 

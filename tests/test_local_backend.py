@@ -17,9 +17,7 @@ from pathlib import Path
 
 import pytest
 
-import thinkpane.backends
 from thinkpane.backends import registry
-from thinkpane.backends.local import backend as local, models as local_models
 from thinkpane.backends.base import guarded
 from thinkpane.backends.errors import ConfigurationError, ContextWindowError
 from thinkpane.backends.events import (
@@ -32,6 +30,8 @@ from thinkpane.backends.events import (
     Stop,
     Usage,
 )
+from thinkpane.backends.local import backend as local
+from thinkpane.backends.local import models as local_models
 
 needs_llama = pytest.mark.skipif(
     importlib.util.find_spec("llama_cpp") is None,
@@ -322,7 +322,7 @@ def test_llama_cpp_writes_nothing_to_the_terminal(tmp_path):
         truncated.write_bytes(source.read(200_000))
     not_gguf_inside = tmp_path / "garbage-after-header.gguf"
     not_gguf_inside.write_bytes(b"GGUF" + bytes(range(256)) * 64)
-    code = (
+    code = (  # noqa: UP031 - a template whose Python dict braces would need doubling
         "import asyncio\n"
         "from thinkpane.backends import registry\n"
         "from thinkpane.backends.base import Conversation, Message, guarded\n"

@@ -8,12 +8,11 @@ import re
 import pytest
 from textual.app import App, ComposeResult
 
+from tests.tui_helpers import rendered_text
 from thinkpane.tui.core.turn_record import TurnRecord
 from thinkpane.tui.widgets.reasoning_pane import ReasoningPane, reasoning_header
 from thinkpane.tui.widgets.status_line import StatusLine
 from thinkpane.tui.widgets.turn import ReasoningLink
-
-from tests.tui_helpers import rendered_text
 
 REASONING = "x" * 352  # ~88 tokens at 4 characters a token
 

@@ -13,6 +13,22 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.hypothesis_or_skip import given, settings, st
+from tests.servers.openai_sse import (
+    DONE,
+    REASONER_REASONING,
+    Chunk,
+    Close,
+    HoldOpen,
+    Raw,
+    Respond,
+    Sleep,
+    chunk,
+    deepseek_usage,
+    error_body,
+    serve,
+)
+from tests.servers.tls import make_self_signed_cert
 from thinkpane.backends import registry
 from thinkpane.backends.base import guarded
 from thinkpane.backends.errors import (
@@ -33,31 +49,15 @@ from thinkpane.backends.events import (
     ContentDelta,
     Conversation,
     ErrorEvent,
-    event_to_json,
     Message,
     Notice,
     ReasoningDelta,
     Stop,
     Usage,
+    event_to_json,
 )
 from thinkpane.backends.openai_compat import OpenAIBackend, is_loopback_url
 from thinkpane.backends.sse import SSEEvent, SSELineTooLong, SSEParser
-from tests.hypothesis_or_skip import given, settings, st
-from tests.servers.openai_sse import (
-    DONE,
-    REASONER_REASONING,
-    Chunk,
-    Close,
-    HoldOpen,
-    Raw,
-    Respond,
-    Sleep,
-    chunk,
-    deepseek_usage,
-    error_body,
-    serve,
-)
-from tests.servers.tls import make_self_signed_cert
 
 KEY = "sk-thinkpane-test-0123456789abcdef"
 HELLO = Conversation([Message("user", "hello")])
@@ -344,7 +344,7 @@ async def test_a_real_out_of_range_connect_failure_is_a_plain_configuration_erro
     from thinkpane.backends.http_errors import HttpContext, error_from_exception, is_transport_failure
 
     async with httpx.AsyncClient() as client:
-        with pytest.raises(BaseException) as caught:  # noqa: PT011 - the type is the point
+        with pytest.raises(BaseException) as caught:
             await client.get("http://127.0.0.1:99999/v1/models")
     assert caught.value.exceptions  # an exception group: what used to escape as "a bug"
     assert is_transport_failure(caught.value)

@@ -11,6 +11,15 @@ from pathlib import Path
 import pytest
 from opensearchpy import OpenSearch
 
+from tests.servers.mlcommons import (
+    DEFAULT_SETTINGS,
+    ML,
+    TEST_API_KEY,
+    MLCommonsServer,
+    StandInConfig,
+    make_self_signed_cert,
+    provision_settings,
+)
 from thinkpane.backends.base import guarded
 from thinkpane.backends.errors import (
     AuthenticationError,
@@ -38,15 +47,6 @@ from thinkpane.backends.opensearch.backend import REASONER_NOTICE
 from thinkpane.backends.opensearch.memory import MEMORY_EXTRA_KEY
 from thinkpane.backends.opensearch.provision import REGEX_KEY
 from thinkpane.backends.secrets import MASK, Secret
-from tests.servers.mlcommons import (
-    DEFAULT_SETTINGS,
-    ML,
-    TEST_API_KEY,
-    MLCommonsServer,
-    StandInConfig,
-    make_self_signed_cert,
-    provision_settings,
-)
 
 HELLO = Conversation([Message("user", "Hello!")])
 

@@ -12,15 +12,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from opensearchpy import OpenSearch
 
-from thinkpane.backends.events import ProgressEvent
-from thinkpane.backends.opensearch import OpenSearchProvisioner
-from thinkpane.backends.opensearch.provision import (
-    PRIVATE_IP_KEY,
-    REGEX_KEY,
-    STEPS,
-    parse_endpoint,
-)
-from thinkpane.backends.secrets import MASK, Secret
 from tests.servers.mlcommons import (
     DEFAULT_SETTINGS,
     ML,
@@ -30,6 +21,15 @@ from tests.servers.mlcommons import (
     outline,
     provision_settings,
 )
+from thinkpane.backends.events import ProgressEvent
+from thinkpane.backends.opensearch import OpenSearchProvisioner
+from thinkpane.backends.opensearch.provision import (
+    PRIVATE_IP_KEY,
+    REGEX_KEY,
+    STEPS,
+    parse_endpoint,
+)
+from thinkpane.backends.secrets import MASK, Secret
 
 FULL_RUN = [
     ("connect", "start"), ("connect", "ok"),

@@ -23,8 +23,6 @@ from textual.command import CommandList
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, OptionList, Select
 
-from thinkpane.backends.local import models as local_models
-from thinkpane.backends.bedrock import BedrockBackend
 from tests import backend_fixtures
 from tests.backend_fixtures import AWS_KEY_ID, AWS_SECRET
 from tests.servers.bedrock_eventstream import ANSWER as BEDROCK_ANSWER
@@ -33,13 +31,15 @@ from tests.servers.bedrock_eventstream import BedrockStandIn
 from tests.servers.mlcommons import REGEX_KEY, TEST_API_KEY, preprovision
 from tests.servers.openai_sse import REASONER_REASONING
 from tests.tui_helpers import rendered_text, wait_until
-from thinkpane.tui.core import paths
+from thinkpane.backends.bedrock import BedrockBackend
+from thinkpane.backends.local import models as local_models
 from thinkpane.tui.app import ThinkpaneApp
-from thinkpane.tui.core.config import Settings, config_exists, load_settings, save_settings
+from thinkpane.tui.core import paths
 from thinkpane.tui.core import setup_flow as setup_steps
+from thinkpane.tui.core.config import Settings, config_exists, load_settings, save_settings
+from thinkpane.tui.core.store import ConversationStore
 from thinkpane.tui.screens.chat import ChatScreen
 from thinkpane.tui.screens.setup import SetupScreen
-from thinkpane.tui.core.store import ConversationStore
 from thinkpane.tui.widgets.progress_log import ProgressLog
 from thinkpane.tui.widgets.status_line import StatusLine
 from thinkpane.tui.widgets.turn import UserTurn
@@ -368,7 +368,7 @@ async def test_the_providers_message_is_shown_under_the_error_title(openai_serve
                 if not reopened:
                     await send(pilot, PROMPT)
                     await turn_finished(pilot, app)
-                await wait_until(pilot, lambda: "HTTP 400" in the_note(app), "the error note")
+                await wait_until(pilot, lambda app=app: "HTTP 400" in the_note(app), "the error note")
                 note = the_note(app)
                 title = f"The server at {openai_server.base_url} rejected the request (HTTP 400)"
                 assert note.startswith(title + " " + words(shown) + " "), (reopened, note)

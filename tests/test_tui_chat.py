@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
+from tests.tui_helpers import GatedBackend, make_app, rendered_text, send, wait_until
 from thinkpane.backends.errors import ServerError
 from thinkpane.backends.events import ContentDelta, ErrorEvent, Notice, ReasoningDelta, Stop, Usage
 from thinkpane.backends.scripted import ScriptedBackend
-from tests.tui_helpers import GatedBackend, make_app, rendered_text, send, wait_until
 from thinkpane.tui.core.config import Settings
 from thinkpane.tui.core.store import ConversationStore
 

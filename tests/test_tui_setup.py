@@ -23,8 +23,8 @@ from thinkpane.backends.events import ContentDelta, ProgressEvent, ReasoningDelt
 from thinkpane.backends.options import Option
 from thinkpane.backends.scripted import ScriptedBackend
 from thinkpane.backends.secrets import Secret
-from thinkpane.tui.core.config import config_exists, load_settings
 from thinkpane.tui.core import setup_flow as setup_steps
+from thinkpane.tui.core.config import config_exists, load_settings
 from thinkpane.tui.screens.setup import RESUME_HINT, SetupResult, SetupScreen
 from thinkpane.tui.widgets.option_form import OptionForm
 from thinkpane.tui.widgets.progress_log import ProgressLog
@@ -408,7 +408,7 @@ async def test_a_bad_int_gets_an_inline_error_naming_the_option(provisioner):
         await pilot.pause()
         form = app.screen.query_one(OptionForm)
         assert "port" in form.errors()
-        assert "Port (port): expected a whole number." == form.errors()["port"]
+        assert form.errors()["port"] == "Port (port): expected a whole number."
         press(app, "run")
         await pilot.pause()
         assert screen_of(app).phase == "idle" and provisioner.runs == 0
@@ -651,8 +651,8 @@ async def test_real_app_first_launch_one_enter_then_chat_is_ready():
     if setup_steps.local_problem(load_settings()) is not None:
         pytest.skip("the local extra is not installed here")
     from thinkpane.tui.app import ThinkpaneApp
-    from thinkpane.tui.screens.chat import ChatScreen
     from thinkpane.tui.core.store import ConversationStore
+    from thinkpane.tui.screens.chat import ChatScreen
 
     store = ConversationStore(":memory:")
     app = ThinkpaneApp(load_settings(), store, backend=ScriptedBackend(), first_launch=True)
@@ -675,8 +675,8 @@ async def test_real_app_first_launch_one_enter_then_chat_is_ready():
 
 async def test_real_app_first_launch_escape_keeps_the_default_backend():
     from thinkpane.tui.app import ThinkpaneApp
-    from thinkpane.tui.screens.chat import ChatScreen
     from thinkpane.tui.core.store import ConversationStore
+    from thinkpane.tui.screens.chat import ChatScreen
 
     store = ConversationStore(":memory:")
     backend = ScriptedBackend()

@@ -22,14 +22,14 @@ from collections.abc import AsyncGenerator, Mapping
 from typing import Any, ClassVar
 
 from thinkpane.backends.base import Backend
-from thinkpane.backends.errors import ConfigurationError, InvalidRequestError
-from thinkpane.backends.events import Conversation, ErrorEvent, Notice, ReasoningDelta, StreamEvent
-from thinkpane.backends.options import Option, http_url
-from thinkpane.backends.secrets import env_secrets
 from thinkpane.backends.bedrock.errors import ErrorContext, from_exception, retry_code
 from thinkpane.backends.bedrock.events import ConverseTranslator
 from thinkpane.backends.bedrock.history import converse_messages, system_blocks
 from thinkpane.backends.bedrock.worker import ConverseCall
+from thinkpane.backends.errors import ConfigurationError, InvalidRequestError
+from thinkpane.backends.events import Conversation, ErrorEvent, Notice, ReasoningDelta, StreamEvent
+from thinkpane.backends.options import Option, http_url
+from thinkpane.backends.secrets import env_secrets
 from thinkpane.backends.thinking import BedrockFields, bedrock_fields, effort_option, thinking_option
 
 DEFAULT_MODEL = "us.deepseek.r1-v1:0"
@@ -257,7 +257,7 @@ class BedrockBackend(Backend):
                                 self.reasoning_channel = "bedrock_reasoning"
                             yield out
                     closing = translator.finish()
-                except Exception as exc:  # noqa: BLE001 - every failure becomes an ErrorEvent
+                except Exception as exc:
                     code = retry_code(exc)
                     if code and not translator.saw_delta and attempt < max_attempts:
                         retry_reason = code

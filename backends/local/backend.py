@@ -62,13 +62,13 @@ from thinkpane.backends.events import (
     StreamEvent,
     Usage,
 )
-from thinkpane.backends.options import Option
 from thinkpane.backends.local.llama_internals import keep_std_streams_in_place
 from thinkpane.backends.local.models import (
     SET_MODEL_PATH_HINT,
     check_gguf_header,
     resolve_model,
 )
+from thinkpane.backends.options import Option
 from thinkpane.backends.think_split import ThinkMode, ThinkSplitter
 from thinkpane.backends.thinking import template_switch, thinking_option, with_soft_switch
 
@@ -259,7 +259,7 @@ class LocalBackend(Backend):
 
         try:
             llama_chat_format.get_chat_completion_handler(chat_format)
-        except Exception:  # noqa: BLE001 - LlamaChatCompletionHandlerNotFoundException and kin
+        except Exception:
             llm.close()
             raise ConfigurationError(
                 f"local: unknown chat_format {chat_format!r}",
@@ -287,7 +287,7 @@ class LocalBackend(Backend):
             prompt = Jinja2ChatFormatter(template, eos_token="", bos_token="")(
                 messages=[{"role": "user", "content": "Hi"}]
             ).prompt
-        except Exception:  # noqa: BLE001 - an exotic template only costs us the guess
+        except Exception:
             return "auto"
         return "open" if prompt.rstrip().endswith("<think>") else "auto"
 
@@ -436,7 +436,7 @@ class _Generation:
                     self._generate()
             finally:
                 self.lock.release()
-        except Exception as exc:  # noqa: BLE001 - reported to the stream as an ErrorEvent
+        except Exception as exc:
             if not self._cancelled.is_set():
                 self._send(("error", (exc, self._estimate_prompt_tokens())))
         finally:
@@ -455,7 +455,7 @@ class _Generation:
             messages = self.request["messages"]
             text = "\n".join(str(message.get("content", "")) for message in messages)
             return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False)) + 4 * len(messages)
-        except Exception:  # noqa: BLE001 - only used to word an error message
+        except Exception:
             return None
 
     def _generate(self) -> None:

@@ -53,7 +53,6 @@ from thinkpane.backends.events import (
     Stop,
     StreamEvent,
 )
-from thinkpane.backends.options import Option, http_url, require
 from thinkpane.backends.http_errors import (
     HttpContext,
     error_from_exception,
@@ -77,6 +76,7 @@ from thinkpane.backends.opensearch.errors import (
 from thinkpane.backends.opensearch.memory import MEMORY_EXTRA_KEY, mirror_turn
 from thinkpane.backends.opensearch.provision import OpenSearchProvisioner
 from thinkpane.backends.opensearch.replies import parse_predict, parse_stream_event
+from thinkpane.backends.options import Option, http_url, require
 from thinkpane.backends.sse import SSELineTooLong, SSEParser
 from thinkpane.backends.thinking import Reasoning, effort_option, openai_fields, thinking_option
 
@@ -228,7 +228,7 @@ class OpenSearchBackend(Backend):
                 await self._os_client(), conversation,
                 content="".join(content), reasoning="".join(reasoning), model=self.model,
             )
-        except Exception as exc:  # noqa: BLE001 - memory is a side channel: warn, go on
+        except Exception as exc:
             error = exc if isinstance(exc, BackendError) else from_exception(exc, self._ctx())
             yield Notice(f"OpenSearch: this turn was not saved to conversation memory ({error.title}). "
                          + error.detail, "warning")

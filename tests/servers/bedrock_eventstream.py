@@ -174,11 +174,8 @@ def r1_turn(stop_reason: str = "end_turn") -> list[Step]:
 
 def paced_turn(delay_s: float) -> list[Step]:
     """A longer turn with a pause before every delta, for watching a UI stream live."""
-    reasoning = ("Let me think about this step by step. The user asked a question; "
-                 "I will consider a few angles before answering. First, the facts. "
-                 "Second, what matters most. Then a short, clear reply.").split(" ")
-    answer = ("\n\nHere is my answer:\n\n- **First**, the facts are simple.\n"
-              "- **Second**, what matters most is clarity.\n\nThat's all!").split(" ")
+    reasoning = ["Let", "me", "think", "about", "this", "step", "by", "step.", "The", "user", "asked", "a", "question;", "I", "will", "consider", "a", "few", "angles", "before", "answering.", "First,", "the", "facts.", "Second,", "what", "matters", "most.", "Then", "a", "short,", "clear", "reply."]
+    answer = ["\n\nHere", "is", "my", "answer:\n\n-", "**First**,", "the", "facts", "are", "simple.\n-", "**Second**,", "what", "matters", "most", "is", "clarity.\n\nThat's", "all!"]
     steps: list[Step] = _start()
     for word in reasoning:
         steps += [Pause(delay_s), *_reasoning(0, [word + " "])]

@@ -977,7 +977,7 @@ class MLCommonsServer(ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
-    def __enter__(self) -> MLCommonsServer:  # noqa: PYI034
+    def __enter__(self) -> MLCommonsServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -149,7 +149,7 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
             await backend.prepare()
         except BackendError as error:
             self.post_message(BackendFailed(error))
-        except Exception as exc:  # noqa: BLE001 - a plugin bug must not crash the app
+        except Exception as exc:
             self.post_message(BackendFailed(InternalError(
                 f"Could not start the {name} backend",
                 "This is a bug; please report it.",
@@ -185,7 +185,7 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
         if self.backend is not None:
             try:
                 await self.backend.aclose()
-            except Exception as exc:  # noqa: BLE001 - closing must never block quitting
+            except Exception as exc:
                 self.log.warning(f"closing the backend failed: {type(exc).__name__}")
 
     # ------------------------------------------------------------------ actions

@@ -33,13 +33,13 @@ from thinkpane.backends.events import (
     ContentDelta,
     Conversation,
     ErrorEvent,
-    event_to_json,
     Message,
     Notice,
     ReasoningDelta,
     Stop,
     StreamEvent,
     Usage,
+    event_to_json,
 )
 from thinkpane.tui.core.sanitize import EventSanitizer, sanitize, sanitize_line
 from thinkpane.tui.core.turn_record import TurnRecord

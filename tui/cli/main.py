@@ -23,7 +23,6 @@ import os
 import sys
 from typing import Any, TextIO
 
-
 COMMANDS = ("ask", "setup", "teardown", "backends", "export", "models", "serve", "doctor")
 OPTION_DEST_PREFIX = "opt__"
 
@@ -531,8 +530,8 @@ def _ask(args: argparse.Namespace, settings, backend_class) -> int:
     from thinkpane.backends import registry
     from thinkpane.backends.errors import BackendError
     from thinkpane.backends.events import ErrorEvent, event_to_json
-    from thinkpane.tui.core.backend_conversation import title_from_prompt
     from thinkpane.tui.cli.ask import AskOptions, build_prompt, conversation_for, print_error, run_ask
+    from thinkpane.tui.core.backend_conversation import title_from_prompt
     from thinkpane.tui.core.config import backend_options
 
     settings = settings or _load_settings()
@@ -678,12 +677,12 @@ def _teardown(args: argparse.Namespace, backend_class) -> int:
 
 
 def _list_backends(out: TextIO) -> int:
+    import shutil
+    import textwrap
+
     from thinkpane.backends import registry
     from thinkpane.backends.errors import ConfigurationError
     from thinkpane.tui.core import paths
-
-    import shutil
-    import textwrap
 
     width = max(60, min(shutil.get_terminal_size().columns, 120))
     default = None

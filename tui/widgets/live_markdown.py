@@ -41,8 +41,8 @@ from textual.strip import Strip
 from textual.visual import Visual, visualize
 from textual.widget import Widget
 
-from thinkpane.tui.render.paint_soon import paint_soon
 from thinkpane.tui.render.laid_out_once import LaidOutOnce
+from thinkpane.tui.render.paint_soon import paint_soon
 from thinkpane.tui.render.rich_markdown import rich_markdown
 
 # A list item: Rich draws a loose list tight, so a cut between two items would add a gap.

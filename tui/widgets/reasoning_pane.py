@@ -16,8 +16,8 @@ from textual.widgets import Static
 from thinkpane.tui.core.turn_record import TurnRecord
 from thinkpane.tui.render.following import Following
 from thinkpane.tui.render.laid_out_once import LaidOutOnce
-from thinkpane.tui.widgets.live_markdown import LiveMarkdown, RenderedOnce
 from thinkpane.tui.render.strip_scrollbar import StripScrollbars
+from thinkpane.tui.widgets.live_markdown import LiveMarkdown, RenderedOnce
 from thinkpane.tui.widgets.turn import rendered_markdown
 
 
