@@ -513,10 +513,14 @@ def test_first_launch_setup_provisions_opensearch_then_chats(terminal, tmp_path)
         stop_server(server)
 
 
-def test_first_launch_setup_of_openai_fits_80x24_then_chats(tmp_path):
+def test_first_launch_setup_of_openai_fits_80x24_then_a_failed_prompt_is_sent_once(tmp_path):
     """At 80x24 the form's values are readable and every button can be reached: choose the
-    OpenAI-compatible backend, type the stand-in's URL, test the connection, save, chat."""
-    server, port = start_server("openai_sse", "--script", "reasoner")
+    OpenAI-compatible backend, type the stand-in's URL, test the connection, save. Then the
+    first prompt fails (the stand-in answers its second request with HTTP 500): the prompt is
+    back in the box, Enter sends it again, and the model is sent it once."""
+    record = tmp_path / "requests.jsonl"
+    server, port = start_server("openai_sse", "--script", "reasoner", "--fail-request", "2",
+                                "--record", str(record))
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
         config_file = Path(os.environ["THINKPANE_CONFIG_DIR"]) / "config.toml"
@@ -547,6 +551,16 @@ def test_first_launch_setup_of_openai_fits_80x24_then_chats(tmp_path):
 
             terminal.wait_for(lambda s: "deepseek-v4-flash" in status_line(s) and "idle" in status_line(s),
                               timeout=20, what="the chat with the new backend ready")
-            echo_then_quit(terminal)
+            terminal.send("Dup test")
+            terminal.keys("Enter")
+            terminal.wait_for(lambda s: "error" in status_line(s), timeout=20, what="the failed send")
+            terminal.wait_for(lambda s: prompt_box(s) == "Dup test", timeout=10, what="the prompt back in the box")
+            terminal.keys("Enter")
+            terminal.wait_for(lambda s: "You said: Dup test" in s and "idle" in status_line(s), timeout=20,
+                              what="the answer to the retry")
+            _test, failed, retried = (json.loads(line) for line in record.read_text(encoding="utf-8").splitlines())
+            assert failed["messages"] == [{"role": "user", "content": "Dup test"}]
+            assert retried["messages"] == [{"role": "user", "content": "Dup test"}], retried["messages"]
+            quit_and_check_terminal_restored(terminal)
     finally:
         stop_server(server)

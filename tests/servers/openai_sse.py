@@ -502,8 +502,15 @@ class StandInServer(ThreadingHTTPServer):
         with self.lock:
             self.scripts.extend(list(script) for script in scripts)
 
+    # Chat requests answered so far, and which of them (1 = the first) get an HTTP 500.
+    served = 0
+    fail_requests: frozenset[int] = frozenset()
+
     def next_script(self, body: Mapping[str, Any]) -> list[Action]:
         with self.lock:
+            self.served += 1
+            if self.served in self.fail_requests:
+                return [Respond(500, error_body("The server had an error processing your request.", "server_error"))]
             if self.scripts:
                 return self.scripts.popleft()
         make = SCENARIOS[self.scenario]
@@ -530,10 +537,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-chunked", action="store_true", help="Connection: close framing")
     parser.add_argument("--fail-first", type=int, default=0, metavar="N",
                         help="answer the first N chat requests with HTTP 500")
+    parser.add_argument("--fail-request", type=int, action="append", default=[], metavar="N",
+                        help="answer the N-th chat request (1 = the first) with HTTP 500; repeatable")
     parser.add_argument("--record", metavar="FILE", help="append each chat request's JSON body to FILE")
     args = parser.parse_args(argv)
     server = StandInServer(args.port, args.script, args.delay, not args.no_chunked)
     server.record_file = args.record
+    server.fail_requests = frozenset(args.fail_request)
     server.enqueue(*[[Respond(500, error_body("The server had an error processing your request.",
                                               "server_error"))]] * args.fail_first)
     print(f"READY port={server.port}", flush=True)
