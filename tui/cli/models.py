@@ -172,18 +172,24 @@ def _table(out: TextIO, header: tuple[str, ...], rows: Sequence[tuple[str, ...]]
 
 
 class _PullProgress:
-    """Download and verification progress as ProgressEvents for the setup ProgressPrinter."""
+    """Download and verification progress as ProgressEvents for the setup ProgressPrinter
+    (the rate and time left come from the DownloadMeter the setup screen uses too)."""
 
     def __init__(self, out: TextIO, label: str, clock: Any = time.monotonic) -> None:
         from thinkpane.tui.cli.setup import ProgressPrinter
+        from thinkpane.tui.core.download import DownloadMeter
 
         self.printer = ProgressPrinter(out)
         self.label = label
-        self.clock = clock
-        self.started = clock()
-        self.first_done: int | None = None
-        self.done = 0
-        self.total: int | None = None
+        self.meter = DownloadMeter(clock)
+
+    @property
+    def done(self) -> int:
+        return self.meter.done
+
+    @property
+    def total(self) -> int | None:
+        return self.meter.total
 
     def show(self, status: str, message: str, hint: str = "") -> None:
         from thinkpane.backends.events import ProgressEvent
@@ -193,9 +199,7 @@ class _PullProgress:
     def start(self, remote: Any, resume_from: int) -> None:
         from thinkpane.backends.local.hub import human_bytes
 
-        self.started = self.clock()
-        self.first_done = resume_from
-        self.total = remote.size
+        self.meter.start(remote.size, resume_from)
         what = f"{self.label} ({human_bytes(remote.size)})"
         if resume_from:
             self.show("start", f"{what}: resuming at {human_bytes(resume_from)}")
@@ -203,34 +207,15 @@ class _PullProgress:
             self.show("start", what)
 
     def bytes(self, done: int, total: int | None) -> None:
-        from thinkpane.backends.local.hub import human_bytes
-
-        self.done, self.total = done, total
-        elapsed = self.clock() - self.started
-        fresh = done - (self.first_done or 0)
-        rate = fresh / elapsed if elapsed > 0 else 0.0
-        parts = [f"{human_bytes(done)} of {human_bytes(total)}" if total else human_bytes(done)]
-        if total:
-            parts.append(f"{100 * done // max(total, 1)}%")
-        if rate > 0:
-            parts.append(f"{human_bytes(int(rate))}/s")
-            if total:
-                parts.append("ETA " + _duration((total - done) / rate))
-        self.show("progress", "  ".join(parts))
+        self.show("progress", self.meter.update(done, total).text)
 
     def verifying(self, done: int, total: int | None) -> None:
-        percent = f" {100 * done // max(total or 1, 1)}%" if total else ""
-        self.show("progress", f"checking SHA-256{percent}")
+        from thinkpane.tui.core.download import DownloadProgress
+
+        self.show("progress", DownloadProgress("verifying", done, total).text)
 
     def finish(self) -> None:
         self.printer.end_live_line()
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def pull_model(name: str, out: TextIO, err: TextIO) -> int:

@@ -5,8 +5,11 @@ Both front ends drive the same generators and differ only in how they show the e
 
 * :func:`backend_choices`: every registered backend with its label and description, or
   why it cannot be used here (a missing extra), so the list never crashes on a broken one.
-* :func:`quick_start`: which local model the one-Enter first-launch path runs (a downloaded
-  model that thinks, else the bundled SmolLM2) and the sentence that says so.
+* :func:`thinking_choice`: the first-launch offer beside "Use the bundled SmolLM2": a
+  downloaded model that thinks ("Use NAME (downloaded)", the one-Enter path), else "Download
+  a thinking model" with the recommended model's name, size from the Hub and RAM; and
+  :func:`remember_local_model`, what choosing either writes into the settings. The download
+  itself is :class:`thinkpane.tui.core.download.ModelDownload`.
 * :func:`initial_values`: a backend's option values as the form should show them.
 * :func:`setup_events` / :func:`teardown_events`: the ProgressEvents of "Run" (a TLS
   warning when verification is off, provisioning if the backend needs it, then a short test
@@ -90,28 +93,113 @@ def local_problem(settings: Settings) -> BackendError | None:
     return None
 
 
-@dataclass(frozen=True)
-class QuickStart:
-    model: str | None  # the local backend's `model`; None: the bundled SmolLM2
-    note: str
+RECOMMENDED_THINKING_MODEL = "qwen3-0.6b"  # the catalogue's recommended thinking model: small, fast, thinks
+SMOLLM2_LABEL = "Use the bundled SmolLM2 (does not think)"
+DOWNLOAD_LABEL = "Download a thinking model"
+HUB_SIZE_TIMEOUT_S = 5.0  # how long the first-launch screen waits for the Hub's file size
 
 
-PULL_SUGGESTION = "qwen3-0.6b"
-
-
-def quick_start() -> QuickStart:
-    """The first model of the catalogue that is downloaded, or SmolLM2 with how to get one that thinks."""
+def _downloaded_thinking_entry() -> Any:
     from thinkpane.backends.local.catalog import CATALOG
     from thinkpane.backends.local.store import current_store
 
     try:
         store = current_store()
-        pulled = next((entry for entry in CATALOG if store.find(entry.target) is not None), None)
+        return next((entry for entry in CATALOG if entry.thinks and store.find(entry.target) is not None), None)
     except (BackendError, OSError):
-        pulled = None
+        return None
+
+
+@dataclass(frozen=True)
+class ThinkingChoice:
+    """The first-launch offer beside SmolLM2: a downloaded model that thinks, or the
+    catalogue's recommended one to download, with its size and the RAM it needs.
+
+    ``size`` is the file on disk, or what the Hub's tree API says (None while unknown:
+    offline, no answer in time); it is never written down in Thinkpane.
+    """
+
+    name: str
+    summary: str
+    downloaded: bool
+    size: int | None = None
+    ram: int | None = None
+    problem: str = ""  # why it cannot be downloaded here (no huggingface_hub), or ""
+    size_note: str = ""  # why the size is unknown, or ""
+
+    @property
+    def label(self) -> str:
+        return f"Use {self.name} (downloaded)" if self.downloaded else DOWNLOAD_LABEL
+
+    @property
+    def note(self) -> str:
+        from thinkpane.backends.local.hub import human_bytes
+
+        if self.problem:
+            return self.problem
+        if self.downloaded:
+            return f"{self.name}: {self.summary} It runs here, offline, and thinks before it answers."
+        size = human_bytes(self.size) if self.size is not None else "size unknown"
+        if self.size_note:
+            size += f" ({self.size_note})"
+        ram = f", needs {human_bytes(self.ram)} of RAM" if self.ram is not None else ""
+        return f"{self.name}, {size}{ram}: {self.summary} Watch it think, offline once downloaded."
+
+
+def thinking_choice(*, ask_hub: bool = True, timeout_s: float = HUB_SIZE_TIMEOUT_S) -> ThinkingChoice:
+    """What "Download a thinking model" offers. With ``ask_hub``, the size comes from the
+    Hub's tree API (blocking up to ``timeout_s``: call it from a worker thread)."""
+    from thinkpane.backends.local import catalog
+
+    pulled = _downloaded_thinking_entry()
     if pulled is not None:
-        return QuickStart(pulled.name, f"Runs {pulled.name} here, offline: it thinks before it answers.")
-    return QuickStart(None, f"SmolLM2 (bundled) does not think; `thinkpane models pull {PULL_SUGGESTION}` gets one that does.")
+        path = _find_path(pulled.target)
+        size = path.stat().st_size if path is not None else None
+        return ThinkingChoice(pulled.name, pulled.summary, True, size, catalog.ram_needed(size, pulled.architecture))
+    entry = catalog.lookup(RECOMMENDED_THINKING_MODEL)
+    assert entry is not None, "the recommended model is in the catalogue"
+    try:
+        from thinkpane.backends.local.store import require_hub
+
+        require_hub()
+    except ConfigurationError as error:
+        return ThinkingChoice(entry.name, entry.summary, False, problem=f"{error.title}. {error.hint}")
+    if not ask_hub:
+        return ThinkingChoice(entry.name, entry.summary, False, size_note="asking the Hub")
+    from thinkpane.backends.local.hub import endpoint, sizes_from_hub
+
+    sizes = sizes_from_hub([entry.target], timeout_s)
+    size = sizes.size(entry.target)
+    note = ""
+    if size is None:
+        from huggingface_hub import constants
+
+        note = ("HF_HUB_OFFLINE is set" if constants.is_offline_mode()
+                else "not on the Hub" if entry.target in sizes.missing else f"{endpoint()} did not answer")
+    return ThinkingChoice(entry.name, entry.summary, False, size, catalog.ram_needed(size, entry.architecture),
+                          size_note=note)
+
+
+def _find_path(target: Any) -> Path | None:
+    from thinkpane.backends.local.store import current_store
+
+    try:
+        found: Path | None = current_store().find(target)
+    except (BackendError, OSError):
+        return None
+    return found
+
+
+def remember_local_model(settings: Settings, model: str | None) -> None:
+    """Make the local backend with ``model`` (None: the bundled SmolLM2) the default in
+    ``settings``; the caller saves them, so the next launch goes straight to that chat."""
+    settings.backend = LOCAL
+    section = dict(settings.backends.get(LOCAL, {}))
+    if model:
+        section["model"] = model
+    else:
+        section.pop("model", None)
+    settings.backends[LOCAL] = section
 
 
 def initial_values(

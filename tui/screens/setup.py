@@ -2,14 +2,22 @@
 
 Opened on first launch and from the command palette ("Set up a backend"). First launch
 must never get between the user and their first chat (oterm removed a first-run dialog
-that swallowed it): "Use local model — start chatting" is focused, so one Enter saves the
-local default and leaves; Esc leaves with the defaults. A form the user filled in is never
+that swallowed it): two buttons side by side start a chat on this machine, "Download a
+thinking model" (the catalogue's recommended one, with its size from the Hub and the RAM
+it needs; "Use NAME (downloaded)" once it is there) and "Use the bundled SmolLM2 (does not
+think)". The downloaded model, else SmolLM2, is focused, so one Enter saves that choice and
+leaves; Esc leaves with the defaults. A download runs in the screen (progress bar with
+bytes, rate and time left; Esc or "Cancel download" stops it and keeps the partial file for
+next time; a failure shows the message ``thinkpane models pull`` prints) and on success the
+model is saved as the local default and the chat opens. A form the user filled in is never
 thrown away unasked: leaving (that button, Esc) asks first, and moving to another backend
 keeps it as a draft that comes back with that backend.
 
 Narrow terminals stack the backend list above the form and scroll the whole page
 (setup.tcss); whatever has the focus is scrolled into view, and so is the log as it grows.
 
+Downloads run in their own worker (group "download"), which awaits a
+:class:`thinkpane.tui.core.download.ModelDownload` and posts a message per progress step.
 Runs happen in one exclusive async worker (group "setup") that posts a message per
 ProgressEvent; the log updates from those messages. Cancel stops the worker (the
 OpenSearch provisioner saves ids as it goes, so running again resumes). Nothing a backend
@@ -31,23 +39,29 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Footer, Input, OptionList, Select, Static, Switch
+from textual.widgets import Button, Checkbox, Footer, Input, OptionList, ProgressBar, Select, Static, Switch
 from textual.widgets.option_list import Option as ListOption
 
 from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.backends.events import ProgressEvent
 from thinkpane.tui.core import setup_flow as setup_steps
 from thinkpane.tui.core.config import Settings, backend_options, config_exists, save_settings
-from thinkpane.tui.core.setup_flow import BackendChoice
+from thinkpane.tui.core.download import DownloadOutcome, DownloadProgress, ModelDownload
+from thinkpane.tui.core.setup_flow import BackendChoice, ThinkingChoice
 from thinkpane.tui.screens.confirm import ConfirmScreen
 from thinkpane.tui.widgets.option_form import OptionForm
 from thinkpane.tui.widgets.progress_log import ProgressLog
 
 SETUP_GROUP = "setup"
+DOWNLOAD_GROUP = "download"
+DOWNLOAD_RESUME_HINT = "The part already downloaded is kept: the next download resumes from there."
 # Below this width the backend list stacks above the form (setup.tcss): beside it, the
 # form's value column was 11 characters wide at 80 columns.
 NARROW_BELOW_COLUMNS = 100
 NARROW_CLASS = "-narrow"
+# Below this width the two first-launch buttons stack (their labels need about 75 columns).
+STACK_QUICK_BELOW_COLUMNS = 78
+STACK_QUICK_CLASS = "-stack-quick"
 RESUME_HINT = "Cancelled; run again to resume (created resources are remembered)."
 # After the label of a backend that needs no network (Backend.NEEDS_NETWORK false).
 OFFLINE_TAG = " · works offline"
@@ -108,6 +122,26 @@ class SetupScreen(Screen["SetupResult | None"]):
         run: int
         kind: str
 
+    @dataclass
+    class ThinkingChoiceReady(Message):
+        """The Hub answered (or did not) with the recommended model's size."""
+
+        choice: ThinkingChoice
+
+    @dataclass
+    class DownloadProgressed(Message):
+        attempt: int
+        progress: DownloadProgress
+
+        def can_replace(self, message: Message) -> bool:
+            # Only the newest bytes count matters when the screen falls behind.
+            return isinstance(message, SetupScreen.DownloadProgressed) and message.attempt == self.attempt
+
+    @dataclass
+    class DownloadEnded(Message):
+        attempt: int
+        outcome: DownloadOutcome | None  # None: cancelled
+
     # ------------------------------------------------------------------ setup
 
     def __init__(self, settings: Settings, *, backend: str | None = None) -> None:
@@ -130,7 +164,10 @@ class SetupScreen(Screen["SetupResult | None"]):
         # setup asks before they are thrown away.
         self.first_values: dict[str, dict[str, Any]] = {}
         self.drafts: dict[str, dict[str, Any]] = {}
-        self.quick: setup_steps.QuickStart | None = None  # the local model "Use local model" runs
+        self.thinking: ThinkingChoice | None = None  # what "Download a thinking model" offers
+        self.download_phase = "idle"  # idle | downloading | failed | cancelled
+        self.download_attempt = 0
+        self.download: ModelDownload | None = None
 
     def compose(self) -> ComposeResult:
         local = self.choices.get(setup_steps.LOCAL)
@@ -140,9 +177,20 @@ class SetupScreen(Screen["SetupResult | None"]):
         # the whole page scrolls; either way a focused widget is scrolled into view. Neither
         # scroll container takes the focus itself: a stop that shows nothing swallowed keys.
         with VerticalScroll(id="setup-page", can_focus=False):
-            with Horizontal(id="quick-start"):
-                yield Button("Use local model — start chatting", id="use-local", variant="primary",
-                             disabled=local is None or not local.usable)
+            with Vertical(id="quick-start"):
+                usable = local is not None and local.usable
+                self.thinking = setup_steps.thinking_choice(ask_hub=False) if usable else None
+                with Horizontal(id="quick-buttons"):
+                    yield Button(self.thinking.label if self.thinking else setup_steps.DOWNLOAD_LABEL,
+                                 id="use-thinking", variant="primary",
+                                 disabled=self.thinking is None or bool(self.thinking.problem))
+                    yield Button(setup_steps.SMOLLM2_LABEL, id="use-local", variant="default", disabled=not usable)
+                yield Static(self.thinking.note if self.thinking else "", id="thinking-note", markup=False)
+                with Vertical(id="download-panel"):
+                    yield ProgressBar(id="download-bar", show_eta=False)
+                    yield Static("", id="download-status", markup=False)
+                    with Horizontal(id="download-buttons"):
+                        yield Button("Cancel download", id="download-cancel", variant="warning")
                 yield Static(self._quick_start_note(local), id="quick-start-note", markup=False)
             with Horizontal(id="setup-body"):
                 yield OptionList(*self._list_entries(narrow=self._narrow_at(self.app.size.width)),
@@ -164,9 +212,8 @@ class SetupScreen(Screen["SetupResult | None"]):
     def _quick_start_note(self, local: BackendChoice | None) -> str:
         if local is not None and not local.usable:
             return "The local model is not available: " + local.description
-        self.quick = setup_steps.quick_start()
         return (
-            self.quick.note + " Or choose a backend below; setup is always one command away "
+            "Or choose a backend below; setup is always one command away "
             "(ctrl+p, “Set up a backend”). Esc keeps the defaults."
         )
 
@@ -185,6 +232,7 @@ class SetupScreen(Screen["SetupResult | None"]):
         return width < NARROW_BELOW_COLUMNS
 
     def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width < STACK_QUICK_BELOW_COLUMNS, STACK_QUICK_CLASS)
         narrow = self._narrow_at(event.size.width)
         if narrow != self.has_class(NARROW_CLASS):
             self.set_class(narrow, NARROW_CLASS)
@@ -195,9 +243,13 @@ class SetupScreen(Screen["SetupResult | None"]):
 
     async def on_mount(self) -> None:
         self.set_class(self._narrow_at(self.app.size.width), NARROW_CLASS)
+        self.set_class(self.app.size.width < STACK_QUICK_BELOW_COLUMNS, STACK_QUICK_CLASS)
         backend_list = self.query_one("#backend-list", OptionList)
         backend_list.highlighted = list(self.choices).index(self.selected)
         await self._show_backend(self.selected)
+        self.query_one("#download-panel").display = False
+        if self.thinking is not None and not self.thinking.downloaded and not self.thinking.problem:
+            self._ask_hub_for_size()
         # After the first refresh: focus set while the screen is still being pushed is lost.
         self.call_after_refresh(self._initial_focus)
 
@@ -205,6 +257,8 @@ class SetupScreen(Screen["SetupResult | None"]):
         use_local = self.query_one("#use-local", Button)
         if self.requested_backend is not None and self.choice.usable:
             self._focus_first_field()
+        elif self.first_launch and self.thinking is not None and self.thinking.downloaded:
+            self.query_one("#use-thinking", Button).focus()
         elif self.first_launch and not use_local.disabled:
             use_local.focus()
         else:
@@ -287,7 +341,7 @@ class SetupScreen(Screen["SetupResult | None"]):
 
     def confirm_discard(self, leaving_for: str, then: Callable[[], None]) -> None:
         """Run ``then`` at once if no form was filled in; otherwise only once the user agrees
-        to throw the typed values away (Tab wraps round to "Use local model", so one Enter
+        to throw the typed values away (Tab wraps round to the first-launch buttons, so one Enter
         too many used to discard a filled form)."""
         unsaved = self.unsaved_backends()
         if not unsaved:
@@ -341,6 +395,10 @@ class SetupScreen(Screen["SetupResult | None"]):
             self._disarm_teardown()
         if button == "use-local":
             self._use_local()
+        elif button == "use-thinking":
+            self._use_thinking()
+        elif button == "download-cancel":
+            self.cancel_download()
         elif button == "run":
             self.start_run("setup")
         elif button == "retry":
@@ -355,27 +413,150 @@ class SetupScreen(Screen["SetupResult | None"]):
     # ------------------------------------------------------------------ actions
 
     def action_leave(self) -> None:
-        """Esc: stop any run and close; on first launch, keep the defaults so we don't ask again."""
+        """Esc: stop a download (and stay); otherwise stop any run and close; on first
+        launch, keep the defaults so we don't ask again."""
+        if self.download_phase == "downloading":
+            self.cancel_download()
+            return
         self.confirm_discard("Setup closes and keeps the current backend.", self._leave)
 
     def _leave(self) -> None:
         self.cancel_run()
+        self.cancel_download()
         if self.first_launch:
             save_settings(self.settings)
         self.dismiss(None)
 
     def _use_local(self) -> None:
-        self.confirm_discard("Chats will use the local model.", self._save_local)
+        self.confirm_discard("Chats will use the bundled SmolLM2.", lambda: self._save_local(None))
 
-    def _save_local(self) -> None:
+    def _use_thinking(self) -> None:
+        thinking = self.thinking
+        if thinking is None or thinking.problem or self.download_phase == "downloading":
+            return
+        if thinking.downloaded:
+            self.confirm_discard(f"Chats will use {thinking.name}.", lambda: self._save_local(thinking.name))
+        else:
+            self.confirm_discard(f"Chats will use {thinking.name} once it is downloaded.", self.start_download)
+
+    def _save_local(self, model: str | None) -> None:
+        """Remember the local backend with ``model`` (None: SmolLM2) and go to the chat."""
         self.cancel_run()
-        self.settings.backend = setup_steps.LOCAL
-        if self.quick is not None and self.quick.model:
-            self.settings.backends[setup_steps.LOCAL] = {
-                **self.settings.backends.get(setup_steps.LOCAL, {}), "model": self.quick.model,
-            }
-        save_settings(self.settings)
+        self.cancel_download()
+        setup_steps.remember_local_model(self.settings, model)
+        try:
+            save_settings(self.settings)
+        except (ThinkpaneError, OSError) as error:
+            hint = getattr(error, "hint", "") or "Check that the config directory is writable."
+            self.notify(f"Could not save the config: {error}. {hint}", severity="error", markup=False)
         self.dismiss(SetupResult(setup_steps.LOCAL, backend_options(self.settings, setup_steps.LOCAL)))
+
+    # ------------------------------------------------------------------ the thinking model
+
+    @work(thread=True, group="hub-size", exit_on_error=False)
+    def _ask_hub_for_size(self) -> None:
+        self.post_message(self.ThinkingChoiceReady(setup_steps.thinking_choice()))
+
+    def on_setup_screen_thinking_choice_ready(self, message: ThinkingChoiceReady) -> None:
+        if self.thinking is not None and self.thinking.downloaded:
+            return  # downloaded in the meantime: the offer is already "Use NAME"
+        self._show_thinking(message.choice)
+
+    def _show_thinking(self, choice: ThinkingChoice) -> None:
+        self.thinking = choice
+        button = self.query_one("#use-thinking", Button)
+        button.label = choice.label
+        self.query_one("#thinking-note", Static).update(choice.note)
+
+    def start_download(self) -> None:
+        thinking = self.thinking
+        if thinking is None or self.download_phase == "downloading":
+            return
+        self.download_attempt += 1
+        self.download_phase = "downloading"
+        panel = self.query_one("#download-panel")
+        panel.display = True
+        panel.remove_class("-failed")
+        bar = self.query_one("#download-bar", ProgressBar)
+        bar.update(total=None, progress=0)
+        self.query_one("#download-status", Static).update(f"{thinking.name}: connecting to the Hub…")
+        self._sync_download_buttons()
+        self.query_one("#download-cancel", Button).focus()
+        self.call_after_refresh(panel.scroll_visible, animate=False)
+        self._download(self.download_attempt, thinking.name)
+
+    def cancel_download(self) -> None:
+        if self.download_phase != "downloading":
+            return
+        self.workers.cancel_group(self, DOWNLOAD_GROUP)
+        # Shown at once: the worker's own message may come after the screen is gone.
+        self._download_stopped("cancelled", f"Download cancelled. {DOWNLOAD_RESUME_HINT}")
+
+    def _download_stopped(self, phase: str, text: str) -> None:
+        self.download_phase = phase
+        self.query_one("#download-status", Static).update(text)
+        self.query_one("#download-panel").set_class(phase == "failed", "-failed")
+        self._sync_download_buttons()
+        button = self.query_one("#use-thinking", Button)
+        if not button.disabled:
+            button.focus()
+
+    def _sync_download_buttons(self) -> None:
+        downloading = self.download_phase == "downloading"
+        thinking = self.query_one("#use-thinking", Button)
+        thinking.disabled = downloading or self.thinking is None or bool(self.thinking.problem)
+        if self.thinking is not None and not self.thinking.downloaded:
+            thinking.label = "Retry download" if self.download_phase in ("failed", "cancelled") else self.thinking.label
+        self.query_one("#use-local", Button).disabled = downloading or not self.choices[setup_steps.LOCAL].usable
+        self.query_one("#download-cancel", Button).display = downloading
+
+    @work(exclusive=True, group=DOWNLOAD_GROUP, exit_on_error=False)
+    async def _download(self, attempt: int, name: str) -> None:
+        previous, self.download = self.download, None
+        if previous is not None and previous.running:
+            # A cancelled download that is still letting go of its file (it holds a lock).
+            await previous.wait_ended()
+        download = ModelDownload(name, lambda progress: self.post_message(self.DownloadProgressed(attempt, progress)))
+        self.download = download
+        try:
+            outcome = await download.run()
+        except asyncio.CancelledError:
+            self.post_message(self.DownloadEnded(attempt, None))
+            raise
+        self.post_message(self.DownloadEnded(attempt, outcome))
+
+    def on_setup_screen_download_progressed(self, message: DownloadProgressed) -> None:
+        if message.attempt != self.download_attempt or self.download_phase != "downloading":
+            return
+        progress = message.progress
+        bar = self.query_one("#download-bar", ProgressBar)
+        if progress.phase == "downloading" and progress.total:
+            bar.update(total=progress.total, progress=progress.done)
+        name = self.thinking.name if self.thinking else "the model"
+        self.query_one("#download-status", Static).update(f"{name}: {progress.text}")
+
+    def on_setup_screen_download_ended(self, message: DownloadEnded) -> None:
+        if message.attempt != self.download_attempt or self.download_phase != "downloading":
+            return
+        outcome = message.outcome
+        if outcome is None:
+            self._download_stopped("cancelled", f"Download cancelled. {DOWNLOAD_RESUME_HINT}")
+            return
+        if outcome.error is not None:
+            error = outcome.error
+            lines = [f"Error: {error.title}"]
+            if error.hint:
+                lines.append(error.hint)
+            if error.detail:
+                lines.append(error.detail)
+            self._download_stopped("failed", "\n".join(lines))
+            return
+        self.download_phase = "idle"
+        assert self.thinking is not None
+        name = self.thinking.name
+        self.app.notify(f"{name} is downloaded{' and verified' if outcome.verified else ''}; chats now use it.",
+                        title="Setup", markup=False)
+        self._save_local(name)
 
     def start_run(self, kind: str) -> None:
         form = self.form
@@ -424,6 +605,7 @@ class SetupScreen(Screen["SetupResult | None"]):
         parsed = form.validate()
         if parsed is None:
             return
+        self.cancel_download()
         backend_class = self.choice.backend_class
         assert backend_class is not None
         stored = dict(self.settings.backends.get(self.selected, {}))
