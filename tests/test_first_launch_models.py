@@ -13,6 +13,7 @@ not Qwen's weights. Models go to THINKPANE_MODELS_DIR (a plain folder), where
 from __future__ import annotations
 
 import shutil
+import threading
 
 import pytest
 from huggingface_hub.constants import DOWNLOAD_CHUNK_SIZE
@@ -23,6 +24,7 @@ from tests.test_tui_setup import SIZE, Host, fully_shown, until
 from thinkpane.backends.local.models import smollm2_gguf_path
 from thinkpane.tui.core import setup_flow as setup_steps
 from thinkpane.tui.core.config import config_exists, load_settings
+from thinkpane.tui.core.download import DOWNLOAD_THREAD_NAME
 from thinkpane.tui.screens.setup import SetupScreen
 
 QWEN_REPO, QWEN_FILE = "Qwen/Qwen3-0.6B-GGUF", "Qwen3-0.6B-Q8_0.gguf"
@@ -63,6 +65,10 @@ def status(app) -> str:
 def screen_of(app) -> SetupScreen:
     assert isinstance(app.screen, SetupScreen)
     return app.screen
+
+
+def download_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == DOWNLOAD_THREAD_NAME and t.is_alive()]
 
 
 def partials(models_dir) -> list:
@@ -187,8 +193,16 @@ async def test_esc_cancels_the_download_keeps_the_partial_and_retry_resumes_it(h
         assert not (models_dir / QWEN_FILE).exists(), "a partial download must never look complete"
         assert not config_exists() or "model" not in load_settings().backends.get("local", {})
 
+        # The stalled connection now drops and the library would resume it: the cancelled
+        # download must stop at its next chunk instead of finishing and installing the file.
         hub.clear_faults()
         hub.release()
+        await until(pilot, lambda: not download_threads(), "the cancelled download's thread to end", rounds=20000)
+        assert not (models_dir / QWEN_FILE).exists()
+        (partial,) = partials(models_dir)
+        full = hub.state.files[(QWEN_REPO, QWEN_FILE)].size
+        assert STALL_AT <= partial.stat().st_size <= STALL_AT + DOWNLOAD_CHUNK_SIZE < full, "it went on after Esc"
+
         button(app, "use-thinking").press()
         await until(pilot, lambda: app.results, "the download to finish", rounds=20000)
     assert app.results[0].options["model"] == "qwen3-0.6b"

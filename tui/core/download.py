@@ -93,6 +93,41 @@ class DownloadMeter:
         return DownloadProgress("downloading", done, total, rate, eta, self.resumed_from)
 
 
+def call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., object], *args: Any) -> None:
+    """``loop.call_soon_threadsafe`` from a daemon thread that may outlive the app's loop."""
+    try:
+        loop.call_soon_threadsafe(callback, *args)
+    except RuntimeError:  # the loop is closed: the app has quit, nobody is waiting any more
+        pass
+
+
+async def in_daemon_thread(function: Callable[[], Any]) -> Any:
+    """``function()`` in a daemon thread, awaited. Unlike ``asyncio.to_thread`` (the loop's
+    executor, joined when the interpreter exits) a Hub that does not answer never delays
+    quitting. Cancelling stops the waiting, not the thread."""
+    loop = asyncio.get_running_loop()
+    finished: asyncio.Future[Any] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if finished.done():
+            return
+        if error is not None:
+            finished.set_exception(error)
+        else:
+            finished.set_result(result)
+
+    def work() -> None:
+        try:
+            result = function()
+        except Exception as exc:
+            call_soon(loop, settle, None, exc)
+            return
+        call_soon(loop, settle, result, None)
+
+    threading.Thread(target=work, name="thinkpane-hub-info", daemon=True).start()
+    return await finished
+
+
 class DownloadStopped(Exception):
     """Raised inside the download thread when the download was cancelled (never shown)."""
 
@@ -138,7 +173,7 @@ class ModelDownload:
 
         def post(progress: DownloadProgress) -> None:
             if not self._stop.is_set():
-                loop.call_soon_threadsafe(self.on_progress, progress)
+                call_soon(loop, self.on_progress, progress)
 
         def check() -> None:
             if self._stop.is_set():
@@ -174,7 +209,7 @@ class ModelDownload:
                 ))
             finally:
                 self._ended.set()
-            loop.call_soon_threadsafe(settle, outcome)
+            call_soon(loop, settle, outcome)
 
         post(DownloadProgress("connecting"))
         self._thread = threading.Thread(target=work, name=DOWNLOAD_THREAD_NAME, daemon=True)

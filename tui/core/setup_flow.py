@@ -143,7 +143,7 @@ class ThinkingChoice:
         if self.size_note:
             size += f" ({self.size_note})"
         ram = f", needs {human_bytes(self.ram)} of RAM" if self.ram is not None else ""
-        return f"{self.name}, {size}{ram}: {self.summary} Watch it think, offline once downloaded."
+        return f"{self.name}, {size}{ram}. {self.summary}"
 
 
 def thinking_choice(*, ask_hub: bool = True, timeout_s: float = HUB_SIZE_TIMEOUT_S) -> ThinkingChoice:
@@ -178,6 +178,14 @@ def thinking_choice(*, ask_hub: bool = True, timeout_s: float = HUB_SIZE_TIMEOUT
                 else "not on the Hub" if entry.target in sizes.missing else f"{endpoint()} did not answer")
     return ThinkingChoice(entry.name, entry.summary, False, size, catalog.ram_needed(size, entry.architecture),
                           size_note=note)
+
+
+async def ask_thinking_choice(timeout_s: float = HUB_SIZE_TIMEOUT_S) -> ThinkingChoice:
+    """:func:`thinking_choice` with the Hub asked, from a daemon thread (never delays quitting)."""
+    from thinkpane.tui.core.download import in_daemon_thread
+
+    choice: ThinkingChoice = await in_daemon_thread(lambda: thinking_choice(timeout_s=timeout_s))
+    return choice
 
 
 def _find_path(target: Any) -> Path | None:

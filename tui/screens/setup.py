@@ -180,14 +180,16 @@ class SetupScreen(Screen["SetupResult | None"]):
             with Vertical(id="quick-start"):
                 usable = local is not None and local.usable
                 self.thinking = setup_steps.thinking_choice(ask_hub=False) if usable else None
-                with Horizontal(id="quick-buttons"):
-                    yield Button(self.thinking.label if self.thinking else setup_steps.DOWNLOAD_LABEL,
-                                 id="use-thinking", variant="primary",
-                                 disabled=self.thinking is None or bool(self.thinking.problem))
-                    yield Button(setup_steps.SMOLLM2_LABEL, id="use-local", variant="default", disabled=not usable)
-                yield Static(self.thinking.note if self.thinking else "", id="thinking-note", markup=False)
+                with Horizontal(id="quick-row"):
+                    with Horizontal(id="quick-buttons"):
+                        yield Button(self.thinking.label if self.thinking else setup_steps.DOWNLOAD_LABEL,
+                                     id="use-thinking", variant="primary",
+                                     disabled=self.thinking is None or bool(self.thinking.problem))
+                        yield Button(setup_steps.SMOLLM2_LABEL, id="use-local", variant="default",
+                                     disabled=not usable)
+                    yield Static(self.thinking.note if self.thinking else "", id="thinking-note", markup=False)
                 with Vertical(id="download-panel"):
-                    yield ProgressBar(id="download-bar", show_eta=False)
+                    yield ProgressBar(id="download-bar", show_eta=False, show_percentage=False)
                     yield Static("", id="download-status", markup=False)
                     with Horizontal(id="download-buttons"):
                         yield Button("Cancel download", id="download-cancel", variant="warning")
@@ -453,9 +455,9 @@ class SetupScreen(Screen["SetupResult | None"]):
 
     # ------------------------------------------------------------------ the thinking model
 
-    @work(thread=True, group="hub-size", exit_on_error=False)
-    def _ask_hub_for_size(self) -> None:
-        self.post_message(self.ThinkingChoiceReady(setup_steps.thinking_choice()))
+    @work(group="hub-size", exit_on_error=False)
+    async def _ask_hub_for_size(self) -> None:
+        self.post_message(self.ThinkingChoiceReady(await setup_steps.ask_thinking_choice()))
 
     def on_setup_screen_thinking_choice_ready(self, message: ThinkingChoiceReady) -> None:
         if self.thinking is not None and self.thinking.downloaded:
