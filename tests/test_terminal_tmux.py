@@ -612,8 +612,8 @@ def test_first_launch_downloads_a_thinking_model_and_its_first_answer_streams_re
         assert "Ask something" not in screen
         hub.release()  # the stalled connection drops; huggingface_hub resumes it with a Range request
 
-        terminal.wait_for(lambda s: "Ask something" in s and "qwen3-0.6b" in status_line(s), timeout=60,
-                          what="the chat on the downloaded model")
+        terminal.wait_for(lambda s: "Ask something" in s and "qwen3-0.6b" in status_line(s)
+                          and "idle" in status_line(s), timeout=60, what="the chat on the downloaded model, loaded")
         saved = config_file.read_text(encoding="utf-8")
         assert 'model = "qwen3-0.6b"' in saved, saved
         from thinkpane.tui.core.config import load_settings
@@ -624,17 +624,21 @@ def test_first_launch_downloads_a_thinking_model_and_its_first_answer_streams_re
         terminal.send("Why is the sky blue?")
         terminal.keys("Enter")
 
-        def reasoning(screen: str) -> str:
+        def panes(screen: str) -> tuple[str, str]:
+            """(reasoning, answer) text, the divider column and blank space taken out."""
             if not has_panes(screen):
-                return ""
-            left, _ = pane_split(screen)
-            return " ".join(left.split())
+                return "", ""
+            left, right = pane_split(screen)
+            return " ".join(left.replace("▕", " ").split()), " ".join(right.replace("▕", " ").split())
 
-        screen = terminal.wait_for(lambda s: len(reasoning(s)) > 40, timeout=60,
+        screen = terminal.wait_for(lambda s: len(panes(s)[0]) > 40, timeout=60,
                                    what="the model's text streaming into the Reasoning pane")
-        assert "No reasoning for this answer" not in screen
+        assert "No reasoning" not in panes(screen)[0]
         screen = terminal.wait_for(lambda s: "idle" in status_line(s), timeout=120, what="the answer to end")
-        assert len(reasoning(screen)) > 40 and "Why is the sky blue?" not in reasoning(screen)
+        reasoning, answer = panes(screen)
+        assert len(reasoning) > 40 and "Why is the sky blue?" not in reasoning, reasoning
+        assert "Why is the sky blue?" in answer  # the prompt is shown on the answer side
+        assert "Why is the sky blue?" not in prompt_box(screen), "the prompt was not sent"
         quit_and_check_terminal_restored(terminal)
 
         # The next launch goes straight to the chat with the model it downloaded.
