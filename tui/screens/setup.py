@@ -469,6 +469,13 @@ class SetupScreen(Screen["SetupResult | None"]):
         button = self.query_one("#use-thinking", Button)
         button.label = choice.label
         self.query_one("#thinking-note", Static).update(choice.note)
+        # The note may change height and move the page under a user tabbing through a form:
+        # keep the focused widget in view.
+        self.call_after_refresh(self._keep_focus_in_view)
+
+    def _keep_focus_in_view(self) -> None:
+        if self.focused is not None:
+            self.focused.scroll_visible(animate=False)
 
     def start_download(self) -> None:
         thinking = self.thinking
