@@ -257,16 +257,20 @@ async def test_without_huggingface_hub_the_download_is_offered_with_what_to_inst
     assert "pip install 'thinkpane[local]'" in choice.note
 
 
-async def test_when_the_offer_grows_the_focused_field_stays_in_view(models_dir) -> None:
+async def test_when_the_offer_grows_the_focused_field_stays_in_view(models_dir, monkeypatch) -> None:
     """The Hub's answer arrives seconds after the screen opens and changes the note's height;
     at 60x20 the page scrolls, and the field being typed in must not slide out of view."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # the screen's own question is answered at once
     app = Host(backend="openai")
     async with app.run_test(size=(60, 20)) as pilot:
+        await until(pilot, lambda: "HF_HUB_OFFLINE is set" in text_of(app, "#thinking-note"), "the first answer")
         await until(pilot, lambda: app.focused is not None and app.focused.id == "option-base_url", "the form")
         run = button(app, "run")
         run.focus()
         await until(pilot, lambda: fully_shown(app, run), "Test connection in view")
-        longer = setup_steps.ThinkingChoice("qwen3-0.6b", "A summary long enough to take many lines. " * 8, False,
+        longer = setup_steps.ThinkingChoice("qwen3-0.6b", "A summary long enough to take many lines. " * 20, False,
                                             size=98_362_432, ram=568_000_000)
         screen_of(app).post_message(SetupScreen.ThinkingChoiceReady(longer))
         await until(pilot, lambda: "many lines" in text_of(app, "#thinking-note"), "the new note")

@@ -168,6 +168,7 @@ class SetupScreen(Screen["SetupResult | None"]):
         self.download_phase = "idle"  # idle | downloading | failed | cancelled
         self.download_attempt = 0
         self.download: ModelDownload | None = None
+        self.refocus_after_layout = False  # the thinking note changed: keep the focus in view
 
     def compose(self) -> ComposeResult:
         local = self.choices.get(setup_steps.LOCAL)
@@ -250,6 +251,9 @@ class SetupScreen(Screen["SetupResult | None"]):
         backend_list.highlighted = list(self.choices).index(self.selected)
         await self._show_backend(self.selected)
         self.query_one("#download-panel").display = False
+        # Narrow, the page scrolls (its virtual size changes); wide, the form does (its size).
+        self.watch(self.query_one("#setup-page"), "virtual_size", self._page_laid_out, init=False)
+        self.watch(self.query_one("#form-scroll"), "size", self._page_laid_out, init=False)
         if self.thinking is not None and not self.thinking.downloaded and not self.thinking.problem:
             self._ask_hub_for_size()
         # After the first refresh: focus set while the screen is still being pushed is lost.
@@ -470,11 +474,12 @@ class SetupScreen(Screen["SetupResult | None"]):
         button.label = choice.label
         self.query_one("#thinking-note", Static).update(choice.note)
         # The note may change height and move the page under a user tabbing through a form:
-        # keep the focused widget in view.
-        self.call_after_refresh(self._keep_focus_in_view)
+        # once that layout is done (_page_laid_out), the focused widget is brought back into view.
+        self.refocus_after_layout = True
 
-    def _keep_focus_in_view(self) -> None:
-        if self.focused is not None:
+    def _page_laid_out(self) -> None:
+        if self.refocus_after_layout and self.focused is not None:
+            self.refocus_after_layout = False
             self.focused.scroll_visible(animate=False)
 
     def start_download(self) -> None:
