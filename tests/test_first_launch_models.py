@@ -276,3 +276,22 @@ async def test_when_the_offer_grows_the_focused_field_stays_in_view(models_dir, 
         await until(pilot, lambda: "many lines" in text_of(app, "#thinking-note"), "the new note")
         await until(pilot, lambda: fully_shown(app, run), "Test connection still in view")
         assert app.focused is run
+
+
+async def test_a_failed_downloads_server_text_is_sanitised_and_cut(models_dir, monkeypatch) -> None:
+    """README › Guarantees: server text reaches the screen without escape sequences, cut after
+    1,000 characters with where to read it all."""
+    from thinkpane.backends.errors import ServerError
+    from thinkpane.tui.core.download import DownloadOutcome, ModelDownload
+
+    hostile = ServerError("The Hub said \x1b]52;c;aGk=\x07hello\x1b[31m", "Try again.", detail="\x1b[2J" + "x" * 3000)
+    monkeypatch.setattr(ModelDownload, "_pull", lambda self, *callbacks: DownloadOutcome(error=hostile))
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_setup(app, pilot)
+        button(app, "use-thinking").press()
+        await until(pilot, lambda: screen_of(app).download_phase == "failed", "the failure")
+        shown = status(app)
+    assert "Error: The Hub said hello" in shown and "\x1b" not in shown and "\x07" not in shown
+    assert "x" * 1000 in shown and "x" * 1001 not in shown
+    assert "more characters; `thinkpane models pull` in a terminal prints all" in shown

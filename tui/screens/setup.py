@@ -47,6 +47,8 @@ from thinkpane.backends.events import ProgressEvent
 from thinkpane.tui.core import setup_flow as setup_steps
 from thinkpane.tui.core.config import Settings, backend_options, config_exists, save_settings
 from thinkpane.tui.core.download import DownloadOutcome, DownloadProgress, ModelDownload
+from thinkpane.tui.core.error_text import shown_detail
+from thinkpane.tui.core.sanitize import sanitize_error
 from thinkpane.tui.core.setup_flow import BackendChoice, ThinkingChoice
 from thinkpane.tui.screens.confirm import ConfirmScreen
 from thinkpane.tui.widgets.option_form import OptionForm
@@ -557,12 +559,13 @@ class SetupScreen(Screen["SetupResult | None"]):
             self._download_stopped("cancelled", f"Download cancelled. {DOWNLOAD_RESUME_HINT}")
             return
         if outcome.error is not None:
-            error = outcome.error
+            # As `thinkpane models pull` prints it; server text sanitised and cut like the log's.
+            error = sanitize_error(outcome.error)
             lines = [f"Error: {error.title}"]
             if error.hint:
                 lines.append(error.hint)
             if error.detail:
-                lines.append(error.detail)
+                lines.append(shown_detail(error.detail, "`thinkpane models pull` in a terminal prints all"))
             self._download_stopped("failed", "\n".join(lines))
             return
         self.download_phase = "idle"
