@@ -895,7 +895,7 @@ async def test_use_local_with_a_filled_form_asks_before_discarding_it(provisione
     app = Host(backend="fakecluster")
     async with app.run_test(size=SIZE) as pilot:
         await _open_filled_form(app, pilot)
-        # Tab past the last field and button wraps round to "Use local model"; then Enter.
+        # Tab past the last field and button wraps round to the first-launch buttons ("Use the bundled SmolLM2"); then Enter.
         for _ in range(40):
             await pilot.press("tab")
             if app.focused is not None and app.focused.id == "use-local":
