@@ -472,8 +472,7 @@ class SetupScreen(Screen["SetupResult | None"]):
 
     def _show_thinking(self, choice: ThinkingChoice) -> None:
         self.thinking = choice
-        button = self.query_one("#use-thinking", Button)
-        button.label = choice.label
+        self._sync_download_buttons()  # the label: "Use NAME (downloaded)", or "Retry download" after a failure
         self.query_one("#thinking-note", Static).update(choice.note)
         # The note may change height and move the page under a user tabbing through a form:
         # once that layout is done (_page_laid_out), the focused widget is brought back into view.
@@ -521,9 +520,11 @@ class SetupScreen(Screen["SetupResult | None"]):
         downloading = self.download_phase == "downloading"
         thinking = self.query_one("#use-thinking", Button)
         thinking.disabled = downloading or self.thinking is None or bool(self.thinking.problem)
-        if self.thinking is not None and not self.thinking.downloaded:
-            thinking.label = "Retry download" if self.download_phase in ("failed", "cancelled") else self.thinking.label
-        self.query_one("#use-local", Button).disabled = downloading or not self.choices[setup_steps.LOCAL].usable
+        if self.thinking is not None:
+            retry = not self.thinking.downloaded and self.download_phase in ("failed", "cancelled")
+            thinking.label = "Retry download" if retry else self.thinking.label
+        local = self.choices.get(setup_steps.LOCAL)
+        self.query_one("#use-local", Button).disabled = downloading or local is None or not local.usable
         self.query_one("#download-cancel", Button).display = downloading
 
     @work(exclusive=True, group=DOWNLOAD_GROUP, exit_on_error=False)
