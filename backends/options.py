@@ -93,10 +93,14 @@ class Option:
     # A text option's (or each list item's) format: returns None when the value fits,
     # otherwise what was expected (see http_url, http_header).
     check: Callable[[str], str | None] | None = None
+    # The command-line flag when ``--name-with-dashes`` would clash with one of Thinkpane's
+    # own flags: Bedrock's AWS ``profile`` is ``--aws-profile``, ``--profile`` names a
+    # Thinkpane profile (config.toml ``[profiles.NAME]``).
+    cli_flag: str = ""
 
     @property
     def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        return self.cli_flag or "--" + self.name.replace("_", "-")
 
     @property
     def is_secret(self) -> bool:

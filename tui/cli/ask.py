@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass
 from typing import TextIO
 
-from thinkpane.backends.base import Backend, guarded
+from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.backends.events import (
     ContentDelta,
@@ -36,8 +36,8 @@ from thinkpane.backends.events import (
     Stop,
     StreamEvent,
 )
-from thinkpane.tui.core.sanitize import EventSanitizer, sanitize
-from thinkpane.tui.core.turn_recorder import TurnRecorder
+from thinkpane.tui.core.sanitize import sanitize
+from thinkpane.tui.core.turn_recorder import record_turn
 
 # Stop reasons the user needs told about; the others are normal endings.
 EXPLAINED_STOPS = frozenset({"max_tokens", "content_filter", "context_window"})
@@ -157,24 +157,11 @@ async def run_ask(
 ) -> int:
     """Stream one answer to the terminal; returns the exit code. Cancellation propagates."""
     printer = _Printer(out, err, options)
-    clean = EventSanitizer()
     # The recorder keeps the turn (sanitised) and saves it (--save).
-    recorder = TurnRecorder(writer=writer, label=backend.label)
-    try:
-        async for raw in guarded(backend, conversation):
-            event = clean(raw)
-            recorder.feed(event)
-            printer.event(raw if options.json_mode else event)
-        missing_stop = recorder.end_of_stream()
-        if missing_stop is not None:
-            printer.event(missing_stop)
-    except BaseException:
-        try:
-            printer.cancelled()
-        except OSError:  # the reader went away (`| head`): nothing more can be shown
-            pass
-        recorder.finish("cancelled")
-        raise
+    recorder = await record_turn(
+        backend, conversation, lambda raw, event: printer.event(raw if options.json_mode else event),
+        writer=writer, on_cancel=printer.cancelled,
+    )
     printer.finish_lines()
     return 1 if recorder.finish().status == "error" else 0
 

@@ -16,17 +16,24 @@ from thinkpane.backends.events import Conversation, Message
 from thinkpane.tui.core.sanitize import sanitize_line
 
 
-def backend_conversation(stored: Iterable[Any], system: str | None = None) -> Conversation:
+def backend_conversation(stored: Iterable[Any], system: str | None = None, prompt: str | None = None) -> Conversation:
+    """``prompt``: a user message not stored yet, sent last (the compare screen stores its
+    prompt only once the user keeps one of the answers)."""
     messages: list[Message] = []
     for item in stored:
         if item.role == "assistant" and (item.status == "streaming" or not item.content.strip()):
             continue
-        message = item.to_backend_message()
-        if messages and messages[-1].role == message.role == "user":
-            previous = messages.pop()
-            message = Message("user", previous.content + "\n\n" + message.content)
-        messages.append(message)
+        _append(messages, item.to_backend_message())
+    if prompt is not None:
+        _append(messages, Message("user", prompt))
     return Conversation(messages, system=system or None)
+
+
+def _append(messages: list[Message], message: Message) -> None:
+    if messages and messages[-1].role == message.role == "user":
+        previous = messages.pop()
+        message = Message("user", previous.content + "\n\n" + message.content)
+    messages.append(message)
 
 
 def title_from_prompt(prompt: str, limit: int = 60) -> str:
