@@ -6,8 +6,8 @@ every event to the turn's :class:`~thinkpane.tui.core.turn_recorder.TurnRecorder
 timings, usage, the store) and posts the text, coalesced; :meth:`LiveTurn.show` writes it
 to the panes. :meth:`LiveTurn.end` runs once, whatever ended the turn (the stream finished,
 failed or was cancelled, the worker died), and :meth:`LiveTurn.abandon` when the app closes
-mid-stream. The screen owns the message handlers and the worker; this owns the widgets'
-side of a turn.
+mid-stream. Its host (the chat screen, or a compare column: turn_host.py) owns the message
+handlers and the worker; this owns the widgets' side of a turn. ``screen`` below is that host.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from thinkpane.tui.widgets.turn import AnswerTurn
 if TYPE_CHECKING:
     from textual.widgets.markdown import MarkdownStream
 
-    from thinkpane.tui.screens.chat.screen import ChatScreen
+    from thinkpane.tui.screens.chat.turn_host import TurnView
 
 # The live turn saves what arrived, and checks the counters, this often.
 FLUSH_INTERVAL_S = 0.25
@@ -45,7 +45,7 @@ def not_stopped_text(backend: Backend) -> str:
 class LiveTurn:
     """Everything that exists only while one answer streams."""
 
-    def __init__(self, screen: ChatScreen, turn: int, backend: Backend, recorder: TurnRecorder,
+    def __init__(self, screen: TurnView, turn: int, backend: Backend, recorder: TurnRecorder,
                  answer: AnswerTurn, reasoning_markdown: Markdown, input_estimate: str) -> None:
         self.screen = screen
         self.turn = turn
@@ -65,11 +65,13 @@ class LiveTurn:
         return self.recorder.record
 
     @classmethod
-    async def start(cls, screen: ChatScreen, turn: int, backend: Backend, conversation: Conversation,
-                    prompt: str, writer) -> LiveTurn:
-        """Show ``prompt`` and an empty answer; ``writer``: the store's AnswerWriter for it."""
+    async def start(cls, screen: TurnView, turn: int, backend: Backend, conversation: Conversation,
+                    prompt: str | None, writer) -> LiveTurn:
+        """Show ``prompt`` (unless None) and an empty answer in ``screen`` (the chat screen, a
+        compare column); ``writer``: the store's AnswerWriter for it, or None."""
         record = TurnRecord(status="streaming", started_at=screen.clock())
-        await screen.transcript.add_user(prompt)
+        if prompt is not None:
+            await screen.transcript.add_user(prompt)
         answer = await screen.transcript.add_answer(record)
         screen.transcript.follow()
         reasoning_markdown = await screen.reasoning_pane.start_live(record, streamed=backend.STREAMS_REASONING)

@@ -7,8 +7,10 @@ queue would send a prompt written before the user saw the answer it replies to.
 
 An answer while it streams is a LiveTurn (live_turn.py: its widgets, its TurnRecorder), its
 figures on the status line and the Reasoning header are TurnCounters (counters.py), and the
-stream runs in a worker (stream_worker.py). This screen owns the layout, the backend state,
-opening and starting conversations, and routes the worker's messages to the live turn.
+stream runs in a worker (stream_worker.py) whose messages reach the live turn through
+LiveTurnHost (turn_host.py, shared with the compare screen's columns). This screen owns the
+layout, the backend state, opening and starting conversations, and what waits for a stream
+to end.
 """
 
 from __future__ import annotations
@@ -17,34 +19,23 @@ from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
-from textual.worker import Worker, WorkerState
 
 from thinkpane.backends.base import Backend
-from thinkpane.backends.errors import BackendError, InternalError, ThinkpaneError
+from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.backends.events import Conversation
 from thinkpane.tui.core.backend_conversation import backend_conversation, title_from_prompt
 from thinkpane.tui.core.sanitize import sanitize, sanitize_line
 from thinkpane.tui.core.turn_record import TurnRecord
-from thinkpane.tui.core.turn_recorder import TurnRecorder
 from thinkpane.tui.render.crop_compositor import install_crop_compositor
-from thinkpane.tui.render.paint_soon import paint_soon
-from thinkpane.tui.screens.chat.counters import TurnCounters
 from thinkpane.tui.screens.chat.keys import PaneKeys
 from thinkpane.tui.screens.chat.live_turn import LiveTurn
-from thinkpane.tui.screens.chat.messages import (
-    NoticeReceived,
-    StreamCancelled,
-    StreamFailed,
-    StreamFinished,
-    TextReceived,
-)
-from thinkpane.tui.screens.chat.stream_worker import pump_stream
+from thinkpane.tui.screens.chat.turn_host import LiveTurnHost
 from thinkpane.tui.widgets.prompt_input import PromptInput
 from thinkpane.tui.widgets.reasoning_pane import ReasoningPane
 from thinkpane.tui.widgets.status_line import StatusLine
@@ -57,7 +48,7 @@ ERROR_CLASS = "-error"
 NARROW_BELOW_COLUMNS = 100
 
 
-class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab order, typing
+class ChatScreen(LiveTurnHost, PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab order, typing
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="chat.cancel",
                 tooltip="Stop the running answer; the partial text is kept"),
@@ -77,9 +68,7 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
         # pane, the header, the status line) as separate areas.
         install_crop_compositor(self)
         self.conversation_id = conversation_id
-        self.live: LiveTurn | None = None
-        self.turn_counter = 0
-        self.counters = TurnCounters(self)
+        self.init_live_turns()
         # Async callables to run once the current stream has ended (new chat, switch backend…).
         self._after_stream: list[Callable[[], Awaitable[object]]] = []
         self.shown_answer: AnswerTurn | None = None
@@ -266,83 +255,17 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
         return True
 
     async def _start_turn(self, backend: Backend, conversation: Conversation, prompt: str, writer) -> None:
-        self.turn_counter += 1
-        self.live = await LiveTurn.start(self, self.turn_counter, backend, conversation, prompt, writer)
-        self.shown_answer = self.live.answer
-        self.live.worker = self.run_stream(backend, conversation, self.turn_counter, self.live.recorder)
+        live = await self.start_turn(backend, conversation, prompt, writer)
+        self.shown_answer = live.answer
 
-    @work(exclusive=True, group="stream", exit_on_error=False)
-    async def run_stream(self, backend: Backend, conversation: Conversation, turn: int,
-                         recorder: TurnRecorder) -> None:
-        await pump_stream(backend, conversation, turn, self.post_message, recorder=recorder)
-
-    def _current(self, turn: int) -> LiveTurn | None:
-        """The live turn if a message belongs to it (late messages from old streams are dropped)."""
-        live = self.live
-        return live if live is not None and live.turn == turn and not live.ending else None
-
-    # ------------------------------------------------------------------ stream messages
-
-    @on(TextReceived)
-    async def on_text_received(self, message: TextReceived) -> None:
-        if live := self._current(message.turn):
-            await live.show(message.reasoning, message.content)
-
-    @on(NoticeReceived)
-    def on_notice_received(self, message: NoticeReceived) -> None:
-        if self._current(message.turn):
-            self.status.set(text=message.text)
-
-    @on(StreamFinished)
-    async def on_stream_finished(self, message: StreamFinished) -> None:
-        if self._current(message.turn):
-            await self._end_turn("complete")
-
-    @on(StreamFailed)
-    async def on_stream_failed(self, message: StreamFailed) -> None:
-        if self._current(message.turn):
-            await self._end_turn("error", error=message.error)
-
-    @on(StreamCancelled)
-    async def on_stream_cancelled(self, message: StreamCancelled) -> None:
-        if self._current(message.turn):
-            await self._end_turn("cancelled")
-
-    @on(Worker.StateChanged)
-    async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A worker cancelled before it ran, or a bug in our own code: end the turn anyway."""
-        live = self.live
-        if live is None or live.ending or event.worker is not live.worker:
-            return
-        if event.state == WorkerState.CANCELLED:
-            await self._end_turn("cancelled")
-        elif event.state == WorkerState.ERROR:
-            await self._end_turn("error", error=InternalError(
-                "The stream stopped unexpectedly",
-                "This is a bug in Thinkpane; the partial answer is kept.",
-                detail=sanitize_line(f"{type(event.worker.error).__name__}: {event.worker.error}"),
-            ))
-
-    async def _end_turn(self, status: str, *, error: BackendError | None = None) -> None:
-        live = self.live
-        if live is None or live.ending:
-            return
-        shown = await live.end(status, error=error)
-        self.live = None
-        if not shown:
-            return
-        # The last text, headers, link and status line in one frame, without waiting for a tick.
-        paint_soon(self)
+    async def turn_ended(self, live: LiveTurn) -> None:
         follow_ups, self._after_stream = self._after_stream, []
         for follow_up in follow_ups:
             await follow_up()
 
     def on_unmount(self) -> None:
         """The app is closing mid-stream: keep what arrived, marked cancelled."""
-        self.counters.stop()
-        if self.live is not None and not self.live.ending:
-            self.live.abandon()
-            self.live = None
+        self.abandon_turn()
 
     def after_stream(self, follow_up: Callable[[], Awaitable[object]]) -> bool:
         """Cancel the running answer (its partial text is kept) and run ``follow_up`` once it
@@ -361,11 +284,8 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
     # ------------------------------------------------------------------ actions
 
     def action_cancel(self) -> None:
-        live = self.live
-        if live is None or live.worker is None or live.ending:
-            return
-        self.status.set(text="cancelling…")
-        live.worker.cancel()
+        if self.cancel_turn():
+            self.status.set(text="cancelling…")
 
     def action_toggle_reasoning(self) -> None:
         self.app.show_reasoning = not self.app.show_reasoning
