@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -125,14 +125,14 @@ class Backend(abc.ABC):
         """
 
     @abc.abstractmethod
-    def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
+    def stream(self, conversation: Conversation) -> AsyncGenerator[StreamEvent, None]:
         """Stream one assistant turn for ``conversation``. See the module docstring."""
 
     async def aclose(self) -> None:
         """Release clients and pools. Called once when the app is done with the backend."""
 
 
-async def guarded(backend: Backend, conversation: Conversation) -> AsyncIterator[StreamEvent]:
+async def guarded(backend: Backend, conversation: Conversation) -> AsyncGenerator[StreamEvent, None]:
     """``backend.prepare()`` then ``backend.stream()``, with every escape turned into an
     ErrorEvent and secrets redacted.
 
@@ -140,7 +140,7 @@ async def guarded(backend: Backend, conversation: Conversation) -> AsyncIterator
     closed on the way out so the backend can hang up its HTTP connection.
     """
     secrets = backend.secrets()
-    agen: AsyncIterator[StreamEvent] | None = None
+    agen: AsyncGenerator[StreamEvent, None] | None = None
     try:
         if text := backend.preparing():
             yield Notice(text)

@@ -29,10 +29,10 @@ import ipaddress
 import json
 import os
 import ssl
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -59,6 +59,8 @@ from thinkpane.backends.http_errors import (
     error_from_exception,
     error_from_payload,
     error_from_response,
+    is_transport_failure,
+    kept,
     looks_like_html,
     read_bounded,
 )
@@ -128,6 +130,7 @@ class _Turn:
     usage: Usage | None = None
     body_started: bool = False
     saw_data: bool = False
+    text_arrived: bool = False  # some reasoning or answer text was yielded (errors say it is kept)
     done: bool = False
 
     def split(self, content: str) -> list[StreamEvent]:
@@ -147,7 +150,7 @@ class OpenAIBackend(Backend):
         "DeepSeek (default), OpenAI, OpenRouter, vLLM, SGLang, llama.cpp, Ollama: any "
         "server with a streaming /v1/chat/completions."
     )
-    options = (
+    options: ClassVar[tuple[Option, ...]] = (
         Option(
             "base_url", "Base URL",
             "The API root, usually ending in /v1 (http://127.0.0.1:8080/v1 for llama.cpp, "
@@ -194,12 +197,14 @@ class OpenAIBackend(Backend):
     STREAMS_REASONING = True  # reasoning_content deltas, or <think> text split as it streams
     IMPLEMENTS_CANCEL = True  # closing the response hangs up; servers stop generating
     NEEDS_NETWORK = True  # a server over HTTP, even when it is on localhost
+    # Off for servers that ignore keys wherever they run (Ollama).
+    NEEDS_KEY_OFF_LOOPBACK: bool = True
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         super().__init__(settings)
         self.base_url = str(self.settings["base_url"]).strip()
         self._check_url()
-        if not self.settings["api_key"] and not is_loopback_url(self.base_url):
+        if not self.settings.get("api_key") and self.NEEDS_KEY_OFF_LOOPBACK and not is_loopback_url(self.base_url):
             raise ConfigurationError(
                 f"No API key for {self.base_url}",
                 "Set DEEPSEEK_API_KEY or OPENAI_API_KEY, pass --api-key, or run "
@@ -238,7 +243,7 @@ class OpenAIBackend(Backend):
             except (OSError, ssl.SSLError) as exc:
                 raise ConfigurationError(
                     f"Cannot use the CA bundle {path}",
-                    "Point ca_bundle at a readable PEM file with the server's CA certificate.",
+                    "Point --ca-bundle at a readable PEM file with the server's CA certificate.",
                     detail=str(exc),
                 ) from None
         return bool(self.settings["verify_tls"])
@@ -313,7 +318,7 @@ class OpenAIBackend(Backend):
 
     # ------------------------------------------------------------------ streaming
 
-    async def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
+    async def stream(self, conversation: Conversation) -> AsyncGenerator[StreamEvent, None]:
         turn = _Turn(think_mode=self.think_mode())
         try:
             # aclosing: when our consumer closes us, the inner generators (and with them the
@@ -326,7 +331,7 @@ class OpenAIBackend(Backend):
                 yield event
             yield ErrorEvent(scrub_error(error, self.secrets()))
 
-    async def _stream(self, conversation: Conversation, turn: _Turn) -> AsyncIterator[StreamEvent]:
+    async def _stream(self, conversation: Conversation, turn: _Turn) -> AsyncGenerator[StreamEvent, None]:
         ctx = self._context()
         client = self._http()
         body = self.request_body(conversation)
@@ -346,8 +351,11 @@ class OpenAIBackend(Backend):
                         async for event in events:
                             yield event
                     return
-            except httpx.HTTPError as exc:
-                raise error_from_exception(exc, ctx, mid_stream=turn.body_started) from None
+            except Exception as exc:
+                if not is_transport_failure(exc):
+                    raise
+                raise error_from_exception(
+                    exc, ctx, mid_stream=turn.body_started, partial=turn.text_arrived) from None
 
     @staticmethod
     def _refuses_stream_options(status: int, raw: bytes, body: Mapping[str, Any]) -> bool:
@@ -364,7 +372,7 @@ class OpenAIBackend(Backend):
             )
         return error_from_response(response.status_code, response.headers, raw, ctx)
 
-    async def _read_body(self, response: httpx.Response, turn: _Turn, ctx: HttpContext) -> AsyncIterator[StreamEvent]:
+    async def _read_body(self, response: httpx.Response, turn: _Turn, ctx: HttpContext) -> AsyncGenerator[StreamEvent, None]:
         content_type = response.headers.get("content-type", "").lower()
         if "application/json" in content_type:
             # The server ignored stream=true (some proxies do): one JSON answer.
@@ -420,7 +428,7 @@ class OpenAIBackend(Backend):
             )
         raise IncompleteStreamError(
             "The stream ended before the model finished",
-            "The partial answer is kept; send again to get a complete one.",
+            kept(turn.text_arrived) + "Send again to get a complete answer.",
             detail="No finish_reason and no [DONE] before the connection closed.",
             retryable=True,
         )
@@ -436,14 +444,15 @@ class OpenAIBackend(Backend):
         try:
             payloads = [json.loads(data)]
         except ValueError:
-            payloads = _json_lines(data)  # several data lines with no blank line between
-            if payloads is None:
+            lines = _json_lines(data)  # several data lines with no blank line between
+            if lines is None:
                 raise ProtocolError(
                     f"{ctx.service} sent a malformed stream event",
-                    "The partial answer is kept. Check that the base URL points to an "
+                    kept(turn.text_arrived) + "Check that the base URL points to an "
                     "OpenAI-compatible server.",
                     detail=ctx.clean(data[:200]),
                 ) from None
+            payloads = lines
         for payload in payloads:
             if not isinstance(payload, Mapping):
                 raise ProtocolError(
@@ -452,7 +461,7 @@ class OpenAIBackend(Backend):
                     detail=ctx.clean(data[:200]),
                 )
             if payload.get("error") or message.event == "error":
-                raise error_from_payload(payload.get("error") or payload, ctx)
+                raise error_from_payload(payload.get("error") or payload, ctx, partial=turn.text_arrived)
             yield from self._on_chunk(payload, turn)
 
     def _on_chunk(self, chunk: Mapping[str, Any], turn: _Turn) -> Iterator[StreamEvent]:
@@ -471,10 +480,11 @@ class OpenAIBackend(Backend):
             if not isinstance(reasoning, str) or not reasoning:
                 reasoning = delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
-                turn.native_reasoning = True
+                turn.native_reasoning = turn.text_arrived = True
                 yield ReasoningDelta(reasoning)
             content = delta.get("content")
             if isinstance(content, str) and content:
+                turn.text_arrived = True
                 yield from turn.split(content)
         finish = choice.get("finish_reason")
         if finish:
@@ -540,8 +550,8 @@ def _json_lines(data: str) -> list[Any] | None:
 def _html_error(ctx: HttpContext) -> ProtocolError:
     return ProtocolError(
         f"{ctx.service} answered with HTML instead of an event stream",
-        "The server answered with HTML — is the base URL right? It should be the API root, "
-        "usually ending in /v1 (e.g. https://api.deepseek.com/v1).",
+        "Is the base URL right? It should be the API root, usually ending in /v1 "
+        "(e.g. https://api.deepseek.com/v1).",
     )
 
 

@@ -23,7 +23,14 @@ BUILTIN: dict[str, str] = {
     "openai": "thinkpane.backends.openai_compat:OpenAIBackend",
     "bedrock": "thinkpane.backends.bedrock:BedrockBackend",
     "opensearch": "thinkpane.backends.opensearch:OpenSearchBackend",
+    "ollama": "thinkpane.backends.ollama:OllamaBackend",
 }
+
+
+class UnknownBackendError(ConfigurationError):
+    """No backend is registered under the name the user gave."""
+
+    kind = "unknown_backend"
 
 
 def available() -> dict[str, str]:
@@ -40,9 +47,9 @@ def load(name: str) -> type[Backend]:
     """The backend class registered as ``name``; ConfigurationError if unknown or broken."""
     targets = available()
     if name not in targets:
-        raise ConfigurationError(
+        raise UnknownBackendError(
             f"Unknown backend {name!r}",
-            "Choose one of: " + ", ".join(sorted(targets)) + ".",
+            "Choose one of: " + ", ".join(sorted(targets)) + " (see `thinkpane backends`).",
         )
     module_name, _, attr = targets[name].partition(":")
     try:
@@ -53,7 +60,7 @@ def load(name: str) -> type[Backend]:
             f"Backend {name!r} needs a package that is not installed ({missing})",
             f"Install it with: pip install 'thinkpane[{name}]'",
         ) from None
-    backend_class = getattr(module, attr)
+    backend_class: type[Backend] = getattr(module, attr)
     return backend_class
 
 

@@ -270,6 +270,36 @@ def test_server_error_body_is_shown(server, capsys) -> None:
     assert "Error: " in capsys.readouterr().err
 
 
+def test_a_plain_text_400_shows_the_message_after_the_title_and_before_the_hint(server, capsys) -> None:
+    server.enqueue([Respond(400, "plain text error from proxy")])
+    assert ask(server, "x") == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("Error: ") and "(HTTP 400)" in lines[0]
+    assert lines[1] == "  plain text error from proxy"
+    assert "below" not in lines[2] and lines[2].startswith("  ")
+
+
+def test_a_long_provider_message_is_cut_and_says_how_to_see_all(server, capsys) -> None:
+    message = "m" * 3000 + " sk-leaked0123456789abcdef"
+    server.enqueue([Respond(400, error_body(message))])
+    assert ask(server, "x") == 1
+    detail = capsys.readouterr().err.splitlines()[1]
+    assert detail == "  " + "m" * 1000 + "… (2,009 more characters; `thinkpane ask --json` prints all)"  # key masked
+
+    server.enqueue([Respond(400, error_body(message))])
+    assert ask(server, "--json", "x") == 1
+    error = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert error["detail"].startswith("m" * 3000) and "sk-leaked" not in error["detail"]
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/v1", "http://127.0.0.1:0/v1"])
+def test_a_port_out_of_range_is_a_plain_usage_error(url, capsys) -> None:
+    assert main(["ask", "--backend", "openai", "--base-url", url, "hi"]) == 2
+    err = capsys.readouterr().err
+    assert "argument --base-url: expected a port from 1 to 65535 in the URL" in err
+    assert "bug" not in err and "Traceback" not in err
+
+
 def test_unknown_backend_is_a_usage_error(capsys) -> None:
     assert main(["ask", "--backend", "nonesuch", "hi"]) == 2
     err = capsys.readouterr().err

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
+from tests.servers.openai_sse import DONE, SetEvent, WaitFor, chunk, deepseek_usage, serve
 from thinkpane.tui.cli.main import main
 from thinkpane.tui.core import paths
-from tests.servers.openai_sse import DONE, SetEvent, WaitFor, chunk, deepseek_usage, serve
 
 KEY = "sk-compare-secret-0123456789"
 

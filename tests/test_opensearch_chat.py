@@ -381,16 +381,53 @@ async def test_tls_with_a_ca_bundle_and_failure_without_it(standin, tmp_path):
         backend = OpenSearchBackend({**settings, "mode": mode, "ca_bundle": None})
         [error] = errors(await chat(backend))
         assert isinstance(error, ConnectionFailedError), mode
-        assert "TLS certificate verification failed" in error.title and "ca_bundle" in error.hint.replace("-", "_")
+        assert "TLS certificate verification failed" in error.title and "--ca-bundle" in error.hint
+        assert "--no-verify-tls" in error.hint, mode
     events = [e async for e in OpenSearchProvisioner({**settings, "ca_bundle": None}, tmp_path / "s2.json").provision()]
     assert events[-1].step == "connect" and events[-1].status == "fail"
-    assert "ca-bundle" in events[-1].hint
+    assert "--ca-bundle" in events[-1].hint
+    assert "--no-verify-tls" in events[-1].hint and "--verify-tls false" not in events[-1].hint
 
     # Turning verification off works, and says so.
     insecure = OpenSearchBackend({**settings, "mode": "predict", "ca_bundle": None, "verify_tls": False})
     events = await chat(insecure)
     assert isinstance(events[0], Notice) and events[0].level == "warning" and "verify_tls" in events[0].text
     assert text(events, ContentDelta) == "Hello from the stand-in."
+
+
+async def test_https_to_a_plain_http_cluster_says_it_does_not_speak_tls(standin, tmp_path):
+    server = standin(initial_settings={ML + "stream_enabled": "true"})
+    settings = await provisioned(server, tmp_path, deepseek_model="deepseek-chat")
+    url = server.url.replace("http://", "https://")
+    for mode in ("stream", "predict"):
+        [error] = errors(await chat(OpenSearchBackend({**settings, "url": url, "mode": mode})))
+        assert isinstance(error, ConnectionFailedError), mode
+        assert error.title == f"{url} does not speak TLS", mode
+        assert "http://" in error.hint and "certificate" not in error.hint, mode
+    events = [e async for e in OpenSearchProvisioner({**settings, "url": url}, tmp_path / "s2.json").provision()]
+    assert (events[-1].step, events[-1].status) == ("connect", "fail")
+    assert events[-1].message == f"{url} does not speak TLS"
+
+
+async def test_predict_timeout_says_what_timed_out_and_which_option_raises_it(standin, tmp_path):
+    server = standin()
+    settings = await provisioned(server, tmp_path)
+    server.config.hold_action = "predict"  # the cluster takes longer than the request timeout
+    try:
+        [error] = errors(await chat(OpenSearchBackend({**settings, "mode": "predict", "request_timeout_s": 0.3})))
+    finally:
+        server.config.release.set()
+    assert error.title == "No answer from OpenSearch within 0.3 s (request timeout)"
+    assert "--request-timeout-s" in error.hint
+    assert error.detail == ""  # not urllib3's "HTTPConnectionPool(host=…): Read timed out"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999", "http://127.0.0.1:0"])
+def test_a_cluster_url_with_a_port_out_of_range_is_a_configuration_error(url):
+    with pytest.raises(ConfigurationError) as caught:
+        OpenSearchBackend({"url": url, "auth": "none", "model_id": "m"})
+    assert caught.value.title == f"Invalid cluster URL {url!r}"
+    assert caught.value.hint.startswith("Expected a port from 1 to 65535 in the URL")
 
 
 # --------------------------------------------------------------------------- the stand-in's CLI

@@ -6,6 +6,8 @@ import asyncio
 import json
 import os
 import stat
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from opensearchpy import OpenSearch
@@ -66,6 +68,15 @@ async def run(agen) -> list[ProgressEvent]:
 
 def final(events: list[ProgressEvent], step: str) -> ProgressEvent:
     return [e for e in events if e.step == step and e.status not in ("start", "info", "progress")][-1]
+
+
+async def provision_until(settings: dict, state_path, step: str) -> None:
+    """Run setup until ``step`` ends well, then close it (the user quit the wizard there)."""
+    agen = OpenSearchProvisioner(settings, state_path).provision()
+    async for event in agen:
+        if event.step == step and event.status == "ok":
+            break
+    await agen.aclose()
 
 
 def raw_client(server: MLCommonsServer) -> OpenSearch:
@@ -245,11 +256,7 @@ async def test_server_error_on_register_then_rerun_neither_duplicates_nor_orphan
 async def test_closing_provision_after_the_connector_step_then_rerun_resumes(standin, state_path):
     server = standin()
     settings = provision_settings(server)
-    agen = OpenSearchProvisioner(settings, state_path).provision()
-    async for event in agen:
-        if event.step == "connector" and event.status == "ok":
-            break
-    await agen.aclose()  # the user quit the wizard here
+    await provision_until(settings, state_path, "connector")
     assert server.counts() == {"model_groups": 1, "connectors": 1, "models": 0, "deployed": 0}
 
     again = await run(OpenSearchProvisioner(settings, state_path).provision())
@@ -373,6 +380,7 @@ async def test_teardown_of_a_deployed_model_undeploys_first_and_removes_everythi
     events = await run(OpenSearchProvisioner(settings, state_path).teardown())
     assert outline(events) == [
         ("connect", "start"), ("connect", "ok"),
+        ("find", "start"), ("find", "skip"),
         ("undeploy", "start"), ("undeploy", "ok"),
         ("delete_model", "start"), ("delete_model", "ok"),
         ("delete_connector", "start"), ("delete_connector", "ok"),
@@ -409,7 +417,9 @@ async def test_teardown_counts_404_as_done(standin, state_path):
     client.plugins.ml.delete_model_group(model_group_id=saved["model_group_id"])
 
     events = await run(OpenSearchProvisioner(settings, state_path).teardown())
-    assert [status for _, status in outline(events) if status != "start"] == ["ok"] * 6
+    assert [(step, status) for step, status in outline(events) if status != "start"] == [
+        ("connect", "ok"), ("find", "skip"), ("undeploy", "ok"), ("delete_model", "ok"),
+        ("delete_connector", "ok"), ("delete_model_group", "ok"), ("summary", "ok")]
     assert not state_path.exists()
 
 
@@ -443,7 +453,7 @@ async def test_teardown_reports_connector_in_use_and_group_with_models_then_fini
 async def test_teardown_with_nothing_saved_skips_everything(standin, state_path):
     server = standin()
     events = await run(OpenSearchProvisioner(provision_settings(server), state_path).teardown())
-    assert [status for step, status in outline(events) if step not in ("connect", "summary") and status != "start"] == ["skip"] * 4
+    assert [status for step, status in outline(events) if step not in ("connect", "summary") and status != "start"] == ["skip"] * 5
     assert final(events, "summary").status == "ok"
 
 
@@ -548,3 +558,178 @@ async def test_cancelling_while_the_connector_is_being_created_does_not_orphan_i
     assert server.counts() == {"model_groups": 1, "connectors": 1, "models": 1, "deployed": 1}
     await run(OpenSearchProvisioner(settings, state_path).teardown())
     assert server.counts() == {"model_groups": 0, "connectors": 0, "models": 0, "deployed": 0}
+
+
+# --------------------------------------------------------------------------- a setup killed mid-create
+
+
+def _kill_setup_while_the_cluster_answers(server: MLCommonsServer, action: str) -> None:
+    """``thinkpane setup opensearch`` in a process killed (SIGKILL) after the cluster did
+    ``action`` and before its answer arrived: the resource exists, its id is in no state file."""
+    import subprocess
+    import sys
+
+    server.config.hold_action = action
+    env = {**os.environ, "DEEPSEEK_API_KEY": TEST_API_KEY}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "thinkpane.tui.cli.main", "setup", "opensearch", "--url", server.url,
+         "--auth", "none", "--yes"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert server.config.reached.wait(60), "setup never reached the call"
+    finally:
+        process.kill()
+        process.wait(10)
+        server.config.release.set()
+
+
+@pytest.fixture
+def cli_state_path(isolated_home):
+    return isolated_home / "data" / "state" / "opensearch.json"  # where `thinkpane setup` keeps it
+
+
+async def test_setup_killed_after_the_connector_was_created_adopts_it_on_the_next_run(standin, cli_state_path):
+    server = standin()
+    _kill_setup_while_the_cluster_answers(server, "create_connector")
+    [orphan] = server.state.connectors  # holds the key; the state file does not know it
+    assert json.loads(cli_state_path.read_text()).get("connector_id") is None
+
+    settings = provision_settings(server)
+    again = await run(OpenSearchProvisioner(settings, cli_state_path).provision())
+    connector = final(again, "connector")
+    assert (connector.status, connector.message) == (
+        "ok", f"Adopted connector {orphan}, left by an interrupted setup (API key refreshed)")
+    assert final(again, "test").status == "ok"
+    assert server.counts() == {"model_groups": 1, "connectors": 1, "models": 1, "deployed": 1}
+    assert json.loads(cli_state_path.read_text())["connector_id"] == orphan
+
+    down = await run(OpenSearchProvisioner(settings, cli_state_path).teardown())
+    assert final(down, "summary").status == "ok"
+    assert server.counts() == {"model_groups": 0, "connectors": 0, "models": 0, "deployed": 0}
+
+
+async def test_teardown_after_a_killed_setup_deletes_the_connector_it_left(standin, cli_state_path):
+    server = standin()
+    _kill_setup_while_the_cluster_answers(server, "create_connector")
+    [orphan] = server.state.connectors
+
+    events = await run(OpenSearchProvisioner(provision_settings(server), cli_state_path).teardown())
+    found = final(events, "find")
+    assert found.status == "ok" and orphan in found.message
+    summary = final(events, "summary")
+    assert summary.status == "ok"
+    assert f"did not list: connector {orphan}" in summary.message
+    assert server.counts() == {"model_groups": 0, "connectors": 0, "models": 0, "deployed": 0}
+    assert not cli_state_path.exists()
+
+
+async def test_a_model_registered_but_not_recorded_is_adopted_not_duplicated(standin, state_path):
+    server = standin()
+    settings = provision_settings(server)
+    await provision_until(settings, state_path, "connector")
+    saved = json.loads(state_path.read_text())
+    # What a kill right after the register call leaves: the model, not its id.
+    lost = raw_client(server).plugins.ml.register_model(body={
+        "name": "thinkpane-deepseek-reasoner", "function_name": "remote",
+        "model_group_id": saved["model_group_id"], "connector_id": saved["connector_id"]})["model_id"]
+
+    again = await run(OpenSearchProvisioner(settings, state_path).provision())
+    model = final(again, "model")
+    assert model.status == "ok" and model.message.startswith(f"Adopted model {lost}")
+    assert list(server.state.models) == [lost]
+
+
+async def test_teardown_lists_what_it_could_not_delete_among_unrecorded_resources(standin, state_path):
+    server = standin()
+    settings = provision_settings(server)
+    await run(OpenSearchProvisioner(settings, state_path).provision())
+    client = raw_client(server)
+    # A second connector under this setup's name (an earlier killed run), used by someone's model.
+    body = client.plugins.ml.get_connector(connector_id=json.loads(state_path.read_text())["connector_id"])
+    stray = client.plugins.ml.create_connector(body={**body, "credential": {"deepSeek_key": "sk-x0123456789"}})
+    stray_id = stray["connector_id"]
+    group = client.plugins.ml.register_model_group(body={"name": "someone-else"})["model_group_id"]
+    client.plugins.ml.register_model(body={"name": "theirs", "function_name": "remote",
+                                           "model_group_id": group, "connector_id": stray_id})
+
+    events = await run(OpenSearchProvisioner(settings, state_path).teardown())
+    assert stray_id in final(events, "find").message
+    assert final(events, "delete_connector").status == "fail"
+    summary = final(events, "summary")
+    assert summary.status == "fail"
+    assert f"connector {stray_id} (not in the state file)" in summary.message
+    assert "gone" not in summary.message
+    assert state_path.exists()  # its cluster URL serves the next teardown
+
+
+class _SomeJsonApi(BaseHTTPRequestHandler):
+    """Any JSON API that is not OpenSearch: 200 with its own little document for everything."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        data = json.dumps({"name": "some-api", "version": "1.2.3"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture(params=["200 with its own JSON", "404 with a JSON error"])
+def not_opensearch(request):
+    if request.param.startswith("404"):
+        from tests.servers.openai_sse import serve
+
+        with serve() as other:
+            yield other.base_url.removesuffix("/v1"), "HTTP 404"
+        return
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SomeJsonApi)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", '"version": "1.2.3"'
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_a_json_server_that_is_not_opensearch_is_named(not_opensearch, state_path):
+    url, detail = not_opensearch
+    settings = {"url": url, "auth": "none", "deepseek_api_key": Secret(TEST_API_KEY)}
+    for events in (await run(OpenSearchProvisioner(settings, state_path).provision()),
+                   await run(OpenSearchProvisioner(settings, state_path).teardown())):
+        failed = final(events, "connect")
+        assert failed.status == "fail"
+        assert failed.message == f"The server at {url} is not OpenSearch"
+        assert "--url" in failed.hint and "bug" not in failed.hint
+        assert detail in failed.data["detail"]
+
+
+def test_standin_search_is_faithful_to_the_index_mappings(standin):
+    from opensearchpy import RequestError
+
+    server = standin()
+    client = raw_client(server).plugins.ml
+    name = "Thinkpane DeepSeek connector (deepseek-chat, model group thinkpane)"
+    body = {"name": name, "parameters": {"endpoint": "api.deepseek.com", "model": "deepseek-chat"},
+            "credential": {"deepSeek_key": TEST_API_KEY},
+            "actions": [{"action_type": "predict", "method": "POST",
+                         "url": "https://${parameters.endpoint}/v1/chat/completions"}]}
+    connector_id = client.create_connector(body=body)["connector_id"]
+
+    def ids(query: dict) -> list[str]:
+        return [hit["_id"] for hit in client.search_connectors(body={"query": query})["hits"]["hits"]]
+
+    assert ids({"term": {"name.keyword": name}}) == [connector_id]
+    assert ids({"term": {"name": name}}) == []  # "name" is analysed text: one word matches
+    assert ids({"term": {"name": "deepseek"}}) == [connector_id]
+    assert ids({"bool": {"filter": [{"term": {"name.keyword": name}}, {"term": {"protocol": "aws_sigv4"}}]}}) == []
+    assert ids({"term": {"parameters": "x"}}) == []  # not a mapped keyword field
+    hit = client.search_connectors(body={"query": {"match_all": {}}})["hits"]["hits"][0]
+    assert "credential" not in hit["_source"] and hit["_index"] == ".plugins-ml-connector"
+    with pytest.raises(RequestError) as caught:
+        client.search_models(body={"query": {"fuzzy": {"name": "x"}}})
+    assert caught.value.error == "parsing_exception"

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from tests.servers.openai_sse import serve
 from thinkpane.backends.secrets import Secret
 from thinkpane.tui.cli.main import build_parser, main
 from thinkpane.tui.core import paths
 from thinkpane.tui.core.config import ConfigFileError, load_settings
 from thinkpane.tui.core.profiles import ChoiceError, parse_spec, profile_values, resolve_profile
-from tests.servers.openai_sse import serve
 
 CONFIG = """\
 backend = "openai"

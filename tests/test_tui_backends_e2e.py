@@ -311,6 +311,39 @@ async def test_bedrock_throttled_mid_stream_keeps_the_partial_turn_and_says_what
     assert len(server.requests) == 1, "a stream that already showed tokens is never retried"
 
 
+LONG_MESSAGE = "lorem " * 250 + "the end"  # 1,507 characters
+
+
+@pytest.mark.parametrize(("body", "shown"), [
+    ("plain text error from proxy", "plain text error from proxy"),
+    ({"error": {"message": LONG_MESSAGE, "type": "invalid_request_error"}},
+     LONG_MESSAGE[:1000] + "… (507 more characters; “Export conversation” in the command palette (ctrl+p) shows all)"),
+])
+async def test_the_providers_message_is_shown_under_the_error_title(openai_server, tmp_path, body, shown):
+    from tests.servers.openai_sse import Respond
+
+    openai_server.enqueue([Respond(400, body)])
+    settings = write_config("openai", {"base_url": openai_server.base_url})
+    store = ConversationStore(tmp_path / "chats.sqlite3")
+    try:
+        for reopened in (False, True):
+            app = ThinkpaneApp(settings, store, conversation_id=store.last_conversation_id() if reopened else None)
+            async with app.run_test(size=SIZE) as pilot:
+                await backend_ready(pilot, app, "openai")
+                if not reopened:
+                    await send(pilot, PROMPT)
+                    await turn_finished(pilot, app)
+                await wait_until(pilot, lambda: "HTTP 400" in the_note(app), "the error note")
+                note = the_note(app)
+                title = f"The server at {openai_server.base_url} rejected the request (HTTP 400)"
+                assert note.startswith(title + " " + words(shown) + " "), (reopened, note)
+                assert "below" not in note
+        stored = last_stored_answer(store)
+        assert stored.status == "error" and (body if isinstance(body, str) else "the end") in stored.error
+    finally:
+        store.close()
+
+
 async def test_bedrock_throttled_before_the_first_token_retries_with_a_notice(bedrock_app, monkeypatch):
     app, store, server = bedrock_app
     # Long enough to see the notice, short enough for a fast test.

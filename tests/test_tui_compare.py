@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import SelectionList
 
+from tests.tui_helpers import GatedBackend, rendered_text, run_palette_command, wait_until
 from thinkpane.backends import registry
 from thinkpane.backends.errors import ConfigurationError, ServerError
 from thinkpane.backends.events import ContentDelta, ErrorEvent, ReasoningDelta, Stop, Usage
@@ -21,7 +22,6 @@ from thinkpane.tui.core.profiles import parse_spec
 from thinkpane.tui.screens.compare import CompareScreen
 from thinkpane.tui.screens.compare.picker import ChooseColumns
 from thinkpane.tui.screens.confirm import ConfirmScreen
-from tests.tui_helpers import GatedBackend, rendered_text, run_palette_command, wait_until
 
 PROFILES = {
     "alpha": {"backend": "gated", "model": "alpha-r1"},

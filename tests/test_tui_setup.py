@@ -564,6 +564,26 @@ async def test_test_connection_failure_shows_title_and_hint():
             assert SECRET not in text and "Traceback" not in text
 
 
+async def test_a_failed_step_shows_the_servers_message_cut_with_where_to_read_all():
+    from tests.servers.openai_sse import Respond, serve
+
+    message = "no such option: " + "y" * 1200
+    with serve("reasoner") as server:
+        server.enqueue([Respond(400, {"error": {"message": message}})])
+        app = Host(backend="openai")
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.screen.query("#option-base_url"), "the form")
+            fill(app, base_url=server.base_url)
+            press(app, "run")
+            await until(pilot, lambda: screen_of(app).phase in ("succeeded", "failed"), "the test to end")
+            line = log_of(app).line("test")
+            assert line is not None and line.status == "fail"
+            shown = line_text(app, "test").splitlines()
+            assert shown[1] == ("    " + message[:1000] + "… (216 more characters; `thinkpane setup` / "
+                                "`teardown` in a terminal prints all)")
+            assert shown[2] == "    → " + line.hint and "below" not in line.hint
+
+
 async def test_first_launch_provisions_opensearch_end_to_end_and_saves(monkeypatch):
     """The real OpenSearchProvisioner and backend over HTTP against the ML Commons stand-in."""
     from tests.servers.mlcommons import TEST_API_KEY, MLCommonsServer, StandInConfig

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,13 @@ from thinkpane.backends.events import (
     StreamEvent,
 )
 from thinkpane.backends.options import Option, http_url, require
-from thinkpane.backends.http_errors import HttpContext, error_from_exception, read_bounded
+from thinkpane.backends.http_errors import (
+    HttpContext,
+    error_from_exception,
+    is_transport_failure,
+    kept,
+    read_bounded,
+)
 from thinkpane.backends.opensearch.client import (
     build_client,
     connection_settings,
@@ -142,7 +148,7 @@ class OpenSearchBackend(Backend):
         name = self.model.lower()
         return "reasoner" in name or "r1" in name
 
-    async def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
+    async def stream(self, conversation: Conversation) -> AsyncGenerator[StreamEvent, None]:
         turn = self._turn(conversation)
         if not self.settings.get("memory"):
             try:
@@ -183,7 +189,7 @@ class OpenSearchBackend(Backend):
                 yield MessageExtra({MEMORY_EXTRA_KEY: memory_id})
         yield stop
 
-    async def _turn(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
+    async def _turn(self, conversation: Conversation) -> AsyncGenerator[StreamEvent, None]:
         messages = conversation.history_without_reasoning()
         warning = tls_warning(self._cs)
         if warning and not self._tls_warned:
@@ -234,14 +240,14 @@ class OpenSearchBackend(Backend):
     # ------------------------------------------------------------------ predict
 
     def _ctx(self) -> ErrorContext:
-        return ErrorContext(self._cs.url, self.secrets(), self.model_id)
+        return ErrorContext(self._cs.url, self.secrets(), self.model_id, self._cs.request_timeout_s)
 
     async def _os_client(self) -> Any:
         if self._client is None:
             self._client = await asyncio.to_thread(build_client, self._cs)
         return self._client
 
-    async def _predict_turn(self, messages: list[dict[str, str]]) -> AsyncIterator[StreamEvent]:
+    async def _predict_turn(self, messages: list[dict[str, str]]) -> AsyncGenerator[StreamEvent, None]:
         try:
             client = await self._os_client()
             result = await asyncio.to_thread(
@@ -274,7 +280,7 @@ class OpenSearchBackend(Backend):
             self._http = httpx.AsyncClient(**httpx_options(self._cs))
         return self._http
 
-    async def _stream_turn(self, messages: list[dict[str, str]], *, fallback_ok: bool) -> AsyncIterator[Any]:
+    async def _stream_turn(self, messages: list[dict[str, str]], *, fallback_ok: bool) -> AsyncGenerator[Any, None]:
         path = f"/_plugins/_ml/models/{self.model_id}/_predict/stream"
         http_ctx = HttpContext("OpenSearch", self._cs.url + path, setup_command="thinkpane setup opensearch",
                                key_hint="Check the OpenSearch user and password.", model=self.model,
@@ -285,9 +291,12 @@ class OpenSearchBackend(Backend):
             client = self._http_client()
             request = client.build_request("POST", path, json=body, headers={"Accept": "text/event-stream"})
             response = await client.send(request, stream=True)
-        except httpx.HTTPError as exc:
+        except Exception as exc:
+            if not is_transport_failure(exc):
+                raise
             yield ErrorEvent(error_from_exception(exc, http_ctx))
             return
+        received = False  # some answer text arrived (an error then says it is kept)
         try:
             if response.status_code >= 300:
                 raw = await read_bounded(response)
@@ -306,23 +315,25 @@ class OpenSearchBackend(Backend):
                 for sse in parser.feed(chunk):
                     for event in self._sse_events(sse.data):
                         yield event
+                        received = received or isinstance(event, ContentDelta)
                         finished = finished or isinstance(event, (Stop, ErrorEvent))
                     if finished:
                         return
             for sse in parser.close():
                 for event in self._sse_events(sse.data):
                     yield event
+                    received = received or isinstance(event, ContentDelta)
                     finished = finished or isinstance(event, (Stop, ErrorEvent))
             if not finished:
                 yield ErrorEvent(IncompleteStreamError(
                     "OpenSearch ended the stream before the last event",
-                    "The partial answer is kept; send again to get a complete one.",
+                    kept(received) + "Send again to get a complete answer.",
                 ))
         except SSELineTooLong as exc:
             yield ErrorEvent(ProtocolError("OpenSearch sent an oversized stream event", "Send again.",
                                            detail=str(exc)))
         except httpx.HTTPError as exc:
-            yield ErrorEvent(error_from_exception(exc, http_ctx, mid_stream=True))
+            yield ErrorEvent(error_from_exception(exc, http_ctx, mid_stream=True, partial=received))
         finally:
             await response.aclose()
 

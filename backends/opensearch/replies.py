@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from thinkpane.backends.errors import ProtocolError
-from thinkpane.backends.events import Stop, Usage
+from thinkpane.backends.events import Stop, StopReason, Usage
 
-STOP_REASONS = {
+STOP_REASONS: dict[str, StopReason] = {
     "stop": "end_turn",
     "length": "max_tokens",
     "content_filter": "content_filter",

@@ -11,6 +11,13 @@ credential is compared with ``valid_api_key``, and replies carry ``reasoning_con
 
 Every request is recorded (``server.requests``) so tests can prove where the API key travelled.
 
+``_search`` on model groups, connectors and models evaluates the query DSL a client may send
+(``match_all``, ``term``, ``terms``, ``bool`` with ``must``/``filter``/``should``/``must_not``;
+anything else is OpenSearch's 400 ``parsing_exception``) against the fields the ML Commons
+index mappings declare: ``name`` is text with a ``name.keyword`` subfield, so a ``term`` on
+``name`` matches one lower-cased word, not a whole name; a field the mapping lacks matches
+nothing. A connector's ``credential`` is never in a hit, as in ML Commons.
+
 CLI for tmux/screenshot tests::
 
     python -m tests.servers.mlcommons --port 9200 [--scenario streaming]   # prints READY port=N
@@ -75,7 +82,24 @@ PERMISSIONS = {
     "delete_model": "cluster:admin/opensearch/ml/delete_model",
     "delete_connector": "cluster:admin/opensearch/ml/delete_connector",
     "delete_model_group": "cluster:admin/opensearch/ml/delete_model_group",
+    "search_model_groups": "cluster:admin/opensearch/ml/model_groups/search",
+    "search_connectors": "cluster:admin/opensearch/ml/connectors/search",
+    "search_models": "cluster:admin/opensearch/ml/models/search",
 }
+
+# The searchable fields of each ML Commons index (common/src/main/resources/index-mappings):
+# "text" fields are analysed (lower-cased words) and have a ".keyword" subfield.
+MAPPINGS: dict[str, dict[str, str]] = {
+    ".plugins-ml-model-group": {"name": "text", "description": "text", "access": "keyword",
+                                "latest_version": "keyword"},
+    ".plugins-ml-connector": {"name": "text", "description": "text", "version": "keyword",
+                              "protocol": "keyword", "access": "keyword"},
+    ".plugins-ml-model": {"name": "text", "description": "text", "algorithm": "keyword",
+                          "model_group_id": "keyword", "model_state": "keyword",
+                          "model_version": "keyword", "model_id": "keyword"},
+}
+# What ML Commons leaves out of every hit (SearchConnectorTransportAction adds "credential").
+SEARCH_EXCLUDES = {".plugins-ml-connector": ("credential",), ".plugins-ml-model": ("connector",)}
 
 NODE_ID = "zbduvgCCSOeu6cfbQhTpnQ"
 
@@ -454,16 +478,8 @@ class Handler(BaseHTTPRequestHandler):
             }
             return 200, {"model_group_id": group_id, "status": "CREATED"}
         if rest == ["_search"] and method in ("POST", "GET"):
-            term = ((body.get("query") or {}).get("term") or {})
-            wanted = term.get("name.keyword")
-            if isinstance(wanted, dict):
-                wanted = wanted.get("value")
-            hits = [
-                {"_index": ".plugins-ml-model-group", "_id": gid, "_score": 1.0, "_source": dict(g)}
-                for gid, g in state.model_groups.items()
-                if wanted is None or g["name"] == wanted
-            ]
-            return 200, _search_response(hits)
+            self._guard("search_model_groups")
+            return 200, _search(".plugins-ml-model-group", state.model_groups, body)
         if len(rest) == 1:
             group = state.model_groups.get(rest[0])
             if method == "GET":
@@ -482,6 +498,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _connectors(self, method: str, rest: list[str], body: dict[str, Any]):
         state = self.server.state
+        if rest == ["_search"] and method in ("POST", "GET"):
+            self._guard("search_connectors")
+            return 200, _search(".plugins-ml-connector", state.connectors, body)
         if rest == ["_create"] and method == "POST":
             self._guard("create_connector")
             actions = body.get("actions") or []
@@ -532,6 +551,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _models(self, method: str, rest: list[str], body: dict[str, Any]):
         state = self.server.state
+        if rest == ["_search"] and method in ("POST", "GET"):
+            self._guard("search_models")
+            return 200, _search(".plugins-ml-model", state.models, body)
         if rest == ["_register"] and method == "POST":
             self._guard("register_model")
             if body.get("function_name", "").lower() != "remote":
@@ -785,6 +807,70 @@ def _deleted(index: str, doc_id: str) -> dict[str, Any]:
     return {"_index": index, "_id": doc_id, "_version": 2, "result": "deleted",
             "forced_refresh": True, "_shards": {"total": 2, "successful": 1, "failed": 0},
             "_seq_no": 7, "_primary_term": 1}
+
+
+def _search(index: str, docs: dict[str, dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]:
+    """An OpenSearch search over one ML Commons index (see the module docstring)."""
+    query = body.get("query") or {"match_all": {}}
+    size, start = int(body.get("size", 10)), int(body.get("from", 0))
+    excluded = SEARCH_EXCLUDES.get(index, ())
+    _check_query(query)  # OpenSearch parses the whole query before it looks at a document
+    hits = [
+        {"_index": index, "_id": doc_id, "_version": 1, "_seq_no": 0, "_primary_term": 1, "_score": 1.0,
+         "_source": {k: v for k, v in doc.items() if k not in excluded}}
+        for doc_id, doc in docs.items()
+        if _matches(query, doc, MAPPINGS[index])
+    ]
+    response = _search_response(hits[start:start + size])
+    response["hits"]["total"]["value"] = len(hits)
+    return response
+
+
+def _check_query(query: Any) -> None:
+    if not isinstance(query, dict) or len(query) != 1:
+        raise ApiError(400, "parsing_exception", "[_na] query malformed, no start_object after query name")
+    (kind, spec), = query.items()
+    if kind not in ("match_all", "term", "terms", "bool"):
+        raise ApiError(400, "parsing_exception", f"unknown query [{kind}]")
+    if kind in ("term", "terms") and (not isinstance(spec, dict) or len(spec) != 1):
+        raise ApiError(400, "parsing_exception", f"[{kind}] query doesn't support multiple fields")
+    if kind == "bool":
+        for name in ("must", "filter", "should", "must_not"):
+            clauses = spec.get(name) or []
+            for clause in clauses if isinstance(clauses, list) else [clauses]:
+                _check_query(clause)
+
+
+def _matches(query: dict[str, Any], doc: dict[str, Any], mapping: dict[str, str]) -> bool:
+    (kind, spec), = query.items()
+    if kind == "match_all":
+        return True
+    if kind in ("term", "terms"):
+        (field_name, wanted), = spec.items()
+        if kind == "term":
+            wanted = [wanted.get("value") if isinstance(wanted, dict) else wanted]
+        return any(_field_matches(doc, field_name, value, mapping) for value in wanted)
+    if kind == "bool":
+        def clauses(name: str) -> list[Any]:
+            value = spec.get(name) or []
+            return value if isinstance(value, list) else [value]
+        required = clauses("must") + clauses("filter")
+        should = clauses("should")
+        return (all(_matches(q, doc, mapping) for q in required)
+                and not any(_matches(q, doc, mapping) for q in clauses("must_not"))
+                and (not should or bool(required) or any(_matches(q, doc, mapping) for q in should)))
+    return False  # not reached: _check_query refused every other kind
+
+
+def _field_matches(doc: dict[str, Any], field_name: str, value: Any, mapping: dict[str, str]) -> bool:
+    base, _, sub = field_name.partition(".")
+    kind = mapping.get(base)
+    actual = doc.get(base)
+    if kind is None or actual is None or (sub and (sub != "keyword" or kind != "text")):
+        return False  # not in the mapping: nothing is indexed under that name
+    if kind == "text" and not sub:  # analysed: one lower-cased word of the text
+        return str(value) in re.findall(r"\w+", str(actual).lower())
+    return str(actual) == str(value) and (not sub or len(str(actual)) <= 256)  # ignore_above: 256
 
 
 def _search_response(hits: list[dict[str, Any]]) -> dict[str, Any]:

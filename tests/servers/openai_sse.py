@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.servers.background import in_background
+
 # --------------------------------------------------------------------------- actions
 
 
@@ -482,16 +484,8 @@ class StandInServer(ThreadingHTTPServer):
 def serve(scenario: str = "reasoner", *, delay: float | None = None, chunked: bool = True,
           port: int = 0, tls: ssl.SSLContext | None = None) -> Iterator[StandInServer]:
     """Run a stand-in server in a background thread for the duration of the block."""
-    server = StandInServer(port, scenario, delay, chunked, tls)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name="openai-stand-in", daemon=True)
-    thread.start()
-    try:
+    with in_background(StandInServer(port, scenario, delay, chunked, tls), "openai-stand-in") as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def main(argv: list[str] | None = None) -> int:

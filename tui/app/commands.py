@@ -7,15 +7,19 @@ Besides the fixed actions, one "Use profile NAME" entry per profile in config.to
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING, cast
 
 from thinkpane.tui.core.profiles import profile_names, profile_summary
 from thinkpane.tui.core.sanitize import sanitize_line
-from thinkpane.tui.widgets.listed_commands import ListedCommands, Entry
+from thinkpane.tui.widgets.listed_commands import Entry, ListedCommands
+
+if TYPE_CHECKING:
+    from thinkpane.tui.app.app import ThinkpaneApp
 
 
 class ThinkpaneCommands(ListedCommands):
     def entries(self) -> list[Entry]:
-        app = self.app
+        app = cast("ThinkpaneApp", self.app)
         saved_to = "a download in your browser" if app.is_web else "a file in the current directory"
         return [
             ("New chat", "Start a new conversation", app.action_new_chat),

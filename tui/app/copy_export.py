@@ -18,8 +18,9 @@ from __future__ import annotations
 import io
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from textual.command import CommandPalette, SimpleCommand, SimpleProvider
+from textual.command import CommandListItem, CommandPalette, SimpleCommand, SimpleProvider
 from textual.screen import Screen
 
 from thinkpane.backends.errors import ThinkpaneError
@@ -31,7 +32,17 @@ from thinkpane.tui.core.export import (
     suggested_filename,
 )
 from thinkpane.tui.core.sanitize import sanitize, sanitize_line
-from thinkpane.tui.widgets.listed_commands import ListedCommands, Entry
+from thinkpane.tui.widgets.listed_commands import Entry, ListedCommands
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from thinkpane.tui.core.store import ConversationStore
+    from thinkpane.tui.screens.chat import ChatScreen
+
+    _AppBase = App[None]
+else:
+    _AppBase = object
 
 LABEL_WIDTH = 60
 
@@ -41,7 +52,8 @@ class LiteralCommands(ListedCommands, SimpleProvider):
     SimpleProvider, so a palette opened with it uses this very instance."""
 
     def __init__(self, screen: Screen, commands: list[SimpleCommand]) -> None:
-        super().__init__(screen, commands)
+        items: list[CommandListItem] = [*commands]
+        super().__init__(screen, items)
         self.listed = commands
 
     def entries(self) -> list[Entry]:
@@ -66,8 +78,11 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
-class CopyExportActions:
+class CopyExportActions(_AppBase):
     """Actions mixed into ThinkpaneApp (which provides chat, store, notify, push_screen…)."""
+
+    chat: ChatScreen
+    store: ConversationStore
 
     def last_answer_text(self) -> str | None:
         """The answer copying works on: the shown screen's (the compare screen's current
@@ -92,7 +107,10 @@ class CopyExportActions:
                           plural(line_count(block.code), "line"))
             for number, block in enumerate(blocks, start=1)
         ]
-        self.push_screen(CommandPalette(providers=[LiteralCommands(self.screen, commands)],
+        # A provider instance with its commands: Textual accepts one (SimpleProvider is made
+        # to be), though CommandPalette's annotation names only classes and factories.
+        provider = LiteralCommands(self.screen, commands)
+        self.push_screen(CommandPalette(providers=[provider],  # type: ignore[list-item]
                                         placeholder="Copy which code block?"))
 
     def copy_code(self, code: str) -> None:

@@ -36,7 +36,7 @@ from thinkpane.backends.events import (
     Stop,
     StreamEvent,
 )
-from thinkpane.tui.core.sanitize import sanitize
+from thinkpane.tui.core.sanitize import sanitize, sanitize_line
 from thinkpane.tui.core.turn_recorder import record_turn
 
 # Stop reasons the user needs told about; the others are normal endings.
@@ -58,10 +58,14 @@ def build_prompt(prompt: str | None, stdin_text: str | None) -> str:
 
 
 def print_error(error: ThinkpaneError, err: TextIO) -> None:
-    """``Error: <title>`` then the detail and the hint, each on its own line."""
-    err.write(f"Error: {sanitize(error.title)}\n")
-    if error.detail:
-        err.write(f"  {sanitize(error.detail)}\n")
+    """``Error: <title>``, then the detail (the provider's own words, cut after
+    DETAIL_LIMIT characters: ``--json`` prints the whole error) and the hint, each indented."""
+    from thinkpane.tui.core.error_text import shown_detail
+
+    err.write(f"Error: {sanitize_line(error.title)}\n")
+    detail = shown_detail(error.detail, "`thinkpane ask --json` prints all")
+    if detail:
+        err.write("  " + detail.replace("\n", "\n  ") + "\n")
     if error.hint:
         err.write(f"  {sanitize(error.hint)}\n")
     err.flush()

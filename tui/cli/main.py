@@ -1,5 +1,5 @@
 """The ``thinkpane`` command: the TUI, ``ask``, ``compare``, ``setup``, ``teardown``, ``backends``,
-``export``, ``serve``.
+``export``, ``models``, ``serve``.
 
 Startup speed matters (``llm --help`` takes 0.9 s, gptme took 8 s): this module imports
 only argparse at the top. Settings (pydantic), backends (httpx, boto3...) and the TUI
@@ -29,7 +29,7 @@ import sys
 from typing import Any, TextIO
 
 
-COMMANDS = ("ask", "compare", "setup", "teardown", "backends", "export", "serve")
+COMMANDS = ("ask", "compare", "setup", "teardown", "backends", "export", "models", "serve")
 OPTION_DEST_PREFIX = "opt__"
 
 BACKEND_HELP_NOTE = (
@@ -139,6 +139,10 @@ def _run(argv: list[str]) -> int:
         return _teardown(args, backend_class)
     if args.command == "backends":
         return _list_backends(sys.stdout)
+    if args.command == "models":
+        from thinkpane.tui.cli.models import run as run_models
+
+        return run_models(args)
     if args.command == "export":
         from thinkpane.tui.core.export import run_export
 
@@ -215,15 +219,6 @@ def _load_backend_class(name: str, *, lenient: bool):
     from thinkpane.backends import registry
     from thinkpane.backends.errors import ConfigurationError
 
-    if name not in registry.available():
-        if lenient:
-            return None
-        error = ConfigurationError(
-            f"Unknown backend {name!r}",
-            "Choose one of: " + ", ".join(sorted(registry.available())) + " (see `thinkpane backends`).",
-        )
-        error.kind = "unknown_backend"
-        raise error
     try:
         return registry.load(name)
     except ConfigurationError:
@@ -350,7 +345,9 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 
     from thinkpane.tui.cli import serve
+    from thinkpane.tui.cli.models import add_parser as add_models_parser
 
+    add_models_parser(commands)
     serve.add_parser(commands)
     return parser
 
@@ -529,7 +526,6 @@ def _ask(args: argparse.Namespace, settings, backend_class) -> int:
     from thinkpane.tui.core.backend_conversation import title_from_prompt
     from thinkpane.tui.cli.ask import AskOptions, build_prompt, conversation_for, print_error, run_ask
     from thinkpane.tui.core.config import backend_options
-    from thinkpane.tui.core.sanitize import sanitize_line
 
     settings = settings or _load_settings()
     name = getattr(args, "backend", None) or settings.backend

@@ -39,7 +39,7 @@ class ServeUsageError(Exception):
     """A flag ``thinkpane serve`` cannot accept: printed as ``Error: ...``, exit code 2."""
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = commands.add_parser(
         "serve",
         allow_abbrev=False,

@@ -118,7 +118,7 @@ class ThinkpaneServer(Server):
         self._allowed_hostnames = frozenset(allowed)
 
     # textual-serve builds the page's websocket and static URLs from ``public_url``.
-    @property  # type: ignore[override]
+    @property
     def public_url(self) -> str:
         return self._public_url or _REQUEST_ORIGIN.get()
 

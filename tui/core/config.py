@@ -38,6 +38,7 @@ import copy
 import logging
 import os
 import re
+import sys
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -56,10 +57,10 @@ from thinkpane.backends.options import InvalidValueError, Option
 from thinkpane.backends.secrets import Secret
 from thinkpane.tui.core import paths
 
-try:  # Python 3.11+
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 log = logging.getLogger("thinkpane.config")
 # Warnings reach the user through Settings.load_warnings (the CLI prints them, the app shows
@@ -156,7 +157,7 @@ class Settings(BaseSettings):
     def _hide_secrets(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         return {name: _wrap_secrets(options) for name, options in value.items()}
 
-    def __repr_args__(self):  # type: ignore[override]
+    def __repr_args__(self) -> Any:  # a ReprArgs iterable, as pydantic's
         # Secrets the program put in as plain strings are masked too.
         for name, value in super().__repr_args__():
             if name in ("backends", "profiles") and isinstance(value, dict):
@@ -452,7 +453,7 @@ _MISSING = object()
 
 def _same(a: Any, b: Any) -> bool:
     """Equal values, comparing secrets by their value (a SecretStr and a str can be equal)."""
-    return _plain(a) == _plain(b)
+    return bool(_plain(a) == _plain(b))
 
 
 def _is_secret(key: str, value: Any) -> bool:
@@ -606,7 +607,7 @@ def _for_backend(key: str, value: Any, secret_names: set[str]) -> Any:
     return value
 
 
-def _declared_options(name: str) -> tuple | None:
+def _declared_options(name: str) -> tuple[Option, ...] | None:
     """The backend's Option declarations, or None when it cannot be loaded (create() says why)."""
     from thinkpane.backends import registry
 

@@ -196,7 +196,7 @@ async def build_backend(
         await backend.prepare()
     except BackendError:
         raise
-    except Exception as exc:  # noqa: BLE001 - a plugin bug must not crash the app
+    except Exception as exc:
         raise InternalError(
             f"Could not start the {name} backend",
             "This is a bug; please report it.",

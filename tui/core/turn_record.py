@@ -34,6 +34,7 @@ class TurnRecord:
     stop_reason: str | None = None
     stop_explanation: str | None = None
     error_title: str | None = None
+    error_detail: str | None = None  # the provider's own words, whole
     error_hint: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -71,7 +72,10 @@ class TurnRecord:
     def from_stored(cls, message: Any) -> TurnRecord:
         """A record for a ``thinkpane.tui.core.store.StoredMessage`` (assistant role)."""
         extra = dict(message.extra or {})
-        error_title, _, error_hint = (message.error or "").partition(" — ")
+        # Stored as str(BackendError): "title — detail — hint", or "title — hint".
+        parts = (message.error or "").split(" — ")
+        error_title, error_hint = parts[0], parts[-1] if len(parts) > 1 else ""
+        error_detail = " — ".join(parts[1:-1])
         return cls(
             reasoning=message.reasoning or "",
             content=message.content or "",
@@ -83,6 +87,7 @@ class TurnRecord:
             output_tokens=message.output_tokens,
             stop_reason=message.stop_reason,
             error_title=error_title or None,
+            error_detail=error_detail or None,
             error_hint=error_hint or None,
             extra=extra,
         )

@@ -178,7 +178,7 @@ class TurnRecorder:
         elif self.stop is not None:
             record.stop_reason = self.stop.reason
         if status == "error" and error is not None:
-            record.error_title, record.error_hint = error.title, error.hint
+            record.error_title, record.error_detail, record.error_hint = error.title, error.detail, error.hint
         self.error = error
         if self.writer is not None:
             self._write_outcome(self.writer)

@@ -8,7 +8,7 @@ and the help line under the list names the keys actually bound.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -19,10 +19,14 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
 from thinkpane.backends.errors import ThinkpaneError
+from thinkpane.tui.core.store import ConversationSummary
 from thinkpane.tui.core.sanitize import sanitize_line
 from thinkpane.tui.screens.confirm import ConfirmScreen
 from thinkpane.tui.widgets.bound_keys import key_hints
 
+
+if TYPE_CHECKING:
+    from thinkpane.tui.app.app import ThinkpaneApp
 
 class ConfirmDeleteScreen(ConfirmScreen):
     def __init__(self, title: str) -> None:
@@ -34,6 +38,9 @@ class ConfirmDeleteScreen(ConfirmScreen):
 
 
 class ConversationsScreen(ModalScreen[int | None]):
+    if TYPE_CHECKING:
+        app: ThinkpaneApp  # the app this screen belongs to, for the type checker
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="conversations.close", tooltip="Close the list"),
         Binding("r", "rename", "Rename", id="conversations.rename", tooltip="Rename the selected conversation"),
@@ -47,7 +54,7 @@ class ConversationsScreen(ModalScreen[int | None]):
         super().__init__()
         self.store = store
         self.format_date = format_date or _default_format_date
-        self.summaries: dict[int, object] = {}
+        self.summaries: dict[int, ConversationSummary] = {}
         self.renaming: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -117,7 +124,7 @@ class ConversationsScreen(ModalScreen[int | None]):
         if table.row_count == 0:
             return None
         row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        return int(row_key.value)
+        return int(row_key.value or 0)  # every row is added with its conversation id as key
 
     @on(Input.Changed, "#conversation-search")
     def on_search_changed(self) -> None:

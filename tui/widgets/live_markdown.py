@@ -64,7 +64,7 @@ class RenderedOnce:
 
     def __init__(self, renderable: RenderableType) -> None:
         # A renderer that already returns one (turn.rendered_markdown) is not wrapped twice.
-        self.renderable = renderable.renderable if isinstance(renderable, RenderedOnce) else renderable
+        self.renderable: RenderableType = renderable.renderable if isinstance(renderable, RenderedOnce) else renderable
         self._key: tuple | None = None
         self._segments: list[Segment] = []
 
@@ -298,10 +298,13 @@ class LiveMarkdown(LaidOutOnce, Widget):
             self._tail_lines = self._render_part(self._part_text(len(chunks)), width)
         # Chunks before the last never change: their lines are joined once.
         while self._closed_count < len(chunks) - 1:
-            self._closed_lines.extend(self._with_gap(self._closed_lines, chunks[self._closed_count]))
+            closed = chunks[self._closed_count]
+            assert closed is not None  # every chunk was rendered just above
+            self._closed_lines.extend(self._with_gap(self._closed_lines, closed))
             self._closed_count += 1
         lines = list(self._closed_lines)
         for part in (*chunks[self._closed_count:], self._tail_lines):
+            assert part is not None  # rendered just above
             lines.extend(self._with_gap(lines, part))
         # Lines above the first that differs are drawn as before (see _rows_drawn_as_before).
         old = self._lines

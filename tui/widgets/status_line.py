@@ -67,6 +67,7 @@ class StatusLine(Static):
             line = self._line(where, long_tokens=long_tokens, elapsed=elapsed, ttft=ttft)
             if width is None or line.cell_len <= width:
                 return line
+        assert width is not None  # the loop above returned otherwise
         rest = line.cell_len - cell_len(where)
         room = max(MIN_WHERE, width - rest)
         if room < cell_len(where):

@@ -97,7 +97,7 @@ class Transcript(StripScrollbars, Following, LaidOutOnce, VerticalScroll, can_fo
         if added > 0 and not (self.is_anchored and self.scroll_y >= self.max_scroll_y):
             self.scroll_to(y=self.scroll_y + added, animate=False, immediate=True)
 
-    def scroll_to_widget(self, widget, **kwargs) -> bool:  # type: ignore[override]
+    def scroll_to_widget(self, widget, **kwargs) -> bool:
         """Older turns may not be mounted yet: mount down to ``widget`` first."""
         if widget in self._older:
             async def mount_then_scroll() -> None:

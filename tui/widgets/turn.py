@@ -5,6 +5,10 @@ update; see live_markdown.py) fed by a ``MarkdownStream``; when the turn ends it
 finished body (one widget drawing its cached lines). A turn loaded as finished is a lightweight ``Static``
 holding a Rich ``Markdown`` renderable: a Textual Markdown tree costs ~27 widgets per
 message (measured: 200 of them took 16 s and 325 MB to mount), a Static costs one.
+
+An answer that ended in an error says so under its text: the error's title, the provider's
+own message (cut after DETAIL_LIMIT characters, naming the export that holds it all) and the
+hint, live and when the conversation is reopened.
 """
 
 from __future__ import annotations
@@ -20,11 +24,16 @@ from textual.widgets import Static
 
 from thinkpane.backends.events import STOP_EXPLANATIONS
 from thinkpane.tui.core.cell_width import drop_width_modifiers
+from thinkpane.tui.core.error_text import shown_detail
 from thinkpane.tui.core.sanitize import sanitize
 from thinkpane.tui.core.turn_record import TurnRecord
 from thinkpane.tui.render.laid_out_once import LaidOutOnce, SizedByLayout
 from thinkpane.tui.widgets.live_markdown import LiveMarkdown, RenderedOnce
 from thinkpane.tui.render.rich_markdown import rich_markdown
+
+
+# Where a cut error detail can be read whole: the export holds the stored error.
+ERROR_DETAIL_SEE_ALL = "“Export conversation” in the command palette (ctrl+p) shows all"
 
 
 def rendered_markdown(text: str, *, hard_breaks: bool = False) -> RenderedOnce:
@@ -138,6 +147,9 @@ class AnswerTurn(LaidOutOnce, Vertical):
             note.append("interrupted (the app closed while this answer streamed)", style="dim italic")
         elif record.status == "error":
             note.append(sanitize(record.error_title or "Error"), style="bold")
+            detail = shown_detail(record.error_detail, ERROR_DETAIL_SEE_ALL)
+            if detail:
+                note.append("\n" + detail, style="dim")
             if record.error_hint:
                 note.append("\n" + sanitize(record.error_hint))
         elif record.status == "complete" and record.stop_reason not in (None, "end_turn"):

@@ -33,7 +33,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Self
+from typing import Any
 
 from thinkpane.tui.core.store.errors import MEMORY, StoreError, _classify, _describe
 from thinkpane.tui.core.store.records import ROLES, STATUSES, ConversationSummary, StoredMessage
@@ -259,7 +259,7 @@ class ConversationStore:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (_storable(title), now, now, backend, model, _storable_or_none(system)),
             )
-            return int(cursor.lastrowid)
+            return int(cursor.lastrowid or 0)  # an INSERT always sets it
 
     def list_conversations(self, query: str | None = None, limit: int = 200) -> list[ConversationSummary]:
         """Newest first. ``query``: words that must all appear in a title or in one message."""
@@ -369,7 +369,7 @@ class ConversationStore:
                  backend, model, now, finished_at, os.getpid() if status == "streaming" else None),
             )
             self._touch(conn, conversation_id, now)
-            return int(cursor.lastrowid)
+            return int(cursor.lastrowid or 0)  # an INSERT always sets it
 
     @staticmethod
     def _touch(conn: sqlite3.Connection, conversation_id: int, now: float) -> None:
@@ -408,7 +408,7 @@ class ConversationStore:
     def closed(self) -> bool:
         return self._conn is None
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> ConversationStore:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -418,7 +418,7 @@ class ConversationStore:
 # --------------------------------------------------------------------------- helpers
 
 
-def _message_from_row(row: tuple) -> StoredMessage:
+def _message_from_row(row: tuple[Any, ...]) -> StoredMessage:
     values = list(row)
     try:
         extra = json.loads(values[12] or "{}")

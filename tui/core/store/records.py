@@ -8,6 +8,7 @@ the database.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from thinkpane.backends.events import Message
 
@@ -43,7 +44,7 @@ class StoredMessage:
     output_tokens: int | None
     stop_reason: str | None
     error: str | None
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
     created_at: float = 0.0
     finished_at: float | None = None
     ttft_ms: int | None = None

@@ -176,7 +176,7 @@ assert len(MIGRATIONS) == SCHEMA_VERSION
 
 def migrate(conn: sqlite3.Connection, *, fts: bool = True) -> int:
     """Bring the schema up to :data:`SCHEMA_VERSION`, one transaction per step. Returns it."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise _NewerSchema(version)
     while version < SCHEMA_VERSION:

@@ -93,7 +93,7 @@ class AnswerWriter:
             self._meta["elapsed_ms"] = elapsed_ms
             self._meta_dirty = True
 
-    def merge_extra(self, data: dict) -> None:
+    def merge_extra(self, data: dict[str, Any]) -> None:
         with self._buffer_lock:
             self._extra.update(data)
             # default=str: a backend slipping in a non-JSON value must not break the stream.

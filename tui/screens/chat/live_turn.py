@@ -23,6 +23,7 @@ from thinkpane.backends.errors import BackendError, ThinkpaneError
 from thinkpane.backends.events import Conversation
 from thinkpane.tui.core.turn_record import CHARS_PER_TOKEN, TurnRecord
 from thinkpane.tui.core.turn_recorder import TurnRecorder
+from thinkpane.tui.widgets.live_markdown import LiveMarkdown
 from thinkpane.tui.widgets.turn import AnswerTurn
 
 if TYPE_CHECKING:
@@ -46,14 +47,15 @@ class LiveTurn:
     """Everything that exists only while one answer streams."""
 
     def __init__(self, screen: TurnView, turn: int, backend: Backend, recorder: TurnRecorder,
-                 answer: AnswerTurn, reasoning_markdown: Markdown, input_estimate: str) -> None:
+                 answer: AnswerTurn, reasoning_markdown: LiveMarkdown, input_estimate: str) -> None:
         self.screen = screen
         self.turn = turn
         self.backend = backend
         self.recorder = recorder
         self.answer = answer
-        self.answer_stream: MarkdownStream = Markdown.get_stream(answer.live_markdown())
-        self.reasoning_stream: MarkdownStream | None = Markdown.get_stream(reasoning_markdown)
+        # LiveMarkdown is not a Markdown subclass but has what MarkdownStream calls (append).
+        self.answer_stream: MarkdownStream = Markdown.get_stream(answer.live_markdown())  # type: ignore[arg-type]
+        self.reasoning_stream: MarkdownStream | None = Markdown.get_stream(reasoning_markdown)  # type: ignore[arg-type]
         self.input_estimate = input_estimate
         self.answer_shown = False  # the Answer pane has been given text
         self.worker: Worker | None = None

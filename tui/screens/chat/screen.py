@@ -16,7 +16,7 @@ to end.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -48,7 +48,14 @@ ERROR_CLASS = "-error"
 NARROW_BELOW_COLUMNS = 100
 
 
-class ChatScreen(LiveTurnHost, PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab order, typing
+if TYPE_CHECKING:
+    from thinkpane.tui.app.app import ThinkpaneApp
+
+
+class ChatScreen(LiveTurnHost, PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt, Tab order, typing
+    if TYPE_CHECKING:
+        app: ThinkpaneApp  # the app this screen belongs to, for the type checker
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="chat.cancel",
                 tooltip="Stop the running answer; the partial text is kept"),

@@ -16,6 +16,7 @@ thinking time, reasoning and answer tokens), each line in the most detailed form
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -39,6 +40,9 @@ from thinkpane.tui.widgets.reasoning_pane import ReasoningPane
 from thinkpane.tui.widgets.status_line import STATE_STYLES, StatusLine
 from thinkpane.tui.widgets.transcript import Transcript
 
+if TYPE_CHECKING:
+    from thinkpane.tui.app.app import ThinkpaneApp
+
 CURRENT_CLASS = "-current"
 # The header's state word for the counters' "idle" (a turn ended, or none ran yet).
 ANSWERED, READY = "answered", "ready"
@@ -48,6 +52,9 @@ HEADER_STYLES = {**STATE_STYLES, ANSWERED: "bold", READY: "dim"}
 class ColumnHeader(StatusLine):
     """Three lines: "2 · deep · deepseek-reasoner · effort high", then "answering · 12.3 s ·
     TTFT 312 ms", then "thought 4.1 s · reasoning ~812 tok · answer ~140 tok"."""
+
+    if TYPE_CHECKING:
+        app: ThinkpaneApp  # the app this widget belongs to, for the type checker
 
     def __init__(self, number: int, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -107,6 +114,9 @@ class ColumnHeader(StatusLine):
 
 class CompareColumn(LiveTurnHost, Vertical):
     """A column: builds its backend when mounted, streams a turn when asked."""
+
+    if TYPE_CHECKING:
+        app: ThinkpaneApp  # the app this widget belongs to, for the type checker
 
     @dataclass
     class Ended(Message):

@@ -8,10 +8,10 @@ from it does not open: it says how to add profiles.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
@@ -21,7 +21,10 @@ from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.tui.core.comparison import MAX_COLUMNS, MIN_COLUMNS
 from thinkpane.tui.core.profiles import BackendChoice, parse_spec, profile_names, profile_summary
 from thinkpane.tui.core.sanitize import sanitize_line
-from thinkpane.tui.widgets.listed_commands import ListedCommands, Entry
+from thinkpane.tui.widgets.listed_commands import Entry, ListedCommands
+
+if TYPE_CHECKING:
+    from thinkpane.tui.app.app import ThinkpaneApp
 
 
 def candidates(settings) -> list[tuple[str, str]]:
@@ -33,7 +36,7 @@ def candidates(settings) -> list[tuple[str, str]]:
     return entries
 
 
-def choose_columns(app: App, then: Callable[[list[BackendChoice]], object]) -> None:
+def choose_columns(app: ThinkpaneApp, then: Callable[[list[BackendChoice]], object]) -> None:
     """Ask which columns to compare, then call ``then`` with them (not when cancelled)."""
     entries = candidates(app.settings)
     if len(entries) < MIN_COLUMNS:
@@ -65,6 +68,9 @@ class ChooseCommands(ListedCommands):
 
 class ChooseColumns(ModalScreen[list[BackendChoice] | None]):
     """A list to tick two to four entries in; dismissed with their choices, or None."""
+
+    if TYPE_CHECKING:
+        app: ThinkpaneApp  # the app this widget belongs to, for the type checker
 
     COMMANDS: ClassVar = {ChooseCommands}
     BINDINGS: ClassVar[list[BindingType]] = [

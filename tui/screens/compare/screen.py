@@ -24,7 +24,7 @@ a comparison can be made in the middle of a conversation.
 from __future__ import annotations
 
 from functools import partial
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -34,6 +34,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Static, Tab, Tabs
 
+from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.tui.core.backend_conversation import backend_conversation
 from thinkpane.tui.core.comparison import ComparedAnswer, save_comparison
@@ -42,8 +43,11 @@ from thinkpane.tui.core.sanitize import sanitize_line
 from thinkpane.tui.render.crop_compositor import install_crop_compositor
 from thinkpane.tui.screens.compare.column import CURRENT_CLASS, CompareColumn
 from thinkpane.tui.screens.confirm import ConfirmScreen
-from thinkpane.tui.widgets.listed_commands import ListedCommands, Entry
+from thinkpane.tui.widgets.listed_commands import Entry, ListedCommands
 from thinkpane.tui.widgets.prompt_input import PromptInput
+
+if TYPE_CHECKING:
+    from thinkpane.tui.app.app import ThinkpaneApp
 
 NARROW_CLASS = "-narrow"
 NARROW_BELOW_COLUMNS = 100
@@ -71,6 +75,9 @@ class CompareCommands(ListedCommands):
 class CompareScreen(Screen[int | None]):
     """Dismissed with the conversation's id when an answer was kept, else None."""
 
+    if TYPE_CHECKING:
+        app: ThinkpaneApp  # the app this widget belongs to, for the type checker
+
     COMMANDS: ClassVar = {CompareCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel_all", "Stop all", id="compare.cancel_all",
@@ -93,7 +100,7 @@ class CompareScreen(Screen[int | None]):
         self.sent: str | None = None  # the prompt the columns answer
         self.kept = False
         self._winner: CompareColumn | None = None  # to keep once the other columns have stopped
-        self._adopted = None  # the backend handed to the chat
+        self._adopted: Backend | None = None  # the backend handed to the chat
 
     def compose(self) -> ComposeResult:
         yield Static("", id="compare-title")
@@ -312,5 +319,5 @@ class CompareScreen(Screen[int | None]):
             if column.backend is not None and column.backend is not self._adopted:
                 try:
                     await column.backend.aclose()
-                except Exception as exc:  # noqa: BLE001 - closing must never block leaving
+                except Exception as exc:
                     self.log.warning(f"closing a backend failed: {type(exc).__name__}")
