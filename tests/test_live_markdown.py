@@ -155,6 +155,38 @@ async def test_renders_are_throttled():
         assert renders < 300
 
 
+class TwoLiveApp(App):
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield LiveMarkdown(id="one")
+            yield LiveMarkdown(id="two")
+
+
+async def test_live_views_streaming_at_once_render_at_the_same_moments():
+    """Two panes (or three compare columns) with text waiting render on one grid of the
+    interval, so their renders share frames; one rendered a few ms late keeps the next
+    grid point rather than waiting a whole interval more."""
+    app = TwoLiveApp()
+    async with app.run_test(size=(100, 30)):
+        one, two = app.query(LiveMarkdown).results(LiveMarkdown)
+        interval = one.MIN_INTERVAL_S
+        await one.append("First words of one")  # shown at once: the first text
+        await asyncio.sleep(interval / 3)
+        await two.append("First words of two")
+        await one.append(" and more")
+        await two.append(" and more")
+        assert one._timer is not None and two._timer is not None
+        due_one, due_two = one._timer.when(), two._timer.when()
+        assert abs(due_one - due_two) < 0.002
+        grid = round(due_one / interval) * interval
+        assert abs(due_one - grid) < 0.002  # on the grid of the interval
+
+        one.render_now()
+        one._last_render = grid + interval * 0.1  # as if that render ran 10% of an interval late
+        await one.append(" and later")
+        assert abs(one._timer.when() - (grid + interval)) < 0.002  # the next grid point, not the one after
+
+
 async def test_update_with_different_text_starts_over():
     app = LiveApp()
     async with app.run_test(size=(100, 60)) as pilot:

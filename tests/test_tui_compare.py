@@ -20,6 +20,7 @@ from thinkpane.tui.core.comparison import ALTERNATIVES_KEY
 from thinkpane.tui.core.config import Settings
 from thinkpane.tui.core.profiles import parse_spec
 from thinkpane.tui.screens.compare import CompareScreen
+from thinkpane.tui.screens.compare.column import RENDER_INTERVAL_S
 from thinkpane.tui.screens.compare.picker import ChooseColumns
 from thinkpane.tui.screens.confirm import ConfirmScreen
 
@@ -93,6 +94,8 @@ async def test_each_column_streams_its_reasoning_and_answer_into_its_own_panes(s
         one, two = screen.columns
         assert "1 · alpha · alpha-r1" in header(one) and "2 · beta · beta-r1" in header(two)
         await send(pilot, "Why is the sky blue?")
+        # Columns render less often than the chat (three at once; bench_compare.py).
+        assert one.transcript.answers()[-1].live_markdown().MIN_INTERVAL_S == RENDER_INTERVAL_S
         assert one.backend.received[0].messages[-1].content == "Why is the sky blue?"
         assert two.backend.received[0].messages[-1].content == "Why is the sky blue?"
 

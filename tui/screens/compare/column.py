@@ -44,6 +44,12 @@ if TYPE_CHECKING:
     from thinkpane.tui.app.app import ThinkpaneApp
 
 CURRENT_CLASS = "-current"
+# A column's panes show new text this often (the chat's: 1/8 s). Columns are read by
+# glancing from one to another, and their renders and frames are most of what they cost:
+# three columns streaming 2,000 tokens each at 150 tokens/s took 1.6 s of CPU at 8 renders
+# a second and about 1.3 s at 4, against 0.4 s for consuming the streams without a UI
+# (tests/bench/bench_compare.py --quick, a loaded 2-core machine).
+RENDER_INTERVAL_S = 1 / 4
 # The header's state word for the counters' "idle" (a turn ended, or none ran yet).
 ANSWERED, READY = "answered", "ready"
 HEADER_STYLES = {**STATE_STYLES, ANSWERED: "bold", READY: "dim"}
@@ -203,6 +209,9 @@ class CompareColumn(LiveTurnHost, Vertical):
         await self.transcript.clear()
         live = await self.start_turn(self.backend, conversation, None, None)
         self.header.record = live.record
+        for markdown in (live.answer.live_markdown(), self.reasoning_pane.live):
+            if markdown is not None:
+                markdown.MIN_INTERVAL_S = RENDER_INTERVAL_S
         return True
 
     async def turn_ended(self, live: LiveTurn) -> None:
