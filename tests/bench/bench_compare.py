@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from bench_render import END_MARKER, make_stream
-from harness import FrameProbe, LagProbe, QueueProbe, cpu_s, percentiles, perf, print_table, rss_mb, run_child, wait_until
+from harness import Measured, percentiles, print_table, rss_mb, run_child, wait_until
 from paced_backend import PacedBackend
 from render_apps import FloorApp, compare_app, compare_finished, compare_ready, start_compare_turn
 from stream_shapes import describe
@@ -47,22 +47,13 @@ async def run(renderer: str, scale: float) -> dict:
         backend.enqueue(reasoning, answer)
         backends.append(backend)
     app = compare_app(backends) if renderer == "compare" else FloorApp(*backends)
-    frames = FrameProbe(app)
-    lag = LagProbe()
+    measured = Measured(app)
     async with app.run_test(size=SIZE) as pilot:
-        if renderer == "compare":
-            if not await wait_until(lambda: compare_ready(app), 30.0):
-                raise RuntimeError("the compare screen never became ready")
+        if renderer == "compare" and not await wait_until(lambda: compare_ready(app), 30.0):
+            raise RuntimeError("the compare screen never became ready")
         await pilot.pause()
-        await frames.settle(quiet=0.3)
         screen = app.screen
-        queue = QueueProbe(lambda: screen)
-        lag.start()
-        queue.start()
-        frames.watch(END_MARKER)
-        cpu_start, wall_start = cpu_s(), perf()
-        lag.record(True)
-        queue.record(True)
+        await measured.begin(screen, END_MARKER)
         if renderer == "compare":
             await start_compare_turn(app)
             finished = lambda: compare_finished(app) and all(b.finished_at is not None for b in backends)
@@ -70,12 +61,8 @@ async def run(renderer: str, scale: float) -> dict:
             app.start()
             finished = lambda: app.finished
         completed = await wait_until(finished, 900.0, step=0.02)
-        settled_at = await frames.settle(quiet=0.5) if completed and renderer == "compare" else None
-        lag.record(False)
-        queue.record(False)
-        cpu_used, wall = cpu_s() - cpu_start, perf() - wall_start
-        lag.stop()
-        queue.stop()
+        settled_at = await measured.frames.settle(quiet=0.5) if completed and renderer == "compare" else None
+        cpu_used, wall = measured.end()
         last = max(b.yield_times[-1] for b in backends if b.yield_times)
         final_at = settled_at if renderer == "compare" else max(b.finished_at or 0.0 for b in backends)
         result = {
@@ -86,9 +73,9 @@ async def run(renderer: str, scale: float) -> dict:
             "completed": completed,
             "cpu_s": round(cpu_used, 2),
             "wall_s": round(wall, 2),
-            "lag_ms": percentiles(lag.samples),
-            "queue_ms": percentiles(queue.samples),
-            "frames": len([f for f in frames.frames if f >= wall_start]),
+            "lag_ms": percentiles(measured.lag.samples),
+            "queue_ms": percentiles(measured.queue.samples),
+            "frames": len([f for f in measured.frames.frames if f >= measured.wall_start]),
             "final_frame_ms": round((final_at - last) * 1000, 1) if final_at and renderer == "compare" else None,
             "rss_mb": round(rss_mb(), 1),
         }

@@ -94,23 +94,8 @@ class ChatScreen(LiveTurnHost, PaneKeys, Screen[None]):  # PaneKeys: scrolling f
         yield Footer()
 
     @property
-    def transcript(self) -> Transcript:
-        return self.query_one(Transcript)
-
-    @property
-    def reasoning_pane(self) -> ReasoningPane:
-        return self.query_one(ReasoningPane)
-
-    @property
     def prompt(self) -> PromptInput:
         return self.query_one(PromptInput)
-
-    @property
-    def status(self) -> StatusLine:
-        return self.query_one(StatusLine)
-
-    def clock(self) -> float:
-        return self.app.clock()
 
     async def on_mount(self) -> None:
         self.set_class(not self.app.show_reasoning, HIDE_REASONING_CLASS)

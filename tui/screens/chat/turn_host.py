@@ -70,13 +70,31 @@ class TurnView(Protocol):
 
 
 class LiveTurnHost:
-    """Mixed into a Screen or Widget that is a :class:`TurnView` (``transcript``,
-    ``reasoning_pane``, ``status``, ``clock()``); call :meth:`init_live_turns` from its
+    """Mixed into a Screen or Widget holding one Transcript, one ReasoningPane and one
+    StatusLine, which makes it a :class:`TurnView`; call :meth:`init_live_turns` from its
     ``__init__``."""
 
     live: LiveTurn | None
     turn_counter: int
     counters: TurnCounters
+
+    # What a TurnView shows a turn in: the host's one Transcript, ReasoningPane and
+    # StatusLine (a compare column's header is one), and the app's clock.
+
+    @property
+    def transcript(self) -> Transcript:
+        return self.query_one(Transcript)  # type: ignore[attr-defined]
+
+    @property
+    def reasoning_pane(self) -> ReasoningPane:
+        return self.query_one(ReasoningPane)  # type: ignore[attr-defined]
+
+    @property
+    def status(self) -> StatusLine:
+        return self.query_one(StatusLine)  # type: ignore[attr-defined]
+
+    def clock(self) -> float:
+        return self.app.clock()  # type: ignore[attr-defined]
 
     def init_live_turns(self) -> None:
         self.live = None
@@ -128,7 +146,7 @@ class LiveTurnHost:
 
     def on_notice_received(self, message: NoticeReceived) -> None:
         if self._current(message.turn):
-            self.status.set(text=message.text)  # type: ignore[attr-defined]
+            self.status.set(text=message.text)
 
     async def on_stream_finished(self, message: StreamFinished) -> None:
         if self._current(message.turn):

@@ -146,23 +146,6 @@ class CompareColumn(LiveTurnHost, Vertical):
         yield ReasoningPane(id=f"column-reasoning-{self.number}")
         yield Transcript(id=f"column-answer-{self.number}")
 
-    # ------------------------------------------------------------------ what a host has
-
-    @property
-    def transcript(self) -> Transcript:
-        return self.query_one(Transcript)
-
-    @property
-    def reasoning_pane(self) -> ReasoningPane:
-        return self.query_one(ReasoningPane)
-
-    @property
-    def status(self) -> StatusLine:
-        return self.header
-
-    def clock(self) -> float:
-        return self.app.clock()
-
     @property
     def described(self) -> str:
         return describe(self.choice.label, self.backend)
