@@ -26,7 +26,8 @@ FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z0-9]*(?:-[a-z0-9]+)*)(?![\w-])(?:[ =](
 BOOL_WORDS = {"true", "false", "yes", "no", "on", "off"}
 # A command line that reaches each parser; the flag under test is added at the end.
 COMMANDS = {None: [], "ask": ["ask", "a prompt"], "setup": ["setup", "{backend}"],
-            "teardown": ["teardown", "{backend}"], "export": ["export", "last"], "backends": ["backends"]}
+            "teardown": ["teardown", "{backend}"], "export": ["export", "last"], "backends": ["backends"],
+            "serve": ["serve"], "models": ["models", "list"]}
 
 
 def _texts() -> list[tuple[str, int, str]]:

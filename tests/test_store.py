@@ -700,7 +700,7 @@ def test_version_1_database_is_upgraded_and_its_orphans_recovered(db_path: Path)
         assert (row.content, row.status) == ("half an answer", "interrupted")
         assert [c.title for c in store.list_conversations("answer")] == ["old"]
     raw = sqlite3.connect(db_path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     raw.close()
 
 

@@ -353,6 +353,47 @@ def test_emoji_sequences_in_the_reasoning_stay_inside_their_pane(terminal, tmp_p
         stop_server(server)
 
 
+def test_regenerate_switch_versions_quit_and_continue_shows_the_chosen_branch(terminal, tmp_path):
+    # "numbered": every answer of the stand-in is a new take ("Take 2: you said ..."), so a
+    # regenerated answer can be told apart from the first one.
+    server, port = start_server("openai_sse", "--script", "numbered")
+    try:
+        write_openai_config(Path(os.environ["THINKPANE_CONFIG_DIR"]), port)
+        terminal.start([thinkpane_script()], thinkpane_env(), cwd=str(tmp_path))
+        terminal.wait_for(lambda s: "Ask something" in s and "deepseek-reasoner" in status_line(s),
+                          timeout=30, what="the chat screen with the backend ready")
+
+        def answer_side(screen: str) -> str:
+            return pane_split(screen)[1] if has_panes(screen) else ""
+
+        terminal.send("Pick a colour")
+        terminal.keys("Enter")
+        terminal.wait_for(lambda s: "Take 1: you said Pick a colour" in answer_side(s) and "idle" in status_line(s),
+                          timeout=20, what="the first answer")
+
+        terminal.keys("C-r")  # regenerate
+        screen = terminal.wait_for(lambda s: "Take 2: you said Pick a colour" in answer_side(s)
+                                   and "idle" in status_line(s), timeout=20, what="the regenerated answer")
+        assert "‹ 2/2 ›" in answer_side(screen) and "Take 1" not in answer_side(screen)
+        assert "Thinking, take 2." in pane_split(screen)[0]
+
+        terminal.keys("M-Left")  # the previous version
+        screen = terminal.wait_for(lambda s: "Take 1: you said" in answer_side(s), timeout=10,
+                                   what="the first answer again")
+        assert "‹ 1/2 ›" in answer_side(screen) and "Take 2" not in answer_side(screen)
+        assert "Thinking, take 1." in pane_split(screen)[0], "the Reasoning pane follows the version"
+        quit_and_check_terminal_restored(terminal)
+
+        # ---- --continue reopens the conversation on the version chosen last
+        terminal.respawn([thinkpane_script(), "--continue"], cwd=str(tmp_path))
+        screen = terminal.wait_for(lambda s: "Take 1: you said Pick a colour" in answer_side(s), timeout=30,
+                                   what="the conversation, on the chosen version")
+        assert "‹ 1/2 ›" in answer_side(screen) and "Take 2" not in answer_side(screen)
+        quit_and_check_terminal_restored(terminal)
+    finally:
+        stop_server(server)
+
+
 # --------------------------------------------------------------------------- setup wizard
 
 

@@ -558,14 +558,14 @@ def test_conversation_sent_to_the_backend_skips_failed_empty_answers():
     from thinkpane.tui.core.backend_conversation import backend_conversation
 
     def stored(role, content, status="complete", reasoning=""):
-        return SimpleNamespace(role=role, content=content, status=status,
+        return SimpleNamespace(role=role, content=content, status=status, backend="b", model="m",
                                to_backend_message=lambda: Message(role, content, reasoning))
 
     conversation = backend_conversation([
         stored("user", "a"), stored("assistant", "partial", "cancelled", reasoning="hmm"),
         stored("user", "b"), stored("assistant", "", "error"),
         stored("user", "c"), stored("assistant", "", "streaming"),
-    ], system="be brief")
+    ], system="be brief", backend="b", model="m")
     assert [(m.role, m.content) for m in conversation.messages] == [
         ("user", "a"), ("assistant", "partial"), ("user", "b\n\nc")]
     assert conversation.system == "be brief"

@@ -16,7 +16,7 @@ from thinkpane.backends.errors import ConfigurationError, ServerError
 from thinkpane.backends.events import ContentDelta, ErrorEvent, ReasoningDelta, Stop, Usage
 from thinkpane.backends.scripted import ScriptedBackend
 from thinkpane.tui.app import ThinkpaneApp
-from thinkpane.tui.core.comparison import ALTERNATIVES_KEY
+from thinkpane.tui.core.comparison import COLUMN_KEY
 from thinkpane.tui.core.config import Settings
 from thinkpane.tui.core.profiles import parse_spec
 from thinkpane.tui.screens.compare import CompareScreen
@@ -226,12 +226,17 @@ async def test_keeping_a_winner_stores_it_as_the_turn_and_the_others_beside_it(s
         assert "Beta says B." in rendered_text(app.chat.transcript.answers()[-1])
         assert app.backend is winner_backend
         conversation = store.list_conversations()[0]
-        user, answer = store.load_messages(conversation.id)
+        user, answer = store.load_messages(conversation.id)  # the active path
         assert (user.role, user.content) == ("user", "Which is faster?")
         assert (answer.content, answer.reasoning, answer.model) == ("Beta says B.", "Beta weighs it.", "beta-r1")
-        (other,) = answer.extra[ALTERNATIVES_KEY]
-        assert (other["column"], other["label"], other["model"]) == (1, "alpha · alpha-r1", "alpha-r1")
-        assert (other["content"], other["reasoning"], other["status"]) == ("Alpha says A.", "Alpha weighs it.", "complete")
+        # The other column's answer is kept beside it, a sibling in column order: 2 of 2.
+        first, second = store.siblings(answer.id)
+        assert second == answer.id
+        other = store.get_message(first)
+        assert (other.content, other.reasoning, other.model, other.status) == (
+            "Alpha says A.", "Alpha weighs it.", "alpha-r1", "complete")
+        assert other.extra[COLUMN_KEY] == {"column": 1, "of": 2, "label": "alpha · alpha-r1"}
+        assert "2/2" in rendered_text(app.chat.transcript.answers()[-1])
 
         # The next prompt goes to the winner, with the kept turn in its history.
         await pilot.press(*"And why?", "enter")
@@ -254,8 +259,8 @@ async def test_keeping_a_winner_while_another_column_streams_keeps_that_one_too(
         await wait_until(pilot, lambda: app.screen is app.chat, "back in the chat")
         answer = store.load_messages(store.list_conversations()[0].id)[-1]
         assert answer.content == "Alpha is done."
-        (other,) = answer.extra[ALTERNATIVES_KEY]
-        assert (other["content"], other["status"]) == ("Beta is half", "cancelled")
+        other = store.get_message(store.siblings(answer.id)[1])
+        assert (other.content, other.status) == ("Beta is half", "cancelled")
 
 
 async def test_a_narrow_terminal_shows_the_columns_as_tabs_and_streams_go_on(store):
@@ -301,7 +306,7 @@ async def test_compare_from_the_palette_chooses_columns_in_list_order(store):
         # The current backend, then alpha, beta, gamma: tick gamma, then alpha.
         await pilot.press("down", "down", "down", "space", "up", "up", "space")
         await wait_until(pilot, lambda: len(choose.query_one(SelectionList).selected) == 2, "two ticks")
-        await pilot.press("ctrl+g")
+        await pilot.press("f4")
         screen = await compare_screen(pilot)
         assert [column.choice.label for column in screen.columns] == ["alpha", "gamma"]
         assert screen.prompt.text == "Draft prompt"  # what was typed in the chat
@@ -310,7 +315,7 @@ async def test_compare_from_the_palette_chooses_columns_in_list_order(store):
 async def test_compare_without_profiles_says_how_to_add_them(store):
     app = compare_app(store, profiles={})
     async with app.run_test(size=(120, 30), notifications=True) as pilot:
-        await pilot.press("ctrl+g")
+        await pilot.press("f4")
         await wait_until(pilot, lambda: list(app.screen.query("Toast")), "a notification")
         toast = app.screen.query("Toast").first().render().plain
         assert "[profiles.NAME]" in toast and "--compare" in toast

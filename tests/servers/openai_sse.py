@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import select
 import socket
@@ -259,7 +260,25 @@ def error_401(body: Mapping[str, Any], delay: float = 0.0) -> list[Action]:
         "invalid_request_error"))]
 
 
+_TAKES = itertools.count(1)
+
+
+def numbered(body: Mapping[str, Any], delay: float = 0.0) -> list[Action]:
+    """Like ``reasoner``, but each answer of the server is numbered ("take 2"): a question
+    asked again (regenerate) gets an answer that can be told apart from the first one."""
+    take = next(_TAKES)
+    said = _last_user(body)
+    script: list[Action] = [chunk(role=True, reasoning="")]
+    for piece in (f"Thinking, take {take}.",):
+        script += [Sleep(delay), chunk(reasoning=piece)] if delay else [chunk(reasoning=piece)]
+    for piece in (f"Take {take}: ", f"you said {said}"):
+        script += [Sleep(delay), chunk(content=piece)] if delay else [chunk(content=piece)]
+    script += [chunk(content="", finish="stop", usage=deepseek_usage()), DONE]
+    return script
+
+
 SCENARIOS: dict[str, Callable[..., list[Action]]] = {
+    "numbered": numbered,
     "reasoner": reasoner,
     "think_tags": think_tags,
     "vllm": vllm_reasoning,

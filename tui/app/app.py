@@ -26,21 +26,22 @@ from thinkpane.backends.log_redaction import register_secrets
 from thinkpane.tui.app.commands import ThinkpaneCommands
 from thinkpane.tui.app.copy_export import CopyExportActions
 from thinkpane.tui.app.keymap import check_keymap
+from thinkpane.tui.app.model_actions import ModelActions
 from thinkpane.tui.core.profiles import BackendChoice, build_backend
 from thinkpane.tui.screens.chat.messages import BackendFailed, BackendLoading, BackendReady
 from thinkpane.tui.screens.chat.screen import ChatScreen
 from thinkpane.tui.screens.compare import CompareScreen, choose_columns
-from thinkpane.tui.screens.conversations import ConversationsScreen
+from thinkpane.tui.screens.conversations import Chosen, ConversationsScreen
 
 
-class ThinkpaneApp(CopyExportActions, App):
+class ThinkpaneApp(CopyExportActions, ModelActions, App):
     TITLE = "Thinkpane"
     CSS_PATH = "../styles/app.tcss"
     COMMANDS = App.COMMANDS | {ThinkpaneCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+l,ctrl+o", "conversations", "Chats", id="app.conversations",
                 tooltip="Open, search, rename or delete saved conversations"),
-        Binding("ctrl+g", "compare", "Compare", id="app.compare",
+        Binding("f4", "compare", "Compare", id="app.compare",
                 tooltip="Ask two to four profiles the same question, their reasoning and answers side by side"),
         Binding("f1", "toggle_help", "Help", id="app.help", tooltip="Show or hide the key bindings"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit Thinkpane", priority=True),
@@ -189,9 +190,9 @@ class ThinkpaneApp(CopyExportActions, App):
         if isinstance(self.screen, ConversationsScreen):
             return
 
-        def open_chosen(conversation_id: int | None) -> None:
-            if conversation_id is not None:
-                self.run_worker(self.chat.open_conversation(conversation_id), group="ui")
+        def open_chosen(chosen: Chosen | None) -> None:
+            if chosen is not None:
+                self.run_worker(self.chat.open_conversation(chosen.conversation_id, chosen.message_id), group="ui")
 
         self.push_screen(ConversationsScreen(self.store, format_date=self.format_date), open_chosen)
 
@@ -227,7 +228,7 @@ class ThinkpaneApp(CopyExportActions, App):
         if result is None:
             return
         self.settings.backend = result.backend
-        self._switch_backend(result.backend, dict(result.options))
+        self.replace_backend(result.backend, dict(result.options))
 
     def action_use_profile(self, name: str) -> None:
         """Chat with profile ``name`` for the rest of the session (config.toml is not changed)."""
@@ -242,7 +243,7 @@ class ThinkpaneApp(CopyExportActions, App):
         for warning in warnings:
             self.notify(warning, title="Settings", severity="warning", timeout=20, markup=False)
         apply_session_overrides(self.settings, backend=backend)
-        self._switch_backend(backend, values)
+        self.replace_backend(backend, values)
         self.notify(f"Chatting with profile {name} ({backend}).", markup=False)
 
     def adopt_backend(self, backend: Backend) -> None:
@@ -273,8 +274,8 @@ class ThinkpaneApp(CopyExportActions, App):
             self.chat.prompt.clear()
             self.run_worker(self.chat.open_conversation(conversation_id), group="ui")
 
-    def _switch_backend(self, name: str, overrides: dict) -> None:
-        """Build ``name`` with ``overrides`` and chat with it once it is ready."""
+    def replace_backend(self, name: str, overrides: dict | None = None) -> None:
+        """Build backend ``name`` for the next answers, and close the one it replaces."""
         old, self.backend = self.backend, None
         self.backend_error = None
         if old is not None:

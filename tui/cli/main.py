@@ -146,7 +146,8 @@ def _run(argv: list[str]) -> int:
     if args.command == "export":
         from thinkpane.tui.core.export import run_export
 
-        return run_export(args.target, fmt=args.format, output=args.output, out=sys.stdout, err=sys.stderr)
+        return run_export(args.target, fmt=args.format, output=args.output, all_branches=args.all_branches,
+                          out=sys.stdout, err=sys.stderr)
     if args.command == "serve":
         from thinkpane.tui.cli.serve import run_serve
 
@@ -249,7 +250,8 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
         "name or BACKEND:key=value,key=value",
     )
     parser.add_argument(
-        "--continue", dest="continue_", action="store_true", help="reopen the most recent conversation"
+        "--continue", dest="continue_", action="store_true",
+        help="reopen the most recent conversation (with ask: add to it)"
     )
     parser.add_argument("--conversation", metavar="ID", type=int, help="open the conversation with this id")
     # Also before a command: `thinkpane --backend openai --base-url URL ask hi`.
@@ -271,12 +273,28 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
     ask.add_argument("--profile", metavar="NAME", default=argparse.SUPPRESS,
                      help="a profile from config.toml ([profiles.NAME]) instead of --backend")
     ask.add_argument("--model", default=argparse.SUPPRESS, help="model id (default: from config)")
-    ask.add_argument("--system", metavar="TEXT", help="system prompt (default: system_prompt from config)")
+    ask.add_argument("--system", metavar="TEXT",
+                     help="system prompt (default: system_prompt from config; when continuing, the conversation's own)")
     ask.add_argument("--json", action="store_true", help="print one JSON object per stream event")
     ask.add_argument("--no-reasoning", action="store_true", help="do not print the reasoning")
     ask.add_argument(
-        "--save", action=argparse.BooleanOptionalAction, default=False,
-        help="keep the exchange in the conversation history (default: not saved)",
+        "--save", action=argparse.BooleanOptionalAction, default=None,
+        help="keep the exchange in the conversation history (default: not saved, unless continuing)",
+    )
+    # SUPPRESS: `thinkpane --continue ask ...` (the flags before the command) works too.
+    ask.add_argument(
+        "--continue", dest="continue_", action="store_true", default=argparse.SUPPRESS,
+        help="add the exchange to the most recent saved conversation, after the branch shown "
+        "last (its active path); implies --save",
+    )
+    ask.add_argument(
+        "--conversation", metavar="ID", type=int, default=argparse.SUPPRESS,
+        help="continue the conversation with this id instead of the most recent one",
+    )
+    ask.add_argument(
+        "--regenerate", action="store_true",
+        help="ask the last prompt of the conversation again (no PROMPT); the new answer is kept "
+        "beside the old one and becomes the active branch; implies --continue",
     )
     if command == "ask":
         _add_backend_option_flags(ask, backend_class)
@@ -338,11 +356,16 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
         "export", allow_abbrev=False, help="export a saved conversation to Markdown or JSON",
         description="Print a saved conversation as Markdown (reasoning in collapsible sections) "
         "or JSON, or write it to FILE (mode 0600). The format follows FILE's suffix unless "
-        "--format is given.",
+        "--format is given. Only the active branch (the one the app shows) is exported unless "
+        "--all-branches is given.",
     )
     export.add_argument("target", metavar="ID|last", help="conversation id, or `last` for the most recent")
     export.add_argument("--format", choices=("md", "json"), help="output format (default: md, or json for *.json)")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    export.add_argument(
+        "--all-branches", action="store_true",
+        help="export every branch (regenerated answers, edited prompts), not only the active one",
+    )
 
     from thinkpane.tui.cli import serve
     from thinkpane.tui.cli.models import add_parser as add_models_parser
@@ -529,9 +552,16 @@ def _ask(args: argparse.Namespace, settings, backend_class) -> int:
 
     settings = settings or _load_settings()
     name = getattr(args, "backend", None) or settings.backend
-    prompt = build_prompt(None if args.prompt == "-" else args.prompt, _read_stdin(args.prompt))
-    if not prompt.strip():
-        raise UsageError('no prompt: give one as an argument (thinkpane ask "...") or pipe it in')
+    continuing = _continuing(args)
+    if args.regenerate:
+        if args.prompt is not None:
+            raise UsageError("--regenerate asks the conversation's last prompt again, so it takes no PROMPT; "
+                             "to ask something new, leave out --regenerate")
+        prompt = ""
+    else:
+        prompt = build_prompt(None if args.prompt == "-" else args.prompt, _read_stdin(args.prompt))
+        if not prompt.strip():
+            raise UsageError('no prompt: give one as an argument (thinkpane ask "...") or pipe it in')
     options = AskOptions(json_mode=args.json, show_reasoning=not args.no_reasoning)
     try:
         profile = getattr(args, "profile", None)
@@ -556,12 +586,21 @@ def _ask(args: argparse.Namespace, settings, backend_class) -> int:
     conversation = conversation_for(prompt, system)
 
     store = writer = None
-    if args.save:
+    saved_note = ""
+    if continuing:
+        store = _open_store()
+        try:
+            conversation, writer, saved_note = _continue_conversation(args, store, prompt, name, backend.model, system)
+        except BaseException:
+            store.close()
+            raise
+    elif args.save:
         store = _open_store()
         conversation_id = store.create_conversation(
             title_from_prompt(prompt), backend=name, model=backend.model, system=system)
         store.add_message(conversation_id, "user", prompt, backend=name, model=backend.model)
         writer = store.start_answer(conversation_id, backend=name, model=backend.model)
+        saved_note = f"Saved as conversation {conversation_id} (thinkpane --conversation {conversation_id}).\n"
 
     async def ask_and_close() -> int:
         try:
@@ -574,8 +613,7 @@ def _ask(args: argparse.Namespace, settings, backend_class) -> int:
     finally:
         if store is not None:
             store.close()
-    if store is not None:
-        sys.stderr.write(f"Saved as conversation {conversation_id} (thinkpane --conversation {conversation_id}).\n")
+    sys.stderr.write(saved_note)
     return code
 
 
@@ -614,6 +652,61 @@ def _compare_choices(settings, specs: list[str], usage: str) -> list:
 def _print_warnings(warnings) -> None:
     for warning in warnings:
         sys.stderr.write(f"Warning: {warning}\n")
+
+
+def _continuing(args: argparse.Namespace) -> bool:
+    """``ask --continue``, ``--conversation ID`` or ``--regenerate``: add to a saved conversation."""
+    continuing = bool(getattr(args, "continue_", False) or getattr(args, "conversation", None) is not None
+                      or args.regenerate)
+    if continuing and args.save is False:
+        flag = "--regenerate" if args.regenerate else "--continue"
+        raise UsageError(f"{flag} adds to a saved conversation, so it is always saved; leave out --no-save")
+    return continuing
+
+
+def _continue_conversation(
+    args: argparse.Namespace, store, prompt: str, backend_name: str, model: str, new_system: str | None
+):
+    """(the Conversation to send, the answer's writer, the note for stderr) for a continued chat.
+
+    The prompt goes at the end of the active path (``--regenerate``: the last prompt is asked
+    again, its new answer a sibling of the old one); the backend gets that path only, with
+    the conversation's own system prompt unless ``--system`` replaces it for this turn.
+    ``new_system``: the system prompt of a conversation started here (there was none yet).
+    """
+    from thinkpane.tui.core import branches
+    from thinkpane.tui.core.backend_conversation import title_from_prompt
+
+    conversation_id = getattr(args, "conversation", None)
+    if conversation_id is not None:
+        if store.get_conversation(conversation_id) is None:
+            raise UsageError(f"there is no conversation {conversation_id}; "
+                             "`thinkpane ask --continue` continues the most recent one")
+    else:
+        conversation_id = store.last_conversation_id()
+    if conversation_id is None:
+        if args.regenerate:
+            raise UsageError("there is no saved conversation to ask again; "
+                             'ask with --save (or --continue) first: thinkpane ask --save "..."')
+        sys.stderr.write("No saved conversation yet; starting a new one.\n")
+        conversation_id = store.create_conversation(title_from_prompt(prompt), backend=backend_name,
+                                                    model=model, system=new_system)
+    summary = store.get_conversation(conversation_id)
+    try:
+        if args.regenerate:
+            turn = branches.prompt_to_ask_again(store, conversation_id)
+        else:
+            turn = branches.new_prompt(store, conversation_id, prompt)
+    except branches.NothingToAskAgain as error:
+        raise UsageError(f"{error.title}. {error.hint}") from None
+    system = args.system if args.system is not None else summary.system
+    writer = turn.start_answer(store, backend=backend_name, model=model)
+    conversation = turn.conversation(system, backend=backend_name, model=model)
+    siblings = store.get_message(writer.message_id).sibling_count
+    what = f"answer {siblings} of {siblings} to its last prompt" if args.regenerate else "the next turn"
+    note = (f"Saved as {what} in conversation {conversation_id} "
+            f"(thinkpane --conversation {conversation_id}).\n")
+    return conversation, writer, note
 
 
 def json_line(data: dict[str, Any]) -> str:

@@ -8,10 +8,11 @@ reported is shown as is; otherwise it is estimated from the text ("~812"). Usage
 newer ``Usage`` carries (``reasoning_tokens``) are read when the record has them.
 
 :func:`save_comparison` stores the prompt and the winning answer as the conversation's next
-turn, and keeps every other answer, so nothing the user paid for is thrown away. Until the
-store keeps conversations as trees, the other answers are kept in the winning message's
-``extra`` under :data:`ALTERNATIVES_KEY` (text, reasoning, figures, outcome; exports and
-``thinkpane export --format json`` include them); with trees they become its siblings.
+turn, and keeps every other answer as its sibling (the conversation is a tree,
+tui/core/branches.py), so nothing the user paid for is thrown away: the chat shows the
+winner with ``‹ 2/3 ›`` and steps to the others like regenerated answers, and ``thinkpane
+export --all-branches`` prints them all. The siblings are in column order; each answer
+keeps which column it was (:data:`COLUMN_KEY` in its ``extra``).
 
 No Textual here: ``thinkpane compare`` imports this.
 """
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from thinkpane.tui.core import branches
 from thinkpane.tui.core.backend_conversation import title_from_prompt
 from thinkpane.tui.core.turn_record import CHARS_PER_TOKEN, TurnRecord
 from thinkpane.tui.core.turn_recorder import TurnRecorder
@@ -31,8 +33,8 @@ if TYPE_CHECKING:
 
 # A comparison has this many columns (the screen's width and the reader's attention).
 MIN_COLUMNS, MAX_COLUMNS = 2, 4
-# Where the answers that lost are kept on the winning message (see the module docstring).
-ALTERNATIVES_KEY = "thinkpane_compared"
+# In each compared answer's ``extra``: {"column": n, "of": columns, "label": what it ran}.
+COLUMN_KEY = "thinkpane_compare_column"
 NONE = "–"
 # What a column's outcome is called where people read it.
 STATUS_WORDS = {"complete": "answered", "streaming": "streaming", "cancelled": "cancelled", "error": "error"}
@@ -128,39 +130,22 @@ def save_comparison(
     *,
     system: str | None = None,
 ) -> int:
-    """Store ``prompt`` and ``answers[winner]`` as the conversation's next turn (a new
-    conversation when ``conversation_id`` is None), the other answers kept with it (see the
-    module docstring). Returns the conversation's id. Raises StoreError."""
+    """Store ``prompt`` at the end of the conversation's active path (a new conversation when
+    ``conversation_id`` is None) and every answer under it, ``answers[winner]`` on the active
+    path (see the module docstring). Returns the conversation's id. Raises StoreError."""
     chosen = answers[winner]
     if conversation_id is None:
         conversation_id = store.create_conversation(
             title_from_prompt(prompt), backend=chosen.backend, model=chosen.model, system=system,
         )
-    store.add_message(conversation_id, "user", prompt)
-    writer = store.start_answer(conversation_id, backend=chosen.backend, model=chosen.model)
-    writer.merge_extra({ALTERNATIVES_KEY: [
-        _alternative(number, answer) for number, answer in enumerate(answers, 1) if answer is not chosen
-    ]})
-    chosen.recorder.save(writer)
+    turn = branches.new_prompt(store, conversation_id, prompt)
+    kept = None
+    for number, answer in enumerate(answers, 1):
+        writer = turn.start_answer(store, backend=answer.backend, model=answer.model)
+        writer.merge_extra({COLUMN_KEY: {"column": number, "of": len(answers), "label": answer.label}})
+        answer.recorder.save(writer)
+        if answer is chosen:
+            kept = writer.message_id
+    assert kept is not None
+    store.activate(kept)
     return conversation_id
-
-
-def _alternative(column: int, answer: ComparedAnswer) -> dict[str, Any]:
-    record = answer.recorder.record
-    error = answer.recorder.error
-    return {
-        "column": column,
-        "label": answer.label,
-        "backend": answer.backend,
-        "model": answer.model,
-        "status": record.status,
-        "content": record.content,
-        "reasoning": record.reasoning,
-        "ttft_ms": record.ttft_ms,
-        "elapsed_ms": record.elapsed_ms,
-        "reasoning_ms": record.reasoning_ms,
-        "input_tokens": record.input_tokens,
-        "output_tokens": record.output_tokens,
-        "stop_reason": record.stop_reason,
-        "error": str(error) if record.status == "error" and error is not None else None,
-    }

@@ -1,9 +1,16 @@
 """Export a stored conversation to Markdown or JSON; find the code blocks of an answer.
 
-Markdown: ``# Title``, then per turn a ``## You`` or ``## Assistant`` heading, the
-assistant's reasoning in a collapsible ``<details><summary>Reasoning</summary>`` block, and a
-metadata line (model, tokens, timing, how it ended). JSON: every message with its role,
-content, reasoning, status, usage, backend, model and timestamps, exactly as stored.
+Markdown: ``# Title``, then per turn a ``## You`` or ``## Assistant`` heading (``(2 of 3)``
+after it when the turn has siblings: regenerated answers, edited prompts), the assistant's
+reasoning in a collapsible ``<details><summary>Reasoning</summary>`` block, and a metadata
+line (model, tokens, timing, how it ended). JSON: every message with its role, content,
+reasoning, status, usage, backend, model and timestamps, exactly as stored.
+
+By default only the active path is exported (the branch the app shows). With
+``all_branches`` the whole tree is: the Markdown has one ``## Branch N of M`` section per
+leaf, the active branch first and in full, each other one from where it leaves an earlier
+branch; the JSON (version 2) lists every message with its ``id``, ``parent_id`` and
+``children``, and the conversation's ``active_path``.
 
 Hostile text cannot break the document's structure: a ``</details>`` (or ``<details>``,
 ``<summary>``) in a message is escaped, a fenced code block left open is closed at the end
@@ -33,11 +40,13 @@ from typing import Any
 from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.backends.files import write_private
 from thinkpane.backends.secrets import redact
+from thinkpane.tui.core.backend_conversation import title_from_prompt
 from thinkpane.tui.core.sanitize import sanitize, sanitize_line
 
 FORMATS = ("md", "json")
 JSON_FORMAT_ID = "thinkpane.conversation"
 JSON_FORMAT_VERSION = 1
+JSON_TREE_VERSION = 2  # --all-branches: ids, parents, children and the active path
 
 # A fenced code block opener/closer: up to 3 spaces, then 3+ backticks or tildes.
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
@@ -107,6 +116,38 @@ def fenced_code_blocks(markdown_text: str) -> list[CodeBlock]:
 
 def conversation_markdown(summary: Any, messages: Sequence[Any]) -> str:
     """The conversation as a Markdown document (see the module docstring)."""
+    out = _markdown_head(summary)
+    for message in messages:
+        out += _message_markdown(message)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def conversation_tree_markdown(summary: Any, messages: Sequence[Any], active_path: Sequence[int]) -> str:
+    """Every branch of the conversation, the active one first (see the module docstring)."""
+    by_id = {message.id: message for message in messages}
+    has_children = {message.parent_id for message in messages}
+    leaves = [message.id for message in messages if message.id not in has_children]
+    active_leaf = active_path[-1] if active_path else None
+    order = ([active_leaf] if active_leaf in by_id else []) + [leaf for leaf in leaves if leaf != active_leaf]
+    out = _markdown_head(summary)
+    branch_of: dict[int, int] = {}  # message id -> the branch that printed it
+    for number, leaf in enumerate(order, start=1):
+        path = _path_to(by_id, leaf)
+        start = next((index for index, message in enumerate(path) if message.id not in branch_of), len(path))
+        if len(order) > 1:
+            out += [f"## Branch {number} of {len(order)}" + (" (active)" if leaf == active_leaf else ""), ""]
+            if start == 0 and number > 1:
+                out += ["_Starts from another first message._", ""]
+            elif start > 0:
+                parent = path[start - 1]
+                out += [f"_Continues branch {branch_of[parent.id]} after “{_excerpt(parent.content)}”._", ""]
+        for message in path[start:]:
+            branch_of[message.id] = number
+            out += _message_markdown(message)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _markdown_head(summary: Any) -> list[str]:
     out: list[str] = [f"# {_inline(summary.title) or 'Untitled'}", ""]
     details = [f"Exported from Thinkpane · conversation {summary.id}",
                f"started {_iso(summary.created_at)}"]
@@ -115,19 +156,34 @@ def conversation_markdown(summary: Any, messages: Sequence[Any]) -> str:
     out += ["_" + " · ".join(details) + "_", ""]
     if getattr(summary, "system", None):
         out += ["## System", "", _block(summary.system), ""]
-    for message in messages:
-        if message.role == "user":
-            out += ["## You", "", _block(message.content), ""]
-        elif message.role == "assistant":
-            out += ["## Assistant", ""]
-            if message.reasoning:
-                out += ["<details><summary>Reasoning</summary>", "", _block(message.reasoning), "", "</details>", ""]
-            if message.content:
-                out += [_block(message.content), ""]
-            out += ["_" + _metadata(message) + "_", ""]
-        else:
-            out += [f"## {_inline(message.role.capitalize())}", "", _block(message.content), ""]
-    return "\n".join(out).rstrip("\n") + "\n"
+    return out
+
+
+def _message_markdown(message: Any) -> list[str]:
+    count = getattr(message, "sibling_count", 1)
+    of = f" ({message.sibling_index} of {count})" if count > 1 else ""
+    if message.role == "user":
+        return [f"## You{of}", "", _block(message.content), ""]
+    if message.role == "assistant":
+        out = [f"## Assistant{of}", ""]
+        if message.reasoning:
+            out += ["<details><summary>Reasoning</summary>", "", _block(message.reasoning), "", "</details>", ""]
+        if message.content:
+            out += [_block(message.content), ""]
+        return [*out, "_" + _metadata(message) + "_", ""]
+    return [f"## {_inline(message.role.capitalize())}{of}", "", _block(message.content), ""]
+
+
+def _path_to(by_id: dict[int, Any], leaf: int) -> list[Any]:
+    path = [by_id[leaf]]
+    while path[-1].parent_id in by_id:
+        path.append(by_id[path[-1].parent_id])
+    return path[::-1]
+
+
+def _excerpt(text: str) -> str:
+    """The start of a message on one line, as a conversation title is made from a prompt."""
+    return _inline(title_from_prompt(text)) if sanitize_line(text).strip() else "(empty)"
 
 
 def _block(text: str) -> str:
@@ -182,22 +238,36 @@ def _count(value: int | None) -> str:
 # --------------------------------------------------------------------------- JSON
 
 
-def conversation_json(summary: Any, messages: Sequence[Any]) -> dict[str, Any]:
-    """The conversation as plain data: exact text, no settings, no secrets."""
+def conversation_json(
+    summary: Any, messages: Sequence[Any], active_path: Sequence[int] | None = None
+) -> dict[str, Any]:
+    """The conversation as plain data: exact text, no settings, no secrets.
+
+    With ``active_path`` (the whole tree in ``messages``): version 2, each message with its
+    ``id``, ``parent_id`` and ``children``, and the conversation's ``active_path``.
+    """
+    tree = active_path is not None
+    children: dict[int | None, list[int]] = {}
+    for m in messages:
+        children.setdefault(m.parent_id, []).append(m.id)
+    conversation = {
+        "id": summary.id,
+        "title": summary.title,
+        "backend": summary.backend,
+        "model": summary.model,
+        "system": getattr(summary, "system", None),
+        "created_at": _iso(summary.created_at),
+        "updated_at": _iso(summary.updated_at),
+    }
+    if active_path is not None:
+        conversation["active_path"] = list(active_path)
     return {
         "format": JSON_FORMAT_ID,
-        "version": JSON_FORMAT_VERSION,
-        "conversation": {
-            "id": summary.id,
-            "title": summary.title,
-            "backend": summary.backend,
-            "model": summary.model,
-            "system": getattr(summary, "system", None),
-            "created_at": _iso(summary.created_at),
-            "updated_at": _iso(summary.updated_at),
-        },
+        "version": JSON_TREE_VERSION if tree else JSON_FORMAT_VERSION,
+        "conversation": conversation,
         "messages": [
             {
+                **({"id": m.id, "parent_id": m.parent_id, "children": children.get(m.id, [])} if tree else {}),
                 "role": m.role,
                 "content": m.content,
                 "reasoning": m.reasoning,
@@ -236,8 +306,9 @@ def _iso(timestamp: float | None) -> str:
 # --------------------------------------------------------------------------- one call
 
 
-def export_conversation(store: Any, conversation_id: int, fmt: str = "md") -> str:
-    """The text of conversation ``conversation_id`` in format ``fmt`` ("md" or "json").
+def export_conversation(store: Any, conversation_id: int, fmt: str = "md", *, all_branches: bool = False) -> str:
+    """The text of conversation ``conversation_id`` in format ``fmt`` ("md" or "json"): its
+    active path, or with ``all_branches`` its whole tree.
 
     Raises :class:`ExportError` when there is no such conversation.
     """
@@ -248,6 +319,12 @@ def export_conversation(store: Any, conversation_id: int, fmt: str = "md") -> st
             "Use `last` for the most recent one, or the id `thinkpane ask --save` printed.",
         )
     messages = store.load_messages(conversation_id)
+    if all_branches:
+        active_path = [message.id for message in messages]
+        tree = store.load_tree(conversation_id)
+        if fmt == "json":
+            return json.dumps(conversation_json(summary, tree, active_path), ensure_ascii=True, indent=2) + "\n"
+        return conversation_tree_markdown(summary, tree, active_path)
     if fmt == "json":
         return json.dumps(conversation_json(summary, messages), ensure_ascii=True, indent=2) + "\n"
     return conversation_markdown(summary, messages)
@@ -272,8 +349,10 @@ class ExportError(ThinkpaneError):
     kind = "export"
 
 
-def run_export(target: str, *, fmt: str | None, output: str | None, out: Any, err: Any) -> int:
-    """``thinkpane export ID|last [--format md|json] [-o FILE]``; returns the exit code.
+def run_export(
+    target: str, *, fmt: str | None, output: str | None, out: Any, err: Any, all_branches: bool = False
+) -> int:
+    """``thinkpane export ID|last [--format md|json] [-o FILE] [--all-branches]``; the exit code.
 
     Store errors propagate as ThinkpaneErrors (the CLI prints their title and hint, exit 1).
     """
@@ -294,7 +373,7 @@ def run_export(target: str, *, fmt: str | None, output: str | None, out: Any, er
         if conversation_id is None:
             raise ExportError("There are no saved conversations yet",
                               "Chat in the app, or use `thinkpane ask --save`, then export.")
-        text = export_conversation(store, conversation_id, format_for(output, fmt))
+        text = export_conversation(store, conversation_id, format_for(output, fmt), all_branches=all_branches)
     finally:
         store.close()
     if output is None or output == "-":

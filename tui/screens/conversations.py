@@ -1,6 +1,7 @@
-"""The conversation list: search, open, rename, delete. Dismisses with the id to open.
+"""The conversation list: search, open, rename, delete. Dismisses with the one to open.
 
-Typing searches (titles and message text, via the store's full-text search). In the list,
+Typing searches (titles and message text in every branch, via the store's full-text
+search); a result found in a message opens the branch that holds it (:class:`Chosen`). In the list,
 Enter opens, ``r`` renames in place, ``d`` / Delete deletes after a confirmation; any other
 letter typed in the list goes to the search box. Those keys follow the user's ``[keymap]``,
 and the help line under the list names the keys actually bound.
@@ -8,6 +9,7 @@ and the help line under the list names the keys actually bound.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -37,7 +39,15 @@ class ConfirmDeleteScreen(ConfirmScreen):
         )
 
 
-class ConversationsScreen(ModalScreen[int | None]):
+@dataclass(frozen=True)
+class Chosen:
+    """The conversation to open and, for a search result, the message that matched."""
+
+    conversation_id: int
+    message_id: int | None = None
+
+
+class ConversationsScreen(ModalScreen[Chosen | None]):
     if TYPE_CHECKING:
         app: ThinkpaneApp  # the app this screen belongs to, for the type checker
 
@@ -141,7 +151,8 @@ class ConversationsScreen(ModalScreen[int | None]):
     def open_selected(self) -> None:
         conversation_id = self.selected_id()
         if conversation_id is not None:
-            self.dismiss(conversation_id)
+            summary = self.summaries.get(conversation_id)
+            self.dismiss(Chosen(conversation_id, summary.match_message_id if summary is not None else None))
 
     def on_key(self, event) -> None:
         """Type-to-search from the list: letters that are not bindings go to the search box."""

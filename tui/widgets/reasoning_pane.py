@@ -145,13 +145,14 @@ class ReasoningPane(Vertical):
         yield self.header
         yield self.body
 
-    async def start_live(self, record: TurnRecord, *, streamed: bool = True) -> LiveMarkdown:
+    async def start_live(self, record: TurnRecord, *, streamed: bool = True, text: str = "") -> LiveMarkdown:
         """Empty the pane and return a Markdown widget for this turn's live reasoning.
 
         ``streamed``: the backend's ``STREAMS_REASONING``; False makes the header say the
-        reasoning is not streamed (rather than "waiting…") until some arrives."""
+        reasoning is not streamed (rather than "waiting…") until some arrives. ``text``: the
+        reasoning already shown (the live turn is shown again after another answer was)."""
         await self.body.remove_children()
-        self.live = LiveMarkdown(renderer=rendered_reasoning, id="reasoning-live")
+        self.live = LiveMarkdown(text, renderer=rendered_reasoning, id="reasoning-live")
         self.shown = record
         self.streamed = streamed
         await self.body.mount(self.live)

@@ -1,6 +1,10 @@
 """What the store hands out: one conversation's summary, one stored message, and the values
 a message's ``role`` and ``status`` may take.
 
+A conversation is a tree of messages (see :mod:`.schema`): a :class:`StoredMessage` knows its
+``parent_id`` and where it sits among its siblings (the answers regenerated for one prompt,
+or the edits of one prompt), which is what the chat shows as ``‹ 2/3 ›``.
+
 Plain frozen dataclasses, built from rows by :mod:`.conversations`; nothing here touches
 the database.
 """
@@ -28,6 +32,9 @@ class ConversationSummary:
     backend: str
     model: str
     system: str | None = None
+    # With a search: the newest message that matched (None: the title did). Opening the
+    # result opens the branch that holds it (ConversationStore.path_through).
+    match_message_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,11 @@ class StoredMessage:
     finished_at: float | None = None
     ttft_ms: int | None = None
     elapsed_ms: int | None = None
+    parent_id: int | None = None  # None: a first message of the conversation
+    # Among the messages with the same parent, oldest first: this is number sibling_index
+    # (from 1) of sibling_count.
+    sibling_index: int = 1
+    sibling_count: int = 1
 
     def to_backend_message(self) -> Message:
         return Message(

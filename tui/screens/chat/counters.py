@@ -104,10 +104,15 @@ class TurnCounters:
         screen = self.screen
         if screen.reasoning_pane.shown is record:
             screen.reasoning_pane.set_header(record, record.ended_at)
-        screen.status.set(
+        self.show_outcome(record, tokens_in_estimate)
+
+    def show_outcome(self, record: TurnRecord, tokens_in_estimate: str | None = None) -> None:
+        """A finished turn's figures and how it ended (a turn ending, or the version of an
+        answer the user switched to)."""
+        self.screen.status.set(
             state={"complete": "idle"}.get(record.status, record.status),
             text=(record.error_title or "") if record.status == "error" else "",
-            elapsed_s=(record.elapsed_ms or 0) / 1000,
+            elapsed_s=record.elapsed_ms / 1000 if record.elapsed_ms is not None else None,
             ttft_ms=record.ttft_ms,
             tokens_in=f"{record.input_tokens:,}" if record.input_tokens is not None else tokens_in_estimate,
             tokens_out=record.output_tokens_label(),

@@ -11,6 +11,8 @@ stream runs in a worker (stream_worker.py) whose messages reach the live turn th
 LiveTurnHost (turn_host.py, shared with the compare screen's columns). This screen owns the
 layout, the backend state, opening and starting conversations, and what waits for a stream
 to end.
+The conversation is a tree and the screen shows its active path; regenerating, editing
+and switching versions are in branching.py.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from textual.widgets import Footer, Static
 
 from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import ThinkpaneError
-from thinkpane.backends.events import Conversation
-from thinkpane.tui.core.backend_conversation import backend_conversation, title_from_prompt
+from thinkpane.tui.core.backend_conversation import title_from_prompt
+from thinkpane.tui.core.branches import PendingTurn
 from thinkpane.tui.core.sanitize import sanitize, sanitize_line
 from thinkpane.tui.core.turn_record import TurnRecord
 from thinkpane.tui.render.crop_compositor import install_crop_compositor
+from thinkpane.tui.screens.chat.branching import BranchActions
 from thinkpane.tui.screens.chat.keys import PaneKeys
 from thinkpane.tui.screens.chat.live_turn import LiveTurn
 from thinkpane.tui.screens.chat.turn_host import LiveTurnHost
@@ -40,7 +43,7 @@ from thinkpane.tui.widgets.prompt_input import PromptInput
 from thinkpane.tui.widgets.reasoning_pane import ReasoningPane
 from thinkpane.tui.widgets.status_line import StatusLine
 from thinkpane.tui.widgets.transcript import Transcript
-from thinkpane.tui.widgets.turn import AnswerTurn, ReasoningLink, UserTurn
+from thinkpane.tui.widgets.turn import AnswerTurn, ReasoningLink
 
 NARROW_CLASS = "-narrow"
 HIDE_REASONING_CLASS = "-hide-reasoning"
@@ -52,7 +55,9 @@ if TYPE_CHECKING:
     from thinkpane.tui.app.app import ThinkpaneApp
 
 
-class ChatScreen(LiveTurnHost, PaneKeys, Screen[None]):  # PaneKeys: scrolling from the prompt, Tab order, typing
+# PaneKeys: scrolling from the prompt, Tab order, typing; BranchActions: the conversation tree;
+# LiveTurnHost: the answer streaming now (shared with the compare screen's columns).
+class ChatScreen(BranchActions, LiveTurnHost, PaneKeys, Screen[None]):
     if TYPE_CHECKING:
         app: ThinkpaneApp  # the app this screen belongs to, for the type checker
 
@@ -131,8 +136,10 @@ class ChatScreen(LiveTurnHost, PaneKeys, Screen[None]):  # PaneKeys: scrolling f
             panel.display = False
             if self.live is None:
                 self.status.set(backend=backend.label, model=backend.model, state="idle", text="")
+            self.run_when_ready(True)
             return
         if app.backend_error is not None:
+            self.run_when_ready(False)
             self.show_problem(app.backend_error)
             self.status.set(backend=app.settings.backend, model="", state="error",
                             text=app.backend_error.title)
@@ -156,35 +163,39 @@ class ChatScreen(LiveTurnHost, PaneKeys, Screen[None]):  # PaneKeys: scrolling f
 
     # ------------------------------------------------------------------ conversations
 
-    async def open_conversation(self, conversation_id: int) -> None:
+    async def open_conversation(self, conversation_id: int, through: int | None = None) -> None:
+        """Show a conversation's active path; with ``through`` (a search result), the branch
+        that holds that message, made the active one and scrolled to."""
         if self.live is not None:
-            self.after_stream(lambda: self.open_conversation(conversation_id))
+            self.after_stream(lambda: self.open_conversation(conversation_id, through))
             return
         store = self.app.store
         try:
             summary = store.get_conversation(conversation_id)
-            stored = store.load_messages(conversation_id) if summary else []
+            stored = store.activate(through) if summary is not None and through is not None else []
+            if summary is not None and not stored:
+                stored = store.load_messages(conversation_id)
         except ThinkpaneError as error:
             self.status.set(state="error", text=error.title)
             return
         if summary is None:
             self.status.set(state="error", text=f"Conversation {conversation_id} no longer exists")
             return
+        self.stop_editing()
         self.conversation_id = conversation_id
-        widgets: list[UserTurn | AnswerTurn] = []
         for message in stored:
             if message.role == "user":
-                widgets.append(UserTurn(message.content))
                 self.prompt.remember(message.content)
-            elif message.role == "assistant":
-                widgets.append(AnswerTurn(TurnRecord.from_stored(message)))
-        await self.transcript.add_many(widgets)
+        await self.show_path(stored)
         self._set_answer_header(summary.title)
-        answers = self.transcript.answers()
-        if answers:
-            await self.show_reasoning_of(answers[-1])
+        last = self.transcript.last_answer()
+        if last is not None:
+            await self.show_reasoning_of(last)
         else:
             await self.reasoning_pane.clear()
+        target = self.transcript.turn_for(through) if through is not None else None
+        if target is not None:
+            self.transcript.scroll_to_widget(target, animate=False)
 
     def action_new_chat(self) -> None:
         self.run_worker(self.new_chat(), group="ui", exclusive=False)
@@ -193,6 +204,7 @@ class ChatScreen(LiveTurnHost, PaneKeys, Screen[None]):  # PaneKeys: scrolling f
         if self.live is not None:
             self.after_stream(self.new_chat)
             return
+        self.stop_editing()
         self.conversation_id = None
         self.shown_answer = None
         await self.transcript.clear()
@@ -208,22 +220,13 @@ class ChatScreen(LiveTurnHost, PaneKeys, Screen[None]):  # PaneKeys: scrolling f
         await self.send(event.text)
 
     async def send(self, text: str) -> bool:
-        """Start a turn for ``text``; False (prompt kept) when it cannot start."""
+        """Start a turn for ``text`` (a new version of the prompt being edited, if one is);
+        False (prompt kept) when it cannot start."""
         prompt = text.strip()
         if not prompt:
             return False
-        if self.live is not None:
-            self.status.set(text="still answering: press Esc to stop it before sending")
-            self.app.bell()
-            return False
-        backend: Backend | None = self.app.backend
+        backend = self.backend_to_start()
         if backend is None:
-            error = self.app.backend_error
-            if error is not None:
-                self.show_problem(error)
-                self.status.set(state="error", text="cannot send: " + error.title)
-            else:
-                self.status.set(state="loading", text="the backend is still loading; try again in a moment")
             return False
         store = self.app.store
         try:
@@ -233,22 +236,52 @@ class ChatScreen(LiveTurnHost, PaneKeys, Screen[None]):  # PaneKeys: scrolling f
                     title, backend=backend.name, model=backend.model, system=self.app.settings.system_prompt
                 )
                 self._set_answer_header(title)
-            store.add_message(self.conversation_id, "user", text.rstrip())
-            conversation = backend_conversation(
-                store.load_messages(self.conversation_id), self.app.settings.system_prompt
-            )
-            writer = store.start_answer(self.conversation_id, backend=backend.name, model=backend.model)
+            pending = self.store_prompt(text.rstrip())
         except ThinkpaneError as error:
             self.status.set(state="error", text=error.title)
             return False
+        if not await self.start_answer(pending, backend):
+            return False
+        self.stop_editing(keep_text=True)
         self.prompt.remember(text.rstrip())
         self.prompt.clear()
-        await self._start_turn(backend, conversation, text.rstrip(), writer)
         return True
 
-    async def _start_turn(self, backend: Backend, conversation: Conversation, prompt: str, writer) -> None:
-        live = await self.start_turn(backend, conversation, prompt, writer)
-        self.shown_answer = live.answer
+    def backend_to_start(self) -> Backend | None:
+        """The backend to start an answer with; None (and the status says why) while an
+        answer streams or the backend is not ready."""
+        if self.live is not None:
+            self.status.set(text="still answering: press Esc to stop it first")
+            self.app.bell()
+            return None
+        backend: Backend | None = self.app.backend
+        if backend is None:
+            error = self.app.backend_error
+            if error is not None:
+                self.show_problem(error)
+                self.status.set(state="error", text="cannot send: " + error.title)
+            else:
+                self.status.set(state="loading", text="the backend is still loading; try again in a moment")
+        return backend
+
+    async def start_answer(self, pending: PendingTurn, backend: Backend) -> bool:
+        """Stream an answer to the stored prompt ``pending`` (sent, edited or asked again):
+        show the branch it starts, and feed the new answer. False when the store fails."""
+        store = self.app.store
+        try:
+            writer = pending.start_answer(store, backend=backend.name, model=backend.model)
+            path = store.load_messages(pending.conversation_id)
+        except ThinkpaneError as error:
+            self.status.set(state="error", text=error.title)
+            return False
+        conversation = pending.conversation(self.app.settings.system_prompt, backend=backend.name,
+                                            model=backend.model)
+        await self.show_path(path, live=(writer.message_id, TurnRecord(status="streaming")))
+        answer = self.transcript.turn_for(writer.message_id)
+        assert isinstance(answer, AnswerTurn)
+        await self.start_turn(backend, conversation, writer, answer)
+        self.shown_answer = answer
+        return True
 
     async def turn_ended(self, live: LiveTurn) -> None:
         follow_ups, self._after_stream = self._after_stream, []
@@ -276,8 +309,11 @@ class ChatScreen(LiveTurnHost, PaneKeys, Screen[None]):  # PaneKeys: scrolling f
     # ------------------------------------------------------------------ actions
 
     def action_cancel(self) -> None:
-        if self.cancel_turn():
-            self.status.set(text="cancelling…")
+        """Esc: stop the running answer; with none running, stop editing a prompt."""
+        if not self.cancel_turn():
+            self.stop_editing()
+            return
+        self.status.set(text="cancelling…")
 
     def action_toggle_reasoning(self) -> None:
         self.app.show_reasoning = not self.app.show_reasoning
@@ -288,29 +324,35 @@ class ChatScreen(LiveTurnHost, PaneKeys, Screen[None]):  # PaneKeys: scrolling f
         await self.show_reasoning_of(event.turn)
 
     async def show_reasoning_of(self, answer: AnswerTurn) -> None:
-        """Reopen an earlier answer's reasoning in the Reasoning pane."""
-        if self.live is not None and answer is not self.live.answer:
-            await self.live.stop_reasoning_stream()  # its live Markdown is about to be removed
+        """Show an answer's reasoning in the Reasoning pane (the live one's as it streams)."""
+        live = self.live
+        if live is not None and answer is not live.answer:
+            await live.stop_reasoning_stream()  # its live Markdown is about to be removed
         self.shown_answer = answer
-        answers = self.transcript.answers()
-        position = answers.index(answer) + 1 if answer in answers else 0
+        if live is not None and answer is live.answer and not live.ending:
+            await live.show_reasoning()
+            return
+        number = self.transcript.answer_number(answer)
         # "answer 2 of 3", or "2/3" when the pane is narrow (the header picks what fits).
-        await self.reasoning_pane.show_record(answer.record, position=(position, len(answers)) if position else None)
+        position = (number, self.transcript.answer_count()) if number else None
+        await self.reasoning_pane.show_record(answer.record, position=position)
         if not self.app.show_reasoning:
             self.action_toggle_reasoning()
 
     async def action_step_reasoning(self, step: int) -> None:
-        answers = [a for a in self.transcript.answers() if a.record.status != "streaming"]
-        if not answers:
+        transcript = self.transcript
+        count = transcript.answer_count()
+        if not count:
             return
-        if self.shown_answer in answers:
-            index = max(0, min(len(answers) - 1, answers.index(self.shown_answer) + step))
-        else:
-            index = len(answers) - 1
-        target = answers[index]
+        shown = self.shown_answer
+        number = transcript.answer_number(shown) if shown is not None else None
+        number = count if number is None else max(1, min(count, number + step))
+        target = transcript.answer_at(number)
+        if target is None or target.record.status == "streaming":
+            return
         await self.show_reasoning_of(target)
-        self.transcript.scroll_to_widget(target, animate=False)
+        transcript.scroll_to_widget(target, animate=False)
 
     def last_answer_text(self) -> str | None:
-        answers = self.transcript.answers()
-        return answers[-1].record.content if answers else None
+        answer = self.transcript.last_answer()
+        return answer.record.content if answer is not None else None

@@ -42,6 +42,7 @@ from thinkpane.tui.screens.chat.stream_worker import pump_stream
 from thinkpane.tui.widgets.reasoning_pane import ReasoningPane
 from thinkpane.tui.widgets.status_line import StatusLine
 from thinkpane.tui.widgets.transcript import Transcript
+from thinkpane.tui.widgets.turn import AnswerTurn
 
 
 class TurnView(Protocol):
@@ -101,12 +102,13 @@ class LiveTurnHost:
         self.turn_counter = 0
         self.counters = TurnCounters(self)  # type: ignore[arg-type]
 
-    async def start_turn(self, backend: Backend, conversation: Conversation, prompt: str | None,
-                         writer) -> LiveTurn:
-        """Show ``prompt`` (None: the host shows it elsewhere) and stream an answer to it;
-        ``writer``: the store's AnswerWriter for it, or None to keep it in memory only."""
+    async def start_turn(self, backend: Backend, conversation: Conversation, writer,
+                         answer: AnswerTurn) -> LiveTurn:
+        """Stream an answer to ``conversation`` into ``answer`` (mounted in the transcript,
+        its record "streaming"); ``writer``: the store's AnswerWriter for it, or None to keep
+        the answer in memory only."""
         self.turn_counter += 1
-        self.live = await LiveTurn.start(self, self.turn_counter, backend, conversation, prompt, writer)  # type: ignore[arg-type]
+        self.live = await LiveTurn.start(self, self.turn_counter, backend, conversation, writer, answer)  # type: ignore[arg-type]
         self.live.worker = self.run_stream(backend, conversation, self.turn_counter, self.live.recorder)
         return self.live
 

@@ -15,6 +15,7 @@ thinking time, reasoning and answer tokens), each line in the most detailed form
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,11 +28,12 @@ from textual.message import Message
 
 from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import ThinkpaneError
-from thinkpane.backends.events import Conversation
 from thinkpane.backends.log_redaction import register_secrets
+from thinkpane.tui.core.backend_conversation import backend_conversation
 from thinkpane.tui.core.comparison import Figures, figures
 from thinkpane.tui.core.profiles import BackendChoice, build_backend, describe
 from thinkpane.tui.core.sanitize import sanitize_line
+from thinkpane.tui.core.store import StoredMessage
 from thinkpane.tui.core.turn_record import TurnRecord
 from thinkpane.tui.core.turn_recorder import TurnRecorder
 from thinkpane.tui.screens.chat.live_turn import LiveTurn
@@ -39,6 +41,7 @@ from thinkpane.tui.screens.chat.turn_host import LiveTurnHost
 from thinkpane.tui.widgets.reasoning_pane import ReasoningPane
 from thinkpane.tui.widgets.status_line import STATE_STYLES, StatusLine
 from thinkpane.tui.widgets.transcript import Transcript
+from thinkpane.tui.widgets.turn import AnswerTurn
 
 if TYPE_CHECKING:
     from thinkpane.tui.app.app import ThinkpaneApp
@@ -173,9 +176,8 @@ class CompareColumn(LiveTurnHost, Vertical):
         """The column cannot run: say why where its answer would be."""
         self.backend_error = error
         self.header.set(state="error", text=error.title)
-        record = TurnRecord(status="error", error_title=error.title, error_hint=error.hint)
-        await self.transcript.clear()
-        await self.transcript.add_answer(record)
+        record = TurnRecord(status="error", error_title=error.title, error_detail=error.detail, error_hint=error.hint)
+        await self.transcript.add_many([AnswerTurn(record)])
         self.post_message(self.Ended(self))
 
     @property
@@ -184,13 +186,17 @@ class CompareColumn(LiveTurnHost, Vertical):
 
     # ------------------------------------------------------------------ a turn
 
-    async def ask(self, conversation: Conversation) -> bool:
-        """Stream an answer to ``conversation``; False when the column has no backend."""
+    async def ask(self, history: Sequence[StoredMessage], system: str | None, prompt: str) -> bool:
+        """Stream an answer to ``prompt`` after ``history`` (the chat's active path, converted
+        for this column's backend and model); False when the column has no backend."""
         if self.backend is None:
             return False
+        conversation = backend_conversation(history, system, backend=self.backend.name, model=self.backend.model,
+                                            prompt=prompt)
         self.recorder = None
-        await self.transcript.clear()
-        live = await self.start_turn(self.backend, conversation, None, None)
+        answer = AnswerTurn(TurnRecord(status="streaming"))
+        await self.transcript.add_many([answer])
+        live = await self.start_turn(self.backend, conversation, None, answer)
         self.header.record = live.record
         for markdown in (live.answer.live_markdown(), self.reasoning_pane.live):
             if markdown is not None:

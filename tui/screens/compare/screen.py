@@ -36,7 +36,6 @@ from textual.widgets import Footer, Static, Tab, Tabs
 
 from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import ThinkpaneError
-from thinkpane.tui.core.backend_conversation import backend_conversation
 from thinkpane.tui.core.comparison import ComparedAnswer, save_comparison
 from thinkpane.tui.core.profiles import BackendChoice
 from thinkpane.tui.core.sanitize import sanitize_line
@@ -205,14 +204,13 @@ class CompareScreen(Screen[int | None]):
         except ThinkpaneError as error:
             self.notify(error.hint, title=error.title, severity="error", markup=False)
             return False
-        conversation = backend_conversation(stored, settings.system_prompt, prompt=text.rstrip())
         self.sent = text.rstrip()
         self.kept = False
         self.prompt.remember(self.sent)
         self.prompt.clear()
         self._set_title()
         for column in self.columns:
-            await column.ask(conversation)
+            await column.ask(stored, settings.system_prompt, self.sent)
         self._refresh_tabs()
         # The column keys work from the columns: the focus leaves the prompt.
         self.current.transcript.focus()
