@@ -14,7 +14,7 @@ from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from thinkpane.tui.widgets.live_markdown import LiveMarkdown
+from thinkpane.tui.widgets.live_markdown import LiveMarkdown, next_render_at
 
 DOC = """\
 ## Why it happens
@@ -155,36 +155,17 @@ async def test_renders_are_throttled():
         assert renders < 300
 
 
-class TwoLiveApp(App):
-    def compose(self) -> ComposeResult:
-        with VerticalScroll():
-            yield LiveMarkdown(id="one")
-            yield LiveMarkdown(id="two")
-
-
-async def test_live_views_streaming_at_once_render_at_the_same_moments():
-    """Two panes (or three compare columns) with text waiting render on one grid of the
-    interval, so their renders share frames; one rendered a few ms late keeps the next
-    grid point rather than waiting a whole interval more."""
-    app = TwoLiveApp()
-    async with app.run_test(size=(100, 30)):
-        one, two = app.query(LiveMarkdown).results(LiveMarkdown)
-        interval = one.MIN_INTERVAL_S
-        await one.append("First words of one")  # shown at once: the first text
-        await asyncio.sleep(interval / 3)
-        await two.append("First words of two")
-        await one.append(" and more")
-        await two.append(" and more")
-        assert one._timer is not None and two._timer is not None
-        due_one, due_two = one._timer.when(), two._timer.when()
-        assert abs(due_one - due_two) < 0.002
-        grid = round(due_one / interval) * interval
-        assert abs(due_one - grid) < 0.002  # on the grid of the interval
-
-        one.render_now()
-        one._last_render = grid + interval * 0.1  # as if that render ran 10% of an interval late
-        await one.append(" and later")
-        assert abs(one._timer.when() - (grid + interval)) < 0.002  # the next grid point, not the one after
+def test_live_views_streaming_at_once_render_at_the_same_moments():
+    """Views with text waiting render on one grid of the interval, so two panes (or three
+    compare columns) share their frames; a render that ran a few ms late keeps the next grid
+    point rather than waiting a whole interval more."""
+    interval = 0.125
+    # Two views that last rendered at different moments of the same interval: one due time.
+    assert next_render_at(100.01, 100.05, interval) == next_render_at(100.02, 100.06, interval) == 100.125
+    # A render 10% of an interval late (at 100.0125 instead of 100.0): the next point, 100.125.
+    assert next_render_at(100.0125, 100.05, interval) == 100.125
+    # Once an interval has passed: at once.
+    assert next_render_at(100.0, 100.2, interval) == 100.2
 
 
 async def test_update_with_different_text_starts_over():

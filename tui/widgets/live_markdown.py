@@ -88,6 +88,19 @@ class RenderedOnce:
         return Measurement.get(console, options, self.renderable)
 
 
+def next_render_at(last_render: float, now: float, interval: float) -> float:
+    """When a view last rendered at ``last_render`` may render next: ``now`` once an
+    interval has passed, else the next point of the interval's grid (the monotonic clock's)
+    from an interval after the last render. Every live view with text waiting renders at the
+    same moments, so two panes or three compare columns streaming at once share their frames
+    instead of each taking its own; a render that ran a little late (a busy loop) keeps the
+    next grid point, not the one after (GRID_SLACK)."""
+    if last_render + interval <= now:
+        return now
+    due = last_render + interval - interval * GRID_SLACK
+    return max(now, math.ceil(due / interval) * interval)
+
+
 class LiveMarkdown(LaidOutOnce, Widget):
     DEFAULT_CSS = """
     LiveMarkdown { height: auto; }
@@ -199,15 +212,7 @@ class LiveMarkdown(LaidOutOnce, Widget):
         if self._timer is not None and not burst:
             return  # a render is already due
         now = time.monotonic()
-        interval = self.MIN_INTERVAL_S
-        wait = self._last_render + interval - now
-        if wait > 0:
-            # On the grid of the interval (the monotonic clock's): every live view with text
-            # waiting renders at the same moments, so two panes or three compare columns
-            # streaming at once share their frames instead of each taking its own. A render
-            # that ran a little late (a busy loop) keeps the next grid point, not the one after.
-            due = now + wait - interval * GRID_SLACK
-            wait = math.ceil(due / interval) * interval - now
+        wait = next_render_at(self._last_render, now, self.MIN_INTERVAL_S) - now
         if wait <= 0 or not self._ready or burst:
             self.render_now()
         else:
