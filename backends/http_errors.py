@@ -28,6 +28,7 @@ from thinkpane.backends.errors import (
     BackendError,
     ConfigurationError,
     ConnectionFailedError,
+    ContextWindowError,
     IncompleteStreamError,
     InvalidRequestError,
     ModelNotFoundError,
@@ -207,7 +208,7 @@ def error_from_response(
                 detail=detail, status=status,
             )
         if any(word in lowered for word in ("context length", "context_length", "maximum context", "too long")):
-            return InvalidRequestError(
+            return ContextWindowError(
                 f"{ctx.service}: the conversation no longer fits the model's context (HTTP {status})",
                 "Start a new chat, or lower max_tokens.",
                 detail=detail, status=status,
@@ -414,7 +415,7 @@ def _origin(url: str) -> str:
     """``https://host:port`` of ``url``: the server, without the path."""
     try:
         parsed = httpx.URL(url)
-    except Exception:  # noqa: BLE001 - any URL problem: name the URL as given
+    except Exception:
         return url
     return f"{parsed.scheme}://{parsed.netloc.decode('ascii')}" if parsed.host else url
 

@@ -61,7 +61,7 @@ def redact_log_text(text: str) -> str:
 def _scrub(record: logging.LogRecord) -> logging.LogRecord:
     try:
         message = record.getMessage()
-    except Exception:  # noqa: BLE001 - a bad format string is the logger's problem, not ours
+    except Exception:
         message = str(record.msg)
     clean = redact_log_text(message)
     if clean != message:

@@ -4,8 +4,8 @@
 address comes from ``OLLAMA_HOST`` (Ollama's own variable, see
 :func:`thinkpane.backends.servers.ollama_url`) plus ``/v1``, Ollama's OpenAI-compatible API.
 Reasoning streams as ``delta.reasoning``, which the OpenAI backend already reads. Thinking is
-on by default; ``--thinking off`` sends ``reasoning_effort: "none"``
-(:func:`thinkpane.backends.thinking.openai_request_fields`).
+on by default; ``--thinking off`` sends ``reasoning_effort: "none"`` and ``--reasoning-effort``
+the effort, in the ``ollama`` dialect (:func:`thinkpane.backends.thinking.openai_fields`).
 
 Ollama ignores API keys, so none is asked for, even when OLLAMA_HOST names another machine.
 """
@@ -16,12 +16,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from thinkpane.backends.errors import ConfigurationError
-from thinkpane.backends.events import Conversation
 from thinkpane.backends.http_errors import HttpContext
 from thinkpane.backends.openai_compat import OpenAIBackend
 from thinkpane.backends.options import Option
 from thinkpane.backends.servers import ollama_url
-from thinkpane.backends.thinking import THINKING_CHOICES, openai_request_fields
+from thinkpane.backends.thinking import thinking_option
 
 MODEL_HINT = (
     "Name an Ollama model with --model NAME (e.g. --model qwen3:0.6b); "
@@ -30,8 +29,9 @@ MODEL_HINT = (
 
 
 def _inherited_options(own: tuple[Option, ...]) -> tuple[Option, ...]:
-    """The OpenAI-compatible backend's options that Ollama does not redeclare, less the key."""
-    names = {option.name for option in own} | {"api_key"}
+    """The OpenAI-compatible backend's options that Ollama does not redeclare, less the key and
+    the dialect (always Ollama's)."""
+    names = {option.name for option in own} | {"api_key", "dialect"}
     return tuple(option for option in OpenAIBackend.options if option.name not in names)
 
 
@@ -49,11 +49,8 @@ class OllamaBackend(OpenAIBackend):
             "Ollama's OpenAI-compatible API root. Default: OLLAMA_HOST + /v1.",
             placeholder="http://127.0.0.1:11434/v1",
         ),
-        Option(
-            "thinking", "Thinking",
-            "on: thinking models reason before answering; off: they answer straight away.",
-            kind="choice", choices=THINKING_CHOICES, default="on",
-        ),
+        thinking_option("on", "on: thinking models reason before answering; off: they answer straight away "
+                              "(reasoning_effort \"none\"); auto: the model's default."),
         Option("temperature", "Temperature", "Left to the model's defaults when empty.", kind="float"),
         Option("max_tokens", "Max output tokens", "Left to Ollama when empty.", kind="int"),
         Option(
@@ -67,6 +64,7 @@ class OllamaBackend(OpenAIBackend):
     options = _own_options + _inherited_options(_own_options)
     NEEDS_NETWORK = False
     NEEDS_KEY_OFF_LOOPBACK = False
+    DIALECT = "ollama"  # thinking and effort as reasoning_effort (thinking.openai_fields)
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         given = dict(settings)
@@ -75,11 +73,6 @@ class OllamaBackend(OpenAIBackend):
         if not given.get("model"):
             raise ConfigurationError("Ollama: no model chosen", MODEL_HINT)
         super().__init__(given)
-
-    def request_body(self, conversation: Conversation) -> dict[str, Any]:
-        body = super().request_body(conversation)
-        body.update(openai_request_fields("off" if self.settings.get("thinking") == "off" else "on"))
-        return body
 
     def _context(self) -> HttpContext:
         context = super()._context()

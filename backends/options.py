@@ -99,6 +99,9 @@ class Option:
     # A text option's (or each list item's) format: returns None when the value fits,
     # otherwise what was expected (see http_url, http_header).
     check: Callable[[str], str | None] | None = None
+    # Values a text option offers (the setup form completes them as they are typed; any
+    # other value is accepted, unlike a choice's), e.g. a provider's current model names.
+    suggestions: tuple[str, ...] = ()
     # The command-line flag when ``--name-with-dashes`` would clash with one of Thinkpane's
     # own flags: Bedrock's AWS ``profile`` is ``--aws-profile``, ``--profile`` names a
     # Thinkpane profile (config.toml ``[profiles.NAME]``).

@@ -42,3 +42,34 @@ def store(tmp_path):
     store = ConversationStore(tmp_path / "chats.sqlite3")
     yield store
     store.close()
+
+
+@pytest.fixture
+def read_only_data_dir(tmp_path, monkeypatch):
+    """THINKPANE_DATA_DIR on a folder that cannot be written: mode 0500, or for root (who
+    writes through permissions) a read-only tmpfs; skipped when neither can be made here."""
+    import os
+    import shutil
+    import subprocess
+
+    folder = tmp_path / "read-only-data"
+    folder.mkdir()
+    mounted = False
+    if os.geteuid() != 0:
+        folder.chmod(0o500)
+    else:
+        if shutil.which("mount") is None:
+            pytest.skip("needs mount rights to make a read-only folder as root")
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)],
+                                check=False, capture_output=True)
+        if result.returncode != 0:
+            pytest.skip("cannot mount a read-only tmpfs here")
+        mounted = True
+    monkeypatch.setenv("THINKPANE_DATA_DIR", str(folder))
+    try:
+        yield folder
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(folder)], check=True)
+        else:
+            folder.chmod(0o700)

@@ -18,10 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from thinkpane.backends import registry
-from thinkpane.backends.errors import ConfigurationError
-from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
-from thinkpane.backends.scripted import ScriptedBackend
 from tests.servers.openai_sse import (
     DONE,
     Close,
@@ -32,6 +28,10 @@ from tests.servers.openai_sse import (
     error_body,
     serve,
 )
+from thinkpane.backends import registry
+from thinkpane.backends.errors import ConfigurationError
+from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
+from thinkpane.backends.scripted import ScriptedBackend
 from thinkpane.tui.cli.ask import AskOptions, _Printer, conversation_for, run_ask
 from thinkpane.tui.cli.main import main
 from thinkpane.tui.core.sanitize import sanitize
@@ -73,8 +73,17 @@ def test_json_prints_one_object_per_event(server, capsys) -> None:
     assert types[0] == "reasoning" and types[-2:] == ["usage", "stop"]
     assert "".join(e["text"] for e in events if e["type"] == "reasoning") == REASONING
     assert "".join(e["text"] for e in events if e["type"] == "content") == "You said: hi"
-    assert events[-1] == {"type": "stop", "reason": "end_turn", "raw_reason": "stop"}
-    assert events[-2]["input_tokens"] == 12
+    stop, usage = events[-1], events[-2]
+    timing = stop.pop("timing")
+    assert stop == {"type": "stop", "reason": "end_turn", "raw_reason": "stop"}
+    # The reasoning came first: the first token is the first reasoning token.
+    assert set(timing) == {"first_token_ms", "first_reasoning_ms", "thinking_ms", "answer_ms"}
+    assert all(isinstance(value, int) and value >= 0 for value in timing.values())
+    assert timing["first_reasoning_ms"] == timing["first_token_ms"]
+    # What the provider reported, details included; no estimate when it was reported.
+    assert (usage["input_tokens"], usage["output_tokens"]) == (12, 40)
+    assert (usage["reasoning_tokens"], usage["cached_input_tokens"]) == (25, 0)
+    assert "estimated_reasoning_tokens" not in usage
     assert err == ""
 
 
@@ -167,6 +176,26 @@ def test_save_stores_the_exchange(server, capsys) -> None:
     assert messages[1].reasoning == REASONING
     assert messages[1].status == "complete"
     assert messages[1].backend == "openai"
+    # The model and thinking setting it ran with, the reported usage details and the timings.
+    extra = messages[1].extra
+    assert messages[1].model == "deepseek-v4-flash"
+    assert (extra["thinkpane_thinking"], extra["thinkpane_effort"]) == ("on", None)
+    assert (extra["thinkpane_reasoning_tokens"], extra["thinkpane_cached_input_tokens"]) == (25, 0)
+    assert (messages[1].input_tokens, messages[1].output_tokens) == (12, 40)
+    for key in ("thinkpane_reasoning_ms", "thinkpane_first_reasoning_ms", "thinkpane_answer_ms"):
+        assert isinstance(extra[key], int), key
+    assert messages[1].ttft_ms == extra["thinkpane_first_reasoning_ms"]  # reasoning came first
+
+
+def test_json_estimates_reasoning_tokens_only_when_none_are_reported(capsys) -> None:
+    with serve("think_tags") as server:  # <think> text, and a usage with no details
+        assert ask(server, "--json", "hi") == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    [usage] = [event for event in events if event["type"] == "usage"]
+    assert "reasoning_tokens" not in usage
+    assert usage["estimated_reasoning_tokens"] == round(len("Let me think about it.") / 4)
+    timing = events[-1]["timing"]
+    assert timing["first_reasoning_ms"] is not None and timing["answer_ms"] is not None
 
 
 def test_a_saved_long_prompt_gets_the_title_the_app_would_give_it(server, capsys) -> None:

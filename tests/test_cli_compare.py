@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from tests.servers.openai_sse import DONE, SetEvent, WaitFor, chunk, deepseek_usage, serve
+from thinkpane.backends.openai_compat import OpenAIBackend
 from thinkpane.tui.cli.main import main
 from thinkpane.tui.core import paths
 
@@ -49,7 +50,7 @@ def test_each_column_prints_its_reasoning_and_answer_then_a_summary_exit_1_when_
     assert code == 1
     first, _, rest = out.partition("── 2 · ")
     second, _, table = rest.partition("\ncolumn  ")
-    assert first == f"── 1 · openai:base_url={up.base_url},model=m-up ──\nColumns think apart.\n\nUp answers.\n\n"
+    assert first == f"── 1 · openai:base_url={up.base_url},model=m-up · thinking on ──\nColumns think apart.\n\nUp answers.\n\n"
     assert second.startswith("openai:")
     assert f"Error: Could not connect to {down}" in second
     rows = ("column  " + table).splitlines()
@@ -57,6 +58,8 @@ def test_each_column_prints_its_reasoning_and_answer_then_a_summary_exit_1_when_
                                "reasoning", "tok", "answer", "tok", "status"]
     assert rows[1].startswith("1 ") and rows[1].rstrip().endswith("answered")
     assert " ms " in rows[1] and " s " in rows[1]
+    # Reported counts as they are: 12 of the 30 output tokens were reasoning.
+    assert rows[1].split()[-3:] == ["12", "18", "answered"]
     assert rows[2].startswith("2 ") and f"error: Could not connect to {down}" in rows[2]
     assert KEY not in out + err  # the key given in a spec is never printed
     assert up.chat_requests[0].body["model"] == "m-up"
@@ -84,7 +87,8 @@ def test_json_prints_every_event_with_its_column_then_a_summary(up, down, capsys
     assert summary["type"] == "summary"
     first, second = summary["columns"]
     assert (first["column"], first["status"], first["input_tokens"]) == (1, "complete", 12)
-    assert first["ttft_ms"] is not None and first["reasoning_tokens_estimated"] > 0
+    assert first["ttft_ms"] is not None
+    assert (first["reasoning_tokens"], first["answer_tokens"], first["reasoning_tokens_estimated"]) == (25, 15, None)
     assert (second["column"], second["status"]) == (2, "error")
     assert second["error"]["title"] == f"Could not connect to {down}"
     assert f"Could not connect to {down}" in err  # errors go to stderr too, as with ask --json
@@ -110,8 +114,9 @@ def test_a_profile_from_config_is_a_column(up, capsys):
         f'[profiles.deep]\nbackend = "openai"\nbase_url = "{up.base_url}"\nmodel = "deep-model"\n', encoding="utf-8")
     assert main(["compare", "hi", "--with", "deep", "--with", spec(up.base_url)]) == 0
     out = capsys.readouterr().out
-    assert "── 1 · deep · deep-model ──" in out
-    assert sorted(r.body["model"] for r in up.chat_requests) == ["deep-model", "deepseek-reasoner"]
+    assert "── 1 · deep · deep-model · thinking on ──" in out
+    default_model = next(option.default for option in OpenAIBackend.options if option.name == "model")
+    assert sorted(r.body["model"] for r in up.chat_requests) == sorted(["deep-model", default_model])
 
 
 @pytest.mark.parametrize(

@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 import tomllib
 
+from tests.servers.openai_sse import serve
 from thinkpane.backends import registry
 from thinkpane.backends.base import Provisioner
 from thinkpane.backends.events import ProgressEvent
 from thinkpane.backends.scripted import ScriptedBackend
-from tests.servers.openai_sse import serve
-from thinkpane.tui.core import paths
 from thinkpane.tui.cli.main import main
 from thinkpane.tui.cli.setup import ProgressPrinter
+from thinkpane.tui.core import paths
 
 KEY = "sk-setup-test-0123456789abcdef"
 

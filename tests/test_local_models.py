@@ -12,7 +12,7 @@ from thinkpane.backends import registry
 from thinkpane.backends.errors import ConfigurationError
 from thinkpane.backends.local.catalog import ModelSpecError, parse_spec
 from thinkpane.backends.local.models import smollm2_gguf_path
-from thinkpane.backends.thinking import openai_request_fields, template_switch, with_soft_switch
+from thinkpane.backends.thinking import Reasoning, openai_fields, template_switch, with_soft_switch
 
 pytest.importorskip("llama_cpp")
 
@@ -97,5 +97,5 @@ def test_qwen3_thinking_off_appends_no_think_to_the_last_user_message() -> None:
 
 
 def test_openai_compatible_thinking_off_is_reasoning_effort_none() -> None:
-    assert openai_request_fields("off") == {"reasoning_effort": "none"}
-    assert openai_request_fields("on") == {}
+    assert openai_fields("ollama", Reasoning("off")).body == {"reasoning_effort": "none"}
+    assert openai_fields("ollama", Reasoning("on")).body == {}

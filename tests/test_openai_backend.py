@@ -13,6 +13,22 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.hypothesis_or_skip import given, settings, st
+from tests.servers.openai_sse import (
+    DONE,
+    REASONER_REASONING,
+    Chunk,
+    Close,
+    HoldOpen,
+    Raw,
+    Respond,
+    Sleep,
+    chunk,
+    deepseek_usage,
+    error_body,
+    serve,
+)
+from tests.servers.tls import make_self_signed_cert
 from thinkpane.backends import registry
 from thinkpane.backends.base import guarded
 from thinkpane.backends.errors import (
@@ -33,31 +49,15 @@ from thinkpane.backends.events import (
     ContentDelta,
     Conversation,
     ErrorEvent,
-    event_to_json,
     Message,
     Notice,
     ReasoningDelta,
     Stop,
     Usage,
+    event_to_json,
 )
 from thinkpane.backends.openai_compat import OpenAIBackend, is_loopback_url
 from thinkpane.backends.sse import SSEEvent, SSELineTooLong, SSEParser
-from tests.hypothesis_or_skip import given, settings, st
-from tests.servers.openai_sse import (
-    DONE,
-    REASONER_REASONING,
-    Chunk,
-    Close,
-    HoldOpen,
-    Raw,
-    Respond,
-    Sleep,
-    chunk,
-    deepseek_usage,
-    error_body,
-    serve,
-)
-from tests.servers.tls import make_self_signed_cert
 
 KEY = "sk-thinkpane-test-0123456789abcdef"
 HELLO = Conversation([Message("user", "hello")])
@@ -109,7 +109,7 @@ async def test_reasoning_then_content_then_usage_then_one_stop(server) -> None:
     assert kinds == ["ReasoningDelta"] * len(REASONER_REASONING) + ["ContentDelta"] * 2 + ["Usage", "Stop"]
     assert text_of(events, ReasoningDelta) == "".join(REASONER_REASONING)
     assert text_of(events, ContentDelta) == "You said: hello"
-    assert events[-2] == Usage(input_tokens=12, output_tokens=40)
+    assert events[-2] == Usage(input_tokens=12, output_tokens=40, reasoning_tokens=25, cached_input_tokens=0)
     assert events[-1] == Stop("end_turn", "stop")
 
 
@@ -128,7 +128,7 @@ async def test_request_carries_key_model_stream_options_and_no_reasoning(server)
     assert request.headers["authorization"] == f"Bearer {KEY}"
     assert "text/event-stream" in request.headers["accept"]
     body = request.body
-    assert body["model"] == "deepseek-reasoner"
+    assert body["model"] == "deepseek-v4-flash"  # the default
     assert body["stream"] is True
     assert body["stream_options"] == {"include_usage": True}
     assert body["temperature"] == 0.2 and body["max_tokens"] == 64
@@ -196,7 +196,7 @@ async def test_finish_reason_then_eof_without_done_still_stops(server) -> None:
     server.enqueue([chunk(content="ok", finish="stop"), chunk(choices=False, usage=deepseek_usage(3, 4))])
     events = await collect(make(server.base_url))
     assert [type(e) for e in events] == [ContentDelta, Usage, Stop]
-    assert events[1] == Usage(3, 4)
+    assert events[1] == Usage(3, 4, reasoning_tokens=25, cached_input_tokens=0)
 
 
 async def test_sse_framing_crlf_comments_event_lines_and_no_space(server) -> None:
@@ -213,6 +213,7 @@ async def test_sse_framing_crlf_comments_event_lines_and_no_space(server) -> Non
     ])
     events = await collect(make(server.base_url))
     assert [(type(e).__name__, getattr(e, "text", None)) for e in events] == [
+        ("Heartbeat", None),  # the keep-alive comment alone in its chunk: the server is alive
         ("ReasoningDelta", "r1"), ("ContentDelta", "c1"), ("ContentDelta", "c2"), ("Stop", None)
     ]
 
@@ -299,6 +300,16 @@ async def test_the_whole_provider_message_is_the_detail_and_the_hint_does_not_po
     assert "below" not in error.hint
 
 
+async def test_a_conversation_too_long_for_the_context_is_a_context_window_error(server) -> None:
+    from thinkpane.backends.errors import ContextWindowError
+
+    server.enqueue([Respond(400, error_body(
+        "This model's maximum context length is 65536 tokens. However, you requested 70123 tokens."))])
+    error = the_error(await collect(make(server.base_url)))
+    assert isinstance(error, ContextWindowError), error  # the chat screen offers to leave old turns out
+    assert "context" in error.title and error.status == 400
+
+
 # --------------------------------------------------------------------------- configuration errors
 
 
@@ -333,7 +344,7 @@ async def test_a_real_out_of_range_connect_failure_is_a_plain_configuration_erro
     from thinkpane.backends.http_errors import HttpContext, error_from_exception, is_transport_failure
 
     async with httpx.AsyncClient() as client:
-        with pytest.raises(BaseException) as caught:  # noqa: PT011 - the type is the point
+        with pytest.raises(BaseException) as caught:
             await client.get("http://127.0.0.1:99999/v1/models")
     assert caught.value.exceptions  # an exception group: what used to escape as "a bug"
     assert is_transport_failure(caught.value)

@@ -12,15 +12,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from opensearchpy import OpenSearch
 
-from thinkpane.backends.events import ProgressEvent
-from thinkpane.backends.opensearch import OpenSearchProvisioner
-from thinkpane.backends.opensearch.provision import (
-    PRIVATE_IP_KEY,
-    REGEX_KEY,
-    STEPS,
-    parse_endpoint,
-)
-from thinkpane.backends.secrets import MASK, Secret
 from tests.servers.mlcommons import (
     DEFAULT_SETTINGS,
     ML,
@@ -30,6 +21,15 @@ from tests.servers.mlcommons import (
     outline,
     provision_settings,
 )
+from thinkpane.backends.events import ProgressEvent
+from thinkpane.backends.opensearch import OpenSearchProvisioner
+from thinkpane.backends.opensearch.provision import (
+    PRIVATE_IP_KEY,
+    REGEX_KEY,
+    STEPS,
+    parse_endpoint,
+)
+from thinkpane.backends.secrets import MASK, Secret
 
 FULL_RUN = [
     ("connect", "start"), ("connect", "ok"),
@@ -79,6 +79,17 @@ async def provision_until(settings: dict, state_path, step: str) -> None:
     await agen.aclose()
 
 
+def someone_elses_model_on_our_connector(server: MLCommonsServer, state_path) -> tuple[dict, OpenSearch, str]:
+    """After a provision: another model registered on the connector setup made (the saved
+    ids, a client, the other model's id)."""
+    saved = json.loads(state_path.read_text())
+    client = raw_client(server)
+    other = client.plugins.ml.register_model(body={
+        "name": "someone-elses", "function_name": "remote",
+        "model_group_id": saved["model_group_id"], "connector_id": saved["connector_id"]})["model_id"]
+    return saved, client, other
+
+
 def raw_client(server: MLCommonsServer) -> OpenSearch:
     return OpenSearch(hosts=[server.url], max_retries=0)
 
@@ -108,10 +119,15 @@ async def test_full_provision_sequence_state_file_and_saved_settings(standin, st
     assert saved["model_group_id"] in server.state.model_groups
     # The connector follows the DeepSeek blueprint, with a reasoning-friendly read timeout.
     connector = next(iter(server.state.connectors.values()))
-    assert connector["parameters"] == {"endpoint": "api.deepseek.com", "model": "deepseek-reasoner"}
+    # DeepSeek's own thinking defaults fill the template when a turn sends none.
+    assert connector["parameters"] == {"endpoint": "api.deepseek.com", "model": "deepseek-v4-flash",
+                                       "thinking": "enabled", "reasoning_effort": "high"}
     assert connector["actions"][0]["url"] == "https://${parameters.endpoint}/v1/chat/completions"
     assert connector["credential"] == {"deepSeek_key": TEST_API_KEY}
     assert connector["client_config"]["read_timeout"] >= 300
+    assert connector["client_config"]["max_retry_times"] == 0  # a retry would bill the answer again
+    provider_body = server.state.provider_calls[-1]["body"]
+    assert (provider_body["thinking"], provider_body["reasoning_effort"]) == ({"type": "enabled"}, "high")
     # The default regex list already trusts api.deepseek.com: no settings PUT at all.
     assert not [r for r in server.requests if r.method == "PUT" and r.path == "/_cluster/settings"]
 
@@ -321,6 +337,61 @@ async def test_rerun_with_a_new_key_updates_the_connector_and_redeploys(standin,
     assert server.counts()["connectors"] == 1
 
 
+async def test_rerun_while_the_model_is_deployed_undeploys_before_updating_the_connector(standin, state_path):
+    server = standin()
+    await run(OpenSearchProvisioner(provision_settings(server), state_path).provision())
+    saved = json.loads(state_path.read_text())
+    # What a real cluster answers to a PUT on the connector of a deployed model.
+    with pytest.raises(Exception, match="please undeploy the models first") as refused:
+        raw_client(server).transport.perform_request(
+            "PUT", f"/_plugins/_ml/connectors/{saved['connector_id']}", body={"credential": {"deepSeek_key": "x"}})
+    assert getattr(refused.value, "status_code", None) == 400
+
+    new_key = "sk-rotated0123456789abc"
+    events = await run(OpenSearchProvisioner(provision_settings(server, deepseek_api_key=Secret(new_key)),
+                                             state_path).provision())
+    connector_lines = [e.message for e in events if e.step == "connector"]
+    assert any(f"Undeploying model {saved['model_id']} first" in line for line in connector_lines)
+    assert final(events, "connector").status == "skip"
+    assert final(events, "deploy").status == "ok"  # deployed again
+    assert final(events, "test").status == "ok"
+    assert server.state.connectors[saved["connector_id"]]["credential"] == {"deepSeek_key": new_key}
+    assert server.state.provider_calls[-1]["authorization"] == f"Bearer {new_key}"
+    assert server.counts() == {"model_groups": 1, "connectors": 1, "models": 1, "deployed": 1}
+
+
+async def test_a_connector_held_by_someone_elses_deployed_model_fails_with_the_clusters_message(standin, state_path):
+    server = standin()
+    settings = provision_settings(server)
+    await run(OpenSearchProvisioner(settings, state_path).provision())
+    saved, client, other = someone_elses_model_on_our_connector(server, state_path)
+    client.plugins.ml.deploy_model(model_id=other)
+    client.plugins.ml.undeploy_model(model_id=saved["model_id"])  # ours is not what holds it
+
+    events = await run(OpenSearchProvisioner(settings, state_path).provision())
+    failed = final(events, "connector")
+    assert failed.status == "fail"
+    # The cluster's own words, with the model that holds the connector: nothing of theirs is undeployed.
+    assert "models are still using this connector, please undeploy the models first" in failed.data["detail"]
+    assert other in failed.data["detail"]
+    assert server.state.models[other]["model_state"] == "DEPLOYED"
+
+
+async def test_an_older_connector_gains_the_thinking_template_on_rerun(standin, state_path):
+    server = standin()
+    await run(OpenSearchProvisioner(provision_settings(server), state_path).provision())
+    connector = server.state.connectors[json.loads(state_path.read_text())["connector_id"]]
+    # As an earlier Thinkpane made it: the blueprint's body, retries on.
+    connector["actions"][0]["request_body"] = '{ "model": "${parameters.model}", "messages": ${parameters.messages} }'
+    connector["parameters"] = {"endpoint": "api.deepseek.com", "model": "deepseek-v4-flash"}
+    connector["client_config"]["max_retry_times"] = 2
+    events = await run(OpenSearchProvisioner(provision_settings(server), state_path).provision())
+    assert final(events, "test").status == "ok"
+    assert "${parameters.thinking}" in connector["actions"][0]["request_body"]
+    assert connector["parameters"]["thinking"] == "enabled"
+    assert connector["client_config"]["max_retry_times"] == 0
+
+
 # --------------------------------------------------------------------------- failures at connect
 
 
@@ -427,11 +498,7 @@ async def test_teardown_reports_connector_in_use_and_group_with_models_then_fini
     server = standin()
     settings = provision_settings(server)
     await run(OpenSearchProvisioner(settings, state_path).provision())
-    saved = json.loads(state_path.read_text())
-    client = raw_client(server)
-    other = client.plugins.ml.register_model(body={
-        "name": "someone-elses", "function_name": "remote",
-        "model_group_id": saved["model_group_id"], "connector_id": saved["connector_id"]})["model_id"]
+    saved, client, other = someone_elses_model_on_our_connector(server, state_path)
 
     events = await run(OpenSearchProvisioner(settings, state_path).teardown())
     connector = final(events, "delete_connector")
@@ -504,7 +571,7 @@ async def test_key_echoed_by_the_cluster_on_connector_create_is_redacted(standin
 async def test_switching_model_after_setup_asks_for_teardown_first(standin, state_path):
     server = standin()
     await run(OpenSearchProvisioner(provision_settings(server), state_path).provision())
-    events = await run(OpenSearchProvisioner(provision_settings(server, deepseek_model="deepseek-chat"),
+    events = await run(OpenSearchProvisioner(provision_settings(server, deepseek_model="deepseek-v4-pro"),
                                              state_path).provision())
     failed = final(events, "connector")
     assert failed.status == "fail" and "thinkpane teardown opensearch" in failed.hint
@@ -631,7 +698,7 @@ async def test_a_model_registered_but_not_recorded_is_adopted_not_duplicated(sta
     saved = json.loads(state_path.read_text())
     # What a kill right after the register call leaves: the model, not its id.
     lost = raw_client(server).plugins.ml.register_model(body={
-        "name": "thinkpane-deepseek-reasoner", "function_name": "remote",
+        "name": f"thinkpane-{settings['deepseek_model']}", "function_name": "remote",
         "model_group_id": saved["model_group_id"], "connector_id": saved["connector_id"]})["model_id"]
 
     again = await run(OpenSearchProvisioner(settings, state_path).provision())

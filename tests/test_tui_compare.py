@@ -306,7 +306,7 @@ async def test_compare_from_the_palette_chooses_columns_in_list_order(store):
         # The current backend, then alpha, beta, gamma: tick gamma, then alpha.
         await pilot.press("down", "down", "down", "space", "up", "up", "space")
         await wait_until(pilot, lambda: len(choose.query_one(SelectionList).selected) == 2, "two ticks")
-        await pilot.press("f4")
+        await pilot.press("f8")
         screen = await compare_screen(pilot)
         assert [column.choice.label for column in screen.columns] == ["alpha", "gamma"]
         assert screen.prompt.text == "Draft prompt"  # what was typed in the chat
@@ -315,7 +315,7 @@ async def test_compare_from_the_palette_chooses_columns_in_list_order(store):
 async def test_compare_without_profiles_says_how_to_add_them(store):
     app = compare_app(store, profiles={})
     async with app.run_test(size=(120, 30), notifications=True) as pilot:
-        await pilot.press("f4")
+        await pilot.press("f8")
         await wait_until(pilot, lambda: list(app.screen.query("Toast")), "a notification")
         toast = app.screen.query("Toast").first().render().plain
         assert "[profiles.NAME]" in toast and "--compare" in toast

@@ -9,15 +9,15 @@ import stat
 
 import pytest
 
+from tests.tui_helpers import GatedBackend, palette_options, rendered_text, run_palette_command, wait_until
 from thinkpane.backends.base import Backend
 from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
 from thinkpane.backends.options import Option
 from thinkpane.backends.scripted import ScriptedBackend
-from tests.tui_helpers import GatedBackend, palette_options, rendered_text, run_palette_command, wait_until
 from thinkpane.tui.app import ThinkpaneApp
 from thinkpane.tui.core.config import Settings
-from thinkpane.tui.screens.chat.messages import BackendReady
 from thinkpane.tui.core.store import ConversationStore
+from thinkpane.tui.screens.chat.messages import BackendReady
 
 PYTHON_CODE = 'print("[/] is not markup")\nfor n in range(3):\n    print(n)'
 SHELL_CODE = "echo hi\tthere\nls -la"

@@ -139,7 +139,9 @@ def test_usage_and_backend_extra_are_kept(store, writer):
     assert record.extra == {"bedrock_reasoning": [{"signature": "s1"}], "finish": "stop"}
     answer = stored_answer(store, writer)
     assert (answer.input_tokens, answer.output_tokens, answer.stop_reason) == (12, 34, "max_tokens")
-    assert answer.extra == {"bedrock_reasoning": [{"signature": "s1"}], "finish": "stop"}
+    # The backend's data, and the answer time the record measured (first answer text to the end).
+    assert answer.extra == {"bedrock_reasoning": [{"signature": "s1"}], "finish": "stop",
+                            "thinkpane_answer_ms": record.answer_ms}
 
 
 def test_notices_are_kept_in_order():

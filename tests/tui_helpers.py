@@ -26,7 +26,8 @@ class GatedBackend(Backend):
     NEEDS_NETWORK = False
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
-        super().__init__(settings)
+        # "model" given as well as declared: a subclass that declares other options keeps it.
+        super().__init__({"model": "gated-r1", **(settings or {})})
         self.queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue()
         self.received: list[Conversation] = []
         self.closed_streams = 0
@@ -73,6 +74,32 @@ def rendered_text(widget: Widget) -> str:
     width, height = widget.outer_size  # padding and border included, as drawn
     lines = widget.render_lines(Region(0, 0, width, height))
     return "\n".join(line.text.rstrip() for line in lines)
+
+
+class SetClock:
+    """A clock the test sets by hand (``clock.now = 1012.3``): the app reads it for every
+    timing it shows, so thinking times and silences are exact without waiting for them."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_app(store, backend=None, **kwargs):
+    """A ThinkpaneApp on ``store`` with ``backend`` (default settings unless ``settings=``)."""
+    from thinkpane.tui.app import ThinkpaneApp
+    from thinkpane.tui.core.config import Settings
+
+    settings = kwargs.pop("settings", None) or Settings()
+    return ThinkpaneApp(settings, store, backend=backend, **kwargs)
+
+
+async def send(pilot, text: str) -> None:
+    """Type ``text`` into the prompt and press Enter."""
+    await pilot.press(*text)
+    await pilot.press("enter")
 
 
 def fixed_clock(start: float = 1000.0, step: float = 0.0) -> Callable[[], float]:

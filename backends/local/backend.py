@@ -19,6 +19,10 @@ llama.cpp is blocking C code, so:
   re-entrant), held by the generation thread itself so an abandoned thread still
   finishes before the next one starts.
 
+Thinking off (``--thinking off``) reaches Qwen3-style models as the ``/no_think`` soft switch
+(:func:`thinkpane.backends.thinking.with_soft_switch`; llama-cpp-python cannot pass
+``enable_thinking`` into the chat template); a model without a switch is said to always think.
+
 Nothing may reach the terminal (the TUI owns it). llama.cpp's log lines are routed into a
 small in-memory buffer instead of stderr (they also give load errors their detail), and
 ``verbose=False`` keeps llama-cpp-python's own prints quiet. With ``verbose=False``
@@ -44,28 +48,29 @@ from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import (
     BackendError,
     ConfigurationError,
+    ContextWindowError,
     IncompleteStreamError,
-    InvalidRequestError,
     ServerError,
 )
 from thinkpane.backends.events import (
     Conversation,
     ErrorEvent,
     Notice,
+    ReasoningDelta,
     Stop,
     StopReason,
     StreamEvent,
     Usage,
 )
-from thinkpane.backends.options import Option
 from thinkpane.backends.local.llama_internals import keep_std_streams_in_place
 from thinkpane.backends.local.models import (
     SET_MODEL_PATH_HINT,
     check_gguf_header,
     resolve_model,
 )
+from thinkpane.backends.options import Option
 from thinkpane.backends.think_split import ThinkMode, ThinkSplitter
-from thinkpane.backends.thinking import THINKING_CHOICES, Thinking, template_switch, with_soft_switch
+from thinkpane.backends.thinking import template_switch, thinking_option, with_soft_switch
 
 EXTRA_HINT = (
     "Install it with: pip install 'thinkpane[local]' (this compiles llama.cpp, which takes "
@@ -167,12 +172,9 @@ class LocalBackend(Backend):
             choices=("detect", "auto", "open", "off"),
             default="detect",
         ),
-        Option(
-            "thinking", "Thinking",
+        thinking_option("on", (
             "on: reasoning models think before answering; off: Qwen3 models are told /no_think "
-            "(DeepSeek-R1 distills always think).",
-            kind="choice", choices=THINKING_CHOICES, default="on",
-        ),
+            "(DeepSeek-R1 distills always think); auto: the model's default.")),
     )
     STREAMS_REASONING = True  # <think> text of R1 distills, split as it streams
     IMPLEMENTS_CANCEL = True  # the generation thread stops within one token
@@ -194,12 +196,16 @@ class LocalBackend(Backend):
                 )
         self._llm: Any = None  # llama_cpp.Llama once loaded
         self._think_mode: ThinkMode = "auto"
-        self._thinking_switch = ""  # from the chat template, once loaded
+        self._thinking_switch = ""  # from the chat template, once loaded (thinking.template_switch)
         self._told_no_switch = False
         self._load_lock = threading.Lock()
         self._generate_lock = threading.Lock()
 
     # ------------------------------------------------------------------ loading
+
+    def no_reasoning_hint(self) -> str:
+        return ("This model does not think: point --model-path at a reasoning GGUF (a DeepSeek-R1 "
+                "distill or Qwen3).")
 
     @property
     def loaded(self) -> bool:
@@ -253,7 +259,7 @@ class LocalBackend(Backend):
 
         try:
             llama_chat_format.get_chat_completion_handler(chat_format)
-        except Exception:  # noqa: BLE001 - LlamaChatCompletionHandlerNotFoundException and kin
+        except Exception:
             llm.close()
             raise ConfigurationError(
                 f"local: unknown chat_format {chat_format!r}",
@@ -281,7 +287,7 @@ class LocalBackend(Backend):
             prompt = Jinja2ChatFormatter(template, eos_token="", bos_token="")(
                 messages=[{"role": "user", "content": "Hi"}]
             ).prompt
-        except Exception:  # noqa: BLE001 - an exotic template only costs us the guess
+        except Exception:
             return "auto"
         return "open" if prompt.rstrip().endswith("<think>") else "auto"
 
@@ -308,8 +314,9 @@ class LocalBackend(Backend):
             yield ErrorEvent(error)
             return
 
-        thinking: Thinking = "off" if self.settings.get("thinking") == "off" else "on"
-        if thinking == "off" and not self._thinking_switch and self._think_mode != "off" and not self._told_no_switch:
+        self.reasoning_channel = "none"
+        reasoning = self.reasoning
+        if reasoning.off and not self._thinking_switch and self._think_mode != "off" and not self._told_no_switch:
             self._told_no_switch = True
             yield Notice(f"{self.model} always thinks: it has no switch to turn thinking off.")
         loop = asyncio.get_running_loop()
@@ -318,7 +325,8 @@ class LocalBackend(Backend):
             lock=self._generate_lock,
             loop=loop,
             request={
-                "messages": with_soft_switch(conversation.history_without_reasoning(), thinking, self._thinking_switch),
+                "messages": with_soft_switch(
+                    conversation.history_without_reasoning(), reasoning, self._thinking_switch),
                 "max_tokens": int(self.settings["max_tokens"]),
                 "temperature": float(self.settings["temperature"]),
                 "seed": self.settings.get("seed"),
@@ -329,12 +337,12 @@ class LocalBackend(Backend):
         try:
             while True:
                 kind, value = await job.queue.get()
-                if kind == "text":
-                    for event in splitter.feed(value):
-                        yield event
-                    continue
-                for event in splitter.flush():
+                for event in splitter.feed(value) if kind == "text" else splitter.flush():
+                    if isinstance(event, ReasoningDelta):
+                        self.reasoning_channel = "think_tags"
                     yield event
+                if kind == "text":
+                    continue
                 if kind == "error":
                     yield ErrorEvent(self._generation_error(*value))
                     return
@@ -363,11 +371,13 @@ class LocalBackend(Backend):
         n_ctx = int(self.settings["n_ctx"])
         too_long = prompt_tokens is not None and prompt_tokens >= n_ctx
         if too_long or "context window" in text:
-            return InvalidRequestError(
+            return ContextWindowError(
                 "The conversation is too long for the local model's context window",
                 f"Start a new chat, or raise n_ctx (now {n_ctx}) with --n-ctx or "
                 "[backends.local] n_ctx = ... (the model's own limit still applies).",
                 detail=f"The conversation is about {prompt_tokens} tokens." if too_long else text[:300],
+                used_tokens=prompt_tokens if too_long else None,
+                limit_tokens=n_ctx,
             )
         return ServerError(
             "The local model failed while generating",
@@ -426,7 +436,7 @@ class _Generation:
                     self._generate()
             finally:
                 self.lock.release()
-        except Exception as exc:  # noqa: BLE001 - reported to the stream as an ErrorEvent
+        except Exception as exc:
             if not self._cancelled.is_set():
                 self._send(("error", (exc, self._estimate_prompt_tokens())))
         finally:
@@ -445,7 +455,7 @@ class _Generation:
             messages = self.request["messages"]
             text = "\n".join(str(message.get("content", "")) for message in messages)
             return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False)) + 4 * len(messages)
-        except Exception:  # noqa: BLE001 - only used to word an error message
+        except Exception:
             return None
 
     def _generate(self) -> None:

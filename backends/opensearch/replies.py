@@ -30,15 +30,6 @@ class Reply:
     stop: Stop
 
 
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return None
-
-
 def data_as_map(response: Any) -> dict[str, Any]:
     try:
         data = response["inference_results"][0]["output"][0]["dataAsMap"]
@@ -67,12 +58,7 @@ def parse_predict(response: Any) -> Reply:
         ) from None
     raw_reason = choice.get("finish_reason")
     usage_data = data.get("usage") or {}
-    usage = None
-    if isinstance(usage_data, dict) and usage_data:
-        usage = Usage(
-            input_tokens=_int(usage_data.get("prompt_tokens")),
-            output_tokens=_int(usage_data.get("completion_tokens")),
-        )
+    usage = Usage.from_openai(usage_data) if isinstance(usage_data, dict) and usage_data else None
     return Reply(
         content=str(message.get("content") or ""),
         reasoning=str(message.get("reasoning_content") or ""),

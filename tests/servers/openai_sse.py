@@ -18,13 +18,17 @@ they are), :class:`Sleep`, :class:`Close` (drop the connection abruptly),
 :class:`HoldOpen` (keep the stream open until the client hangs up), :class:`WaitFor` and
 :class:`SetEvent` (hold one stream until another one, on this server or another, has got
 that far: how a test shows two streams run at once). Queued scripts are used one per
-request; when the queue is empty the named scenario answers.
+request; when the queue is empty the named scenario answers. ``keepalive``, ``stall`` and
+``stall_keepalive`` reproduce a model that has not started (DeepSeek's ``: keep-alive``
+comments) and a stream that goes silent without finishing.
 
 From a shell (TUI, ``thinkpane ask``, tmux tests and benchmarks)::
 
     python -m tests.servers.openai_sse --port 0 --script slow
 
-prints ``READY port=N`` once listening and serves until killed.
+prints ``READY port=N`` once listening and serves until killed. ``--fail-first N`` answers
+the first N chat requests with HTTP 500; ``--record FILE`` appends each chat request's JSON
+body to FILE, one line each, for a test in another process to read.
 """
 
 from __future__ import annotations
@@ -254,6 +258,33 @@ def graphemes(body: Mapping[str, Any], delay: float = 0.0) -> list[Action]:
     return script
 
 
+KEEP_ALIVE = Raw(b": keep-alive\n\n")
+
+
+def keepalive(body: Mapping[str, Any], delay: float = 0.05) -> list[Action]:
+    """DeepSeek before inference starts: ``: keep-alive`` comment lines only, then the
+    reasoner's answer (the reference: DeepSeek sends them while the model has not started)."""
+    script: list[Action] = []
+    for _ in range(5):
+        script += [KEEP_ALIVE, Sleep(delay)]
+    return script + reasoner(body)
+
+
+def stall(body: Mapping[str, Any], delay: float = 0.0) -> list[Action]:
+    """A stream that starts thinking, then goes silent with no finish (DeepSeek-V3 #1608):
+    the connection stays open, nothing more comes, until the client hangs up."""
+    return [chunk(role=True, reasoning=""), chunk(reasoning="Let me think"), HoldOpen(600)]
+
+
+def stall_keepalive(body: Mapping[str, Any], delay: float = 0.5) -> list[Action]:
+    """Reasoning, then only keep-alive comments (every ``delay`` s): the server is alive but
+    sends no text, until the client hangs up."""
+    script: list[Action] = [chunk(role=True, reasoning=""), chunk(reasoning="Let me think")]
+    for _ in range(1200):
+        script += [Sleep(delay), KEEP_ALIVE]
+    return script
+
+
 def error_401(body: Mapping[str, Any], delay: float = 0.0) -> list[Action]:
     return [Respond(401, error_body(
         "Authentication Fails, Your api key: ****abcd is invalid", "authentication_error",
@@ -285,6 +316,9 @@ SCENARIOS: dict[str, Callable[..., list[Action]]] = {
     "slow": slow,
     "error_401": error_401,
     "graphemes": graphemes,
+    "keepalive": keepalive,
+    "stall": stall,
+    "stall_keepalive": stall_keepalive,
 }
 
 
@@ -315,8 +349,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/").endswith("/models"):
             self._record(None)
             self._send_json(200, {"object": "list", "data": [
-                {"id": "deepseek-reasoner", "object": "model", "owned_by": "deepseek"},
-                {"id": "deepseek-chat", "object": "model", "owned_by": "deepseek"},
+                {"id": "deepseek-v4-flash", "object": "model", "owned_by": "deepseek"},
+                {"id": "deepseek-v4-pro", "object": "model", "owned_by": "deepseek"},
             ]})
             return
         self._send_json(404, error_body(f"Not found: {self.path}"))
@@ -434,6 +468,9 @@ class _Handler(BaseHTTPRequestHandler):
         )
         with self.server.lock:
             self.server.requests.append(request)
+            if self.server.record_file and self.command == "POST":
+                with open(self.server.record_file, "a", encoding="utf-8") as file:
+                    file.write(json.dumps(body) + "\n")
         return request
 
     def _mark_disconnected(self, request: RecordedRequest) -> None:
@@ -467,6 +504,7 @@ class StandInServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
         self.scripts: deque[list[Action]] = deque()
+        self.record_file: str | None = None  # where chat request bodies go too (--record)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hangs up or rejects our certificate is expected in tests; say no more.
@@ -487,8 +525,15 @@ class StandInServer(ThreadingHTTPServer):
         with self.lock:
             self.scripts.extend(list(script) for script in scripts)
 
+    # Chat requests answered so far, and which of them (1 = the first) get an HTTP 500.
+    served = 0
+    fail_requests: frozenset[int] = frozenset()
+
     def next_script(self, body: Mapping[str, Any]) -> list[Action]:
         with self.lock:
+            self.served += 1
+            if self.served in self.fail_requests:
+                return [Respond(500, error_body("The server had an error processing your request.", "server_error"))]
             if self.scripts:
                 return self.scripts.popleft()
         make = SCENARIOS[self.scenario]
@@ -513,8 +558,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--script", default="reasoner", choices=sorted(SCENARIOS))
     parser.add_argument("--delay", type=float, default=None, help="seconds between deltas")
     parser.add_argument("--no-chunked", action="store_true", help="Connection: close framing")
+    parser.add_argument("--fail-first", type=int, default=0, metavar="N",
+                        help="answer the first N chat requests with HTTP 500")
+    parser.add_argument("--fail-request", type=int, action="append", default=[], metavar="N",
+                        help="answer the N-th chat request (1 = the first) with HTTP 500; repeatable")
+    parser.add_argument("--record", metavar="FILE", help="append each chat request's JSON body to FILE")
     args = parser.parse_args(argv)
     server = StandInServer(args.port, args.script, args.delay, not args.no_chunked)
+    server.record_file = args.record
+    server.fail_requests = frozenset(args.fail_request)
+    server.enqueue(*[[Respond(500, error_body("The server had an error processing your request.",
+                                              "server_error"))]] * args.fail_first)
     print(f"READY port={server.port}", flush=True)
     try:
         server.serve_forever(poll_interval=0.1)

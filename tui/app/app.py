@@ -7,6 +7,8 @@ switched for the session: to a profile (palette "Use profile …", config.toml
 It also applies the settings that belong to the whole app: the user's ``[keymap]`` (checked
 by ``keymap.check_keymap``), the theme (a theme picked in the palette is saved to
 config.toml), and the warnings found while loading config.toml, shown as notifications.
+Quitting asks first when an answer could not be saved yet (a full disk), and a history that
+could not be opened (``history_problem``: the app then keeps chats in memory) is told at once.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from thinkpane.tui.core.profiles import BackendChoice, build_backend
 from thinkpane.tui.screens.chat.messages import BackendFailed, BackendLoading, BackendReady
 from thinkpane.tui.screens.chat.screen import ChatScreen
 from thinkpane.tui.screens.compare import CompareScreen, choose_columns
+from thinkpane.tui.screens.confirm import ConfirmScreen
 from thinkpane.tui.screens.conversations import Chosen, ConversationsScreen
 
 
@@ -41,7 +44,7 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+l,ctrl+o", "conversations", "Chats", id="app.conversations",
                 tooltip="Open, search, rename or delete saved conversations"),
-        Binding("f4", "compare", "Compare", id="app.compare",
+        Binding("f8", "compare", "Compare", id="app.compare",
                 tooltip="Ask two to four profiles the same question, their reasoning and answers side by side"),
         Binding("f1", "toggle_help", "Help", id="app.help", tooltip="Show or hide the key bindings"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit Thinkpane", priority=True),
@@ -57,11 +60,14 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
         first_launch: bool = False,
         clock: Callable[[], float] = time.monotonic,
         format_date: Callable[[float], str] | None = None,
+        history_problem: ThinkpaneError | None = None,
         compare: list[BackendChoice] | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.store = store
+        self.history_problem = history_problem
+        self._quit_question: ConfirmScreen | None = None
         self.backend: Backend | None = backend
         self.backend_error: ThinkpaneError | None = None
         self.backend_loading_text: str | None = None
@@ -82,6 +88,10 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
 
     def on_mount(self) -> None:
         self._show_settings_warnings()
+        if self.history_problem is not None:
+            problem = self.history_problem
+            self.notify(f"{problem.title}. {problem.hint}".strip(), severity="warning", timeout=30, markup=False,
+                        title="Chats are not saved in this session")
         theme = getattr(self.settings, "theme", None)
         if theme and theme in self.available_themes:
             self.theme = theme
@@ -175,10 +185,36 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
         if self.backend is not None:
             try:
                 await self.backend.aclose()
-            except Exception as exc:  # noqa: BLE001 - closing must never block quitting
+            except Exception as exc:
                 self.log.warning(f"closing the backend failed: {type(exc).__name__}")
 
     # ------------------------------------------------------------------ actions
+
+    async def action_quit(self) -> None:
+        """Quit; when an answer could not be saved yet (a full disk), ask first: quitting
+        loses it, keeping the app open saves it as soon as there is room."""
+        if self._quit_question is not None:
+            return  # already asking
+        error = self.chat.unsaved_before_quit()
+        if error is None:
+            self.exit()
+            return
+        chars = self.store.unsaved_chars()
+        what = (f"{chars:,} characters of an answer are not saved yet" if chars
+                else "How an answer ended is not saved yet (it would show as interrupted)")
+        self._quit_question = ConfirmScreen(
+            "Quit without saving the last answer?",
+            f"{error.title}. {what}. Keep the app open and it is saved as soon as that is fixed; "
+            "quit now and it is lost.",
+            yes="Quit anyway", no="Keep the app open",
+        )
+
+        def answered(quit_anyway: bool | None) -> None:
+            self._quit_question = None
+            if quit_anyway:
+                self.exit()
+
+        self.push_screen(self._quit_question, answered)
 
     def action_new_chat(self) -> None:
         self.chat.action_new_chat()

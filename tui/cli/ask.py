@@ -10,7 +10,10 @@ Every event is sanitised where it arrives, in :func:`run_ask`
 removed): text mode prints that text and ``--save`` stores it, so what was printed is what
 the app shows when the conversation is reopened. Only ``--json`` prints the raw events. The turn itself
 (timings, usage, a stream that ends without ``Stop``, what ``--save`` stores) is kept by
-thinkpane.tui.core.turn_recorder, the same recorder the chat screen uses.
+thinkpane.tui.core.turn_recorder, the same recorder the chat screen uses: ``--json`` adds its
+timings to the stop event (``timing``: first token, first reasoning, thinking and answer time
+in ms) and, when the provider reported no reasoning tokens, an ``estimated_reasoning_tokens``
+to the usage event.
 
 Exit codes: 0 answered; 1 the backend failed (the error's title and hint on stderr); 130
 interrupted (what was printed stays printed).
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -29,15 +33,17 @@ from thinkpane.backends.events import (
     ContentDelta,
     Conversation,
     ErrorEvent,
-    event_to_json,
     Message,
     Notice,
     ReasoningDelta,
     Stop,
     StreamEvent,
+    Usage,
+    event_to_json,
 )
 from thinkpane.tui.core.sanitize import sanitize, sanitize_line
-from thinkpane.tui.core.turn_recorder import record_turn
+from thinkpane.tui.core.turn_record import TurnRecord
+from thinkpane.tui.core.turn_recorder import TurnRecorder, record_turn
 
 # Stop reasons the user needs told about; the others are normal endings.
 EXPLAINED_STOPS = frozenset({"max_tokens", "content_filter", "context_window"})
@@ -74,8 +80,9 @@ def print_error(error: ThinkpaneError, err: TextIO) -> None:
 class _Printer:
     """Routes events to stdout/stderr (text mode: sanitised events) or JSON lines (json mode: raw)."""
 
-    def __init__(self, out: TextIO, err: TextIO, options: AskOptions) -> None:
+    def __init__(self, out: TextIO, err: TextIO, options: AskOptions, record: TurnRecord | None = None) -> None:
         self.out, self.err, self.options = out, err, options
+        self.record = record or TurnRecord()  # the timings and usage --json adds
         self.dim = _isatty(err) and not os.environ.get("NO_COLOR")
         self.reasoning_open = False  # reasoning printed and not yet closed by a newline
         self.reasoning_ends_with_newline = True
@@ -146,7 +153,13 @@ class _Printer:
         self.content_ends_with_newline = text.endswith("\n")
 
     def _json(self, event: StreamEvent) -> None:
-        self.out.write(json.dumps(event_to_json(event), ensure_ascii=True) + "\n")
+        data = event_to_json(event)
+        record = self.record
+        if isinstance(event, Usage) and event.reasoning_tokens is None and record.reasoning:
+            data["estimated_reasoning_tokens"] = record.estimated_reasoning_tokens
+        elif isinstance(event, Stop):
+            data["timing"] = record.timing_json()
+        self.out.write(json.dumps(data, ensure_ascii=True) + "\n")
         self.out.flush()
 
 
@@ -160,11 +173,13 @@ async def run_ask(
     writer=None,  # thinkpane.tui.core.store.AnswerWriter when --save
 ) -> int:
     """Stream one answer to the terminal; returns the exit code. Cancellation propagates."""
-    printer = _Printer(out, err, options)
-    # The recorder keeps the turn (sanitised) and saves it (--save).
-    recorder = await record_turn(
-        backend, conversation, lambda raw, event: printer.event(raw if options.json_mode else event),
-        writer=writer, on_cancel=printer.cancelled,
+    # The recorder keeps the turn (sanitised), with the model and thinking setting it runs
+    # with, and saves it (--save).
+    recorder = TurnRecorder(TurnRecord.for_backend(backend, time.monotonic()), writer=writer, label=backend.label)
+    printer = _Printer(out, err, options, recorder.record)
+    await record_turn(
+        recorder, backend, conversation, lambda raw, event: printer.event(raw if options.json_mode else event),
+        on_cancel=printer.cancelled,
     )
     printer.finish_lines()
     return 1 if recorder.finish().status == "error" else 0

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
@@ -97,8 +98,10 @@ async def _run_column(column: _Column, conversation: Conversation, report: _Repo
         report.event(column, ErrorEvent(column.setup_error), ErrorEvent(column.setup_error))
     else:
         try:
+            # The record carries the model and thinking setting the column runs with.
+            recorder = TurnRecorder(TurnRecord.for_backend(backend, time.monotonic()), label=backend.label)
             column.recorder = await record_turn(
-                backend, conversation, lambda raw, event: report.event(column, raw, event),
+                recorder, backend, conversation, lambda raw, event: report.event(column, raw, event),
                 on_cancel=lambda: report.cancelled(column),
             )
             column.recorder.finish()

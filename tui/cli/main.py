@@ -1,5 +1,5 @@
 """The ``thinkpane`` command: the TUI, ``ask``, ``compare``, ``setup``, ``teardown``, ``backends``,
-``export``, ``models``, ``serve``.
+``export``, ``models``, ``serve``, ``doctor``.
 
 Startup speed matters (``llm --help`` takes 0.9 s, gptme took 8 s): this module imports
 only argparse at the top. Settings (pydantic), backends (httpx, boto3...) and the TUI
@@ -28,8 +28,7 @@ import os
 import sys
 from typing import Any, TextIO
 
-
-COMMANDS = ("ask", "compare", "setup", "teardown", "backends", "export", "models", "serve")
+COMMANDS = ("ask", "compare", "setup", "teardown", "backends", "export", "models", "serve", "doctor")
 OPTION_DEST_PREFIX = "opt__"
 
 BACKEND_HELP_NOTE = (
@@ -108,7 +107,14 @@ def _run(argv: list[str]) -> int:
     wants_help = _wants_help(argv)
     backend_class = None
     settings = None
-    if command in (None, "ask", "setup", "teardown"):
+    if command == "doctor":
+        names = _doctor_backends(argv)
+        if not names and not wants_help:
+            settings = _load_settings()
+            names = [settings.backend]
+        if len(names) == 1:  # its option flags (--base-url...) can be given
+            backend_class = _load_backend_class(names[0], lenient=True)
+    elif command in (None, "ask", "setup", "teardown"):
         backend_name = _peek_backend(argv, command)
         profile = _peek_profile(argv) if command in (None, "ask") else None
         if profile is not None:
@@ -139,6 +145,8 @@ def _run(argv: list[str]) -> int:
         return _teardown(args, backend_class)
     if args.command == "backends":
         return _list_backends(sys.stdout)
+    if args.command == "doctor":
+        return _doctor(args, settings)
     if args.command == "models":
         from thinkpane.tui.cli.models import run as run_models
 
@@ -171,6 +179,24 @@ def _wants_help(argv: list[str]) -> bool:
         if arg in ("-h", "--help"):
             return True
     return False
+
+
+def _doctor_backends(argv: list[str]) -> list[str]:
+    """The backends ``doctor`` is asked about: every NAME after a ``--backend``, before or
+    after the command (``thinkpane doctor --backend openai bedrock``)."""
+    names: list[str] = []
+    taking = False
+    for arg in argv:
+        if arg.startswith("--backend="):
+            names.append(arg.split("=", 1)[1])
+            taking = False
+        elif arg == "--backend":
+            taking = True
+        elif arg.startswith("-") or arg in COMMANDS:
+            taking = False
+        elif taking:
+            names.append(arg)
+    return list(dict.fromkeys(names))
 
 
 def _peek_backend(argv: list[str], command: str | None) -> str | None:
@@ -254,6 +280,11 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
         help="reopen the most recent conversation (with ask: add to it)"
     )
     parser.add_argument("--conversation", metavar="ID", type=int, help="open the conversation with this id")
+    parser.add_argument(
+        "--stall-notice-s", metavar="SECONDS", type=_positive_seconds,
+        help="say so in the status line when an answer's stream stays silent this long "
+        "(default: stall_notice_s from config, 30)",
+    )
     # Also before a command: `thinkpane --backend openai --base-url URL ask hi`.
     _add_backend_option_flags(parser, backend_class)
 
@@ -352,6 +383,22 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
 
     commands.add_parser("backends", allow_abbrev=False, help="list backends, their options and whether they are installed")
 
+    doctor = commands.add_parser(
+        "doctor", allow_abbrev=False,
+        help="check a backend: configuration, credentials, TLS, a short probe and its reasoning channel",
+        description="Check each backend (the configured one by default): its configuration, where its "
+        "credentials come from (never printed), that its server answers (TLS included), then send a "
+        "short prompt and report which channel the reasoning came by (reasoning_content, reasoning, "
+        "think_tags, bedrock_reasoning or none) with the likely fix when none. Exit code 0 when every "
+        "backend answered, 1 otherwise.",
+        epilog=BACKEND_HELP_NOTE if backend_class is None else None,
+    )
+    doctor.add_argument("--backend", dest="doctor_backends", metavar="NAME", nargs="+", action="extend",
+                        default=argparse.SUPPRESS, help="backends to check (default: from config)")
+    doctor.add_argument("--json", action="store_true", help="print the findings as one JSON document")
+    if command == "doctor":
+        _add_backend_option_flags(doctor, backend_class)
+
     export = commands.add_parser(
         "export", allow_abbrev=False, help="export a saved conversation to Markdown or JSON",
         description="Print a saved conversation as Markdown (reasoning in collapsible sections) "
@@ -373,6 +420,16 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
     add_models_parser(commands)
     serve.add_parser(commands)
     return parser
+
+
+def _positive_seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("expected a number of seconds greater than 0")
+    return value
 
 
 def _add_backend_option_flags(parser: argparse.ArgumentParser, backend_class) -> None:
@@ -452,10 +509,11 @@ def _load_settings():
 
 
 def _open_store():
+    """The conversation history; its folder is made (0700) by the store, so a folder that
+    cannot be made is a StoreError that says what to do, not an OSError."""
     from thinkpane.tui.core import paths
     from thinkpane.tui.core.store import ConversationStore
 
-    paths.ensure_private_dir(paths.data_dir())
     return ConversationStore(paths.database_path())
 
 
@@ -496,6 +554,8 @@ def _launch(args: argparse.Namespace, settings, backend_class) -> int:
     overrides = _option_overrides(args)
     first_launch = not config_exists() and not args.backend and not args.profile
     compare = None
+    if args.stall_notice_s is not None:
+        apply_session_overrides(settings, stall_notice_s=args.stall_notice_s)
     try:
         if args.profile:
             from thinkpane.tui.core.profiles import profile_values
@@ -518,21 +578,33 @@ def _launch(args: argparse.Namespace, settings, backend_class) -> int:
 
         print_error(error, sys.stderr)
         return 2
-    store = _open_store()
+    from thinkpane.tui.core.store import MEMORY, ConversationStore, StoreError
+
+    history_problem = None
+    try:
+        store = _open_store()
+    except StoreError as error:
+        # A read-only or full data folder, a damaged or locked file: chat anyway, in memory,
+        # and say so in the app (a full disk during a chat is handled the same way).
+        history_problem = error
+        store = ConversationStore(MEMORY)
     try:
         conversation_id = args.conversation
-        if conversation_id is not None and store.get_conversation(conversation_id) is None:
+        if history_problem is not None:
+            conversation_id = None  # nothing to reopen; the app says why
+        elif conversation_id is not None and store.get_conversation(conversation_id) is None:
             raise UsageError(
                 f"there is no conversation {conversation_id}; `thinkpane --continue` reopens the latest"
             )
-        if args.continue_ and conversation_id is None:
+        elif args.continue_ and conversation_id is None:
             conversation_id = store.last_conversation_id()
             if conversation_id is None:
                 sys.stderr.write("No saved conversation yet; starting a new one.\n")
         from thinkpane.tui.app import ThinkpaneApp
 
         app = ThinkpaneApp(
-            settings, store, conversation_id=conversation_id, first_launch=first_launch, compare=compare
+            settings, store, conversation_id=conversation_id, first_launch=first_launch,
+            history_problem=history_problem, compare=compare,
         )
         app.run()
         return int(app.return_code or 0)
@@ -546,8 +618,8 @@ def _ask(args: argparse.Namespace, settings, backend_class) -> int:
     from thinkpane.backends import registry
     from thinkpane.backends.errors import BackendError
     from thinkpane.backends.events import ErrorEvent, event_to_json
-    from thinkpane.tui.core.backend_conversation import title_from_prompt
     from thinkpane.tui.cli.ask import AskOptions, build_prompt, conversation_for, print_error, run_ask
+    from thinkpane.tui.core.backend_conversation import title_from_prompt
     from thinkpane.tui.core.config import backend_options
 
     settings = settings or _load_settings()
@@ -715,6 +787,14 @@ def json_line(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=True)
 
 
+def _doctor(args: argparse.Namespace, settings) -> int:
+    from thinkpane.tui.cli.doctor import run_doctor
+
+    settings = settings or _load_settings()
+    names = list(dict.fromkeys(getattr(args, "doctor_backends", None) or [args.backend or settings.backend]))
+    return run_doctor(names, settings, _option_overrides(args), json_mode=args.json, out=sys.stdout)
+
+
 def _setup(args: argparse.Namespace, backend_class) -> int:
     from thinkpane.tui.cli.setup import run_setup
 
@@ -731,12 +811,12 @@ def _teardown(args: argparse.Namespace, backend_class) -> int:
 
 
 def _list_backends(out: TextIO) -> int:
+    import shutil
+    import textwrap
+
     from thinkpane.backends import registry
     from thinkpane.backends.errors import ConfigurationError
     from thinkpane.tui.core import paths
-
-    import shutil
-    import textwrap
 
     width = max(60, min(shutil.get_terminal_size().columns, 120))
     default = None

@@ -50,7 +50,7 @@ class ProgressPrinter:
         self.failures: list[ProgressEvent] = []
         self._live_line = False  # a step's line is on screen without its newline yet
         self._last_plain_progress: dict[str, float] = {}
-        self._symbols = SYMBOLS if _can_encode(out, "✓✗–…·") else ASCII_SYMBOLS
+        self._symbols = SYMBOLS if can_encode(out, "✓✗–…·") else ASCII_SYMBOLS
 
     def show(self, event: ProgressEvent) -> None:
         if event.status == "fail":
@@ -140,7 +140,7 @@ class ProgressPrinter:
             self._live_line = False
 
 
-def _can_encode(out: TextIO, text: str) -> bool:
+def can_encode(out: TextIO, text: str) -> bool:
     encoding = getattr(out, "encoding", None) or "utf-8"
     try:
         text.encode(encoding)

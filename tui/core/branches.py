@@ -44,9 +44,10 @@ class PendingTurn:
     def prompt(self) -> Any:
         return self.path[-1]
 
-    def conversation(self, system: str | None, *, backend: str, model: str) -> Conversation:
-        """What ``backend`` running ``model`` is sent: this path, converted for it."""
-        return backend_conversation(self.path, system, backend=backend, model=model)
+    def conversation(self, system: str | None, *, backend: str, model: str, leave_out: int = 0) -> Conversation:
+        """What ``backend`` running ``model`` is sent: this path, converted for it, without
+        its ``leave_out`` oldest answered turns."""
+        return backend_conversation(self.path, system, backend=backend, model=model, leave_out=leave_out)
 
     def start_answer(self, store: Any, *, backend: str, model: str) -> Any:
         """The AnswerWriter of a new answer under the prompt (now the active leaf)."""

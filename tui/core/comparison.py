@@ -4,8 +4,7 @@ is kept once the user picks a winner.
 The compare screen's column headers and ``thinkpane compare``'s summary table and JSON show
 the same :func:`figures` of each column's :class:`~thinkpane.tui.core.turn_record.TurnRecord`:
 time to first token, thinking time, reasoning tokens and answer tokens. A count the provider
-reported is shown as is; otherwise it is estimated from the text ("~812"). Usage fields a
-newer ``Usage`` carries (``reasoning_tokens``) are read when the record has them.
+reported is shown as is; otherwise it is estimated from the text ("~812"), as the chat does.
 
 :func:`save_comparison` stores the prompt and the winning answer as the conversation's next
 turn, and keeps every other answer as its sibling (the conversation is a tree,
@@ -51,33 +50,24 @@ class Figures:
     status: str
 
 
-def reported_reasoning_tokens(record: TurnRecord) -> int | None:
-    """The reasoning tokens the provider reported, when the record carries them."""
-    value = getattr(record, "reasoning_tokens", None)
-    return value if isinstance(value, int) else None
-
-
 def answer_token_count(record: TurnRecord) -> int | None:
     """The answer's tokens when the reported usage tells them apart from the reasoning's."""
     if record.output_tokens is None:
         return None
-    reasoning = reported_reasoning_tokens(record)
-    if reasoning is not None:
-        return max(0, record.output_tokens - reasoning)
+    if record.reasoning_tokens is not None:
+        return max(0, record.output_tokens - record.reasoning_tokens)
     return record.output_tokens if not record.reasoning else None
 
 
 def figures(record: TurnRecord, now: float | None = None) -> Figures:
     """What the header of a column (and a row of the summary) shows for ``record``."""
     seconds = record.reasoning_seconds(now)
-    reasoning = reported_reasoning_tokens(record)
     answer = answer_token_count(record)
     return Figures(
         ttft=f"{record.ttft_ms:,} ms" if record.ttft_ms is not None else NONE,
         thinking=f"{seconds:.1f} s" if seconds is not None else NONE,
         reasoning_tokens=(
-            f"{reasoning:,}" if reasoning is not None
-            else f"~{record.estimated_reasoning_tokens:,}" if record.reasoning else NONE
+            record.reasoning_tokens_label() if record.reasoning or record.reasoning_tokens is not None else NONE
         ),
         answer_tokens=(
             f"{answer:,}" if answer is not None
@@ -89,7 +79,6 @@ def figures(record: TurnRecord, now: float | None = None) -> Figures:
 
 def summary(number: int, label: str, described: str, record: TurnRecord) -> dict[str, Any]:
     """One column of ``thinkpane compare --json``'s final ``summary`` event."""
-    reasoning = reported_reasoning_tokens(record)
     return {
         "column": number,
         "label": label,
@@ -98,8 +87,8 @@ def summary(number: int, label: str, described: str, record: TurnRecord) -> dict
         "ttft_ms": record.ttft_ms,
         "thinking_ms": record.reasoning_ms,
         "elapsed_ms": record.elapsed_ms,
-        "reasoning_tokens": reasoning,
-        "reasoning_tokens_estimated": record.estimated_reasoning_tokens if reasoning is None else None,
+        "reasoning_tokens": record.reasoning_tokens,
+        "reasoning_tokens_estimated": record.estimated_reasoning_tokens if record.reasoning_tokens is None else None,
         "answer_tokens": answer_token_count(record),
         "input_tokens": record.input_tokens,
         "output_tokens": record.output_tokens,

@@ -43,7 +43,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from pydantic import PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     show_reasoning: bool = True
     theme: str = "textual-dark"
     keymap: dict[str, str] = {}  # binding id -> keys, applied with App.set_keymap
+    # Seconds a stream may stay silent before the chat's status line points it out.
+    stall_notice_s: float = Field(default=30.0, gt=0)
     # Per-backend option values, e.g. backends["openai"]["base_url"]. Secrets are kept here
     # only when the user chose to (see save_settings).
     backends: dict[str, dict[str, Any]] = {}
@@ -490,10 +492,14 @@ def apply_session_overrides(
     *,
     backend: str | None = None,
     options: dict[str, Any] | None = None,
+    stall_notice_s: float | None = None,
 ) -> Settings:
-    """Use ``backend`` / option values for this run only (CLI flags): a later save skips them."""
+    """Use ``backend`` / option values / ``stall_notice_s`` for this run only (CLI flags): a
+    later save skips them."""
     if backend:
         settings.backend = backend
+    if stall_notice_s is not None:
+        settings.stall_notice_s = stall_notice_s
     if options:
         name = settings.backend
         merged = dict(settings.backends.get(name, {}))

@@ -3,8 +3,12 @@
 Markdown: ``# Title``, then per turn a ``## You`` or ``## Assistant`` heading (``(2 of 3)``
 after it when the turn has siblings: regenerated answers, edited prompts), the assistant's
 reasoning in a collapsible ``<details><summary>Reasoning</summary>`` block, and a metadata
-line (model, tokens, timing, how it ended). JSON: every message with its role, content,
-reasoning, status, usage, backend, model and timestamps, exactly as stored.
+line (model, thinking setting and effort, tokens with the reasoning and prompt-cache shares,
+timing with the thinking time, how it ended). JSON: every message with its role, content,
+reasoning, status, usage, backend, model and timestamps, exactly as stored, plus ``thinking``
+(setting, effort) and ``timing`` (first token, first reasoning, thinking and answer time in
+ms) as :class:`~thinkpane.tui.core.turn_record.TurnRecord` reads them from the message's extra
+JSON.
 
 By default only the active path is exported (the branch the app shows). With
 ``all_branches`` the whole tree is: the Markdown has one ``## Branch N of M`` section per
@@ -42,6 +46,7 @@ from thinkpane.backends.files import write_private
 from thinkpane.backends.secrets import redact
 from thinkpane.tui.core.backend_conversation import title_from_prompt
 from thinkpane.tui.core.sanitize import sanitize, sanitize_line
+from thinkpane.tui.core.turn_record import TurnRecord
 
 FORMATS = ("md", "json")
 JSON_FORMAT_ID = "thinkpane.conversation"
@@ -214,11 +219,26 @@ def _inline(text: str) -> str:
 
 
 def _metadata(message: Any) -> str:
+    record = TurnRecord.from_stored(message)
     parts = [_inline(" · ".join(p for p in (message.backend, message.model) if p)) or "unknown model"]
+    if setting := record.setting_label():
+        parts.append(_inline(setting))
     if message.input_tokens is not None or message.output_tokens is not None:
         parts.append(f"{_count(message.input_tokens)} in / {_count(message.output_tokens)} out tokens")
+    if record.reasoning_tokens is not None:
+        parts.append(f"{record.reasoning_tokens:,} reasoning tokens")
+    if record.cached_input_tokens:
+        parts.append(f"{record.cached_input_tokens:,} cached input tokens")
+    if record.cache_write_tokens:
+        parts.append(f"{record.cache_write_tokens:,} written to the cache")
     if message.ttft_ms is not None:
         parts.append(f"first token {message.ttft_ms:,} ms")
+    if record.first_reasoning_ms is not None and record.first_reasoning_ms != message.ttft_ms:
+        parts.append(f"first reasoning {record.first_reasoning_ms:,} ms")
+    if record.reasoning_ms is not None:
+        parts.append(f"thought {record.reasoning_ms / 1000:.1f} s")
+    if record.answer_ms is not None:
+        parts.append(f"answer {record.answer_ms / 1000:.1f} s")
     if message.elapsed_ms is not None:
         parts.append(f"{message.elapsed_ms / 1000:.1f} s")
     if message.status != "complete":
@@ -274,7 +294,8 @@ def conversation_json(
                 "status": m.status,
                 "backend": m.backend,
                 "model": m.model,
-                "usage": {"input_tokens": m.input_tokens, "output_tokens": m.output_tokens},
+                "usage": _usage_json(m),
+                **_turn_json(m),
                 "stop_reason": m.stop_reason,
                 "error": redact(m.error) if m.error else m.error,
                 "ttft_ms": m.ttft_ms,
@@ -286,6 +307,26 @@ def conversation_json(
             for m in messages
         ],
     }
+
+
+def _usage_json(message: Any) -> dict[str, Any]:
+    """Input and output tokens, and the details the provider reported (only those)."""
+    usage: dict[str, Any] = {"input_tokens": message.input_tokens, "output_tokens": message.output_tokens}
+    if message.role != "assistant":
+        return usage
+    record = TurnRecord.from_stored(message)
+    for name in ("reasoning_tokens", "cached_input_tokens", "cache_write_tokens"):
+        if (value := getattr(record, name)) is not None:
+            usage[name] = value
+    return usage
+
+
+def _turn_json(message: Any) -> dict[str, Any]:
+    """An answer's thinking setting and timings (``{}`` for the user's messages)."""
+    if message.role != "assistant":
+        return {}
+    record = TurnRecord.from_stored(message)
+    return {"thinking": {"setting": record.thinking, "effort": record.effort}, "timing": record.timing_json()}
 
 
 def _json_safe(value: Any) -> Any:

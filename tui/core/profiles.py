@@ -42,11 +42,11 @@ from thinkpane.tui.core.config import (
     check_value,
     setting_location,
 )
+from thinkpane.tui.core.turn_record import TurnRecord
 
 BACKEND_KEY = "backend"
 SPEC_SYNTAX = "PROFILE, BACKEND or BACKEND:key=value,key=value"
-# Options that say how the model reasons, shown beside the model (the column headers, the
-# compare summary) when the backend declares them.
+# Options that say how the model reasons, shown in a profile's summary (the palette).
 REASONING_OPTIONS = ("reasoning_effort", "thinking")
 
 
@@ -205,24 +205,15 @@ async def build_backend(
     return backend
 
 
-def reasoning_settings(backend: Any) -> str:
-    """ "effort high", "thinking off"…: how the backend is set to reason, from the options it
-    declares (a value it does not declare is never sent, so it is not shown either)."""
-    declared = {option.name for option in type(backend).options}
-    parts = []
-    for name in REASONING_OPTIONS:
-        value = backend.settings.get(name) if name in declared else None
-        if value not in (None, "", "auto"):
-            parts.append(f"{name.removeprefix('reasoning_')} {value}")
-    return ", ".join(parts)
-
-
-def describe(label: str, backend: Any) -> str:
-    """ "deep · deepseek-reasoner · effort high": the column's name, model and reasoning."""
+def describe(label: str, backend: Backend | None) -> str:
+    """ "deep · deepseek-reasoner · thinking on · effort high": a column's name, then the
+    model and the thinking setting it runs with (as the chat labels an answer)."""
+    if backend is None:
+        return label
+    record = TurnRecord.for_backend(backend, 0.0)
     parts = [label]
-    if backend is not None:
-        if backend.model and backend.model not in label:
-            parts.append(backend.model)
-        if reasoning := reasoning_settings(backend):
-            parts.append(reasoning)
+    if record.model and record.model not in label:
+        parts.append(record.model)
+    if setting := record.setting_label():
+        parts.append(setting)
     return " · ".join(parts)

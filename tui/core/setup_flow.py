@@ -302,7 +302,7 @@ async def report(
     except BackendError as error:
         failed = True
         post(masked(ProgressEvent(step, "fail", error.title, hint=error.hint, data={"detail": error.detail})))
-    except Exception as exc:  # noqa: BLE001 - a provisioner bug must not crash the screen
+    except Exception as exc:
         failed = True
         post(masked(ProgressEvent(step, "fail", f"{step} failed unexpectedly", hint=BUG_HINT,
                                   data={"detail": f"{type(exc).__name__}: {exc}"})))

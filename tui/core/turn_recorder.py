@@ -32,6 +32,7 @@ from thinkpane.backends.events import (
     ContentDelta,
     Conversation,
     ErrorEvent,
+    Heartbeat,
     MessageExtra,
     Notice,
     ReasoningDelta,
@@ -40,7 +41,7 @@ from thinkpane.backends.events import (
     Usage,
 )
 from thinkpane.tui.core.sanitize import EventSanitizer
-from thinkpane.tui.core.turn_record import REASONING_MS_KEY, TurnRecord
+from thinkpane.tui.core.turn_record import TurnRecord
 
 if TYPE_CHECKING:
     from thinkpane.tui.core.store import AnswerWriter
@@ -74,6 +75,8 @@ class TurnRecorder:
         self.stop: Stop | None = None
         self.error: BackendError | None = None
         self.finished = False
+        if writer is not None and (setting := self.record.setting_extra()):
+            writer.merge_extra(setting)  # what the turn runs with, kept even if it fails
 
     # ------------------------------------------------------------------ while it streams
 
@@ -84,6 +87,11 @@ class TurnRecorder:
         """
         if self.finished:
             return ""
+        now = self.clock()
+        if isinstance(event, Heartbeat):
+            self.record.heartbeat_at = now  # the server is alive; no text yet
+            return ""
+        self.record.last_event_at, self.record.heartbeat_at = now, None
         if isinstance(event, ReasoningDelta):
             return self._add_text(event.text, reasoning=True)
         if isinstance(event, ContentDelta):
@@ -91,10 +99,7 @@ class TurnRecorder:
         record = self.record
         if isinstance(event, Usage):
             # A backend may report input and output tokens in separate events.
-            if event.input_tokens is not None:
-                record.input_tokens = event.input_tokens
-            if event.output_tokens is not None:
-                record.output_tokens = event.output_tokens
+            record.apply_usage(event)
             if self.writer is not None:
                 self.writer.set_usage(record.input_tokens, record.output_tokens)
         elif isinstance(event, MessageExtra):
@@ -105,6 +110,7 @@ class TurnRecorder:
             self.notices.append(event)
         elif isinstance(event, Stop):
             self.stop = event
+            record.end(self.clock())  # the last event: the timings are final (ask --json prints them)
         elif isinstance(event, ErrorEvent):
             self.error = event.error
         return ""
@@ -114,16 +120,13 @@ class TurnRecorder:
             return ""
         record = self.record
         now = self.clock()
-        if record.first_token_at is None:
-            record.first_token_at = now
-            record.ttft_ms = _ms(now - (record.started_at or now))
         if reasoning:
+            record.note_reasoning(now)
             record.reasoning += text
             if self.writer is not None:
                 self.writer.append_reasoning(text)
         else:
-            if record.first_content_at is None:
-                record.first_content_at = now
+            record.note_content(now)
             record.content += text
             if self.writer is not None:
                 self.writer.append_content(text)
@@ -166,13 +169,8 @@ class TurnRecorder:
             error = self.error
         if status is None:
             status = "error" if error is not None else "complete"
-        now = self.clock()
         record.status = status
-        record.ended_at = now
-        record.elapsed_ms = _ms(now - (record.started_at or now))
-        seconds = record.reasoning_seconds(now)
-        if record.reasoning and seconds is not None:
-            record.reasoning_ms = _ms(seconds)
+        record.end(self.clock())  # first token, thinking and answer time: TurnRecord measures them
         if status == "cancelled":
             record.stop_reason = "cancelled"
         elif self.stop is not None:
@@ -188,20 +186,19 @@ class TurnRecorder:
         """Write this finished turn, whole, to ``writer``: a turn recorded without a writer
         and kept later (a compared answer, once the user has picked one). Raises StoreError."""
         record = self.record
+        if setting := record.setting_extra():
+            writer.merge_extra(setting)
         if record.reasoning:
             writer.append_reasoning(record.reasoning)
         if record.content:
             writer.append_content(record.content)
-        writer.set_usage(record.input_tokens, record.output_tokens)
         if record.extra:
             writer.merge_extra(dict(record.extra))
         self._write_outcome(writer)
 
     def _write_outcome(self, writer: AnswerWriter) -> None:
         record, error = self.record, self.error
-        if record.reasoning_ms is not None:
-            writer.merge_extra({REASONING_MS_KEY: record.reasoning_ms})
-        writer.set_timing(record.ttft_ms, record.elapsed_ms)
+        record.save_to(writer)
         writer.finish(
             record.status,
             stop_reason=record.stop_reason,
@@ -210,14 +207,15 @@ class TurnRecorder:
 
 
 async def record_turn(
+    recorder: TurnRecorder,
     backend: Backend,
     conversation: Conversation,
     on_event: Callable[[StreamEvent, StreamEvent], object],
     *,
-    writer: AnswerWriter | None = None,
     on_cancel: Callable[[], object] | None = None,
 ) -> TurnRecorder:
-    """Stream one turn of ``backend`` into a new recorder; the headless front ends' loop.
+    """Stream one turn of ``backend`` into ``recorder`` (a new one, e.g. of
+    ``TurnRecord.for_backend``); the headless front ends' loop.
 
     Every event is sanitised where it arrives (EventSanitizer), recorded, then handed to
     ``on_event(raw, sanitised)``; a stream that ends without ``Stop`` hands on the error
@@ -227,7 +225,6 @@ async def record_turn(
     finished as cancelled, and the exception propagates.
     """
     clean = EventSanitizer()
-    recorder = TurnRecorder(writer=writer, label=backend.label)
     try:
         async for raw in guarded(backend, conversation):
             event = clean(raw)
@@ -245,7 +242,3 @@ async def record_turn(
         recorder.finish("cancelled")
         raise
     return recorder
-
-
-def _ms(seconds: float) -> int:
-    return round(seconds * 1000)

@@ -21,11 +21,10 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
 from thinkpane.backends.errors import ThinkpaneError
-from thinkpane.tui.core.store import ConversationSummary
 from thinkpane.tui.core.sanitize import sanitize_line
+from thinkpane.tui.core.store import ConversationSummary
 from thinkpane.tui.screens.confirm import ConfirmScreen
 from thinkpane.tui.widgets.bound_keys import key_hints
-
 
 if TYPE_CHECKING:
     from thinkpane.tui.app.app import ThinkpaneApp

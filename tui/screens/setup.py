@@ -36,8 +36,8 @@ from textual.widgets.option_list import Option as ListOption
 
 from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.backends.events import ProgressEvent
-from thinkpane.tui.core.config import Settings, backend_options, config_exists, save_settings
 from thinkpane.tui.core import setup_flow as setup_steps
+from thinkpane.tui.core.config import Settings, backend_options, config_exists, save_settings
 from thinkpane.tui.core.setup_flow import BackendChoice
 from thinkpane.tui.screens.confirm import ConfirmScreen
 from thinkpane.tui.widgets.option_form import OptionForm

@@ -45,8 +45,8 @@ from textual.strip import Strip
 from textual.visual import Visual, visualize
 from textual.widget import Widget
 
-from thinkpane.tui.render.paint_soon import paint_soon
 from thinkpane.tui.render.laid_out_once import LaidOutOnce
+from thinkpane.tui.render.paint_soon import paint_soon
 from thinkpane.tui.render.rich_markdown import rich_markdown
 
 # A render due this fraction of an interval after a grid point joins that grid point (see

@@ -154,7 +154,7 @@ class UserTurn(InTree, Vertical):
 
 
 class ReasoningLink(SizedByLayout, Static, can_focus=True):
-    """"▸ Reasoning (~1,130 tokens, 9.1 s)": click or Enter shows that turn's reasoning."""
+    """"▸ Thought for 9.1 s · 1,130 tokens": click or Enter shows that turn's reasoning."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter,space", "select", "Show reasoning", id="turn.show_reasoning",
@@ -173,10 +173,8 @@ class ReasoningLink(SizedByLayout, Static, can_focus=True):
         if record.redacted:
             label = "▸ Reasoning (redacted by the provider)"
         else:
-            seconds = record.reasoning_seconds()
-            timing = f", {seconds:.1f} s" if seconds is not None else ""
-            # Tokens, "~" as estimated: the same count and unit as the Reasoning pane's header.
-            label = f"▸ Reasoning (~{record.estimated_reasoning_tokens:,} tokens{timing})"
+            # Reported tokens, or "~" estimated: the same count as the Reasoning pane's header.
+            label = "▸ " + record.thought_label()
         self.update(Text(label))
         self.display = bool(record.reasoning) or record.redacted
 
@@ -204,6 +202,7 @@ class AnswerTurn(InTree, LaidOutOnce, Vertical):
         self.link = ReasoningLink(self)
         self.note = Static("", classes="turn-note")
         self._live: LiveMarkdown | None = None  # while streaming
+        self._suggestion = ""  # what the user can do next, under the note (never stored)
         # Finished: a Static (a turn loaded as finished) or the LiveMarkdown it streamed into.
         self._body: Static | LiveMarkdown | None = None
 
@@ -243,7 +242,14 @@ class AnswerTurn(InTree, LaidOutOnce, Vertical):
         self.link.show_record(self.record)
         self.refresh_note()
 
+    def suggest(self, text: str) -> None:
+        """Show ``text`` (what the user can do next) under the note; "" removes it."""
+        self._suggestion = text
+        self.refresh_note()
+
     def refresh_note(self) -> None:
+        """The lines under the answer: how it ended when that needs saying, then what it ran
+        with (model, thinking, effort)."""
         record = self.record
         note = Text()
         if record.status == "cancelled":
@@ -263,6 +269,10 @@ class AnswerTurn(InTree, LaidOutOnce, Vertical):
                 note.append(explanation, style="italic")
         if record.status == "complete" and not record.content and not record.reasoning:
             note.append("(empty answer)", style="dim italic")
+        if ran_with := record.ran_with_label():
+            note.append(("\n" if note else "") + sanitize(ran_with), style="dim")
+        if self._suggestion:
+            note.append(("\n" if note else "") + self._suggestion, style="italic")
         self.note.update(note)
         self.note.display = bool(note)
         self.set_class(record.status == "error", "-error")

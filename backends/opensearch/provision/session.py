@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from thinkpane.backends.deepseek_models import DEFAULT_MODEL
 from thinkpane.backends.errors import BackendError, ConfigurationError, InternalError
 from thinkpane.backends.events import ProgressEvent, ProgressStatus
 from thinkpane.backends.opensearch.client import (
@@ -117,7 +118,7 @@ class Session:
         self.state_file = StateFile(state_path)
         self.poll_interval_s = float(poll_interval_s or settings.get("poll_interval_s") or 1.0)
         self.deploy_timeout_s = float(deploy_timeout_s or settings.get("deploy_timeout_s") or 240.0)
-        self.deepseek_model = str(settings.get("deepseek_model") or "deepseek-reasoner")
+        self.deepseek_model = str(settings.get("deepseek_model") or DEFAULT_MODEL)
         self.group_name = str(settings.get("model_group_name") or DEFAULT_GROUP)
         key = settings.get("deepseek_api_key")
         self.api_key = key.get() if isinstance(key, Secret) else str(key or "")

@@ -39,7 +39,6 @@ import os
 import sqlite3
 import threading
 import time
-import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -140,7 +139,8 @@ class ConversationStore:
         # Identifies the file for _LIVE_ANSWERS, whatever relative path or symlink led to it.
         self._key = self.path if self.path == MEMORY else os.path.realpath(self.path)
         self._lock = threading.RLock()
-        self._writers: weakref.WeakSet[AnswerWriter] = weakref.WeakSet()
+        # Answers not finished yet, or finished while their last write failed (kept until saved).
+        self._writers: set[AnswerWriter] = set()
         self._conn: sqlite3.Connection | None = None
         self._last_time = 0.0
         try:
@@ -402,7 +402,8 @@ class ConversationStore:
             status="streaming", parent_id=parent_id, action="Could not start saving the answer",
         )
         writer = AnswerWriter(self, message_id, conversation_id)
-        self._writers.add(writer)
+        with self._lock:
+            self._writers.add(writer)
         with _LIVE_ANSWERS_LOCK:
             _LIVE_ANSWERS.add((self._key, message_id))
         return writer
@@ -521,10 +522,32 @@ class ConversationStore:
         rows = conn.execute(_PATH_TO_LEAF.format(leaf="SELECT ?"), (leaf,)).fetchall()
         return [_message_from_row(row) for row in rows]
 
+    # ----------------------------------------------------------------- unsaved answers
+
+    def save_pending(self) -> StoreError | None:
+        """Write again what answer writers still hold after a failed write (their text, the
+        final state of a finished answer): the disk has room again, the lock went away.
+        Returns the error that still stands, None when everything is saved."""
+        with self._lock:
+            writers = [writer for writer in self._writers if writer.unsaved]
+        failed = None
+        for writer in writers:
+            try:
+                writer.flush()
+            except StoreError as error:
+                failed = error
+        return failed
+
+    def unsaved_chars(self) -> int:
+        """Characters of answers that a failed write left out of the database so far."""
+        with self._lock:
+            return sum(writer.buffered_chars for writer in self._writers if writer.unsaved)
+
     # ----------------------------------------------------------------- lifecycle
 
     def close(self) -> None:
-        """Save what open answer writers still buffer (best effort), then close. Idempotent."""
+        """Save what open answer writers still buffer, and the final state of an answer whose
+        finish() failed (best effort), then close. Idempotent."""
         with self._lock:
             if self._conn is None:
                 return

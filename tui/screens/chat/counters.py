@@ -40,7 +40,9 @@ class TurnCounters:
     def start(self, record: TurnRecord, backend: Backend, tokens_in: str) -> None:
         self.record = record
         self.screen.status.set(backend=backend.label, model=backend.model, state="waiting", text="",
-                               elapsed_s=0.0, ttft_ms=None, tokens_in=tokens_in, tokens_out="~0")
+                               elapsed_s=0.0, ttft_ms=None, tokens_in=tokens_in, tokens_out="~0",
+                               tokens_cached=None, tokens_reasoning=None,
+                               reasoning=backend.reasoning_label())
         self._shown_at = float("-inf")  # the first text shows the counters at once
 
     def show_ttft(self) -> None:
@@ -116,7 +118,14 @@ class TurnCounters:
             ttft_ms=record.ttft_ms,
             tokens_in=f"{record.input_tokens:,}" if record.input_tokens is not None else tokens_in_estimate,
             tokens_out=record.output_tokens_label(),
+            tokens_cached=record.cached_input_tokens,
+            tokens_reasoning=record.reasoning_tokens,
         )
+
+    def clear(self) -> None:
+        """Another chat is shown (Ctrl+N, a saved one): the last turn's figures go too."""
+        self.stop()
+        self.screen.status.set(elapsed_s=None, ttft_ms=None, tokens_in=None, tokens_out=None)
 
     def stop(self) -> None:
         """No turn to count any more (it ended, or the screen goes away)."""

@@ -21,6 +21,11 @@ Key bindings run on the app's message loop, the stream's messages on the screen'
 switch can come in while :meth:`LiveTurn.show` awaits a write: ``panes_lock`` makes showing
 text, ending, and swapping the widgets (the screen holds it around a switch) happen one
 at a time, so no text is written twice or to a stream that has stopped.
+
+A stream that stays silent for ``stall_notice_s`` seconds (30 by default, ``--stall-notice-s``)
+is pointed out on the status line by the tick, with how long it has been silent and that Esc
+cancels; SSE keep-alives (``Heartbeat``, kept on the record by the recorder) make it say the
+server is alive and the model still thinking instead.
 """
 
 from __future__ import annotations
@@ -49,6 +54,9 @@ if TYPE_CHECKING:
 FLUSH_INTERVAL_S = 0.25
 # A following pane scrolls by 1/GROW_FRACTION of its height at a time while text streams.
 GROW_FRACTION = 4
+# Seconds without stream events before the status line points the silence out (Settings
+# stall_notice_s overrides it).
+STALL_NOTICE_S = 30.0
 
 
 
@@ -60,12 +68,14 @@ def not_stopped_text(backend: Backend) -> str:
 class LiveTurn:
     """Everything that exists only while one answer streams."""
 
-    def __init__(self, screen: TurnView, turn: int, backend: Backend, recorder: TurnRecorder,
-                 answer: AnswerTurn, reasoning_markdown: LiveMarkdown, input_estimate: str,
-                 message_id: int | None) -> None:
+    def __init__(self, screen: TurnView, turn: int, backend: Backend, conversation: Conversation,
+                 recorder: TurnRecorder, answer: AnswerTurn, reasoning_markdown: LiveMarkdown,
+                 input_estimate: str, message_id: int | None, typed: str | None) -> None:
         self.screen = screen
         self.turn = turn
         self.backend = backend
+        self.conversation = conversation  # what was sent
+        self.typed = typed  # the prompt as the user sent it (None: an answer asked again)
         self.recorder = recorder
         self.message_id = message_id  # the answer's row in the store (None: not stored yet)
         self.answer = answer
@@ -78,6 +88,7 @@ class LiveTurn:
         self.reasoning_shown = 0
         self.worker: Worker | None = None
         self.ending = False  # end() is running: ignore further stream messages
+        self.stalled = False  # the status line says the stream is silent
         self.detached = False  # another branch is shown: the answer streams out of sight
         self.panes_lock = asyncio.Lock()  # see the module docstring
         self._tick_timer: Timer | None = None
@@ -90,19 +101,21 @@ class LiveTurn:
 
     @classmethod
     async def start(cls, screen: TurnView, turn: int, backend: Backend, conversation: Conversation,
-                    writer, answer: AnswerTurn) -> LiveTurn:
+                    writer, answer: AnswerTurn, typed: str | None = None) -> LiveTurn:
         """Stream into ``answer`` (mounted, its record "streaming") in ``screen`` (the chat
-        screen, a compare column); ``writer``: the store's AnswerWriter for it, or None to
-        keep the answer in memory only (a compare column's, until the user keeps one)."""
+        screen, a compare column); ``writer``: the store's AnswerWriter for it, or None to keep
+        the answer in memory only (a compare column's, until the user keeps one); ``typed``:
+        the prompt as the user sent it."""
         record = answer.record
         record.started_at = screen.clock()
         screen.transcript.follow()
         reasoning_markdown = await screen.reasoning_pane.start_live(record, streamed=backend.STREAMS_REASONING)
         chars = sum(len(m.content) for m in conversation.messages) + len(conversation.system or "")
         live = cls(
-            screen, turn, backend, TurnRecorder(record, writer=writer, clock=screen.clock, label=backend.label), answer,
+            screen, turn, backend, conversation,
+            TurnRecorder(record, writer=writer, clock=screen.clock, label=backend.label), answer,
             reasoning_markdown, f"~{round(chars / CHARS_PER_TOKEN):,}",
-            writer.message_id if writer is not None else None,
+            writer.message_id if writer is not None else None, typed,
         )
         screen.counters.start(record, backend, live.input_estimate)
         live._tick_timer = screen.set_interval(FLUSH_INTERVAL_S, live.tick)
@@ -180,10 +193,29 @@ class LiveTurn:
             return
         self.save_so_far()
         screen = self.screen
+        self.check_stall(screen.clock())
         screen.counters.tick()
         if screen.reasoning_pane.shown is self.record:
             screen.reasoning_pane.keep_following()
         screen.transcript.keep_following()
+
+    def check_stall(self, now: float) -> None:
+        """Point out a stream silent for ``stall_notice_s`` seconds (see the module docstring),
+        and stop saying so once events come again."""
+        record = self.record
+        limit = float(getattr(self.screen.app.settings, "stall_notice_s", None) or STALL_NOTICE_S)
+        silent = now - (record.last_event_at or record.started_at or now)
+        status = self.screen.status
+        if silent < limit:
+            if self.stalled:
+                self.stalled = False
+                status.set(text="")
+            return
+        self.stalled = True
+        if record.heartbeat_at is not None:
+            status.set(text=f"server alive, model still thinking: no text for {silent:.0f} s · Esc cancels")
+        else:
+            status.set(text=f"no data from the server for {silent:.0f} s · Esc cancels")
 
     def save_so_far(self) -> None:
         """Write what has arrived to the store; a failure is told on the status line."""
@@ -191,6 +223,7 @@ class LiveTurn:
             self.recorder.flush()
         except ThinkpaneError as error:
             self.screen.status.set(text="not saved: " + error.title)
+            self.screen.retry_saves()
 
     async def stop_reasoning_stream(self) -> None:
         """The Reasoning pane is about to show another answer: stop feeding its live Markdown."""

@@ -1,18 +1,26 @@
 """The chat screen: Reasoning pane | Answer pane (transcript), prompt, status line.
 
 Sending: the user message is stored before the stream starts; the prompt is cleared only
-once the stream has started, so a send that fails (no backend, store error) loses nothing.
+once the stream has started, so a send that fails (no backend, store error) loses nothing,
+and a turn that ends before any answer text arrived (an HTTP 500, Esc) puts the prompt back
+in the box (it is not sent twice: see backend_conversation). A chat that outgrew the model's
+context window is offered to leave its oldest turns out of what is sent.
 Sending while an answer streams is refused with a status message (Esc cancels first): a
 queue would send a prompt written before the user saw the answer it replies to.
 
 An answer while it streams is a LiveTurn (live_turn.py: its widgets, its TurnRecorder), its
 figures on the status line and the Reasoning header are TurnCounters (counters.py), and the
-stream runs in a worker (stream_worker.py) whose messages reach the live turn through
-LiveTurnHost (turn_host.py, shared with the compare screen's columns). This screen owns the
-layout, the backend state, opening and starting conversations, and what waits for a stream
-to end.
+stream runs in a worker (stream_worker.py). This screen owns the layout, the backend state,
+opening and starting conversations, and routes the worker's messages to the live turn.
+
 The conversation is a tree and the screen shows its active path; regenerating, editing
-and switching versions are in branching.py.
+and switching versions are in branching.py. An answer the store could not write (a full
+disk) is written again every tick until it is.
+
+Thinking and effort for the next turn are switched here (``chat.toggle_thinking``,
+``chat.cycle_effort``, also in the command palette) on the backend itself, for this session;
+the status line shows the setting, and each turn records what it ran with
+(``TurnRecord.for_backend``).
 """
 
 from __future__ import annotations
@@ -26,18 +34,20 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Static
 
 from thinkpane.backends.base import Backend
-from thinkpane.backends.errors import ThinkpaneError
-from thinkpane.tui.core.backend_conversation import title_from_prompt
+from thinkpane.backends.errors import BackendError, ContextWindowError, ThinkpaneError
+from thinkpane.backends.thinking import EFFORT_CYCLE, Reasoning
+from thinkpane.tui.core.backend_conversation import title_from_prompt, turns_to_leave_out
 from thinkpane.tui.core.branches import PendingTurn
 from thinkpane.tui.core.sanitize import sanitize, sanitize_line
 from thinkpane.tui.core.turn_record import TurnRecord
 from thinkpane.tui.render.crop_compositor import install_crop_compositor
 from thinkpane.tui.screens.chat.branching import BranchActions
 from thinkpane.tui.screens.chat.keys import PaneKeys
-from thinkpane.tui.screens.chat.live_turn import LiveTurn
+from thinkpane.tui.screens.chat.live_turn import FLUSH_INTERVAL_S, LiveTurn
 from thinkpane.tui.screens.chat.turn_host import LiveTurnHost
 from thinkpane.tui.widgets.prompt_input import PromptInput
 from thinkpane.tui.widgets.reasoning_pane import ReasoningPane
@@ -49,14 +59,16 @@ NARROW_CLASS = "-narrow"
 HIDE_REASONING_CLASS = "-hide-reasoning"
 ERROR_CLASS = "-error"
 NARROW_BELOW_COLUMNS = 100
+# Ctrl+N (or opening another chat) while an answer streams stops it first; this says so.
+STOPPED_TEXT = "the previous chat's answer was stopped; its text is kept"
+SAVED_TEXT = "saved: the answer is in the history now"
 
 
 if TYPE_CHECKING:
     from thinkpane.tui.app.app import ThinkpaneApp
 
 
-# PaneKeys: scrolling from the prompt, Tab order, typing; BranchActions: the conversation tree;
-# LiveTurnHost: the answer streaming now (shared with the compare screen's columns).
+# PaneKeys: scrolling from the prompt, Tab order, typing; BranchActions: the conversation tree.
 class ChatScreen(BranchActions, LiveTurnHost, PaneKeys, Screen[None]):
     if TYPE_CHECKING:
         app: ThinkpaneApp  # the app this screen belongs to, for the type checker
@@ -71,6 +83,12 @@ class ChatScreen(BranchActions, LiveTurnHost, PaneKeys, Screen[None]):
                 show=False, tooltip="Show the reasoning of the previous answer"),
         Binding("ctrl+down", "step_reasoning(1)", "Later reasoning", id="chat.next_reasoning",
                 show=False, tooltip="Show the reasoning of the next answer"),
+        # Not in the footer, which is full at 120 columns: F1, the palette and the status line
+        # (which shows the setting) make them findable.
+        Binding("f4", "toggle_thinking", "Thinking on/off", id="chat.toggle_thinking", show=False,
+                tooltip="Turn the model's thinking on or off for the next answers"),
+        Binding("f5", "cycle_effort", "Reasoning effort", id="chat.cycle_effort", show=False,
+                tooltip="Step the reasoning effort for the next answers: default, low, medium, high, max"),
     ]
 
     def __init__(self, *, conversation_id: int | None = None) -> None:
@@ -84,6 +102,12 @@ class ChatScreen(BranchActions, LiveTurnHost, PaneKeys, Screen[None]):
         # Async callables to run once the current stream has ended (new chat, switch backend…).
         self._after_stream: list[Callable[[], Awaitable[object]]] = []
         self.shown_answer: AnswerTurn | None = None
+        # The oldest answered turns of this chat left out of what is sent (the context window
+        # is full), and how many the last "too long" error offered to leave out on Enter.
+        self.leave_out = 0
+        self.leave_out_offer = 0
+        self._offered_on: AnswerTurn | None = None
+        self._save_retry: Timer | None = None  # runs while an answer waits to be saved
 
     # ------------------------------------------------------------------ layout
 
@@ -101,6 +125,7 @@ class ChatScreen(BranchActions, LiveTurnHost, PaneKeys, Screen[None]):
     @property
     def prompt(self) -> PromptInput:
         return self.query_one(PromptInput)
+
 
     async def on_mount(self) -> None:
         self.set_class(not self.app.show_reasoning, HIDE_REASONING_CLASS)
@@ -134,6 +159,7 @@ class ChatScreen(BranchActions, LiveTurnHost, PaneKeys, Screen[None]):
         panel = self.query_one("#message-panel", Static)
         if backend is not None:
             panel.display = False
+            self.status.set(reasoning=backend.reasoning_label())
             if self.live is None:
                 self.status.set(backend=backend.label, model=backend.model, state="idle", text="")
             self.run_when_ready(True)
@@ -142,10 +168,10 @@ class ChatScreen(BranchActions, LiveTurnHost, PaneKeys, Screen[None]):
             self.run_when_ready(False)
             self.show_problem(app.backend_error)
             self.status.set(backend=app.settings.backend, model="", state="error",
-                            text=app.backend_error.title)
+                            text=app.backend_error.title, reasoning="")
         else:
             self.status.set(backend=app.settings.backend, model="", state="loading",
-                            text=app.backend_loading_text or "preparing backend…")
+                            text=app.backend_loading_text or "preparing backend…", reasoning="")
 
     def show_problem(self, error: ThinkpaneError) -> None:
         """A message panel above the transcript: the title, the detail and what to do."""
@@ -163,11 +189,12 @@ class ChatScreen(BranchActions, LiveTurnHost, PaneKeys, Screen[None]):
 
     # ------------------------------------------------------------------ conversations
 
-    async def open_conversation(self, conversation_id: int, through: int | None = None) -> None:
+    async def open_conversation(self, conversation_id: int, through: int | None = None, *,
+                                stopped: bool = False) -> None:
         """Show a conversation's active path; with ``through`` (a search result), the branch
-        that holds that message, made the active one and scrolled to."""
-        if self.live is not None:
-            self.after_stream(lambda: self.open_conversation(conversation_id, through))
+        that holds that message, made the active one and scrolled to. ``stopped``: an answer
+        was stopped to open it (the status line says so)."""
+        if self.after_stream(lambda: self.open_conversation(conversation_id, through, stopped=True)):
             return
         store = self.app.store
         try:
@@ -182,6 +209,8 @@ class ChatScreen(BranchActions, LiveTurnHost, PaneKeys, Screen[None]):
             self.status.set(state="error", text=f"Conversation {conversation_id} no longer exists")
             return
         self.stop_editing()
+        if stopped or conversation_id != self.conversation_id:
+            self._forget_chat(stopped)
         self.conversation_id = conversation_id
         for message in stored:
             if message.role == "user":
@@ -200,9 +229,8 @@ class ChatScreen(BranchActions, LiveTurnHost, PaneKeys, Screen[None]):
     def action_new_chat(self) -> None:
         self.run_worker(self.new_chat(), group="ui", exclusive=False)
 
-    async def new_chat(self) -> None:
-        if self.live is not None:
-            self.after_stream(self.new_chat)
+    async def new_chat(self, *, stopped: bool = False) -> None:
+        if self.after_stream(lambda: self.new_chat(stopped=True)):
             return
         self.stop_editing()
         self.conversation_id = None
@@ -211,7 +239,17 @@ class ChatScreen(BranchActions, LiveTurnHost, PaneKeys, Screen[None]):
         await self.reasoning_pane.clear()
         self._set_answer_header()
         self.refresh_backend_state()
+        self._forget_chat(stopped)
         self.prompt.focus()
+
+    def _forget_chat(self, stopped: bool) -> None:
+        """Another chat is shown: nothing of the previous one stays on the status line (its
+        figures, its state), and ``stopped``: say that its streaming answer was stopped."""
+        self.leave_out = self.leave_out_offer = 0
+        self._offered_on = None
+        self.counters.clear()
+        if self.app.backend is not None:
+            self.status.set(state="idle", text=STOPPED_TEXT if stopped else "")
 
     # ------------------------------------------------------------------ sending
 
@@ -240,7 +278,7 @@ class ChatScreen(BranchActions, LiveTurnHost, PaneKeys, Screen[None]):
         except ThinkpaneError as error:
             self.status.set(state="error", text=error.title)
             return False
-        if not await self.start_answer(pending, backend):
+        if not await self.start_answer(pending, backend, typed=text.rstrip()):
             return False
         self.stop_editing(keep_text=True)
         self.prompt.remember(text.rstrip())
@@ -264,9 +302,10 @@ class ChatScreen(BranchActions, LiveTurnHost, PaneKeys, Screen[None]):
                 self.status.set(state="loading", text="the backend is still loading; try again in a moment")
         return backend
 
-    async def start_answer(self, pending: PendingTurn, backend: Backend) -> bool:
+    async def start_answer(self, pending: PendingTurn, backend: Backend, *, typed: str | None = None) -> bool:
         """Stream an answer to the stored prompt ``pending`` (sent, edited or asked again):
-        show the branch it starts, and feed the new answer. False when the store fails."""
+        show the branch it starts, and feed the new answer. False when the store fails.
+        ``typed``: the prompt as the user sent it (it goes back in the box if no answer comes)."""
         store = self.app.store
         try:
             writer = pending.start_answer(store, backend=backend.name, model=backend.model)
@@ -274,19 +313,78 @@ class ChatScreen(BranchActions, LiveTurnHost, PaneKeys, Screen[None]):
         except ThinkpaneError as error:
             self.status.set(state="error", text=error.title)
             return False
+        leave_out = self.leave_out_offer or self.leave_out
         conversation = pending.conversation(self.app.settings.system_prompt, backend=backend.name,
-                                            model=backend.model)
-        await self.show_path(path, live=(writer.message_id, TurnRecord(status="streaming")))
+                                            model=backend.model, leave_out=leave_out)
+        self.leave_out, self.leave_out_offer = leave_out, 0
+        if self._offered_on is not None:
+            self._offered_on.suggest("")
+            self._offered_on = None
+        # The record carries the model and thinking setting this answer runs with.
+        await self.show_path(path, live=(writer.message_id, TurnRecord.for_backend(backend, self.clock())))
         answer = self.transcript.turn_for(writer.message_id)
         assert isinstance(answer, AnswerTurn)
-        await self.start_turn(backend, conversation, writer, answer)
+        await self.start_turn(backend, conversation, writer, answer, typed)
         self.shown_answer = answer
+        self._say_left_out()
         return True
 
-    async def turn_ended(self, live: LiveTurn) -> None:
+    def _say_left_out(self) -> None:
+        if self.leave_out:
+            self.status.set(text=f"oldest turns not sent: {self.leave_out} (the context window is full)")
+
+    async def turn_ended(self, live: LiveTurn, status: str, error: BackendError | None) -> None:
+        if self.save_pending() is not None:
+            self.retry_saves()
         follow_ups, self._after_stream = self._after_stream, []
+        if status == "complete":
+            self._say_left_out()
+        elif not follow_ups and not live.record.content:
+            self._not_answered(live, error)
         for follow_up in follow_ups:
             await follow_up()
+
+    def _not_answered(self, live: LiveTurn, error: BackendError | None) -> None:
+        """The turn failed or was cancelled before any answer text: the prompt the user sent
+        goes back in the box (unless they are typing another), and a chat too long for the
+        context window is offered to leave its oldest turns out of what is sent."""
+        if live.typed is not None and not self.prompt.text.strip():
+            self.prompt.load_text(live.typed)
+            self.prompt.move_cursor(self.prompt.document.end)
+        if not isinstance(error, ContextWindowError):
+            return
+        more = turns_to_leave_out(live.conversation, used_tokens=error.used_tokens, limit_tokens=error.limit_tokens)
+        if more:
+            earlier = self.leave_out + sum(m.role == "user" for m in live.conversation.messages) - 1
+            self.leave_out_offer = self.leave_out + more
+            again = "Press Enter to send it again" if live.typed is not None else "Regenerate to ask it again"
+            live.answer.suggest(
+                f"{again} without the oldest turns of this chat ({self.leave_out_offer} of {earlier}; "
+                "they stay in the history and on screen)."
+            )
+            self._offered_on = live.answer
+
+    # ------------------------------------------------------------------ saving late
+
+    def retry_saves(self) -> None:
+        """An answer could not be saved (a full disk…): write it again every tick until it is."""
+        if self._save_retry is None:
+            self._save_retry = self.set_interval(FLUSH_INTERVAL_S, self.save_pending)
+
+    def save_pending(self) -> ThinkpaneError | None:
+        """Write what failed saves left over; the error that still stands, None once all is
+        saved (then the retries stop and the status line says so)."""
+        error = self.app.store.save_pending()
+        if error is None and self._save_retry is not None:
+            self._save_retry.stop()
+            self._save_retry = None
+            self.status.set(text=SAVED_TEXT)
+        return error
+
+    def unsaved_before_quit(self) -> ThinkpaneError | None:
+        """Save all that can be saved now; the error that keeps an answer unsaved, if any."""
+        self.flush_live_answer()
+        return self.save_pending()
 
     def on_unmount(self) -> None:
         """The app is closing mid-stream: keep what arrived, marked cancelled."""
@@ -318,6 +416,46 @@ class ChatScreen(BranchActions, LiveTurnHost, PaneKeys, Screen[None]):
     def action_toggle_reasoning(self) -> None:
         self.app.show_reasoning = not self.app.show_reasoning
         self.set_class(not self.app.show_reasoning, HIDE_REASONING_CLASS)
+
+    def action_toggle_thinking(self) -> None:
+        """Thinking on <-> off for the next answers (auto, the server's default, goes to off)."""
+        backend = self._reasoning_backend("thinking switch")
+        if backend is None:
+            return
+        current = backend.reasoning
+        effort = None if current.effort == "none" else current.effort
+        backend.set_reasoning(Reasoning("on" if current.off else "off", effort))
+        self._show_reasoning_setting(backend)
+
+    def action_cycle_effort(self) -> None:
+        """The next effort for the next answers: default, low, medium, high, max, default…"""
+        backend = self._reasoning_backend("reasoning-effort control", option="reasoning_effort")
+        if backend is None:
+            return
+        current = backend.reasoning
+        index = EFFORT_CYCLE.index(current.effort) if current.effort in EFFORT_CYCLE else 0
+        effort = EFFORT_CYCLE[(index + 1) % len(EFFORT_CYCLE)]
+        # Choosing an effort asks for thinking: a switch left off would silently drop it.
+        thinking = "on" if effort is not None and current.thinking == "off" else current.thinking
+        backend.set_reasoning(Reasoning(thinking, effort))
+        self._show_reasoning_setting(backend)
+
+    def _reasoning_backend(self, what: str, option: str = "thinking") -> Backend | None:
+        """The backend, if it has this control; otherwise the status line says why not."""
+        backend: Backend | None = self.app.backend
+        if backend is None:
+            self.status.set(text="no backend yet: set one up first")
+            return None
+        if not any(declared.name == option for declared in backend.options):
+            self.status.set(text=f"{backend.label} has no {what}")
+            self.app.bell()
+            return None
+        return backend
+
+    def _show_reasoning_setting(self, backend: Backend) -> None:
+        label = backend.reasoning_label()
+        when = "next answers" if self.live is None else "from the next answer"
+        self.status.set(reasoning=label, text=f"{when}: {label}")
 
     @on(ReasoningLink.Selected)
     async def on_reasoning_link_selected(self, event: ReasoningLink.Selected) -> None:

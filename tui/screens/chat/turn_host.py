@@ -16,7 +16,7 @@ how Textual dispatches to plain classes in a widget's bases.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from textual import work
 from textual.notifications import SeverityLevel
@@ -44,6 +44,9 @@ from thinkpane.tui.widgets.status_line import StatusLine
 from thinkpane.tui.widgets.transcript import Transcript
 from thinkpane.tui.widgets.turn import AnswerTurn
 
+if TYPE_CHECKING:
+    from thinkpane.tui.app.app import ThinkpaneApp
+
 
 class TurnView(Protocol):
     """What a live turn and its counters draw on (a host, seen from LiveTurn and TurnCounters)."""
@@ -68,6 +71,11 @@ class TurnView(Protocol):
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                markup: bool = True) -> None: ...
+
+    @property
+    def app(self) -> ThinkpaneApp: ...
+
+    def retry_saves(self) -> None: ...
 
 
 class LiveTurnHost:
@@ -103,12 +111,13 @@ class LiveTurnHost:
         self.counters = TurnCounters(self)  # type: ignore[arg-type]
 
     async def start_turn(self, backend: Backend, conversation: Conversation, writer,
-                         answer: AnswerTurn) -> LiveTurn:
+                         answer: AnswerTurn, typed: str | None = None) -> LiveTurn:
         """Stream an answer to ``conversation`` into ``answer`` (mounted in the transcript,
         its record "streaming"); ``writer``: the store's AnswerWriter for it, or None to keep
-        the answer in memory only."""
+        the answer in memory only; ``typed``: the prompt as the user sent it."""
         self.turn_counter += 1
-        self.live = await LiveTurn.start(self, self.turn_counter, backend, conversation, writer, answer)  # type: ignore[arg-type]
+        self.live = await LiveTurn.start(self, self.turn_counter, backend, conversation, writer, answer,  # type: ignore[arg-type]
+                                         typed)
         self.live.worker = self.run_stream(backend, conversation, self.turn_counter, self.live.recorder)
         return self.live
 
@@ -132,8 +141,12 @@ class LiveTurnHost:
             self.live.abandon()
             self.live = None
 
-    async def turn_ended(self, live: LiveTurn) -> None:
-        """Called once a turn has ended and been drawn (``live.record`` says how)."""
+    async def turn_ended(self, live: LiveTurn, status: str, error: BackendError | None) -> None:
+        """Called once a turn has ended (``status``, and what failed) and been drawn."""
+
+    def retry_saves(self) -> None:
+        """A save of the live answer failed: the chat screen tries again (a column saves nothing
+        until an answer is kept)."""
 
     def _current(self, turn: int) -> LiveTurn | None:
         """The live turn if a message belongs to it (late messages from old streams are dropped)."""
@@ -186,4 +199,4 @@ class LiveTurnHost:
             return
         # The last text, headers, link and status line in one frame, without waiting for a tick.
         paint_soon(self.screen)  # type: ignore[attr-defined]
-        await self.turn_ended(live)
+        await self.turn_ended(live, status, error)

@@ -27,7 +27,7 @@ from textual.containers import Vertical
 from textual.message import Message
 
 from thinkpane.backends.base import Backend
-from thinkpane.backends.errors import ThinkpaneError
+from thinkpane.backends.errors import BackendError, ThinkpaneError
 from thinkpane.backends.log_redaction import register_secrets
 from thinkpane.tui.core.backend_conversation import backend_conversation
 from thinkpane.tui.core.comparison import Figures, figures
@@ -194,7 +194,8 @@ class CompareColumn(LiveTurnHost, Vertical):
         conversation = backend_conversation(history, system, backend=self.backend.name, model=self.backend.model,
                                             prompt=prompt)
         self.recorder = None
-        answer = AnswerTurn(TurnRecord(status="streaming"))
+        # The record carries the model and thinking setting the column runs with.
+        answer = AnswerTurn(TurnRecord.for_backend(self.backend, self.clock()))
         await self.transcript.add_many([answer])
         live = await self.start_turn(self.backend, conversation, None, answer)
         self.header.record = live.record
@@ -203,7 +204,7 @@ class CompareColumn(LiveTurnHost, Vertical):
                 markdown.MIN_INTERVAL_S = RENDER_INTERVAL_S
         return True
 
-    async def turn_ended(self, live: LiveTurn) -> None:
+    async def turn_ended(self, live: LiveTurn, status: str, error: BackendError | None) -> None:
         self.recorder = live.recorder
         self.post_message(self.Ended(self))
 

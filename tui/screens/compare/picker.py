@@ -75,7 +75,7 @@ class ChooseColumns(ModalScreen[list[BackendChoice] | None]):
     COMMANDS: ClassVar = {ChooseCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Cancel", id="compare_choose.close", tooltip="Back to the chat; nothing is compared"),
-        Binding("f4", "compare", "Compare", id="compare_choose.compare",
+        Binding("f8", "compare", "Compare", id="compare_choose.compare",
                 tooltip=f"Compare the ticked entries ({MIN_COLUMNS} to {MAX_COLUMNS}) side by side"),
     ]
 
