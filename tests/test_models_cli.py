@@ -288,7 +288,9 @@ def test_a_plain_models_folder_holds_pulled_and_own_files_and_remove_deletes(hub
     assert (folder / QWEN_FILE).is_file()
     assert run("models", "path", "qwen3-0.6b", **env).stdout.strip() == str(folder / QWEN_FILE)
     (folder / "mine.Q4.gguf").write_bytes(b"GGUF" + bytes(100))
-    listed = run("models", "list", **env).stdout
+    listing = run("models", "list", **env)
+    assert listing.returncode == 0, listing.stderr
+    listed = listing.stdout
     assert "mine.Q4" in listed and "your file" in listed
     assert f"Stored in {folder} (THINKPANE_MODELS_DIR)" in listed
     assert run("models", "path", "mine.Q4", **env).stdout.strip() == str(folder / "mine.Q4.gguf")

@@ -150,6 +150,9 @@ def list_models(out: TextIO) -> int:
             _table(out, ("NAME", "SIZE", "THINKS", "DETAILS"), served)
         else:
             out.write("  (no models)\n")
+    # A Hub that did not answer in time leaves daemon threads behind; the listing must be out
+    # before the interpreter's shutdown meets them.
+    out.flush()
     return 0
 
 
