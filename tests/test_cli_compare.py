@@ -74,19 +74,28 @@ def test_every_column_answered_exits_0(up, capsys):
 
 
 def test_json_prints_every_event_with_its_column_then_a_summary(up, down, capsys):
-    assert main(["compare", "hi", "--json", "--with", spec(up.base_url), "--with", spec(down)]) == 1
+    assert main(["compare", "hi", "--json", "--with", spec(up.base_url, model="m-up", reasoning_effort="high"),
+                 "--with", spec(down)]) == 1
     out, err = capsys.readouterr()
     events = json_lines(out)
     *stream, summary = events
     assert {event["column"] for event in stream} == {1, 2}
     one = [event for event in stream if event["column"] == 1]
     assert "".join(e["text"] for e in one if e["type"] == "content") == "You said: hi"
-    assert one[-1] == {"column": 1, "type": "stop", "reason": "end_turn", "raw_reason": "stop"}
+    # The stop event carries the column's timings, as ask --json's does.
+    *_, stop = one
+    timing = stop.pop("timing")
+    assert stop == {"column": 1, "type": "stop", "reason": "end_turn", "raw_reason": "stop"}
+    assert set(timing) == {"first_token_ms", "first_reasoning_ms", "thinking_ms", "answer_ms"}
+    assert isinstance(timing["first_token_ms"], int)
     (two,) = [event for event in stream if event["column"] == 2]
     assert (two["type"], two["kind"]) == ("error", "connection")
     assert summary["type"] == "summary"
     first, second = summary["columns"]
     assert (first["column"], first["status"], first["input_tokens"]) == (1, "complete", 12)
+    # What each column ran with, as ask --save stores it for a turn.
+    assert (first["backend"], first["model"], first["thinking"], first["effort"]) == ("openai", "m-up", "on", "high")
+    assert (second["model"], second["thinking"], second["effort"]) == ("deepseek-v4-flash", "on", None)  # the default
     assert first["ttft_ms"] is not None
     assert (first["reasoning_tokens"], first["answer_tokens"], first["reasoning_tokens_estimated"]) == (25, 15, None)
     assert (second["column"], second["status"]) == (2, "error")

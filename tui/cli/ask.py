@@ -25,7 +25,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import ThinkpaneError
@@ -153,14 +153,20 @@ class _Printer:
         self.content_ends_with_newline = text.endswith("\n")
 
     def _json(self, event: StreamEvent) -> None:
-        data = event_to_json(event)
-        record = self.record
-        if isinstance(event, Usage) and event.reasoning_tokens is None and record.reasoning:
-            data["estimated_reasoning_tokens"] = record.estimated_reasoning_tokens
-        elif isinstance(event, Stop):
-            data["timing"] = record.timing_json()
-        self.out.write(json.dumps(data, ensure_ascii=True) + "\n")
+        self.out.write(json.dumps(event_json(event, self.record), ensure_ascii=True) + "\n")
         self.out.flush()
+
+
+def event_json(event: StreamEvent, record: TurnRecord) -> dict[str, Any]:
+    """One event as ``--json`` prints it (``thinkpane ask``, and each column of ``thinkpane
+    compare``): the event's own fields, a usage with an estimate of the reasoning tokens when
+    none were reported, a stop with the turn's timings from ``record``."""
+    data = event_to_json(event)
+    if isinstance(event, Usage) and event.reasoning_tokens is None and record.reasoning:
+        data["estimated_reasoning_tokens"] = record.estimated_reasoning_tokens
+    elif isinstance(event, Stop):
+        data["timing"] = record.timing_json()
+    return data
 
 
 async def run_ask(

@@ -36,10 +36,9 @@ from thinkpane.backends.events import (
     ErrorEvent,
     Stop,
     StreamEvent,
-    event_to_json,
 )
 from thinkpane.backends.log_redaction import register_secrets
-from thinkpane.tui.cli.ask import DIM, EXPLAINED_STOPS, UNDIM, AskOptions, _isatty, print_error
+from thinkpane.tui.cli.ask import DIM, EXPLAINED_STOPS, UNDIM, AskOptions, _isatty, event_json, print_error
 from thinkpane.tui.core.comparison import figures, summary
 from thinkpane.tui.core.profiles import BackendChoice, describe
 from thinkpane.tui.core.sanitize import sanitize_line
@@ -99,12 +98,13 @@ async def _run_column(column: _Column, conversation: Conversation, report: _Repo
     else:
         try:
             # The record carries the model and thinking setting the column runs with.
-            recorder = TurnRecorder(TurnRecord.for_backend(backend, time.monotonic()), label=backend.label)
-            column.recorder = await record_turn(
+            column.recorder = recorder = TurnRecorder(TurnRecord.for_backend(backend, time.monotonic()),
+                                                      label=backend.label)
+            await record_turn(
                 recorder, backend, conversation, lambda raw, event: report.event(column, raw, event),
                 on_cancel=lambda: report.cancelled(column),
             )
-            column.recorder.finish()
+            recorder.finish()
         finally:
             await backend.aclose()
     column.done = True
@@ -122,14 +122,14 @@ class _Report:
     def event(self, column: _Column, raw: StreamEvent, event: StreamEvent) -> None:
         if not self.options.json_mode:
             return  # text mode prints each column's record once it has finished
-        self._json({"column": column.number, **event_to_json(raw)})
+        self._json({"column": column.number, **event_json(raw, _record_of(column))})
         if isinstance(event, ErrorEvent):
             self.err.write(f"Column {column.number} ({sanitize_line(column.choice.label)}):\n")
             print_error(event.error, self.err)
 
     def cancelled(self, column: _Column) -> None:
         if self.options.json_mode:
-            self._json({"column": column.number, **event_to_json(Stop("cancelled"))})
+            self._json({"column": column.number, **event_json(Stop("cancelled"), _record_of(column))})
 
     def column_done(self) -> None:
         if self.options.json_mode:
@@ -142,7 +142,8 @@ class _Report:
         if self.options.json_mode:
             rows = []
             for column in self.columns:
-                data = summary(column.number, column.choice.label, column.described, _record_of(column))
+                data = summary(column.number, column.choice.label, column.choice.backend, column.described,
+                               _record_of(column))
                 rows.append(data)
             self._json({"type": "summary", "columns": rows})
             return

@@ -77,12 +77,17 @@ def figures(record: TurnRecord, now: float | None = None) -> Figures:
     )
 
 
-def summary(number: int, label: str, described: str, record: TurnRecord) -> dict[str, Any]:
-    """One column of ``thinkpane compare --json``'s final ``summary`` event."""
+def summary(number: int, label: str, backend: str, described: str, record: TurnRecord) -> dict[str, Any]:
+    """One column of ``thinkpane compare --json``'s final ``summary`` event: with the model,
+    thinking setting and effort the column ran with (as ``ask --save`` stores them)."""
     return {
         "column": number,
         "label": label,
         "described": described,
+        "backend": backend,
+        "model": record.model or None,
+        "thinking": record.thinking,
+        "effort": record.effort,
         "status": record.status,
         "ttft_ms": record.ttft_ms,
         "thinking_ms": record.reasoning_ms,
