@@ -51,6 +51,8 @@ NARROW_CLASS = "-narrow"
 RESUME_HINT = "Cancelled; run again to resume (created resources are remembered)."
 # After the label of a backend that needs no network (Backend.NEEDS_NETWORK false).
 OFFLINE_TAG = " · works offline"
+# A profile name is a bare TOML key, so config.toml reads [profiles.NAME] as typed.
+PROFILE_NAME_CHARS = r"[A-Za-z0-9_-]*"
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,9 @@ class SetupScreen(Screen["SetupResult | None"]):
                         yield Button("Retry", id="retry")
                         yield Button("Save", id="save", variant="primary")
                         yield Button("Teardown", id="teardown", variant="error")
+                    # Optional: Save also writes [profiles.NAME] (for --profile, the palette, compare).
+                    yield Input(placeholder="Also save as profile: NAME (optional)", id="profile-name",
+                                restrict=PROFILE_NAME_CHARS, max_length=40)
                     yield ProgressLog(id="setup-log")
         yield Footer()
 
@@ -334,6 +339,10 @@ class SetupScreen(Screen["SetupResult | None"]):
             self.phase = "idle"
             self._sync_buttons()
 
+    @on(Input.Submitted, "#profile-name")
+    def _profile_name_submitted(self) -> None:
+        self.save()  # Enter in the name: Save (nothing happens before a successful test)
+
     @on(Button.Pressed)
     def _button_pressed(self, event: Button.Pressed) -> None:
         button = event.button.id
@@ -434,6 +443,14 @@ class SetupScreen(Screen["SetupResult | None"]):
         section.update(self.saved)
         self.settings.backends[self.selected] = section
         self.settings.backend = self.selected
+        profile = self.query_one("#profile-name", Input).value.strip()
+        if profile:
+            # The backend's options as saved above, secrets left to [backends.NAME] or the
+            # environment: a profile is laid over that section (thinkpane.tui.core.profiles).
+            secret = {option.name for option in backend_class.options if option.is_secret}
+            self.settings.profiles[profile] = {
+                "backend": self.selected, **{k: v for k, v in section.items() if k not in secret},
+            }
         try:
             path = save_settings(self.settings, keep_secrets=form.keep_secrets)
         except (ThinkpaneError, OSError) as error:
@@ -442,6 +459,9 @@ class SetupScreen(Screen["SetupResult | None"]):
             return
         options = {**setup_steps.given_values(parsed), **self.saved}
         self.app.notify(f"Saved to {path}; chats now use {self.choice.label}.", title="Setup", markup=False)
+        if profile:
+            self.app.notify(f"Saved as profile {profile}: --profile {profile}, Ctrl+P → Use profile, or compare it.",
+                            title="Setup", markup=False)
         unsaved = [o for o in backend_class.options if o.is_secret and parsed.get(o.name)]
         if unsaved and not form.keep_secrets:
             where = "; ".join(f"{o.label}: ${' or $'.join(o.env)}" if o.env else o.label for o in unsaved)
