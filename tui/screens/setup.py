@@ -154,15 +154,16 @@ class SetupScreen(Screen["SetupResult | None"]):
                     yield Static("", id="backend-about", markup=False)
                     with VerticalScroll(id="form-scroll", can_focus=False):
                         yield Vertical(id="form-holder")
+                        # Optional: Save also writes [profiles.NAME] (for --profile, the palette,
+                        # compare). Below the form, scrolled with it: it takes no room from it.
+                        yield Input(placeholder="Also save as profile: NAME (optional)", id="profile-name",
+                                    restrict=PROFILE_NAME_CHARS, max_length=40)
                     with Horizontal(id="setup-buttons"):
                         yield Button("Test connection", id="run", variant="success")
                         yield Button("Cancel", id="cancel", variant="warning")
                         yield Button("Retry", id="retry")
                         yield Button("Save", id="save", variant="primary")
                         yield Button("Teardown", id="teardown", variant="error")
-                    # Optional: Save also writes [profiles.NAME] (for --profile, the palette, compare).
-                    yield Input(placeholder="Also save as profile: NAME (optional)", id="profile-name",
-                                restrict=PROFILE_NAME_CHARS, max_length=40)
                     yield ProgressLog(id="setup-log")
         yield Footer()
 
