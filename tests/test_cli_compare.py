@@ -103,6 +103,20 @@ def test_json_prints_every_event_with_its_column_then_a_summary(up, down, capsys
     assert f"Could not connect to {down}" in err  # errors go to stderr too, as with ask --json
 
 
+def test_a_price_the_provider_reports_is_each_columns_cost(capsys):
+    # OpenRouter puts what the request cost (credits = US dollars) in the last SSE message's
+    # usage, beside the token counts (openrouter.ai/docs/use-cases/usage-accounting).
+    priced = {**deepseek_usage(prompt=194, completion=2, reasoning=0), "cost": 0.0012,
+              "cost_details": {"upstream_inference_cost": None}}
+    with serve() as first, serve() as second:
+        first.enqueue([chunk(content="Priced.", role=True), chunk(finish="stop", usage=priced), DONE])
+        assert main(["compare", "hi", "--json", "--with", spec(first.base_url), "--with", spec(second.base_url)]) == 0
+    *stream, summary = json_lines(capsys.readouterr().out)
+    [usage] = [event for event in stream if event["type"] == "usage" and event["column"] == 1]
+    assert usage["cost"] == 0.0012
+    assert [row["cost"] for row in summary["columns"]] == [0.0012, None]  # the stand-in's default gives none
+
+
 def test_the_columns_stream_at_the_same_time(capsys):
     # Column 1's server holds its answer until column 2's request has arrived: one column
     # after the other, the second request would only come once the first answer had ended.

@@ -122,6 +122,19 @@ async def test_each_column_streams_its_reasoning_and_answer_into_its_own_panes(s
         assert store.list_conversations() == []
 
 
+async def test_a_column_header_shows_the_cost_when_the_provider_gives_it(store):
+    app = compare_app(store, "alpha", "beta")
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await compare_screen(pilot)
+        one, two = screen.columns
+        await send(pilot, "Price?")
+        finish(one.backend, ContentDelta("Priced."), Usage(cost=0.0012))
+        finish(two.backend, ContentDelta("Free."))
+        await wait_until(pilot, lambda: not screen.streaming, "both columns finished")
+        await wait_until(pilot, lambda: "$0.0012" in header(one), "column 1's cost")
+        assert "$" not in header(two)  # no price given: none shown
+
+
 async def test_a_failing_column_shows_its_error_and_the_others_finish(store):
     app = compare_app(store, "alpha", "beta", "gamma")
     async with app.run_test(size=(160, 48)) as pilot:

@@ -48,6 +48,7 @@ class Figures:
     reasoning_tokens: str
     answer_tokens: str
     status: str
+    cost: str = ""  # "$0.0012" when the provider gave the price, else ""
 
 
 def answer_token_count(record: TurnRecord) -> int | None:
@@ -74,7 +75,15 @@ def figures(record: TurnRecord, now: float | None = None) -> Figures:
             else f"~{round(len(record.content) / CHARS_PER_TOKEN):,}" if record.content else NONE
         ),
         status=STATUS_WORDS.get(record.status, record.status),
+        cost=cost_label(record.cost),
     )
+
+
+def cost_label(cost: float | None) -> str:
+    """ "$0.0012" (four decimals below a dollar, where compared answers differ), "$1.25"."""
+    if cost is None:
+        return ""
+    return f"${cost:.4f}" if cost < 1 else f"${cost:,.2f}"
 
 
 def summary(number: int, label: str, backend: str, described: str, record: TurnRecord) -> dict[str, Any]:
@@ -97,6 +106,7 @@ def summary(number: int, label: str, backend: str, described: str, record: TurnR
         "answer_tokens": answer_token_count(record),
         "input_tokens": record.input_tokens,
         "output_tokens": record.output_tokens,
+        "cost": record.cost,
         "stop_reason": record.stop_reason,
         "error": {"title": record.error_title, "hint": record.error_hint} if record.status == "error" else None,
     }

@@ -107,10 +107,12 @@ class ColumnHeader(StatusLine):
     def _figure_forms(shown: Figures | None) -> list[str]:
         if shown is None:
             return [""]
+        cost = f" · {shown.cost}" if shown.cost else ""  # only when the provider gave the price
         return [
-            f"thought {shown.thinking} · reasoning {shown.reasoning_tokens} tok · answer {shown.answer_tokens} tok",
-            f"thought {shown.thinking} · reasoning {shown.reasoning_tokens} · answer {shown.answer_tokens}",
-            f"thought {shown.thinking} · r {shown.reasoning_tokens} · a {shown.answer_tokens}",
+            f"thought {shown.thinking} · reasoning {shown.reasoning_tokens} tok · answer {shown.answer_tokens} tok{cost}",
+            f"thought {shown.thinking} · reasoning {shown.reasoning_tokens} · answer {shown.answer_tokens}{cost}",
+            f"thought {shown.thinking} · r {shown.reasoning_tokens} · a {shown.answer_tokens}{cost}",
+            f"r {shown.reasoning_tokens} · a {shown.answer_tokens}{cost}",
             f"r {shown.reasoning_tokens} · a {shown.answer_tokens}",
         ]
 
