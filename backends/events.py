@@ -90,6 +90,9 @@ class Usage:
     # ``cacheWriteInputTokens``).
     cached_input_tokens: int | None = None
     cache_write_tokens: int | None = None
+    # What the request cost, when the provider says (OpenRouter's ``usage.cost``, in its
+    # credits, i.e. US dollars).
+    cost: float | None = None
     type: Literal["usage"] = "usage"
 
     @classmethod
@@ -106,7 +109,15 @@ class Usage:
             output_tokens=_count(usage.get("completion_tokens")),
             reasoning_tokens=_count(completion.get("reasoning_tokens")) if isinstance(completion, Mapping) else None,
             cached_input_tokens=cached,
+            cost=_amount(usage.get("cost")),
         )
+
+
+def _amount(value: Any) -> float | None:
+    """A reported price: a finite number of at least 0; None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if 0 <= value < float("inf") else None
 
 
 def _count(value: Any) -> int | None:
@@ -195,7 +206,7 @@ class MessageExtra:
 StreamEvent = ReasoningDelta | ContentDelta | Usage | Stop | ErrorEvent | Notice | MessageExtra | Heartbeat
 
 # Usage fields ``thinkpane ask --json`` prints only when the provider reported them.
-OPTIONAL_USAGE_FIELDS = ("reasoning_tokens", "cached_input_tokens", "cache_write_tokens")
+OPTIONAL_USAGE_FIELDS = ("reasoning_tokens", "cached_input_tokens", "cache_write_tokens", "cost")
 
 
 def event_to_json(event: StreamEvent) -> dict[str, Any]:

@@ -102,10 +102,14 @@ class Option:
     # Values a text option offers (the setup form completes them as they are typed; any
     # other value is accepted, unlike a choice's), e.g. a provider's current model names.
     suggestions: tuple[str, ...] = ()
+    # The command-line flag when ``--name-with-dashes`` would clash with one of Thinkpane's
+    # own flags: Bedrock's AWS ``profile`` is ``--aws-profile``, ``--profile`` names a
+    # Thinkpane profile (config.toml ``[profiles.NAME]``).
+    cli_flag: str = ""
 
     @property
     def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        return self.cli_flag or "--" + self.name.replace("_", "-")
 
     @property
     def is_secret(self) -> bool:

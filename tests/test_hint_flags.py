@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z0-9]*(?:-[a-z0-9]+)*)(?![\w-])(?:[ =]([\w.:/-]+))?")
 BOOL_WORDS = {"true", "false", "yes", "no", "on", "off"}
 # A command line that reaches each parser; the flag under test is added at the end.
-COMMANDS = {None: [], "ask": ["ask", "a prompt"], "setup": ["setup", "{backend}"],
+COMMANDS = {None: [], "ask": ["ask", "a prompt"], "compare": ["compare", "a prompt"], "setup": ["setup", "{backend}"],
             "teardown": ["teardown", "{backend}"], "export": ["export", "last"], "backends": ["backends"],
             "serve": ["serve"], "models": ["models", "list"]}
 

@@ -47,11 +47,40 @@ def toasts(app) -> list[str]:
     return [toast.render().plain for toast in app.screen.query("Toast")]
 
 
-def test_every_binding_id_the_readme_lists_exists() -> None:
+def test_the_readme_lists_every_binding_id_and_no_other() -> None:
     section = README.read_text(encoding="utf-8").split("Binding ids for `[keymap]`:", 1)[1].split("\n\n", 1)[0]
     listed = set(re.findall(r"`([a-z_]+\.[a-z_]+)`", section))
     assert len(listed) >= 15
-    assert listed <= set(default_keys())
+    assert listed == set(default_keys())  # none made up, none left out
+
+
+def _own_keys(*classes: type) -> dict[str, list[str]]:
+    """key -> the ids of Thinkpane's bindings on it, over ``classes`` and their bases."""
+    from textual.binding import Binding
+
+    keys: dict[str, list[str]] = {}
+    for cls in classes:
+        for base in cls.__mro__:
+            if not base.__module__.startswith("thinkpane."):
+                continue
+            for binding in vars(base).get("BINDINGS", ()):
+                if isinstance(binding, Binding):
+                    for key in binding.key.split(","):
+                        keys.setdefault(key.strip(), []).append(binding.id or binding.action)
+    return keys
+
+
+@pytest.mark.parametrize("screen", ["chat", "compare"])
+def test_no_two_bindings_of_a_screen_share_a_key(screen) -> None:
+    # E.g. the compare key is F8: F4/F5 are thinking/effort, Ctrl+G regenerate with.
+    from thinkpane.tui.screens.chat.screen import ChatScreen
+    from thinkpane.tui.screens.compare.screen import CompareScreen
+    from thinkpane.tui.widgets.prompt_input import PromptInput
+
+    keys = _own_keys(ThinkpaneApp, ChatScreen if screen == "chat" else CompareScreen, PromptInput)
+    shared = {key: ids for key, ids in keys.items() if len(ids) > 1}
+    assert not shared
+    assert keys["f8"] == ["app.compare"]
 
 
 # --------------------------------------------------------------------------- one remap per kind

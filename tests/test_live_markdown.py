@@ -14,7 +14,7 @@ from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from thinkpane.tui.widgets.live_markdown import LiveMarkdown
+from thinkpane.tui.widgets.live_markdown import LiveMarkdown, next_render_at
 
 DOC = """\
 ## Why it happens
@@ -153,6 +153,19 @@ async def test_renders_are_throttled():
         # One render per interval (plus the first and a trailing one), not one per append.
         assert renders <= elapsed / live.MIN_INTERVAL_S + 3, (renders, elapsed)
         assert renders < 300
+
+
+def test_live_views_streaming_at_once_render_at_the_same_moments():
+    """Views with text waiting render on one grid of the interval, so two panes (or three
+    compare columns) share their frames; a render that ran a few ms late keeps the next grid
+    point rather than waiting a whole interval more."""
+    interval = 0.125
+    # Two views that last rendered at different moments of the same interval: one due time.
+    assert next_render_at(100.01, 100.05, interval) == next_render_at(100.02, 100.06, interval) == 100.125
+    # A render 10% of an interval late (at 100.0125 instead of 100.0): the next point, 100.125.
+    assert next_render_at(100.0125, 100.05, interval) == 100.125
+    # Once an interval has passed: at once.
+    assert next_render_at(100.0, 100.2, interval) == 100.2
 
 
 async def test_update_with_different_text_starts_over():

@@ -277,6 +277,15 @@ async def test_bedrock_claude_without_room_to_think_says_how_to_make_room(aws):
     assert "additionalModelRequestFields" not in aws.requests[-1].body
 
 
+@pytest.mark.parametrize(("cost", "read"), [(0.95, 0.95), (0, 0.0), (2, 2.0), (-1, None), (True, None),
+                                             ("0.95", None), (float("nan"), None), (float("inf"), None)])
+def test_a_reported_cost_is_read_only_when_it_is_a_price(cost, read):
+    usage = Usage.from_openai({"prompt_tokens": 194, "completion_tokens": 2, "cost": cost})
+    assert usage.cost == read
+    assert event_to_json(usage).get("cost") == read
+    assert "cost" not in event_to_json(Usage.from_openai({"prompt_tokens": 1}))
+
+
 async def test_bedrock_cache_tokens_are_read_from_the_metadata(aws):
     aws.enqueue("cached_usage")
     events = await collect(bedrock_backend(aws))

@@ -118,3 +118,41 @@ def test_configuration_error_panel(snap_compare, store):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(120, 24), run_before=until_failed)
+
+
+def test_compare_screen_three_columns(snap_compare, store, monkeypatch):
+    """Three profiles after one prompt: one answered, one stopped by the user, one failed."""
+    from thinkpane.backends import registry
+    from thinkpane.backends.errors import ServerError
+    from thinkpane.backends.events import ErrorEvent
+    from thinkpane.tui.core.profiles import parse_spec
+
+    monkeypatch.setitem(registry.BUILTIN, "gated", "tests.tui_helpers:GatedBackend")
+    settings = Settings(profiles={
+        "deep": {"backend": "gated", "model": "deep-r1"},
+        "quick": {"backend": "gated", "model": "quick-v3"},
+        "local": {"backend": "gated", "model": "qwen3-8b"},
+    })
+    app = ThinkpaneApp(settings, store, backend=GatedBackend(), clock=fixed_clock(),
+                       compare=[parse_spec(settings, name) for name in ("deep", "quick", "local")])
+
+    async def compared(pilot) -> None:
+        await wait_until(pilot, lambda: getattr(pilot.app.screen, "columns", None), "the compare screen")
+        screen = pilot.app.screen
+        await wait_until(pilot, lambda: all(c.backend for c in screen.columns), "the columns' backends")
+        await wait_until(pilot, lambda: screen.prompt.has_focus, "the prompt's focus")
+        await pilot.press(*"How do I reverse a string in Python?", "enter")
+        await wait_until(pilot, lambda: all(c.live for c in screen.columns), "three streams")
+        deep, quick, local = (c.backend for c in screen.columns)
+        deep.put(*[ReasoningDelta(t) for t in REASONING], *[ContentDelta(t) for t in ANSWER],
+                 Usage(input_tokens=18, output_tokens=96), Stop("end_turn"))
+        deep.end()
+        quick.put(ReasoningDelta("Slicing. "), ContentDelta("Use `s[::-1]`"))
+        await wait_until(pilot, lambda: "s[::-1]" in screen.columns[1].transcript.answers()[-1].live_markdown().source,
+                         "the second column's text")
+        screen.columns[1].cancel_turn()
+        local.put(ErrorEvent(ServerError("The server failed (HTTP 500)", "Try again in a moment.")))
+        await wait_until(pilot, lambda: not screen.streaming, "every column ended")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 36), run_before=compared)

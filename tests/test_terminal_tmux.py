@@ -647,3 +647,54 @@ def test_first_launch_downloads_a_thinking_model_and_its_first_answer_streams_re
                                    what="the chat on the remembered model")
         assert "Download a thinking model" not in screen
         quit_and_check_terminal_restored(terminal)
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def test_compare_streams_two_profiles_side_by_side_stops_one_and_keeps_the_other(tmp_path):
+    """``thinkpane --compare slow quick`` at 160x40: both columns stream at once, x stops the
+    current one (the slow one), a click and w keep the other's answer, and the chat goes on."""
+    slow, slow_port = start_server("openai_sse", "--script", "slow", "--delay", "0.08")
+    quick, quick_port = start_server("openai_sse", "--script", "reasoner")
+    try:
+        config_dir = Path(os.environ["THINKPANE_CONFIG_DIR"])
+        config_dir.mkdir(parents=True, exist_ok=True)
+        (config_dir / "config.toml").write_text(
+            f'backend = "openai"\n\n[backends.openai]\nbase_url = "http://127.0.0.1:{quick_port}/v1"\n\n'
+            f'[profiles.slow]\nbackend = "openai"\nbase_url = "http://127.0.0.1:{slow_port}/v1"\nmodel = "slow-model"\n\n'
+            f'[profiles.quick]\nbackend = "openai"\nmodel = "quick-model"\n',
+            encoding="utf-8",
+        )
+        with TmuxTerminal(width=160, height=40) as terminal:
+            def left(screen: str) -> str:
+                return "\n".join(line[:80] for line in screen.split("\n"))
+
+            def right(screen: str) -> str:
+                return "\n".join(line[80:] for line in screen.split("\n"))
+
+            terminal.start([thinkpane_script(), "--compare", "slow", "quick"], thinkpane_env(), cwd=str(tmp_path))
+            terminal.wait_for(lambda s: "1 · slow · slow-model" in left(s) and "2 · quick · quick-model" in right(s)
+                              and s.count("ready") == 2, timeout=30, what="two columns, both ready")
+            terminal.send("Compare me")
+            terminal.keys("Enter")
+            screen = terminal.wait_for(lambda s: "You said: Compare me" in right(s) and "step 3." in left(s),
+                                       timeout=20, what="the quick column answered while the slow one thinks")
+            assert "answered" in right(screen) and "thinking" in left(screen), screen
+            assert "step " not in right(screen) and "You said" not in left(screen)
+
+            terminal.keys("x")  # the focus went to the first column when the prompt was sent
+            screen = terminal.wait_for(lambda s: "cancelled" in left(s), timeout=10, what="the slow column stopped")
+            assert "word39" not in left(screen) and "answered" in right(screen)
+
+            terminal.click_text("You said: Compare me")
+            terminal.keys("w")
+            terminal.wait_for(lambda s: has_panes(s) and "You said: Compare me" in s and "quick-model" in status_line(s),
+                              timeout=20, what="the chat, going on with the kept answer's profile")
+            terminal.send("And again")
+            terminal.keys("Enter")
+            terminal.wait_for("You said: And again", timeout=20, what="the next answer in the chat")
+            quit_and_check_terminal_restored(terminal)
+    finally:
+        stop_server(slow)
+        stop_server(quick)

@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from tests.tui_helpers import GatedBackend, rendered_text, wait_until
+from tests.tui_helpers import GatedBackend, palette_options, rendered_text, run_palette_command, wait_until
 from thinkpane.backends.base import Backend
 from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
 from thinkpane.backends.options import Option
@@ -43,23 +43,6 @@ async def ask(pilot, text: str, answers: int = 1) -> None:
 
 def notes(app) -> list[str]:
     return [n.message for n in app._notifications]
-
-
-def palette_options(app) -> list[str]:
-    command_list = app.screen.query("CommandList")
-    if not command_list:
-        return []
-    options = command_list.first()
-    return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
-
-
-async def run_palette_command(pilot, query: str, expected: str) -> None:
-    await pilot.press("ctrl+p")
-    await wait_until(pilot, lambda: bool(pilot.app.screen.query("CommandInput")), "command palette")
-    await pilot.press(*query)
-    await wait_until(pilot, lambda: palette_options(pilot.app)[:1] and expected in palette_options(pilot.app)[0],
-                     f"palette hit {expected!r}")
-    await pilot.press("enter")
 
 
 # --------------------------------------------------------------------------- copy code

@@ -533,6 +533,42 @@ async def test_save_keeps_the_secret_only_when_ticked(provisioner):
     assert load_settings().backends["fakecluster"]["api_key"].get_secret_value() == SECRET
 
 
+async def test_save_can_also_save_a_profile_without_the_secret(provisioner):
+    from thinkpane.tui.core.profiles import profile_values
+
+    app = Host(backend="fakecluster")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query("#option-url"), "the form")
+        fill(app, url="https://cluster.test:9200", api_key=SECRET, port="9443")
+        app.screen.query_one("#keep-secrets", Checkbox).value = True
+        provisioner.open_all()
+        press(app, "run")
+        await until(pilot, lambda: screen_of(app).phase == "succeeded", "the run to succeed")
+        app.screen.query_one("#profile-name", Input).focus()
+        await pilot.press(*"my cluster!")  # a bare TOML key: only letters, digits, - and _ are taken
+        assert app.screen.query_one("#profile-name", Input).value == "mycluster"
+        await pilot.press("enter")  # Enter in the name saves
+        await until(pilot, lambda: app.results, "the screen to close")
+        notes = [n.message for n in app._notifications]
+    assert any(n.startswith("Saved as profile mycluster") for n in notes), notes
+    saved = load_settings()
+    assert saved.backends["fakecluster"]["api_key"].get_secret_value() == SECRET  # kept, as ticked
+    profile = saved.profiles["mycluster"]
+    assert profile == {"backend": "fakecluster", "url": "https://cluster.test:9200", "port": 9443,
+                       "model_id": "model-123"}
+    # It works wherever a profile does; the key comes from the backend's own section.
+    backend, values, warnings = profile_values(saved, "mycluster")
+    assert (backend, values["port"], warnings) == ("fakecluster", 9443, [])
+
+
+async def test_save_without_a_profile_name_writes_no_profile(provisioner):
+    app = Host(backend="fakecluster")
+    async with app.run_test(size=SIZE) as pilot:
+        await _provision_and_save(app, pilot, provisioner, keep=False)
+    assert load_settings().profiles == {}
+    assert "profiles" not in config_text()
+
+
 async def test_changing_a_value_after_success_requires_a_new_test(provisioner):
     provisioner.open_all()
     app = Host(backend="fakecluster")

@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 
 from textual.geometry import Region
 from textual.widget import Widget
 
 from thinkpane.backends.base import Backend
 from thinkpane.backends.events import Conversation, StreamEvent
+from thinkpane.backends.options import Option
 
 
 class GatedBackend(Backend):
-    """Yields exactly the events the test puts, when it puts them; ``end()`` finishes."""
+    """Yields exactly the events the test puts, when it puts them; ``end()`` finishes.
+
+    Also buildable by the registry (``registry.BUILTIN["gated"] = "tests.tui_helpers:GatedBackend"``),
+    for screens that build their own backends (the compare screen's columns)."""
 
     name = "gated"
     label = "Gated"
+    options = (Option("model", "Model", default="gated-r1"),)
     NEEDS_NETWORK = False
 
-    def __init__(self) -> None:
-        super().__init__({"model": "gated-r1"})
+    def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
+        # "model" given as well as declared: a subclass that declares other options keeps it.
+        super().__init__({"model": "gated-r1", **(settings or {})})
         self.queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue()
         self.received: list[Conversation] = []
         self.closed_streams = 0
@@ -105,3 +112,22 @@ def fixed_clock(start: float = 1000.0, step: float = 0.0) -> Callable[[], float]
         return value
 
     return clock
+
+
+def palette_options(app) -> list[str]:
+    """The command palette's hits, top first ([] when it is not open)."""
+    command_list = app.screen.query("CommandList")
+    if not command_list:
+        return []
+    options = command_list.first()
+    return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+
+async def run_palette_command(pilot, query: str, expected: str) -> None:
+    """Ctrl+P, type ``query``, wait until the top hit shows ``expected``, run it."""
+    await pilot.press("ctrl+p")
+    await wait_until(pilot, lambda: bool(pilot.app.screen.query("CommandInput")), "command palette")
+    await pilot.press(*query)
+    await wait_until(pilot, lambda: palette_options(pilot.app)[:1] and expected in palette_options(pilot.app)[0],
+                     f"palette hit {expected!r}")
+    await pilot.press("enter")

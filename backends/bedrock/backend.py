@@ -60,7 +60,7 @@ class BedrockBackend(Backend):
         Option("region", "AWS region", "e.g. us-east-1; defaults to AWS_REGION, AWS_DEFAULT_REGION, "
                "then your profile's region.", env=("AWS_REGION", "AWS_DEFAULT_REGION"), placeholder="us-east-1"),
         Option("profile", "AWS profile", "A profile from ~/.aws/config (SSO profiles work after "
-               "`aws sso login --profile NAME`).", env=("AWS_PROFILE",)),
+               "`aws sso login --profile NAME`).", env=("AWS_PROFILE",), cli_flag="--aws-profile"),
         Option("endpoint_url", "Endpoint URL", "Override the Bedrock Runtime endpoint (VPC endpoint, "
                "test server).", env=("AWS_ENDPOINT_URL_BEDROCK_RUNTIME",), check=http_url),
         Option("max_tokens", "Max output tokens", "R1 accepts up to 32768; quality degrades above 8192.",

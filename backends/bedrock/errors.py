@@ -137,7 +137,7 @@ def _map(exc: BaseException, ctx: ErrorContext, mid_stream: bool) -> BackendErro
         return AuthenticationError(
             "No AWS credentials found",
             "Thinkpane uses the standard AWS credential chain. Run `aws configure`, or "
-            f"`{ctx.sso_login}` for an SSO profile (and pass --profile or set AWS_PROFILE).",
+            f"`{ctx.sso_login}` for an SSO profile (and pass --aws-profile or set AWS_PROFILE).",
             detail=_describe(exc),
         )
     if isinstance(exc, bx.ProfileNotFound):
@@ -148,7 +148,7 @@ def _map(exc: BaseException, ctx: ErrorContext, mid_stream: bool) -> BackendErro
             f"AWS profile {name!r} not found",
             f"Profiles are read from {config_file} ([profile {name}]) and {credentials_file} "
             f"([{name}]). Create it with `aws configure --profile {name}` or "
-            f"`aws configure sso --profile {name}`, or fix --profile / AWS_PROFILE.",
+            f"`aws configure sso --profile {name}`, or fix --aws-profile / AWS_PROFILE.",
             detail=_describe(exc),
         )
     if isinstance(exc, (bx.SSOTokenLoadError, bx.UnauthorizedSSOTokenError, bx.TokenRetrievalError,

@@ -116,7 +116,7 @@ class OpenSearchBackend(Backend):
         Option("username", "User name", default="admin"),
         Option("password", "Password", kind="secret", env=("OPENSEARCH_PASSWORD",)),
         Option("region", "AWS region (SigV4)", env=("AWS_REGION",)),
-        Option("profile", "AWS profile (SigV4)"),
+        Option("profile", "AWS profile (SigV4)", cli_flag="--aws-profile"),
         Option("verify_tls", "Verify TLS certificates", "Turn off only for a cluster you trust.",
                kind="bool", default=True),
         Option("ca_bundle", "CA bundle", "PEM file of the CA that signed the cluster certificate.",

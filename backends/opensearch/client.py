@@ -113,7 +113,7 @@ def _aws_credentials(cs: ConnectionSettings) -> Any:
         raise ConfigurationError(
             "OpenSearch: no AWS credentials found for SigV4",
             "Run `aws configure` / `aws sso login`, set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
-            "or name a profile with --profile.",
+            "or name a profile with --aws-profile.",
         )
     return credentials
 

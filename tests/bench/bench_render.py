@@ -35,9 +35,7 @@ from pathlib import Path
 
 from harness import (
     FrameProbe,
-    LagProbe,
-    QueueProbe,
-    cpu_s,
+    Measured,
     percentiles,
     perf,
     print_table,
@@ -87,20 +85,12 @@ async def run_stream(renderer: str, rate: float | None, scale: float, budget_s: 
         app = NaiveApp(backend)
     else:
         app = FloorApp(backend)
-    frames = FrameProbe(app)
-    lag = LagProbe()
+    measured = Measured(app)
+    frames = measured.frames
     total_tokens = len(reasoning) + len(answer)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await frames.settle(quiet=0.3)
-        screen = app.screen
-        queue = QueueProbe(lambda: screen)
-        lag.start()
-        queue.start()
-        frames.watch(END_MARKER)
-        cpu_start, wall_start = cpu_s(), perf()
-        lag.record(True)
-        queue.record(True)
+        await measured.begin(app.screen, END_MARKER)
         if renderer == "thinkpane":
             await start_thinkpane_turn(app)
             finished = lambda: thinkpane_finished(app) and backend.finished_at is not None
@@ -116,11 +106,7 @@ async def run_stream(renderer: str, rate: float | None, scale: float, budget_s: 
             marker_at = settled_at = None
             app.workers.cancel_all()  # the naive renderer ran out of time: stop it first
             await asyncio.sleep(0.05)
-        lag.record(False)
-        queue.record(False)
-        cpu_used, wall = cpu_s() - cpu_start, perf() - wall_start
-        lag.stop()
-        queue.stop()
+        cpu_used, wall = measured.end()
         rss = rss_mb()
         yields = backend.yield_times
         first = yields[0] if yields else None
@@ -139,9 +125,9 @@ async def run_stream(renderer: str, rate: float | None, scale: float, budget_s: 
             "stream_kb": round((len("".join(reasoning)) + len("".join(answer))) / 1024, 1),
             "cpu_s": round(cpu_used, 2),
             "wall_s": round(wall, 2),
-            "lag_ms": percentiles(lag.samples),
-            "queue_ms": percentiles(queue.samples),
-            "frames": len([f for f in frames.frames if f >= wall_start]),
+            "lag_ms": percentiles(measured.lag.samples),
+            "queue_ms": percentiles(measured.queue.samples),
+            "frames": len([f for f in frames.frames if f >= measured.wall_start]),
             "frame_render_s": round(frames.render_s, 2),
             "last_token_painted_ms": round((marker_at - last) * 1000, 1) if marker_at and last else None,
             "final_frame_ms": round((final_at - last) * 1000, 1) if final_at and last else None,

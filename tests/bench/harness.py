@@ -188,6 +188,40 @@ class FrameProbe:
         return None
 
 
+class Measured:
+    """The probes around one measured stretch of an app under ``run_test``: CPU and wall
+    time, timer lag, the wait in ``screen``'s message queue, and the frames (``frames``).
+
+    Build it before ``run_test`` (FrameProbe wraps the app's output), ``await begin(...)``
+    right before the work starts, ``end()`` once it is done (CPU s, wall s)."""
+
+    def __init__(self, app) -> None:
+        self.frames = FrameProbe(app)
+        self.lag = LagProbe()
+        self.queue: QueueProbe | None = None
+        self.cpu_start = self.wall_start = 0.0
+
+    async def begin(self, screen, marker: str) -> None:
+        """Once the screen is still: start the probes and watch for ``marker`` in a frame."""
+        await self.frames.settle(quiet=0.3)
+        self.queue = QueueProbe(lambda: screen)
+        self.lag.start()
+        self.queue.start()
+        self.frames.watch(marker)
+        self.cpu_start, self.wall_start = cpu_s(), perf()
+        self.lag.record(True)
+        self.queue.record(True)
+
+    def end(self) -> tuple[float, float]:
+        assert self.queue is not None, "begin() first"
+        self.lag.record(False)
+        self.queue.record(False)
+        used = (cpu_s() - self.cpu_start, perf() - self.wall_start)
+        self.lag.stop()
+        self.queue.stop()
+        return used
+
+
 async def wait_until(condition: Callable[[], bool], timeout: float, step: float = 0.005) -> bool:
     deadline = perf() + timeout
     while not condition():

@@ -6,6 +6,9 @@
   on every token (one Markdown for reasoning, one for the answer).
 * ``thinkpane``: the real ``ThinkpaneApp`` and its chat screen; a prompt is sent with
   ``ChatScreen.send`` (what pressing Enter in the prompt calls).
+* ``compare`` (bench_compare.py): the real app at its compare screen, one column per
+  backend; the prompt is sent with ``CompareScreen.send``. The floor then consumes as many
+  streams at once.
 
 Each runner returns the moment the stream started; the caller watches frames and timers.
 """
@@ -29,33 +32,36 @@ SIZE = (120, 40)
 
 
 class FloorApp(App):
-    """Consumes the stream, renders nothing."""
+    """Consumes the streams (one or several at once), renders nothing."""
 
-    def __init__(self, backend: PacedBackend) -> None:
+    def __init__(self, *backends: PacedBackend) -> None:
         super().__init__()
-        self.backend = backend
+        self.backends = backends
         self.reasoning: list[str] = []
         self.content: list[str] = []
-        self.done = False
+        self.running = 0
 
     def compose(self) -> ComposeResult:
         yield Static("No rendering: the floor.")
 
-    async def consume(self) -> None:
-        self.done = False
-        async for event in guarded(self.backend, Conversation([Message("user", PROMPT)])):
-            if isinstance(event, ReasoningDelta):
-                self.reasoning.append(event.text)
-            elif isinstance(event, ContentDelta):
-                self.content.append(event.text)
-        self.done = True
+    async def consume(self, backend: PacedBackend) -> None:
+        try:
+            async for event in guarded(backend, Conversation([Message("user", PROMPT)])):
+                if isinstance(event, ReasoningDelta):
+                    self.reasoning.append(event.text)
+                elif isinstance(event, ContentDelta):
+                    self.content.append(event.text)
+        finally:
+            self.running -= 1
 
     def start(self) -> None:
-        self.run_worker(self.consume(), exclusive=True, exit_on_error=False)
+        self.running = len(self.backends)
+        for number, backend in enumerate(self.backends):
+            self.run_worker(self.consume(backend), group=f"stream-{number}", exit_on_error=False)
 
     @property
     def finished(self) -> bool:
-        return self.done
+        return self.running == 0
 
 
 class NaiveApp(App):
@@ -124,3 +130,35 @@ async def start_thinkpane_turn(app, prompt: str = PROMPT) -> None:
 
 def thinkpane_finished(app) -> bool:
     return app.chat.live is None
+
+
+def compare_app(backends: list[PacedBackend]):
+    """The real app opened at its compare screen, one column per backend (in this order)."""
+    from thinkpane.backends import registry
+    from thinkpane.tui.core.profiles import BackendChoice
+
+    app = thinkpane_app(PacedBackend(None))  # the chat's own, never used here
+    waiting = list(backends)
+    # Each column builds its backend through the registry: hand out the paced ones.
+    registry.create = lambda name, given=None, environ=None: waiting.pop(0)  # type: ignore[assignment]
+    app.compare_at_start = [BackendChoice("bench", {}, label=f"column {n}") for n in range(1, len(backends) + 1)]
+    return app
+
+
+async def start_compare_turn(app, prompt: str = PROMPT) -> None:
+    from thinkpane.tui.screens.compare import CompareScreen
+
+    screen = app.screen
+    if not isinstance(screen, CompareScreen) or not all(column.ready for column in screen.columns):
+        raise RuntimeError("the compare screen is not ready")
+    if not await screen.send(prompt):
+        raise RuntimeError("the compare screen refused to send")
+
+
+def compare_ready(app) -> bool:
+    screen = app.screen
+    return bool(getattr(screen, "columns", None)) and all(column.ready for column in screen.columns)
+
+
+def compare_finished(app) -> bool:
+    return not app.screen.streaming

@@ -1,6 +1,6 @@
 """Run every benchmark and print one summary: each target, PASS/MISS, and the ratio to baseline.
 
-Run: ``python tests/bench/run_all.py`` (about 9 minutes on 2 cores; ``--quick`` is about 3).
+Run: ``python tests/bench/run_all.py`` (about 14 minutes on 2 cores; ``--quick`` is about 5).
 Scripts run one after the other, each in its own interpreter; their full tables go to
 stderr as they finish, the summary table and one JSON line to stdout. Latency numbers are
 wall-clock: run on an otherwise idle machine (the load average is printed with the summary).
@@ -131,6 +131,25 @@ def store_rows(data: dict) -> list[list]:
     return rows
 
 
+def compare_rows(data: dict) -> list[list]:
+    """Three compare columns at once, as bench_compare.py judged them."""
+    checks, verdicts = data["checks"], data["verdicts"]
+    floors = [r for r in data["runs"] if r["renderer"] == "floor"]
+    floor_lag = max(r["lag_ms"]["p99"] for r in floors)
+    floor_cpu = round(sum(r["cpu_s"] for r in floors) / len(floors), 2)
+    compared = [r for r in data["runs"] if r["renderer"] == "compare"]
+    cpu = round(sum(r["cpu_s"] for r in compared) / len(compared), 2)
+    runs_note = " / ".join(f"{r}x" for r in data.get("cpu_ratio_runs", []))
+    return [
+        ["6 compare x3: timer lag p99 @150 tok/s (ms)", checks["lag_p99_ms"], "< 50", verdicts["lag_p99_ms"],
+         floor_lag, ratio(checks["lag_p99_ms"], floor_lag), "160x48"],
+        ["6 compare x3: final frame after the last token (ms)", checks["final_frame_ms"], "< 100",
+         verdicts["final_frame_ms"], None, None, "last token of the last column"],
+        ["6 compare x3: CPU s @150 tok/s (mean of runs)", cpu, "<= 2.5x floor", verdicts.get("cpu_ratio", "MISS"),
+         floor_cpu, checks.get("cpu_ratio"), f"runs {runs_note}; floor = 3 streams, no UI"],
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller inputs, for a smoke run")
@@ -141,10 +160,11 @@ def main() -> int:
         "startup": run("bench_startup.py", ["--runs", "3"] if quick else []),
         "long_conversation": run("bench_long_conversation.py", ["--turns", "100"] if quick else []),
         "store": run("bench_store.py", ["--conversations", "2000"] if quick else []),
+        "compare": run("bench_compare.py", ["--quick"] if quick else []),
     }
     rows: list[list] = []
     for name, build in (("render", render_rows), ("startup", startup_rows),
-                        ("long_conversation", long_rows), ("store", store_rows)):
+                        ("long_conversation", long_rows), ("store", store_rows), ("compare", compare_rows)):
         data = results[name]
         if data is None:
             rows.append([f"{name}: the script failed (see above)", None, "", "MISS", None, None, ""])

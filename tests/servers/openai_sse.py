@@ -15,10 +15,12 @@ In tests::
 A script is a list of actions: :class:`Chunk` (a JSON data line), :class:`Raw` (bytes as
 they are), :class:`Sleep`, :class:`Close` (drop the connection abruptly),
 :class:`Respond` (a whole non-streaming answer: status, headers, body),
-:class:`HoldOpen` (keep the stream open until the client hangs up). Queued scripts are
-used one per request; when the queue is empty the named scenario answers. ``keepalive``,
-``stall`` and ``stall_keepalive`` reproduce a model that has not started (DeepSeek's
-``: keep-alive`` comments) and a stream that goes silent without finishing.
+:class:`HoldOpen` (keep the stream open until the client hangs up), :class:`WaitFor` and
+:class:`SetEvent` (hold one stream until another one, on this server or another, has got
+that far: how a test shows two streams run at once). Queued scripts are used one per
+request; when the queue is empty the named scenario answers. ``keepalive``, ``stall`` and
+``stall_keepalive`` reproduce a model that has not started (DeepSeek's ``: keep-alive``
+comments) and a stream that goes silent without finishing.
 
 From a shell (TUI, ``thinkpane ask``, tmux tests and benchmarks)::
 
@@ -86,7 +88,24 @@ class HoldOpen:
     seconds: float = 30.0
 
 
-Action = Chunk | Raw | Sleep | Close | Respond | HoldOpen
+@dataclass(frozen=True)
+class WaitFor:
+    """Send nothing more until ``event`` is set (at most ``seconds``); ``results`` records
+    each wait: True when the event came, False when the wait ran out."""
+
+    event: threading.Event
+    seconds: float = 10.0
+    results: list[bool] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SetEvent:
+    """Set ``event``: a stream waiting for it (WaitFor) goes on."""
+
+    event: threading.Event
+
+
+Action = Chunk | Raw | Sleep | Close | Respond | HoldOpen | WaitFor | SetEvent
 DONE = Raw(b"data: [DONE]\n\n")
 
 
@@ -397,6 +416,10 @@ class _Handler(BaseHTTPRequestHandler):
                 with contextlib.suppress(OSError):
                     self.connection.shutdown(socket.SHUT_RDWR)
                 return
+            elif isinstance(action, WaitFor):
+                action.results.append(action.event.wait(action.seconds))
+            elif isinstance(action, SetEvent):
+                action.event.set()
             else:
                 if isinstance(action, Chunk):
                     data = b"data: " + json.dumps(action.data, ensure_ascii=False).encode() + b"\n\n"

@@ -1,6 +1,9 @@
 """The Thinkpane app: bindings, command palette, the backend, and which screen shows when.
 
-The chat itself lives in ``thinkpane.tui.screens.chat.screen``; this file only wires things together.
+The chat itself lives in ``thinkpane.tui.screens.chat.screen``, the compare screen in
+``thinkpane.tui.screens.compare``; this file only wires things together. The backend can be
+switched for the session: to a profile (palette "Use profile …", config.toml
+``[profiles.NAME]``), or to the answer the user keeps on the compare screen.
 It also applies the settings that belong to the whole app: the user's ``[keymap]`` (checked
 by ``keymap.check_keymap``), the theme (a theme picked in the palette is saved to
 config.toml), and the warnings found while loading config.toml, shown as notifications.
@@ -10,7 +13,6 @@ could not be opened (``history_problem``: the app then keeps chats in memory) is
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import ClassVar
@@ -21,14 +23,16 @@ from textual.binding import Binding, BindingType
 from textual.theme import Theme
 
 from thinkpane.backends.base import Backend
-from thinkpane.backends.errors import BackendError, InternalError, ThinkpaneError
+from thinkpane.backends.errors import BackendError, ThinkpaneError
 from thinkpane.backends.log_redaction import register_secrets
 from thinkpane.tui.app.commands import ThinkpaneCommands
 from thinkpane.tui.app.copy_export import CopyExportActions
 from thinkpane.tui.app.keymap import check_keymap
 from thinkpane.tui.app.model_actions import ModelActions
+from thinkpane.tui.core.profiles import BackendChoice, build_backend
 from thinkpane.tui.screens.chat.messages import BackendFailed, BackendLoading, BackendReady
 from thinkpane.tui.screens.chat.screen import ChatScreen
+from thinkpane.tui.screens.compare import CompareScreen, choose_columns
 from thinkpane.tui.screens.confirm import ConfirmScreen
 from thinkpane.tui.screens.conversations import Chosen, ConversationsScreen
 
@@ -40,6 +44,8 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+l,ctrl+o", "conversations", "Chats", id="app.conversations",
                 tooltip="Open, search, rename or delete saved conversations"),
+        Binding("f8", "compare", "Compare", id="app.compare",
+                tooltip="Ask two to four profiles the same question, their reasoning and answers side by side"),
         Binding("f1", "toggle_help", "Help", id="app.help", tooltip="Show or hide the key bindings"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit Thinkpane", priority=True),
     ]
@@ -55,6 +61,7 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
         clock: Callable[[], float] = time.monotonic,
         format_date: Callable[[float], str] | None = None,
         history_problem: ThinkpaneError | None = None,
+        compare: list[BackendChoice] | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -62,7 +69,7 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
         self.history_problem = history_problem
         self._quit_question: ConfirmScreen | None = None
         self.backend: Backend | None = backend
-        self.backend_error: BackendError | None = None
+        self.backend_error: ThinkpaneError | None = None
         self.backend_loading_text: str | None = None
         self.first_launch = first_launch
         # Injectable so tests and screenshots show fixed timings and dates.
@@ -74,6 +81,7 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
         self.keymap, self._keymap_problems = check_keymap(getattr(settings, "keymap", None) or {})
         self.set_keymap(self.keymap)
         self.chat = ChatScreen(conversation_id=conversation_id)
+        self.compare_at_start = compare  # thinkpane --compare SPEC...
 
     def get_default_screen(self) -> ChatScreen:
         return self.chat
@@ -96,6 +104,8 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
             register_secrets(self.backend.secrets())
         if self.first_launch:
             self.action_setup()
+        elif self.compare_at_start:
+            self.call_after_refresh(self.open_compare, self.compare_at_start)  # over the chat, once built
         self.call_after_refresh(self._warm_up)
 
     def _show_settings_warnings(self) -> None:
@@ -139,22 +149,12 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
         model loads here, while the status line says so)."""
         self.post_message(BackendLoading(f"preparing {name}…"))
         try:
-            from thinkpane.backends import registry
             from thinkpane.tui.core.config import backend_options
 
             options = backend_options(self.settings, name, overrides, check=True)
-            backend = await asyncio.to_thread(registry.create, name, options)
-            if text := backend.preparing():
-                self.post_message(BackendLoading(text))
-            await backend.prepare()
-        except BackendError as error:
+            backend = await build_backend(name, options, lambda text: self.post_message(BackendLoading(text)))
+        except ThinkpaneError as error:
             self.post_message(BackendFailed(error))
-        except Exception as exc:
-            self.post_message(BackendFailed(InternalError(
-                f"Could not start the {name} backend",
-                "This is a bug; please report it.",
-                detail=f"{type(exc).__name__}: {exc}",
-            )))
         else:
             self.post_message(BackendReady(backend))
 
@@ -238,7 +238,7 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
             self.chat.action_new_chat()
 
     def action_copy_last_answer(self) -> None:
-        text = self.chat.last_answer_text()
+        text = self.last_answer_text()
         if not text:
             self.notify("There is no answer to copy yet.")
             return
@@ -265,6 +265,50 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
             return
         self.settings.backend = result.backend
         self.replace_backend(result.backend, dict(result.options))
+
+    def action_use_profile(self, name: str) -> None:
+        """Chat with profile ``name`` for the rest of the session (config.toml is not changed)."""
+        from thinkpane.tui.core.config import apply_session_overrides
+        from thinkpane.tui.core.profiles import profile_values
+
+        try:
+            backend, values, warnings = profile_values(self.settings, name)
+        except ThinkpaneError as error:
+            self.notify(error.hint, title=error.title, severity="error", markup=False)
+            return
+        for warning in warnings:
+            self.notify(warning, title="Settings", severity="warning", timeout=20, markup=False)
+        apply_session_overrides(self.settings, backend=backend)
+        self.replace_backend(backend, values)
+        self.notify(f"Chatting with profile {name} ({backend}).", markup=False)
+
+    def adopt_backend(self, backend: Backend) -> None:
+        """Chat on with ``backend``, built elsewhere (the answer kept on the compare screen)."""
+        from thinkpane.tui.core.config import apply_session_overrides
+
+        apply_session_overrides(self.settings, backend=backend.name)
+        self.post_message(BackendReady(backend))
+
+    def action_compare(self) -> None:
+        """Choose the columns (profiles, the current backend), then open the compare screen."""
+        if isinstance(self.screen, CompareScreen):
+            return
+        choose_columns(self, self.open_compare)
+
+    def open_compare(self, choices: list[BackendChoice]) -> None:
+        if self.chat.live is not None:
+            self.notify("An answer is still streaming in the chat: wait for it, or press Esc to stop it first.",
+                        severity="warning")
+            return
+        prompt = self.chat.prompt.text
+        self.push_screen(CompareScreen(choices, conversation_id=self.chat.conversation_id, prompt=prompt),
+                         self._compare_done)
+
+    def _compare_done(self, conversation_id: int | None) -> None:
+        """The compare screen closed; ``conversation_id``: where it kept an answer, if it did."""
+        if conversation_id is not None:
+            self.chat.prompt.clear()
+            self.run_worker(self.chat.open_conversation(conversation_id), group="ui")
 
     def replace_backend(self, name: str, overrides: dict | None = None) -> None:
         """Build backend ``name`` for the next answers, and close the one it replaces."""

@@ -1,24 +1,31 @@
-"""Command palette entries (Ctrl+P): the app's main actions, findable by name."""
+"""Command palette entries (Ctrl+P): the app's main actions, findable by name.
+
+Besides the fixed actions, one "Use profile NAME" entry per profile in config.toml
+(``[profiles.NAME]``): the chat goes on with that backend and options for the session.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, cast
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from thinkpane.tui.core.profiles import profile_names, profile_summary
+from thinkpane.tui.core.sanitize import sanitize_line
+from thinkpane.tui.widgets.listed_commands import Entry, ListedCommands
 
 if TYPE_CHECKING:
     from thinkpane.tui.app.app import ThinkpaneApp
 
 
-class ThinkpaneCommands(Provider):
-    def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+class ThinkpaneCommands(ListedCommands):
+    def entries(self) -> list[Entry]:
         app = cast("ThinkpaneApp", self.app)
         saved_to = "a download in your browser" if app.is_web else "a file in the current directory"
         return [
             ("New chat", "Start a new conversation", app.action_new_chat),
             ("Conversations…", "Open, search, rename or delete saved conversations", app.action_conversations),
+            ("Compare…", "Ask two to four profiles the same question; reasoning and answers side by side",
+             app.action_compare),
             ("Set up a backend…", "Choose and configure the model backend", app.action_setup),
             ("Toggle reasoning", "Show or hide the Reasoning pane", app.action_toggle_reasoning),
             ("Toggle thinking", "Turn the model's thinking on or off for the next answers",
@@ -48,15 +55,8 @@ class ThinkpaneCommands(Provider):
              partial(app.action_export_conversation, "md")),
             ("Export conversation as JSON", f"Save this conversation as JSON: {saved_to}",
              partial(app.action_export_conversation, "json")),
+            *[(f"Use profile {sanitize_line(name)}",
+               f"Chat with {sanitize_line(profile_summary(app.settings, name))} for this session",
+               partial(app.action_use_profile, name))
+              for name in profile_names(app.settings)],
         ]
-
-    async def discover(self) -> Hits:
-        for name, help_text, callback in self._commands():
-            yield DiscoveryHit(name, callback, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for name, help_text, callback in self._commands():
-            score = matcher.match(name)
-            if score > 0:
-                yield Hit(score, matcher.highlight(name), callback, help=help_text)

@@ -20,15 +20,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual.command import (
-    CommandPalette,
-    DiscoveryHit,
-    Hit,
-    Hits,
-    SimpleCommand,
-    SimpleProvider,
-)
-from textual.content import Content
+from textual.command import CommandListItem, CommandPalette, SimpleCommand, SimpleProvider
+from textual.screen import Screen
 
 from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.backends.files import write_private
@@ -39,6 +32,7 @@ from thinkpane.tui.core.export import (
     suggested_filename,
 )
 from thinkpane.tui.core.sanitize import sanitize, sanitize_line
+from thinkpane.tui.widgets.listed_commands import Entry, ListedCommands
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -53,20 +47,17 @@ else:
 LABEL_WIDTH = 60
 
 
-class LiteralCommands(SimpleProvider):
-    """Palette entries whose names are model text: shown literally, never parsed as markup."""
+class LiteralCommands(ListedCommands, SimpleProvider):
+    """Palette entries whose names are model text (see ListedCommands: shown literally); a
+    SimpleProvider, so a palette opened with it uses this very instance."""
 
-    async def discover(self) -> Hits:
-        for command in self._commands:
-            yield DiscoveryHit(Content(command.name), command.callback, text=command.name,
-                               help=command.help_text)
+    def __init__(self, screen: Screen, commands: list[SimpleCommand]) -> None:
+        items: list[CommandListItem] = [*commands]
+        super().__init__(screen, items)
+        self.listed = commands
 
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for command in self._commands:
-            if (score := matcher.match(command.name)) > 0:
-                yield Hit(score, Content(command.name), command.callback, text=command.name,
-                          help=command.help_text)
+    def entries(self) -> list[Entry]:
+        return [(command.name, command.help_text or "", command.callback) for command in self.listed]
 
 
 def code_block_label(number: int, block: CodeBlock) -> str:
@@ -93,8 +84,14 @@ class CopyExportActions(_AppBase):
     chat: ChatScreen
     store: ConversationStore
 
+    def last_answer_text(self) -> str | None:
+        """The answer copying works on: the shown screen's (the compare screen's current
+        column) when it has one, else the chat's last answer."""
+        screen_answer = getattr(self.screen, "last_answer_text", None)
+        return screen_answer() if screen_answer is not None else self.chat.last_answer_text()
+
     def action_copy_code_block(self) -> None:
-        text = self.chat.last_answer_text()
+        text = self.last_answer_text()
         if not text:
             self.notify("There is no answer to copy code from yet.")
             return
@@ -112,7 +109,7 @@ class CopyExportActions(_AppBase):
         ]
         # A provider instance with its commands: Textual accepts one (SimpleProvider is made
         # to be), though CommandPalette's annotation names only classes and factories.
-        provider = LiteralCommands(self.screen, commands)  # type: ignore[arg-type]
+        provider = LiteralCommands(self.screen, commands)
         self.push_screen(CommandPalette(providers=[provider],  # type: ignore[list-item]
                                         placeholder="Copy which code block?"))
 

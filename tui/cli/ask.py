@@ -25,9 +25,9 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
-from thinkpane.backends.base import Backend, guarded
+from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.backends.events import (
     ContentDelta,
@@ -41,9 +41,9 @@ from thinkpane.backends.events import (
     Usage,
     event_to_json,
 )
-from thinkpane.tui.core.sanitize import EventSanitizer, sanitize, sanitize_line
+from thinkpane.tui.core.sanitize import sanitize, sanitize_line
 from thinkpane.tui.core.turn_record import TurnRecord
-from thinkpane.tui.core.turn_recorder import TurnRecorder
+from thinkpane.tui.core.turn_recorder import TurnRecorder, record_turn
 
 # Stop reasons the user needs told about; the others are normal endings.
 EXPLAINED_STOPS = frozenset({"max_tokens", "content_filter", "context_window"})
@@ -153,14 +153,20 @@ class _Printer:
         self.content_ends_with_newline = text.endswith("\n")
 
     def _json(self, event: StreamEvent) -> None:
-        data = event_to_json(event)
-        record = self.record
-        if isinstance(event, Usage) and event.reasoning_tokens is None and record.reasoning:
-            data["estimated_reasoning_tokens"] = record.estimated_reasoning_tokens
-        elif isinstance(event, Stop):
-            data["timing"] = record.timing_json()
-        self.out.write(json.dumps(data, ensure_ascii=True) + "\n")
+        self.out.write(json.dumps(event_json(event, self.record), ensure_ascii=True) + "\n")
         self.out.flush()
+
+
+def event_json(event: StreamEvent, record: TurnRecord) -> dict[str, Any]:
+    """One event as ``--json`` prints it (``thinkpane ask``, and each column of ``thinkpane
+    compare``): the event's own fields, a usage with an estimate of the reasoning tokens when
+    none were reported, a stop with the turn's timings from ``record``."""
+    data = event_to_json(event)
+    if isinstance(event, Usage) and event.reasoning_tokens is None and record.reasoning:
+        data["estimated_reasoning_tokens"] = record.estimated_reasoning_tokens
+    elif isinstance(event, Stop):
+        data["timing"] = record.timing_json()
+    return data
 
 
 async def run_ask(
@@ -173,26 +179,14 @@ async def run_ask(
     writer=None,  # thinkpane.tui.core.store.AnswerWriter when --save
 ) -> int:
     """Stream one answer to the terminal; returns the exit code. Cancellation propagates."""
-    clean = EventSanitizer()
     # The recorder keeps the turn (sanitised), with the model and thinking setting it runs
     # with, and saves it (--save).
     recorder = TurnRecorder(TurnRecord.for_backend(backend, time.monotonic()), writer=writer, label=backend.label)
     printer = _Printer(out, err, options, recorder.record)
-    try:
-        async for raw in guarded(backend, conversation):
-            event = clean(raw)
-            recorder.feed(event)
-            printer.event(raw if options.json_mode else event)
-        missing_stop = recorder.end_of_stream()
-        if missing_stop is not None:
-            printer.event(missing_stop)
-    except BaseException:
-        try:
-            printer.cancelled()
-        except OSError:  # the reader went away (`| head`): nothing more can be shown
-            pass
-        recorder.finish("cancelled")
-        raise
+    await record_turn(
+        recorder, backend, conversation, lambda raw, event: printer.event(raw if options.json_mode else event),
+        on_cancel=printer.cancelled,
+    )
     printer.finish_lines()
     return 1 if recorder.finish().status == "error" else 0
 

@@ -1,5 +1,5 @@
-"""The ``thinkpane`` command: the TUI, ``ask``, ``setup``, ``teardown``, ``backends``, ``export``, ``models``,
-``serve``, ``doctor``.
+"""The ``thinkpane`` command: the TUI, ``ask``, ``compare``, ``setup``, ``teardown``, ``backends``,
+``export``, ``models``, ``serve``, ``doctor``.
 
 Startup speed matters (``llm --help`` takes 0.9 s, gptme took 8 s): this module imports
 only argparse at the top. Settings (pydantic), backends (httpx, boto3...) and the TUI
@@ -10,10 +10,15 @@ options exist depends on the backend, so arguments are parsed twice: first just 
 learn the command and the backend, then with that backend's option flags added. Those
 flags, like ``--backend`` and ``--model``, may come before the command or after it.
 
-Exit codes: 0 success; 1 the backend or a provisioning step failed; 2 usage errors (an
-option value that does not fit, e.g. ``--timeout-s 0``), an unknown backend, a broken config
-file or a value in it that does not fit (and, when launching the TUI, an unusable backend
-given by flags); 130 interrupted.
+``--profile NAME`` (the app, ``ask``) picks a profile from config.toml (tui/core/profiles.py):
+its backend decides which option flags exist, so it is peeked at with ``--backend``; the two
+are exclusive. ``--compare SPEC...`` opens the app at the compare screen.
+
+Exit codes: 0 success; 1 the backend or a provisioning step failed (``compare``: a column
+failed); 2 usage errors (an option value that does not fit, e.g. ``--timeout-s 0``, an
+unknown profile, a malformed compare spec), an unknown backend, a broken config file or a
+value in it that does not fit (and, when launching the TUI, an unusable backend given by
+flags); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -23,13 +28,17 @@ import os
 import sys
 from typing import Any, TextIO
 
-COMMANDS = ("ask", "setup", "teardown", "backends", "export", "models", "serve", "doctor")
+COMMANDS = ("ask", "compare", "setup", "teardown", "backends", "export", "models", "serve", "doctor")
 OPTION_DEST_PREFIX = "opt__"
 
 BACKEND_HELP_NOTE = (
     "Backend options (--base-url, --api-key, --region...) depend on the backend: "
     "add --backend NAME to --help to list them, or run `thinkpane backends`."
 )
+
+
+# ThinkpaneError kinds that are the user's command line or config file at fault: exit 2.
+USAGE_KINDS = ("config_file", "unknown_backend", "usage")
 
 
 class UsageError(Exception):
@@ -78,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         from thinkpane.tui.cli.ask import print_error
 
         print_error(exc, sys.stderr)
-        return 2 if exc.kind in ("config_file", "unknown_backend") else 1
+        return 2 if exc.kind in USAGE_KINDS else 1
 
 
 def _exit_code(code: Any) -> int:
@@ -107,6 +116,13 @@ def _run(argv: list[str]) -> int:
             backend_class = _load_backend_class(names[0], lenient=True)
     elif command in (None, "ask", "setup", "teardown"):
         backend_name = _peek_backend(argv, command)
+        profile = _peek_profile(argv) if command in (None, "ask") else None
+        if profile is not None:
+            if backend_name is not None:
+                raise UsageError("give --profile or --backend, not both: a profile names its backend")
+            if not wants_help:
+                settings = _load_settings()
+                backend_name = _profile_backend(settings, profile)
         # Launching with the configured backend must not fail here (e.g. the local extra is
         # not installed on first launch): the app shows the problem and offers setup.
         lenient = wants_help or (command is None and backend_name is None)
@@ -121,6 +137,8 @@ def _run(argv: list[str]) -> int:
         return _launch(args, settings, backend_class)
     if args.command == "ask":
         return _ask(args, settings, backend_class)
+    if args.command == "compare":
+        return _compare(args, settings)
     if args.command == "setup":
         return _setup(args, backend_class)
     if args.command == "teardown":
@@ -192,6 +210,37 @@ def _peek_backend(argv: list[str], command: str | None) -> str | None:
     return known.backend
 
 
+def _peek_profile(argv: list[str]) -> str | None:
+    """The profile named with ``--profile``, before or after the command."""
+    pre = argparse.ArgumentParser(prog="thinkpane", add_help=False, allow_abbrev=False)
+    pre.add_argument("--profile")
+    known, _ = pre.parse_known_args([a for a in argv if a not in ("-h", "--help")])
+    return known.profile
+
+
+def _profile_backend(settings, profile: str) -> str:
+    """The backend profile ``profile`` names (a ChoiceError or ConfigFileError if it cannot)."""
+    from thinkpane.tui.core.profiles import ChoiceError, profile_values
+
+    try:
+        return profile_values(settings, profile)[0]
+    except ChoiceError as error:
+        # Bedrock's and OpenSearch's AWS profile used to be --profile.
+        if _declares_option(settings.backend, "profile"):
+            error.hint += f" (The {settings.backend} backend's AWS profile is --aws-profile.)"
+        raise
+
+
+def _declares_option(backend: str, option: str) -> bool:
+    from thinkpane.backends import registry
+    from thinkpane.backends.errors import ConfigurationError
+
+    try:
+        return any(declared.name == option for declared in registry.load(backend).options)
+    except ConfigurationError:
+        return False
+
+
 def _load_backend_class(name: str, *, lenient: bool):
     """The backend's class; with ``lenient``, None when it is unknown or not installed."""
     from thinkpane.backends import registry
@@ -218,7 +267,14 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
     )
     parser.add_argument("--version", action=_VersionAction, help="print the installed version and exit")
     parser.add_argument("--backend", metavar="NAME", help="backend for this session (default: from config)")
+    parser.add_argument("--profile", metavar="NAME",
+                        help="a profile from config.toml ([profiles.NAME]: a backend and its options) for this session")
     parser.add_argument("--model", help="model id for this session")
+    parser.add_argument(
+        "--compare", nargs="+", metavar="SPEC",
+        help="open the compare screen with two to four columns, each a profile name, a backend "
+        "name or BACKEND:key=value,key=value",
+    )
     parser.add_argument(
         "--continue", dest="continue_", action="store_true",
         help="reopen the most recent conversation (with ask: add to it)"
@@ -245,6 +301,8 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
     )
     ask.add_argument("prompt", nargs="?", metavar="PROMPT", help="the question; '-' reads stdin")
     ask.add_argument("--backend", metavar="NAME", default=argparse.SUPPRESS, help="backend to use (default: from config)")
+    ask.add_argument("--profile", metavar="NAME", default=argparse.SUPPRESS,
+                     help="a profile from config.toml ([profiles.NAME]) instead of --backend")
     ask.add_argument("--model", default=argparse.SUPPRESS, help="model id (default: from config)")
     ask.add_argument("--system", metavar="TEXT",
                      help="system prompt (default: system_prompt from config; when continuing, the conversation's own)")
@@ -271,6 +329,28 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
     )
     if command == "ask":
         _add_backend_option_flags(ask, backend_class)
+
+    compare = commands.add_parser(
+        "compare",
+        allow_abbrev=False,
+        help="ask two to four backends or profiles the same question at once; compare their reasoning and answers",
+        description="Send one prompt to two to four columns at once, each a profile or a backend "
+        "spec, and print each column's reasoning and answer, then a table of their figures "
+        "(time to first token, thinking time, reasoning and answer tokens, outcome). The prompt "
+        "comes from PROMPT, from stdin, or both. Exit status 0 when every column answered, 1 "
+        "when any failed (the others still finish and print).",
+        epilog="SPEC is a profile name (config.toml [profiles.NAME]), a backend name, or "
+        "BACKEND:key=value,key=value, e.g. openai:base_url=http://127.0.0.1:8080/v1,model=a,"
+        "reasoning_effort=high (commas separate the pairs).",
+    )
+    compare.add_argument("prompt", nargs="?", metavar="PROMPT", help="the question; '-' reads stdin")
+    compare.add_argument("--with", dest="with_", metavar="SPEC", action="append", default=[],
+                         help="one column; give it two to four times")
+    compare.add_argument("--system", metavar="TEXT", help="system prompt (default: system_prompt from config)")
+    compare.add_argument("--json", action="store_true",
+                         help="print one JSON object per stream event, as `ask --json` does, each with its "
+                         "column's number, then a summary object")
+    compare.add_argument("--no-reasoning", action="store_true", help="do not print the reasoning")
 
     setup = commands.add_parser(
         "setup",
@@ -424,8 +504,7 @@ def _load_settings():
     from thinkpane.tui.core.config import load_settings
 
     settings = load_settings()  # a ConfigFileError is printed by main(), exit 2
-    for warning in settings.load_warnings:
-        sys.stderr.write(f"Warning: {warning}\n")
+    _print_warnings(settings.load_warnings)
     return settings
 
 
@@ -473,11 +552,18 @@ def _launch(args: argparse.Namespace, settings, backend_class) -> int:
 
     settings = settings or _load_settings()
     overrides = _option_overrides(args)
-    first_launch = not config_exists() and not args.backend
+    first_launch = not config_exists() and not args.backend and not args.profile
+    compare = None
     if args.stall_notice_s is not None:
         apply_session_overrides(settings, stall_notice_s=args.stall_notice_s)
     try:
-        if args.backend or overrides:
+        if args.profile:
+            from thinkpane.tui.core.profiles import profile_values
+
+            backend, values, _ = profile_values(settings, args.profile)  # warnings: the app shows them
+            apply_session_overrides(settings, backend=backend, options={**values, **overrides})
+            registry.create(settings.backend, backend_options(settings, settings.backend, check=True))
+        elif args.backend or overrides:
             # For this session only; the app builds the backend from these settings (and loads
             # a local model in the background). Checked here so a bad flag fails fast, in the shell.
             apply_session_overrides(settings, backend=args.backend, options=overrides)
@@ -485,6 +571,8 @@ def _launch(args: argparse.Namespace, settings, backend_class) -> int:
         else:
             # A value in config.toml that does not fit is a config-file error, like bad TOML.
             backend_options(settings, settings.backend, check=True)
+        if args.compare is not None:
+            compare = _compare_choices(settings, args.compare, "--compare SPEC SPEC")
     except ConfigurationError as error:
         from thinkpane.tui.cli.ask import print_error
 
@@ -516,7 +604,7 @@ def _launch(args: argparse.Namespace, settings, backend_class) -> int:
 
         app = ThinkpaneApp(
             settings, store, conversation_id=conversation_id, first_launch=first_launch,
-            history_problem=history_problem,
+            history_problem=history_problem, compare=compare,
         )
         app.run()
         return int(app.return_code or 0)
@@ -548,12 +636,21 @@ def _ask(args: argparse.Namespace, settings, backend_class) -> int:
             raise UsageError('no prompt: give one as an argument (thinkpane ask "...") or pipe it in')
     options = AskOptions(json_mode=args.json, show_reasoning=not args.no_reasoning)
     try:
-        backend = registry.create(name, backend_options(settings, name, _option_overrides(args), check=True))
+        profile = getattr(args, "profile", None)
+        if profile:
+            from thinkpane.tui.core.profiles import resolve_profile
+
+            choice = resolve_profile(settings, profile, _option_overrides(args))
+            _print_warnings(choice.warnings)
+            name, backend_settings = choice.backend, choice.options
+        else:
+            backend_settings = backend_options(settings, name, _option_overrides(args), check=True)
+        backend = registry.create(name, backend_settings)
     except BackendError as error:
         if args.json:
             print(json_line(event_to_json(ErrorEvent(error))), flush=True)
         print_error(error, sys.stderr)
-        return 2 if error.kind == "config_file" else 1
+        return 2 if error.kind in USAGE_KINDS else 1
     from thinkpane.backends.log_redaction import register_secrets
 
     register_secrets(backend.secrets())
@@ -590,6 +687,43 @@ def _ask(args: argparse.Namespace, settings, backend_class) -> int:
             store.close()
     sys.stderr.write(saved_note)
     return code
+
+
+def _compare(args: argparse.Namespace, settings) -> int:
+    import asyncio
+
+    from thinkpane.tui.cli.ask import AskOptions, build_prompt, conversation_for
+    from thinkpane.tui.cli.compare import run_compare
+
+    settings = settings or _load_settings()
+    choices = _compare_choices(settings, args.with_, 'compare "PROMPT" --with SPEC --with SPEC')
+    prompt = build_prompt(None if args.prompt == "-" else args.prompt, _read_stdin(args.prompt))
+    if not prompt.strip():
+        raise UsageError('no prompt: give one as an argument (thinkpane compare "..." --with ...) or pipe it in')
+    for choice in choices:
+        _print_warnings(choice.warnings)
+    system = args.system if args.system is not None else settings.system_prompt
+    options = AskOptions(json_mode=args.json, show_reasoning=not args.no_reasoning)
+    return asyncio.run(run_compare(choices, conversation_for(prompt, system), out=sys.stdout, err=sys.stderr,
+                                   options=options))
+
+
+def _compare_choices(settings, specs: list[str], usage: str) -> list:
+    """The columns ``specs`` name (profiles.parse_spec); UsageError unless two to four."""
+    from thinkpane.tui.core.comparison import MAX_COLUMNS, MIN_COLUMNS
+    from thinkpane.tui.core.profiles import parse_spec
+
+    if not MIN_COLUMNS <= len(specs) <= MAX_COLUMNS:
+        raise UsageError(
+            f"compare needs {MIN_COLUMNS} to {MAX_COLUMNS} columns, got {len(specs)}: {usage}, where SPEC "
+            "is a profile name, a backend name or BACKEND:key=value,key=value"
+        )
+    return [parse_spec(settings, spec) for spec in specs]
+
+
+def _print_warnings(warnings) -> None:
+    for warning in warnings:
+        sys.stderr.write(f"Warning: {warning}\n")
 
 
 def _continuing(args: argparse.Namespace) -> bool:

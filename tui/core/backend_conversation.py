@@ -35,9 +35,14 @@ FIT_SHARE = 0.75
 
 
 def backend_conversation(
-    stored: Iterable[Any], system: str | None = None, *, backend: str, model: str, leave_out: int = 0
+    stored: Iterable[Any], system: str | None = None, *, backend: str, model: str, leave_out: int = 0,
+    prompt: str | None = None,
 ) -> Conversation:
-    """The conversation for backend ``backend`` running ``model`` (see the module docstring)."""
+    """The conversation for backend ``backend`` running ``model`` (see the module docstring).
+
+    ``prompt``: the prompt being answered when it is not stored yet (the compare screen
+    stores its prompt only once the user keeps one of the answers); sent last, instead of an
+    unanswered prompt the path may end with."""
     messages: list[Message] = []
     turn_starts: list[int] = []  # where each answered turn starts in ``messages``
     asking: Message | None = None  # the latest prompt not answered yet
@@ -54,6 +59,8 @@ def backend_conversation(
             asking = None
         else:
             messages.append(message)
+    if prompt is not None:
+        asking = Message("user", prompt)
     left_out = {index for start in turn_starts[:leave_out] for index in (start, start + 1)}
     messages = [message for index, message in enumerate(messages) if index not in left_out]
     if asking is not None:

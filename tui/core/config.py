@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     # Per-backend option values, e.g. backends["openai"]["base_url"]. Secrets are kept here
     # only when the user chose to (see save_settings).
     backends: dict[str, dict[str, Any]] = {}
+    # Named backend settings: profiles["fast"] = {"backend": "openai", "model": ...,
+    # "reasoning_effort": ...}, layered over that backend's section (profiles.py reads them).
+    profiles: dict[str, dict[str, Any]] = {}
 
     # What the config file held when loaded, and the values right after loading: together
     # they tell save_settings which values the program changed.
@@ -151,7 +154,7 @@ class Settings(BaseSettings):
         # as TOML users do, they arrive as nested tables and failed validation. Join them back.
         return _flatten_keymap(value) if isinstance(value, dict) else value
 
-    @field_validator("backends", mode="after")
+    @field_validator("backends", "profiles", mode="after")
     @classmethod
     def _hide_secrets(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         return {name: _wrap_secrets(options) for name, options in value.items()}
@@ -159,7 +162,7 @@ class Settings(BaseSettings):
     def __repr_args__(self) -> Any:  # a ReprArgs iterable, as pydantic's
         # Secrets the program put in as plain strings are masked too.
         for name, value in super().__repr_args__():
-            if name == "backends" and isinstance(value, dict):
+            if name in ("backends", "profiles") and isinstance(value, dict):
                 value = {backend: _wrap_secrets(options) for backend, options in value.items()}
             yield name, value
 
@@ -167,6 +170,15 @@ class Settings(BaseSettings):
     def load_warnings(self) -> list[str]:
         """Problems found while loading that did not stop it (unknown keys...)."""
         return list(self._load_warnings)
+
+    def warn(self, warning: str) -> bool:
+        """Add a problem found once a backend or profile is read (an option it does not
+        declare); False when it was already there."""
+        if warning in self._load_warnings:
+            return False
+        self._load_warnings.append(warning)
+        log.warning(warning)
+        return True
 
 
 def _wrap_secrets(options: dict[str, Any]) -> dict[str, Any]:
@@ -533,10 +545,7 @@ def backend_options(
         declared = {option.name for option in options}
         for key in sorted(set(values) - declared):
             where = setting_location(settings, "backends", name, key)
-            warning = f"{where}: backend {name}: unknown option {key!r} ignored"
-            if warning not in settings._load_warnings:
-                settings._load_warnings.append(warning)
-                log.warning(warning)
+            settings.warn(f"{where}: backend {name}: unknown option {key!r} ignored")
         for option in options:
             came_from_file = (
                 option.name in file_values
@@ -569,26 +578,28 @@ def backend_options(
         for option in options:
             if option.name in sources:
                 value, where, in_file = sources[option.name]
-                _check_value(option, name, value, where, in_file=in_file)
+                check_value(option, value, where, in_file=in_file, subject=f"the {name} option {option.name!r}")
     secret_names = {o.name for o in options if o.is_secret} if options is not None else set()
     return {key: _for_backend(key, value, secret_names) for key, value in values.items()}
 
 
-def _check_value(option: Option, backend: str, value: Any, where: str, *, in_file: bool) -> None:
-    """ConfigFileError naming ``where`` when ``value`` does not fit ``option``."""
+def check_value(option: Option, value: Any, where: str, *, in_file: bool, subject: str) -> Any:
+    """``value`` parsed by ``option``; a ConfigFileError naming ``where`` (``FILE:LINE`` or a
+    variable) when it does not fit. ``subject``: what holds it, e.g. "the openai option
+    'max_tokens'" or "'max_tokens' of profile 'fast'"."""
     if isinstance(value, SecretStr):
         value = value.get_secret_value()
     if value == "" and in_file:
         raise ConfigFileError(
-            f"{where}: the {backend} option {option.name!r} is empty",
+            f"{where}: {subject} is empty",
             "Remove the line to use the default, or give it a value.",
         )
     try:
-        option.parse(value)
+        return option.parse(value)
     except InvalidValueError as error:
         fix = "or remove the line to use the default" if in_file else "or unset it"
         raise ConfigFileError(
-            f"{where}: invalid value for the {backend} option {option.name!r}",
+            f"{where}: invalid value for {subject}",
             f"Expected {error.expected}. Fix it there, {fix}.",
         ) from None
 

@@ -40,6 +40,7 @@ CACHED_INPUT_TOKENS_KEY = "thinkpane_cached_input_tokens"
 CACHE_WRITE_TOKENS_KEY = "thinkpane_cache_write_tokens"
 THINKING_KEY = "thinkpane_thinking"
 EFFORT_KEY = "thinkpane_effort"
+COST_KEY = "thinkpane_cost"
 
 
 @dataclass
@@ -73,6 +74,7 @@ class TurnRecord:
     reasoning_tokens: int | None = None
     cached_input_tokens: int | None = None
     cache_write_tokens: int | None = None
+    cost: float | None = None  # what the provider says the turn cost (US dollars)
     model: str = ""
     thinking: str | None = None  # on | off | auto, when the backend has the switch
     effort: str | None = None
@@ -155,7 +157,7 @@ class TurnRecord:
         """Take what a ``Usage`` event reports (fields it leaves None keep their value:
         a backend may report input and output in separate events)."""
         for name in ("input_tokens", "output_tokens", "reasoning_tokens", "cached_input_tokens",
-                     "cache_write_tokens"):
+                     "cache_write_tokens", "cost"):
             value = getattr(usage, name, None)
             if value is not None:
                 setattr(self, name, value)
@@ -223,6 +225,7 @@ class TurnRecord:
             REASONING_TOKENS_KEY: self.reasoning_tokens,
             CACHED_INPUT_TOKENS_KEY: self.cached_input_tokens,
             CACHE_WRITE_TOKENS_KEY: self.cache_write_tokens,
+            COST_KEY: self.cost,
         }
         return {key: value for key, value in values.items() if value is not None}
 
@@ -255,6 +258,7 @@ class TurnRecord:
             reasoning_tokens=_int(extra.get(REASONING_TOKENS_KEY)),
             cached_input_tokens=_int(extra.get(CACHED_INPUT_TOKENS_KEY)),
             cache_write_tokens=_int(extra.get(CACHE_WRITE_TOKENS_KEY)),
+            cost=_float(extra.get(COST_KEY)),
             model=getattr(message, "model", "") or "",
             thinking=_str(extra.get(THINKING_KEY)),
             effort=_str(extra.get(EFFORT_KEY)),
@@ -264,6 +268,10 @@ class TurnRecord:
             error_hint=error_hint or None,
             extra=extra,
         )
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _ms(seconds: float) -> int:

@@ -13,6 +13,10 @@ EventSanitizer), so the record, the store and the screen hold the same text.
 :meth:`TurnRecorder.feed` is the one place a delta enters the record and the store, and it
 returns the text it kept, which is what the chat screen's worker passes on to the panes.
 
+:func:`record_turn` is the loop around it for the headless front ends (``thinkpane ask``,
+and each column of ``thinkpane compare``); the chat screen's worker has its own, which
+coalesces text for the screen (thinkpane.tui.screens.chat.stream_worker).
+
 No Textual here: ``thinkpane ask`` imports this.
 """
 
@@ -22,9 +26,11 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from thinkpane.backends.base import Backend, guarded
 from thinkpane.backends.errors import BackendError, IncompleteStreamError
 from thinkpane.backends.events import (
     ContentDelta,
+    Conversation,
     ErrorEvent,
     Heartbeat,
     MessageExtra,
@@ -34,6 +40,7 @@ from thinkpane.backends.events import (
     StreamEvent,
     Usage,
 )
+from thinkpane.tui.core.sanitize import EventSanitizer
 from thinkpane.tui.core.turn_record import TurnRecord
 
 if TYPE_CHECKING:
@@ -170,11 +177,68 @@ class TurnRecorder:
             record.stop_reason = self.stop.reason
         if status == "error" and error is not None:
             record.error_title, record.error_detail, record.error_hint = error.title, error.detail, error.hint
+        self.error = error
         if self.writer is not None:
-            record.save_to(self.writer)
-            self.writer.finish(
-                status,
-                stop_reason=record.stop_reason,
-                error=str(error) if status == "error" and error is not None else None,
-            )
+            self._write_outcome(self.writer)
         return record
+
+    def save(self, writer: AnswerWriter) -> None:
+        """Write this finished turn, whole, to ``writer``: a turn recorded without a writer
+        and kept later (a compared answer, once the user has picked one). Raises StoreError."""
+        record = self.record
+        if setting := record.setting_extra():
+            writer.merge_extra(setting)
+        if record.reasoning:
+            writer.append_reasoning(record.reasoning)
+        if record.content:
+            writer.append_content(record.content)
+        if record.extra:
+            writer.merge_extra(dict(record.extra))
+        self._write_outcome(writer)
+
+    def _write_outcome(self, writer: AnswerWriter) -> None:
+        record, error = self.record, self.error
+        record.save_to(writer)
+        writer.finish(
+            record.status,
+            stop_reason=record.stop_reason,
+            error=str(error) if record.status == "error" and error is not None else None,
+        )
+
+
+async def record_turn(
+    recorder: TurnRecorder,
+    backend: Backend,
+    conversation: Conversation,
+    on_event: Callable[[StreamEvent, StreamEvent], object],
+    *,
+    on_cancel: Callable[[], object] | None = None,
+) -> TurnRecorder:
+    """Stream one turn of ``backend`` into ``recorder`` (a new one, e.g. of
+    ``TurnRecord.for_backend``); the headless front ends' loop.
+
+    Every event is sanitised where it arrives (EventSanitizer), recorded, then handed to
+    ``on_event(raw, sanitised)``; a stream that ends without ``Stop`` hands on the error
+    :meth:`TurnRecorder.end_of_stream` makes of it. The caller ends the returned recorder
+    with :meth:`TurnRecorder.finish`. When the task is cancelled (or anything escapes),
+    ``on_cancel`` runs (an OSError from it, a reader gone away, is ignored), the turn is
+    finished as cancelled, and the exception propagates.
+    """
+    clean = EventSanitizer()
+    try:
+        async for raw in guarded(backend, conversation):
+            event = clean(raw)
+            recorder.feed(event)
+            on_event(raw, event)
+        missing_stop = recorder.end_of_stream()
+        if missing_stop is not None:
+            on_event(missing_stop, missing_stop)
+    except BaseException:
+        if on_cancel is not None:
+            try:
+                on_cancel()
+            except OSError:  # the reader went away (`| head`): nothing more can be shown
+                pass
+        recorder.finish("cancelled")
+        raise
+    return recorder

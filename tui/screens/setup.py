@@ -67,6 +67,8 @@ STACK_QUICK_CLASS = "-stack-quick"
 RESUME_HINT = "Cancelled; run again to resume (created resources are remembered)."
 # After the label of a backend that needs no network (Backend.NEEDS_NETWORK false).
 OFFLINE_TAG = " · works offline"
+# A profile name is a bare TOML key, so config.toml reads [profiles.NAME] as typed.
+PROFILE_NAME_CHARS = r"[A-Za-z0-9_-]*"
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,10 @@ class SetupScreen(Screen["SetupResult | None"]):
                     yield Static("", id="backend-about", markup=False)
                     with VerticalScroll(id="form-scroll", can_focus=False):
                         yield Vertical(id="form-holder")
+                        # Optional: Save also writes [profiles.NAME] (for --profile, the palette,
+                        # compare). Below the form, scrolled with it: it takes no room from it.
+                        yield Input(placeholder="Also save as profile: NAME (optional)", id="profile-name",
+                                    restrict=PROFILE_NAME_CHARS, max_length=40)
                     with Horizontal(id="setup-buttons"):
                         yield Button("Test connection", id="run", variant="success")
                         yield Button("Cancel", id="cancel", variant="warning")
@@ -395,6 +401,10 @@ class SetupScreen(Screen["SetupResult | None"]):
         if self.phase == "succeeded" and form is not None and form.raw_values() != self.tested_values:
             self.phase = "idle"
             self._sync_buttons()
+
+    @on(Input.Submitted, "#profile-name")
+    def _profile_name_submitted(self) -> None:
+        self.save()  # Enter in the name: Save (nothing happens before a successful test)
 
     @on(Button.Pressed)
     def _button_pressed(self, event: Button.Pressed) -> None:
@@ -634,6 +644,14 @@ class SetupScreen(Screen["SetupResult | None"]):
         section.update(self.saved)
         self.settings.backends[self.selected] = section
         self.settings.backend = self.selected
+        profile = self.query_one("#profile-name", Input).value.strip()
+        if profile:
+            # The backend's options as saved above, secrets left to [backends.NAME] or the
+            # environment: a profile is laid over that section (thinkpane.tui.core.profiles).
+            secret = {option.name for option in backend_class.options if option.is_secret}
+            self.settings.profiles[profile] = {
+                "backend": self.selected, **{k: v for k, v in section.items() if k not in secret},
+            }
         try:
             path = save_settings(self.settings, keep_secrets=form.keep_secrets)
         except (ThinkpaneError, OSError) as error:
@@ -642,6 +660,9 @@ class SetupScreen(Screen["SetupResult | None"]):
             return
         options = {**setup_steps.given_values(parsed), **self.saved}
         self.app.notify(f"Saved to {path}; chats now use {self.choice.label}.", title="Setup", markup=False)
+        if profile:
+            self.app.notify(f"Saved as profile {profile}: --profile {profile}, Ctrl+P → Use profile, or compare it.",
+                            title="Setup", markup=False)
         unsaved = [o for o in backend_class.options if o.is_secret and parsed.get(o.name)]
         if unsaved and not form.keep_secrets:
             where = "; ".join(f"{o.label}: ${' or $'.join(o.env)}" if o.env else o.label for o in unsaved)

@@ -14,7 +14,10 @@ container of Statics re-rendered the container's own rows, every Static's conten
 measured each one on every update, about half of a frame's cost (bench_render.py).
 
 Updates are throttled: the first text is shown at once (time to first token), later text
-at most ``MIN_INTERVAL_S`` apart; a timer shows a trailing burst. ``append``/``update`` and
+at most ``MIN_INTERVAL_S`` apart, at moments on a grid of that interval shared by every live
+view, so views streaming at once (the two panes, the compare screen's columns) render in
+the same frames: three compare columns drew 337 frames for 14 s of streams, 127 on the grid
+(tests/bench/bench_compare.py); a timer shows a trailing burst. ``append``/``update`` and
 ``source`` match ``textual.widgets.Markdown``, so ``Markdown.get_stream(widget)`` drives it;
 ``source`` is the text handed to the screen so far (a throttled burst joins it when shown).
 
@@ -27,6 +30,7 @@ gate closed it draws the same lines, repainted whole whenever it grows.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import time
 from collections.abc import Callable
@@ -45,6 +49,9 @@ from thinkpane.tui.render.laid_out_once import LaidOutOnce
 from thinkpane.tui.render.paint_soon import paint_soon
 from thinkpane.tui.render.rich_markdown import rich_markdown
 
+# A render due this fraction of an interval after a grid point joins that grid point (see
+# LiveMarkdown._schedule): one that ran a few ms late does not wait a whole interval more.
+GRID_SLACK = 0.25
 # A list item: Rich draws a loose list tight, so a cut between two items would add a gap.
 _LIST_ITEM = re.compile(r"(?:[-*+]|\d{1,9}[.)])(?:\s|$)")
 
@@ -79,6 +86,19 @@ class RenderedOnce:
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         return Measurement.get(console, options, self.renderable)
+
+
+def next_render_at(last_render: float, now: float, interval: float) -> float:
+    """When a view last rendered at ``last_render`` may render next: ``now`` once an
+    interval has passed, else the next point of the interval's grid (the monotonic clock's)
+    from an interval after the last render. Every live view with text waiting renders at the
+    same moments, so two panes or three compare columns streaming at once share their frames
+    instead of each taking its own; a render that ran a little late (a busy loop) keeps the
+    next grid point, not the one after (GRID_SLACK)."""
+    if last_render + interval <= now:
+        return now
+    due = last_render + interval - interval * GRID_SLACK
+    return max(now, math.ceil(due / interval) * interval)
 
 
 class LiveMarkdown(LaidOutOnce, Widget):
@@ -191,7 +211,8 @@ class LiveMarkdown(LaidOutOnce, Widget):
         burst = len(self._source) - self._shown >= self.BURST_CHARS
         if self._timer is not None and not burst:
             return  # a render is already due
-        wait = self._last_render + self.MIN_INTERVAL_S - time.monotonic()
+        now = time.monotonic()
+        wait = next_render_at(self._last_render, now, self.MIN_INTERVAL_S) - now
         if wait <= 0 or not self._ready or burst:
             self.render_now()
         else:

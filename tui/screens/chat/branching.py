@@ -126,7 +126,7 @@ class BranchActions(Screen[None]):
                 if index is not None and index >= keep:
                     await current.detach()  # its widgets go; it streams on out of sight
             await transcript.replace_from(keep, messages[keep:], lambda message: self.build_turn(message, live))
-            if current.detached and not current.ending:
+            if current.detached and not current.ending and current.message_id is not None:
                 widget = transcript.turn_for(current.message_id)
                 if isinstance(widget, AnswerTurn):
                     current.reattach(widget)

@@ -21,7 +21,7 @@ from thinkpane.backends.base import Backend
 from thinkpane.tui.core.turn_record import TurnRecord
 
 if TYPE_CHECKING:
-    from thinkpane.tui.screens.chat.screen import ChatScreen
+    from thinkpane.tui.screens.chat.turn_host import TurnView
 
 # The status line's elapsed time and token counter, and the Reasoning header, change this
 # often while text streams (in the frames that paint text; the tick covers a stall).
@@ -31,7 +31,7 @@ COUNTERS_INTERVAL_S = 0.25
 class TurnCounters:
     """What the status line and the Reasoning header say about the turn streaming now."""
 
-    def __init__(self, screen: ChatScreen) -> None:
+    def __init__(self, screen: TurnView) -> None:
         self.screen = screen
         self.record: TurnRecord | None = None  # the streaming turn's, None between turns
         self._shown_at = float("-inf")  # time.monotonic() when the counters were last shown

@@ -6,8 +6,8 @@ every event to the turn's :class:`~thinkpane.tui.core.turn_recorder.TurnRecorder
 timings, usage, the store) and posts the text, coalesced; :meth:`LiveTurn.show` writes it
 to the panes. :meth:`LiveTurn.end` runs once, whatever ended the turn (the stream finished,
 failed or was cancelled, the worker died), and :meth:`LiveTurn.abandon` when the app closes
-mid-stream. The screen owns the message handlers and the worker; this owns the widgets'
-side of a turn.
+mid-stream. Its host (the chat screen, or a compare column: turn_host.py) owns the message
+handlers and the worker; this owns the widgets' side of a turn. ``screen`` below is that host.
 
 The user may switch to another branch while the answer streams (its older sibling, or
 another version of a prompt above it): :meth:`LiveTurn.detach` stops feeding the widgets
@@ -48,7 +48,7 @@ from thinkpane.tui.widgets.turn import AnswerTurn
 if TYPE_CHECKING:
     from textual.widgets.markdown import MarkdownStream
 
-    from thinkpane.tui.screens.chat.screen import ChatScreen
+    from thinkpane.tui.screens.chat.turn_host import TurnView
 
 # The live turn saves what arrived, and checks the counters, this often.
 FLUSH_INTERVAL_S = 0.25
@@ -68,16 +68,16 @@ def not_stopped_text(backend: Backend) -> str:
 class LiveTurn:
     """Everything that exists only while one answer streams."""
 
-    def __init__(self, screen: ChatScreen, turn: int, backend: Backend, conversation: Conversation,
+    def __init__(self, screen: TurnView, turn: int, backend: Backend, conversation: Conversation,
                  recorder: TurnRecorder, answer: AnswerTurn, reasoning_markdown: LiveMarkdown,
-                 input_estimate: str, message_id: int, typed: str | None) -> None:
+                 input_estimate: str, message_id: int | None, typed: str | None) -> None:
         self.screen = screen
         self.turn = turn
         self.backend = backend
         self.conversation = conversation  # what was sent
         self.typed = typed  # the prompt as the user sent it (None: an answer asked again)
         self.recorder = recorder
-        self.message_id = message_id  # the answer's row in the store
+        self.message_id = message_id  # the answer's row in the store (None: not stored yet)
         self.answer = answer
         self.answer_stream: MarkdownStream | None = None
         self.reasoning_stream: MarkdownStream | None = None
@@ -100,10 +100,12 @@ class LiveTurn:
         return self.recorder.record
 
     @classmethod
-    async def start(cls, screen: ChatScreen, turn: int, backend: Backend, conversation: Conversation,
+    async def start(cls, screen: TurnView, turn: int, backend: Backend, conversation: Conversation,
                     writer, answer: AnswerTurn, typed: str | None = None) -> LiveTurn:
-        """Stream into ``answer`` (mounted, its record "streaming"); ``writer``: the store's
-        AnswerWriter for it; ``typed``: the prompt as the user sent it."""
+        """Stream into ``answer`` (mounted, its record "streaming") in ``screen`` (the chat
+        screen, a compare column); ``writer``: the store's AnswerWriter for it, or None to keep
+        the answer in memory only (a compare column's, until the user keeps one); ``typed``:
+        the prompt as the user sent it."""
         record = answer.record
         record.started_at = screen.clock()
         screen.transcript.follow()
@@ -112,7 +114,8 @@ class LiveTurn:
         live = cls(
             screen, turn, backend, conversation,
             TurnRecorder(record, writer=writer, clock=screen.clock, label=backend.label), answer,
-            reasoning_markdown, f"~{round(chars / CHARS_PER_TOKEN):,}", writer.message_id, typed,
+            reasoning_markdown, f"~{round(chars / CHARS_PER_TOKEN):,}",
+            writer.message_id if writer is not None else None, typed,
         )
         screen.counters.start(record, backend, live.input_estimate)
         live._tick_timer = screen.set_interval(FLUSH_INTERVAL_S, live.tick)

@@ -14,7 +14,7 @@ from typing import Any
 
 from textual.message import Message
 
-from thinkpane.backends.errors import BackendError
+from thinkpane.backends.errors import BackendError, ThinkpaneError
 from thinkpane.backends.events import Stop
 
 
@@ -60,7 +60,7 @@ class BackendReady(Message, bubble=False):
 
 @dataclass
 class BackendFailed(Message, bubble=False):
-    error: BackendError
+    error: ThinkpaneError
 
 
 @dataclass

@@ -29,38 +29,26 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Static
-from textual.worker import Worker, WorkerState
 
 from thinkpane.backends.base import Backend
-from thinkpane.backends.errors import BackendError, ContextWindowError, InternalError, ThinkpaneError
-from thinkpane.backends.events import Conversation
+from thinkpane.backends.errors import BackendError, ContextWindowError, ThinkpaneError
 from thinkpane.backends.thinking import EFFORT_CYCLE, Reasoning
 from thinkpane.tui.core.backend_conversation import title_from_prompt, turns_to_leave_out
 from thinkpane.tui.core.branches import PendingTurn
 from thinkpane.tui.core.sanitize import sanitize, sanitize_line
 from thinkpane.tui.core.turn_record import TurnRecord
-from thinkpane.tui.core.turn_recorder import TurnRecorder
 from thinkpane.tui.render.crop_compositor import install_crop_compositor
-from thinkpane.tui.render.paint_soon import paint_soon
 from thinkpane.tui.screens.chat.branching import BranchActions
-from thinkpane.tui.screens.chat.counters import TurnCounters
 from thinkpane.tui.screens.chat.keys import PaneKeys
 from thinkpane.tui.screens.chat.live_turn import FLUSH_INTERVAL_S, LiveTurn
-from thinkpane.tui.screens.chat.messages import (
-    NoticeReceived,
-    StreamCancelled,
-    StreamFailed,
-    StreamFinished,
-    TextReceived,
-)
-from thinkpane.tui.screens.chat.stream_worker import pump_stream
+from thinkpane.tui.screens.chat.turn_host import LiveTurnHost
 from thinkpane.tui.widgets.prompt_input import PromptInput
 from thinkpane.tui.widgets.reasoning_pane import ReasoningPane
 from thinkpane.tui.widgets.status_line import StatusLine
@@ -81,7 +69,7 @@ if TYPE_CHECKING:
 
 
 # PaneKeys: scrolling from the prompt, Tab order, typing; BranchActions: the conversation tree.
-class ChatScreen(BranchActions, PaneKeys, Screen[None]):
+class ChatScreen(BranchActions, LiveTurnHost, PaneKeys, Screen[None]):
     if TYPE_CHECKING:
         app: ThinkpaneApp  # the app this screen belongs to, for the type checker
 
@@ -110,9 +98,7 @@ class ChatScreen(BranchActions, PaneKeys, Screen[None]):
         # pane, the header, the status line) as separate areas.
         install_crop_compositor(self)
         self.conversation_id = conversation_id
-        self.live: LiveTurn | None = None
-        self.turn_counter = 0
-        self.counters = TurnCounters(self)
+        self.init_live_turns()
         # Async callables to run once the current stream has ended (new chat, switch backend…).
         self._after_stream: list[Callable[[], Awaitable[object]]] = []
         self.shown_answer: AnswerTurn | None = None
@@ -137,23 +123,9 @@ class ChatScreen(BranchActions, PaneKeys, Screen[None]):
         yield Footer()
 
     @property
-    def transcript(self) -> Transcript:
-        return self.query_one(Transcript)
-
-    @property
-    def reasoning_pane(self) -> ReasoningPane:
-        return self.query_one(ReasoningPane)
-
-    @property
     def prompt(self) -> PromptInput:
         return self.query_one(PromptInput)
 
-    @property
-    def status(self) -> StatusLine:
-        return self.query_one(StatusLine)
-
-    def clock(self) -> float:
-        return self.app.clock()
 
     async def on_mount(self) -> None:
         self.set_class(not self.app.show_reasoning, HIDE_REASONING_CLASS)
@@ -352,10 +324,8 @@ class ChatScreen(BranchActions, PaneKeys, Screen[None]):
         await self.show_path(path, live=(writer.message_id, TurnRecord.for_backend(backend, self.clock())))
         answer = self.transcript.turn_for(writer.message_id)
         assert isinstance(answer, AnswerTurn)
-        self.turn_counter += 1
-        self.live = await LiveTurn.start(self, self.turn_counter, backend, conversation, writer, answer, typed)
+        await self.start_turn(backend, conversation, writer, answer, typed)
         self.shown_answer = answer
-        self.live.worker = self.run_stream(backend, conversation, self.turn_counter, self.live.recorder)
         self._say_left_out()
         return True
 
@@ -363,70 +333,9 @@ class ChatScreen(BranchActions, PaneKeys, Screen[None]):
         if self.leave_out:
             self.status.set(text=f"oldest turns not sent: {self.leave_out} (the context window is full)")
 
-    @work(exclusive=True, group="stream", exit_on_error=False)
-    async def run_stream(self, backend: Backend, conversation: Conversation, turn: int,
-                         recorder: TurnRecorder) -> None:
-        await pump_stream(backend, conversation, turn, self.post_message, recorder=recorder)
-
-    def _current(self, turn: int) -> LiveTurn | None:
-        """The live turn if a message belongs to it (late messages from old streams are dropped)."""
-        live = self.live
-        return live if live is not None and live.turn == turn and not live.ending else None
-
-    # ------------------------------------------------------------------ stream messages
-
-    @on(TextReceived)
-    async def on_text_received(self, message: TextReceived) -> None:
-        if live := self._current(message.turn):
-            await live.show(message.reasoning, message.content)
-
-    @on(NoticeReceived)
-    def on_notice_received(self, message: NoticeReceived) -> None:
-        if self._current(message.turn):
-            self.status.set(text=message.text)
-
-    @on(StreamFinished)
-    async def on_stream_finished(self, message: StreamFinished) -> None:
-        if self._current(message.turn):
-            await self._end_turn("complete")
-
-    @on(StreamFailed)
-    async def on_stream_failed(self, message: StreamFailed) -> None:
-        if self._current(message.turn):
-            await self._end_turn("error", error=message.error)
-
-    @on(StreamCancelled)
-    async def on_stream_cancelled(self, message: StreamCancelled) -> None:
-        if self._current(message.turn):
-            await self._end_turn("cancelled")
-
-    @on(Worker.StateChanged)
-    async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A worker cancelled before it ran, or a bug in our own code: end the turn anyway."""
-        live = self.live
-        if live is None or live.ending or event.worker is not live.worker:
-            return
-        if event.state == WorkerState.CANCELLED:
-            await self._end_turn("cancelled")
-        elif event.state == WorkerState.ERROR:
-            await self._end_turn("error", error=InternalError(
-                "The stream stopped unexpectedly",
-                "This is a bug in Thinkpane; the partial answer is kept.",
-                detail=sanitize_line(f"{type(event.worker.error).__name__}: {event.worker.error}"),
-            ))
-
-    async def _end_turn(self, status: str, *, error: BackendError | None = None) -> None:
-        live = self.live
-        if live is None or live.ending:
-            return
-        shown = await live.end(status, error=error)
-        self.live = None
-        if not shown:
-            return
+    async def turn_ended(self, live: LiveTurn, status: str, error: BackendError | None) -> None:
         if self.save_pending() is not None:
             self.retry_saves()
-        # The last text, headers, link and status line in one frame, without waiting for a tick.
-        paint_soon(self)
         follow_ups, self._after_stream = self._after_stream, []
         if status == "complete":
             self._say_left_out()
@@ -479,10 +388,7 @@ class ChatScreen(BranchActions, PaneKeys, Screen[None]):
 
     def on_unmount(self) -> None:
         """The app is closing mid-stream: keep what arrived, marked cancelled."""
-        self.counters.stop()
-        if self.live is not None and not self.live.ending:
-            self.live.abandon()
-            self.live = None
+        self.abandon_turn()
 
     def after_stream(self, follow_up: Callable[[], Awaitable[object]]) -> bool:
         """Cancel the running answer (its partial text is kept) and run ``follow_up`` once it
@@ -502,12 +408,10 @@ class ChatScreen(BranchActions, PaneKeys, Screen[None]):
 
     def action_cancel(self) -> None:
         """Esc: stop the running answer; with none running, stop editing a prompt."""
-        live = self.live
-        if live is None or live.worker is None or live.ending:
+        if not self.cancel_turn():
             self.stop_editing()
             return
         self.status.set(text="cancelling…")
-        live.worker.cancel()
 
     def action_toggle_reasoning(self) -> None:
         self.app.show_reasoning = not self.app.show_reasoning
