@@ -175,8 +175,10 @@ def sizes_from_hub(targets: Iterable[PullTarget], timeout_s: float) -> HubSizes:
     """
     import time
 
-    from huggingface_hub import constants
-    from huggingface_hub import hf_api  # noqa: F401  # imported here, not by several threads at once
+    from huggingface_hub import (
+        constants,
+        hf_api,  # noqa: F401  # imported here, not by several threads at once
+    )
 
     targets = list(targets)
     result = HubSizes()
