@@ -45,7 +45,7 @@ def install_crop_compositor(screen: Screen) -> bool:
     """Give ``screen`` a ``CropCompositor`` if the render gate is open (True if it did);
     otherwise the screen keeps Textual's own. Call it from the screen's ``__init__``,
     before anything is laid out."""
-    if not gate.enabled():
+    if not gate.enabled("crop_compositor"):
         return False
     screen._compositor = CropCompositor()
     return True

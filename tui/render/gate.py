@@ -26,6 +26,11 @@ gate closed), later and at a higher cost. Together the mechanisms bought, in one
 the no-UI floor at 150 tokens/s instead of 3.0x, 114 frames instead of 141, the first token
 painted in 12 ms (p95) instead of 43, and the last frame 15-20 ms after the stream's end
 instead of 45-70. ``decision().missing`` says what closed the gate.
+
+For measuring what each mechanism buys on its own, ``THINKPANE_RENDER_OFF`` names
+mechanisms to keep to public Textual while the others stay on (``crop_compositor,paint_soon``;
+``tests/bench/bench_render.py --ab`` sets it). It is meant for benchmarks: an unknown name is
+an error rather than a run that quietly measures nothing.
 """
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ from dataclasses import dataclass
 
 ENV_VAR = "THINKPANE_RENDER_GATE"
 OFF_VALUES = frozenset({"off", "0", "false", "no"})
+MECHANISMS_OFF_VAR = "THINKPANE_RENDER_OFF"  # comma-separated names from USES (benchmarks)
 
 # "module:path". A step "Name()" is an instance made with no arguments (Textual sets these
 # attributes in ``__init__``); a last step "name(a, b)" also checks the parameters, exactly
@@ -88,15 +94,17 @@ class Decision:
     enabled: bool
     forced_off: bool  # THINKPANE_RENDER_GATE said so
     missing: tuple[str, ...]  # names from USES this Textual lacks ("mechanism: name")
+    off: frozenset[str] = frozenset()  # mechanisms THINKPANE_RENDER_OFF keeps to public Textual
 
 
 _decision: Decision | None = None
 
 
-def enabled() -> bool:
-    """True if every mechanism may use the internals it lists (asked on hot paths: cheap)."""
-    decision = _decision
-    return (decision if decision is not None else _decide()).enabled
+def enabled(mechanism: str | None = None) -> bool:
+    """True if ``mechanism`` (a key of ``USES``; None: all of them) may use the internals it
+    lists. Asked on hot paths: cheap once decided."""
+    decision = _decision if _decision is not None else _decide()
+    return decision.enabled and (mechanism is None or mechanism not in decision.off)
 
 
 def decision() -> Decision:
@@ -123,11 +131,15 @@ def _decide() -> Decision:
     if forced_off:
         _decision = Decision(enabled=False, forced_off=True, missing=())
         return _decision
+    off = frozenset(name.strip() for name in os.environ.get(MECHANISMS_OFF_VAR, "").split(",") if name.strip())
+    if off - set(USES):
+        raise ValueError(f"{MECHANISMS_OFF_VAR}: unknown mechanism(s) {sorted(off - set(USES))}; "
+                         f"known: {', '.join(USES)}")
     instances: dict[str, object] = {}
     absent = {name for name in checked_names() if not _present(name, instances)}
     missing = tuple(f"{mechanism}: {name}" for mechanism, names in USES.items()
                     for name in names if name in absent)
-    _decision = Decision(enabled=not missing, forced_off=False, missing=missing)
+    _decision = Decision(enabled=not missing, forced_off=False, missing=missing, off=off)
     return _decision
 
 
