@@ -14,8 +14,7 @@ import json
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-
-import httpx
+from typing import TYPE_CHECKING
 
 from thinkpane.backends.errors import (
     AuthenticationError,
@@ -33,6 +32,9 @@ from thinkpane.backends.errors import (
     causes,
 )
 from thinkpane.backends.secrets import redact
+
+if TYPE_CHECKING:
+    import httpx  # imported where used, like the backends that use this module
 
 ERROR_BODY_LIMIT = 64 * 1024  # bytes of a non-2xx body we read to find the message
 
@@ -257,6 +259,8 @@ def error_from_payload(error: object, ctx: HttpContext) -> BackendError:
 
 def error_from_exception(exc: BaseException, ctx: HttpContext, *, mid_stream: bool = False) -> BackendError:
     """A BackendError for an httpx (or socket) failure. ``mid_stream``: the body had started."""
+    import httpx
+
     where = ctx.clean(ctx.url)
     raw = ctx.clean(_describe(exc))
 

@@ -32,9 +32,7 @@ import ssl
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from thinkpane.backends.base import Backend, scrub_error
 from thinkpane.backends.errors import (
@@ -66,6 +64,9 @@ from thinkpane.backends.secrets import Secret
 from thinkpane.backends.sse import DEFAULT_MAX_LINE_BYTES, SSEEvent, SSELineTooLong, SSEParser
 from thinkpane.backends.think_split import ThinkSplitter
 
+if TYPE_CHECKING:
+    import httpx  # imported where used: `thinkpane` reads these options on its way to the first frame
+
 DEFAULT_BASE_URL = "https://api.deepseek.com/v1"
 CONNECT_TIMEOUT_S = 10.0
 JSON_BODY_LIMIT = 8 * 1024 * 1024
@@ -90,6 +91,8 @@ TAGLESS_HOSTS = frozenset({"api.deepseek.com", "api.openai.com"})
 
 
 def _host(url: str) -> str:
+    import httpx
+
     try:
         return httpx.URL(url).host
     except Exception:  # noqa: BLE001 - validated elsewhere
@@ -212,6 +215,8 @@ class OpenAIBackend(Backend):
     # ------------------------------------------------------------------ setup
 
     def _check_url(self) -> None:
+        import httpx
+
         problem = ""
         try:
             url = httpx.URL(self.base_url)
@@ -244,6 +249,8 @@ class OpenAIBackend(Backend):
         return bool(self.settings["verify_tls"])
 
     def _http(self) -> httpx.AsyncClient:
+        import httpx
+
         if self._client is None:
             read = float(self.settings["timeout_s"])
             self._client = httpx.AsyncClient(
@@ -327,6 +334,8 @@ class OpenAIBackend(Backend):
             yield ErrorEvent(scrub_error(error, self.secrets()))
 
     async def _stream(self, conversation: Conversation, turn: _Turn) -> AsyncIterator[StreamEvent]:
+        import httpx
+
         ctx = self._context()
         client = self._http()
         body = self.request_body(conversation)

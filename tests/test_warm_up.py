@@ -23,3 +23,27 @@ def test_common_lexers_are_compiled_and_objects_frozen():
                 assert "_tokens" in lexer_class.__dict__, name
     finally:
         gc.unfreeze()
+
+
+async def test_the_app_validates_deferred_settings_after_its_first_frame(tmp_path):
+    # `thinkpane` hands the app settings read but not validated (config.read_settings); the
+    # warm-up after the first frame validates them, so pydantic is imported off that path.
+    from tests.tui_helpers import wait_until
+    from thinkpane.backends.scripted import ScriptedBackend
+    from thinkpane.tui.app import ThinkpaneApp
+    from thinkpane.tui.core import paths
+    from thinkpane.tui.core.config import DeferredSettings, read_settings
+    from thinkpane.tui.core.store import ConversationStore
+
+    paths.config_path().parent.mkdir(parents=True, exist_ok=True)
+    paths.config_path().write_text('theme = "nord"\n')
+    settings = read_settings()
+    assert isinstance(settings, DeferredSettings)
+    store = ConversationStore(tmp_path / "chats.sqlite3")
+    try:
+        app = ThinkpaneApp(settings, store, backend=ScriptedBackend())
+        async with app.run_test() as pilot:
+            assert app.theme == "nord"
+            await wait_until(pilot, lambda: settings.is_validated, "settings validated")
+    finally:
+        store.close()

@@ -26,7 +26,6 @@ from thinkpane.tui.app.copy_export import CopyExportActions
 from thinkpane.tui.app.keymap import check_keymap
 from thinkpane.tui.screens.chat.messages import BackendFailed, BackendLoading, BackendReady
 from thinkpane.tui.screens.chat.screen import ChatScreen
-from thinkpane.tui.screens.conversations import ConversationsScreen
 
 
 class ThinkpaneApp(CopyExportActions, App):
@@ -80,7 +79,9 @@ class ThinkpaneApp(CopyExportActions, App):
         # settings and saves nothing; a theme picked later (Ctrl+P, Theme) is kept.
         self.theme_changed_signal.subscribe(self, self._keep_theme)
         if self.backend is None:
-            self.build_backend(getattr(self.settings, "backend", "local"))
+            # After the first frame: building it imports the backend's SDK (httpx, boto3...)
+            # in a thread, which would share the CPU with that frame.
+            self.call_after_refresh(self.build_backend, getattr(self.settings, "backend", "local"))
         else:
             register_secrets(self.backend.secrets())
         if self.first_launch:
@@ -116,9 +117,18 @@ class ThinkpaneApp(CopyExportActions, App):
             self.notify(f"{error}", title="Could not save the theme", severity="error", markup=False)
 
     def _warm_up(self) -> None:
+        """After the first frame, in a thread, while the user reads and types: what startup
+        left for later (validating settings read by ``config.read_settings``, which imports
+        pydantic), then the render layer's one-time costs (render/warm_up.py)."""
         from thinkpane.tui.render.warm_up import warm_up
 
-        self.run_worker(warm_up, thread=True, group="warm-up", exit_on_error=False)
+        def later() -> None:
+            validated = getattr(self.settings, "validated", None)  # a DeferredSettings
+            if validated is not None:
+                validated()  # cannot fail: read_settings defers only values of the right type
+            warm_up()
+
+        self.run_worker(later, thread=True, group="warm-up", exit_on_error=False)
 
     # ------------------------------------------------------------------ backend
 
@@ -186,6 +196,8 @@ class ThinkpaneApp(CopyExportActions, App):
         self.chat.action_toggle_reasoning()
 
     def action_conversations(self) -> None:
+        from thinkpane.tui.screens.conversations import ConversationsScreen  # not for the first frame
+
         if isinstance(self.screen, ConversationsScreen):
             return
 

@@ -2,7 +2,9 @@
 
 Startup speed matters (``llm --help`` takes 0.9 s, gptme took 8 s): this module imports
 only argparse at the top. Settings (pydantic), backends (httpx, boto3...) and the TUI
-(textual) are imported when a command needs them, never to print ``--help``.
+(textual) are imported when a command needs them, never to print ``--help``. Launching the
+TUI reads the settings without pydantic and checks the configured backend's options without
+its SDK (config.read_settings; the app validates them after its first frame).
 
 Backend options become flags (``--base-url``, ``--api-key``, ``--region``...), and which
 options exist depends on the backend, so arguments are parsed twice: first just enough to
@@ -104,7 +106,7 @@ def _run(argv: list[str]) -> int:
         # not installed on first launch): the app shows the problem and offers setup.
         lenient = wants_help or (command is None and backend_name is None)
         if backend_name is None and not wants_help and command in (None, "ask"):
-            settings = _load_settings()
+            settings = _load_settings(deferred=command is None)
             backend_name = settings.backend
         if backend_name is not None:
             backend_class = _load_backend_class(backend_name, lenient=lenient)
@@ -161,7 +163,7 @@ def _load_backend_class(name: str, *, lenient: bool):
     from thinkpane.backends import registry
     from thinkpane.backends.errors import ConfigurationError
 
-    if name not in registry.available():
+    if name not in registry.BUILTIN and name not in registry.available():
         if lenient:
             return None
         error = ConfigurationError(
@@ -334,10 +336,12 @@ def _option_overrides(args: argparse.Namespace) -> dict[str, Any]:
 # --------------------------------------------------------------------------- shared steps
 
 
-def _load_settings():
-    from thinkpane.tui.core.config import load_settings
+def _load_settings(*, deferred: bool = False):
+    """The settings; ``deferred``: validated after the app's first frame if they can be
+    (config.read_settings), for launching the app."""
+    from thinkpane.tui.core.config import load_settings, read_settings
 
-    settings = load_settings()  # a ConfigFileError is printed by main(), exit 2
+    settings = read_settings() if deferred else load_settings()  # a ConfigFileError: main() prints it, exit 2
     for warning in settings.load_warnings:
         sys.stderr.write(f"Warning: {warning}\n")
     return settings
@@ -384,7 +388,7 @@ def _launch(args: argparse.Namespace, settings, backend_class) -> int:
     from thinkpane.backends.errors import ConfigurationError
     from thinkpane.tui.core.config import apply_session_overrides, backend_options, config_exists
 
-    settings = settings or _load_settings()
+    settings = settings or _load_settings(deferred=True)
     overrides = _option_overrides(args)
     first_launch = not config_exists() and not args.backend
     try:

@@ -22,7 +22,7 @@ import asyncio
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import events, on, work
@@ -36,12 +36,15 @@ from textual.widgets.option_list import Option as ListOption
 
 from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.backends.events import ProgressEvent
-from thinkpane.tui.core.config import Settings, backend_options, config_exists, save_settings
+from thinkpane.tui.core.config import backend_options, config_exists, save_settings
 from thinkpane.tui.core import setup_flow as setup_steps
 from thinkpane.tui.core.setup_flow import BackendChoice
 from thinkpane.tui.screens.confirm import ConfirmScreen
 from thinkpane.tui.widgets.option_form import OptionForm
 from thinkpane.tui.widgets.progress_log import ProgressLog
+
+if TYPE_CHECKING:
+    from thinkpane.tui.core.settings_model import Settings
 
 SETUP_GROUP = "setup"
 # Below this width the backend list stacks above the form (setup.tcss): beside it, the

@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -21,8 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Markdown, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from thinkpane.backends.base import Backend
@@ -49,6 +48,9 @@ from thinkpane.tui.widgets.reasoning_pane import ReasoningPane
 from thinkpane.tui.widgets.status_line import StatusLine
 from thinkpane.tui.widgets.transcript import Transcript
 from thinkpane.tui.widgets.turn import AnswerTurn, ReasoningLink, UserTurn
+
+if TYPE_CHECKING:
+    from textual.widgets.markdown import MarkdownStream
 
 NARROW_CLASS = "-narrow"
 HIDE_REASONING_CLASS = "-hide-reasoning"
@@ -295,6 +297,9 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
         return True
 
     async def _start_turn(self, backend: Backend, conversation: Conversation, prompt: str, writer) -> None:
+        # Imported here, not for the first frame (the app's warm-up has imported it by now).
+        from textual.widgets import Markdown
+
         self.turn_counter += 1
         record = TurnRecord(status="streaming", started_at=self.clock())
         await self.transcript.add_user(prompt)
