@@ -141,7 +141,9 @@ class LiveMarkdown(LaidOutOnce, Widget):
         below the text). A pane that follows the text then scrolls once every few lines
         instead of with every line: the text stands still while it is written, and a frame
         that only adds words repaints the changed rows rather than the whole pane (with no
-        layout pass). 1 = exactly as tall as the text."""
+        layout pass). The first step is there before any text: the first token then lands
+        in rows already laid out (a layout pass of the whole screen made that frame 7 ms,
+        most of the time to the first painted token). 1 = exactly as tall as the text."""
         return self._grow_rows
 
     @grow_rows.setter
@@ -153,7 +155,7 @@ class LiveMarkdown(LaidOutOnce, Widget):
 
     def _height_for(self, lines: int) -> int:
         step = self._grow_rows
-        return -(-lines // step) * step if step > 1 else lines
+        return max(1, -(-lines // step)) * step if step > 1 else lines
 
     @property
     def source(self) -> str:
@@ -238,6 +240,13 @@ class LiveMarkdown(LaidOutOnce, Widget):
             end = max(count, len(self._lines))  # rows below stay blank
             if first < end:
                 self.refresh(Region(0, first, width, end - first))
+        elif new_height > self.screen.size.height:
+            # A new height needs a layout pass; and Textual keeps each row it styled (and what
+            # each frame made of that row) until the widget is repainted whole, which a tall
+            # one never was: a long reasoning kept ~10 KB for every line it had shown, slowing
+            # every garbage collection. Repainted whole, it keeps the rows on screen only; they
+            # were all repainted anyway, the pane having scrolled (bench_render.py --long).
+            self.refresh(layout=True)
         else:
             # A new height needs a layout pass (_rows_drawn_as_before takes it from there).
             self.refresh(Region(0, first, width, max(new_height, height) - first), layout=True)
@@ -360,7 +369,11 @@ class LiveMarkdown(LaidOutOnce, Widget):
         selection = self.text_selection
         if selection is not None and (span := selection.get_span(y)) is not None:
             line = self._select(line, *span)
-        return line.apply_offsets(0, y)  # where text selection starts and ends
+        # Where text selection starts and ends. On a copy: Strip.apply_offsets keeps what it
+        # makes in the Strip it is called on (4 a line, one per row the line was drawn at, each
+        # keeping what the frame made of it): the lines of a long reasoning grew the heap by
+        # ~1 MB per 1,000 tokens and slowed every garbage collection (bench_render.py --long).
+        return Strip(line, line.cell_length).apply_offsets(0, y)
 
     def _select(self, line: Strip, start: int, end: int) -> Strip:
         text = line.text
