@@ -114,6 +114,9 @@ class LiveMarkdown(LaidOutOnce, Widget):
         classes: str | None = None,
     ) -> None:
         super().__init__(id=id, classes=classes)
+        # Textual's hover styling of links made with @click meta: Rich Markdown's links are
+        # terminal hyperlinks, which it leaves alone, and it cost a copy of every line rendered.
+        self.set_reactive(Widget.auto_links, False)
         self._renderer = renderer
         self._source = markdown  # everything appended
         self._shown = 0  # source[:_shown] has been handed to the renderer
