@@ -21,11 +21,23 @@ If a name is missing, or the environment says ``THINKPANE_RENDER_GATE=off`` (als
 * strip_scrollbar: Textual's own ``ScrollBar``.
 
 The same text streams either way (tests/test_render_gate.py streams a whole turn with the
-gate closed), later and at a higher cost. Together the mechanisms bought, in one
-``tests/bench/bench_render.py --quick`` run each way on a shared 2-CPU machine: CPU 2.3x
-the no-UI floor at 150 tokens/s instead of 3.0x, 114 frames instead of 141, the first token
-painted in 12 ms (p95) instead of 43, and the last frame 15-20 ms after the stream's end
-instead of 45-70. ``decision().missing`` says what closed the gate.
+gate closed), later and at a higher cost. What each buys, as the figure with it switched
+off over the figure with all on (``tests/bench/bench_render.py --ab --quick``, one run on a
+shared 2-CPU machine; CPU for following and strip_scrollbar from three pairs of runs):
+
+====================  ====  ======  ========  ==========  =====================  ===========
+off                   CPU   frames  lag p99   last frame  last frame unthrottled first token
+====================  ====  ======  ========  ==========  =====================  ===========
+crop_compositor       1.22  1.00    0.99      1.46        1.76                   1.07
+laid_out_once         1.13  1.24    1.22      1.48        1.21                   0.84
+following             1.11  1.00    0.96      0.95-1.28   1.05                   0.89
+paint_soon            0.95  1.00    1.11      1.35        2.30                   7.91
+strip_scrollbar       1.08  1.02    0.89-1.2  1.01-1.25   2.46                   0.90
+the gate closed       1.47  1.24    1.65      4.00        2.75                   8.31
+====================  ====  ======  ========  ==========  =====================  ===========
+
+Each buys more than 5% of at least one figure, so each stays (docs/upstream.md: what of it
+belongs in Textual). ``decision().missing`` says what closed the gate.
 
 For measuring what each mechanism buys on its own, ``THINKPANE_RENDER_OFF`` names
 mechanisms to keep to public Textual while the others stay on (``crop_compositor,paint_soon``;
