@@ -1,7 +1,7 @@
 """The validated settings: a pydantic model of what config.py reads.
 
-Kept apart from config.py so that reading the settings does not import pydantic (~65 ms of
-the app's start): config.py reads and merges the layers into plain values; this model checks
+Kept apart from config.py so that reading the settings does not import pydantic (~60 ms of
+the app's start, with pydantic-settings): config.py reads and merges the layers into plain values; this model checks
 their types, joins dotted key bindings and hides secrets. ``config.validate`` builds it from
 the layers (and says which file line a wrong value is on); screens and tests may build one
 directly (``Settings(backend="scripted")``: defaults for the rest, no file or environment).
