@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -43,6 +43,7 @@ from thinkpane.backends.events import (
 )
 from thinkpane.backends.options import Option, resolve_options
 from thinkpane.backends.secrets import Secret, redact
+from thinkpane.backends.thinking import Reasoning
 
 
 class Backend(abc.ABC):
@@ -86,6 +87,9 @@ class Backend(abc.ABC):
         # registry.create() pass through unchanged; a partial dict (a test, a plugin's
         # caller) gets the same defaults. Keys that are not options are kept (test hooks).
         self.settings = {**given, **resolve_options(self.options, given, {})}
+        # How the last answer's reasoning arrived (``thinkpane doctor`` reports it):
+        # reasoning_content, reasoning, think_tags, bedrock_reasoning, or none.
+        self.reasoning_channel = "none"
 
     @classmethod
     def provisioner(cls, settings: Mapping[str, Any], state_path: Path) -> Provisioner | None:
@@ -101,6 +105,57 @@ class Backend(abc.ABC):
     def model(self) -> str:
         """The model id shown in the status line and stored with every answer."""
         return str(self.settings.get("model") or "")
+
+    def endpoint(self) -> str | None:
+        """The URL the backend talks to (``thinkpane doctor`` checks it answers, and its TLS),
+        or None for a backend that needs no network."""
+        return None
+
+    def no_reasoning_hint(self) -> str:
+        """The likely fix when an answer came without reasoning (``thinkpane doctor``)."""
+        return "Use a model that reasons, and --thinking on if the backend has it."
+
+    def credentials(self) -> list[str]:
+        """Where each credential comes from, in words, never its value (``thinkpane doctor``):
+        "API key: set (from $DEEPSEEK_API_KEY)". Raises BackendError when a credential the
+        backend needs is missing. Blocking (a backend may look in files): call it in a thread."""
+        import os
+
+        lines = []
+        for option in self.options:
+            if not option.is_secret:
+                continue
+            value = self.settings.get(option.name)
+            if not isinstance(value, Secret) or not value:
+                lines.append(f"{option.label}: not set")
+                continue
+            var = next((var for var in option.env if os.environ.get(var) == value.get()), None)
+            lines.append(f"{option.label}: set" + (f" (from ${var})" if var else " (from config or a flag)"))
+        return lines
+
+    @classmethod
+    def switches_thinking(cls) -> bool:
+        """Whether the backend declares the ``thinking`` option (thinking.THINKING_OPTION),
+        i.e. the chat screen's thinking and effort keys mean something for it."""
+        return any(option.name == "thinking" for option in cls.options)
+
+    @property
+    def reasoning(self) -> Reasoning:
+        """The thinking switch and effort the next turn asks for (backends/thinking.py)."""
+        return Reasoning.from_settings(self.settings)
+
+    def reasoning_label(self) -> str:
+        """"thinking on · effort high" (what the status line shows), "" without the switch."""
+        return self.reasoning.label() if self.switches_thinking() else ""
+
+    def set_reasoning(self, reasoning: Reasoning) -> None:
+        """Ask the next turns for ``reasoning`` (the chat screen's keys; this session only).
+        Only what the backend declares is changed."""
+        declared = {option.name for option in self.options}
+        if "thinking" in declared:
+            self.settings["thinking"] = reasoning.thinking
+        if "reasoning_effort" in declared:
+            self.settings["reasoning_effort"] = reasoning.effort
 
     def secrets(self) -> list[str]:
         """Every secret value this backend holds, for redaction of messages and logs."""
@@ -125,14 +180,14 @@ class Backend(abc.ABC):
         """
 
     @abc.abstractmethod
-    def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
+    def stream(self, conversation: Conversation) -> AsyncGenerator[StreamEvent, None]:
         """Stream one assistant turn for ``conversation``. See the module docstring."""
 
     async def aclose(self) -> None:
         """Release clients and pools. Called once when the app is done with the backend."""
 
 
-async def guarded(backend: Backend, conversation: Conversation) -> AsyncIterator[StreamEvent]:
+async def guarded(backend: Backend, conversation: Conversation) -> AsyncGenerator[StreamEvent, None]:
     """``backend.prepare()`` then ``backend.stream()``, with every escape turned into an
     ErrorEvent and secrets redacted.
 
@@ -140,7 +195,7 @@ async def guarded(backend: Backend, conversation: Conversation) -> AsyncIterator
     closed on the way out so the backend can hang up its HTTP connection.
     """
     secrets = backend.secrets()
-    agen: AsyncIterator[StreamEvent] | None = None
+    agen: AsyncGenerator[StreamEvent, None] | None = None
     try:
         if text := backend.preparing():
             yield Notice(text)
@@ -154,7 +209,7 @@ async def guarded(backend: Backend, conversation: Conversation) -> AsyncIterator
         raise
     except BackendError as error:
         yield ErrorEvent(scrub_error(error, secrets))
-    except Exception as exc:  # noqa: BLE001 - the point is to catch plugin bugs
+    except Exception as exc:
         yield ErrorEvent(
             InternalError(
                 f"{backend.label} failed unexpectedly",
@@ -194,9 +249,11 @@ class Provisioner(abc.ABC):
 
 
 async def probe(backend: Backend, prompt: str = "Say hello in five words.") -> AsyncIterator[ProgressEvent]:
-    """The setup screen's "test connection": send a short prompt and report what comes back.
+    """The setup screen's "test connection" (and ``thinkpane doctor``'s probe): send a short
+    prompt and report what comes back.
 
-    Yields ``progress`` events carrying the first reasoning and answer text as it arrives.
+    Yields ``progress`` events carrying the first reasoning and answer text as it arrives, and
+    an ``info`` event for each Notice (a retired model name, a setting the server ignores).
     """
     import time
 
@@ -210,6 +267,8 @@ async def probe(backend: Backend, prompt: str = "Say hello in five words.") -> A
         elif isinstance(event, ContentDelta):
             content.append(event.text)
             yield ProgressEvent("test", "progress", "Answer: " + "".join(content)[-200:], data={"content": "".join(content)})
+        elif isinstance(event, Notice):
+            yield ProgressEvent("test", "info", event.text, data={"notice": event.text})
         elif isinstance(event, ErrorEvent):
             yield ProgressEvent(
                 "test", "fail", event.error.title, hint=event.error.hint,

@@ -103,6 +103,20 @@ class InvalidRequestError(BackendError):
     kind = "invalid_request"
 
 
+class ContextWindowError(InvalidRequestError):
+    """The conversation does not fit the model's context window. ``used_tokens`` and
+    ``limit_tokens``: how long it was and how much fits, when the backend knows (a front end
+    works out from them how many of the oldest turns to leave out of what it sends)."""
+
+    kind = "context_window"
+
+    def __init__(self, title: str, hint: str = "", *, detail: str = "", status: int | None = None,
+                 used_tokens: int | None = None, limit_tokens: int | None = None) -> None:
+        super().__init__(title, hint, detail=detail, status=status)
+        self.used_tokens = used_tokens
+        self.limit_tokens = limit_tokens
+
+
 class ServerError(BackendError):
     kind = "server"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from thinkpane.backends.errors import BackendError
 
@@ -81,7 +81,43 @@ class Usage:
     output_tokens: int | None = None
     # Provider-reported latency (Bedrock ``metrics.latencyMs``) when there is one.
     latency_ms: int | None = None
+    # Of output_tokens, how many the model spent thinking
+    # (``completion_tokens_details.reasoning_tokens``), when the provider says.
+    reasoning_tokens: int | None = None
+    # Of input_tokens, how many were read from the provider's prompt cache
+    # (DeepSeek ``prompt_cache_hit_tokens``, OpenAI ``prompt_tokens_details.cached_tokens``,
+    # Bedrock ``cacheReadInputTokens``), and how many were written to it (Bedrock
+    # ``cacheWriteInputTokens``).
+    cached_input_tokens: int | None = None
+    cache_write_tokens: int | None = None
     type: Literal["usage"] = "usage"
+
+    @classmethod
+    def from_openai(cls, usage: Mapping[str, Any]) -> Usage:
+        """A chat completion's ``usage`` with its details, in DeepSeek's and OpenAI's
+        spellings (also as ML Commons relays it, every number a double)."""
+        completion = usage.get("completion_tokens_details")
+        prompt = usage.get("prompt_tokens_details")
+        cached = _count(usage.get("prompt_cache_hit_tokens"))  # DeepSeek
+        if cached is None and isinstance(prompt, Mapping):
+            cached = _count(prompt.get("cached_tokens"))  # OpenAI, OpenRouter, vLLM
+        return cls(
+            input_tokens=_count(usage.get("prompt_tokens")),
+            output_tokens=_count(usage.get("completion_tokens")),
+            reasoning_tokens=_count(completion.get("reasoning_tokens")) if isinstance(completion, Mapping) else None,
+            cached_input_tokens=cached,
+        )
+
+
+def _count(value: Any) -> int | None:
+    """A token count: an int, or a whole float (ML Commons' doubles); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
 
 
 StopReason = Literal[
@@ -140,6 +176,15 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class Heartbeat:
+    """The server is alive but has sent no text since the last event (an SSE keep-alive
+    comment such as DeepSeek's ``: keep-alive`` while the model has not started). Front ends
+    use it to tell "the model is still thinking" from "the stream went silent"."""
+
+    type: Literal["heartbeat"] = "heartbeat"
+
+
+@dataclass(frozen=True)
 class MessageExtra:
     """Backend data to keep on the stored assistant message (merged into ``Message.extra``)."""
 
@@ -147,7 +192,10 @@ class MessageExtra:
     type: Literal["extra"] = "extra"
 
 
-StreamEvent = Union[ReasoningDelta, ContentDelta, Usage, Stop, ErrorEvent, Notice, MessageExtra]
+StreamEvent = ReasoningDelta | ContentDelta | Usage | Stop | ErrorEvent | Notice | MessageExtra | Heartbeat
+
+# Usage fields ``thinkpane ask --json`` prints only when the provider reported them.
+OPTIONAL_USAGE_FIELDS = ("reasoning_tokens", "cached_input_tokens", "cache_write_tokens")
 
 
 def event_to_json(event: StreamEvent) -> dict[str, Any]:
@@ -157,6 +205,10 @@ def event_to_json(event: StreamEvent) -> dict[str, Any]:
     if isinstance(event, MessageExtra):
         return {"type": "extra", "data": dict(event.data)}
     data = asdict(event)
+    if isinstance(event, Usage):
+        for name in OPTIONAL_USAGE_FIELDS:
+            if data[name] is None:
+                del data[name]
     return {"type": data.pop("type"), **data}
 
 

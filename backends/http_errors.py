@@ -5,12 +5,18 @@ message is redacted with the caller's secrets and the usual secret shapes, becau
 providers like to echo the key back ("Your api key: sk-… is invalid").
 
 Callers pass a :class:`HttpContext` that says what to name in hints: the service, how
-to set the key, which command sets things up.
+to set the key, which command sets things up, which option raises the read timeout.
+
+The provider's own message is kept whole (one line) as the error's ``detail``; front ends
+decide how much of it to show. Hints say "the partial answer is kept" only when the
+caller says some answer text arrived (``partial``): nothing else knows.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +27,7 @@ from thinkpane.backends.errors import (
     BackendError,
     ConfigurationError,
     ConnectionFailedError,
+    ContextWindowError,
     IncompleteStreamError,
     InvalidRequestError,
     ModelNotFoundError,
@@ -51,6 +58,8 @@ class HttpContext:
     secrets: Sequence[str] = field(default_factory=tuple)
     read_timeout_s: float | None = None
     timeout_option: str = "--timeout-s"
+    # What to say when the server does not know the model.
+    model_hint: str = "Check the model name (`--model`); the server's /models endpoint lists them."
     # What to say when the URL answers 404 without mentioning a model.
     not_found_hint: str = (
         "Check the base URL: for OpenAI-compatible servers it usually ends in /v1 "
@@ -86,7 +95,7 @@ def looks_like_html(body: bytes, content_type: str = "") -> bool:
 def error_message(body: bytes) -> str:
     """The provider's own message: ``error.message`` (OpenAI, DeepSeek, vLLM), ``error``
     as a string (Ollama, OpenSearch ``{"error": "…"}``), ``message``/``detail``; else the
-    text itself, shortened."""
+    text itself, on one line."""
     text = body.decode("utf-8", errors="replace").strip()
     try:
         data = json.loads(text)
@@ -115,9 +124,10 @@ def message_from_json(data: object) -> str:
     return ""
 
 
-def _shorten(text: str, limit: int = 500) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _shorten(text: str) -> str:
+    """One line. Not cut: the body was read up to ERROR_BODY_LIMIT, and front ends cap what
+    they show (saying how to see the rest)."""
+    return " ".join(text.split())
 
 
 # --------------------------------------------------------------------------- statuses
@@ -159,7 +169,7 @@ def error_from_response(
         if "model" in lowered:
             return ModelNotFoundError(
                 f"{ctx.service}: model {ctx.model!r} not found (HTTP 404)",
-                "Check the model name (`--model`); the server's /models endpoint lists them.",
+                ctx.model_hint,
                 detail=detail,
                 status=status,
             )
@@ -196,18 +206,18 @@ def error_from_response(
         ):
             return ModelNotFoundError(
                 f"{ctx.service}: model {ctx.model!r} is not available (HTTP {status})",
-                "Check the model name (`--model`); the server's /models endpoint lists them.",
+                ctx.model_hint,
                 detail=detail, status=status,
             )
         if any(word in lowered for word in ("context length", "context_length", "maximum context", "too long")):
-            return InvalidRequestError(
+            return ContextWindowError(
                 f"{ctx.service}: the conversation no longer fits the model's context (HTTP {status})",
                 "Start a new chat, or lower max_tokens.",
                 detail=detail, status=status,
             )
         return InvalidRequestError(
             f"{ctx.service} rejected the request (HTTP {status})",
-            "The provider's message is below; check the model name and options "
+            "Read the provider's message; check the model name and the options "
             "(temperature, top_p, max_tokens).",
             detail=detail or f"HTTP {status} with an empty body.",
             status=status,
@@ -227,8 +237,9 @@ def error_from_response(
     )
 
 
-def error_from_payload(error: object, ctx: HttpContext) -> BackendError:
-    """An ``{"error": …}`` object the server sent inside a 200 stream."""
+def error_from_payload(error: object, ctx: HttpContext, *, partial: bool = False) -> BackendError:
+    """An ``{"error": …}`` object the server sent inside a 200 stream. ``partial``: some
+    answer text arrived before it."""
     status = None
     code: object = None
     if isinstance(error, Mapping):
@@ -249,16 +260,33 @@ def error_from_payload(error: object, ctx: HttpContext) -> BackendError:
         )
     return ServerError(
         f"{ctx.service} reported an error mid-stream",
-        "The partial answer is kept. Send again; if it repeats, check the server's logs.",
+        kept(partial) + "Send again; if it repeats, check the server's logs.",
         detail=ctx.clean(message), retryable=True,
     )
 
 
 # --------------------------------------------------------------------------- exceptions
 
+KEPT = "The partial answer is kept. "
 
-def error_from_exception(exc: BaseException, ctx: HttpContext, *, mid_stream: bool = False) -> BackendError:
-    """A BackendError for an httpx (or socket) failure. ``mid_stream``: the body had started."""
+# OpenSSL's reasons when the other end answered the TLS hello with something that is not
+# TLS, e.g. a plain-HTTP server's "HTTP/1.1 400 Bad Request" (the reason depends on the
+# OpenSSL version).
+NOT_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE",
+                             "UNKNOWN_PROTOCOL"})
+NOT_TLS_HINT = "The server does not speak TLS: try the same address with http:// instead of https://."
+
+
+def kept(partial: bool) -> str:
+    """The sentence telling the user their partial answer stays, when there is one."""
+    return KEPT if partial else ""
+
+
+def error_from_exception(
+    exc: BaseException, ctx: HttpContext, *, mid_stream: bool = False, partial: bool = False,
+) -> BackendError:
+    """A BackendError for an httpx (or socket) failure. ``mid_stream``: the body had started;
+    ``partial``: some answer text had arrived (and is kept by the caller)."""
     import httpx
 
     where = ctx.clean(ctx.url)
@@ -270,23 +298,36 @@ def error_from_exception(exc: BaseException, ctx: HttpContext, *, mid_stream: bo
             "The base URL must look like https://host/v1 or http://127.0.0.1:PORT/v1.",
             detail=raw,
         )
+    port = _bad_port(exc)
+    if port:
+        return ConfigurationError(
+            f"{ctx.service}: invalid URL {where}",
+            "A port is a number from 1 to 65535; check the URL.",
+            detail=port,
+        )
     if isinstance(exc, httpx.ConnectTimeout):
         return TimeoutError_(
             f"Timed out connecting to {where}",
             "Is the server up and reachable from here (VPN, firewall, proxy)?",
-            detail=raw, retryable=True,
+            retryable=True,
         )
     if isinstance(exc, httpx.ReadTimeout):
-        seconds = f" for {ctx.read_timeout_s:g} s" if ctx.read_timeout_s else ""
+        seconds = f" {ctx.read_timeout_s:g} s" if ctx.read_timeout_s else " the read timeout"
+        if partial:
+            return TimeoutError_(
+                f"{ctx.service} stopped sending mid-answer: nothing for{seconds}",
+                KEPT + f"Send again, or raise the read timeout with {ctx.timeout_option}.",
+                retryable=True,
+            )
         return TimeoutError_(
-            f"{ctx.service} stopped sending{seconds}",
-            ("The partial answer is kept. " if mid_stream else "")
-            + f"The server may be overloaded; send again, or raise the read timeout ({ctx.timeout_option}).",
-            detail=raw, retryable=True,
+            f"No answer from {ctx.service} within{seconds} (read timeout)",
+            "Reasoning models can think for minutes before the first word: raise the read "
+            f"timeout with {ctx.timeout_option}, or send again.",
+            retryable=True,
         )
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, httpx.TimeoutException):  # write or connection-pool timeout
         return TimeoutError_(
-            f"Timed out talking to {where}", "Try again in a moment.", detail=raw, retryable=True,
+            f"Timed out sending the request to {where}", "Try again in a moment.", retryable=True,
         )
     if isinstance(exc, httpx.ProxyError):
         return ConnectionFailedError(
@@ -294,11 +335,14 @@ def error_from_exception(exc: BaseException, ctx: HttpContext, *, mid_stream: bo
             "Check HTTPS_PROXY / HTTP_PROXY / NO_PROXY in your environment.",
             detail=raw, retryable=True,
         )
-    if _is_tls_failure(exc):
+    tls = tls_problem(exc)
+    if tls == "not_tls":
+        return ConnectionFailedError(f"{ctx.clean(_origin(ctx.url))} does not speak TLS", NOT_TLS_HINT, detail=raw)
+    if tls == "verify":
         return ConnectionFailedError(
             f"TLS certificate verification failed for {where}",
-            "If the server uses a private CA, point `ca_bundle` at its certificate (PEM). "
-            "Only for a server you trust, you can turn checking off with `verify_tls = false`.",
+            "If the server uses a private CA, point --ca-bundle at its certificate (PEM). "
+            "Only for a server you trust, you can turn checking off with --no-verify-tls.",
             detail=raw,
         )
     if isinstance(exc, httpx.ConnectError):
@@ -317,12 +361,13 @@ def error_from_exception(exc: BaseException, ctx: HttpContext, *, mid_stream: bo
         if mid_stream:
             return IncompleteStreamError(
                 f"{ctx.service} closed the connection mid-answer",
-                "The partial answer is kept; send again to get a complete one.",
+                kept(partial) + "Send again to get a complete answer.",
                 detail=raw, retryable=True,
             )
         return ConnectionFailedError(
             f"{ctx.service} dropped the connection to {where}",
-            "The server closed the connection before answering; is it healthy?",
+            "The server closed the connection before answering; is it healthy? (A server that "
+            "only speaks https:// can do this to an http:// request.)",
             detail=raw, retryable=True,
         )
     if isinstance(exc, httpx.DecodingError):
@@ -341,21 +386,71 @@ def error_from_exception(exc: BaseException, ctx: HttpContext, *, mid_stream: bo
     )
 
 
+def is_transport_failure(exc: BaseException) -> bool:
+    """An httpx error, or the ExceptionGroup anyio's connect raises for some failures (an
+    out-of-range port ends as ``OverflowError`` in a TaskGroup): what the HTTP backends
+    turn into a BackendError with :func:`error_from_exception`."""
+    import httpx
+
+    if isinstance(exc, httpx.HTTPError):
+        return True
+    members = _group_members(exc)
+    return bool(members) and all(
+        isinstance(leaf, (httpx.HTTPError, OSError, OverflowError)) or is_transport_failure(leaf)
+        for leaf in members
+    )
+
+
+def _group_members(exc: BaseException) -> tuple[BaseException, ...]:
+    """An exception group's members (by attribute: Python 3.10 has no BaseExceptionGroup)."""
+    members = getattr(exc, "exceptions", None)
+    return members if isinstance(members, tuple) else ()
+
+
 def _describe(exc: BaseException) -> str:
+    """The first message behind ``exc`` worth showing: not a group's summary ("unhandled
+    errors in a TaskGroup"), not a timer's cancellation ("Cancelled via cancel scope …")."""
     for item in causes(exc):
         text = str(item)
-        if text:
+        if text and not isinstance(item, asyncio.CancelledError) and not _group_members(item):
             return f"{type(item).__name__}: {text}"
     return type(exc).__name__
 
 
-def _is_tls_failure(exc: BaseException) -> bool:
+def _origin(url: str) -> str:
+    """``https://host:port`` of ``url``: the server, without the path."""
+    import httpx
+
+    try:
+        parsed = httpx.URL(url)
+    except Exception:
+        return url
+    return f"{parsed.scheme}://{parsed.netloc.decode('ascii')}" if parsed.host else url
+
+
+def _bad_port(exc: BaseException) -> str:
+    """The socket layer's complaint about a port out of range, or ''."""
     for item in causes(exc):
-        if isinstance(item, ssl.SSLCertVerificationError):
-            return True
-        if "CERTIFICATE_VERIFY_FAILED" in str(item):
-            return True
-    return False
+        if isinstance(item, (OverflowError, ValueError)) and re.search(r"\bport\b", str(item), re.IGNORECASE):
+            return str(item)
+    return ""
+
+
+def tls_problem(exc: BaseException) -> str | None:
+    """``"not_tls"`` when the server answered the TLS handshake with something else (plain
+    HTTP), ``"verify"`` when its certificate was not trusted, None otherwise. Any client's
+    exception: :func:`causes` finds the ``ssl`` error inside httpx's and opensearch-py's."""
+    verify = False
+    for item in causes(exc):
+        reason = getattr(item, "reason", None)
+        text = str(item)
+        if (isinstance(item, ssl.SSLError) and reason in NOT_TLS_REASONS) or any(
+            name in text for name in NOT_TLS_REASONS
+        ):
+            return "not_tls"
+        if isinstance(item, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
+            verify = True
+    return "verify" if verify else None
 
 
 def _is_dns_failure(exc: BaseException) -> bool:

@@ -26,6 +26,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 from thinkpane.backends.secrets import MASK, env_secrets, known_values, redact
 
@@ -60,7 +61,7 @@ def redact_log_text(text: str) -> str:
 def _scrub(record: logging.LogRecord) -> logging.LogRecord:
     try:
         message = record.getMessage()
-    except Exception:  # noqa: BLE001 - a bad format string is the logger's problem, not ours
+    except Exception:
         message = str(record.msg)
     clean = redact_log_text(message)
     if clean != message:
@@ -91,7 +92,7 @@ def install() -> None:
         _installed = True
     make_record = logging.getLogRecordFactory()
 
-    def redacting_factory(*args, **kwargs) -> logging.LogRecord:
+    def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         return _scrub(make_record(*args, **kwargs))
 
     logging.setLogRecordFactory(redacting_factory)

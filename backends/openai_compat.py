@@ -17,6 +17,16 @@ so :class:`Stop` is emitted once at ``[DONE]`` (or at the end of the body after 
 ``finish_reason``), after :class:`Usage`. A body that ends with neither is an
 :class:`IncompleteStreamError`; the deltas already yielded are the partial answer.
 
+Thinking and effort (``--thinking``, ``--reasoning-effort``) are sent in the dialect of the
+server (``--dialect``, detected from the base URL by default): see
+:mod:`thinkpane.backends.thinking`. A setting the server cannot honour, and a retired DeepSeek
+model name in the config (:mod:`thinkpane.backends.deepseek_models`), are told once per backend
+with a :class:`Notice` before the first answer. SSE comment lines (DeepSeek's ``: keep-alive``
+while the model has not started) become :class:`Heartbeat` events, so a front end can tell a
+thinking model from a dead stream. ``usage`` is read with its details: reasoning tokens
+(``completion_tokens_details.reasoning_tokens``) and prompt-cache hits
+(``prompt_cache_hit_tokens`` on DeepSeek, ``prompt_tokens_details.cached_tokens`` elsewhere).
+
 Limits: one SSE line or event may be at most 1 MiB (a delta is a few hundred bytes; a
 longer line is a broken or hostile server, reported as a ProtocolError instead of eating
 memory); a non-2xx body is read up to 64 KB for its message; a non-streamed JSON answer
@@ -29,12 +39,19 @@ import ipaddress
 import json
 import os
 import ssl
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from thinkpane.backends.base import Backend, scrub_error
+from thinkpane.backends.deepseek_models import (
+    CURRENT_MODELS,
+    CURRENT_MODELS_HINT,
+    DEFAULT_MODEL,
+    replacement,
+    retired_notice,
+)
 from thinkpane.backends.errors import (
     BackendError,
     ConfigurationError,
@@ -44,6 +61,7 @@ from thinkpane.backends.errors import (
 from thinkpane.backends.events import (
     Conversation,
     ErrorEvent,
+    Heartbeat,
     Notice,
     ReasoningDelta,
     Stop,
@@ -51,18 +69,21 @@ from thinkpane.backends.events import (
     StreamEvent,
     Usage,
 )
-from thinkpane.backends.options import Option, http_header, http_url
 from thinkpane.backends.http_errors import (
     HttpContext,
     error_from_exception,
     error_from_payload,
     error_from_response,
+    is_transport_failure,
+    kept,
     looks_like_html,
     read_bounded,
 )
+from thinkpane.backends.options import Option, http_header, http_url
 from thinkpane.backends.secrets import Secret
 from thinkpane.backends.sse import DEFAULT_MAX_LINE_BYTES, SSEEvent, SSELineTooLong, SSEParser
 from thinkpane.backends.think_split import ThinkSplitter
+from thinkpane.backends.thinking import DIALECTS, detect_dialect, effort_option, openai_fields, thinking_option
 
 if TYPE_CHECKING:
     import httpx  # imported where used: `thinkpane` reads these options on its way to the first frame
@@ -95,7 +116,7 @@ def _host(url: str) -> str:
 
     try:
         return httpx.URL(url).host
-    except Exception:  # noqa: BLE001 - validated elsewhere
+    except Exception:
         return ""
 
 
@@ -131,6 +152,7 @@ class _Turn:
     usage: Usage | None = None
     body_started: bool = False
     saw_data: bool = False
+    text_arrived: bool = False  # some reasoning or answer text was yielded (errors say it is kept)
     done: bool = False
 
     def split(self, content: str) -> list[StreamEvent]:
@@ -150,7 +172,7 @@ class OpenAIBackend(Backend):
         "DeepSeek (default), OpenAI, OpenRouter, vLLM, SGLang, llama.cpp, Ollama: any "
         "server with a streaming /v1/chat/completions."
     )
-    options = (
+    options: ClassVar[tuple[Option, ...]] = (
         Option(
             "base_url", "Base URL",
             "The API root, usually ending in /v1 (http://127.0.0.1:8080/v1 for llama.cpp, "
@@ -162,9 +184,22 @@ class OpenAIBackend(Backend):
             "Sent as a Bearer token. Not needed for servers on localhost.",
             kind="secret", env=("DEEPSEEK_API_KEY", "OPENAI_API_KEY"), placeholder="sk-…",
         ),
-        Option("model", "Model", "Model id as the server names it.", default="deepseek-reasoner"),
-        Option("temperature", "Temperature", "Left to the server when empty (deepseek-reasoner ignores it).",
-               kind="float", min=0, max=2),
+        Option("model", "Model", "Model id as the server names it. DeepSeek's: "
+               + " or ".join(CURRENT_MODELS) + ".",
+               default=DEFAULT_MODEL, placeholder=DEFAULT_MODEL, suggestions=CURRENT_MODELS),
+        thinking_option(
+            "on", "on: the model reasons before answering; off: it answers straight away; auto: "
+            "send nothing (the server's default). Sent the way the server's dialect says.",
+        ),
+        effort_option(),
+        Option(
+            "dialect", "Server dialect",
+            "How to ask for thinking and effort: auto (from the base URL), deepseek, openai, "
+            "openrouter, vllm (also SGLang), ollama, llamacpp, or generic (send nothing).",
+            kind="choice", choices=("auto", *DIALECTS), default="auto",
+        ),
+        Option("temperature", "Temperature", "Left to the server when empty (DeepSeek ignores it "
+               "while thinking).", kind="float", min=0, max=2),
         Option("top_p", "Top p", "Left to the server when empty.", kind="float", min=0, max=1),
         Option("max_tokens", "Max output tokens", "Left to the server when empty.", kind="int", min=1),
         Option(
@@ -197,12 +232,17 @@ class OpenAIBackend(Backend):
     STREAMS_REASONING = True  # reasoning_content deltas, or <think> text split as it streams
     IMPLEMENTS_CANCEL = True  # closing the response hangs up; servers stop generating
     NEEDS_NETWORK = True  # a server over HTTP, even when it is on localhost
+    # Off for servers that ignore keys wherever they run (Ollama).
+    NEEDS_KEY_OFF_LOOPBACK: bool = True
+    # A subclass for one kind of server names its dialect (Ollama); None: the dialect option,
+    # detected from the base URL by default.
+    DIALECT: ClassVar[str | None] = None
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         super().__init__(settings)
         self.base_url = str(self.settings["base_url"]).strip()
         self._check_url()
-        if not self.settings["api_key"] and not is_loopback_url(self.base_url):
+        if not self.settings.get("api_key") and self.NEEDS_KEY_OFF_LOOPBACK and not is_loopback_url(self.base_url):
             raise ConfigurationError(
                 f"No API key for {self.base_url}",
                 "Set DEEPSEEK_API_KEY or OPENAI_API_KEY, pass --api-key, or run "
@@ -211,6 +251,15 @@ class OpenAIBackend(Backend):
         self.url = chat_completions_url(self.base_url)
         self._include_usage = bool(self.settings["include_usage"])
         self._client: httpx.AsyncClient | None = None
+        chosen = self.DIALECT or str(self.settings.get("dialect") or "auto")
+        self.dialect = detect_dialect(self.base_url) if chosen == "auto" else chosen
+        self._notices: list[str] = []  # told once, before the next answer
+        self._told: set[str] = set()
+        if self.dialect == "deepseek" and (found := replacement(self.model)):
+            self._notices.append(retired_notice(self.model))
+            self.settings["model"] = found[0]
+            if self.settings["thinking"] == self._default("thinking"):
+                self.settings["thinking"] = found[1]
 
     # ------------------------------------------------------------------ setup
 
@@ -224,7 +273,7 @@ class OpenAIBackend(Backend):
                 problem = "it must start with http:// or https://"
             elif not url.host:
                 problem = "it has no host name"
-        except Exception as exc:  # noqa: BLE001 - httpx.InvalidURL and friends
+        except Exception as exc:
             problem = str(exc)
         if problem:
             raise ConfigurationError(
@@ -243,7 +292,7 @@ class OpenAIBackend(Backend):
             except (OSError, ssl.SSLError) as exc:
                 raise ConfigurationError(
                     f"Cannot use the CA bundle {path}",
-                    "Point ca_bundle at a readable PEM file with the server's CA certificate.",
+                    "Point --ca-bundle at a readable PEM file with the server's CA certificate.",
                     detail=str(exc),
                 ) from None
         return bool(self.settings["verify_tls"])
@@ -262,7 +311,7 @@ class OpenAIBackend(Backend):
 
     def _context(self) -> HttpContext:
         service = "DeepSeek" if "deepseek.com" in self.base_url else f"The server at {self.base_url}"
-        return HttpContext(
+        context = HttpContext(
             service=service,
             url=self.base_url,
             setup_command=SETUP_COMMAND,
@@ -272,6 +321,39 @@ class OpenAIBackend(Backend):
             read_timeout_s=float(self.settings["timeout_s"]),
             timeout_option="--timeout-s",
         )
+        if self.dialect == "deepseek":
+            context.model_hint = CURRENT_MODELS_HINT
+        return context
+
+    def endpoint(self) -> str:
+        return self.base_url
+
+    def no_reasoning_hint(self) -> str:
+        return {
+            "deepseek": "Thinking may be off: use --thinking on (deepseek-v4-flash and deepseek-v4-pro think "
+                        "when asked).",
+            "openai": "OpenAI's API does not return its models' reasoning text; only its token count.",
+            "openrouter": "Use --thinking on, and a model that reasons (OpenRouter lists them).",
+            "vllm": "Start vLLM or SGLang with a reasoning parser (their reasoning-parser setting, e.g. "
+                    "qwen3 or deepseek_r1), and use --thinking on.",
+            "ollama": "Use a thinking model (e.g. qwen3 or deepseek-r1) and --thinking on.",
+            "llamacpp": "Start llama-server with its Jinja chat templates on (the default), and use "
+                        "--thinking on (it asks for reasoning_format deepseek).",
+        }.get(self.dialect, "If the model thinks inside its answer, set --think-tags open; if the server "
+                            "is vLLM, Ollama or llama.cpp, name it with --dialect and use --thinking on.")
+
+    def _default(self, name: str) -> Any:
+        return next(option.default for option in self.options if option.name == name)
+
+    def reasoning_fields(self) -> dict[str, Any]:
+        """The request fields for the thinking switch and effort in this server's dialect; a
+        setting it cannot honour is told once (only when the user changed it from the default)."""
+        reasoning = self.reasoning
+        fields = openai_fields(self.dialect, reasoning)
+        chose = (reasoning.thinking, reasoning.effort) != (self._default("thinking"), None)
+        if fields.note and chose:
+            self._notices.append(fields.note)
+        return fields.body
 
     def think_mode(self) -> str:
         mode = str(self.settings["think_tags"])
@@ -311,7 +393,15 @@ class OpenAIBackend(Backend):
         for name in ("temperature", "top_p", "max_tokens"):
             if self.settings.get(name) is not None:
                 body[name] = self.settings[name]
+        body.update(self.reasoning_fields())
         return body
+
+    def _pending_notices(self) -> list[Notice]:
+        """What the user should be told before this answer, each text once per backend."""
+        notices = [Notice(text) for text in dict.fromkeys(self._notices) if text not in self._told]
+        self._told.update(notice.text for notice in notices)
+        self._notices.clear()
+        return notices
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -320,8 +410,9 @@ class OpenAIBackend(Backend):
 
     # ------------------------------------------------------------------ streaming
 
-    async def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
+    async def stream(self, conversation: Conversation) -> AsyncGenerator[StreamEvent, None]:
         turn = _Turn(think_mode=self.think_mode())
+        self.reasoning_channel = "none"
         try:
             # aclosing: when our consumer closes us, the inner generators (and with them the
             # HTTP response) are closed right away, not whenever garbage collection runs.
@@ -333,12 +424,12 @@ class OpenAIBackend(Backend):
                 yield event
             yield ErrorEvent(scrub_error(error, self.secrets()))
 
-    async def _stream(self, conversation: Conversation, turn: _Turn) -> AsyncIterator[StreamEvent]:
-        import httpx
-
+    async def _stream(self, conversation: Conversation, turn: _Turn) -> AsyncGenerator[StreamEvent, None]:
         ctx = self._context()
         client = self._http()
         body = self.request_body(conversation)
+        for notice in self._pending_notices():
+            yield notice
         for attempt in range(2):
             try:
                 async with client.stream("POST", self.url, json=body, headers=self._headers()) as response:
@@ -355,8 +446,11 @@ class OpenAIBackend(Backend):
                         async for event in events:
                             yield event
                     return
-            except httpx.HTTPError as exc:
-                raise error_from_exception(exc, ctx, mid_stream=turn.body_started) from None
+            except Exception as exc:
+                if not is_transport_failure(exc):
+                    raise
+                raise error_from_exception(
+                    exc, ctx, mid_stream=turn.body_started, partial=turn.text_arrived) from None
 
     @staticmethod
     def _refuses_stream_options(status: int, raw: bytes, body: Mapping[str, Any]) -> bool:
@@ -373,7 +467,7 @@ class OpenAIBackend(Backend):
             )
         return error_from_response(response.status_code, response.headers, raw, ctx)
 
-    async def _read_body(self, response: httpx.Response, turn: _Turn, ctx: HttpContext) -> AsyncIterator[StreamEvent]:
+    async def _read_body(self, response: httpx.Response, turn: _Turn, ctx: HttpContext) -> AsyncGenerator[StreamEvent, None]:
         content_type = response.headers.get("content-type", "").lower()
         if "application/json" in content_type:
             # The server ignored stream=true (some proxies do): one JSON answer.
@@ -393,10 +487,13 @@ class OpenAIBackend(Backend):
                 sniffed = True
                 if looks_like_html(chunk):
                     raise _html_error(ctx)
+            comments = parser.comment_lines
             try:
                 messages = parser.feed(chunk)
             except SSELineTooLong as exc:
                 raise _too_long(ctx, exc) from None
+            if not messages and parser.comment_lines > comments:
+                yield Heartbeat()  # ": keep-alive": the server is there, the model not started
             for message in messages:
                 for event in self._on_message(message, turn, ctx):
                     yield event
@@ -429,7 +526,7 @@ class OpenAIBackend(Backend):
             )
         raise IncompleteStreamError(
             "The stream ended before the model finished",
-            "The partial answer is kept; send again to get a complete one.",
+            kept(turn.text_arrived) + "Send again to get a complete answer.",
             detail="No finish_reason and no [DONE] before the connection closed.",
             retryable=True,
         )
@@ -445,14 +542,15 @@ class OpenAIBackend(Backend):
         try:
             payloads = [json.loads(data)]
         except ValueError:
-            payloads = _json_lines(data)  # several data lines with no blank line between
-            if payloads is None:
+            lines = _json_lines(data)  # several data lines with no blank line between
+            if lines is None:
                 raise ProtocolError(
                     f"{ctx.service} sent a malformed stream event",
-                    "The partial answer is kept. Check that the base URL points to an "
+                    kept(turn.text_arrived) + "Check that the base URL points to an "
                     "OpenAI-compatible server.",
                     detail=ctx.clean(data[:200]),
                 ) from None
+            payloads = lines
         for payload in payloads:
             if not isinstance(payload, Mapping):
                 raise ProtocolError(
@@ -461,30 +559,33 @@ class OpenAIBackend(Backend):
                     detail=ctx.clean(data[:200]),
                 )
             if payload.get("error") or message.event == "error":
-                raise error_from_payload(payload.get("error") or payload, ctx)
+                raise error_from_payload(payload.get("error") or payload, ctx, partial=turn.text_arrived)
             yield from self._on_chunk(payload, turn)
 
     def _on_chunk(self, chunk: Mapping[str, Any], turn: _Turn) -> Iterator[StreamEvent]:
         usage = chunk.get("usage")
         if isinstance(usage, Mapping):
-            turn.usage = Usage(
-                input_tokens=_int(usage.get("prompt_tokens")),
-                output_tokens=_int(usage.get("completion_tokens")),
-            )
+            turn.usage = Usage.from_openai(usage)
         choice = _first_choice(chunk.get("choices"))
         if choice is None:
             return
         delta = choice.get("delta") or choice.get("message") or {}
         if isinstance(delta, Mapping):
+            channel = "reasoning_content"
             reasoning = delta.get("reasoning_content")
             if not isinstance(reasoning, str) or not reasoning:
-                reasoning = delta.get("reasoning")
+                channel, reasoning = "reasoning", delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
-                turn.native_reasoning = True
+                turn.native_reasoning = turn.text_arrived = True
+                self.reasoning_channel = channel
                 yield ReasoningDelta(reasoning)
             content = delta.get("content")
             if isinstance(content, str) and content:
-                yield from turn.split(content)
+                turn.text_arrived = True
+                for event in turn.split(content):
+                    if isinstance(event, ReasoningDelta) and self.reasoning_channel == "none":
+                        self.reasoning_channel = "think_tags"
+                    yield event
         finish = choice.get("finish_reason")
         if finish:
             turn.finish_reason = str(finish)
@@ -533,10 +634,6 @@ def _first_choice(choices: Any) -> Mapping[str, Any] | None:
     return None
 
 
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def _json_lines(data: str) -> list[Any] | None:
     if "\n" not in data:
         return None
@@ -549,8 +646,8 @@ def _json_lines(data: str) -> list[Any] | None:
 def _html_error(ctx: HttpContext) -> ProtocolError:
     return ProtocolError(
         f"{ctx.service} answered with HTML instead of an event stream",
-        "The server answered with HTML — is the base URL right? It should be the API root, "
-        "usually ending in /v1 (e.g. https://api.deepseek.com/v1).",
+        "Is the base URL right? It should be the API root, usually ending in /v1 "
+        "(e.g. https://api.deepseek.com/v1).",
     )
 
 

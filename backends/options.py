@@ -50,16 +50,22 @@ def _shorten(text: str, limit: int = 60) -> str:
 
 
 def http_url(value: str) -> str | None:
-    """None for an http:// or https:// URL with a host; otherwise what was expected."""
+    """None for an http:// or https:// URL with a host (and a port from 1 to 65535, if
+    any); otherwise what was expected."""
+    expected = "an http:// or https:// URL with a host name, e.g. https://api.example.com/v1"
     try:
         parts = urlsplit(value.strip())
-        fits = parts.scheme in ("http", "https") and bool(parts.hostname)
-        parts.port  # noqa: B018 - raises ValueError when the port is not a number
-    except ValueError:
-        fits = False
-    if fits:
-        return None
-    return "an http:// or https:// URL with a host name, e.g. https://api.example.com/v1"
+    except ValueError:  # e.g. an unclosed [IPv6] bracket
+        return expected
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or above 65535
+        port = 0
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return expected
+    if port == 0:
+        return "a port from 1 to 65535 in the URL, e.g. http://127.0.0.1:8080/v1"
+    return None
 
 
 def http_header(value: str) -> str | None:
@@ -93,6 +99,9 @@ class Option:
     # A text option's (or each list item's) format: returns None when the value fits,
     # otherwise what was expected (see http_url, http_header).
     check: Callable[[str], str | None] | None = None
+    # Values a text option offers (the setup form completes them as they are typed; any
+    # other value is accepted, unlike a choice's), e.g. a provider's current model names.
+    suggestions: tuple[str, ...] = ()
 
     @property
     def flag(self) -> str:

@@ -23,7 +23,14 @@ BUILTIN: dict[str, str] = {
     "openai": "thinkpane.backends.openai_compat:OpenAIBackend",
     "bedrock": "thinkpane.backends.bedrock:BedrockBackend",
     "opensearch": "thinkpane.backends.opensearch:OpenSearchBackend",
+    "ollama": "thinkpane.backends.ollama:OllamaBackend",
 }
+
+
+class UnknownBackendError(ConfigurationError):
+    """No backend is registered under the name the user gave."""
+
+    kind = "unknown_backend"
 
 
 def available() -> dict[str, str]:
@@ -42,9 +49,9 @@ def load(name: str) -> type[Backend]:
     # every installed package's entry points (~10 ms of `thinkpane`'s start).
     target = BUILTIN.get(name) or available().get(name)
     if target is None:
-        raise ConfigurationError(
+        raise UnknownBackendError(
             f"Unknown backend {name!r}",
-            "Choose one of: " + ", ".join(sorted(available())) + ".",
+            "Choose one of: " + ", ".join(sorted(available())) + " (see `thinkpane backends`).",
         )
     module_name, _, attr = target.partition(":")
     try:
@@ -55,7 +62,7 @@ def load(name: str) -> type[Backend]:
             f"Backend {name!r} needs a package that is not installed ({missing})",
             f"Install it with: pip install 'thinkpane[{name}]'",
         ) from None
-    backend_class = getattr(module, attr)
+    backend_class: type[Backend] = getattr(module, attr)
     return backend_class
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from typing import Any
 
 from thinkpane.backends.base import Backend
@@ -50,7 +50,7 @@ class ScriptedBackend(Backend):
         events += [Usage(input_tokens=10, output_tokens=len(events)), Stop("end_turn", "stop")]
         self.enqueue(events)
 
-    async def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
+    async def stream(self, conversation: Conversation) -> AsyncGenerator[StreamEvent, None]:
         self.received.append(conversation)
         if self.scripts:
             script = self.scripts.popleft()

@@ -31,7 +31,7 @@ _HOME = Path(tempfile.mkdtemp(prefix="thinkpane-screenshots-"))
 os.environ["THINKPANE_CONFIG_DIR"] = str(_HOME / "config")
 os.environ["THINKPANE_DATA_DIR"] = str(_HOME / "data")
 os.environ.pop("THINKPANE_CONFIG", None)
-from thinkpane.backends.secrets import SECRET_ENV_VARS  # noqa: E402 - reads no config
+from thinkpane.backends.secrets import SECRET_ENV_VARS
 
 for _var in (*SECRET_ENV_VARS, "OPENAI_BASE_URL"):
     os.environ.pop(_var, None)

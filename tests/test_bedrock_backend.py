@@ -18,8 +18,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers.bedrock_eventstream import (
+    ANSWER,
+    REASONING,
+    REDACTED,
+    SIGNATURE,
+    BedrockStandIn,
+    encode_frame,
+)
 from thinkpane.backends import registry
 from thinkpane.backends.base import guarded
+from thinkpane.backends.bedrock import BedrockBackend
 from thinkpane.backends.errors import (
     AuthenticationError,
     BackendError,
@@ -44,15 +53,6 @@ from thinkpane.backends.events import (
     ReasoningDelta,
     Stop,
     Usage,
-)
-from thinkpane.backends.bedrock import BedrockBackend
-from tests.servers.bedrock_eventstream import (
-    ANSWER,
-    REASONING,
-    REDACTED,
-    SIGNATURE,
-    BedrockStandIn,
-    encode_frame,
 )
 
 DUMMY_KEY_ID = "AKIDTHINKPANETEST1234"

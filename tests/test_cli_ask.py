@@ -18,10 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from thinkpane.backends import registry
-from thinkpane.backends.errors import ConfigurationError
-from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
-from thinkpane.backends.scripted import ScriptedBackend
 from tests.servers.openai_sse import (
     DONE,
     Close,
@@ -32,7 +28,11 @@ from tests.servers.openai_sse import (
     error_body,
     serve,
 )
-from thinkpane.tui.cli.ask import AskOptions, _Printer
+from thinkpane.backends import registry
+from thinkpane.backends.errors import ConfigurationError
+from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
+from thinkpane.backends.scripted import ScriptedBackend
+from thinkpane.tui.cli.ask import AskOptions, _Printer, conversation_for, run_ask
 from thinkpane.tui.cli.main import main
 from thinkpane.tui.core.sanitize import sanitize
 
@@ -73,8 +73,17 @@ def test_json_prints_one_object_per_event(server, capsys) -> None:
     assert types[0] == "reasoning" and types[-2:] == ["usage", "stop"]
     assert "".join(e["text"] for e in events if e["type"] == "reasoning") == REASONING
     assert "".join(e["text"] for e in events if e["type"] == "content") == "You said: hi"
-    assert events[-1] == {"type": "stop", "reason": "end_turn", "raw_reason": "stop"}
-    assert events[-2]["input_tokens"] == 12
+    stop, usage = events[-1], events[-2]
+    timing = stop.pop("timing")
+    assert stop == {"type": "stop", "reason": "end_turn", "raw_reason": "stop"}
+    # The reasoning came first: the first token is the first reasoning token.
+    assert set(timing) == {"first_token_ms", "first_reasoning_ms", "thinking_ms", "answer_ms"}
+    assert all(isinstance(value, int) and value >= 0 for value in timing.values())
+    assert timing["first_reasoning_ms"] == timing["first_token_ms"]
+    # What the provider reported, details included; no estimate when it was reported.
+    assert (usage["input_tokens"], usage["output_tokens"]) == (12, 40)
+    assert (usage["reasoning_tokens"], usage["cached_input_tokens"]) == (25, 0)
+    assert "estimated_reasoning_tokens" not in usage
     assert err == ""
 
 
@@ -167,6 +176,26 @@ def test_save_stores_the_exchange(server, capsys) -> None:
     assert messages[1].reasoning == REASONING
     assert messages[1].status == "complete"
     assert messages[1].backend == "openai"
+    # The model and thinking setting it ran with, the reported usage details and the timings.
+    extra = messages[1].extra
+    assert messages[1].model == "deepseek-v4-flash"
+    assert (extra["thinkpane_thinking"], extra["thinkpane_effort"]) == ("on", None)
+    assert (extra["thinkpane_reasoning_tokens"], extra["thinkpane_cached_input_tokens"]) == (25, 0)
+    assert (messages[1].input_tokens, messages[1].output_tokens) == (12, 40)
+    for key in ("thinkpane_reasoning_ms", "thinkpane_first_reasoning_ms", "thinkpane_answer_ms"):
+        assert isinstance(extra[key], int), key
+    assert messages[1].ttft_ms == extra["thinkpane_first_reasoning_ms"]  # reasoning came first
+
+
+def test_json_estimates_reasoning_tokens_only_when_none_are_reported(capsys) -> None:
+    with serve("think_tags") as server:  # <think> text, and a usage with no details
+        assert ask(server, "--json", "hi") == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    [usage] = [event for event in events if event["type"] == "usage"]
+    assert "reasoning_tokens" not in usage
+    assert usage["estimated_reasoning_tokens"] == round(len("Let me think about it.") / 4)
+    timing = events[-1]["timing"]
+    assert timing["first_reasoning_ms"] is not None and timing["answer_ms"] is not None
 
 
 def test_a_saved_long_prompt_gets_the_title_the_app_would_give_it(server, capsys) -> None:
@@ -233,10 +262,71 @@ def test_stream_cut_mid_answer_keeps_partial_text_and_exits_1(server, capsys) ->
     assert "Error: " in err
 
 
+async def test_a_stream_ending_without_stop_is_an_incomplete_answer_exit_1(store) -> None:
+    # The same check as the chat screen's (tests/test_tui_chat.py): both go through TurnRecorder.
+    backend = ScriptedBackend()
+    backend.enqueue([ReasoningDelta("half a thought"), ContentDelta("Half an ans")])
+    writer = store.start_answer(store.create_conversation("t"), backend="scripted", model="m")
+    out, err = io.StringIO(), io.StringIO()
+    code = await run_ask(backend, conversation_for("hi", None), out=out, err=err, options=AskOptions(), writer=writer)
+    assert code == 1
+    assert out.getvalue() == "Half an ans\n"
+    assert err.getvalue() == (
+        "half a thought\n\n"
+        "Error: Scripted stopped before the answer was finished\n"
+        "  The partial answer is kept. Try again.\n"
+    )
+    answer = store.load_messages(writer.conversation_id)[-1]
+    assert (answer.status, answer.content, answer.reasoning) == ("error", "Half an ans", "half a thought")
+    assert answer.error.startswith("Scripted stopped before the answer was finished")
+
+
+async def test_json_mode_reports_a_missing_stop_as_an_error_event() -> None:
+    backend = ScriptedBackend()
+    backend.enqueue([ContentDelta("Half")])
+    out, err = io.StringIO(), io.StringIO()
+    code = await run_ask(backend, conversation_for("hi", None), out=out, err=err, options=AskOptions(json_mode=True))
+    assert code == 1
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [e["type"] for e in events] == ["content", "error"]
+    assert events[-1]["kind"] == "incomplete"
+    assert err.getvalue().startswith("Error: Scripted stopped before the answer was finished")
+
+
 def test_server_error_body_is_shown(server, capsys) -> None:
     server.enqueue([Respond(503, error_body("Server overloaded", "service_unavailable"))])
     assert ask(server, "x") == 1
     assert "Error: " in capsys.readouterr().err
+
+
+def test_a_plain_text_400_shows_the_message_after_the_title_and_before_the_hint(server, capsys) -> None:
+    server.enqueue([Respond(400, "plain text error from proxy")])
+    assert ask(server, "x") == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("Error: ") and "(HTTP 400)" in lines[0]
+    assert lines[1] == "  plain text error from proxy"
+    assert "below" not in lines[2] and lines[2].startswith("  ")
+
+
+def test_a_long_provider_message_is_cut_and_says_how_to_see_all(server, capsys) -> None:
+    message = "m" * 3000 + " sk-leaked0123456789abcdef"
+    server.enqueue([Respond(400, error_body(message))])
+    assert ask(server, "x") == 1
+    detail = capsys.readouterr().err.splitlines()[1]
+    assert detail == "  " + "m" * 1000 + "… (2,009 more characters; `thinkpane ask --json` prints all)"  # key masked
+
+    server.enqueue([Respond(400, error_body(message))])
+    assert ask(server, "--json", "x") == 1
+    error = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert error["detail"].startswith("m" * 3000) and "sk-leaked" not in error["detail"]
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/v1", "http://127.0.0.1:0/v1"])
+def test_a_port_out_of_range_is_a_plain_usage_error(url, capsys) -> None:
+    assert main(["ask", "--backend", "openai", "--base-url", url, "hi"]) == 2
+    err = capsys.readouterr().err
+    assert "argument --base-url: expected a port from 1 to 65535 in the URL" in err
+    assert "bug" not in err and "Traceback" not in err
 
 
 def test_unknown_backend_is_a_usage_error(capsys) -> None:

@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 import tomllib
 
+from tests.servers.openai_sse import serve
 from thinkpane.backends import registry
 from thinkpane.backends.base import Provisioner
 from thinkpane.backends.events import ProgressEvent
 from thinkpane.backends.scripted import ScriptedBackend
-from tests.servers.openai_sse import serve
-from thinkpane.tui.core import paths
 from thinkpane.tui.cli.main import main
 from thinkpane.tui.cli.setup import ProgressPrinter
+from thinkpane.tui.core import paths
 
 KEY = "sk-setup-test-0123456789abcdef"
 
@@ -389,6 +389,48 @@ def test_opensearch_setup_ask_teardown_against_the_ml_commons_stand_in(capsys, m
         assert cluster.counts() == {"model_groups": 0, "connectors": 0, "models": 0, "deployed": 0}
     assert "model_id" not in read_config()["backends"]["opensearch"]
     assert not (paths.state_dir() / "opensearch.json").exists()
+
+
+def test_teardown_finds_the_cluster_in_the_state_file_when_the_url_came_from_the_environment(
+        capsys, monkeypatch) -> None:
+    from tests.servers.mlcommons import TEST_API_KEY, MLCommonsServer, StandInConfig
+
+    monkeypatch.setenv("DEEPSEEK_API_KEY", TEST_API_KEY)
+    with MLCommonsServer(StandInConfig(username="admin", password="admin-Secret-1")) as cluster:
+        monkeypatch.setenv("OPENSEARCH_URL", cluster.url)
+        monkeypatch.setenv("OPENSEARCH_PASSWORD", "admin-Secret-1")
+        assert main(["setup", "opensearch", "--username", "admin", "--yes"]) == 0
+        assert "url" not in read_config()["backends"]["opensearch"]  # it came from the environment
+        capsys.readouterr()
+        monkeypatch.delenv("OPENSEARCH_URL")
+        monkeypatch.delenv("OPENSEARCH_PASSWORD")
+
+        # The credentials still have to be given; the URL does not.
+        assert main(["teardown", "opensearch", "--yes"]) == 1
+        captured = capsys.readouterr()
+        assert "password for basic auth is not set" in captured.out
+        assert "URL is not set" not in captured.out + captured.err
+        assert cluster.counts()["models"] == 1
+
+        monkeypatch.setenv("OPENSEARCH_PASSWORD", "admin-Secret-1")
+        assert main(["teardown", "opensearch", "--yes"]) == 0
+        assert cluster.counts() == {"model_groups": 0, "connectors": 0, "models": 0, "deployed": 0}
+
+
+def test_setup_prints_the_servers_message_under_a_failed_step(capsys, monkeypatch) -> None:
+    from tests.servers.mlcommons import TEST_API_KEY, MLCommonsServer, StandInConfig
+
+    monkeypatch.setenv("DEEPSEEK_API_KEY", TEST_API_KEY)
+    reason = "Remote inference host name has private ip address: 10.1.2.3 " + "x" * 1500
+    config = StandInConfig(fail_next={"create_connector": (400, "illegal_argument_exception", reason)})
+    with MLCommonsServer(config) as cluster:
+        assert main(["setup", "opensearch", "--url", cluster.url, "--auth", "none", "--yes"]) == 1
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    failed = next(i for i, line in enumerate(lines) if line.startswith("✗ connector"))
+    assert lines[failed + 1].startswith("  Remote inference host name has private ip address: 10.1.2.3 xxx")
+    assert lines[failed + 1].endswith("x")  # the CLI shows it all: it is the way to see all
+    assert lines[failed + 2].startswith("  hint: ")
 
 
 def test_live_lines_fit_one_terminal_row() -> None:

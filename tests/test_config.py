@@ -11,8 +11,8 @@ from pydantic import SecretStr
 
 from thinkpane.backends.errors import BackendError, ThinkpaneError
 from thinkpane.backends.secrets import Secret
-from thinkpane.tui.core import paths
 from thinkpane.tui.cli.main import main
+from thinkpane.tui.core import paths
 from thinkpane.tui.core.config import (
     ConfigFileError,
     Settings,

@@ -16,12 +16,12 @@ from rich.cells import cell_len
 from textual._compositor import Compositor
 from textual.widget import Widget
 
-from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
 from tests.tui_helpers import GatedBackend, wait_until
+from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
 from thinkpane.tui.app import ThinkpaneApp
 from thinkpane.tui.core.config import Settings
-from thinkpane.tui.render.crop_compositor import CropCompositor, row_groups
 from thinkpane.tui.core.store import ConversationStore
+from thinkpane.tui.render.crop_compositor import CropCompositor, row_groups
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from markdown_it import MarkdownIt
 
 from tests.hostile import ALL_IN_ONE, assert_inert
 from tests.servers.openai_sse import serve
-from thinkpane.tui.core import paths
 from thinkpane.tui.cli.main import main
+from thinkpane.tui.core import paths
 from thinkpane.tui.core.export import (
     code_blocks,
     conversation_json,
@@ -80,6 +80,31 @@ def test_markdown_has_turn_headings_reasoning_details_and_metadata(store) -> Non
     assert "Yes, **7** is prime." in text
     assert "openai · deepseek-reasoner · 12 in / 34 out tokens · first token 250 ms · 1.5 s" in text
     assert text.count("<details>") == 1  # no empty reasoning section for the second answer
+
+
+def test_thinking_setting_usage_details_and_telemetry_are_exported(store) -> None:
+    cid = store.create_conversation("Telemetry", backend="openai", model="deepseek-v4-flash")
+    store.add_message(cid, "user", "q")
+    writer = store.start_answer(cid, backend="openai", model="deepseek-v4-flash")
+    writer.append_reasoning("Let me think.")
+    writer.append_content("A.")
+    writer.merge_extra({"thinkpane_thinking": "on", "thinkpane_effort": "high"})
+    writer.set_usage(2000, 500)
+    writer.merge_extra({"thinkpane_reasoning_tokens": 420, "thinkpane_cached_input_tokens": 1536,
+                        "thinkpane_reasoning_ms": 12300, "thinkpane_first_reasoning_ms": 800,
+                        "thinkpane_answer_ms": 3200})
+    writer.set_timing(800, 16300)
+    writer.finish("complete", stop_reason="end_turn")
+    text = export_md(store, cid)
+    assert ("openai · deepseek-v4-flash · thinking on · effort high · 2,000 in / 500 out tokens · "
+            "420 reasoning tokens · 1,536 cached input tokens · first token 800 ms · thought 12.3 s · "
+            "answer 3.2 s · 16.3 s") in text
+    answer = conversation_json(store.get_conversation(cid), store.load_messages(cid))["messages"][1]
+    assert answer["usage"] == {"input_tokens": 2000, "output_tokens": 500, "reasoning_tokens": 420,
+                               "cached_input_tokens": 1536}
+    assert answer["thinking"] == {"setting": "on", "effort": "high"}
+    assert answer["timing"] == {"first_token_ms": 800, "first_reasoning_ms": 800, "thinking_ms": 12300,
+                                "answer_ms": 3200}
 
 
 def test_cancelled_and_failed_answers_say_so(store) -> None:

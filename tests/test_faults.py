@@ -13,8 +13,6 @@ import time
 
 import pytest
 
-from thinkpane.backends import registry
-from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
 from tests.servers import bedrock_eventstream as bedrock_server
 from tests.servers.openai_sse import (
     DONE,
@@ -27,6 +25,8 @@ from tests.servers.openai_sse import (
     serve,
 )
 from tests.tui_helpers import GatedBackend, rendered_text, wait_until
+from thinkpane.backends import registry
+from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
 from thinkpane.tui.cli.main import main
 from thinkpane.tui.core.store import ConversationStore
 
@@ -309,7 +309,7 @@ async def test_chat_store_flush_failure_keeps_text_on_screen_and_app_running(sto
         await wait_until(pilot, lambda: app.chat.live is not None, "started")
         backend.put(ReasoningDelta("saved thought. "), ContentDelta("saved part. "))
         await wait_until(pilot, lambda: "saved part" in shown_answer(app), "first text")
-        app.chat.live.writer.flush()
+        app.chat.live.recorder.flush()
         # The disk fills up: SQLite may not grow the file any more.
         pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
         store._conn.execute(f"PRAGMA max_page_count = {pages}")
@@ -366,3 +366,130 @@ def test_ask_save_on_a_full_disk_prints_the_whole_answer_and_says_it_was_not_sav
     assert code == 1
     lines = assert_clean_failure(err)
     assert "disk is full" in " ".join(lines) and "THINKPANE_DATA_DIR" in " ".join(lines)
+
+
+# --------------------------------------------------------------------------- a send that fails
+
+
+async def test_chat_a_prompt_whose_send_failed_stays_in_the_box_and_is_sent_once_on_retry(store, server):
+    server.enqueue([Respond(500, error_body("The server had an error", "server_error"))])
+    backend = registry.create("openai", {"base_url": server.base_url, "timeout_s": 5.0})
+    app = make_app(store, backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await type_and_send(pilot, "Dup test")
+        await wait_until(pilot, lambda: app.chat.live is None and app.chat.transcript.answers(), "the failure",
+                         timeout=10)
+        assert app.chat.status.info.state == "error"
+        assert app.chat.prompt.text == "Dup test"  # the prompt that could not be sent stays in the box
+        await pilot.press("enter")  # send it again
+        await wait_until(pilot, lambda: app.chat.live is None and len(app.chat.transcript.answers()) == 2,
+                         "the answer", timeout=10)
+        assert "You said: Dup test" in shown_answer(app)
+    first, second = (request.body["messages"] for request in server.chat_requests)
+    assert first == [{"role": "user", "content": "Dup test"}]
+    assert second == [{"role": "user", "content": "Dup test"}]  # once, not "Dup test\n\nDup test"
+
+
+# --------------------------------------------------------------------------- saved when there is room
+
+
+def disk_full(store) -> None:
+    """SQLite may not grow the file any more, as on a full disk."""
+    pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
+    store._conn.execute(f"PRAGMA max_page_count = {pages}")
+
+
+def room_again(store) -> None:
+    store._conn.execute("PRAGMA max_page_count = 1073741823")
+
+
+async def stream_an_answer_onto_a_full_disk(pilot, app, backend, store) -> None:
+    """A turn whose first words are saved, then the disk fills, the rest arrives, it ends."""
+    await type_and_send(pilot, "question")
+    await wait_until(pilot, lambda: app.chat.live is not None, "started")
+    backend.put(ReasoningDelta("saved thought. "), ContentDelta("saved part. "))
+    await wait_until(pilot, lambda: "saved part" in shown_answer(app), "first text")
+    app.chat.live.recorder.flush()
+    disk_full(store)
+    backend.put(ContentDelta("unsaved " + "z" * 300_000 + " tail"), Stop())
+    backend.end()
+    await wait_until(pilot, lambda: app.chat.live is None, "finished")
+
+
+LONG_ANSWER = "saved part. unsaved " + "z" * 300_000 + " tail"
+
+
+async def test_chat_an_answer_that_did_not_fit_is_saved_once_there_is_room_labelled_as_it_ended(store):
+    backend = GatedBackend()
+    app = make_app(store, backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await stream_an_answer_onto_a_full_disk(pilot, app, backend, store)
+        notice = next(n for n in app._notifications if n.severity == "error")
+        assert "will be saved when there is room" in notice.message
+        answer = store.load_messages(app.chat.conversation_id)[-1]
+        assert (answer.content, answer.status) == ("saved part. ", "streaming")  # not saved yet
+        room_again(store)  # the user frees some space; nothing else happens
+        await wait_until(pilot, lambda: store.load_messages(app.chat.conversation_id)[-1].status != "streaming",
+                         "the answer saved by itself", timeout=5)
+        assert "saved" in app.chat.status.info.text and "history" in app.chat.status.info.text
+        answer = store.load_messages(app.chat.conversation_id)[-1]
+        assert (answer.content, answer.status) == (LONG_ANSWER, "complete")
+        assert store.unsaved_chars() == 0
+
+
+async def test_quitting_with_an_unsaved_answer_asks_first_and_close_saves_it_when_it_can(store, tmp_path):
+    from thinkpane.tui.screens.confirm import ConfirmScreen
+
+    backend = GatedBackend()
+    app = make_app(store, backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await stream_an_answer_onto_a_full_disk(pilot, app, backend, store)
+        conversation_id = app.chat.conversation_id
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        question = rendered_text(app.screen.query_one("#confirm-dialog"))
+        assert "Quit without saving" in question and "disk is full" in question
+        assert "300,013 characters" in question and "Keep the app open" in question and "Quit anyway" in question
+        await pilot.press("n")  # keep the app open
+        await wait_until(pilot, lambda: app.screen is app.chat, "back in the chat")
+        assert app.is_running
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "asked again")
+        await pilot.press("y")  # quit anyway
+        await wait_until(pilot, lambda: app._exit, "the app quits")
+    # Room appears after all, before the process ends: closing the history (as `thinkpane`
+    # does on its way out) writes the answer and how it ended.
+    room_again(store)
+    store.close()
+    with ConversationStore(tmp_path / "chats.sqlite3") as reopened:
+        answer = reopened.load_messages(conversation_id)[-1]
+    assert (answer.content, answer.status) == (LONG_ANSWER, "complete")
+
+
+async def test_quitting_asks_nothing_once_the_answer_is_saved(store):
+    backend = GatedBackend()
+    app = make_app(store, backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await stream_an_answer_onto_a_full_disk(pilot, app, backend, store)
+        room_again(store)
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: app._exit, "the app quits")
+    assert store.load_messages(store.last_conversation_id())[-1].content == LONG_ANSWER
+
+
+# --------------------------------------------------------------------------- a history that cannot be opened
+
+
+@pytest.mark.parametrize("argv", [[], ["--continue"], ["--conversation", "3"]])
+def test_launch_with_a_read_only_data_folder_starts_without_history_and_says_why(monkeypatch, read_only_data_dir,
+                                                                               argv):
+    from thinkpane.tui.app import ThinkpaneApp
+
+    started = []
+    monkeypatch.setattr(ThinkpaneApp, "run", lambda app: started.append(app))
+    assert main(argv) == 0  # it starts: exit 1 was the bug
+    (app,) = started
+    assert app.store.path == ":memory:" and app.chat.conversation_id is None
+    problem = app.history_problem
+    assert "read-only" in problem.title and str(read_only_data_dir) in problem.title
+    assert "THINKPANE_DATA_DIR" in problem.hint  # shown in the app, with what to do

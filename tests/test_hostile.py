@@ -17,9 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from thinkpane.backends.errors import ServerError
-from thinkpane.backends.events import ContentDelta, ErrorEvent, Notice, ReasoningDelta, Stop
-from thinkpane.backends.scripted import ScriptedBackend
 from tests import hostile
 from tests.hostile import (
     ALL_IN_ONE,
@@ -32,6 +29,9 @@ from tests.hostile import (
 from tests.servers import bedrock_eventstream as bedrock_server
 from tests.servers.openai_sse import DONE, Raw, Respond, chunk, error_body, serve
 from tests.tui_helpers import GatedBackend, rendered_text, wait_until
+from thinkpane.backends.errors import ServerError
+from thinkpane.backends.events import ContentDelta, ErrorEvent, Notice, ReasoningDelta, Stop
+from thinkpane.backends.scripted import ScriptedBackend
 from thinkpane.tui.cli.main import main
 from thinkpane.tui.core.sanitize import EventSanitizer, StreamSanitizer, sanitize, sanitize_line
 from thinkpane.tui.core.store import ConversationStore
@@ -537,7 +537,7 @@ async def test_store_error_notification_shows_markup_literally(store):
     async with app.run_test(size=(160, 50), notifications=True) as pilot:
         await send(pilot, "go")
         await wait_until(pilot, lambda: app.chat.live is not None, "turn started")
-        app.chat.live.writer = _RefusingWriter()
+        app.chat.live.recorder.writer = _RefusingWriter()
         backend.put(ContentDelta("answer"), Stop())
         backend.end()
         await wait_until(pilot, lambda: app.chat.live is None, "turn ended")
@@ -573,7 +573,7 @@ async def shown_answers(app, pilot) -> list[tuple[str, str]]:
     for answer in app.chat.transcript.answers():
         # A reopened conversation mounts its older turns as the user scrolls up to them.
         app.chat.transcript.scroll_to_widget(answer, animate=False)
-        await wait_until(pilot, lambda: answer.is_mounted and answer.size.height > 0, "answer shown")
+        await wait_until(pilot, lambda answer=answer: answer.is_mounted and answer.size.height > 0, "answer shown")
         await app.chat.show_reasoning_of(answer)
         await pilot.pause()
         shown.append((rendered_text(answer), rendered_text(app.chat.reasoning_pane.body)))
@@ -593,7 +593,7 @@ async def test_live_stored_reopened_and_exported_text_are_the_same_clean_text(st
     async with app.run_test(size=(160, 50)) as pilot:
         for number, payload in enumerate(PAYLOADS, start=1):
             assert await app.chat.send(payload.name)
-            await wait_until(pilot, lambda: app.chat.live is None and len(app.chat.transcript.answers()) == number,
+            await wait_until(pilot, lambda number=number: app.chat.live is None and len(app.chat.transcript.answers()) == number,
                              payload.name)
         await pilot.pause()
         live = await shown_answers(app, pilot)

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from tests.servers.llama_server import MODEL_ALIAS, running_llama_server, server_missing_reason
 from thinkpane.backends import registry
 from thinkpane.backends.base import guarded
 from thinkpane.backends.events import (
@@ -23,7 +24,6 @@ from thinkpane.backends.events import (
     Stop,
     Usage,
 )
-from tests.servers.llama_server import MODEL_ALIAS, running_llama_server, server_missing_reason
 
 pytestmark = [
     pytest.mark.slow,

@@ -17,11 +17,9 @@ from pathlib import Path
 
 import pytest
 
-import thinkpane.backends
 from thinkpane.backends import registry
-from thinkpane.backends.local import backend as local, models as local_models
 from thinkpane.backends.base import guarded
-from thinkpane.backends.errors import ConfigurationError, InvalidRequestError
+from thinkpane.backends.errors import ConfigurationError, ContextWindowError
 from thinkpane.backends.events import (
     ContentDelta,
     Conversation,
@@ -32,6 +30,8 @@ from thinkpane.backends.events import (
     Stop,
     Usage,
 )
+from thinkpane.backends.local import backend as local
+from thinkpane.backends.local import models as local_models
 
 needs_llama = pytest.mark.skipif(
     importlib.util.find_spec("llama_cpp") is None,
@@ -199,8 +199,10 @@ async def test_a_conversation_longer_than_the_context_is_a_clear_error():
     try:
         events = await collect(backend, ask("word " * 200))
         error = events[-1].error
-        assert isinstance(error, InvalidRequestError), error
+        assert isinstance(error, ContextWindowError), error
         assert "context window" in error.title and "n_ctx" in error.hint
+        # The sizes, for the chat screen to work out how many old turns to leave out.
+        assert error.limit_tokens == 64 and error.used_tokens is not None and error.used_tokens >= 64
 
         # The model is still usable for a conversation that fits.
         events = await collect(backend, ask("Hi"))
@@ -320,7 +322,7 @@ def test_llama_cpp_writes_nothing_to_the_terminal(tmp_path):
         truncated.write_bytes(source.read(200_000))
     not_gguf_inside = tmp_path / "garbage-after-header.gguf"
     not_gguf_inside.write_bytes(b"GGUF" + bytes(range(256)) * 64)
-    code = (
+    code = (  # noqa: UP031 - a template whose Python dict braces would need doubling
         "import asyncio\n"
         "from thinkpane.backends import registry\n"
         "from thinkpane.backends.base import Conversation, Message, guarded\n"

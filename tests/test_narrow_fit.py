@@ -8,12 +8,11 @@ import re
 import pytest
 from textual.app import App, ComposeResult
 
+from tests.tui_helpers import rendered_text
 from thinkpane.tui.core.turn_record import TurnRecord
 from thinkpane.tui.widgets.reasoning_pane import ReasoningPane, reasoning_header
 from thinkpane.tui.widgets.status_line import StatusLine
 from thinkpane.tui.widgets.turn import ReasoningLink
-
-from tests.tui_helpers import rendered_text
 
 REASONING = "x" * 352  # ~88 tokens at 4 characters a token
 
@@ -121,5 +120,5 @@ async def test_transcript_link_and_pane_header_count_in_the_same_unit():
         link.show_record(record)
         await app.query_one(ReasoningPane).show_record(record)
         await pilot.pause()
-        assert rendered_text(link).strip() == "▸ Reasoning (~88 tokens, 3.2 s)"
+        assert rendered_text(link).strip() == "▸ Thought for 3.2 s · ~88 tokens"
         assert "~88 tokens" in rendered_text(app.query_one(ReasoningPane).header)

@@ -10,8 +10,25 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
+from tests.hypothesis_or_skip import given, settings, st
+from tests.servers.openai_sse import (
+    DONE,
+    REASONER_REASONING,
+    Chunk,
+    Close,
+    HoldOpen,
+    Raw,
+    Respond,
+    Sleep,
+    chunk,
+    deepseek_usage,
+    error_body,
+    serve,
+)
+from tests.servers.tls import make_self_signed_cert
 from thinkpane.backends import registry
 from thinkpane.backends.base import guarded
 from thinkpane.backends.errors import (
@@ -32,31 +49,15 @@ from thinkpane.backends.events import (
     ContentDelta,
     Conversation,
     ErrorEvent,
-    event_to_json,
     Message,
     Notice,
     ReasoningDelta,
     Stop,
     Usage,
+    event_to_json,
 )
 from thinkpane.backends.openai_compat import OpenAIBackend, is_loopback_url
 from thinkpane.backends.sse import SSEEvent, SSELineTooLong, SSEParser
-from tests.hypothesis_or_skip import given, settings, st
-from tests.servers.openai_sse import (
-    DONE,
-    REASONER_REASONING,
-    Chunk,
-    Close,
-    HoldOpen,
-    Raw,
-    Respond,
-    Sleep,
-    chunk,
-    deepseek_usage,
-    error_body,
-    serve,
-)
-from tests.servers.tls import make_self_signed_cert
 
 KEY = "sk-thinkpane-test-0123456789abcdef"
 HELLO = Conversation([Message("user", "hello")])
@@ -108,7 +109,7 @@ async def test_reasoning_then_content_then_usage_then_one_stop(server) -> None:
     assert kinds == ["ReasoningDelta"] * len(REASONER_REASONING) + ["ContentDelta"] * 2 + ["Usage", "Stop"]
     assert text_of(events, ReasoningDelta) == "".join(REASONER_REASONING)
     assert text_of(events, ContentDelta) == "You said: hello"
-    assert events[-2] == Usage(input_tokens=12, output_tokens=40)
+    assert events[-2] == Usage(input_tokens=12, output_tokens=40, reasoning_tokens=25, cached_input_tokens=0)
     assert events[-1] == Stop("end_turn", "stop")
 
 
@@ -127,7 +128,7 @@ async def test_request_carries_key_model_stream_options_and_no_reasoning(server)
     assert request.headers["authorization"] == f"Bearer {KEY}"
     assert "text/event-stream" in request.headers["accept"]
     body = request.body
-    assert body["model"] == "deepseek-reasoner"
+    assert body["model"] == "deepseek-v4-flash"  # the default
     assert body["stream"] is True
     assert body["stream_options"] == {"include_usage": True}
     assert body["temperature"] == 0.2 and body["max_tokens"] == 64
@@ -195,7 +196,7 @@ async def test_finish_reason_then_eof_without_done_still_stops(server) -> None:
     server.enqueue([chunk(content="ok", finish="stop"), chunk(choices=False, usage=deepseek_usage(3, 4))])
     events = await collect(make(server.base_url))
     assert [type(e) for e in events] == [ContentDelta, Usage, Stop]
-    assert events[1] == Usage(3, 4)
+    assert events[1] == Usage(3, 4, reasoning_tokens=25, cached_input_tokens=0)
 
 
 async def test_sse_framing_crlf_comments_event_lines_and_no_space(server) -> None:
@@ -212,6 +213,7 @@ async def test_sse_framing_crlf_comments_event_lines_and_no_space(server) -> Non
     ])
     events = await collect(make(server.base_url))
     assert [(type(e).__name__, getattr(e, "text", None)) for e in events] == [
+        ("Heartbeat", None),  # the keep-alive comment alone in its chunk: the server is alive
         ("ReasoningDelta", "r1"), ("ContentDelta", "c1"), ("ContentDelta", "c2"), ("Stop", None)
     ]
 
@@ -287,6 +289,27 @@ async def test_other_400s_are_not_retried(server) -> None:
     assert len(server.chat_requests) == 1
 
 
+@pytest.mark.parametrize(
+    "body", ["plain text error from proxy", error_body("x" * 3000 + " the end")])
+async def test_the_whole_provider_message_is_the_detail_and_the_hint_does_not_point_below(server, body) -> None:
+    server.enqueue([Respond(400, body)])
+    error = the_error(await collect(make(server.base_url)))
+    assert isinstance(error, InvalidRequestError)
+    expected = body if isinstance(body, str) else body["error"]["message"]
+    assert error.detail == expected  # whole: front ends cap what they show
+    assert "below" not in error.hint
+
+
+async def test_a_conversation_too_long_for_the_context_is_a_context_window_error(server) -> None:
+    from thinkpane.backends.errors import ContextWindowError
+
+    server.enqueue([Respond(400, error_body(
+        "This model's maximum context length is 65536 tokens. However, you requested 70123 tokens."))])
+    error = the_error(await collect(make(server.base_url)))
+    assert isinstance(error, ContextWindowError), error  # the chat screen offers to leave old turns out
+    assert "context" in error.title and error.status == 400
+
+
 # --------------------------------------------------------------------------- configuration errors
 
 
@@ -298,7 +321,8 @@ def test_no_key_for_a_remote_url_names_every_way_to_set_it() -> None:
         assert needle in text
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/v1", "not a url", "http://", "example.com/v1"])
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com/v1", "not a url", "http://", "example.com/v1", "http://127.0.0.1:99999/v1"])
 def test_invalid_base_url(url: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
         registry.create("openai", {"base_url": url, "api_key": KEY}, environ={})
@@ -306,11 +330,35 @@ def test_invalid_base_url(url: str) -> None:
     assert "/v1" in caught.value.hint
 
 
+def test_port_out_of_range_is_named_before_any_connection() -> None:
+    for url in ("http://127.0.0.1:99999/v1", "http://127.0.0.1:0/v1"):
+        with pytest.raises(ConfigurationError) as caught:
+            registry.create("openai", {"base_url": url}, environ={})
+        assert caught.value.title == f"Invalid base URL {url!r}"
+        assert caught.value.hint.startswith("Expected a port from 1 to 65535 in the URL")
+
+
+async def test_a_real_out_of_range_connect_failure_is_a_plain_configuration_error() -> None:
+    """What httpx raises for port 99999 (anyio's TaskGroup wraps an OverflowError in an
+    ExceptionGroup): mapped to the URL problem, not passed on as a bug."""
+    from thinkpane.backends.http_errors import HttpContext, error_from_exception, is_transport_failure
+
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(BaseException) as caught:
+            await client.get("http://127.0.0.1:99999/v1/models")
+    assert caught.value.exceptions  # an exception group: what used to escape as "a bug"
+    assert is_transport_failure(caught.value)
+    error = error_from_exception(caught.value, HttpContext("The server", "http://127.0.0.1:99999/v1"))
+    assert isinstance(error, ConfigurationError)
+    assert error.title == "The server: invalid URL http://127.0.0.1:99999/v1"
+    assert "65535" in error.hint and "port" in error.detail
+
+
 async def test_missing_ca_bundle_file_is_a_configuration_error(tmp_path) -> None:
     backend = make("https://127.0.0.1:9/v1", ca_bundle=str(tmp_path / "nope.pem"))
     error = the_error(await collect(backend))
     assert isinstance(error, ConfigurationError)
-    assert "ca_bundle" in error.hint
+    assert "--ca-bundle" in error.hint
 
 
 # --------------------------------------------------------------------------- transport errors
@@ -346,7 +394,15 @@ async def test_tls_verification_failure_explains_ca_bundle_and_opt_out(tls_serve
     error = the_error(await collect(make(tls_server.base_url)))
     assert isinstance(error, ConnectionFailedError)
     assert "certificate" in error.title.lower()
-    assert "ca_bundle" in error.hint and "verify_tls = false" in error.hint
+    assert "--ca-bundle" in error.hint and "--no-verify-tls" in error.hint
+
+
+async def test_https_to_a_plain_http_server_says_it_does_not_speak_tls(server) -> None:
+    url = server.base_url.replace("http://", "https://")
+    error = the_error(await collect(make(url)))
+    assert isinstance(error, ConnectionFailedError)
+    assert error.title == f"{url.removesuffix('/v1')} does not speak TLS"
+    assert "http://" in error.hint and "server running" not in error.hint
 
 
 async def test_tls_with_ca_bundle_works(tls_server) -> None:
@@ -475,7 +531,19 @@ async def test_read_timeout_when_the_server_stalls(server) -> None:
     error = the_error(events)
     assert isinstance(error, TimeoutError_)
     assert "0.4 s" in error.title and "--timeout-s" in error.hint
+    assert "partial answer is kept" in error.hint
+    assert "Cancelled" not in str(error) and "cancel scope" not in str(error)
     assert elapsed < 3
+
+
+async def test_read_timeout_before_any_text_says_what_timed_out_and_keeps_nothing(server) -> None:
+    server.enqueue([HoldOpen(10)])  # headers, then silence
+    error = the_error(await collect(make(server.base_url, timeout_s="0.3")))
+    assert isinstance(error, TimeoutError_)
+    assert error.title == "No answer from The server at " + server.base_url + " within 0.3 s (read timeout)"
+    assert "--timeout-s" in error.hint
+    assert "kept" not in error.hint
+    assert "Cancelled" not in str(error) and "cancel scope" not in str(error)
 
 
 async def test_server_closing_mid_stream_chunked(server) -> None:
@@ -495,6 +563,13 @@ async def test_stream_ending_without_finish_or_done() -> None:
     error = the_error(events)
     assert isinstance(error, IncompleteStreamError)
     assert "partial answer is kept" in error.hint
+
+
+async def test_connection_closed_before_any_text_does_not_promise_a_partial_answer(server) -> None:
+    server.enqueue([Raw(": keep-alive\n\n"), Close()])
+    error = the_error(await collect(make(server.base_url)))
+    assert isinstance(error, IncompleteStreamError)
+    assert "kept" not in error.hint
 
 
 async def test_text_held_by_the_think_splitter_is_not_lost_on_error(server) -> None:

@@ -11,6 +11,15 @@ from pathlib import Path
 import pytest
 from opensearchpy import OpenSearch
 
+from tests.servers.mlcommons import (
+    DEFAULT_SETTINGS,
+    ML,
+    TEST_API_KEY,
+    MLCommonsServer,
+    StandInConfig,
+    make_self_signed_cert,
+    provision_settings,
+)
 from thinkpane.backends.base import guarded
 from thinkpane.backends.errors import (
     AuthenticationError,
@@ -38,15 +47,6 @@ from thinkpane.backends.opensearch.backend import REASONER_NOTICE
 from thinkpane.backends.opensearch.memory import MEMORY_EXTRA_KEY
 from thinkpane.backends.opensearch.provision import REGEX_KEY
 from thinkpane.backends.secrets import MASK, Secret
-from tests.servers.mlcommons import (
-    DEFAULT_SETTINGS,
-    ML,
-    TEST_API_KEY,
-    MLCommonsServer,
-    StandInConfig,
-    make_self_signed_cert,
-    provision_settings,
-)
 
 HELLO = Conversation([Message("user", "Hello!")])
 
@@ -106,6 +106,8 @@ async def test_reasoner_uses_predict_and_shows_reasoning_then_answer(standin, tm
     # dataAsMap numbers are doubles (12.0): they become ints.
     assert (usage.input_tokens, usage.output_tokens) == (12, 34)
     assert type(usage.input_tokens) is int
+    # DeepSeek's usage details come through ML Commons too (as doubles).
+    assert (usage.reasoning_tokens, usage.cached_input_tokens) == (20, 0)
     assert events[-1] == Stop("end_turn", "stop")
     assert stream_requests(server) == []  # reasoning matters more than streaming
     # The notice is said once.
@@ -135,6 +137,7 @@ async def test_predict_request_carries_messages_parameter(standin, tmp_path):
     backend = OpenSearchBackend(await provisioned(server, tmp_path, mode="predict"))
     await chat(backend)
     request = [r for r in server.requests if r.path.endswith("/_predict")][-1]
+    # thinking auto (the default) sends no thinking parameters: the connector's defaults apply.
     assert json.loads(request.body) == {"parameters": {"messages": [{"role": "user", "content": "Hello!"}]}}
 
 
@@ -254,7 +257,7 @@ async def test_memory_failure_is_a_warning_not_an_error(standin, tmp_path):
 async def test_streaming_chat_model_streams_the_answer(standin, tmp_path):
     server = standin(initial_settings={ML + "stream_enabled": "true"},
                      reply_content="One two three four five.")
-    backend = OpenSearchBackend(await provisioned(server, tmp_path, deepseek_model="deepseek-chat"))
+    backend = OpenSearchBackend(await provisioned(server, tmp_path, deepseek_model="deepseek-v4-flash", thinking="off"))
     events = await chat(backend)
     assert isinstance(events[0], Notice) and "_predict/stream" in events[0].text
     deltas = [e.text for e in events if isinstance(e, ContentDelta)]
@@ -271,7 +274,7 @@ async def test_streaming_chat_model_streams_the_answer(standin, tmp_path):
 
 async def test_streaming_disabled_falls_back_to_predict_once_and_says_so(standin, tmp_path):
     server = standin()  # stream_enabled defaults to false
-    backend = OpenSearchBackend(await provisioned(server, tmp_path, deepseek_model="deepseek-chat"))
+    backend = OpenSearchBackend(await provisioned(server, tmp_path, deepseek_model="deepseek-v4-flash", thinking="off"))
     events = await chat(backend)
     assert isinstance(events[0], Notice)
     assert "streaming is unavailable" in events[0].text and "_predict" in events[0].text
@@ -283,9 +286,69 @@ async def test_streaming_disabled_falls_back_to_predict_once_and_says_so(standin
     assert len(stream_requests(server)) == 1  # the choice is remembered
 
 
+async def test_a_stock_cluster_that_cannot_stream_http_falls_back_to_predict(standin, tmp_path):
+    # No reactor-netty4: OpenSearch core refuses _predict/stream before ML Commons sees it,
+    # whatever stream_enabled says.
+    server = standin(initial_settings={ML + "stream_enabled": "true"}, http_streaming=False)
+    backend = OpenSearchBackend(await provisioned(server, tmp_path, thinking="off"))
+    events = await chat(backend)
+    [notice] = [e for e in events if isinstance(e, Notice)]
+    assert "streaming is unavailable" in notice.text and "HTTP layer does not stream" in notice.text
+    assert text(events, ContentDelta) == "Hello from the stand-in." and isinstance(events[-1], Stop)
+    again = await chat(backend)
+    assert not any(isinstance(e, Notice) for e in again)
+    assert len(stream_requests(server)) == 1  # the refusal will not change: remembered
+
+
+async def test_auto_mode_is_fixed_only_by_a_first_streamed_answer(standin, tmp_path):
+    server = standin(initial_settings={ML + "stream_enabled": "true"})
+    backend = OpenSearchBackend(await provisioned(server, tmp_path, thinking="off"))
+    server.config.provider_failure = (503, json.dumps({"error": {"message": "Server busy"}}))
+    failed = await chat(backend)
+    assert errors(failed) and not any(isinstance(e, Notice) and "_predict/stream" in e.text for e in failed)
+    server.config.provider_failure = None
+    events = await chat(backend)  # auto again: streams, and now says so
+    assert any(isinstance(e, Notice) and "streaming with _predict/stream" in e.text for e in events)
+    assert len(stream_requests(server)) == 2 and text(events, ContentDelta) == "Hello from the stand-in."
+
+
+@pytest.mark.parametrize(
+    ("given", "parameters", "reasoning"),
+    [
+        ({"thinking": "off"}, {"thinking": "disabled"}, False),
+        ({"thinking": "on", "reasoning_effort": "max"}, {"thinking": "enabled", "reasoning_effort": "max"}, True),
+        ({}, {}, True),  # auto: the connector's defaults (DeepSeek's own), thinking on
+    ],
+)
+async def test_thinking_and_effort_travel_as_predict_parameters_into_the_template(standin, tmp_path, given,
+                                                                                 parameters, reasoning):
+    server = standin()
+    backend = OpenSearchBackend(await provisioned(server, tmp_path, mode="predict", **given))
+    events = await chat(backend)
+    call = server.state.provider_calls[-1]
+    sent = {k: v for k, v in call["parameters"].items() if k in ("thinking", "reasoning_effort")}
+    assert sent == parameters
+    body = call["body"]  # what DeepSeek received, the template filled in
+    assert body["thinking"] == {"type": parameters.get("thinking", "enabled")}
+    assert body["reasoning_effort"] == parameters.get("reasoning_effort", "high")
+    assert bool(text(events, ReasoningDelta)) is reasoning
+
+
+async def test_a_retired_model_name_is_replaced_per_turn_with_a_notice(standin, tmp_path):
+    server = standin()
+    settings = await provisioned(server, tmp_path, mode="predict")
+    backend = OpenSearchBackend({**settings, "deepseek_model": "deepseek-chat"})
+    assert backend.model == "deepseek-v4-flash"
+    events = await chat(backend)
+    [notice] = [e for e in events if isinstance(e, Notice) and "retired" in e.text]
+    assert "deepseek-chat" in notice.text and "deepseek-v4-flash with thinking off" in notice.text
+    call = server.state.provider_calls[-1]
+    assert call["model"] == "deepseek-v4-flash" and call["body"]["thinking"] == {"type": "disabled"}
+
+
 async def test_stream_mode_on_a_cluster_without_streaming_is_an_error(standin, tmp_path):
     server = standin()
-    backend = OpenSearchBackend(await provisioned(server, tmp_path, deepseek_model="deepseek-chat", mode="stream"))
+    backend = OpenSearchBackend(await provisioned(server, tmp_path, deepseek_model="deepseek-v4-flash", thinking="off", mode="stream"))
     [error] = errors(await chat(backend))
     assert isinstance(error, ConfigurationError) and "streaming is disabled" in error.title
     assert "plugins.ml_commons.stream_enabled" in error.hint
@@ -293,7 +356,7 @@ async def test_stream_mode_on_a_cluster_without_streaming_is_an_error(standin, t
 
 async def test_stream_provider_error_is_typed(standin, tmp_path):
     server = standin(initial_settings={ML + "stream_enabled": "true"})
-    settings = await provisioned(server, tmp_path, deepseek_model="deepseek-chat", mode="stream")
+    settings = await provisioned(server, tmp_path, deepseek_model="deepseek-v4-flash", thinking="off", mode="stream")
     server.config.provider_failure = (402, json.dumps({"error": {"message": "Insufficient Balance"}}))
     [error] = errors(await chat(OpenSearchBackend(settings)))
     assert isinstance(error, PermissionDeniedError) and error.status == 402
@@ -302,7 +365,7 @@ async def test_stream_provider_error_is_typed(standin, tmp_path):
 async def test_error_event_mid_stream_keeps_the_partial_answer(standin, tmp_path):
     server = standin(initial_settings={ML + "stream_enabled": "true"}, reply_content="One two three.",
                      stream_error="Error from remote service: {\"error\":{\"message\":\"Rate limit reached\"}}")
-    settings = await provisioned(server, tmp_path, deepseek_model="deepseek-chat", mode="stream")
+    settings = await provisioned(server, tmp_path, deepseek_model="deepseek-v4-flash", thinking="off", mode="stream")
     events = await chat(OpenSearchBackend(settings))
     assert text(events, ContentDelta) == "One "
     [error] = errors(events)
@@ -312,7 +375,7 @@ async def test_error_event_mid_stream_keeps_the_partial_answer(standin, tmp_path
 
 async def test_stream_without_a_last_event_is_incomplete(standin, tmp_path):
     server = standin(initial_settings={ML + "stream_enabled": "true"}, stream_truncate=True)
-    settings = await provisioned(server, tmp_path, deepseek_model="deepseek-chat", mode="stream")
+    settings = await provisioned(server, tmp_path, deepseek_model="deepseek-v4-flash", thinking="off", mode="stream")
     events = await chat(OpenSearchBackend(settings))
     assert text(events, ContentDelta) == "Hello from the stand-in."
     [error] = errors(events)
@@ -322,7 +385,7 @@ async def test_stream_without_a_last_event_is_incomplete(standin, tmp_path):
 async def test_closing_the_stream_hangs_up_the_connection(standin, tmp_path):
     server = standin(initial_settings={ML + "stream_enabled": "true"},
                      reply_content=" ".join(f"w{i}" for i in range(200)))
-    settings = await provisioned(server, tmp_path, deepseek_model="deepseek-chat", mode="stream")
+    settings = await provisioned(server, tmp_path, deepseek_model="deepseek-v4-flash", thinking="off", mode="stream")
     server.config.hold_action = "stream"
     backend = OpenSearchBackend(settings)
     agen = guarded(backend, HELLO)
@@ -342,7 +405,7 @@ async def test_basic_auth_for_predict_and_stream_and_a_wrong_password(standin, t
     server = standin(username="admin", password="Right-Password-1",
                      initial_settings={ML + "stream_enabled": "true"})
     settings = await provisioned(server, tmp_path, auth="basic", username="admin",
-                                 password=Secret("Right-Password-1"), deepseek_model="deepseek-chat")
+                                 password=Secret("Right-Password-1"), deepseek_model="deepseek-v4-flash", thinking="off")
     assert text(await chat(OpenSearchBackend(settings)), ContentDelta) == "Hello from the stand-in."
     assert text(await chat(OpenSearchBackend({**settings, "mode": "predict"})), ContentDelta)
 
@@ -360,7 +423,7 @@ async def test_sigv4_signs_predict_and_stream(standin, tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     server = standin(sigv4_access_key="AKIDTHINKPANETEST", initial_settings={ML + "stream_enabled": "true"})
-    settings = await provisioned(server, tmp_path, auth="sigv4", region="us-east-1", deepseek_model="deepseek-chat")
+    settings = await provisioned(server, tmp_path, auth="sigv4", region="us-east-1", deepseek_model="deepseek-v4-flash", thinking="off")
     for mode in ("stream", "predict"):
         events = await chat(OpenSearchBackend({**settings, "mode": mode}))
         assert text(events, ContentDelta) == "Hello from the stand-in.", mode
@@ -371,7 +434,7 @@ async def test_tls_with_a_ca_bundle_and_failure_without_it(standin, tmp_path):
     cert, key = make_self_signed_cert(tmp_path / "tls")
     server = standin(tls=(str(cert), str(key)), initial_settings={ML + "stream_enabled": "true"})
     assert server.url.startswith("https://")
-    settings = await provisioned(server, tmp_path, ca_bundle=str(cert), deepseek_model="deepseek-chat")
+    settings = await provisioned(server, tmp_path, ca_bundle=str(cert), deepseek_model="deepseek-v4-flash", thinking="off")
     for mode in ("stream", "predict"):
         events = await chat(OpenSearchBackend({**settings, "mode": mode}))
         assert text(events, ContentDelta) == "Hello from the stand-in.", mode
@@ -381,16 +444,53 @@ async def test_tls_with_a_ca_bundle_and_failure_without_it(standin, tmp_path):
         backend = OpenSearchBackend({**settings, "mode": mode, "ca_bundle": None})
         [error] = errors(await chat(backend))
         assert isinstance(error, ConnectionFailedError), mode
-        assert "TLS certificate verification failed" in error.title and "ca_bundle" in error.hint.replace("-", "_")
+        assert "TLS certificate verification failed" in error.title and "--ca-bundle" in error.hint
+        assert "--no-verify-tls" in error.hint, mode
     events = [e async for e in OpenSearchProvisioner({**settings, "ca_bundle": None}, tmp_path / "s2.json").provision()]
     assert events[-1].step == "connect" and events[-1].status == "fail"
-    assert "ca-bundle" in events[-1].hint
+    assert "--ca-bundle" in events[-1].hint
+    assert "--no-verify-tls" in events[-1].hint and "--verify-tls false" not in events[-1].hint
 
     # Turning verification off works, and says so.
     insecure = OpenSearchBackend({**settings, "mode": "predict", "ca_bundle": None, "verify_tls": False})
     events = await chat(insecure)
     assert isinstance(events[0], Notice) and events[0].level == "warning" and "verify_tls" in events[0].text
     assert text(events, ContentDelta) == "Hello from the stand-in."
+
+
+async def test_https_to_a_plain_http_cluster_says_it_does_not_speak_tls(standin, tmp_path):
+    server = standin(initial_settings={ML + "stream_enabled": "true"})
+    settings = await provisioned(server, tmp_path, deepseek_model="deepseek-chat")
+    url = server.url.replace("http://", "https://")
+    for mode in ("stream", "predict"):
+        [error] = errors(await chat(OpenSearchBackend({**settings, "url": url, "mode": mode})))
+        assert isinstance(error, ConnectionFailedError), mode
+        assert error.title == f"{url} does not speak TLS", mode
+        assert "http://" in error.hint and "certificate" not in error.hint, mode
+    events = [e async for e in OpenSearchProvisioner({**settings, "url": url}, tmp_path / "s2.json").provision()]
+    assert (events[-1].step, events[-1].status) == ("connect", "fail")
+    assert events[-1].message == f"{url} does not speak TLS"
+
+
+async def test_predict_timeout_says_what_timed_out_and_which_option_raises_it(standin, tmp_path):
+    server = standin()
+    settings = await provisioned(server, tmp_path)
+    server.config.hold_action = "predict"  # the cluster takes longer than the request timeout
+    try:
+        [error] = errors(await chat(OpenSearchBackend({**settings, "mode": "predict", "request_timeout_s": 0.3})))
+    finally:
+        server.config.release.set()
+    assert error.title == "No answer from OpenSearch within 0.3 s (request timeout)"
+    assert "--request-timeout-s" in error.hint
+    assert error.detail == ""  # not urllib3's "HTTPConnectionPool(host=…): Read timed out"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999", "http://127.0.0.1:0"])
+def test_a_cluster_url_with_a_port_out_of_range_is_a_configuration_error(url):
+    with pytest.raises(ConfigurationError) as caught:
+        OpenSearchBackend({"url": url, "auth": "none", "model_id": "m"})
+    assert caught.value.title == f"Invalid cluster URL {url!r}"
+    assert caught.value.hint.startswith("Expected a port from 1 to 65535 in the URL")
 
 
 # --------------------------------------------------------------------------- the stand-in's CLI

@@ -6,19 +6,12 @@ import asyncio
 import json
 import os
 import stat
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from opensearchpy import OpenSearch
 
-from thinkpane.backends.events import ProgressEvent
-from thinkpane.backends.opensearch import OpenSearchProvisioner
-from thinkpane.backends.opensearch.provision import (
-    PRIVATE_IP_KEY,
-    REGEX_KEY,
-    STEPS,
-    parse_endpoint,
-)
-from thinkpane.backends.secrets import MASK, Secret
 from tests.servers.mlcommons import (
     DEFAULT_SETTINGS,
     ML,
@@ -28,6 +21,15 @@ from tests.servers.mlcommons import (
     outline,
     provision_settings,
 )
+from thinkpane.backends.events import ProgressEvent
+from thinkpane.backends.opensearch import OpenSearchProvisioner
+from thinkpane.backends.opensearch.provision import (
+    PRIVATE_IP_KEY,
+    REGEX_KEY,
+    STEPS,
+    parse_endpoint,
+)
+from thinkpane.backends.secrets import MASK, Secret
 
 FULL_RUN = [
     ("connect", "start"), ("connect", "ok"),
@@ -68,6 +70,26 @@ def final(events: list[ProgressEvent], step: str) -> ProgressEvent:
     return [e for e in events if e.step == step and e.status not in ("start", "info", "progress")][-1]
 
 
+async def provision_until(settings: dict, state_path, step: str) -> None:
+    """Run setup until ``step`` ends well, then close it (the user quit the wizard there)."""
+    agen = OpenSearchProvisioner(settings, state_path).provision()
+    async for event in agen:
+        if event.step == step and event.status == "ok":
+            break
+    await agen.aclose()
+
+
+def someone_elses_model_on_our_connector(server: MLCommonsServer, state_path) -> tuple[dict, OpenSearch, str]:
+    """After a provision: another model registered on the connector setup made (the saved
+    ids, a client, the other model's id)."""
+    saved = json.loads(state_path.read_text())
+    client = raw_client(server)
+    other = client.plugins.ml.register_model(body={
+        "name": "someone-elses", "function_name": "remote",
+        "model_group_id": saved["model_group_id"], "connector_id": saved["connector_id"]})["model_id"]
+    return saved, client, other
+
+
 def raw_client(server: MLCommonsServer) -> OpenSearch:
     return OpenSearch(hosts=[server.url], max_retries=0)
 
@@ -97,10 +119,15 @@ async def test_full_provision_sequence_state_file_and_saved_settings(standin, st
     assert saved["model_group_id"] in server.state.model_groups
     # The connector follows the DeepSeek blueprint, with a reasoning-friendly read timeout.
     connector = next(iter(server.state.connectors.values()))
-    assert connector["parameters"] == {"endpoint": "api.deepseek.com", "model": "deepseek-reasoner"}
+    # DeepSeek's own thinking defaults fill the template when a turn sends none.
+    assert connector["parameters"] == {"endpoint": "api.deepseek.com", "model": "deepseek-v4-flash",
+                                       "thinking": "enabled", "reasoning_effort": "high"}
     assert connector["actions"][0]["url"] == "https://${parameters.endpoint}/v1/chat/completions"
     assert connector["credential"] == {"deepSeek_key": TEST_API_KEY}
     assert connector["client_config"]["read_timeout"] >= 300
+    assert connector["client_config"]["max_retry_times"] == 0  # a retry would bill the answer again
+    provider_body = server.state.provider_calls[-1]["body"]
+    assert (provider_body["thinking"], provider_body["reasoning_effort"]) == ({"type": "enabled"}, "high")
     # The default regex list already trusts api.deepseek.com: no settings PUT at all.
     assert not [r for r in server.requests if r.method == "PUT" and r.path == "/_cluster/settings"]
 
@@ -245,11 +272,7 @@ async def test_server_error_on_register_then_rerun_neither_duplicates_nor_orphan
 async def test_closing_provision_after_the_connector_step_then_rerun_resumes(standin, state_path):
     server = standin()
     settings = provision_settings(server)
-    agen = OpenSearchProvisioner(settings, state_path).provision()
-    async for event in agen:
-        if event.step == "connector" and event.status == "ok":
-            break
-    await agen.aclose()  # the user quit the wizard here
+    await provision_until(settings, state_path, "connector")
     assert server.counts() == {"model_groups": 1, "connectors": 1, "models": 0, "deployed": 0}
 
     again = await run(OpenSearchProvisioner(settings, state_path).provision())
@@ -314,6 +337,61 @@ async def test_rerun_with_a_new_key_updates_the_connector_and_redeploys(standin,
     assert server.counts()["connectors"] == 1
 
 
+async def test_rerun_while_the_model_is_deployed_undeploys_before_updating_the_connector(standin, state_path):
+    server = standin()
+    await run(OpenSearchProvisioner(provision_settings(server), state_path).provision())
+    saved = json.loads(state_path.read_text())
+    # What a real cluster answers to a PUT on the connector of a deployed model.
+    with pytest.raises(Exception, match="please undeploy the models first") as refused:
+        raw_client(server).transport.perform_request(
+            "PUT", f"/_plugins/_ml/connectors/{saved['connector_id']}", body={"credential": {"deepSeek_key": "x"}})
+    assert getattr(refused.value, "status_code", None) == 400
+
+    new_key = "sk-rotated0123456789abc"
+    events = await run(OpenSearchProvisioner(provision_settings(server, deepseek_api_key=Secret(new_key)),
+                                             state_path).provision())
+    connector_lines = [e.message for e in events if e.step == "connector"]
+    assert any(f"Undeploying model {saved['model_id']} first" in line for line in connector_lines)
+    assert final(events, "connector").status == "skip"
+    assert final(events, "deploy").status == "ok"  # deployed again
+    assert final(events, "test").status == "ok"
+    assert server.state.connectors[saved["connector_id"]]["credential"] == {"deepSeek_key": new_key}
+    assert server.state.provider_calls[-1]["authorization"] == f"Bearer {new_key}"
+    assert server.counts() == {"model_groups": 1, "connectors": 1, "models": 1, "deployed": 1}
+
+
+async def test_a_connector_held_by_someone_elses_deployed_model_fails_with_the_clusters_message(standin, state_path):
+    server = standin()
+    settings = provision_settings(server)
+    await run(OpenSearchProvisioner(settings, state_path).provision())
+    saved, client, other = someone_elses_model_on_our_connector(server, state_path)
+    client.plugins.ml.deploy_model(model_id=other)
+    client.plugins.ml.undeploy_model(model_id=saved["model_id"])  # ours is not what holds it
+
+    events = await run(OpenSearchProvisioner(settings, state_path).provision())
+    failed = final(events, "connector")
+    assert failed.status == "fail"
+    # The cluster's own words, with the model that holds the connector: nothing of theirs is undeployed.
+    assert "models are still using this connector, please undeploy the models first" in failed.data["detail"]
+    assert other in failed.data["detail"]
+    assert server.state.models[other]["model_state"] == "DEPLOYED"
+
+
+async def test_an_older_connector_gains_the_thinking_template_on_rerun(standin, state_path):
+    server = standin()
+    await run(OpenSearchProvisioner(provision_settings(server), state_path).provision())
+    connector = server.state.connectors[json.loads(state_path.read_text())["connector_id"]]
+    # As an earlier Thinkpane made it: the blueprint's body, retries on.
+    connector["actions"][0]["request_body"] = '{ "model": "${parameters.model}", "messages": ${parameters.messages} }'
+    connector["parameters"] = {"endpoint": "api.deepseek.com", "model": "deepseek-v4-flash"}
+    connector["client_config"]["max_retry_times"] = 2
+    events = await run(OpenSearchProvisioner(provision_settings(server), state_path).provision())
+    assert final(events, "test").status == "ok"
+    assert "${parameters.thinking}" in connector["actions"][0]["request_body"]
+    assert connector["parameters"]["thinking"] == "enabled"
+    assert connector["client_config"]["max_retry_times"] == 0
+
+
 # --------------------------------------------------------------------------- failures at connect
 
 
@@ -373,6 +451,7 @@ async def test_teardown_of_a_deployed_model_undeploys_first_and_removes_everythi
     events = await run(OpenSearchProvisioner(settings, state_path).teardown())
     assert outline(events) == [
         ("connect", "start"), ("connect", "ok"),
+        ("find", "start"), ("find", "skip"),
         ("undeploy", "start"), ("undeploy", "ok"),
         ("delete_model", "start"), ("delete_model", "ok"),
         ("delete_connector", "start"), ("delete_connector", "ok"),
@@ -409,7 +488,9 @@ async def test_teardown_counts_404_as_done(standin, state_path):
     client.plugins.ml.delete_model_group(model_group_id=saved["model_group_id"])
 
     events = await run(OpenSearchProvisioner(settings, state_path).teardown())
-    assert [status for _, status in outline(events) if status != "start"] == ["ok"] * 6
+    assert [(step, status) for step, status in outline(events) if status != "start"] == [
+        ("connect", "ok"), ("find", "skip"), ("undeploy", "ok"), ("delete_model", "ok"),
+        ("delete_connector", "ok"), ("delete_model_group", "ok"), ("summary", "ok")]
     assert not state_path.exists()
 
 
@@ -417,11 +498,7 @@ async def test_teardown_reports_connector_in_use_and_group_with_models_then_fini
     server = standin()
     settings = provision_settings(server)
     await run(OpenSearchProvisioner(settings, state_path).provision())
-    saved = json.loads(state_path.read_text())
-    client = raw_client(server)
-    other = client.plugins.ml.register_model(body={
-        "name": "someone-elses", "function_name": "remote",
-        "model_group_id": saved["model_group_id"], "connector_id": saved["connector_id"]})["model_id"]
+    saved, client, other = someone_elses_model_on_our_connector(server, state_path)
 
     events = await run(OpenSearchProvisioner(settings, state_path).teardown())
     connector = final(events, "delete_connector")
@@ -443,7 +520,7 @@ async def test_teardown_reports_connector_in_use_and_group_with_models_then_fini
 async def test_teardown_with_nothing_saved_skips_everything(standin, state_path):
     server = standin()
     events = await run(OpenSearchProvisioner(provision_settings(server), state_path).teardown())
-    assert [status for step, status in outline(events) if step not in ("connect", "summary") and status != "start"] == ["skip"] * 4
+    assert [status for step, status in outline(events) if step not in ("connect", "summary") and status != "start"] == ["skip"] * 5
     assert final(events, "summary").status == "ok"
 
 
@@ -494,7 +571,7 @@ async def test_key_echoed_by_the_cluster_on_connector_create_is_redacted(standin
 async def test_switching_model_after_setup_asks_for_teardown_first(standin, state_path):
     server = standin()
     await run(OpenSearchProvisioner(provision_settings(server), state_path).provision())
-    events = await run(OpenSearchProvisioner(provision_settings(server, deepseek_model="deepseek-chat"),
+    events = await run(OpenSearchProvisioner(provision_settings(server, deepseek_model="deepseek-v4-pro"),
                                              state_path).provision())
     failed = final(events, "connector")
     assert failed.status == "fail" and "thinkpane teardown opensearch" in failed.hint
@@ -548,3 +625,178 @@ async def test_cancelling_while_the_connector_is_being_created_does_not_orphan_i
     assert server.counts() == {"model_groups": 1, "connectors": 1, "models": 1, "deployed": 1}
     await run(OpenSearchProvisioner(settings, state_path).teardown())
     assert server.counts() == {"model_groups": 0, "connectors": 0, "models": 0, "deployed": 0}
+
+
+# --------------------------------------------------------------------------- a setup killed mid-create
+
+
+def _kill_setup_while_the_cluster_answers(server: MLCommonsServer, action: str) -> None:
+    """``thinkpane setup opensearch`` in a process killed (SIGKILL) after the cluster did
+    ``action`` and before its answer arrived: the resource exists, its id is in no state file."""
+    import subprocess
+    import sys
+
+    server.config.hold_action = action
+    env = {**os.environ, "DEEPSEEK_API_KEY": TEST_API_KEY}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "thinkpane.tui.cli.main", "setup", "opensearch", "--url", server.url,
+         "--auth", "none", "--yes"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert server.config.reached.wait(60), "setup never reached the call"
+    finally:
+        process.kill()
+        process.wait(10)
+        server.config.release.set()
+
+
+@pytest.fixture
+def cli_state_path(isolated_home):
+    return isolated_home / "data" / "state" / "opensearch.json"  # where `thinkpane setup` keeps it
+
+
+async def test_setup_killed_after_the_connector_was_created_adopts_it_on_the_next_run(standin, cli_state_path):
+    server = standin()
+    _kill_setup_while_the_cluster_answers(server, "create_connector")
+    [orphan] = server.state.connectors  # holds the key; the state file does not know it
+    assert json.loads(cli_state_path.read_text()).get("connector_id") is None
+
+    settings = provision_settings(server)
+    again = await run(OpenSearchProvisioner(settings, cli_state_path).provision())
+    connector = final(again, "connector")
+    assert (connector.status, connector.message) == (
+        "ok", f"Adopted connector {orphan}, left by an interrupted setup (API key refreshed)")
+    assert final(again, "test").status == "ok"
+    assert server.counts() == {"model_groups": 1, "connectors": 1, "models": 1, "deployed": 1}
+    assert json.loads(cli_state_path.read_text())["connector_id"] == orphan
+
+    down = await run(OpenSearchProvisioner(settings, cli_state_path).teardown())
+    assert final(down, "summary").status == "ok"
+    assert server.counts() == {"model_groups": 0, "connectors": 0, "models": 0, "deployed": 0}
+
+
+async def test_teardown_after_a_killed_setup_deletes_the_connector_it_left(standin, cli_state_path):
+    server = standin()
+    _kill_setup_while_the_cluster_answers(server, "create_connector")
+    [orphan] = server.state.connectors
+
+    events = await run(OpenSearchProvisioner(provision_settings(server), cli_state_path).teardown())
+    found = final(events, "find")
+    assert found.status == "ok" and orphan in found.message
+    summary = final(events, "summary")
+    assert summary.status == "ok"
+    assert f"did not list: connector {orphan}" in summary.message
+    assert server.counts() == {"model_groups": 0, "connectors": 0, "models": 0, "deployed": 0}
+    assert not cli_state_path.exists()
+
+
+async def test_a_model_registered_but_not_recorded_is_adopted_not_duplicated(standin, state_path):
+    server = standin()
+    settings = provision_settings(server)
+    await provision_until(settings, state_path, "connector")
+    saved = json.loads(state_path.read_text())
+    # What a kill right after the register call leaves: the model, not its id.
+    lost = raw_client(server).plugins.ml.register_model(body={
+        "name": f"thinkpane-{settings['deepseek_model']}", "function_name": "remote",
+        "model_group_id": saved["model_group_id"], "connector_id": saved["connector_id"]})["model_id"]
+
+    again = await run(OpenSearchProvisioner(settings, state_path).provision())
+    model = final(again, "model")
+    assert model.status == "ok" and model.message.startswith(f"Adopted model {lost}")
+    assert list(server.state.models) == [lost]
+
+
+async def test_teardown_lists_what_it_could_not_delete_among_unrecorded_resources(standin, state_path):
+    server = standin()
+    settings = provision_settings(server)
+    await run(OpenSearchProvisioner(settings, state_path).provision())
+    client = raw_client(server)
+    # A second connector under this setup's name (an earlier killed run), used by someone's model.
+    body = client.plugins.ml.get_connector(connector_id=json.loads(state_path.read_text())["connector_id"])
+    stray = client.plugins.ml.create_connector(body={**body, "credential": {"deepSeek_key": "sk-x0123456789"}})
+    stray_id = stray["connector_id"]
+    group = client.plugins.ml.register_model_group(body={"name": "someone-else"})["model_group_id"]
+    client.plugins.ml.register_model(body={"name": "theirs", "function_name": "remote",
+                                           "model_group_id": group, "connector_id": stray_id})
+
+    events = await run(OpenSearchProvisioner(settings, state_path).teardown())
+    assert stray_id in final(events, "find").message
+    assert final(events, "delete_connector").status == "fail"
+    summary = final(events, "summary")
+    assert summary.status == "fail"
+    assert f"connector {stray_id} (not in the state file)" in summary.message
+    assert "gone" not in summary.message
+    assert state_path.exists()  # its cluster URL serves the next teardown
+
+
+class _SomeJsonApi(BaseHTTPRequestHandler):
+    """Any JSON API that is not OpenSearch: 200 with its own little document for everything."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        data = json.dumps({"name": "some-api", "version": "1.2.3"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture(params=["200 with its own JSON", "404 with a JSON error"])
+def not_opensearch(request):
+    if request.param.startswith("404"):
+        from tests.servers.openai_sse import serve
+
+        with serve() as other:
+            yield other.base_url.removesuffix("/v1"), "HTTP 404"
+        return
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SomeJsonApi)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", '"version": "1.2.3"'
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_a_json_server_that_is_not_opensearch_is_named(not_opensearch, state_path):
+    url, detail = not_opensearch
+    settings = {"url": url, "auth": "none", "deepseek_api_key": Secret(TEST_API_KEY)}
+    for events in (await run(OpenSearchProvisioner(settings, state_path).provision()),
+                   await run(OpenSearchProvisioner(settings, state_path).teardown())):
+        failed = final(events, "connect")
+        assert failed.status == "fail"
+        assert failed.message == f"The server at {url} is not OpenSearch"
+        assert "--url" in failed.hint and "bug" not in failed.hint
+        assert detail in failed.data["detail"]
+
+
+def test_standin_search_is_faithful_to_the_index_mappings(standin):
+    from opensearchpy import RequestError
+
+    server = standin()
+    client = raw_client(server).plugins.ml
+    name = "Thinkpane DeepSeek connector (deepseek-chat, model group thinkpane)"
+    body = {"name": name, "parameters": {"endpoint": "api.deepseek.com", "model": "deepseek-chat"},
+            "credential": {"deepSeek_key": TEST_API_KEY},
+            "actions": [{"action_type": "predict", "method": "POST",
+                         "url": "https://${parameters.endpoint}/v1/chat/completions"}]}
+    connector_id = client.create_connector(body=body)["connector_id"]
+
+    def ids(query: dict) -> list[str]:
+        return [hit["_id"] for hit in client.search_connectors(body={"query": query})["hits"]["hits"]]
+
+    assert ids({"term": {"name.keyword": name}}) == [connector_id]
+    assert ids({"term": {"name": name}}) == []  # "name" is analysed text: one word matches
+    assert ids({"term": {"name": "deepseek"}}) == [connector_id]
+    assert ids({"bool": {"filter": [{"term": {"name.keyword": name}}, {"term": {"protocol": "aws_sigv4"}}]}}) == []
+    assert ids({"term": {"parameters": "x"}}) == []  # not a mapped keyword field
+    hit = client.search_connectors(body={"query": {"match_all": {}}})["hits"]["hits"][0]
+    assert "credential" not in hit["_source"] and hit["_index"] == ".plugins-ml-connector"
+    with pytest.raises(RequestError) as caught:
+        client.search_models(body={"query": {"fuzzy": {"name": "x"}}})
+    assert caught.value.error == "parsing_exception"

@@ -132,7 +132,7 @@ async def test_with_the_gate_off_a_turn_streams_into_both_panes_and_is_stored(st
         # Following: the pane shows the end of the long answer, its start scrolled away.
         assert "Use print:" not in shown
         assert chat.transcript.scroll_y == chat.transcript.max_scroll_y > 0
-        assert "Reasoning (~" in rendered_text(chat.transcript.answers()[-1].link)
+        assert "Thought for " in rendered_text(chat.transcript.answers()[-1].link)
         assert "idle" in chat.status.line_text().plain
         # What reached the terminal becomes the screen as it is now: nothing stale is left
         # behind (polled: a counter or scrollbar change may still be on its way to a frame).

@@ -23,15 +23,15 @@ from pathlib import Path
 
 import pytest
 
-from thinkpane.backends import registry
-from thinkpane.backends.errors import BackendError
-from thinkpane.backends.secrets import Secret
 from tests.servers import bedrock_eventstream as bedrock_server
 from tests.servers.mlcommons import MLCommonsServer, StandInConfig
 from tests.servers.openai_sse import Raw, Respond, chunk, serve
 from tests.tui_helpers import rendered_text, wait_until
-from thinkpane.tui.core import paths
+from thinkpane.backends import registry
+from thinkpane.backends.errors import BackendError
+from thinkpane.backends.secrets import Secret
 from thinkpane.tui.cli.main import main
+from thinkpane.tui.core import paths
 
 OPENAI_KEY = "ScanKeyOpenAI-5b7e2c9d1f3a8e6c"
 AWS_KEY_ID = "AKIASCANTEST00000001"

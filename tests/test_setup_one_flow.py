@@ -134,7 +134,9 @@ def test_a_crashing_provisioner_is_a_failed_line_with_secrets_masked(leaky, caps
     assert main(["setup", "leaky", "--yes", "--api-key", key]) == 1
     out, err = capsys.readouterr()
     assert f"· connector  Sending key {MASK}" in out
-    assert "✗ connector  connector failed unexpectedly\n  hint: " + setup_flow.BUG_HINT + "\n" in out
+    assert ("✗ connector  connector failed unexpectedly\n"
+            f"  RuntimeError: boom with {MASK}\n"
+            "  hint: " + setup_flow.BUG_HINT + "\n") in out
     assert "step 'connector'" in err
     assert "Traceback" not in out + err
     assert key not in out + err

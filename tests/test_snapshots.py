@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.tui_helpers import GatedBackend, fixed_clock, wait_until
 from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop, Usage
 from thinkpane.backends.scripted import ScriptedBackend
-from tests.tui_helpers import GatedBackend, fixed_clock, wait_until
 from thinkpane.tui.app import ThinkpaneApp
 from thinkpane.tui.core.config import Settings
 from thinkpane.tui.core.store import ConversationStore

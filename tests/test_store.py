@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import signal
@@ -433,6 +434,50 @@ def test_read_only_flush_raises_and_keeps_buffer(store: ConversationStore) -> No
     assert (row.content, row.reasoning, row.status) == ("first second third", "thought ", "complete")
 
 
+def _fails(call: Callable[..., object], *args: object, **kwargs: object) -> None:
+    """``call(*args, **kwargs)`` raises StoreError (kept by nothing: pytest.raises keeps the frames)."""
+    try:
+        call(*args, **kwargs)
+    except StoreError:
+        return
+    raise AssertionError("no StoreError")
+
+
+def test_an_answer_whose_finish_failed_is_saved_later_with_how_it_ended(db_path: Path) -> None:
+    store = ConversationStore(db_path)
+    conversation = store.create_conversation()
+    saved_later = store.start_answer(conversation, backend="b", model="m")
+    saved_at_close = store.start_answer(conversation, backend="b", model="m")
+    for writer in (saved_later, saved_at_close):
+        writer.append_content("the whole answer")
+    _simulate_read_only(store, True)
+    _fails(saved_later.finish, "complete", stop_reason="end_turn")
+    _fails(saved_at_close.finish, "cancelled")
+    assert saved_later.unsaved and store.unsaved_chars() == 2 * len("the whole answer")
+    assert store.save_pending() is not None  # still read-only: the error that stands
+    del writer, saved_at_close
+    gc.collect()  # the store keeps what it could not save, whoever else lets go of it
+
+    _simulate_read_only(store, False)
+    assert store.save_pending() is None  # the retry writes the text and the final state
+    assert not saved_later.unsaved and store.unsaved_chars() == 0
+    first, second = store.load_messages(conversation)
+    assert (first.content, first.status, first.stop_reason) == ("the whole answer", "complete", "end_turn")
+    assert (second.content, second.status) == ("the whole answer", "cancelled")
+
+    late = store.start_answer(conversation, backend="b", model="m")
+    late.append_content("written at close")
+    _simulate_read_only(store, True)
+    _fails(late.finish, "complete")
+    _simulate_read_only(store, False)
+    del late
+    gc.collect()
+    store.close()  # the last chance, on the way out: labelled as it ended, not "interrupted"
+    with ConversationStore(db_path) as reopened:
+        row = _last(reopened, conversation)
+    assert (row.content, row.status) == ("written at close", "complete")
+
+
 def _make_read_only(path: Path) -> Callable[[], None]:
     """Really make ``path`` unwritable; returns the undo. Root ignores modes, so use chattr."""
     if os.geteuid() != 0:
@@ -700,7 +745,7 @@ def test_version_1_database_is_upgraded_and_its_orphans_recovered(db_path: Path)
         assert (row.content, row.status) == ("half an answer", "interrupted")
         assert [c.title for c in store.list_conversations("answer")] == ["old"]
     raw = sqlite3.connect(db_path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     raw.close()
 
 

@@ -193,7 +193,9 @@ def _old_database(path: Path, version: int, *, fts: bool) -> dict[int, list[Stor
     held: dict[int, list[StoredMessage]] = {1: [], 2: [], 3: []}
     for message_id, row in enumerate(rows, 1):
         values = {**row, "extra": json.loads(row["extra"])}
-        held[row["conversation_id"]].append(StoredMessage(id=message_id, **values))
+        # Version 4 makes each conversation a tree: a line, each message under the one before.
+        previous = held[row["conversation_id"]][-1].id if held[row["conversation_id"]] else None
+        held[row["conversation_id"]].append(StoredMessage(id=message_id, parent_id=previous, **values))
     return held
 
 

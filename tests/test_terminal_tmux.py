@@ -13,6 +13,7 @@ Input before typing, so a failure here points at the screen, not at timing.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import select
@@ -158,6 +159,14 @@ def quit_and_check_terminal_restored(terminal: TmuxTerminal) -> None:
     after = terminal.screen()
     for debris in ("Ask something", "^q Quit", "Reasoning"):
         assert debris not in after, f"{debris!r} left on the normal screen:\n{after}"
+
+
+def echo_then_quit(terminal: TmuxTerminal) -> None:
+    """The chat works: a prompt gets the SSE stand-in's echo; then Ctrl+Q leaves a clean terminal."""
+    terminal.send("Hello there")
+    terminal.keys("Enter")
+    terminal.wait_for("You said: Hello there", timeout=20, what="the answer")
+    quit_and_check_terminal_restored(terminal)
 
 
 def label_pattern(label: str) -> re.Pattern[str]:
@@ -316,6 +325,47 @@ def test_chat_streams_cancels_quits_cleanly_and_continues(terminal, tmp_path):
         stop_server(server)
 
 
+def prompt_box(screen: str) -> str:
+    """The text inside the prompt box (the last box drawn with ╭ … ╰ above the status line)."""
+    lines = screen.rstrip("\n").split("\n")
+    top = max(i for i, line in enumerate(lines) if line.startswith("╭"))
+    bottom = max(i for i, line in enumerate(lines) if line.startswith("╰"))
+    return "\n".join(line.strip("│ ") for line in lines[top + 1 : bottom])
+
+
+def test_a_failed_send_stays_in_the_box_and_is_sent_once_when_retried_at_80x24(tmp_path):
+    """The stand-in answers the first request with HTTP 500: the prompt is back in the box,
+    Enter sends it again, and the second request holds it once (the stand-in records both)."""
+    record = tmp_path / "requests.jsonl"
+    with TmuxTerminal(width=80, height=24) as terminal:
+        server = start_chat(terminal, tmp_path, "--script", "reasoner", "--fail-first", "1", "--record", str(record))
+        try:
+            terminal.send("Dup test")
+            terminal.keys("Enter")
+            screen = terminal.wait_for(lambda s: "error" in status_line(s), timeout=20, what="the failed send")
+            assert "HTTP 500" in screen or "500" in status_line(screen), screen
+            terminal.wait_for(lambda s: prompt_box(s) == "Dup test", timeout=10, what="the prompt back in the box")
+            terminal.keys("Enter")
+            terminal.wait_for(lambda s: "You said: Dup test" in s and "idle" in status_line(s), timeout=20,
+                              what="the answer to the retry")
+            first, second = (json.loads(line) for line in record.read_text(encoding="utf-8").splitlines())
+            assert first["messages"] == [{"role": "user", "content": "Dup test"}]
+            assert second["messages"] == [{"role": "user", "content": "Dup test"}], second["messages"]
+            quit_and_check_terminal_restored(terminal)
+        finally:
+            stop_server(server)
+
+
+def test_a_read_only_data_folder_starts_the_app_without_history_and_says_so(terminal, tmp_path, read_only_data_dir):
+    server = start_chat(terminal, tmp_path)
+    try:
+        screen = terminal.wait_for("not saved in this session", timeout=10, what="the notice")
+        assert "read-only" in screen and "THINKPANE_DATA_DIR" in screen, screen
+        echo_then_quit(terminal)
+    finally:
+        stop_server(server)
+
+
 PANE_SEPARATOR = "▕"  # the Reasoning pane's right border (app.tcss: border-right: vkey)
 
 
@@ -348,6 +398,47 @@ def test_emoji_sequences_in_the_reasoning_stay_inside_their_pane(terminal, tmp_p
             assert any(row.startswith(label) and row.endswith(last_word) for row in left), (
                 f"{line!r} not shown whole:\n" + "\n".join(left))
         assert any(row.startswith("Family:") and "\U0001F466" in row for row in left), "the family's boy was cut off"
+        quit_and_check_terminal_restored(terminal)
+    finally:
+        stop_server(server)
+
+
+def test_regenerate_switch_versions_quit_and_continue_shows_the_chosen_branch(terminal, tmp_path):
+    # "numbered": every answer of the stand-in is a new take ("Take 2: you said ..."), so a
+    # regenerated answer can be told apart from the first one.
+    server, port = start_server("openai_sse", "--script", "numbered")
+    try:
+        write_openai_config(Path(os.environ["THINKPANE_CONFIG_DIR"]), port)
+        terminal.start([thinkpane_script()], thinkpane_env(), cwd=str(tmp_path))
+        terminal.wait_for(lambda s: "Ask something" in s and "deepseek-reasoner" in status_line(s),
+                          timeout=30, what="the chat screen with the backend ready")
+
+        def answer_side(screen: str) -> str:
+            return pane_split(screen)[1] if has_panes(screen) else ""
+
+        terminal.send("Pick a colour")
+        terminal.keys("Enter")
+        terminal.wait_for(lambda s: "Take 1: you said Pick a colour" in answer_side(s) and "idle" in status_line(s),
+                          timeout=20, what="the first answer")
+
+        terminal.keys("C-r")  # regenerate
+        screen = terminal.wait_for(lambda s: "Take 2: you said Pick a colour" in answer_side(s)
+                                   and "idle" in status_line(s), timeout=20, what="the regenerated answer")
+        assert "‹ 2/2 ›" in answer_side(screen) and "Take 1" not in answer_side(screen)
+        assert "Thinking, take 2." in pane_split(screen)[0]
+
+        terminal.keys("M-Left")  # the previous version
+        screen = terminal.wait_for(lambda s: "Take 1: you said" in answer_side(s), timeout=10,
+                                   what="the first answer again")
+        assert "‹ 1/2 ›" in answer_side(screen) and "Take 2" not in answer_side(screen)
+        assert "Thinking, take 1." in pane_split(screen)[0], "the Reasoning pane follows the version"
+        quit_and_check_terminal_restored(terminal)
+
+        # ---- --continue reopens the conversation on the version chosen last
+        terminal.respawn([thinkpane_script(), "--continue"], cwd=str(tmp_path))
+        screen = terminal.wait_for(lambda s: "Take 1: you said Pick a colour" in answer_side(s), timeout=30,
+                                   what="the conversation, on the chosen version")
+        assert "‹ 1/2 ›" in answer_side(screen) and "Take 2" not in answer_side(screen)
         quit_and_check_terminal_restored(terminal)
     finally:
         stop_server(server)
@@ -422,10 +513,14 @@ def test_first_launch_setup_provisions_opensearch_then_chats(terminal, tmp_path)
         stop_server(server)
 
 
-def test_first_launch_setup_of_openai_fits_80x24_then_chats(tmp_path):
+def test_first_launch_setup_of_openai_fits_80x24_then_a_failed_prompt_is_sent_once(tmp_path):
     """At 80x24 the form's values are readable and every button can be reached: choose the
-    OpenAI-compatible backend, type the stand-in's URL, test the connection, save, chat."""
-    server, port = start_server("openai_sse", "--script", "reasoner")
+    OpenAI-compatible backend, type the stand-in's URL, test the connection, save. Then the
+    first prompt fails (the stand-in answers its second request with HTTP 500): the prompt is
+    back in the box, Enter sends it again, and the model is sent it once."""
+    record = tmp_path / "requests.jsonl"
+    server, port = start_server("openai_sse", "--script", "reasoner", "--fail-request", "2",
+                                "--record", str(record))
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
         config_file = Path(os.environ["THINKPANE_CONFIG_DIR"]) / "config.toml"
@@ -454,11 +549,18 @@ def test_first_launch_setup_of_openai_fits_80x24_then_chats(tmp_path):
             saved = config_file.read_text(encoding="utf-8")
             assert 'backend = "openai"' in saved and base_url in saved
 
-            terminal.wait_for(lambda s: "deepseek-reasoner" in status_line(s) and "idle" in status_line(s),
+            terminal.wait_for(lambda s: "deepseek-v4-flash" in status_line(s) and "idle" in status_line(s),
                               timeout=20, what="the chat with the new backend ready")
-            terminal.send("Hello there")
+            terminal.send("Dup test")
             terminal.keys("Enter")
-            terminal.wait_for("You said: Hello there", timeout=20, what="the answer")
+            terminal.wait_for(lambda s: "error" in status_line(s), timeout=20, what="the failed send")
+            terminal.wait_for(lambda s: prompt_box(s) == "Dup test", timeout=10, what="the prompt back in the box")
+            terminal.keys("Enter")
+            terminal.wait_for(lambda s: "You said: Dup test" in s and "idle" in status_line(s), timeout=20,
+                              what="the answer to the retry")
+            _test, failed, retried = (json.loads(line) for line in record.read_text(encoding="utf-8").splitlines())
+            assert failed["messages"] == [{"role": "user", "content": "Dup test"}]
+            assert retried["messages"] == [{"role": "user", "content": "Dup test"}], retried["messages"]
             quit_and_check_terminal_restored(terminal)
     finally:
         stop_server(server)

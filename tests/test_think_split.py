@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.hypothesis_or_skip import given, settings, st
 from thinkpane.backends.events import ContentDelta, ReasoningDelta
 from thinkpane.backends.think_split import ThinkSplitter
-from tests.hypothesis_or_skip import given, settings, st
 
 
 def run(chunks: list[str], mode: str = "auto", lookahead: int = 256) -> tuple[str, str, list]:

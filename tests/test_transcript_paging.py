@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from thinkpane.backends.scripted import ScriptedBackend
 from tests.tui_helpers import rendered_text, wait_until
+from thinkpane.backends.scripted import ScriptedBackend
 from thinkpane.tui.app import ThinkpaneApp
 from thinkpane.tui.core.config import Settings
 from thinkpane.tui.core.store import ConversationStore

@@ -23,8 +23,6 @@ from textual.command import CommandList
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, OptionList, Select
 
-from thinkpane.backends.local import models as local_models
-from thinkpane.backends.bedrock import BedrockBackend
 from tests import backend_fixtures
 from tests.backend_fixtures import AWS_KEY_ID, AWS_SECRET
 from tests.servers.bedrock_eventstream import ANSWER as BEDROCK_ANSWER
@@ -33,13 +31,15 @@ from tests.servers.bedrock_eventstream import BedrockStandIn
 from tests.servers.mlcommons import REGEX_KEY, TEST_API_KEY, preprovision
 from tests.servers.openai_sse import REASONER_REASONING
 from tests.tui_helpers import rendered_text, wait_until
-from thinkpane.tui.core import paths
+from thinkpane.backends.bedrock import BedrockBackend
+from thinkpane.backends.local import models as local_models
 from thinkpane.tui.app import ThinkpaneApp
-from thinkpane.tui.core.config import Settings, config_exists, load_settings, save_settings
+from thinkpane.tui.core import paths
 from thinkpane.tui.core import setup_flow as setup_steps
+from thinkpane.tui.core.config import Settings, config_exists, load_settings, save_settings
+from thinkpane.tui.core.store import ConversationStore
 from thinkpane.tui.screens.chat import ChatScreen
 from thinkpane.tui.screens.setup import SetupScreen
-from thinkpane.tui.core.store import ConversationStore
 from thinkpane.tui.widgets.progress_log import ProgressLog
 from thinkpane.tui.widgets.status_line import StatusLine
 from thinkpane.tui.widgets.turn import UserTurn
@@ -189,7 +189,7 @@ def case(request) -> Case:
         config = server.config
         return Case(
             name, {"url": server.url, "auth": "none", "model_id": model_id, "mode": "predict"},
-            "OpenSearch ML Commons", "deepseek-reasoner",
+            "OpenSearch ML Commons", "deepseek-v4-flash",
             reasoning=config.reply_reasoning, answer=config.reply_content, usage=(12, 34),
         )
     return Case(
@@ -255,6 +255,41 @@ async def test_a_turn_streams_into_both_panes_is_stored_and_survives_a_restart(c
         store.close()
 
 
+@pytest.mark.slow
+@needs_local_model
+async def test_a_local_chat_that_outgrows_its_context_window_can_leave_its_oldest_turns_out(tmp_path):
+    """SmolLM2 with a small context: the turn that no longer fits fails with llama.cpp's real
+    error, the note offers to leave the oldest turns out, and Enter sends it again that way."""
+    settings = write_config("local", {"n_ctx": 192, "max_tokens": 8, "n_threads": 1, "seed": 7, "temperature": 0.2})
+    store = ConversationStore(tmp_path / "chats.sqlite3")
+    app = ThinkpaneApp(settings, store)
+    prompt = "Repeat after me: " + " ".join(["apple river stone cloud lamp"] * 4)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await backend_ready(pilot, app, "local", timeout=60)
+            for turn in range(1, 15):
+                app.chat.prompt.load_text(f"{turn}. {prompt}")
+                await pilot.press("enter")
+                await turn_finished(pilot, app, timeout=60)
+                record = app.chat.transcript.answers()[-1].record
+                if record.status == "error":
+                    break
+                assert record.status == "complete", (record.error_title, record.error_hint)
+            else:
+                pytest.fail("the chat never outgrew a 192-token context")
+            assert turn > 1, "the first prompt alone was too long"
+            assert "context window" in (record.error_title or "")
+            assert "Press Enter to send it again without the oldest" in the_note(app)
+            assert app.chat.prompt.text == f"{turn}. {prompt}"
+            await pilot.press("enter")
+            await turn_finished(pilot, app, timeout=60)
+            record = app.chat.transcript.answers()[-1].record
+            assert record.status == "complete", (record.error_title, record.error_hint)
+            assert "oldest turns not sent" in status_text(app)
+    finally:
+        store.close()
+
+
 # --------------------------------------------------------------------------- 2. Bedrock errors in the TUI
 
 
@@ -309,6 +344,39 @@ async def test_bedrock_throttled_mid_stream_keeps_the_partial_turn_and_says_what
     assert (stored.status, stored.content, stored.reasoning) == ("error", "Partial answer", "Partial thought.")
     assert stored.error and stored.error.startswith("Throttled by Bedrock")
     assert len(server.requests) == 1, "a stream that already showed tokens is never retried"
+
+
+LONG_MESSAGE = "lorem " * 250 + "the end"  # 1,507 characters
+
+
+@pytest.mark.parametrize(("body", "shown"), [
+    ("plain text error from proxy", "plain text error from proxy"),
+    ({"error": {"message": LONG_MESSAGE, "type": "invalid_request_error"}},
+     LONG_MESSAGE[:1000] + "… (507 more characters; “Export conversation” in the command palette (ctrl+p) shows all)"),
+])
+async def test_the_providers_message_is_shown_under_the_error_title(openai_server, tmp_path, body, shown):
+    from tests.servers.openai_sse import Respond
+
+    openai_server.enqueue([Respond(400, body)])
+    settings = write_config("openai", {"base_url": openai_server.base_url})
+    store = ConversationStore(tmp_path / "chats.sqlite3")
+    try:
+        for reopened in (False, True):
+            app = ThinkpaneApp(settings, store, conversation_id=store.last_conversation_id() if reopened else None)
+            async with app.run_test(size=SIZE) as pilot:
+                await backend_ready(pilot, app, "openai")
+                if not reopened:
+                    await send(pilot, PROMPT)
+                    await turn_finished(pilot, app)
+                await wait_until(pilot, lambda app=app: "HTTP 400" in the_note(app), "the error note")
+                note = the_note(app)
+                title = f"The server at {openai_server.base_url} rejected the request (HTTP 400)"
+                assert note.startswith(title + " " + words(shown) + " "), (reopened, note)
+                assert "below" not in note
+        stored = last_stored_answer(store)
+        assert stored.status == "error" and (body if isinstance(body, str) else "the end") in stored.error
+    finally:
+        store.close()
 
 
 async def test_bedrock_throttled_before_the_first_token_retries_with_a_notice(bedrock_app, monkeypatch):
@@ -370,6 +438,10 @@ async def test_escape_mid_stream_cancels_keeps_the_partial_turn_and_hangs_up_at_
                 assert stored.status == "cancelled"
                 assert (stored.reasoning, stored.content) == (record.reasoning, record.content)
 
+                if not record.content.strip():
+                    # Cancelled before any answer text: the prompt is back in the box.
+                    assert app.chat.prompt.text == PROMPT
+                    app.chat.prompt.clear()
                 # The client is still usable after the hang-up: the next prompt is answered.
                 server.enqueue("reasoning_text")
                 await send(pilot, "Again")
@@ -385,9 +457,9 @@ async def test_escape_mid_stream_cancels_keeps_the_partial_turn_and_hangs_up_at_
                     {"role": "assistant", "content": [{"text": record.content}]},
                     {"role": "user", "content": [{"text": "Again"}]}]
     else:
-        # Cancelled while reasoning, the turn has no answer text to send back; the two
-        # prompts go as one user message, since Bedrock rejects two user turns in a row.
-        expected = [{"role": "user", "content": [{"text": f"{PROMPT}\n\nAgain"}]}]
+        # Cancelled while reasoning, the turn has no answer text to send back, nor its prompt
+        # (the user got it back in the box): one user turn, as Bedrock wants them alternating.
+        expected = [{"role": "user", "content": [{"text": "Again"}]}]
     assert second.body["messages"] == expected
 
 
@@ -500,7 +572,7 @@ async def test_opensearch_first_launch_setup_chat_and_teardown(mlcommons_server,
             assert record.status == "complete", (record.error_title, record.error_hint)
             assert shown_reasoning(app) == words(server.config.reply_reasoning)
             assert shown_answer(app) == words(server.config.reply_content)
-            assert "OpenSearch ML Commons · deepseek-reasoner" in status_text(app)
+            assert "OpenSearch ML Commons · deepseek-v4-flash" in status_text(app)
             assert "tokens 12 in / 34 out" in status_text(app)
             # The chat went through the model setup deployed, with the key setup stored in it.
             assert server.state.provider_calls[-1]["authorization"] == f"Bearer {TEST_API_KEY}"

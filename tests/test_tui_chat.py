@@ -6,11 +6,10 @@ import asyncio
 
 import pytest
 
+from tests.tui_helpers import GatedBackend, make_app, rendered_text, send, wait_until
 from thinkpane.backends.errors import ServerError
 from thinkpane.backends.events import ContentDelta, ErrorEvent, Notice, ReasoningDelta, Stop, Usage
 from thinkpane.backends.scripted import ScriptedBackend
-from tests.tui_helpers import GatedBackend, rendered_text, wait_until
-from thinkpane.tui.app import ThinkpaneApp
 from thinkpane.tui.core.config import Settings
 from thinkpane.tui.core.store import ConversationStore
 
@@ -20,16 +19,6 @@ def store(tmp_path):
     store = ConversationStore(tmp_path / "chats.sqlite3")
     yield store
     store.close()
-
-
-def make_app(store, backend=None, **kwargs) -> ThinkpaneApp:
-    settings = kwargs.pop("settings", None) or Settings()
-    return ThinkpaneApp(settings, store, backend=backend, **kwargs)
-
-
-async def send(pilot, text: str) -> None:
-    await pilot.press(*text)
-    await pilot.press("enter")
 
 
 def answer_text(app) -> str:
@@ -67,7 +56,7 @@ async def test_prompt_streams_reasoning_then_answer_into_their_panes(store):
 
         assert "Because short wavelengths scatter." in answer_text(app)
         link = chat.transcript.answers()[-1].link
-        assert link.display and "Reasoning (~8 tokens" in rendered_text(link)
+        assert link.display and "Thought for " in rendered_text(link) and "s · ~8 tokens" in rendered_text(link)
         assert "12 in / 34 out" in chat.status.line_text().plain
         assert "TTFT" in chat.status.line_text().plain
 
@@ -81,6 +70,31 @@ async def test_prompt_streams_reasoning_then_answer_into_their_panes(store):
     assert answer.ttft_ms is not None and answer.elapsed_ms is not None
     # The backend got the user's message, nothing else.
     assert [m.content for m in backend.received[0].messages] == ["Why is the sky blue?"]
+
+
+async def test_the_state_says_thinking_until_answer_text_reaches_the_pane(store, monkeypatch):
+    # The worker records the answer's first words before the screen has shown the reasoning
+    # that came first: the status line follows the panes, not the record.
+    from thinkpane.tui.widgets.status_line import StatusLine
+
+    states: list[str] = []
+    set_status = StatusLine.set
+
+    def recording_set(self, **changes):
+        set_status(self, **changes)
+        if not states or states[-1] != self.info.state:
+            states.append(self.info.state)
+
+    monkeypatch.setattr(StatusLine, "set", recording_set)
+    backend = GatedBackend()
+    app = make_app(store, backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "quick one")
+        await wait_until(pilot, lambda: app.chat.live is not None, "stream start")
+        backend.put(ReasoningDelta("Easy."), ContentDelta("Yes."), Stop())
+        backend.end()
+        await wait_until(pilot, lambda: app.chat.live is None, "stream end")
+    assert states[states.index("waiting"):] == ["waiting", "thinking", "answering", "idle"]
 
 
 async def test_ctrl_j_inserts_a_newline_and_does_not_send(store):
@@ -172,6 +186,7 @@ async def test_an_error_mid_stream_keeps_the_partial_text_and_shows_title_and_hi
 
 
 async def test_a_stream_that_ends_without_stop_is_an_incomplete_answer(store):
+    # The same check as thinkpane ask's (tests/test_cli_ask.py): both go through TurnRecorder.
     backend = GatedBackend()
     app = make_app(store, backend)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -180,7 +195,11 @@ async def test_a_stream_that_ends_without_stop_is_an_incomplete_answer(store):
         backend.end()
         await wait_until(pilot, lambda: app.chat.live is None, "end")
         assert app.chat.transcript.answers()[-1].record.status == "error"
-        assert "stopped before the answer was finished" in rendered_text(app.chat.transcript.answers()[-1].note)
+        note = rendered_text(app.chat.transcript.answers()[-1].note)
+        assert "Gated stopped before the answer was finished" in note
+        assert "The partial answer is kept. Try again." in note
+    answer = store.load_messages(store.list_conversations()[0].id)[-1]
+    assert (answer.status, answer.content) == ("error", "Half an ans")
 
 
 async def test_a_send_without_a_usable_backend_keeps_the_prompt(store):
@@ -354,8 +373,13 @@ async def test_new_chat_starts_an_empty_conversation(store):
         await send(pilot, "one")
         await wait_until(pilot, lambda: app.chat.live is None and app.chat.transcript.answers(), "answer")
         first_id = app.chat.conversation_id
+        assert "tokens" in app.chat.status.line_text().plain
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: not app.chat.transcript.children, "cleared")
+        # The status line forgets the previous chat's figures.
+        line = app.chat.status.line_text().plain
+        assert "tokens" not in line and " s │" not in line and "TTFT" not in line, line
+        assert app.chat.status.info.state == "idle"
         await send(pilot, "two")
         await wait_until(pilot, lambda: app.chat.live is None and app.chat.transcript.answers(), "answer")
         assert app.chat.conversation_id != first_id
@@ -449,23 +473,103 @@ async def test_new_chat_while_streaming_cancels_the_stream_first(store):
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: app.chat.live is None and not app.chat.transcript.children, "new chat")
         assert app.chat.conversation_id is None
+        # Said, not done silently: the answer was stopped, and its text is kept in its chat.
+        line = app.chat.status.line_text().plain
+        assert "stopped" in line and "kept" in line, line
+        assert "tokens" not in line and "TTFT" not in line, line
+        assert app.chat.prompt.text == ""  # the partial answer had text: nothing to put back
     answer = store.load_messages(first_id)[-1]
     assert (answer.status, answer.content) == ("cancelled", "partial")
 
 
-async def test_failed_empty_answers_are_not_sent_back_and_user_turns_are_merged(store):
+async def test_a_prompt_left_without_an_answer_goes_back_in_the_box_and_is_not_sent_again(store):
     backend = GatedBackend()
     app = make_app(store, backend)
     async with app.run_test(size=(120, 40)) as pilot:
+        chat = app.chat
         await send(pilot, "first")
+        await wait_until(pilot, lambda: chat.live is not None, "first stream")
+        assert chat.prompt.text == ""
         backend.put(ErrorEvent(ServerError("Down", "Later.")))
-        await wait_until(pilot, lambda: app.chat.live is None and app.chat.transcript.answers(), "failed turn")
+        await wait_until(pilot, lambda: chat.live is None and chat.transcript.answers(), "failed turn")
+        assert chat.prompt.text == "first"  # back in the box, to send again or edit
+
+        chat.prompt.clear()  # the user asks something else instead
         await send(pilot, "second")
         await wait_until(pilot, lambda: len(backend.received) == 2, "second stream")
-        assert [(m.role, m.content) for m in backend.received[1].messages] == [("user", "first\n\nsecond")]
-        backend.put(Stop())
+        # The unanswered prompt is not merged into the next one: only answered turns are sent.
+        assert [(m.role, m.content) for m in backend.received[1].messages] == [("user", "second")]
+        await pilot.press("escape")  # cancelled before any answer text: back in the box too
+        await wait_until(pilot, lambda: chat.live is None, "cancelled")
+        assert chat.prompt.text == "second"
         backend.end()
-        await wait_until(pilot, lambda: app.chat.live is None, "end")
+
+    # The history keeps every prompt and how each turn ended.
+    stored = store.load_messages(store.list_conversations()[0].id)
+    assert [(m.role, m.content, m.status) for m in stored] == [
+        ("user", "first", "complete"), ("assistant", "", "error"),
+        ("user", "second", "complete"), ("assistant", "", "cancelled")]
+
+
+class SmallContextBackend(ScriptedBackend):
+    """Answers "ok" while the conversation fits in LIMIT characters; beyond, the same typed
+    error the local backend yields when llama.cpp's context window is full."""
+
+    LIMIT = 170
+
+    async def stream(self, conversation):
+        from thinkpane.backends.errors import ContextWindowError
+
+        self.received.append(conversation)
+        used = sum(len(message.content) for message in conversation.messages)
+        if used > self.LIMIT:
+            raise ContextWindowError(
+                "The conversation is too long for the local model's context window",
+                "Start a new chat, or raise n_ctx (now 170) with --n-ctx.",
+                detail=f"The conversation is about {used} tokens.", used_tokens=used, limit_tokens=self.LIMIT,
+            )
+        yield ContentDelta("ok")
+        yield Stop()
+
+
+async def test_a_chat_too_long_for_the_context_window_can_leave_its_oldest_turns_out(store):
+    backend = SmallContextBackend()
+    app = make_app(store, backend)
+    prompts = [f"question {n} " + "x" * 40 for n in range(6)]  # 51 characters; a turn is 53
+    async with app.run_test(size=(120, 40)) as pilot:
+        chat = app.chat
+
+        async def ask(prompt: str | None, answers: int) -> None:
+            if prompt is not None:
+                chat.prompt.load_text(prompt)  # typed (pressing 51 keys a prompt is slow)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: chat.live is None and len(chat.transcript.answers()) == answers,
+                             f"answer {answers}")
+
+        for n in range(3):
+            await ask(prompts[n], n + 1)
+        await ask(prompts[3], 4)  # 3 turns + the prompt: 210 characters, too long
+        await pilot.pause()
+        note = " ".join(rendered_text(chat.transcript.answers()[-1].note).replace("█", "").split())  # unwrapped
+        assert "too long for the local model's context window" in note
+        assert "Press Enter to send it again without the oldest turns of this chat (2 of 3;" in note, note
+        assert chat.prompt.text == prompts[3]
+
+        await ask(None, 5)
+        assert [m.content for m in backend.received[-1].messages] == [prompts[2], "ok", prompts[3]]
+        assert "oldest turns not sent: 2" in chat.status.line_text().plain
+        assert "Press Enter" not in rendered_text(chat.transcript.answers()[3].note)  # taken: gone
+
+        await ask(prompts[4], 6)  # the next prompts leave them out too
+        assert backend.received[-1].messages[0].content == prompts[2]
+        await ask(prompts[5], 7)  # too long again: more is offered
+        await pilot.pause()
+        note = " ".join(rendered_text(chat.transcript.answers()[-1].note).replace("█", "").split())
+        assert "without the oldest turns of this chat (4 of 5;" in note, note
+        assert len(chat.transcript.answers()) == 7  # everything stays on screen
+
+    stored = store.load_messages(store.list_conversations()[0].id)
+    assert [m.content for m in stored if m.role == "user"] == prompts[:4] + prompts[3:6]  # and in the history
 
 
 async def test_an_answer_without_reasoning_says_so_in_the_reasoning_pane(store):
@@ -528,21 +632,44 @@ def test_conversation_sent_to_the_backend_skips_failed_empty_answers():
     from thinkpane.tui.core.backend_conversation import backend_conversation
 
     def stored(role, content, status="complete", reasoning=""):
-        return SimpleNamespace(role=role, content=content, status=status,
+        return SimpleNamespace(role=role, content=content, status=status, backend="b", model="m",
                                to_backend_message=lambda: Message(role, content, reasoning))
 
-    conversation = backend_conversation([
+    history = [
         stored("user", "a"), stored("assistant", "partial", "cancelled", reasoning="hmm"),
         stored("user", "b"), stored("assistant", "", "error"),
+        stored("user", "b"),  # sent again after the failure (its answer row failed to start)
+        stored("user", "b"), stored("assistant", "B", "complete"),
         stored("user", "c"), stored("assistant", "", "streaming"),
-    ], system="be brief")
+        stored("user", "d"),
+    ]
+    conversation = backend_conversation(history, system="be brief", backend="b", model="m")
+    # Unanswered prompts are not sent: "b" goes once, with its answer; "d" is the prompt.
     assert [(m.role, m.content) for m in conversation.messages] == [
-        ("user", "a"), ("assistant", "partial"), ("user", "b\n\nc")]
+        ("user", "a"), ("assistant", "partial"), ("user", "b"), ("assistant", "B"), ("user", "d")]
     assert conversation.system == "be brief"
     assert conversation.history_without_reasoning()[2] == {"role": "assistant", "content": "partial"}
+    # The oldest answered turns can be left out of what is sent.
+    trimmed = backend_conversation(history, backend="b", model="m", leave_out=1)
+    assert [m.content for m in trimmed.messages] == ["b", "B", "d"]
+    assert [m.content for m in backend_conversation(history, backend="b", model="m", leave_out=5).messages] == ["d"]
     assert title_from_prompt("  line one\nline two  ") == "line one line two"
     long_title = title_from_prompt("x" * 100)
     assert len(long_title) == 60 and long_title.endswith("…")
+
+
+def test_turns_left_out_of_a_conversation_too_long_for_the_context_follow_the_reported_sizes():
+    from thinkpane.backends.events import Conversation, Message
+    from thinkpane.tui.core.backend_conversation import turns_to_leave_out
+
+    turn = [Message("user", "q" * 100), Message("assistant", "a" * 300)]  # 400 characters
+    sent = Conversation(turn * 4 + [Message("user", "p" * 100)])  # 4 earlier turns, 1,700 characters
+    # Just too long: what is left must fill at most 3/4 of the context (room for the answer).
+    assert turns_to_leave_out(sent, used_tokens=101, limit_tokens=100) == 2
+    assert turns_to_leave_out(sent, used_tokens=200, limit_tokens=100) == 3
+    assert turns_to_leave_out(sent, used_tokens=10_000, limit_tokens=100) == 4  # all of them, never the prompt
+    assert turns_to_leave_out(sent) == 3  # sizes unknown: down to half
+    assert turns_to_leave_out(Conversation([Message("user", "p" * 100)])) == 0  # the prompt alone is too long
 
 
 async def test_a_store_failure_on_send_keeps_the_prompt_and_says_why(store):

@@ -9,15 +9,15 @@ import stat
 
 import pytest
 
+from tests.tui_helpers import GatedBackend, rendered_text, wait_until
 from thinkpane.backends.base import Backend
 from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
 from thinkpane.backends.options import Option
 from thinkpane.backends.scripted import ScriptedBackend
-from tests.tui_helpers import GatedBackend, rendered_text, wait_until
 from thinkpane.tui.app import ThinkpaneApp
 from thinkpane.tui.core.config import Settings
-from thinkpane.tui.screens.chat.messages import BackendReady
 from thinkpane.tui.core.store import ConversationStore
+from thinkpane.tui.screens.chat.messages import BackendReady
 
 PYTHON_CODE = 'print("[/] is not markup")\nfor n in range(3):\n    print(n)'
 SHELL_CODE = "echo hi\tthere\nls -la"
@@ -143,6 +143,33 @@ async def test_the_palette_exports_the_conversation_as_private_markdown(store, t
     assert "# Is 7 prime?" in text and "## You" in text and "Yes, 7 is prime." in text
     details = text.index("<details><summary>Reasoning</summary>")
     assert text.index("Primes have two divisors; 7 has 1 and 7.", details) < text.index("</details>", details)
+
+
+async def test_in_a_browser_the_export_is_a_download_not_a_file_on_the_server(store, tmp_path, monkeypatch):
+    # Under `thinkpane serve` the app runs on the server: a file in its directory would be
+    # out of the user's reach, so the export goes to the browser (App.deliver_text).
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(ThinkpaneApp, "is_web", property(lambda app: True))
+    delivered: list[tuple[str, str | None]] = []
+    monkeypatch.setattr(ThinkpaneApp, "deliver_text",
+                        lambda app, file, save_filename=None, **kw: delivered.append((file.read(), save_filename)))
+    backend = ScriptedBackend()
+    backend.enqueue_turn(["Primes have two divisors."], ["Yes, 7 is prime."])
+    app = make_app(store, backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ask(pilot, "Is 7 prime?")
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: bool(app.screen.query("CommandInput")), "command palette")
+        await pilot.press(*"export markdown")
+        await wait_until(pilot, lambda: palette_options(app)[:1] and "a download in your browser" in palette_options(app)[0],
+                         "the palette hit, saying where the export goes")
+        await pilot.press("enter")
+        filename = f"thinkpane-{app.chat.conversation_id}-is-7-prime.md"
+        await wait_until(pilot, lambda: f"Sent {filename} to your browser as a download." in notes(app), "notice")
+    ((text, saved_as),) = delivered
+    assert saved_as == filename
+    assert "# Is 7 prime?" in text and "Yes, 7 is prime." in text and "Primes have two divisors." in text
+    assert list(tmp_path.glob("thinkpane-*")) == [], "nothing is written on the server"
 
 
 async def test_export_as_json_and_nothing_to_export(store, tmp_path, monkeypatch):

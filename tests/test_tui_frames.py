@@ -12,8 +12,8 @@ from itertools import pairwise
 
 import pytest
 
-from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
 from tests.tui_helpers import GatedBackend, wait_until
+from thinkpane.backends.events import ContentDelta, ReasoningDelta, Stop
 from thinkpane.tui.app import ThinkpaneApp
 from thinkpane.tui.core.config import Settings
 from thinkpane.tui.core.store import ConversationStore

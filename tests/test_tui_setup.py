@@ -23,8 +23,8 @@ from thinkpane.backends.events import ContentDelta, ProgressEvent, ReasoningDelt
 from thinkpane.backends.options import Option
 from thinkpane.backends.scripted import ScriptedBackend
 from thinkpane.backends.secrets import Secret
-from thinkpane.tui.core.config import config_exists, load_settings
 from thinkpane.tui.core import setup_flow as setup_steps
+from thinkpane.tui.core.config import config_exists, load_settings
 from thinkpane.tui.screens.setup import RESUME_HINT, SetupResult, SetupScreen
 from thinkpane.tui.widgets.option_form import OptionForm
 from thinkpane.tui.widgets.progress_log import ProgressLog
@@ -408,7 +408,7 @@ async def test_a_bad_int_gets_an_inline_error_naming_the_option(provisioner):
         await pilot.pause()
         form = app.screen.query_one(OptionForm)
         assert "port" in form.errors()
-        assert "Port (port): expected a whole number." == form.errors()["port"]
+        assert form.errors()["port"] == "Port (port): expected a whole number."
         press(app, "run")
         await pilot.pause()
         assert screen_of(app).phase == "idle" and provisioner.runs == 0
@@ -432,6 +432,29 @@ async def test_out_of_bounds_numbers_urls_and_headers_get_inline_errors():
         press(app, "run")
         await pilot.pause()
         assert screen_of(app).phase == "idle" and log_of(app).statuses() == {}
+
+
+async def test_the_openai_form_offers_deepseeks_current_models_and_the_reasoning_controls():
+    from textual.widgets import Select
+
+    app = Host(backend="openai")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query("#option-model"), "the form")
+        model = app.screen.query_one("#option-model", Input)
+        assert model.value == "deepseek-v4-flash" and model.placeholder == "deepseek-v4-flash"
+        await until(pilot, lambda: app.focused is not None, "the first field's focus")
+        model.focus()
+        await until(pilot, lambda: app.focused is model, "the model field's focus")
+        model.value = ""
+        await pilot.press(*"deepseek-v4-p")
+        await until(pilot, lambda: model._suggestion == "deepseek-v4-pro", "the suggestion")
+        await pilot.press("right")  # accepts the suggestion
+        assert model.value == "deepseek-v4-pro"
+        thinking = app.screen.query_one("#option-thinking", Select)
+        effort = app.screen.query_one("#option-reasoning_effort", Select)
+        assert thinking.value == "on"
+        assert [prompt for prompt, _ in effort._options if prompt] == ["none", "low", "medium", "high", "max"]
+        assert app.screen.query_one("#option-dialect", Select).value == "auto"
 
 
 async def test_a_required_option_left_empty_blocks_the_run(provisioner):
@@ -564,6 +587,26 @@ async def test_test_connection_failure_shows_title_and_hint():
             assert SECRET not in text and "Traceback" not in text
 
 
+async def test_a_failed_step_shows_the_servers_message_cut_with_where_to_read_all():
+    from tests.servers.openai_sse import Respond, serve
+
+    message = "no such option: " + "y" * 1200
+    with serve("reasoner") as server:
+        server.enqueue([Respond(400, {"error": {"message": message}})])
+        app = Host(backend="openai")
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.screen.query("#option-base_url"), "the form")
+            fill(app, base_url=server.base_url)
+            press(app, "run")
+            await until(pilot, lambda: screen_of(app).phase in ("succeeded", "failed"), "the test to end")
+            line = log_of(app).line("test")
+            assert line is not None and line.status == "fail"
+            shown = line_text(app, "test").splitlines()
+            assert shown[1] == ("    " + message[:1000] + "… (216 more characters; `thinkpane setup` / "
+                                "`teardown` in a terminal prints all)")
+            assert shown[2] == "    → " + line.hint and "below" not in line.hint
+
+
 async def test_first_launch_provisions_opensearch_end_to_end_and_saves(monkeypatch):
     """The real OpenSearchProvisioner and backend over HTTP against the ML Commons stand-in."""
     from tests.servers.mlcommons import TEST_API_KEY, MLCommonsServer, StandInConfig
@@ -608,8 +651,8 @@ async def test_real_app_first_launch_one_enter_then_chat_is_ready():
     if setup_steps.local_problem(load_settings()) is not None:
         pytest.skip("the local extra is not installed here")
     from thinkpane.tui.app import ThinkpaneApp
-    from thinkpane.tui.screens.chat import ChatScreen
     from thinkpane.tui.core.store import ConversationStore
+    from thinkpane.tui.screens.chat import ChatScreen
 
     store = ConversationStore(":memory:")
     app = ThinkpaneApp(load_settings(), store, backend=ScriptedBackend(), first_launch=True)
@@ -632,8 +675,8 @@ async def test_real_app_first_launch_one_enter_then_chat_is_ready():
 
 async def test_real_app_first_launch_escape_keeps_the_default_backend():
     from thinkpane.tui.app import ThinkpaneApp
-    from thinkpane.tui.screens.chat import ChatScreen
     from thinkpane.tui.core.store import ConversationStore
+    from thinkpane.tui.screens.chat import ChatScreen
 
     store = ConversationStore(":memory:")
     backend = ScriptedBackend()

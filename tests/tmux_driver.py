@@ -147,7 +147,7 @@ class TmuxTerminal:
             self.started = False
         shutil.rmtree(self._workdir, ignore_errors=True)
 
-    def __enter__(self) -> TmuxTerminal:  # noqa: PYI034
+    def __enter__(self) -> TmuxTerminal:
         return self
 
     def __exit__(self, *exc: object) -> None:

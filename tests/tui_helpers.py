@@ -69,6 +69,32 @@ def rendered_text(widget: Widget) -> str:
     return "\n".join(line.text.rstrip() for line in lines)
 
 
+class SetClock:
+    """A clock the test sets by hand (``clock.now = 1012.3``): the app reads it for every
+    timing it shows, so thinking times and silences are exact without waiting for them."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_app(store, backend=None, **kwargs):
+    """A ThinkpaneApp on ``store`` with ``backend`` (default settings unless ``settings=``)."""
+    from thinkpane.tui.app import ThinkpaneApp
+    from thinkpane.tui.core.config import Settings
+
+    settings = kwargs.pop("settings", None) or Settings()
+    return ThinkpaneApp(settings, store, backend=backend, **kwargs)
+
+
+async def send(pilot, text: str) -> None:
+    """Type ``text`` into the prompt and press Enter."""
+    await pilot.press(*text)
+    await pilot.press("enter")
+
+
 def fixed_clock(start: float = 1000.0, step: float = 0.0) -> Callable[[], float]:
     """A clock for deterministic timings: advances by ``step`` on every read."""
     now = [start]

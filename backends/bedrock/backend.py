@@ -3,6 +3,11 @@
 Credentials come only from the standard AWS chain (environment, profile, SSO, instance
 role); Thinkpane never stores them, so there is no secret option here.
 
+Thinking and effort (``--thinking``, ``--reasoning-effort``) go in
+``additionalModelRequestFields`` in the form each model family takes
+(:func:`thinkpane.backends.thinking.bedrock_fields`); a setting the model cannot honour is told
+once with a Notice.
+
 Retries: botocore's own retries are off (one attempt) because a retried stream would
 replay a paid generation after tokens were shown. We retry throttling, "model not ready"
 and "service unavailable" ourselves, only before the first token, with a visible notice.
@@ -13,18 +18,19 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any, ClassVar
 
 from thinkpane.backends.base import Backend
-from thinkpane.backends.errors import ConfigurationError, InvalidRequestError
-from thinkpane.backends.events import Conversation, ErrorEvent, Notice, StreamEvent
-from thinkpane.backends.options import Option, http_url
-from thinkpane.backends.secrets import env_secrets
 from thinkpane.backends.bedrock.errors import ErrorContext, from_exception, retry_code
 from thinkpane.backends.bedrock.events import ConverseTranslator
 from thinkpane.backends.bedrock.history import converse_messages, system_blocks
 from thinkpane.backends.bedrock.worker import ConverseCall
+from thinkpane.backends.errors import ConfigurationError, InvalidRequestError
+from thinkpane.backends.events import Conversation, ErrorEvent, Notice, ReasoningDelta, StreamEvent
+from thinkpane.backends.options import Option, http_url
+from thinkpane.backends.secrets import env_secrets
+from thinkpane.backends.thinking import BedrockFields, bedrock_fields, effort_option, thinking_option
 
 DEFAULT_MODEL = "us.deepseek.r1-v1:0"
 MAX_STOP_SEQUENCES = 10  # DeepSeek-R1 on Bedrock accepts at most 10
@@ -67,6 +73,11 @@ class BedrockBackend(Backend):
         Option("read_timeout_s", "Read timeout (s)", "How long a pause in the stream is tolerated; "
                "long reasoning needs minutes.", kind="float", default=300.0, min=0, min_exclusive=True),
         Option("connect_timeout_s", "Connect timeout (s)", kind="float", default=10.0, min=0, min_exclusive=True),
+        thinking_option(description=(
+            "on: the model reasons before answering (Claude: extended thinking; DeepSeek V3.x: "
+            "reasoning_effort); off: it answers straight away (R1 always thinks); auto: the model's default.")),
+        effort_option("none, low, medium, high or max: Claude's thinking budget (1,024 to 32,768 "
+                      "tokens, below max_tokens), DeepSeek V3.x's reasoning_effort. Empty: the default."),
     )
 
     # Waits before attempt 2, 3, ... of a throttled request (tests make these tiny).
@@ -80,6 +91,7 @@ class BedrockBackend(Backend):
         self._validate()
         self._client_lock = threading.Lock()
         self._client_obj: Any = None
+        self._told: set[str] = set()  # notes about thinking settings, each said once
 
     # ------------------------------------------------------------------ settings
 
@@ -128,6 +140,33 @@ class BedrockBackend(Backend):
                 values.append(value)
         return values
 
+    def endpoint(self) -> str | None:
+        if self.settings.get("endpoint_url"):
+            return str(self.settings["endpoint_url"])
+        return f"https://bedrock-runtime.{self.region}.amazonaws.com" if self.region else None
+
+    def no_reasoning_hint(self) -> str:
+        return ("Use a model that reasons: DeepSeek-R1 (--model us.deepseek.r1-v1:0), or Claude or "
+                "DeepSeek V3.x with --thinking on.")
+
+    def credentials(self) -> list[str]:
+        """The AWS credential chain's answer: which provider found keys (never the keys)."""
+        try:
+            import boto3
+            from botocore.exceptions import NoCredentialsError
+
+            session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
+            found = session.get_credentials()
+            if found is None:
+                raise NoCredentialsError()
+        except ImportError:
+            raise ConfigurationError(
+                "The bedrock backend needs boto3", "Install it with: pip install 'thinkpane[bedrock]'") from None
+        except Exception as exc:  # every boto3 failure becomes a typed error
+            raise from_exception(exc, self._error_context()) from None
+        where = f" (profile {self.profile})" if self.profile else ""
+        return [f"AWS credentials: found by the {found.method} provider{where}"]
+
     def _error_context(self) -> ErrorContext:
         return ErrorContext(
             model=self.model, region=self.region, profile=self.profile,
@@ -149,7 +188,17 @@ class BedrockBackend(Backend):
         }
         if system := system_blocks(conversation):
             request["system"] = system
+        fields = self.thinking_fields()
+        if fields.body:
+            request["additionalModelRequestFields"] = fields.body
+        if fields.drop_sampling:  # Claude refuses temperature and top_p while it thinks
+            inference.pop("temperature", None)
+            inference.pop("topP", None)
         return request
+
+    def thinking_fields(self) -> BedrockFields:
+        """``additionalModelRequestFields`` for the thinking settings (thinking.bedrock_fields)."""
+        return bedrock_fields(self.model, self.reasoning, int(self.settings["max_tokens"]))
 
     # ------------------------------------------------------------------ client
 
@@ -183,12 +232,17 @@ class BedrockBackend(Backend):
 
     # ------------------------------------------------------------------ streaming
 
-    async def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
+    async def stream(self, conversation: Conversation) -> AsyncGenerator[StreamEvent, None]:
         request = self.build_request(conversation)
         if not request["messages"]:
             yield ErrorEvent(InvalidRequestError(
                 "Nothing to send to Bedrock", "The conversation has no user message with text."))
             return
+        self.reasoning_channel = "none"
+        note = self.thinking_fields().note
+        if note and note not in self._told:
+            self._told.add(note)
+            yield Notice(note)
         max_attempts = len(self.retry_delays_s) + 1
         attempt = 1
         while True:
@@ -199,9 +253,11 @@ class BedrockBackend(Backend):
                 try:
                     async for event in call.events():
                         for out in translator.feed(event):
+                            if isinstance(out, ReasoningDelta):
+                                self.reasoning_channel = "bedrock_reasoning"
                             yield out
                     closing = translator.finish()
-                except Exception as exc:  # noqa: BLE001 - every failure becomes an ErrorEvent
+                except Exception as exc:
                     code = retry_code(exc)
                     if code and not translator.saw_delta and attempt < max_attempts:
                         retry_reason = code

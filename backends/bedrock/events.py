@@ -75,6 +75,8 @@ class ConverseTranslator:
                 input_tokens=usage.get("inputTokens"),
                 output_tokens=usage.get("outputTokens"),
                 latency_ms=latency,
+                cached_input_tokens=usage.get("cacheReadInputTokens"),
+                cache_write_tokens=usage.get("cacheWriteInputTokens"),
             )
         # messageStart, contentBlockStart/Stop and unknown events carry nothing to show.
         return []

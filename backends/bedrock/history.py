@@ -16,8 +16,8 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
-from thinkpane.backends.events import Conversation, Message
 from thinkpane.backends.bedrock.events import EXTRA_KEY
+from thinkpane.backends.events import Conversation, Message
 
 
 def system_blocks(conversation: Conversation) -> list[dict[str, str]]:

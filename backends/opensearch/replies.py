@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from thinkpane.backends.errors import ProtocolError
-from thinkpane.backends.events import Stop, Usage
+from thinkpane.backends.events import Stop, StopReason, Usage
 
-STOP_REASONS = {
+STOP_REASONS: dict[str, StopReason] = {
     "stop": "end_turn",
     "length": "max_tokens",
     "content_filter": "content_filter",
@@ -28,15 +28,6 @@ class Reply:
     reasoning: str
     usage: Usage | None
     stop: Stop
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return None
 
 
 def data_as_map(response: Any) -> dict[str, Any]:
@@ -67,12 +58,7 @@ def parse_predict(response: Any) -> Reply:
         ) from None
     raw_reason = choice.get("finish_reason")
     usage_data = data.get("usage") or {}
-    usage = None
-    if isinstance(usage_data, dict) and usage_data:
-        usage = Usage(
-            input_tokens=_int(usage_data.get("prompt_tokens")),
-            output_tokens=_int(usage_data.get("completion_tokens")),
-        )
+    usage = Usage.from_openai(usage_data) if isinstance(usage_data, dict) and usage_data else None
     return Reply(
         content=str(message.get("content") or ""),
         reasoning=str(message.get("reasoning_content") or ""),

@@ -58,7 +58,7 @@ class StateFile:
         except FileNotFoundError:
             return ProvisionState()
         if not isinstance(data, dict):
-            raise ValueError(f"{self.path} is not a JSON object")  # noqa: TRY004 - callers treat it as malformed JSON
+            raise ValueError(f"{self.path} is not a JSON object")
         known = {f.name for f in fields(ProvisionState)}
         return ProvisionState(**{k: v for k, v in data.items() if k in known})
 

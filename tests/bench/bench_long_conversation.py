@@ -1,14 +1,19 @@
 """A long stored conversation: time to interactive, memory, scrolling and a new stream.
 
-Run: ``python tests/bench/bench_long_conversation.py`` (about 1 minute). Prints a table and
-one JSON line. ``--turns`` changes the size (default 300 turns = 600 messages).
+Run: ``python tests/bench/bench_long_conversation.py`` (about 2 minutes). Prints a table and
+one JSON line. ``--turns`` changes the size of the line (default 300 turns = 600 messages),
+``--branched-turns`` that of the tree (default 2,000 turns; 0 leaves it out).
 
-The store is built once through the public ConversationStore API: every turn is a user
+The stores are built once through the public ConversationStore API: every turn is a user
 prompt and an answer with reasoning (from stream_shapes, ~400 reasoning and ~250 answer
-tokens each, ~0.8 MB of text in all). Then, each in a fresh interpreter:
+tokens each, ~0.8 MB of text per 300 turns). The tree has branches all along: every tenth
+prompt was asked again (a second answer beside the first), and every fiftieth was edited
+(a second version of the prompt, which the conversation then goes on from). Then, each in
+a fresh interpreter:
 
-* ``long``  - the real ThinkpaneApp opens that conversation (what ``thinkpane --continue`` does);
-* ``empty`` - baseline: the same app with no conversation.
+* ``long``     - the real ThinkpaneApp opens the line (what ``thinkpane --continue`` does);
+* ``branched`` - the same with the 2,000-turn tree (its active path: 2,000 turns);
+* ``empty``    - baseline: the same app with no conversation.
 
 Measured: time to interactive (app constructed -> the first frame that shows the end of
 the last answer; for the baseline, the first frame), then the time for a key press to be
@@ -48,6 +53,11 @@ LAST_MARKER = "lastturnqzx"
 STREAM_MARKER = "streamendqzx"
 FIRST_MARKER = "firstdeltaqzx"
 TARGETS = {"interactive_s": 1.0, "rss_mb": 120.0, "scroll_lag_p99_ms": 50.0, "stream_lag_p99_ms": 50.0}
+# The 2,000-turn tree: the same time to interactive, a little more memory (its text alone is
+# ~5 MB, held once as the stored messages the transcript builds its older turns from).
+BRANCHED_TARGETS = {**TARGETS, "rss_mb": 150.0}
+REGENERATED_EVERY = 10  # every tenth prompt has a second answer
+EDITED_EVERY = 50  # every fiftieth prompt has a second version
 
 
 def vm_hwm_mb() -> float:
@@ -58,11 +68,12 @@ def vm_hwm_mb() -> float:
     return float("nan")
 
 
-def build_store(path: Path, turns: int) -> dict:
+def build_store(path: Path, turns: int, *, branched: bool = False) -> dict:
     from thinkpane.tui.core.store import ConversationStore
 
     rng = random.Random(3)
     chars = 0
+    messages = 0
     started = perf()
     with ConversationStore(path) as store:
         cid = store.create_conversation("A very long chat about batching", backend="bench", model="bench-r1")
@@ -73,12 +84,30 @@ def build_store(path: Path, turns: int) -> dict:
             answer = shape.answer_text
             if turn == turns - 1:
                 answer += f"\n\nThe end {LAST_MARKER}.\n"
-            store.add_message(cid, "user", prompt)
-            store.add_message(cid, "assistant", answer, reasoning=shape.reasoning_text,
-                              backend="bench", model="bench-r1")
+            if branched and turn % EDITED_EVERY == EDITED_EVERY // 2:
+                # A first version of the prompt, answered; the edited one below replaces it.
+                first = store.add_message(cid, "user", prompt + " (first version)")
+                store.add_message(cid, "assistant", shape.answer_text[:400], reasoning=shape.reasoning_text[:400],
+                                  backend="bench", model="bench-r1")
+                store.add_message(cid, "user", prompt, parent_id=store.get_message(first).parent_id)
+                messages += 3
+            else:
+                store.add_message(cid, "user", prompt)
+                messages += 1
+            if branched and turn % REGENERATED_EVERY == REGENERATED_EVERY // 2:
+                # An earlier answer to the same prompt, now the other version.
+                earlier = store.add_message(cid, "assistant", shape.answer_text[::-1],
+                                            reasoning=shape.reasoning_text[::-1], backend="bench", model="bench-r0")
+                store.add_message(cid, "assistant", answer, reasoning=shape.reasoning_text,
+                                  backend="bench", model="bench-r1", parent_id=store.get_message(earlier).parent_id)
+                messages += 2
+            else:
+                store.add_message(cid, "assistant", answer, reasoning=shape.reasoning_text,
+                                  backend="bench", model="bench-r1")
+                messages += 1
             chars += len(prompt) + len(answer) + len(shape.reasoning_text)
-    return {"conversation_id": cid, "turns": turns, "text_mb": round(chars / 1e6, 2),
-            "build_s": round(perf() - started, 1)}
+    return {"conversation_id": cid, "turns": turns, "messages": messages, "text_mb": round(chars / 1e6, 2),
+            "build_s": round(perf() - started, 1), "branched": branched}
 
 
 async def run_scenario(db: Path | None, conversation_id: int | None) -> dict:
@@ -99,7 +128,7 @@ async def run_scenario(db: Path | None, conversation_id: int | None) -> dict:
     if conversation_id is not None:
         frames.watch(LAST_MARKER)
     lag = LagProbe()
-    result: dict = {"scenario": "long" if conversation_id is not None else "empty"}
+    result: dict = {"scenario": "conversation" if conversation_id is not None else "empty"}
     async with app.run_test(size=SIZE) as pilot:
         if conversation_id is not None:
             shown = await frames.wait_for(LAST_MARKER, 60.0)
@@ -167,54 +196,74 @@ async def run_scenario(db: Path | None, conversation_id: int | None) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=300)
-    parser.add_argument("--child", choices=["long", "empty"], help=argparse.SUPPRESS)
+    parser.add_argument("--branched-turns", type=int, default=2000)
+    parser.add_argument("--child", choices=["conversation", "empty"], help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--conversation-id", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
         db = Path(args.db) if args.db else None
-        cid = args.conversation_id if args.child == "long" else None
+        cid = args.conversation_id if args.child == "conversation" else None
         print(json.dumps(asyncio.run(run_scenario(db, cid))))
         return 0
 
     script = Path(__file__)
     with tempfile.TemporaryDirectory(prefix="thinkpane-long-store-") as name:
-        db = Path(name) / "conversations.sqlite3"
-        built = build_store(db, args.turns)
-        print(f"... built {built['turns']} turns ({built['text_mb']} MB of text) in {built['build_s']} s",
-              file=sys.stderr, flush=True)
+        stores = {"long": build_store(Path(name) / "long.sqlite3", args.turns)}
+        if args.branched_turns:
+            stores["branched"] = build_store(Path(name) / "branched.sqlite3", args.branched_turns, branched=True)
+        for label, built in stores.items():
+            print(f"... built {label}: {built['turns']} turns, {built['messages']} messages "
+                  f"({built['text_mb']} MB of text) in {built['build_s']} s", file=sys.stderr, flush=True)
         empty = run_child(script, ["--child", "empty"])
-        long = run_child(script, ["--child", "long", "--db", str(db),
-                                  "--conversation-id", str(built["conversation_id"])])
+        runs = {label: run_child(script, ["--child", "conversation", "--db", str(Path(name) / f"{label}.sqlite3"),
+                                          "--conversation-id", str(built["conversation_id"])])
+                for label, built in stores.items()}
 
-    def row(label, key, sub=None, target=None):
-        a, b = long.get(key), empty.get(key)
-        if sub:
-            a, b = (a or {}).get(sub), (b or {}).get(sub)
-        ratio = round(a / b, 2) if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None
-        verdict = "-" if target is None else ("PASS" if a is not None and a <= target else "MISS")
-        return [label, a, b, ratio, target, verdict]
-
-    rows = [
-        row("time to interactive (s)", "interactive_s", target=TARGETS["interactive_s"]),
-        row("first key echo (ms)", "first_key_echo_ms"),
-        row("RSS once interactive (MB)", "rss_mb", target=TARGETS["rss_mb"]),
-        row("RSS peak (MB)", "rss_peak_mb"),
-        row("widgets on the screen", "widgets"),
-        row("scroll: timer lag p99 (ms)", "scroll_lag_ms", "p99", TARGETS["scroll_lag_p99_ms"]),
-        row("scroll: key -> frame p95 (ms)", "scroll_key_to_frame_ms", "p95"),
-        row("scroll: CPU s", "scroll_cpu_s"),
-        row("new stream: timer lag p99 (ms)", "stream_lag_ms", "p99", TARGETS["stream_lag_p99_ms"]),
-        row("new stream: first token (ms)", "stream_ttft_ms"),
-        row("new stream: final frame (ms)", "stream_final_frame_ms"),
-        row("new stream: CPU s", "stream_cpu_s"),
+    targets = {"long": TARGETS, "branched": BRANCHED_TARGETS}
+    measures = [
+        ("time to interactive (s)", "interactive_s", None, "interactive_s"),
+        ("first key echo (ms)", "first_key_echo_ms", None, None),
+        ("RSS once interactive (MB)", "rss_mb", None, "rss_mb"),
+        ("RSS peak (MB)", "rss_peak_mb", None, None),
+        ("widgets on the screen", "widgets", None, None),
+        ("scroll: timer lag p99 (ms)", "scroll_lag_ms", "p99", "scroll_lag_p99_ms"),
+        ("scroll: key -> frame p95 (ms)", "scroll_key_to_frame_ms", "p95", None),
+        ("scroll: CPU s", "scroll_cpu_s", None, None),
+        ("new stream: timer lag p99 (ms)", "stream_lag_ms", "p99", "stream_lag_p99_ms"),
+        ("new stream: first token (ms)", "stream_ttft_ms", None, None),
+        ("new stream: final frame (ms)", "stream_final_frame_ms", None, None),
+        ("new stream: CPU s", "stream_cpu_s", None, None),
     ]
-    print_table(f"Long conversation: {built['turns']} turns with reasoning vs an empty chat",
-                ["measure", f"{built['turns']} turns", "empty", "ratio", "target", "verdict"], rows)
-    verdicts = {r[0]: r[5] for r in rows if r[5] != "-"}
-    print(json.dumps({"bench": "long_conversation", "store": built, "long": long, "empty": empty,
-                      "targets": TARGETS, "verdicts": verdicts}))
+
+    def value(result: dict, key: str, sub: str | None):
+        found = result.get(key)
+        return (found or {}).get(sub) if sub else found
+
+    verdicts: dict[str, str] = {}
+    rows = []
+    for label, key, sub, target_key in measures:
+        row: list[object] = [label]
+        for run_label in runs:
+            measured = value(runs[run_label], key, sub)
+            target = targets[run_label].get(target_key) if target_key else None
+            row.append(measured)
+            if target is not None:
+                verdict = "PASS" if measured is not None and measured <= target else "MISS"
+                verdicts[f"{run_label}: {label}"] = verdict
+                row.append(f"{target} {verdict}")
+            else:
+                row.append("-")
+        row.append(value(empty, key, sub))
+        rows.append(row)
+    columns = ["measure"]
+    for built in stores.values():
+        columns += [f"{built['turns']} turns" + (" (tree)" if built["branched"] else ""), "target"]
+    columns.append("empty")
+    print_table("Long conversations with reasoning vs an empty chat", columns, rows)
+    print(json.dumps({"bench": "long_conversation", "stores": stores, "runs": runs, "empty": empty,
+                      "targets": targets, "verdicts": verdicts}))
     return 0 if all(v == "PASS" for v in verdicts.values()) else 1
 
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import random
 import sys
@@ -138,7 +139,7 @@ class Timeline:
     def at(self, moment: float, column: int) -> float:
         """``column`` of the samples interpolated at ``moment``."""
         samples = self.samples
-        for before, after in zip(samples, samples[1:]):
+        for before, after in itertools.pairwise(samples):
             if before[0] <= moment <= after[0]:
                 span = after[0] - before[0]
                 share = (moment - before[0]) / span if span else 0.0
@@ -511,7 +512,6 @@ def run_ab(args, script: Path) -> int:
     ttft = {name: ttft_child(script, "thinkpane", args.ttft_turns, env=AB_CONFIGS[name]) for name in names}
     print_stream_tables(runs, [], labels)
     by_name = {label: (run, ratio) for label, run, ratio in zip(labels, runs, ratios) if label != "floor"}
-    base_run, base_ratio = by_name["all on"]
     figures = {}
     rows = []
     for name in names:

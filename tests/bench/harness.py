@@ -124,7 +124,7 @@ class QueueProbe(_Probe):
 
             try:
                 self.target_getter().call_later(arrived)
-            except Exception:  # noqa: BLE001, S112 - the target went away (screen switch)
+            except Exception:
                 continue
             try:
                 await asyncio.wait_for(done.wait(), 5)

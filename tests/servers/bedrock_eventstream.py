@@ -3,9 +3,11 @@
 Real HTTP/1.1 on 127.0.0.1: ``POST /model/{modelId}/converse-stream`` answers
 ``200`` with ``Content-Type: application/vnd.amazon.eventstream`` and
 ``Transfer-Encoding: chunked``, one chunk per frame (without chunking urllib3 buffers
-64 KiB and nothing streams). Frames are encoded here with ``zlib.crc32`` exactly as
-described in /work/shared/reference/bedrock-conversestream.md, including the ``"p"``
-padding field real AWS puts in every payload.
+64 KiB and nothing streams). Frames are encoded here with ``zlib.crc32`` as the AWS event
+stream encoding specifies (prelude with total and header lengths, prelude CRC, headers,
+payload, message CRC; see the AWS SDKs' "Event Stream Encoding" documentation and
+botocore's ``eventstream.py``, which decodes them), including the ``"p"`` padding field real
+AWS puts in every payload.
 
 Scenarios are chosen, first match wins, by: a model id ``scenario.NAME``, the queue
 filled with :meth:`BedrockStandIn.enqueue`, the server's default scenario. The bare id
@@ -145,12 +147,14 @@ def _block_stop(index: int) -> list[Step]:
     return [Frame(event_frame("contentBlockStop", {"contentBlockIndex": index}))]
 
 
-def _finish(stop_reason: str = "end_turn", input_tokens: int = 12, output_tokens: int = 34) -> list[Step]:
+def _finish(stop_reason: str = "end_turn", input_tokens: int = 12, output_tokens: int = 34,
+            **cache: int) -> list[Step]:
+    """messageStop, then metadata; ``cache``: cacheReadInputTokens / cacheWriteInputTokens."""
     return [
         Frame(event_frame("messageStop", {"stopReason": stop_reason})),
         Frame(event_frame("metadata", {
             "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens,
-                      "totalTokens": input_tokens + output_tokens},
+                      "totalTokens": input_tokens + output_tokens, **cache},
             "metrics": {"latencyMs": 321},
         })),
     ]
@@ -170,11 +174,8 @@ def r1_turn(stop_reason: str = "end_turn") -> list[Step]:
 
 def paced_turn(delay_s: float) -> list[Step]:
     """A longer turn with a pause before every delta, for watching a UI stream live."""
-    reasoning = ("Let me think about this step by step. The user asked a question; "
-                 "I will consider a few angles before answering. First, the facts. "
-                 "Second, what matters most. Then a short, clear reply.").split(" ")
-    answer = ("\n\nHere is my answer:\n\n- **First**, the facts are simple.\n"
-              "- **Second**, what matters most is clarity.\n\nThat's all!").split(" ")
+    reasoning = ["Let", "me", "think", "about", "this", "step", "by", "step.", "The", "user", "asked", "a", "question;", "I", "will", "consider", "a", "few", "angles", "before", "answering.", "First,", "the", "facts.", "Second,", "what", "matters", "most.", "Then", "a", "short,", "clear", "reply."]
+    answer = ["\n\nHere", "is", "my", "answer:\n\n-", "**First**,", "the", "facts", "are", "simple.\n-", "**Second**,", "what", "matters", "most", "is", "clarity.\n\nThat's", "all!"]
     steps: list[Step] = _start()
     for word in reasoning:
         steps += [Pause(delay_s), *_reasoning(0, [word + " "])]
@@ -244,6 +245,9 @@ def build_script(name: str, request: RecordedRequest, stall_s: float, delay_s: f
         return r1_turn()
     if name == "paced":
         return paced_turn(delay_s or 0.03)
+    if name == "cached_usage":  # a prompt-cache hit and write reported in the metadata
+        return (_start() + _reasoning(0, REASONING) + _block_stop(0) + _text(1, ANSWER) + _block_stop(1)
+                + _finish(cacheReadInputTokens=1024, cacheWriteInputTokens=256))
     if name == "signed_reasoning":
         return signed_turn()
     if name.startswith("stop_"):
@@ -274,7 +278,7 @@ def build_script(name: str, request: RecordedRequest, stall_s: float, delay_s: f
 
 
 SCENARIOS = sorted(
-    ["reasoning_text", "paced", "signed_reasoning", "stream_throttling_early", "http_validation_echo",
+    ["reasoning_text", "paced", "cached_usage", "signed_reasoning", "stream_throttling_early", "http_validation_echo",
      "stall", "stall_headers", "cut", "no_message_stop", "bad_crc",
      "stop_max_tokens", "stop_stop_sequence", "stop_guardrail_intervened", "stop_content_filtered",
      "stop_model_context_window_exceeded", "stop_tool_use", "stop_malformed_model_output"]

@@ -26,7 +26,7 @@ import httpx
 
 from thinkpane.backends.local.models import smollm2_gguf_path
 
-__all__ = ["running_llama_server", "smollm2_gguf_path", "server_missing_reason", "MODEL_ALIAS"]
+__all__ = ["MODEL_ALIAS", "running_llama_server", "server_missing_reason", "smollm2_gguf_path"]
 
 MODEL_ALIAS = "smollm2"
 SERVER_DEPS = ("llama_cpp", "fastapi", "uvicorn", "sse_starlette", "starlette_context", "pydantic_settings", "yaml")

@@ -1,14 +1,30 @@
 """A stand-in for an OpenSearch cluster with ML Commons, faithful to the REST contract.
 
-Reproduces the bodies, status codes and messages of /work/shared/reference/opensearch-ml-commons.md
-(cluster settings, model groups, connectors, remote models, deploy tasks, predict, streaming,
+Reproduces the bodies, status codes and messages of the ML Commons REST API as documented
+(OpenSearch documentation: "ML Commons APIs", "Connector blueprints" for DeepSeek) and as
+ML Commons' REST handlers and a real cluster answer them (cluster settings, model groups, connectors, remote models, deploy tasks, predict, streaming,
 undeploy, deletes, the security plugin's 401/403) as an in-memory state machine behind a real
 HTTP(S) server on 127.0.0.1. The "remote service" (DeepSeek) is simulated in-process: the
-connector's resolved URL is checked against the trusted regex, the API key from the connector's
-credential is compared with ``valid_api_key``, and replies carry ``reasoning_content`` for
-``deepseek-reasoner``. Numbers in ``dataAsMap`` are doubles, as ML Commons returns them.
+connector's resolved URL is checked against the trusted regex, its ``request_body`` template is
+filled from the connector's parameters overlaid with the predict parameters (a placeholder left
+unfilled is ML Commons' 400), the API key from the connector's credential is compared with
+``valid_api_key``, and replies carry ``reasoning_content`` when DeepSeek would think
+(``deepseek-reasoner``, or a V4 model unless the body says ``"thinking": {"type": "disabled"}``).
+Numbers in ``dataAsMap`` are doubles, as ML Commons returns them.
+
+The real-cluster behaviours of the reference (opensearch-ml-commons.md) are reproduced too:
+updating a connector that a deployed model uses is refused (400 "… please undeploy the models
+first"), and with ``http_streaming=False`` (a stock cluster without reactor-netty4)
+``_predict/stream`` is answered by OpenSearch core with 500 ``illegal_state_exception``.
 
 Every request is recorded (``server.requests``) so tests can prove where the API key travelled.
+
+``_search`` on model groups, connectors and models evaluates the query DSL a client may send
+(``match_all``, ``term``, ``terms``, ``bool`` with ``must``/``filter``/``should``/``must_not``;
+anything else is OpenSearch's 400 ``parsing_exception``) against the fields the ML Commons
+index mappings declare: ``name`` is text with a ``name.keyword`` subfield, so a ``term`` on
+``name`` matches one lower-cased word, not a whole name; a field the mapping lacks matches
+nothing. A connector's ``credential`` is never in a hit, as in ML Commons.
 
 CLI for tmux/screenshot tests::
 
@@ -25,6 +41,7 @@ import itertools
 import json
 import re
 import ssl
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -74,7 +91,24 @@ PERMISSIONS = {
     "delete_model": "cluster:admin/opensearch/ml/delete_model",
     "delete_connector": "cluster:admin/opensearch/ml/delete_connector",
     "delete_model_group": "cluster:admin/opensearch/ml/delete_model_group",
+    "search_model_groups": "cluster:admin/opensearch/ml/model_groups/search",
+    "search_connectors": "cluster:admin/opensearch/ml/connectors/search",
+    "search_models": "cluster:admin/opensearch/ml/models/search",
 }
+
+# The searchable fields of each ML Commons index (common/src/main/resources/index-mappings):
+# "text" fields are analysed (lower-cased words) and have a ".keyword" subfield.
+MAPPINGS: dict[str, dict[str, str]] = {
+    ".plugins-ml-model-group": {"name": "text", "description": "text", "access": "keyword",
+                                "latest_version": "keyword"},
+    ".plugins-ml-connector": {"name": "text", "description": "text", "version": "keyword",
+                              "protocol": "keyword", "access": "keyword"},
+    ".plugins-ml-model": {"name": "text", "description": "text", "algorithm": "keyword",
+                          "model_group_id": "keyword", "model_state": "keyword",
+                          "model_version": "keyword", "model_id": "keyword"},
+}
+# What ML Commons leaves out of every hit (SearchConnectorTransportAction adds "credential").
+SEARCH_EXCLUDES = {".plugins-ml-connector": ("credential",), ".plugins-ml-model": ("connector",)}
 
 NODE_ID = "zbduvgCCSOeu6cfbQhTpnQ"
 
@@ -106,6 +140,9 @@ class StandInConfig:
     # Streaming faults: an {"error": …} event after the first piece / no is_last event at all.
     stream_error: str | None = None
     stream_truncate: bool = False
+    # False: a stock cluster's HTTP layer (no reactor-netty4): _predict/stream is refused by
+    # OpenSearch core whatever plugins.ml_commons.stream_enabled says.
+    http_streaming: bool = True
     # Answer-holding: after doing the work of this action, the handler sets ``reached`` and
     # waits for ``release`` before answering (a client cancelled mid-call).
     hold_action: str | None = None
@@ -453,16 +490,8 @@ class Handler(BaseHTTPRequestHandler):
             }
             return 200, {"model_group_id": group_id, "status": "CREATED"}
         if rest == ["_search"] and method in ("POST", "GET"):
-            term = ((body.get("query") or {}).get("term") or {})
-            wanted = term.get("name.keyword")
-            if isinstance(wanted, dict):
-                wanted = wanted.get("value")
-            hits = [
-                {"_index": ".plugins-ml-model-group", "_id": gid, "_score": 1.0, "_source": dict(g)}
-                for gid, g in state.model_groups.items()
-                if wanted is None or g["name"] == wanted
-            ]
-            return 200, _search_response(hits)
+            self._guard("search_model_groups")
+            return 200, _search(".plugins-ml-model-group", state.model_groups, body)
         if len(rest) == 1:
             group = state.model_groups.get(rest[0])
             if method == "GET":
@@ -481,6 +510,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _connectors(self, method: str, rest: list[str], body: dict[str, Any]):
         state = self.server.state
+        if rest == ["_search"] and method in ("POST", "GET"):
+            self._guard("search_connectors")
+            return 200, _search(".plugins-ml-connector", state.connectors, body)
         if rest == ["_create"] and method == "POST":
             self._guard("create_connector")
             actions = body.get("actions") or []
@@ -507,9 +539,19 @@ class Handler(BaseHTTPRequestHandler):
             if method == "PUT":
                 if not connector:
                     raise status_error(404, "Failed to find connector")
+                deployed = [mid for mid, m in state.models.items() if m["connector_id"] == rest[0]
+                            and m["model_state"] in ("DEPLOYED", "PARTIALLY_DEPLOYED")]
+                if deployed:  # UpdateConnectorTransportAction (2.12 -> main)
+                    raise status_error(
+                        400,
+                        f"{len(deployed)} models are still using this connector, please undeploy "
+                        f"the models first: [{', '.join(deployed)}]",
+                    )
                 for key in ("credential", "parameters", "client_config"):
                     if key in body:
                         connector[key] = {**connector.get(key, {}), **body[key]}
+                if "actions" in body:
+                    connector["actions"] = body["actions"]
                 connector["last_updated_time"] = _now_ms()
                 return 200, {"_index": ".plugins-ml-connector", "_id": rest[0], "_version": 2,
                              "result": "updated", "_shards": {"total": 1, "successful": 1, "failed": 0},
@@ -531,6 +573,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _models(self, method: str, rest: list[str], body: dict[str, Any]):
         state = self.server.state
+        if rest == ["_search"] and method in ("POST", "GET"):
+            self._guard("search_models")
+            return 200, _search(".plugins-ml-model", state.models, body)
         if rest == ["_register"] and method == "POST":
             self._guard("register_model")
             if body.get("function_name", "").lower() != "remote":
@@ -596,6 +641,10 @@ class Handler(BaseHTTPRequestHandler):
                 return 200, {NODE_ID: {"stats": {model_id: "undeployed"}}}
             return 200, {}
         if action and action[0] == "_predict" and method == "POST":
+            if action[1:] == ["stream"] and not state.config.http_streaming:
+                # OpenSearch core, before ML Commons sees the request (no reactor-netty4).
+                raise ApiError(500, "illegal_state_exception",
+                               f"The engine does not support HTTP streaming, unable to serve uri [{self.path}]")
             return self._predict(model_id, model, body, stream=action[1:] == ["stream"])
         raise bad_request(f"no handler found for uri [{self.path}] and method [{method}]")
 
@@ -687,11 +736,12 @@ class Handler(BaseHTTPRequestHandler):
         if _is_private(host) and state.known(private_key) and not state.flag(private_key):
             raise bad_request(f"Remote inference host name has private ip address: {host}")
         merged = {**connector.get("parameters", {}), **parameters}
+        request = _provider_request(connector, merged)
         key = connector["credential"].get("deepSeek_key", "")
-        state.provider_calls.append({"model": merged.get("model"), "messages": merged["messages"],
+        state.provider_calls.append({"model": request.get("model"), "messages": request["messages"],
                                      "authorization": f"Bearer {key}", "stream": stream,
-                                     "parameters": parameters})
-        status, raw = self._provider(merged, key)
+                                     "parameters": parameters, "body": request})
+        status, raw = self._provider(request, key)
         if status >= 300:
             raise status_error(status, f"Error from remote service: {raw}")
         if stream:
@@ -701,10 +751,10 @@ class Handler(BaseHTTPRequestHandler):
             "status_code": 200,
         }]}
 
-    def _provider(self, parameters: dict[str, Any], key: str) -> tuple[int, str]:
-        """What DeepSeek would answer: (status, raw body)."""
+    def _provider(self, request: dict[str, Any], key: str) -> tuple[int, str]:
+        """What DeepSeek would answer to the filled-in request body: (status, raw body)."""
         config = self.server.state.config
-        for message in parameters["messages"]:
+        for message in request["messages"]:
             if "reasoning_content" in message:
                 return 400, json.dumps({"error": {
                     "message": "The reasoning_content is an intermediate result for display purposes "
@@ -716,16 +766,19 @@ class Handler(BaseHTTPRequestHandler):
                 "type": "authentication_error", "param": None, "code": "invalid_request_error"}})
         if config.provider_failure:
             return config.provider_failure
-        model = parameters.get("model", "deepseek-chat")
+        model = request.get("model", "deepseek-chat")
         message: dict[str, Any] = {"role": "assistant", "content": config.reply_content}
-        if model == "deepseek-reasoner":
+        thinking = (request.get("thinking") or {}).get("type", "enabled")
+        usage: dict[str, Any] = {"prompt_tokens": 12, "completion_tokens": 34, "total_tokens": 46,
+                                 "prompt_cache_hit_tokens": 0, "prompt_cache_miss_tokens": 12}
+        if model == "deepseek-reasoner" or (model.startswith("deepseek-v4") and thinking != "disabled"):
             message["reasoning_content"] = config.reply_reasoning
+            usage["completion_tokens_details"] = {"reasoning_tokens": 20}
         return 200, json.dumps({
             "id": "b4e5f0c2-1d6f-4a57-9d8e-2b1c8e2c7f01", "object": "chat.completion",
             "created": 1738011126, "model": model,
             "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 12, "completion_tokens": 34, "total_tokens": 46,
-                      "prompt_cache_hit_tokens": 0, "prompt_cache_miss_tokens": 12},
+            "usage": usage,
             "system_fingerprint": "fp_3a5770e1b4_prod0225",
         })
 
@@ -764,6 +817,27 @@ class Handler(BaseHTTPRequestHandler):
             raise
 
 
+def _provider_request(connector: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+    """The body ML Commons sends the provider: the predict action's ``request_body`` with every
+    ``${parameters.x}`` filled in (lists and maps as JSON, as ML Commons does). A placeholder
+    with no value is ML Commons' 400; a connector without a template sends model and messages."""
+    template = connector["actions"][0].get("request_body")
+    if not template:
+        return {"model": parameters.get("model"), "messages": parameters["messages"]}
+
+    def fill(match: re.Match[str]) -> str:
+        value = parameters.get(match.group(1))
+        if value is None:
+            return match.group(0)
+        return value if isinstance(value, str) else json.dumps(value)
+
+    body = re.sub(r"\$\{parameters\.([A-Za-z0-9_]+)\}", fill, template)
+    left = re.search(r"\$\{parameters\.([A-Za-z0-9_]+)\}", body)
+    if left:
+        raise bad_request(f"Some parameter placeholder not filled in payload: {left.group(1)}")
+    return json.loads(body)
+
+
 def _is_private(host: str) -> bool:
     if host == "localhost":
         return True
@@ -784,6 +858,70 @@ def _deleted(index: str, doc_id: str) -> dict[str, Any]:
     return {"_index": index, "_id": doc_id, "_version": 2, "result": "deleted",
             "forced_refresh": True, "_shards": {"total": 2, "successful": 1, "failed": 0},
             "_seq_no": 7, "_primary_term": 1}
+
+
+def _search(index: str, docs: dict[str, dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]:
+    """An OpenSearch search over one ML Commons index (see the module docstring)."""
+    query = body.get("query") or {"match_all": {}}
+    size, start = int(body.get("size", 10)), int(body.get("from", 0))
+    excluded = SEARCH_EXCLUDES.get(index, ())
+    _check_query(query)  # OpenSearch parses the whole query before it looks at a document
+    hits = [
+        {"_index": index, "_id": doc_id, "_version": 1, "_seq_no": 0, "_primary_term": 1, "_score": 1.0,
+         "_source": {k: v for k, v in doc.items() if k not in excluded}}
+        for doc_id, doc in docs.items()
+        if _matches(query, doc, MAPPINGS[index])
+    ]
+    response = _search_response(hits[start:start + size])
+    response["hits"]["total"]["value"] = len(hits)
+    return response
+
+
+def _check_query(query: Any) -> None:
+    if not isinstance(query, dict) or len(query) != 1:
+        raise ApiError(400, "parsing_exception", "[_na] query malformed, no start_object after query name")
+    (kind, spec), = query.items()
+    if kind not in ("match_all", "term", "terms", "bool"):
+        raise ApiError(400, "parsing_exception", f"unknown query [{kind}]")
+    if kind in ("term", "terms") and (not isinstance(spec, dict) or len(spec) != 1):
+        raise ApiError(400, "parsing_exception", f"[{kind}] query doesn't support multiple fields")
+    if kind == "bool":
+        for name in ("must", "filter", "should", "must_not"):
+            clauses = spec.get(name) or []
+            for clause in clauses if isinstance(clauses, list) else [clauses]:
+                _check_query(clause)
+
+
+def _matches(query: dict[str, Any], doc: dict[str, Any], mapping: dict[str, str]) -> bool:
+    (kind, spec), = query.items()
+    if kind == "match_all":
+        return True
+    if kind in ("term", "terms"):
+        (field_name, wanted), = spec.items()
+        if kind == "term":
+            wanted = [wanted.get("value") if isinstance(wanted, dict) else wanted]
+        return any(_field_matches(doc, field_name, value, mapping) for value in wanted)
+    if kind == "bool":
+        def clauses(name: str) -> list[Any]:
+            value = spec.get(name) or []
+            return value if isinstance(value, list) else [value]
+        required = clauses("must") + clauses("filter")
+        should = clauses("should")
+        return (all(_matches(q, doc, mapping) for q in required)
+                and not any(_matches(q, doc, mapping) for q in clauses("must_not"))
+                and (not should or bool(required) or any(_matches(q, doc, mapping) for q in should)))
+    return False  # not reached: _check_query refused every other kind
+
+
+def _field_matches(doc: dict[str, Any], field_name: str, value: Any, mapping: dict[str, str]) -> bool:
+    base, _, sub = field_name.partition(".")
+    kind = mapping.get(base)
+    actual = doc.get(base)
+    if kind is None or actual is None or (sub and (sub != "keyword" or kind != "text")):
+        return False  # not in the mapping: nothing is indexed under that name
+    if kind == "text" and not sub:  # analysed: one lower-cased word of the text
+        return str(value) in re.findall(r"\w+", str(actual).lower())
+    return str(actual) == str(value) and (not sub or len(str(actual)) <= 256)  # ignore_above: 256
 
 
 def _search_response(hits: list[dict[str, Any]]) -> dict[str, Any]:
@@ -812,6 +950,12 @@ class MLCommonsServer(ThreadingHTTPServer):
             self.socket = context.wrap_socket(self.socket, server_side=True)
         self._thread: threading.Thread | None = None
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client hanging up mid-stream is what some tests do (stream_aborted records it).
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
+
     @property
     def port(self) -> int:
         return self.server_address[1]
@@ -833,7 +977,7 @@ class MLCommonsServer(ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
-    def __enter__(self) -> MLCommonsServer:  # noqa: PYI034
+    def __enter__(self) -> MLCommonsServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -849,12 +993,12 @@ TEST_API_KEY = "sk-standin0123456789abcdef"
 
 
 def provision_settings(server: MLCommonsServer, **overrides: Any) -> dict[str, Any]:
-    """Resolved OpenSearch backend settings pointing at ``server`` (no auth, reasoner model)."""
+    """Resolved OpenSearch backend settings pointing at ``server`` (no auth, V4 Flash, which thinks)."""
     from thinkpane.backends.secrets import Secret
 
     settings: dict[str, Any] = {
         "url": server.url, "auth": "none", "verify_tls": True,
-        "deepseek_api_key": Secret(TEST_API_KEY), "deepseek_model": "deepseek-reasoner",
+        "deepseek_api_key": Secret(TEST_API_KEY), "deepseek_model": "deepseek-v4-flash",
         "endpoint": "https://api.deepseek.com", "model_group_name": "thinkpane",
         "memory": False, "poll_interval_s": 0.005, "deploy_timeout_s": 5.0, "mode": "auto",
         "request_timeout_s": 30.0,
@@ -880,18 +1024,22 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 }
 
 
-def preprovision(state: MLCommonsState, model: str = "deepseek-reasoner") -> str:
+def preprovision(state: MLCommonsState, model: str = "deepseek-v4-flash") -> str:
     """Create a deployed DeepSeek model as setup would (for UI tests that skip setup): its id."""
+    from thinkpane.backends.opensearch.provision.connector import DEFAULT_THINKING, REQUEST_BODY
+
     with state.lock:
         group_id, connector_id, model_id = state.new_id("mg"), state.new_id("cn"), state.new_id("md")
         state.model_groups[group_id] = {"name": "thinkpane", "description": "", "latest_version": 1,
                                         "access": "public", "created_time": _now_ms(),
                                         "last_updated_time": _now_ms()}
         state.connectors[connector_id] = {
-            "name": "standin", "parameters": {"endpoint": "api.deepseek.com", "model": model},
+            "name": "standin",
+            "parameters": {"endpoint": "api.deepseek.com", "model": model, **DEFAULT_THINKING},
             "credential": {"deepSeek_key": TEST_API_KEY}, "client_config": {},
             "actions": [{"action_type": "predict", "method": "POST",
-                         "url": "https://${parameters.endpoint}/v1/chat/completions"}],
+                         "url": "https://${parameters.endpoint}/v1/chat/completions",
+                         "request_body": REQUEST_BODY}],
         }
         state.models[model_id] = {"name": f"thinkpane-{model}", "model_group_id": group_id,
                                   "algorithm": "REMOTE", "model_state": "DEPLOYED",
@@ -904,7 +1052,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="default")
-    parser.add_argument("--provisioned", choices=("deepseek-reasoner", "deepseek-chat"),
+    parser.add_argument("--provisioned", choices=("deepseek-reasoner", "deepseek-chat", "deepseek-v4-flash"),
                         help="start with a deployed model of this kind; its id is printed")
     args = parser.parse_args()
     server = MLCommonsServer(StandInConfig(**SCENARIOS[args.scenario]), port=args.port)

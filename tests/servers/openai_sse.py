@@ -16,19 +16,24 @@ A script is a list of actions: :class:`Chunk` (a JSON data line), :class:`Raw` (
 they are), :class:`Sleep`, :class:`Close` (drop the connection abruptly),
 :class:`Respond` (a whole non-streaming answer: status, headers, body),
 :class:`HoldOpen` (keep the stream open until the client hangs up). Queued scripts are
-used one per request; when the queue is empty the named scenario answers.
+used one per request; when the queue is empty the named scenario answers. ``keepalive``,
+``stall`` and ``stall_keepalive`` reproduce a model that has not started (DeepSeek's
+``: keep-alive`` comments) and a stream that goes silent without finishing.
 
 From a shell (TUI, ``thinkpane ask``, tmux tests and benchmarks)::
 
     python -m tests.servers.openai_sse --port 0 --script slow
 
-prints ``READY port=N`` once listening and serves until killed.
+prints ``READY port=N`` once listening and serves until killed. ``--fail-first N`` answers
+the first N chat requests with HTTP 500; ``--record FILE`` appends each chat request's JSON
+body to FILE, one line each, for a test in another process to read.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import select
 import socket
@@ -41,6 +46,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.servers.background import in_background
 
 # --------------------------------------------------------------------------- actions
 
@@ -232,19 +239,67 @@ def graphemes(body: Mapping[str, Any], delay: float = 0.0) -> list[Action]:
     return script
 
 
+KEEP_ALIVE = Raw(b": keep-alive\n\n")
+
+
+def keepalive(body: Mapping[str, Any], delay: float = 0.05) -> list[Action]:
+    """DeepSeek before inference starts: ``: keep-alive`` comment lines only, then the
+    reasoner's answer (the reference: DeepSeek sends them while the model has not started)."""
+    script: list[Action] = []
+    for _ in range(5):
+        script += [KEEP_ALIVE, Sleep(delay)]
+    return script + reasoner(body)
+
+
+def stall(body: Mapping[str, Any], delay: float = 0.0) -> list[Action]:
+    """A stream that starts thinking, then goes silent with no finish (DeepSeek-V3 #1608):
+    the connection stays open, nothing more comes, until the client hangs up."""
+    return [chunk(role=True, reasoning=""), chunk(reasoning="Let me think"), HoldOpen(600)]
+
+
+def stall_keepalive(body: Mapping[str, Any], delay: float = 0.5) -> list[Action]:
+    """Reasoning, then only keep-alive comments (every ``delay`` s): the server is alive but
+    sends no text, until the client hangs up."""
+    script: list[Action] = [chunk(role=True, reasoning=""), chunk(reasoning="Let me think")]
+    for _ in range(1200):
+        script += [Sleep(delay), KEEP_ALIVE]
+    return script
+
+
 def error_401(body: Mapping[str, Any], delay: float = 0.0) -> list[Action]:
     return [Respond(401, error_body(
         "Authentication Fails, Your api key: ****abcd is invalid", "authentication_error",
         "invalid_request_error"))]
 
 
+_TAKES = itertools.count(1)
+
+
+def numbered(body: Mapping[str, Any], delay: float = 0.0) -> list[Action]:
+    """Like ``reasoner``, but each answer of the server is numbered ("take 2"): a question
+    asked again (regenerate) gets an answer that can be told apart from the first one."""
+    take = next(_TAKES)
+    said = _last_user(body)
+    script: list[Action] = [chunk(role=True, reasoning="")]
+    for piece in (f"Thinking, take {take}.",):
+        script += [Sleep(delay), chunk(reasoning=piece)] if delay else [chunk(reasoning=piece)]
+    for piece in (f"Take {take}: ", f"you said {said}"):
+        script += [Sleep(delay), chunk(content=piece)] if delay else [chunk(content=piece)]
+    script += [chunk(content="", finish="stop", usage=deepseek_usage()), DONE]
+    return script
+
+
 SCENARIOS: dict[str, Callable[..., list[Action]]] = {
+    "numbered": numbered,
     "reasoner": reasoner,
     "think_tags": think_tags,
     "vllm": vllm_reasoning,
     "slow": slow,
     "error_401": error_401,
     "graphemes": graphemes,
+    "keepalive": keepalive,
+    "stall": stall,
+    "stall_keepalive": stall_keepalive,
 }
 
 
@@ -275,8 +330,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/").endswith("/models"):
             self._record(None)
             self._send_json(200, {"object": "list", "data": [
-                {"id": "deepseek-reasoner", "object": "model", "owned_by": "deepseek"},
-                {"id": "deepseek-chat", "object": "model", "owned_by": "deepseek"},
+                {"id": "deepseek-v4-flash", "object": "model", "owned_by": "deepseek"},
+                {"id": "deepseek-v4-pro", "object": "model", "owned_by": "deepseek"},
             ]})
             return
         self._send_json(404, error_body(f"Not found: {self.path}"))
@@ -390,6 +445,9 @@ class _Handler(BaseHTTPRequestHandler):
         )
         with self.server.lock:
             self.server.requests.append(request)
+            if self.server.record_file and self.command == "POST":
+                with open(self.server.record_file, "a", encoding="utf-8") as file:
+                    file.write(json.dumps(body) + "\n")
         return request
 
     def _mark_disconnected(self, request: RecordedRequest) -> None:
@@ -423,6 +481,7 @@ class StandInServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
         self.scripts: deque[list[Action]] = deque()
+        self.record_file: str | None = None  # where chat request bodies go too (--record)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hangs up or rejects our certificate is expected in tests; say no more.
@@ -443,8 +502,15 @@ class StandInServer(ThreadingHTTPServer):
         with self.lock:
             self.scripts.extend(list(script) for script in scripts)
 
+    # Chat requests answered so far, and which of them (1 = the first) get an HTTP 500.
+    served = 0
+    fail_requests: frozenset[int] = frozenset()
+
     def next_script(self, body: Mapping[str, Any]) -> list[Action]:
         with self.lock:
+            self.served += 1
+            if self.served in self.fail_requests:
+                return [Respond(500, error_body("The server had an error processing your request.", "server_error"))]
             if self.scripts:
                 return self.scripts.popleft()
         make = SCENARIOS[self.scenario]
@@ -459,16 +525,8 @@ class StandInServer(ThreadingHTTPServer):
 def serve(scenario: str = "reasoner", *, delay: float | None = None, chunked: bool = True,
           port: int = 0, tls: ssl.SSLContext | None = None) -> Iterator[StandInServer]:
     """Run a stand-in server in a background thread for the duration of the block."""
-    server = StandInServer(port, scenario, delay, chunked, tls)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name="openai-stand-in", daemon=True)
-    thread.start()
-    try:
+    with in_background(StandInServer(port, scenario, delay, chunked, tls), "openai-stand-in") as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -477,8 +535,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--script", default="reasoner", choices=sorted(SCENARIOS))
     parser.add_argument("--delay", type=float, default=None, help="seconds between deltas")
     parser.add_argument("--no-chunked", action="store_true", help="Connection: close framing")
+    parser.add_argument("--fail-first", type=int, default=0, metavar="N",
+                        help="answer the first N chat requests with HTTP 500")
+    parser.add_argument("--fail-request", type=int, action="append", default=[], metavar="N",
+                        help="answer the N-th chat request (1 = the first) with HTTP 500; repeatable")
+    parser.add_argument("--record", metavar="FILE", help="append each chat request's JSON body to FILE")
     args = parser.parse_args(argv)
     server = StandInServer(args.port, args.script, args.delay, not args.no_chunked)
+    server.record_file = args.record
+    server.fail_requests = frozenset(args.fail_request)
+    server.enqueue(*[[Respond(500, error_body("The server had an error processing your request.",
+                                              "server_error"))]] * args.fail_first)
     print(f"READY port={server.port}", flush=True)
     try:
         server.serve_forever(poll_interval=0.1)

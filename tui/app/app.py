@@ -4,6 +4,8 @@ The chat itself lives in ``thinkpane.tui.screens.chat.screen``; this file only w
 It also applies the settings that belong to the whole app: the user's ``[keymap]`` (checked
 by ``keymap.check_keymap``), the theme (a theme picked in the palette is saved to
 config.toml), and the warnings found while loading config.toml, shown as notifications.
+Quitting asks first when an answer could not be saved yet (a full disk), and a history that
+could not be opened (``history_problem``: the app then keeps chats in memory) is told at once.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import App
@@ -19,16 +21,21 @@ from textual.binding import Binding, BindingType
 from textual.theme import Theme
 
 from thinkpane.backends.base import Backend
-from thinkpane.backends.errors import BackendError, InternalError
+from thinkpane.backends.errors import BackendError, InternalError, ThinkpaneError
 from thinkpane.backends.log_redaction import register_secrets
 from thinkpane.tui.app.commands import ThinkpaneCommands
 from thinkpane.tui.app.copy_export import CopyExportActions
 from thinkpane.tui.app.keymap import check_keymap
+from thinkpane.tui.app.model_actions import ModelActions
 from thinkpane.tui.screens.chat.messages import BackendFailed, BackendLoading, BackendReady
 from thinkpane.tui.screens.chat.screen import ChatScreen
+from thinkpane.tui.screens.confirm import ConfirmScreen
+
+if TYPE_CHECKING:
+    from thinkpane.tui.screens.conversations import Chosen
 
 
-class ThinkpaneApp(CopyExportActions, App):
+class ThinkpaneApp(CopyExportActions, ModelActions, App):
     TITLE = "Thinkpane"
     CSS_PATH = "../styles/app.tcss"
     COMMANDS = App.COMMANDS | {ThinkpaneCommands}
@@ -49,10 +56,13 @@ class ThinkpaneApp(CopyExportActions, App):
         first_launch: bool = False,
         clock: Callable[[], float] = time.monotonic,
         format_date: Callable[[float], str] | None = None,
+        history_problem: ThinkpaneError | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.store = store
+        self.history_problem = history_problem
+        self._quit_question: ConfirmScreen | None = None
         self.backend: Backend | None = backend
         self.backend_error: BackendError | None = None
         self.backend_loading_text: str | None = None
@@ -72,6 +82,10 @@ class ThinkpaneApp(CopyExportActions, App):
 
     def on_mount(self) -> None:
         self._show_settings_warnings()
+        if self.history_problem is not None:
+            problem = self.history_problem
+            self.notify(f"{problem.title}. {problem.hint}".strip(), severity="warning", timeout=30, markup=False,
+                        title="Chats are not saved in this session")
         theme = getattr(self.settings, "theme", None)
         if theme and theme in self.available_themes:
             self.theme = theme
@@ -148,7 +162,7 @@ class ThinkpaneApp(CopyExportActions, App):
             await backend.prepare()
         except BackendError as error:
             self.post_message(BackendFailed(error))
-        except Exception as exc:  # noqa: BLE001 - a plugin bug must not crash the app
+        except Exception as exc:
             self.post_message(BackendFailed(InternalError(
                 f"Could not start the {name} backend",
                 "This is a bug; please report it.",
@@ -184,10 +198,36 @@ class ThinkpaneApp(CopyExportActions, App):
         if self.backend is not None:
             try:
                 await self.backend.aclose()
-            except Exception as exc:  # noqa: BLE001 - closing must never block quitting
+            except Exception as exc:
                 self.log.warning(f"closing the backend failed: {type(exc).__name__}")
 
     # ------------------------------------------------------------------ actions
+
+    async def action_quit(self) -> None:
+        """Quit; when an answer could not be saved yet (a full disk), ask first: quitting
+        loses it, keeping the app open saves it as soon as there is room."""
+        if self._quit_question is not None:
+            return  # already asking
+        error = self.chat.unsaved_before_quit()
+        if error is None:
+            self.exit()
+            return
+        chars = self.store.unsaved_chars()
+        what = (f"{chars:,} characters of an answer are not saved yet" if chars
+                else "How an answer ended is not saved yet (it would show as interrupted)")
+        self._quit_question = ConfirmScreen(
+            "Quit without saving the last answer?",
+            f"{error.title}. {what}. Keep the app open and it is saved as soon as that is fixed; "
+            "quit now and it is lost.",
+            yes="Quit anyway", no="Keep the app open",
+        )
+
+        def answered(quit_anyway: bool | None) -> None:
+            self._quit_question = None
+            if quit_anyway:
+                self.exit()
+
+        self.push_screen(self._quit_question, answered)
 
     def action_new_chat(self) -> None:
         self.chat.action_new_chat()
@@ -201,9 +241,9 @@ class ThinkpaneApp(CopyExportActions, App):
         if isinstance(self.screen, ConversationsScreen):
             return
 
-        def open_chosen(conversation_id: int | None) -> None:
-            if conversation_id is not None:
-                self.run_worker(self.chat.open_conversation(conversation_id), group="ui")
+        def open_chosen(chosen: Chosen | None) -> None:
+            if chosen is not None:
+                self.run_worker(self.chat.open_conversation(chosen.conversation_id, chosen.message_id), group="ui")
 
         self.push_screen(ConversationsScreen(self.store, format_date=self.format_date), open_chosen)
 
@@ -239,6 +279,10 @@ class ThinkpaneApp(CopyExportActions, App):
         if result is None:
             return
         self.settings.backend = result.backend
+        self.replace_backend(result.backend, dict(result.options))
+
+    def replace_backend(self, name: str, overrides: dict | None = None) -> None:
+        """Build backend ``name`` for the next answers, and close the one it replaces."""
         old, self.backend = self.backend, None
         self.backend_error = None
         if old is not None:
@@ -249,4 +293,4 @@ class ThinkpaneApp(CopyExportActions, App):
 
             if not self.chat.after_stream(close_old):
                 self.run_worker(old.aclose(), group="backend-close", exit_on_error=False)
-        self.build_backend(result.backend, dict(result.options))
+        self.build_backend(name, overrides)

@@ -5,15 +5,20 @@ command palette (first line and language of each) and the chosen one is copied w
 ``App.copy_to_clipboard`` (OSC 52, so it also works over SSH). The code is sanitised like
 terminal output: a pasted block cannot carry an escape sequence or a bidi override.
 
-Export: the open conversation, as stored, to ``thinkpane-<id>-<title>.md|json`` in the
-current directory (where ``thinkpane export -o`` would write too), readable by the owner
-only. The notification names the full path, as plain text: a path may contain [brackets].
+Export: the open conversation, as stored, as ``thinkpane-<id>-<title>.md|json``. In a
+terminal it is written to the current directory (where ``thinkpane export -o`` would write
+too), readable by the owner only; the notification names the full path, as plain text (a
+path may contain [brackets]). In a browser (``thinkpane serve``: Textual's web driver,
+``App.is_web``) the file would land on the server, so it is delivered to the browser as a
+download instead (``App.deliver_text``).
 """
 
 from __future__ import annotations
 
+import io
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.command import (
     CommandPalette,
@@ -34,6 +39,16 @@ from thinkpane.tui.core.export import (
     suggested_filename,
 )
 from thinkpane.tui.core.sanitize import sanitize, sanitize_line
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from thinkpane.tui.core.store import ConversationStore
+    from thinkpane.tui.screens.chat import ChatScreen
+
+    _AppBase = App[None]
+else:
+    _AppBase = object
 
 LABEL_WIDTH = 60
 
@@ -72,8 +87,11 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
-class CopyExportActions:
+class CopyExportActions(_AppBase):
     """Actions mixed into ThinkpaneApp (which provides chat, store, notify, push_screen…)."""
+
+    chat: ChatScreen
+    store: ConversationStore
 
     def action_copy_code_block(self) -> None:
         text = self.chat.last_answer_text()
@@ -92,7 +110,10 @@ class CopyExportActions:
                           plural(line_count(block.code), "line"))
             for number, block in enumerate(blocks, start=1)
         ]
-        self.push_screen(CommandPalette(providers=[LiteralCommands(self.screen, commands)],
+        # A provider instance with its commands: Textual accepts one (SimpleProvider is made
+        # to be), though CommandPalette's annotation names only classes and factories.
+        provider = LiteralCommands(self.screen, commands)  # type: ignore[arg-type]
+        self.push_screen(CommandPalette(providers=[provider],  # type: ignore[list-item]
                                         placeholder="Copy which code block?"))
 
     def copy_code(self, code: str) -> None:
@@ -110,7 +131,12 @@ class CopyExportActions:
         try:
             summary = self.store.get_conversation(conversation_id)
             text = export_conversation(self.store, conversation_id, fmt)  # no such id: ExportError
-            target = Path.cwd() / suggested_filename(summary, fmt)
+            filename = suggested_filename(summary, fmt)
+            if self.is_web:
+                self.deliver_text(io.StringIO(text), save_filename=filename, encoding="utf-8")
+                self.notify(f"Sent {filename} to your browser as a download.", markup=False)
+                return
+            target = Path.cwd() / filename
             written = write_private(target, text)
         except ThinkpaneError as error:
             self.notify(error.hint or error.title, title=error.title, severity="error", markup=False)

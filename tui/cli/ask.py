@@ -8,7 +8,12 @@ keeps only the answer. ``--json``: one JSON object per event on stdout, with the
 Every event is sanitised where it arrives, in :func:`run_ask`
 (thinkpane.tui.core.sanitize.EventSanitizer: escape sequences and control characters
 removed): text mode prints that text and ``--save`` stores it, so what was printed is what
-the app shows when the conversation is reopened. Only ``--json`` prints the raw events.
+the app shows when the conversation is reopened. Only ``--json`` prints the raw events. The turn itself
+(timings, usage, a stream that ends without ``Stop``, what ``--save`` stores) is kept by
+thinkpane.tui.core.turn_recorder, the same recorder the chat screen uses: ``--json`` adds its
+timings to the stop event (``timing``: first token, first reasoning, thinking and answer time
+in ms) and, when the provider reported no reasoning tokens, an ``estimated_reasoning_tokens``
+to the usage event.
 
 Exit codes: 0 answered; 1 the backend failed (the error's title and hint on stderr); 130
 interrupted (what was printed stays printed).
@@ -23,21 +28,22 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from thinkpane.backends.base import Backend, guarded
-from thinkpane.backends.errors import BackendError, IncompleteStreamError, ThinkpaneError
+from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.backends.events import (
     ContentDelta,
     Conversation,
     ErrorEvent,
-    event_to_json,
     Message,
-    MessageExtra,
     Notice,
     ReasoningDelta,
     Stop,
     StreamEvent,
     Usage,
+    event_to_json,
 )
-from thinkpane.tui.core.sanitize import EventSanitizer, sanitize
+from thinkpane.tui.core.sanitize import EventSanitizer, sanitize, sanitize_line
+from thinkpane.tui.core.turn_record import TurnRecord
+from thinkpane.tui.core.turn_recorder import TurnRecorder
 
 # Stop reasons the user needs told about; the others are normal endings.
 EXPLAINED_STOPS = frozenset({"max_tokens", "content_filter", "context_window"})
@@ -58,10 +64,14 @@ def build_prompt(prompt: str | None, stdin_text: str | None) -> str:
 
 
 def print_error(error: ThinkpaneError, err: TextIO) -> None:
-    """``Error: <title>`` then the detail and the hint, each on its own line."""
-    err.write(f"Error: {sanitize(error.title)}\n")
-    if error.detail:
-        err.write(f"  {sanitize(error.detail)}\n")
+    """``Error: <title>``, then the detail (the provider's own words, cut after
+    DETAIL_LIMIT characters: ``--json`` prints the whole error) and the hint, each indented."""
+    from thinkpane.tui.core.error_text import shown_detail
+
+    err.write(f"Error: {sanitize_line(error.title)}\n")
+    detail = shown_detail(error.detail, "`thinkpane ask --json` prints all")
+    if detail:
+        err.write("  " + detail.replace("\n", "\n  ") + "\n")
     if error.hint:
         err.write(f"  {sanitize(error.hint)}\n")
     err.flush()
@@ -70,8 +80,9 @@ def print_error(error: ThinkpaneError, err: TextIO) -> None:
 class _Printer:
     """Routes events to stdout/stderr (text mode: sanitised events) or JSON lines (json mode: raw)."""
 
-    def __init__(self, out: TextIO, err: TextIO, options: AskOptions) -> None:
+    def __init__(self, out: TextIO, err: TextIO, options: AskOptions, record: TurnRecord | None = None) -> None:
         self.out, self.err, self.options = out, err, options
+        self.record = record or TurnRecord()  # the timings and usage --json adds
         self.dim = _isatty(err) and not os.environ.get("NO_COLOR")
         self.reasoning_open = False  # reasoning printed and not yet closed by a newline
         self.reasoning_ends_with_newline = True
@@ -142,7 +153,13 @@ class _Printer:
         self.content_ends_with_newline = text.endswith("\n")
 
     def _json(self, event: StreamEvent) -> None:
-        self.out.write(json.dumps(event_to_json(event), ensure_ascii=True) + "\n")
+        data = event_to_json(event)
+        record = self.record
+        if isinstance(event, Usage) and event.reasoning_tokens is None and record.reasoning:
+            data["estimated_reasoning_tokens"] = record.estimated_reasoning_tokens
+        elif isinstance(event, Stop):
+            data["timing"] = record.timing_json()
+        self.out.write(json.dumps(data, ensure_ascii=True) + "\n")
         self.out.flush()
 
 
@@ -156,64 +173,28 @@ async def run_ask(
     writer=None,  # thinkpane.tui.core.store.AnswerWriter when --save
 ) -> int:
     """Stream one answer to the terminal; returns the exit code. Cancellation propagates."""
-    printer = _Printer(out, err, options)
     clean = EventSanitizer()
-    started = time.monotonic()
-    first_token_at: float | None = None
-    failed: BackendError | None = None
-    stop: Stop | None = None
+    # The recorder keeps the turn (sanitised), with the model and thinking setting it runs
+    # with, and saves it (--save).
+    recorder = TurnRecorder(TurnRecord.for_backend(backend, time.monotonic()), writer=writer, label=backend.label)
+    printer = _Printer(out, err, options, recorder.record)
     try:
         async for raw in guarded(backend, conversation):
             event = clean(raw)
-            if isinstance(event, (ReasoningDelta, ContentDelta)) and first_token_at is None:
-                first_token_at = time.monotonic()
-            if isinstance(event, ErrorEvent):
-                failed = event.error
-            elif isinstance(event, Stop):
-                stop = event
+            recorder.feed(event)
             printer.event(raw if options.json_mode else event)
-            if writer is not None:
-                _record(writer, event)
-        if failed is None and stop is None:
-            # The contract says a backend reports this itself; never trust that blindly.
-            failed = IncompleteStreamError(
-                "The answer ended before the model finished",
-                "Try again; the partial answer above is all that arrived.",
-            )
-            printer.event(ErrorEvent(failed))
+        missing_stop = recorder.end_of_stream()
+        if missing_stop is not None:
+            printer.event(missing_stop)
     except BaseException:
         try:
             printer.cancelled()
         except OSError:  # the reader went away (`| head`): nothing more can be shown
             pass
-        if writer is not None:
-            _finish(writer, started, first_token_at, "cancelled", stop_reason="cancelled")
+        recorder.finish("cancelled")
         raise
     printer.finish_lines()
-    if writer is not None:
-        if failed is not None:
-            _finish(writer, started, first_token_at, "error", error=failed.title)
-        else:
-            _finish(writer, started, first_token_at, "complete", stop_reason=stop.reason if stop else None)
-    return 1 if failed is not None else 0
-
-
-def _record(writer, event: StreamEvent) -> None:
-    if isinstance(event, ReasoningDelta):
-        writer.append_reasoning(event.text)
-    elif isinstance(event, ContentDelta):
-        writer.append_content(event.text)
-    elif isinstance(event, Usage):
-        writer.set_usage(event.input_tokens, event.output_tokens)
-    elif isinstance(event, MessageExtra):
-        writer.merge_extra(dict(event.data))
-
-
-def _finish(writer, started: float, first_token_at: float | None, status: str, **kwargs) -> None:
-    now = time.monotonic()
-    ttft = int((first_token_at - started) * 1000) if first_token_at is not None else None
-    writer.set_timing(ttft, int((now - started) * 1000))
-    writer.finish(status, **kwargs)
+    return 1 if recorder.finish().status == "error" else 0
 
 
 def conversation_for(prompt: str, system: str | None) -> Conversation:

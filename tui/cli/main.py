@@ -1,4 +1,5 @@
-"""The ``thinkpane`` command: the TUI, ``ask``, ``setup``, ``teardown``, ``backends``.
+"""The ``thinkpane`` command: the TUI, ``ask``, ``setup``, ``teardown``, ``backends``, ``export``, ``models``,
+``serve``, ``doctor``.
 
 Startup speed matters (``llm --help`` takes 0.9 s, gptme took 8 s): this module imports
 only argparse at the top. Settings (pydantic), backends (httpx, boto3...) and the TUI
@@ -24,8 +25,7 @@ import os
 import sys
 from typing import Any, TextIO
 
-
-COMMANDS = ("ask", "setup", "teardown", "backends", "export")
+COMMANDS = ("ask", "setup", "teardown", "backends", "export", "models", "serve", "doctor")
 OPTION_DEST_PREFIX = "opt__"
 
 BACKEND_HELP_NOTE = (
@@ -100,7 +100,14 @@ def _run(argv: list[str]) -> int:
     wants_help = _wants_help(argv)
     backend_class = None
     settings = None
-    if command in (None, "ask", "setup", "teardown"):
+    if command == "doctor":
+        names = _doctor_backends(argv)
+        if not names and not wants_help:
+            settings = _load_settings()
+            names = [settings.backend]
+        if len(names) == 1:  # its option flags (--base-url...) can be given
+            backend_class = _load_backend_class(names[0], lenient=True)
+    elif command in (None, "ask", "setup", "teardown"):
         backend_name = _peek_backend(argv, command)
         # Launching with the configured backend must not fail here (e.g. the local extra is
         # not installed on first launch): the app shows the problem and offers setup.
@@ -122,10 +129,21 @@ def _run(argv: list[str]) -> int:
         return _teardown(args, backend_class)
     if args.command == "backends":
         return _list_backends(sys.stdout)
+    if args.command == "doctor":
+        return _doctor(args, settings)
+    if args.command == "models":
+        from thinkpane.tui.cli.models import run as run_models
+
+        return run_models(args)
     if args.command == "export":
         from thinkpane.tui.core.export import run_export
 
-        return run_export(args.target, fmt=args.format, output=args.output, out=sys.stdout, err=sys.stderr)
+        return run_export(args.target, fmt=args.format, output=args.output, all_branches=args.all_branches,
+                          out=sys.stdout, err=sys.stderr)
+    if args.command == "serve":
+        from thinkpane.tui.cli.serve import run_serve
+
+        return run_serve(args, out=sys.stdout, err=sys.stderr)
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks
 
 
@@ -147,6 +165,24 @@ def _wants_help(argv: list[str]) -> bool:
     return False
 
 
+def _doctor_backends(argv: list[str]) -> list[str]:
+    """The backends ``doctor`` is asked about: every NAME after a ``--backend``, before or
+    after the command (``thinkpane doctor --backend openai bedrock``)."""
+    names: list[str] = []
+    taking = False
+    for arg in argv:
+        if arg.startswith("--backend="):
+            names.append(arg.split("=", 1)[1])
+            taking = False
+        elif arg == "--backend":
+            taking = True
+        elif arg.startswith("-") or arg in COMMANDS:
+            taking = False
+        elif taking:
+            names.append(arg)
+    return list(dict.fromkeys(names))
+
+
 def _peek_backend(argv: list[str], command: str | None) -> str | None:
     """The backend named on the command line: ``--backend X``, or ``setup X`` / ``teardown X``."""
     if command in ("setup", "teardown"):
@@ -163,15 +199,6 @@ def _load_backend_class(name: str, *, lenient: bool):
     from thinkpane.backends import registry
     from thinkpane.backends.errors import ConfigurationError
 
-    if name not in registry.BUILTIN and name not in registry.available():
-        if lenient:
-            return None
-        error = ConfigurationError(
-            f"Unknown backend {name!r}",
-            "Choose one of: " + ", ".join(sorted(registry.available())) + " (see `thinkpane backends`).",
-        )
-        error.kind = "unknown_backend"
-        raise error
     try:
         return registry.load(name)
     except ConfigurationError:
@@ -195,9 +222,15 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
     parser.add_argument("--backend", metavar="NAME", help="backend for this session (default: from config)")
     parser.add_argument("--model", help="model id for this session")
     parser.add_argument(
-        "--continue", dest="continue_", action="store_true", help="reopen the most recent conversation"
+        "--continue", dest="continue_", action="store_true",
+        help="reopen the most recent conversation (with ask: add to it)"
     )
     parser.add_argument("--conversation", metavar="ID", type=int, help="open the conversation with this id")
+    parser.add_argument(
+        "--stall-notice-s", metavar="SECONDS", type=_positive_seconds,
+        help="say so in the status line when an answer's stream stays silent this long "
+        "(default: stall_notice_s from config, 30)",
+    )
     # Also before a command: `thinkpane --backend openai --base-url URL ask hi`.
     _add_backend_option_flags(parser, backend_class)
 
@@ -215,12 +248,28 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
     ask.add_argument("prompt", nargs="?", metavar="PROMPT", help="the question; '-' reads stdin")
     ask.add_argument("--backend", metavar="NAME", default=argparse.SUPPRESS, help="backend to use (default: from config)")
     ask.add_argument("--model", default=argparse.SUPPRESS, help="model id (default: from config)")
-    ask.add_argument("--system", metavar="TEXT", help="system prompt (default: system_prompt from config)")
+    ask.add_argument("--system", metavar="TEXT",
+                     help="system prompt (default: system_prompt from config; when continuing, the conversation's own)")
     ask.add_argument("--json", action="store_true", help="print one JSON object per stream event")
     ask.add_argument("--no-reasoning", action="store_true", help="do not print the reasoning")
     ask.add_argument(
-        "--save", action=argparse.BooleanOptionalAction, default=False,
-        help="keep the exchange in the conversation history (default: not saved)",
+        "--save", action=argparse.BooleanOptionalAction, default=None,
+        help="keep the exchange in the conversation history (default: not saved, unless continuing)",
+    )
+    # SUPPRESS: `thinkpane --continue ask ...` (the flags before the command) works too.
+    ask.add_argument(
+        "--continue", dest="continue_", action="store_true", default=argparse.SUPPRESS,
+        help="add the exchange to the most recent saved conversation, after the branch shown "
+        "last (its active path); implies --save",
+    )
+    ask.add_argument(
+        "--conversation", metavar="ID", type=int, default=argparse.SUPPRESS,
+        help="continue the conversation with this id instead of the most recent one",
+    )
+    ask.add_argument(
+        "--regenerate", action="store_true",
+        help="ask the last prompt of the conversation again (no PROMPT); the new answer is kept "
+        "beside the old one and becomes the active branch; implies --continue",
     )
     if command == "ask":
         _add_backend_option_flags(ask, backend_class)
@@ -256,16 +305,53 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
 
     commands.add_parser("backends", allow_abbrev=False, help="list backends, their options and whether they are installed")
 
+    doctor = commands.add_parser(
+        "doctor", allow_abbrev=False,
+        help="check a backend: configuration, credentials, TLS, a short probe and its reasoning channel",
+        description="Check each backend (the configured one by default): its configuration, where its "
+        "credentials come from (never printed), that its server answers (TLS included), then send a "
+        "short prompt and report which channel the reasoning came by (reasoning_content, reasoning, "
+        "think_tags, bedrock_reasoning or none) with the likely fix when none. Exit code 0 when every "
+        "backend answered, 1 otherwise.",
+        epilog=BACKEND_HELP_NOTE if backend_class is None else None,
+    )
+    doctor.add_argument("--backend", dest="doctor_backends", metavar="NAME", nargs="+", action="extend",
+                        default=argparse.SUPPRESS, help="backends to check (default: from config)")
+    doctor.add_argument("--json", action="store_true", help="print the findings as one JSON document")
+    if command == "doctor":
+        _add_backend_option_flags(doctor, backend_class)
+
     export = commands.add_parser(
         "export", allow_abbrev=False, help="export a saved conversation to Markdown or JSON",
         description="Print a saved conversation as Markdown (reasoning in collapsible sections) "
         "or JSON, or write it to FILE (mode 0600). The format follows FILE's suffix unless "
-        "--format is given.",
+        "--format is given. Only the active branch (the one the app shows) is exported unless "
+        "--all-branches is given.",
     )
     export.add_argument("target", metavar="ID|last", help="conversation id, or `last` for the most recent")
     export.add_argument("--format", choices=("md", "json"), help="output format (default: md, or json for *.json)")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    export.add_argument(
+        "--all-branches", action="store_true",
+        help="export every branch (regenerated answers, edited prompts), not only the active one",
+    )
+
+    from thinkpane.tui.cli import serve
+    from thinkpane.tui.cli.models import add_parser as add_models_parser
+
+    add_models_parser(commands)
+    serve.add_parser(commands)
     return parser
+
+
+def _positive_seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("expected a number of seconds greater than 0")
+    return value
 
 
 def _add_backend_option_flags(parser: argparse.ArgumentParser, backend_class) -> None:
@@ -348,10 +434,11 @@ def _load_settings(*, deferred: bool = False):
 
 
 def _open_store():
+    """The conversation history; its folder is made (0700) by the store, so a folder that
+    cannot be made is a StoreError that says what to do, not an OSError."""
     from thinkpane.tui.core import paths
     from thinkpane.tui.core.store import ConversationStore
 
-    paths.ensure_private_dir(paths.data_dir())
     return ConversationStore(paths.database_path())
 
 
@@ -391,6 +478,8 @@ def _launch(args: argparse.Namespace, settings, backend_class) -> int:
     settings = settings or _load_settings(deferred=True)
     overrides = _option_overrides(args)
     first_launch = not config_exists() and not args.backend
+    if args.stall_notice_s is not None:
+        apply_session_overrides(settings, stall_notice_s=args.stall_notice_s)
     try:
         if args.backend or overrides:
             # For this session only; the app builds the backend from these settings (and loads
@@ -405,21 +494,33 @@ def _launch(args: argparse.Namespace, settings, backend_class) -> int:
 
         print_error(error, sys.stderr)
         return 2
-    store = _open_store()
+    from thinkpane.tui.core.store import MEMORY, ConversationStore, StoreError
+
+    history_problem = None
+    try:
+        store = _open_store()
+    except StoreError as error:
+        # A read-only or full data folder, a damaged or locked file: chat anyway, in memory,
+        # and say so in the app (a full disk during a chat is handled the same way).
+        history_problem = error
+        store = ConversationStore(MEMORY)
     try:
         conversation_id = args.conversation
-        if conversation_id is not None and store.get_conversation(conversation_id) is None:
+        if history_problem is not None:
+            conversation_id = None  # nothing to reopen; the app says why
+        elif conversation_id is not None and store.get_conversation(conversation_id) is None:
             raise UsageError(
                 f"there is no conversation {conversation_id}; `thinkpane --continue` reopens the latest"
             )
-        if args.continue_ and conversation_id is None:
+        elif args.continue_ and conversation_id is None:
             conversation_id = store.last_conversation_id()
             if conversation_id is None:
                 sys.stderr.write("No saved conversation yet; starting a new one.\n")
         from thinkpane.tui.app import ThinkpaneApp
 
         app = ThinkpaneApp(
-            settings, store, conversation_id=conversation_id, first_launch=first_launch
+            settings, store, conversation_id=conversation_id, first_launch=first_launch,
+            history_problem=history_problem,
         )
         app.run()
         return int(app.return_code or 0)
@@ -433,16 +534,22 @@ def _ask(args: argparse.Namespace, settings, backend_class) -> int:
     from thinkpane.backends import registry
     from thinkpane.backends.errors import BackendError
     from thinkpane.backends.events import ErrorEvent, event_to_json
-    from thinkpane.tui.core.backend_conversation import title_from_prompt
     from thinkpane.tui.cli.ask import AskOptions, build_prompt, conversation_for, print_error, run_ask
+    from thinkpane.tui.core.backend_conversation import title_from_prompt
     from thinkpane.tui.core.config import backend_options
-    from thinkpane.tui.core.sanitize import sanitize_line
 
     settings = settings or _load_settings()
     name = getattr(args, "backend", None) or settings.backend
-    prompt = build_prompt(None if args.prompt == "-" else args.prompt, _read_stdin(args.prompt))
-    if not prompt.strip():
-        raise UsageError('no prompt: give one as an argument (thinkpane ask "...") or pipe it in')
+    continuing = _continuing(args)
+    if args.regenerate:
+        if args.prompt is not None:
+            raise UsageError("--regenerate asks the conversation's last prompt again, so it takes no PROMPT; "
+                             "to ask something new, leave out --regenerate")
+        prompt = ""
+    else:
+        prompt = build_prompt(None if args.prompt == "-" else args.prompt, _read_stdin(args.prompt))
+        if not prompt.strip():
+            raise UsageError('no prompt: give one as an argument (thinkpane ask "...") or pipe it in')
     options = AskOptions(json_mode=args.json, show_reasoning=not args.no_reasoning)
     try:
         backend = registry.create(name, backend_options(settings, name, _option_overrides(args), check=True))
@@ -458,12 +565,21 @@ def _ask(args: argparse.Namespace, settings, backend_class) -> int:
     conversation = conversation_for(prompt, system)
 
     store = writer = None
-    if args.save:
+    saved_note = ""
+    if continuing:
+        store = _open_store()
+        try:
+            conversation, writer, saved_note = _continue_conversation(args, store, prompt, name, backend.model, system)
+        except BaseException:
+            store.close()
+            raise
+    elif args.save:
         store = _open_store()
         conversation_id = store.create_conversation(
             title_from_prompt(prompt), backend=name, model=backend.model, system=system)
         store.add_message(conversation_id, "user", prompt, backend=name, model=backend.model)
         writer = store.start_answer(conversation_id, backend=name, model=backend.model)
+        saved_note = f"Saved as conversation {conversation_id} (thinkpane --conversation {conversation_id}).\n"
 
     async def ask_and_close() -> int:
         try:
@@ -476,15 +592,77 @@ def _ask(args: argparse.Namespace, settings, backend_class) -> int:
     finally:
         if store is not None:
             store.close()
-    if store is not None:
-        sys.stderr.write(f"Saved as conversation {conversation_id} (thinkpane --conversation {conversation_id}).\n")
+    sys.stderr.write(saved_note)
     return code
+
+
+def _continuing(args: argparse.Namespace) -> bool:
+    """``ask --continue``, ``--conversation ID`` or ``--regenerate``: add to a saved conversation."""
+    continuing = bool(getattr(args, "continue_", False) or getattr(args, "conversation", None) is not None
+                      or args.regenerate)
+    if continuing and args.save is False:
+        flag = "--regenerate" if args.regenerate else "--continue"
+        raise UsageError(f"{flag} adds to a saved conversation, so it is always saved; leave out --no-save")
+    return continuing
+
+
+def _continue_conversation(
+    args: argparse.Namespace, store, prompt: str, backend_name: str, model: str, new_system: str | None
+):
+    """(the Conversation to send, the answer's writer, the note for stderr) for a continued chat.
+
+    The prompt goes at the end of the active path (``--regenerate``: the last prompt is asked
+    again, its new answer a sibling of the old one); the backend gets that path only, with
+    the conversation's own system prompt unless ``--system`` replaces it for this turn.
+    ``new_system``: the system prompt of a conversation started here (there was none yet).
+    """
+    from thinkpane.tui.core import branches
+    from thinkpane.tui.core.backend_conversation import title_from_prompt
+
+    conversation_id = getattr(args, "conversation", None)
+    if conversation_id is not None:
+        if store.get_conversation(conversation_id) is None:
+            raise UsageError(f"there is no conversation {conversation_id}; "
+                             "`thinkpane ask --continue` continues the most recent one")
+    else:
+        conversation_id = store.last_conversation_id()
+    if conversation_id is None:
+        if args.regenerate:
+            raise UsageError("there is no saved conversation to ask again; "
+                             'ask with --save (or --continue) first: thinkpane ask --save "..."')
+        sys.stderr.write("No saved conversation yet; starting a new one.\n")
+        conversation_id = store.create_conversation(title_from_prompt(prompt), backend=backend_name,
+                                                    model=model, system=new_system)
+    summary = store.get_conversation(conversation_id)
+    try:
+        if args.regenerate:
+            turn = branches.prompt_to_ask_again(store, conversation_id)
+        else:
+            turn = branches.new_prompt(store, conversation_id, prompt)
+    except branches.NothingToAskAgain as error:
+        raise UsageError(f"{error.title}. {error.hint}") from None
+    system = args.system if args.system is not None else summary.system
+    writer = turn.start_answer(store, backend=backend_name, model=model)
+    conversation = turn.conversation(system, backend=backend_name, model=model)
+    siblings = store.get_message(writer.message_id).sibling_count
+    what = f"answer {siblings} of {siblings} to its last prompt" if args.regenerate else "the next turn"
+    note = (f"Saved as {what} in conversation {conversation_id} "
+            f"(thinkpane --conversation {conversation_id}).\n")
+    return conversation, writer, note
 
 
 def json_line(data: dict[str, Any]) -> str:
     import json
 
     return json.dumps(data, ensure_ascii=True)
+
+
+def _doctor(args: argparse.Namespace, settings) -> int:
+    from thinkpane.tui.cli.doctor import run_doctor
+
+    settings = settings or _load_settings()
+    names = list(dict.fromkeys(getattr(args, "doctor_backends", None) or [args.backend or settings.backend]))
+    return run_doctor(names, settings, _option_overrides(args), json_mode=args.json, out=sys.stdout)
 
 
 def _setup(args: argparse.Namespace, backend_class) -> int:
@@ -503,12 +681,12 @@ def _teardown(args: argparse.Namespace, backend_class) -> int:
 
 
 def _list_backends(out: TextIO) -> int:
+    import shutil
+    import textwrap
+
     from thinkpane.backends import registry
     from thinkpane.backends.errors import ConfigurationError
     from thinkpane.tui.core import paths
-
-    import shutil
-    import textwrap
 
     width = max(60, min(shutil.get_terminal_size().columns, 120))
     default = None

@@ -5,6 +5,7 @@ show the same steps, messages and warnings. This module only asks for confirmati
 the events and saves the config.
 
 One line per finished step (``✓ step  message  (1.2 s)``, ``✗ step  message`` followed by
+the server's message, whole (the setup screen cuts it and points here), and
 ``  hint: ...``). On a terminal the line of a running step is redrawn in place as its
 progress events arrive; in a pipe or a log only start lines, finished steps and an
 occasional progress line are printed, so the output stays readable and diffable. Unusable
@@ -21,6 +22,7 @@ from typing import Any, TextIO
 
 from thinkpane.backends.events import ProgressEvent
 from thinkpane.tui.core import setup_flow
+from thinkpane.tui.core.error_text import shown_detail
 from thinkpane.tui.core.sanitize import sanitize
 
 SYMBOLS = {"ok": "✓", "fail": "✗", "warn": "!", "skip": "–", "info": "·", "start": "…", "progress": "…"}
@@ -48,7 +50,7 @@ class ProgressPrinter:
         self.failures: list[ProgressEvent] = []
         self._live_line = False  # a step's line is on screen without its newline yet
         self._last_plain_progress: dict[str, float] = {}
-        self._symbols = SYMBOLS if _can_encode(out, "✓✗–…·") else ASCII_SYMBOLS
+        self._symbols = SYMBOLS if can_encode(out, "✓✗–…·") else ASCII_SYMBOLS
 
     def show(self, event: ProgressEvent) -> None:
         if event.status == "fail":
@@ -65,15 +67,19 @@ class ProgressPrinter:
                 self._print(line)
             return
         self._print(line)
-        if event.hint and event.status in ("fail", "warn"):
-            self._print("  hint: " + sanitize(event.hint))
+        if event.status in ("fail", "warn"):
+            detail = shown_detail(str(event.data.get("detail") or "") if event.data else "")
+            if detail:
+                self._print("  " + detail.replace("\n", "\n  "))
+            if event.hint:
+                self._print("  hint: " + sanitize(event.hint))
 
     async def show_all(self, events: AsyncIterator[ProgressEvent], secrets: Sequence[str] = ()) -> bool:
         """Print every event, ``secrets`` masked, a crash as a failed line; True when no step failed."""
         try:
             return await setup_flow.report(events, self.show, secrets)
         finally:
-            self._end_live_line()
+            self.end_live_line()
 
     @property
     def explained(self) -> bool:
@@ -123,18 +129,18 @@ class ProgressPrinter:
         from thinkpane.tui.cli.ask import print_error
 
         assert self.err is not None
-        self._end_live_line()
+        self.end_live_line()
         detail = str(event.data.get("detail") or "") if event.data else ""
         print_error(ConfigurationError(event.message, event.hint, detail=detail), self.err)
 
-    def _end_live_line(self) -> None:
+    def end_live_line(self) -> None:
         if self._live_line:
             self.out.write("\n")
             self.out.flush()
             self._live_line = False
 
 
-def _can_encode(out: TextIO, text: str) -> bool:
+def can_encode(out: TextIO, text: str) -> bool:
     encoding = getattr(out, "encoding", None) or "utf-8"
     try:
         text.encode(encoding)

@@ -49,6 +49,7 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -60,12 +61,14 @@ from thinkpane.backends.options import InvalidValueError, Option
 from thinkpane.backends.secrets import Secret
 from thinkpane.tui.core import paths
 
-try:  # Python 3.11+
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from thinkpane.tui.core.settings_model import Settings
 
 log = logging.getLogger("thinkpane.config")
@@ -83,6 +86,8 @@ DEFAULTS: dict[str, Any] = {
     "show_reasoning": True,
     "theme": "textual-dark",
     "keymap": {},  # binding id -> keys, applied with App.set_keymap
+    # Seconds a stream may stay silent before the chat's status line points it out (> 0).
+    "stall_notice_s": 30.0,
     # Per-backend option values, e.g. backends["openai"]["base_url"]. Secrets are kept here
     # only when the user chose to (see save_settings).
     "backends": {},
@@ -195,9 +200,10 @@ def _environment_values(environ: Mapping[str, str], where: str) -> dict[str, Any
         if setting not in DEFAULTS or (keys and setting not in _TABLES) or not all(keys):
             continue  # THINKPANE_CONFIG, THINKPANE_DATA_DIR... are not settings
         if keys:
+            table: Any = value
             for key in reversed(keys):
-                value = {key: value}
-            _merge(nested, {setting: value})
+                table = {key: table}
+            _merge(nested, {setting: table})
         elif setting in _TABLES:
             try:
                 whole[setting] = json.loads(value)
@@ -236,6 +242,10 @@ def _plain_settings(values: dict[str, Any]) -> dict[str, Any] | None:
         plain["system_prompt"] is None or isinstance(plain["system_prompt"], str),
         isinstance(plain["show_reasoning"], bool),
         isinstance(plain["keymap"], dict) and all(isinstance(v, str) for v in plain["keymap"].values()),
+        # A number (an int behaves as the float it becomes), within the model's bound: a value
+        # deferred must not fail validation later.
+        isinstance(plain["stall_notice_s"], (int, float)) and not isinstance(plain["stall_notice_s"], bool)
+        and plain["stall_notice_s"] > 0,
         isinstance(plain["backends"], dict) and all(isinstance(v, dict) for v in plain["backends"].values()),
     )
     return plain if all(checks) else None
@@ -302,7 +312,8 @@ class DeferredSettings:
                 # What was changed in the plain tables before (nothing today) is kept.
                 layers.values = {key: self._deferred_early[key] for key in DEFAULTS}
                 object.__setattr__(self, "_deferred_settings", validate(layers))
-        return self._deferred_settings
+        settings: Settings = self._deferred_settings
+        return settings
 
     @property
     def load_warnings(self) -> list[str]:
@@ -548,7 +559,7 @@ _MISSING = object()
 
 def _same(a: Any, b: Any) -> bool:
     """Equal values, comparing secrets by their value (a SecretStr and a str can be equal)."""
-    return _plain(a) == _plain(b)
+    return bool(_plain(a) == _plain(b))
 
 
 def _is_secret(key: str, value: Any) -> bool:
@@ -590,11 +601,15 @@ def apply_session_overrides(
     *,
     backend: str | None = None,
     options: dict[str, Any] | None = None,
+    stall_notice_s: float | None = None,
 ) -> Settings:
-    """Use ``backend`` / option values for this run only (CLI flags): a later save skips them."""
+    """Use ``backend`` / option values / ``stall_notice_s`` for this run only (CLI flags): a
+    later save skips them."""
     settings = settings_of(settings)
     if backend:
         settings.backend = backend
+    if stall_notice_s is not None:
+        settings.stall_notice_s = stall_notice_s
     if options:
         name = settings.backend
         merged = dict(settings.backends.get(name, {}))
@@ -708,7 +723,7 @@ def _for_backend(key: str, value: Any, secret_names: set[str]) -> Any:
     return value
 
 
-def _declared_options(name: str) -> tuple | None:
+def _declared_options(name: str) -> tuple[Option, ...] | None:
     """The backend's Option declarations, or None when it cannot be loaded (create() says why)."""
     from thinkpane.backends import registry
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from thinkpane.tui.core.config import DEFAULTS, flatten_keymap, wrap_secrets
 
@@ -27,6 +27,7 @@ class Settings(BaseModel):
     show_reasoning: bool = DEFAULTS["show_reasoning"]
     theme: str = DEFAULTS["theme"]
     keymap: dict[str, str] = DEFAULTS["keymap"]
+    stall_notice_s: float = Field(default=DEFAULTS["stall_notice_s"], gt=0)
     backends: dict[str, dict[str, Any]] = DEFAULTS["backends"]
 
     # What the config file held when loaded, and the values right after loading: together
@@ -50,7 +51,7 @@ class Settings(BaseModel):
     def _hide_secrets(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         return {name: wrap_secrets(options) for name, options in value.items()}
 
-    def __repr_args__(self):  # type: ignore[override]
+    def __repr_args__(self) -> Any:  # a ReprArgs iterable, as pydantic's
         # Secrets the program put in as plain strings are masked too.
         for name, value in super().__repr_args__():
             if name == "backends" and isinstance(value, dict):

@@ -5,6 +5,8 @@ Both front ends drive the same generators and differ only in how they show the e
 
 * :func:`backend_choices`: every registered backend with its label and description, or
   why it cannot be used here (a missing extra), so the list never crashes on a broken one.
+* :func:`quick_start`: which local model the one-Enter first-launch path runs (a downloaded
+  model that thinks, else the bundled SmolLM2) and the sentence that says so.
 * :func:`initial_values`: a backend's option values as the form should show them.
 * :func:`setup_events` / :func:`teardown_events`: the ProgressEvents of "Run" (a TLS
   warning when verification is off, provisioning if the backend needs it, then a short test
@@ -64,9 +66,9 @@ def backend_choices(settings: Settings) -> list[BackendChoice]:
         except ConfigurationError as error:
             choices.append(BackendChoice(name, name, "not installed — " + error.hint, None, error))
             continue
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the screen
-            error = ConfigurationError(f"Backend {name!r} failed to load", detail=f"{type(exc).__name__}: {exc}")
-            choices.append(BackendChoice(name, name, error.title, None, error))
+        except Exception as exc:  # a broken plugin must not break the screen
+            broken = ConfigurationError(f"Backend {name!r} failed to load", detail=f"{type(exc).__name__}: {exc}")
+            choices.append(BackendChoice(name, name, broken.title, None, broken))
             continue
         problem = local_problem(settings) if name == LOCAL else None
         description = backend_class.description
@@ -87,6 +89,30 @@ def local_problem(settings: Settings) -> BackendError | None:
     except BackendError as error:
         return error
     return None
+
+
+@dataclass(frozen=True)
+class QuickStart:
+    model: str | None  # the local backend's `model`; None: the bundled SmolLM2
+    note: str
+
+
+PULL_SUGGESTION = "qwen3-0.6b"
+
+
+def quick_start() -> QuickStart:
+    """The first model of the catalogue that is downloaded, or SmolLM2 with how to get one that thinks."""
+    from thinkpane.backends.local.catalog import CATALOG
+    from thinkpane.backends.local.store import current_store
+
+    try:
+        store = current_store()
+        pulled = next((entry for entry in CATALOG if store.find(entry.target) is not None), None)
+    except (BackendError, OSError):
+        pulled = None
+    if pulled is not None:
+        return QuickStart(pulled.name, f"Runs {pulled.name} here, offline: it thinks before it answers.")
+    return QuickStart(None, f"SmolLM2 (bundled) does not think; `thinkpane models pull {PULL_SUGGESTION}` gets one that does.")
 
 
 def initial_values(
@@ -152,7 +178,7 @@ def values_to_store(
 
 def _parses_to(option: Option, raw: Any, value: Any) -> bool:
     try:
-        return option.parse(raw) == value
+        return bool(option.parse(raw) == value)
     except ConfigurationError:
         return False
 
@@ -252,7 +278,7 @@ BUG_HINT = "This is a bug in Thinkpane or the backend; please report it with the
 
 async def report(
     events: AsyncIterator[ProgressEvent],
-    post: Callable[[ProgressEvent], None],
+    post: Callable[[ProgressEvent], object],
     secrets: Sequence[str],
 ) -> bool:
     """Hand every event to ``post`` with secrets masked; True when no step failed.
@@ -279,7 +305,7 @@ async def report(
     except BackendError as error:
         failed = True
         post(masked(ProgressEvent(step, "fail", error.title, hint=error.hint, data={"detail": error.detail})))
-    except Exception as exc:  # noqa: BLE001 - a provisioner bug must not crash the screen
+    except Exception as exc:
         failed = True
         post(masked(ProgressEvent(step, "fail", f"{step} failed unexpectedly", hint=BUG_HINT,
                                   data={"detail": f"{type(exc).__name__}: {exc}"})))

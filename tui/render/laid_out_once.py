@@ -42,12 +42,12 @@ class LaidOutOnce(SizedByLayout):
         if not gate.enabled("laid_out_once"):
             return super()._size_updated(*args, **kwargs)
         size, virtual_size, container_size = args[:3]
-        old = self._size  # type: ignore[attr-defined]
+        old: Size = self._size  # type: ignore[has-type]  # the size before this update
         # Textual marks a widget whose size changed dirty from top to bottom; at the same
         # width the rows above ``keep`` draw as before, so only the rest is marked.
         keep = self._rows_drawn_as_before(old, size) if old.width == size.width and old.height else None
         if keep is not None:
-            self._size = size  # type: ignore[attr-defined]  # so Textual does not mark every row
+            self._size = size  # so Textual does not mark every row
             if size.height > keep:
                 self._styles_cache.set_dirty(Region(0, keep, size.width, size.height - keep))  # type: ignore[attr-defined]
         changed = super()._size_updated(size, virtual_size, container_size)

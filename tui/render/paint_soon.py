@@ -76,7 +76,7 @@ def _take_refreshes(screen: Screen) -> None:
 def _check_refreshes(screen: Screen, widgets: set[Widget] | _All) -> bool:
     """Post the pending refreshes of ``widgets`` to the screen now; True if there were any."""
     found = False
-    for widget in _every_widget(screen) if widgets is ALL else list(widgets):  # type: ignore[union-attr]
+    for widget in _every_widget(screen) if isinstance(widgets, _All) else list(widgets):
         pending = widget._repaint_required or widget._layout_required or widget._scroll_required
         if pending and widget.is_attached:
             widget._check_refresh()

@@ -61,8 +61,8 @@ class StripScrollBar(SizedByLayout, ScrollBar):
             position=bar.position,
             thickness=width,
             vertical=True,
-            back_color=bar.style.bgcolor,  # type: ignore[union-attr]
-            bar_color=bar.style.color,  # type: ignore[union-attr]
+            back_color=bar.style.bgcolor,  # type: ignore[union-attr,arg-type]  # a scrollbar's Style has both
+            bar_color=bar.style.color,  # type: ignore[union-attr,arg-type]
         ).segments
         shared: dict[int, Strip] = {}
         rows: list[Strip] = []

@@ -1,7 +1,7 @@
 """A yes/no question in a modal dialog, asked before something is thrown away.
 
-Deleting a conversation and leaving the setup screen with a form the user filled in both
-ask here. The safe answer has the focus, so an Enter pressed by habit keeps things as they
+Deleting a conversation, leaving the setup screen with a form the user filled in, and
+quitting while an answer is not saved yet all ask here. The safe answer has the focus, so an Enter pressed by habit keeps things as they
 are; y and n answer from anywhere in the dialog, Esc is no.
 """
 

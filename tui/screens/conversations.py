@@ -1,6 +1,7 @@
-"""The conversation list: search, open, rename, delete. Dismisses with the id to open.
+"""The conversation list: search, open, rename, delete. Dismisses with the one to open.
 
-Typing searches (titles and message text, via the store's full-text search). In the list,
+Typing searches (titles and message text in every branch, via the store's full-text
+search); a result found in a message opens the branch that holds it (:class:`Chosen`). In the list,
 Enter opens, ``r`` renames in place, ``d`` / Delete deletes after a confirmation; any other
 letter typed in the list goes to the search box. Those keys follow the user's ``[keymap]``,
 and the help line under the list names the keys actually bound.
@@ -8,7 +9,8 @@ and the help line under the list names the keys actually bound.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -20,9 +22,12 @@ from textual.widgets import DataTable, Input, Static
 
 from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.tui.core.sanitize import sanitize_line
+from thinkpane.tui.core.store import ConversationSummary
 from thinkpane.tui.screens.confirm import ConfirmScreen
 from thinkpane.tui.widgets.bound_keys import key_hints
 
+if TYPE_CHECKING:
+    from thinkpane.tui.app.app import ThinkpaneApp
 
 class ConfirmDeleteScreen(ConfirmScreen):
     def __init__(self, title: str) -> None:
@@ -33,7 +38,18 @@ class ConfirmDeleteScreen(ConfirmScreen):
         )
 
 
-class ConversationsScreen(ModalScreen[int | None]):
+@dataclass(frozen=True)
+class Chosen:
+    """The conversation to open and, for a search result, the message that matched."""
+
+    conversation_id: int
+    message_id: int | None = None
+
+
+class ConversationsScreen(ModalScreen[Chosen | None]):
+    if TYPE_CHECKING:
+        app: ThinkpaneApp  # the app this screen belongs to, for the type checker
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="conversations.close", tooltip="Close the list"),
         Binding("r", "rename", "Rename", id="conversations.rename", tooltip="Rename the selected conversation"),
@@ -47,7 +63,7 @@ class ConversationsScreen(ModalScreen[int | None]):
         super().__init__()
         self.store = store
         self.format_date = format_date or _default_format_date
-        self.summaries: dict[int, object] = {}
+        self.summaries: dict[int, ConversationSummary] = {}
         self.renaming: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -117,7 +133,7 @@ class ConversationsScreen(ModalScreen[int | None]):
         if table.row_count == 0:
             return None
         row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        return int(row_key.value)
+        return int(row_key.value or 0)  # every row is added with its conversation id as key
 
     @on(Input.Changed, "#conversation-search")
     def on_search_changed(self) -> None:
@@ -134,7 +150,8 @@ class ConversationsScreen(ModalScreen[int | None]):
     def open_selected(self) -> None:
         conversation_id = self.selected_id()
         if conversation_id is not None:
-            self.dismiss(conversation_id)
+            summary = self.summaries.get(conversation_id)
+            self.dismiss(Chosen(conversation_id, summary.match_message_id if summary is not None else None))
 
     def on_key(self, event) -> None:
         """Type-to-search from the list: letters that are not bindings go to the search box."""

@@ -36,8 +36,8 @@ from textual.widgets.option_list import Option as ListOption
 
 from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.backends.events import ProgressEvent
-from thinkpane.tui.core.config import backend_options, config_exists, save_settings
 from thinkpane.tui.core import setup_flow as setup_steps
+from thinkpane.tui.core.config import backend_options, config_exists, save_settings
 from thinkpane.tui.core.setup_flow import BackendChoice
 from thinkpane.tui.screens.confirm import ConfirmScreen
 from thinkpane.tui.widgets.option_form import OptionForm
@@ -133,6 +133,7 @@ class SetupScreen(Screen["SetupResult | None"]):
         # setup asks before they are thrown away.
         self.first_values: dict[str, dict[str, Any]] = {}
         self.drafts: dict[str, dict[str, Any]] = {}
+        self.quick: setup_steps.QuickStart | None = None  # the local model "Use local model" runs
 
     def compose(self) -> ComposeResult:
         local = self.choices.get(setup_steps.LOCAL)
@@ -163,13 +164,13 @@ class SetupScreen(Screen["SetupResult | None"]):
                     yield ProgressLog(id="setup-log")
         yield Footer()
 
-    @staticmethod
-    def _quick_start_note(local: BackendChoice | None) -> str:
+    def _quick_start_note(self, local: BackendChoice | None) -> str:
         if local is not None and not local.usable:
             return "The local model is not available: " + local.description
+        self.quick = setup_steps.quick_start()
         return (
-            "Offline, no account, nothing to fill in. Or choose a backend below; setup is "
-            "always one command away (ctrl+p, “Set up a backend”). Esc keeps the defaults."
+            self.quick.note + " Or choose a backend below; setup is always one command away "
+            "(ctrl+p, “Set up a backend”). Esc keeps the defaults."
         )
 
     def _list_entries(self, *, narrow: bool) -> list[ListOption]:
@@ -372,6 +373,10 @@ class SetupScreen(Screen["SetupResult | None"]):
     def _save_local(self) -> None:
         self.cancel_run()
         self.settings.backend = setup_steps.LOCAL
+        if self.quick is not None and self.quick.model:
+            self.settings.backends[setup_steps.LOCAL] = {
+                **self.settings.backends.get(setup_steps.LOCAL, {}), "model": self.quick.model,
+            }
         save_settings(self.settings)
         self.dismiss(SetupResult(setup_steps.LOCAL, backend_options(self.settings, setup_steps.LOCAL)))
 

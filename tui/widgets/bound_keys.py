@@ -52,7 +52,7 @@ def key_label(key: str) -> str:
     elif len(name) > 1:
         character = key_to_character(name)
         printable = character is not None and character.isascii() and character.isprintable()
-        name = character if printable and not character.isspace() else name.capitalize()
+        name = character if character is not None and printable and not character.isspace() else name.capitalize()
     elif modifiers:
         name = name.upper()  # Ctrl+J, as keyboards and menus print it
     return "+".join([*(modifier.capitalize() for modifier in modifiers), name])

@@ -1,7 +1,8 @@
 """Streaming Markdown whose cost per update does not grow with the text already shown.
 
 Textual's ``Markdown`` re-parses and re-lays-out a tree of block widgets as text streams in
-(anchors.md: 12-13 s of CPU for a 10 KB answer at 150 tokens/s; a 20 KB reasoning is worse).
+(measured on a 2-core machine: 12-13 s of CPU for a 10 KB answer at 150 tokens/s; a 20 KB
+reasoning is worse).
 Here finished blocks are rendered once with Rich Markdown, the same renderer finished turns
 use, into "chunks" of cached lines; only the block still being written (the tail) is
 rendered again on each update, and of a paragraph only the lines that can still change
@@ -43,8 +44,8 @@ from textual.strip import Strip
 from textual.visual import Visual, visualize
 from textual.widget import Widget
 
-from thinkpane.tui.render.paint_soon import paint_soon
 from thinkpane.tui.render.laid_out_once import LaidOutOnce
+from thinkpane.tui.render.paint_soon import paint_soon
 from thinkpane.tui.render.rich_markdown import rich_markdown
 
 # A list item: Rich draws a loose list tight, so a cut between two items would add a gap.
@@ -73,7 +74,7 @@ class RenderedOnce:
 
     def __init__(self, renderable: RenderableType) -> None:
         # A renderer that already returns one (turn.rendered_markdown) is not wrapped twice.
-        self.renderable = renderable.renderable if isinstance(renderable, RenderedOnce) else renderable
+        self.renderable: RenderableType = renderable.renderable if isinstance(renderable, RenderedOnce) else renderable
         self._key: tuple | None = None
         self._segments: list[Segment] = []
 
@@ -329,10 +330,13 @@ class LiveMarkdown(LaidOutOnce, Widget):
             self._tail_lines = self._render_tail(width)
         # Chunks before the last never change: their lines are joined once.
         while self._closed_count < len(chunks) - 1:
-            self._closed_lines.extend(self._with_gap(self._closed_lines, chunks[self._closed_count]))
+            closed = chunks[self._closed_count]
+            assert closed is not None  # every chunk was rendered just above
+            self._closed_lines.extend(self._with_gap(self._closed_lines, closed))
             self._closed_count += 1
         lines = list(self._closed_lines)
         for part in (*chunks[self._closed_count:], self._tail_lines):
+            assert part is not None  # rendered just above
             lines.extend(self._with_gap(lines, part))
         # Lines above the first that differs are drawn as before (see _rows_drawn_as_before).
         old = self._lines

@@ -16,6 +16,7 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.suggester import SuggestFromList
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static, Switch
 
@@ -132,6 +133,7 @@ class OptionForm(Vertical):
                 value=value,
                 placeholder=option.placeholder or _placeholder(option),
                 password=option.is_secret,
+                suggester=SuggestFromList(option.suggestions) if option.suggestions else None,
                 id=field_id(option),
                 compact=True,
             )

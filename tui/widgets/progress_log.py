@@ -2,8 +2,10 @@
 
 A step's line is updated in place as its :class:`thinkpane.backends.base.ProgressEvent`\\ s arrive
 (``step`` is the key): a spinner while it runs, then ✓ ok, – skip, ! warn or ✗ fail with
-its duration. A failure or warning shows its hint (the fix) under it. Text from servers and
-models goes through :func:`thinkpane.tui.core.sanitize.sanitize`, never through the markup parser.
+its duration. A failure or warning shows the server's message (cut after DETAIL_LIMIT
+characters; the ``thinkpane setup`` command prints it whole) and its hint (the fix) under
+it. Text from servers and models goes through :func:`thinkpane.tui.core.sanitize.sanitize`,
+never through the markup parser.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from thinkpane.backends.events import ProgressEvent
+from thinkpane.tui.core.error_text import shown_detail
 from thinkpane.tui.core.sanitize import sanitize, sanitize_line
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 SYMBOLS = {"ok": "✓", "skip": "–", "warn": "!", "fail": "✗", "info": "·", "cancelled": "■"}
 RUNNING = ("start", "progress")
 FINISHED = ("ok", "skip", "warn", "fail", "cancelled")
+# Where a cut detail can be read whole: the CLI runs the same steps and prints it all.
+SEE_ALL = "`thinkpane setup` / `teardown` in a terminal prints all"
 
 # CSS classes a line carries for its state (styled in DEFAULT_CSS below).
 CLASS_BY_STATUS = {
@@ -66,7 +71,7 @@ class StepLine(Static):
             self.set_status(event.status)
         self.message = sanitize(event.message)
         self.hint = sanitize(event.hint)
-        self.detail = sanitize(str(event.data.get("detail", "") or "")) if event.data else ""
+        self.detail = shown_detail(str(event.data.get("detail", "") or "") if event.data else "", SEE_ALL)
         self.duration_s = event.duration_s
         self.refresh_text()
 

@@ -16,8 +16,8 @@ from textual.widgets import Static
 from thinkpane.tui.core.turn_record import TurnRecord
 from thinkpane.tui.render.following import Following
 from thinkpane.tui.render.laid_out_once import LaidOutOnce
-from thinkpane.tui.widgets.live_markdown import LiveMarkdown, RenderedOnce
 from thinkpane.tui.render.strip_scrollbar import StripScrollbars
+from thinkpane.tui.widgets.live_markdown import LiveMarkdown, RenderedOnce
 from thinkpane.tui.widgets.turn import rendered_markdown
 
 
@@ -30,8 +30,9 @@ def reasoning_header(
     width: int | None = None,
     streamed: bool = True,
 ) -> Text:
-    """ "Reasoning · answer 2 of 3 · ~1,234 tokens · 12.3 s", or the most detailed shorter
-    form that fits ``width`` ("Reasoning 2/3 · ~1,234 tok · 12.3 s", then without the time):
+    """ "Reasoning · answer 2 of 3 · 1,234 tokens · 12.3 s" (tokens as the provider reported
+    them, "~1,234" estimated when it did not), or the most detailed shorter form that fits
+    ``width`` ("Reasoning 2/3 · 1,234 tok · 12.3 s", then without the time):
     a narrow pane drops whole parts, never half a number or unit. ``streamed``: whether the
     backend streams reasoning (``Backend.STREAMS_REASONING``), which is what a live turn
     still without reasoning says: waiting, or not streamed."""
@@ -62,7 +63,7 @@ def _header_forms(
             note, short_note = " · not streamed by this backend", " · not streamed"
         return [_header(long_label, (note, "italic")), _header(short_label, (note, "italic")),
                 _header(short_label, (short_note, "italic")), _header(short_label)]
-    tokens = f"~{record.estimated_reasoning_tokens:,}"
+    tokens = record.reasoning_tokens_label()
     seconds = record.reasoning_seconds(now)
     timing = f" · {seconds:.1f} s" if seconds is not None else ""
     if record.redacted:  # that it was redacted matters more than its size
@@ -145,13 +146,14 @@ class ReasoningPane(Vertical):
         yield self.header
         yield self.body
 
-    async def start_live(self, record: TurnRecord, *, streamed: bool = True) -> LiveMarkdown:
+    async def start_live(self, record: TurnRecord, *, streamed: bool = True, text: str = "") -> LiveMarkdown:
         """Empty the pane and return a Markdown widget for this turn's live reasoning.
 
         ``streamed``: the backend's ``STREAMS_REASONING``; False makes the header say the
-        reasoning is not streamed (rather than "waiting…") until some arrives."""
+        reasoning is not streamed (rather than "waiting…") until some arrives. ``text``: the
+        reasoning already shown (the live turn is shown again after another answer was)."""
         await self.body.remove_children()
-        self.live = LiveMarkdown(renderer=rendered_reasoning, id="reasoning-live")
+        self.live = LiveMarkdown(text, renderer=rendered_reasoning, id="reasoning-live")
         self.shown = record
         self.streamed = streamed
         await self.body.mount(self.live)

@@ -1,6 +1,10 @@
-"""The bottom status line: backend · model | state | elapsed | TTFT | tokens in/out.
+"""The bottom status line: backend · model · thinking setting | state | elapsed | TTFT | tokens.
 
-Narrow terminals get a compact form (``↑12 ↓34``) rather than a line cut mid-number."""
+The thinking setting is what the next answer asks for ("thinking on · effort high"); the
+tokens are in / out, with the prompt-cache hits and the reasoning share when the provider
+reported them ("tokens 1,234 in (1,024 cached) / 567 out (400 reasoning)").
+
+Narrow terminals get a compact form (``↑12 ↓34``, ``on/high``) rather than a line cut mid-number."""
 
 from __future__ import annotations
 
@@ -33,13 +37,20 @@ class StatusInfo:
     ttft_ms: int | None = None
     tokens_in: str | None = None
     tokens_out: str | None = None
+    tokens_cached: int | None = None  # of tokens_in, read from the provider's prompt cache
+    tokens_reasoning: int | None = None  # of tokens_out, spent thinking (as reported)
+    reasoning: str = ""  # "thinking on · effort high": what the next answer asks for ("" if no switch)
 
 
-# Narrow terminals: the most detailed form that fits. Token counts are what people glance at,
-# so they go compact ("↑12 ↓34") before anything is dropped; then TTFT, then the elapsed
-# time; last the backend · model part is shortened. A number or unit is never cut in half.
-# (long tokens, elapsed, TTFT)
-VARIANTS = ((True, True, True), (False, True, True), (False, True, False), (False, False, False))
+# Narrow terminals: the most detailed form that fits. The thinking setting goes short first
+# ("on/high": the words around it are the same every time); token counts are what people
+# glance at, so they go compact ("↑12 ↓34") before anything is dropped; then TTFT, then the
+# elapsed time; last the backend · model part is shortened. A number or unit is never cut
+# in half. (long tokens, elapsed, TTFT, long thinking setting)
+VARIANTS = (
+    (True, True, True, True), (True, True, True, False), (False, True, True, False),
+    (False, True, False, False), (False, False, False, False),
+)
 MIN_WHERE = 8  # cells of "backend · model" kept when even the shortest form is too wide
 
 
@@ -63,20 +74,24 @@ class StatusLine(Static):
         """The line; with ``width``, the most detailed form that fits in it."""
         where = " · ".join(part for part in (sanitize_line(self.info.backend), sanitize_line(self.info.model)) if part)
         where = where or "no backend"
-        for long_tokens, elapsed, ttft in VARIANTS:
-            line = self._line(where, long_tokens=long_tokens, elapsed=elapsed, ttft=ttft)
+        for long_tokens, elapsed, ttft, long_setting in VARIANTS:
+            line = self._line(where, long_tokens=long_tokens, elapsed=elapsed, ttft=ttft, long_setting=long_setting)
             if width is None or line.cell_len <= width:
                 return line
+        assert width is not None  # the loop above returned otherwise
         rest = line.cell_len - cell_len(where)
         room = max(MIN_WHERE, width - rest)
         if room < cell_len(where):
             where = where[: room - 1] + "…"
-        return self._line(where, long_tokens=False, elapsed=False, ttft=False)
+        return self._line(where, long_tokens=False, elapsed=False, ttft=False, long_setting=False)
 
-    def _line(self, where: str, *, long_tokens: bool, elapsed: bool, ttft: bool) -> Text:
+    def _line(self, where: str, *, long_tokens: bool, elapsed: bool, ttft: bool, long_setting: bool) -> Text:
         info = self.info
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(where, style="bold")
+        if info.reasoning:  # with the model it applies to: "deepseek-v4-flash · thinking on"
+            line.append(" · ")
+            line.append(info.reasoning if long_setting else short_setting(info.reasoning), style="italic")
         line.append(" │ ")
         line.append(info.state, style=STATE_STYLES.get(info.state, ""))
         if info.text:
@@ -88,7 +103,14 @@ class StatusLine(Static):
         if info.tokens_in is not None or info.tokens_out is not None:
             tokens_in, tokens_out = info.tokens_in or "?", info.tokens_out or "?"
             if long_tokens:
-                line.append(f" │ tokens {tokens_in} in / {tokens_out} out")
+                cached = f" ({info.tokens_cached:,} cached)" if info.tokens_cached else ""
+                thought = f" ({info.tokens_reasoning:,} reasoning)" if info.tokens_reasoning is not None else ""
+                line.append(f" │ tokens {tokens_in} in{cached} / {tokens_out} out{thought}")
             else:
                 line.append(f" │ ↑{tokens_in} ↓{tokens_out}")
         return line
+
+
+def short_setting(label: str) -> str:
+    """"thinking on · effort high" -> "on/high" (the narrow status line's form)."""
+    return label.removeprefix("thinking ").replace(" · effort ", "/")

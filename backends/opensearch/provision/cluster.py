@@ -1,7 +1,8 @@
 """The first two provisioning steps: reach the cluster, then make ML Commons trust the endpoint.
 
 * ``connect``: the DeepSeek key is set, the endpoint parses, the cluster answers (a TLS
-  warning when verification is off), and the ML Commons plugin is installed.
+  warning when verification is off), it is OpenSearch (a URL pointing at some other JSON
+  server is named as such, not reported as a bug), and the ML Commons plugin is installed.
 * ``cluster_settings``: adds the endpoint's narrow regex to the trusted connector
   endpoints (keeping every existing entry: a PUT replaces the list), and turns on private
   addresses and conversation memory when they are needed. A setting this cluster does not
@@ -38,7 +39,7 @@ async def _connect(s: Session) -> AsyncIterator[Update | Done]:
     warning = await s.open()
     if warning:
         yield Update("info", warning)
-    version, has_ml = await _cluster_info(s)
+    version, has_ml = await cluster_info(s)
     if not has_ml:
         yield Done(
             "fail", f"ML Commons is not installed on this cluster (OpenSearch {version})",
@@ -51,15 +52,60 @@ async def _connect(s: Session) -> AsyncIterator[Update | Done]:
                warning, data={"version": version})
 
 
-async def _cluster_info(s: Session) -> tuple[str, bool]:
-    """(OpenSearch version, whether the ML Commons plugin is installed)."""
-    info = await s.call(s.client.info)
-    version = str((info.get("version") or {}).get("number") or "?")
-    plugins = await s.call(s.client.cat.plugins, params={"format": "json"})
+async def cluster_info(s: Session) -> tuple[str, bool]:
+    """(OpenSearch version, whether the ML Commons plugin is installed); Stop when the URL
+    answers but is not OpenSearch."""
+    info = await _answer(s, s.client.info, "GET /")
+    version = info.get("version") if isinstance(info, dict) else None
+    number = version.get("number") if isinstance(version, dict) else None
+    if not isinstance(number, str) or not _is_opensearch(info):
+        raise Stop(_not_opensearch(s, "GET / answered: " + _json(info)))
+    plugins = await _answer(s, s.client.cat.plugins, "GET /_cat/plugins", params={"format": "json"})
     if isinstance(plugins, str):
-        plugins = json.loads(plugins or "[]")
-    has_ml = any(p.get("component") == "opensearch-ml" for p in plugins or [])
-    return version, has_ml
+        try:
+            plugins = json.loads(plugins or "[]")
+        except ValueError:
+            plugins = None
+    if not isinstance(plugins, list) or not all(isinstance(p, dict) for p in plugins):
+        raise Stop(_not_opensearch(s, "GET /_cat/plugins answered: " + _json(plugins)))
+    return number, any(p.get("component") == "opensearch-ml" for p in plugins)
+
+
+def _is_opensearch(info: dict[str, Any]) -> bool:
+    """OpenSearch says so in ``version.distribution`` (and its tagline); Elasticsearch does not."""
+    distribution = str((info.get("version") or {}).get("distribution") or "")
+    return distribution == "opensearch" or "opensearch" in str(info.get("tagline") or "").lower()
+
+
+async def _answer(s: Session, method: Any, what: str, **kwargs: Any) -> Any:
+    """A call the connect step makes: an answer that is no OpenSearch answer becomes Stop."""
+    from opensearchpy.exceptions import SerializationError, TransportError
+
+    try:
+        return await s.call(method, **kwargs)
+    except SerializationError as exc:  # e.g. an HTML page
+        raise Stop(_not_opensearch(s, f"{what} answered something that is not JSON: {exc}")) from None
+    except TransportError as exc:
+        if exc.status_code in (401, 403) or not isinstance(exc.status_code, int):
+            raise  # wrong password, missing permission, unreachable: classified as usual
+        raise Stop(_not_opensearch(s, f"{what} answered HTTP {exc.status_code}: {_json(exc.info)}")) from None
+
+
+def _not_opensearch(s: Session, detail: str) -> ConfigurationError:
+    url = s.cs.url if s.cs else str(s.settings.get("url") or "")
+    return ConfigurationError(
+        f"The server at {url} is not OpenSearch",
+        "Check --url: it must be the cluster's REST endpoint (the demo cluster listens on "
+        "https://localhost:9200).",
+        detail=detail,
+    )
+
+
+def _json(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 async def _cluster_settings(s: Session) -> AsyncIterator[Update | Done]:

@@ -1,7 +1,9 @@
 """The remote model: ``model`` (register), ``deploy`` (request) and ``wait_deployed`` (poll).
 
-* ``model``: a saved model that exists and uses the saved connector is reused; otherwise a
-  new one is registered in the model group, pointing at the connector.
+* ``model``: a saved model that exists and uses the saved connector is reused; else one named
+  like this setup's model, in its group and on its connector, is adopted (a setup killed
+  before the id reached the state file left it); otherwise a new one is registered in the
+  model group, pointing at the connector.
 * ``deploy``: skipped when already deployed (unless the connector's key was just refreshed,
   which needs a redeploy) or deploying; a failed or stuck deploy is undeployed first
   (ml-commons #2808).
@@ -17,7 +19,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from thinkpane.backends.opensearch.provision.session import SETUP, Done, Session, Step, Update
+from thinkpane.backends.opensearch.provision.session import SETUP, Done, Session, Step, Update, also_named
 
 DEPLOYED_STATES = ("DEPLOYED", "PARTIALLY_DEPLOYED")
 # States on the way to DEPLOYED: keep polling.
@@ -38,19 +40,33 @@ async def _register(s: Session) -> AsyncIterator[Update | Done]:
         yield Update("info", f"Saved model {state.model_id} is gone or stale; registering a new one")
         state.model_id = state.deploy_task_id = None
         s.save()
-    body = {
-        "name": f"thinkpane-{s.deepseek_model}",
-        "function_name": "remote",
-        "model_group_id": state.model_group_id,
-        "description": f"DeepSeek {s.deepseek_model} for Thinkpane",
-        "connector_id": state.connector_id,
-    }
-
     def record(result: Any) -> None:
         state.model_id = result["model_id"]
 
-    await s.create(ml.register_model, record, body=body)
-    yield Done("ok", f"Registered model {state.model_id}", data={"model_id": state.model_id})
+    found = await s.find(ml.search_models, {"name.keyword": s.model_name()},
+                         {"model_group_id": str(state.model_group_id)})
+    usable = [m for m in found if m.get("connector_id") == state.connector_id]
+    if usable:
+        record({"model_id": usable[0]["_id"]})
+        s.save()
+        message = (f"Adopted model {state.model_id}, left by an interrupted setup "
+                   f"({usable[0].get('model_state') or 'state unknown'})")
+    else:
+        body = {
+            "name": s.model_name(),
+            "function_name": "remote",
+            "model_group_id": state.model_group_id,
+            "description": f"DeepSeek {s.deepseek_model} for Thinkpane",
+            "connector_id": state.connector_id,
+        }
+        await s.create(ml.register_model, record, body=body)
+        message = f"Registered model {state.model_id}"
+    data = {"model_id": state.model_id, "adopted": bool(usable)}
+    others = [m["_id"] for m in found if m["_id"] != state.model_id]
+    if others:
+        yield Done("warn", message, also_named("model", others), data=data)
+    else:
+        yield Done("ok", message, data=data)
 
 
 async def _deploy(s: Session) -> AsyncIterator[Update | Done]:

@@ -58,15 +58,13 @@ async def _find_group_id(s: Session, reason: str) -> str:
     match = re.search(r"model group with ID: ([^\s.]+)", reason)
     if match:
         return match.group(1)
-    found = await s.call(s.client.plugins.ml.search_model_group,
-                         body={"query": {"term": {"name.keyword": s.group_name}}})
-    hits = (found.get("hits") or {}).get("hits") or []
-    if not hits:
+    found = await s.find(s.client.plugins.ml.search_model_group, {"name.keyword": s.group_name})
+    if not found:
         raise Stop(ConfigurationError(
             f"A model group named {s.group_name!r} exists but could not be found",
             "Choose another --model-group-name.", detail=reason,
         ))
-    return hits[0]["_id"]
+    return str(found[0]["_id"])
 
 
 MODEL_GROUP = Step("model_group", lambda s: f"Model group {s.group_name!r}", _model_group)

@@ -9,6 +9,12 @@ names its ProgressEvent id once, in its :class:`Step`; the runner stamps it on e
 The session redacts the DeepSeek key and the cluster password from every event and error,
 and writes the state file the moment a step records an id (:meth:`Session.create`), in the
 same worker thread as the call that returned it.
+
+A process killed between a create call's answer and that write leaves a resource the state
+file does not list. So every resource gets a name that says which setup made it (the model
+group's name is in the connector's; models are registered in the group), and
+:meth:`Session.find` looks them up through ML Commons' ``_search`` APIs: setup adopts what
+it finds instead of making a second one, and teardown deletes it too.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from thinkpane.backends.deepseek_models import DEFAULT_MODEL
 from thinkpane.backends.errors import BackendError, ConfigurationError, InternalError
 from thinkpane.backends.events import ProgressEvent, ProgressStatus
 from thinkpane.backends.opensearch.client import (
@@ -37,6 +44,8 @@ from thinkpane.backends.secrets import Secret, redact
 SETUP = "thinkpane setup opensearch"
 TEARDOWN = "thinkpane teardown opensearch"
 DEFAULT_GROUP = "thinkpane"
+MODEL_PREFIX = "thinkpane-"  # remote models are named thinkpane-<DeepSeek model>
+SEARCH_SIZE = 100  # more of one setup's resources than this is not a setup's doing
 
 
 # --------------------------------------------------------------------------- what a step yields
@@ -92,7 +101,9 @@ class Session:
 
     ``client``, ``cs`` and ``state`` are set by :meth:`open` (the connect steps call it);
     ``endpoint`` by the provision connect step; ``connector_updated`` by the connector step
-    when it refreshed the key of a reused connector (the deploy step then redeploys).
+    when it refreshed the key of a reused connector (the deploy step then redeploys);
+    ``found`` and ``searched`` by teardown's find step: ids under this setup's names that the
+    state file does not list, and whether the search completed.
     """
 
     def __init__(
@@ -107,7 +118,7 @@ class Session:
         self.state_file = StateFile(state_path)
         self.poll_interval_s = float(poll_interval_s or settings.get("poll_interval_s") or 1.0)
         self.deploy_timeout_s = float(deploy_timeout_s or settings.get("deploy_timeout_s") or 240.0)
-        self.deepseek_model = str(settings.get("deepseek_model") or "deepseek-reasoner")
+        self.deepseek_model = str(settings.get("deepseek_model") or DEFAULT_MODEL)
         self.group_name = str(settings.get("model_group_name") or DEFAULT_GROUP)
         key = settings.get("deepseek_api_key")
         self.api_key = key.get() if isinstance(key, Secret) else str(key or "")
@@ -118,6 +129,17 @@ class Session:
         self.state = ProvisionState()
         self.endpoint: Endpoint | None = None
         self.connector_updated = False
+        self.found: dict[str, list[str]] = {"model_id": [], "connector_id": [], "model_group_id": []}
+        self.searched = False  # teardown's find step completed
+
+    # ------------------------------------------------------------------ names
+
+    def connector_name(self, model: str | None = None) -> str:
+        """The name this setup gives its connector for ``model``: how a lost one is found again."""
+        return f"Thinkpane DeepSeek connector ({model or self.deepseek_model}, model group {self.group_name})"
+
+    def model_name(self, model: str | None = None) -> str:
+        return f"{MODEL_PREFIX}{model or self.deepseek_model}"
 
     # ------------------------------------------------------------------ events and errors
 
@@ -131,7 +153,8 @@ class Session:
 
     def error_context(self) -> ErrorContext:
         url = self.cs.url if self.cs else str(self.settings.get("url") or "")
-        return ErrorContext(url, self.secrets, self.state.model_id or "")
+        return ErrorContext(url, self.secrets, self.state.model_id or "",
+                            request_timeout_s=self.cs.request_timeout_s if self.cs else None)
 
     def error(self, exc: BaseException) -> BackendError:
         """Any failure inside a step as a BackendError with a hint, secrets redacted."""
@@ -171,6 +194,20 @@ class Session:
 
         return await asyncio.to_thread(create_and_save)
 
+    async def find(self, method: Callable[..., Any], *terms: dict[str, str]) -> list[dict[str, Any]]:
+        """Documents matching every ``{field: value}`` term through an ML Commons ``_search``
+        (``search_connectors``, ``search_models``, ``search_model_group``), newest first, each
+        its ``_source`` plus ``_id``. Keyword fields only (``name.keyword``, ``model_group_id``)."""
+        filters = [{"term": term} for term in terms]
+        body = {"query": {"bool": {"filter": filters}}, "size": SEARCH_SIZE}
+        found = await self.call(method, body=body)
+        hits = ((found or {}).get("hits") or {}).get("hits") if isinstance(found, dict) else None
+        docs = [
+            {**(hit.get("_source") or {}), "_id": str(hit["_id"])}
+            for hit in hits or [] if isinstance(hit, dict) and hit.get("_id")
+        ]
+        return sorted(docs, key=lambda doc: _number(doc.get("created_time")), reverse=True)
+
     async def attempt(self, method: Callable[..., Any], /, **kwargs: Any) -> tuple[Any, Any]:
         """(result, None) or (None, opensearch-py TransportError) for status handling.
 
@@ -207,11 +244,18 @@ class Session:
                 detail=str(exc),
             )) from None
 
-    async def open(self) -> str:
-        """Validate connection settings, build the client, load state; returns a TLS warning or ''."""
-        self.cs = connection_settings(self.settings)
-        self.client = await asyncio.to_thread(build_client, self.cs)
+    async def open(self, *, saved_url: bool = False) -> str:
+        """Validate connection settings, build the client, load state; returns a TLS warning or ''.
+
+        ``saved_url`` (teardown): with no URL given, use the cluster the state file names, so a
+        setup that took the URL from OPENSEARCH_URL can be torn down without it.
+        """
         self._load_state()
+        settings = self.settings
+        if saved_url and self.state.url and not str(settings.get("url") or "").strip():
+            settings = {**settings, "url": self.state.url}
+        self.cs = connection_settings(settings)
+        self.client = await asyncio.to_thread(build_client, self.cs)
         if self.state.url and self.state.url != self.cs.url and not self.state.is_empty():
             raise Stop(ConfigurationError(
                 f"The saved setup belongs to another cluster ({self.state.url})",
@@ -244,3 +288,18 @@ async def run_steps(session: Session, steps: tuple[Step, ...], *, stop_on_fail: 
                                 data={"detail": error.detail, "kind": error.kind, "status": error.status})
             if stop_on_fail:
                 return
+
+
+def also_named(kind: str, ids: list[str]) -> str:
+    """The hint for other resources under this setup's name, found while adopting or creating."""
+    listed = ", ".join(ids)
+    return (f"Also on the cluster under this setup's name, not in its state file: {kind} {listed}. "
+            f"`{TEARDOWN}` deletes them too.")
+
+
+def _number(value: Any) -> float:
+    """A sortable number from a document's time field (epoch millis, maybe as a double)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0

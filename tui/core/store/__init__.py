@@ -5,7 +5,8 @@ which module holds it. Where things live, and the design notes that go with each
 
 * :mod:`.schema` — tables, full-text index, ``PRAGMA user_version`` and the migrations.
 * :mod:`.conversations` — :class:`ConversationStore`: opening, crash recovery, every query,
-  search, threads and file permissions.
+  search, branches (a conversation is a tree with one active path), threads and file
+  permissions.
 * :mod:`.writer` — :class:`AnswerWriter`: a streaming answer saved in batches (crash safety).
 * :mod:`.records` — :class:`ConversationSummary`, :class:`StoredMessage`, roles and statuses.
 * :mod:`.errors` — :class:`StoreError` and how a SQLite failure becomes one.
@@ -17,7 +18,7 @@ test that swaps them patches ``thinkpane.tui.core.store.schema``.
 
 from __future__ import annotations
 
-from thinkpane.tui.core.store.conversations import DEFAULT_BUSY_TIMEOUT_S, ConversationStore
+from thinkpane.tui.core.store.conversations import ACTIVE_LEAF, DEFAULT_BUSY_TIMEOUT_S, ConversationStore
 from thinkpane.tui.core.store.errors import MEMORY, StoreError
 from thinkpane.tui.core.store.records import (
     FINAL_STATUSES,
@@ -30,6 +31,7 @@ from thinkpane.tui.core.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from thinkpane.tui.core.store.writer import FLUSH_THRESHOLD_CHARS, AnswerWriter
 
 __all__ = [
+    "ACTIVE_LEAF",
     "DEFAULT_BUSY_TIMEOUT_S",
     "FINAL_STATUSES",
     "FLUSH_THRESHOLD_CHARS",

@@ -1,6 +1,10 @@
 """What the store hands out: one conversation's summary, one stored message, and the values
 a message's ``role`` and ``status`` may take.
 
+A conversation is a tree of messages (see :mod:`.schema`): a :class:`StoredMessage` knows its
+``parent_id`` and where it sits among its siblings (the answers regenerated for one prompt,
+or the edits of one prompt), which is what the chat shows as ``‹ 2/3 ›``.
+
 Plain frozen dataclasses, built from rows by :mod:`.conversations`; nothing here touches
 the database.
 """
@@ -8,6 +12,7 @@ the database.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from thinkpane.backends.events import Message
 
@@ -27,6 +32,9 @@ class ConversationSummary:
     backend: str
     model: str
     system: str | None = None
+    # With a search: the newest message that matched (None: the title did). Opening the
+    # result opens the branch that holds it (ConversationStore.path_through).
+    match_message_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -43,11 +51,16 @@ class StoredMessage:
     output_tokens: int | None
     stop_reason: str | None
     error: str | None
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
     created_at: float = 0.0
     finished_at: float | None = None
     ttft_ms: int | None = None
     elapsed_ms: int | None = None
+    parent_id: int | None = None  # None: a first message of the conversation
+    # Among the messages with the same parent, oldest first: this is number sibling_index
+    # (from 1) of sibling_count.
+    sibling_index: int = 1
+    sibling_count: int = 1
 
     def to_backend_message(self) -> Message:
         return Message(

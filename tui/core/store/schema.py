@@ -8,6 +8,12 @@ Thinkpane. Queries live in :mod:`.conversations`; nothing here reads or writes m
   text, kept in sync by triggers (no FTS5 in this SQLite: no index, and search falls back
   to ``LIKE``). A message is indexed once it stops streaming, so flushes never re-index a
   growing answer.
+* **Conversations are trees** (version 4). Each message has a ``parent_id`` (NULL for the
+  first message, or a first message edited into a sibling), and each conversation an
+  ``active_leaf_id``: the last message of the path the user is looking at. The active path
+  is one recursive query up the primary key from that leaf; siblings and children are found
+  through ``messages_by_parent``. A child is always inserted after its parent, so ids grow
+  down every path and the newest message below any message is a leaf.
 * **Migrations are history.** Index ``i`` upgrades version ``i`` to ``i + 1``; append a
   step, never edit one (a database already upgraded would never see the edit).
 """
@@ -17,7 +23,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _fts5_available(conn: sqlite3.Connection) -> bool:
@@ -168,15 +174,40 @@ def _migrate_2_to_3(conn: sqlite3.Connection, *, fts: bool) -> None:
     )
 
 
+def _migrate_3_to_4(conn: sqlite3.Connection, *, fts: bool) -> None:
+    """Conversations become trees: each message gets its parent, each conversation its active leaf.
+
+    Until now a conversation was one line, so each message's parent is the message before
+    it and the active path ends at the newest one: nothing is lost or reordered. Deleting a
+    message deletes the messages below it (``ON DELETE CASCADE``).
+    """
+    _run_script(
+        conn,
+        """
+        ALTER TABLE messages ADD COLUMN parent_id INTEGER REFERENCES messages(id) ON DELETE CASCADE;
+        ALTER TABLE conversations ADD COLUMN active_leaf_id INTEGER;
+        UPDATE messages SET parent_id = (
+            SELECT max(p.id) FROM messages p
+            WHERE p.conversation_id = messages.conversation_id AND p.id < messages.id
+        );
+        UPDATE conversations SET active_leaf_id = (
+            SELECT max(m.id) FROM messages m WHERE m.conversation_id = conversations.id
+        );
+        -- Siblings (same parent; NULL for first messages) and children, oldest first.
+        CREATE INDEX messages_by_parent ON messages(conversation_id, parent_id, id);
+        """,
+    )
+
+
 # Index i upgrades a database from user_version i to i + 1. Append, never edit
 # (except to fix a bug no released database can have hit).
-MIGRATIONS: list[Callable[..., None]] = [_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3]
+MIGRATIONS: list[Callable[..., None]] = [_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3, _migrate_3_to_4]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
 def migrate(conn: sqlite3.Connection, *, fts: bool = True) -> int:
     """Bring the schema up to :data:`SCHEMA_VERSION`, one transaction per step. Returns it."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise _NewerSchema(version)
     while version < SCHEMA_VERSION:

@@ -9,7 +9,10 @@
   running, e.g. a second Thinkpane window, are left alone: each row records its pid, and
   :data:`_LIVE_ANSWERS` lists this process's own).
 * **Errors.** A failed flush raises :class:`StoreError` and keeps the buffer, so the UI can
-  go on showing the text and flush again later.
+  go on showing the text and flush again later. A failed ``finish()`` keeps the final state
+  too: the next ``flush()`` writes both (the chat screen retries while anything is
+  :attr:`AnswerWriter.unsaved`, and ``ConversationStore.close()`` once more), so an answer
+  saved late is still labelled by how it ended, not "interrupted".
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ class AnswerWriter:
         self._extra: dict[str, Any] = {}
         self._meta_dirty = False
         self._auto_flush = True
+        # (status, stop_reason, error) of a finish() not written yet: the next flush() writes it.
+        self._final: tuple[str, str | None, str | None] | None = None
         self.finished = False
         self.last_error: StoreError | None = None
 
@@ -68,7 +73,7 @@ class AnswerWriter:
         self._append(self._reasoning, text)
 
     def _append(self, parts: list[str], text: str) -> None:
-        if not text or self.finished:
+        if not text or self.finished or self._final is not None:
             # A cancelled stream may still deliver a late delta; the answer is already final.
             return
         with self._buffer_lock:
@@ -93,7 +98,7 @@ class AnswerWriter:
             self._meta["elapsed_ms"] = elapsed_ms
             self._meta_dirty = True
 
-    def merge_extra(self, data: dict) -> None:
+    def merge_extra(self, data: dict[str, Any]) -> None:
         with self._buffer_lock:
             self._extra.update(data)
             # default=str: a backend slipping in a non-JSON value must not break the stream.
@@ -105,25 +110,38 @@ class AnswerWriter:
         """Characters appended but not yet in the database."""
         return self._buffered
 
+    @property
+    def unsaved(self) -> bool:
+        """A write failed and what it held is still waiting here (text, or the final state)."""
+        return not self.finished and self.last_error is not None
+
     # ----------------------------------------------------------------- writing
 
     def flush(self) -> None:
-        """Write what is buffered now (one UPDATE). Raises StoreError, keeping the buffer."""
-        self._write(final=None)
-
-    def finish(self, status: str, *, stop_reason: str | None = None, error: str | None = None) -> None:
-        """Write the rest and the final state. ``status``: complete | cancelled | error."""
-        if status not in FINAL_STATUSES:
-            raise ValueError(f"status must be one of {sorted(FINAL_STATUSES)}, not {status!r}")
+        """Write what is buffered now (one UPDATE), and the final state if ``finish()`` could
+        not write it. Raises StoreError, keeping the buffer."""
         if self.finished:
             return
-        self._write(final=(status, stop_reason, error))
-        self.finished = True
-        self._forget()
+        self._write(final=self._final)
+        if self._final is not None:
+            self.finished = True
+            self._forget()
+
+    def finish(self, status: str, *, stop_reason: str | None = None, error: str | None = None) -> None:
+        """Write the rest and the final state. ``status``: complete | cancelled | error.
+
+        Raises StoreError when it cannot; the final state then waits for the next ``flush()``
+        (or ``finish()``: a call after a failed one tries again, with the first one's state)."""
+        if status not in FINAL_STATUSES:
+            raise ValueError(f"status must be one of {sorted(FINAL_STATUSES)}, not {status!r}")
+        if self._final is None:
+            self._final = (status, stop_reason, error)
+        self.flush()
 
     def _forget(self) -> None:
         """No longer a live answer: a later open may mark it interrupted if still streaming."""
-        self.store._writers.discard(self)
+        with self.store._lock:
+            self.store._writers.discard(self)
         with _LIVE_ANSWERS_LOCK:
             _LIVE_ANSWERS.discard((self.store._key, self.message_id))
 

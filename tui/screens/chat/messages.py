@@ -1,14 +1,15 @@
 """Messages the stream worker posts to the chat screen (past tense: they report what happened).
 
-The worker never touches widgets; the screen's handlers do, on the UI side. Every message
-carries the ``turn`` number so a late message from an old, cancelled stream is ignored.
-They are meant for the chat screen alone, so they do not bubble up to the app.
+The worker never touches widgets; the screen's handlers do, on the UI side. Usage and backend
+data are not posted: the worker's TurnRecorder keeps them on the turn's record and in the
+store. Every message carries the ``turn`` number so a late message from an old, cancelled
+stream is ignored. They are meant for the chat screen alone, so they do not bubble up to
+the app.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from textual.message import Message
@@ -27,23 +28,10 @@ class TextReceived(Message, bubble=False):
 
 
 @dataclass
-class UsageReceived(Message, bubble=False):
-    turn: int
-    input_tokens: int | None
-    output_tokens: int | None
-
-
-@dataclass
 class NoticeReceived(Message, bubble=False):
     turn: int
     text: str
     level: str = "info"
-
-
-@dataclass
-class ExtraReceived(Message, bubble=False):
-    turn: int
-    data: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass

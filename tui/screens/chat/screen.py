@@ -1,17 +1,31 @@
 """The chat screen: Reasoning pane | Answer pane (transcript), prompt, status line.
 
 Sending: the user message is stored before the stream starts; the prompt is cleared only
-once the stream has started, so a send that fails (no backend, store error) loses nothing.
+once the stream has started, so a send that fails (no backend, store error) loses nothing,
+and a turn that ends before any answer text arrived (an HTTP 500, Esc) puts the prompt back
+in the box (it is not sent twice: see backend_conversation). A chat that outgrew the model's
+context window is offered to leave its oldest turns out of what is sent.
 Sending while an answer streams is refused with a status message (Esc cancels first): a
 queue would send a prompt written before the user saw the answer it replies to.
+
+An answer while it streams is a LiveTurn (live_turn.py: its widgets, its TurnRecorder), its
+figures on the status line and the Reasoning header are TurnCounters (counters.py), and the
+stream runs in a worker (stream_worker.py). This screen owns the layout, the backend state,
+opening and starting conversations, and routes the worker's messages to the live turn.
+
+The conversation is a tree and the screen shows its active path; regenerating, editing
+and switching versions are in branching.py. An answer the store could not write (a full
+disk) is written again every tick until it is.
+
+Thinking and effort for the next turn are switched here (``chat.toggle_thinking``,
+``chat.cycle_effort``, also in the command palette) on the backend itself, for this session;
+the status line shows the setting, and each turn records what it ran with
+(``TurnRecord.for_backend``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -25,68 +39,52 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from thinkpane.backends.base import Backend
-from thinkpane.backends.errors import BackendError, InternalError, ThinkpaneError
-from thinkpane.backends.events import Conversation, Stop
+from thinkpane.backends.errors import BackendError, ContextWindowError, InternalError, ThinkpaneError
+from thinkpane.backends.events import Conversation
+from thinkpane.backends.thinking import EFFORT_CYCLE, Reasoning
+from thinkpane.tui.core.backend_conversation import title_from_prompt, turns_to_leave_out
+from thinkpane.tui.core.branches import PendingTurn
+from thinkpane.tui.core.sanitize import sanitize, sanitize_line
+from thinkpane.tui.core.turn_record import TurnRecord
+from thinkpane.tui.core.turn_recorder import TurnRecorder
 from thinkpane.tui.render.crop_compositor import install_crop_compositor
+from thinkpane.tui.render.paint_soon import paint_soon
+from thinkpane.tui.screens.chat.branching import BranchActions
+from thinkpane.tui.screens.chat.counters import TurnCounters
 from thinkpane.tui.screens.chat.keys import PaneKeys
-from thinkpane.tui.core.backend_conversation import backend_conversation, title_from_prompt
+from thinkpane.tui.screens.chat.live_turn import FLUSH_INTERVAL_S, LiveTurn
 from thinkpane.tui.screens.chat.messages import (
-    ExtraReceived,
     NoticeReceived,
     StreamCancelled,
     StreamFailed,
     StreamFinished,
     TextReceived,
-    UsageReceived,
 )
-from thinkpane.tui.render.paint_soon import paint_soon
-from thinkpane.tui.core.sanitize import sanitize, sanitize_line
 from thinkpane.tui.screens.chat.stream_worker import pump_stream
-from thinkpane.tui.core.turn_record import CHARS_PER_TOKEN, REASONING_MS_KEY, TurnRecord
 from thinkpane.tui.widgets.prompt_input import PromptInput
 from thinkpane.tui.widgets.reasoning_pane import ReasoningPane
 from thinkpane.tui.widgets.status_line import StatusLine
 from thinkpane.tui.widgets.transcript import Transcript
-from thinkpane.tui.widgets.turn import AnswerTurn, ReasoningLink, UserTurn
-
-if TYPE_CHECKING:
-    from textual.widgets.markdown import MarkdownStream
+from thinkpane.tui.widgets.turn import AnswerTurn, ReasoningLink
 
 NARROW_CLASS = "-narrow"
 HIDE_REASONING_CLASS = "-hide-reasoning"
 ERROR_CLASS = "-error"
 NARROW_BELOW_COLUMNS = 100
-FLUSH_INTERVAL_S = 0.25
-# The status line's elapsed time and token counter, and the Reasoning header, change this
-# often while text streams (in the frames that paint text; the tick covers a stall).
-COUNTERS_INTERVAL_S = 0.25
-# A following pane scrolls by 1/GROW_FRACTION of its height at a time while text streams.
-GROW_FRACTION = 4
+# Ctrl+N (or opening another chat) while an answer streams stops it first; this says so.
+STOPPED_TEXT = "the previous chat's answer was stopped; its text is kept"
+SAVED_TEXT = "saved: the answer is in the history now"
 
 
-def not_stopped_text(backend: Backend) -> str:
-    """After Esc, for a backend that cannot cancel (IMPLEMENTS_CANCEL false): the provider
-    goes on generating (and billing) the answer nobody will see; the user should know."""
-    return f"{backend.label} finishes this answer on its side; it will not be shown"
+if TYPE_CHECKING:
+    from thinkpane.tui.app.app import ThinkpaneApp
 
 
-@dataclass
-class LiveTurn:
-    """Everything that exists only while one answer streams."""
+# PaneKeys: scrolling from the prompt, Tab order, typing; BranchActions: the conversation tree.
+class ChatScreen(BranchActions, PaneKeys, Screen[None]):
+    if TYPE_CHECKING:
+        app: ThinkpaneApp  # the app this screen belongs to, for the type checker
 
-    turn: int
-    backend: Backend
-    record: TurnRecord
-    answer: AnswerTurn
-    answer_stream: MarkdownStream
-    reasoning_stream: MarkdownStream | None
-    writer: object  # thinkpane.tui.core.store.AnswerWriter
-    input_estimate: str
-    worker: Worker | None = None
-    ending: bool = False  # _end_turn is running: ignore further stream messages
-
-
-class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab order, typing
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="chat.cancel",
                 tooltip="Stop the running answer; the partial text is kept"),
@@ -97,6 +95,12 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
                 show=False, tooltip="Show the reasoning of the previous answer"),
         Binding("ctrl+down", "step_reasoning(1)", "Later reasoning", id="chat.next_reasoning",
                 show=False, tooltip="Show the reasoning of the next answer"),
+        # Not in the footer, which is full at 120 columns: F1, the palette and the status line
+        # (which shows the setting) make them findable.
+        Binding("f4", "toggle_thinking", "Thinking on/off", id="chat.toggle_thinking", show=False,
+                tooltip="Turn the model's thinking on or off for the next answers"),
+        Binding("f5", "cycle_effort", "Reasoning effort", id="chat.cycle_effort", show=False,
+                tooltip="Step the reasoning effort for the next answers: default, low, medium, high, max"),
     ]
 
     def __init__(self, *, conversation_id: int | None = None) -> None:
@@ -108,12 +112,16 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
         self.conversation_id = conversation_id
         self.live: LiveTurn | None = None
         self.turn_counter = 0
-        self._tick_timer: Timer | None = None
-        self._counters_at = float("-inf")  # time.monotonic() when the counters were last shown
-        self._counters_due: asyncio.TimerHandle | None = None  # a trailing update, if one waits
+        self.counters = TurnCounters(self)
         # Async callables to run once the current stream has ended (new chat, switch backend…).
         self._after_stream: list[Callable[[], Awaitable[object]]] = []
         self.shown_answer: AnswerTurn | None = None
+        # The oldest answered turns of this chat left out of what is sent (the context window
+        # is full), and how many the last "too long" error offered to leave out on Enter.
+        self.leave_out = 0
+        self.leave_out_offer = 0
+        self._offered_on: AnswerTurn | None = None
+        self._save_retry: Timer | None = None  # runs while an answer waits to be saved
 
     # ------------------------------------------------------------------ layout
 
@@ -179,16 +187,19 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
         panel = self.query_one("#message-panel", Static)
         if backend is not None:
             panel.display = False
+            self.status.set(reasoning=backend.reasoning_label())
             if self.live is None:
                 self.status.set(backend=backend.label, model=backend.model, state="idle", text="")
+            self.run_when_ready(True)
             return
         if app.backend_error is not None:
+            self.run_when_ready(False)
             self.show_problem(app.backend_error)
             self.status.set(backend=app.settings.backend, model="", state="error",
-                            text=app.backend_error.title)
+                            text=app.backend_error.title, reasoning="")
         else:
             self.status.set(backend=app.settings.backend, model="", state="loading",
-                            text=app.backend_loading_text or "preparing backend…")
+                            text=app.backend_loading_text or "preparing backend…", reasoning="")
 
     def show_problem(self, error: ThinkpaneError) -> None:
         """A message panel above the transcript: the title, the detail and what to do."""
@@ -206,50 +217,67 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
 
     # ------------------------------------------------------------------ conversations
 
-    async def open_conversation(self, conversation_id: int) -> None:
-        if self.live is not None:
-            self.after_stream(lambda: self.open_conversation(conversation_id))
+    async def open_conversation(self, conversation_id: int, through: int | None = None, *,
+                                stopped: bool = False) -> None:
+        """Show a conversation's active path; with ``through`` (a search result), the branch
+        that holds that message, made the active one and scrolled to. ``stopped``: an answer
+        was stopped to open it (the status line says so)."""
+        if self.after_stream(lambda: self.open_conversation(conversation_id, through, stopped=True)):
             return
         store = self.app.store
         try:
             summary = store.get_conversation(conversation_id)
-            stored = store.load_messages(conversation_id) if summary else []
+            stored = store.activate(through) if summary is not None and through is not None else []
+            if summary is not None and not stored:
+                stored = store.load_messages(conversation_id)
         except ThinkpaneError as error:
             self.status.set(state="error", text=error.title)
             return
         if summary is None:
             self.status.set(state="error", text=f"Conversation {conversation_id} no longer exists")
             return
+        self.stop_editing()
+        if stopped or conversation_id != self.conversation_id:
+            self._forget_chat(stopped)
         self.conversation_id = conversation_id
-        widgets: list[UserTurn | AnswerTurn] = []
         for message in stored:
             if message.role == "user":
-                widgets.append(UserTurn(message.content))
                 self.prompt.remember(message.content)
-            elif message.role == "assistant":
-                widgets.append(AnswerTurn(TurnRecord.from_stored(message)))
-        await self.transcript.add_many(widgets)
+        await self.show_path(stored)
         self._set_answer_header(summary.title)
-        answers = self.transcript.answers()
-        if answers:
-            await self.show_reasoning_of(answers[-1])
+        last = self.transcript.last_answer()
+        if last is not None:
+            await self.show_reasoning_of(last)
         else:
             await self.reasoning_pane.clear()
+        target = self.transcript.turn_for(through) if through is not None else None
+        if target is not None:
+            self.transcript.scroll_to_widget(target, animate=False)
 
     def action_new_chat(self) -> None:
         self.run_worker(self.new_chat(), group="ui", exclusive=False)
 
-    async def new_chat(self) -> None:
-        if self.live is not None:
-            self.after_stream(self.new_chat)
+    async def new_chat(self, *, stopped: bool = False) -> None:
+        if self.after_stream(lambda: self.new_chat(stopped=True)):
             return
+        self.stop_editing()
         self.conversation_id = None
         self.shown_answer = None
         await self.transcript.clear()
         await self.reasoning_pane.clear()
         self._set_answer_header()
         self.refresh_backend_state()
+        self._forget_chat(stopped)
         self.prompt.focus()
+
+    def _forget_chat(self, stopped: bool) -> None:
+        """Another chat is shown: nothing of the previous one stays on the status line (its
+        figures, its state), and ``stopped``: say that its streaming answer was stopped."""
+        self.leave_out = self.leave_out_offer = 0
+        self._offered_on = None
+        self.counters.clear()
+        if self.app.backend is not None:
+            self.status.set(state="idle", text=STOPPED_TEXT if stopped else "")
 
     # ------------------------------------------------------------------ sending
 
@@ -258,22 +286,13 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
         await self.send(event.text)
 
     async def send(self, text: str) -> bool:
-        """Start a turn for ``text``; False (prompt kept) when it cannot start."""
+        """Start a turn for ``text`` (a new version of the prompt being edited, if one is);
+        False (prompt kept) when it cannot start."""
         prompt = text.strip()
         if not prompt:
             return False
-        if self.live is not None:
-            self.status.set(text="still answering: press Esc to stop it before sending")
-            self.app.bell()
-            return False
-        backend: Backend | None = self.app.backend
+        backend = self.backend_to_start()
         if backend is None:
-            error = self.app.backend_error
-            if error is not None:
-                self.show_problem(error)
-                self.status.set(state="error", text="cannot send: " + error.title)
-            else:
-                self.status.set(state="loading", text="the backend is still loading; try again in a moment")
             return False
         store = self.app.store
         try:
@@ -283,60 +302,71 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
                     title, backend=backend.name, model=backend.model, system=self.app.settings.system_prompt
                 )
                 self._set_answer_header(title)
-            store.add_message(self.conversation_id, "user", text.rstrip())
-            conversation = backend_conversation(
-                store.load_messages(self.conversation_id), self.app.settings.system_prompt
-            )
-            writer = store.start_answer(self.conversation_id, backend=backend.name, model=backend.model)
+            pending = self.store_prompt(text.rstrip())
         except ThinkpaneError as error:
             self.status.set(state="error", text=error.title)
             return False
+        if not await self.start_answer(pending, backend, typed=text.rstrip()):
+            return False
+        self.stop_editing(keep_text=True)
         self.prompt.remember(text.rstrip())
         self.prompt.clear()
-        await self._start_turn(backend, conversation, text.rstrip(), writer)
         return True
 
-    async def _start_turn(self, backend: Backend, conversation: Conversation, prompt: str, writer) -> None:
-        # Imported here, not for the first frame (the app's warm-up has imported it by now).
-        from textual.widgets import Markdown
+    def backend_to_start(self) -> Backend | None:
+        """The backend to start an answer with; None (and the status says why) while an
+        answer streams or the backend is not ready."""
+        if self.live is not None:
+            self.status.set(text="still answering: press Esc to stop it first")
+            self.app.bell()
+            return None
+        backend: Backend | None = self.app.backend
+        if backend is None:
+            error = self.app.backend_error
+            if error is not None:
+                self.show_problem(error)
+                self.status.set(state="error", text="cannot send: " + error.title)
+            else:
+                self.status.set(state="loading", text="the backend is still loading; try again in a moment")
+        return backend
 
+    async def start_answer(self, pending: PendingTurn, backend: Backend, *, typed: str | None = None) -> bool:
+        """Stream an answer to the stored prompt ``pending`` (sent, edited or asked again):
+        show the branch it starts, and feed the new answer. False when the store fails.
+        ``typed``: the prompt as the user sent it (it goes back in the box if no answer comes)."""
+        store = self.app.store
+        try:
+            writer = pending.start_answer(store, backend=backend.name, model=backend.model)
+            path = store.load_messages(pending.conversation_id)
+        except ThinkpaneError as error:
+            self.status.set(state="error", text=error.title)
+            return False
+        leave_out = self.leave_out_offer or self.leave_out
+        conversation = pending.conversation(self.app.settings.system_prompt, backend=backend.name,
+                                            model=backend.model, leave_out=leave_out)
+        self.leave_out, self.leave_out_offer = leave_out, 0
+        if self._offered_on is not None:
+            self._offered_on.suggest("")
+            self._offered_on = None
+        # The record carries the model and thinking setting this answer runs with.
+        await self.show_path(path, live=(writer.message_id, TurnRecord.for_backend(backend, self.clock())))
+        answer = self.transcript.turn_for(writer.message_id)
+        assert isinstance(answer, AnswerTurn)
         self.turn_counter += 1
-        record = TurnRecord(status="streaming", started_at=self.clock())
-        await self.transcript.add_user(prompt)
-        answer = await self.transcript.add_answer(record)
-        self.transcript.follow()
-        reasoning_markdown = await self.reasoning_pane.start_live(record, streamed=backend.STREAMS_REASONING)
+        self.live = await LiveTurn.start(self, self.turn_counter, backend, conversation, writer, answer, typed)
         self.shown_answer = answer
-        chars = sum(len(m.content) for m in conversation.messages) + len(conversation.system or "")
-        self.live = LiveTurn(
-            turn=self.turn_counter,
-            backend=backend,
-            record=record,
-            answer=answer,
-            answer_stream=Markdown.get_stream(answer.live_markdown()),
-            reasoning_stream=Markdown.get_stream(reasoning_markdown),
-            writer=writer,
-            input_estimate=f"~{round(chars / CHARS_PER_TOKEN):,}",
-        )
-        # Counters change when a pane paints new text (at most 8 times a second), not on
-        # every coalesced delta: 60 updates a second were 60 frames, doubling a stream's CPU
-        # (tests/bench/bench_render.py).
-        answer.live_markdown().on_render = self._show_counters
-        reasoning_markdown.on_render = self._show_counters
-        # Each pane scrolls by a quarter of its height at a time while text streams (see
-        # LiveMarkdown.grow_rows): text that stands still is easier to read, and a frame that
-        # only adds words is cheap (a third less CPU per frame at 150 tokens/s).
-        answer.live_markdown().grow_rows = self.transcript.size.height // GROW_FRACTION
-        reasoning_markdown.grow_rows = self.reasoning_pane.body.size.height // GROW_FRACTION
-        self.status.set(backend=backend.label, model=backend.model, state="waiting", text="",
-                        elapsed_s=0.0, ttft_ms=None, tokens_in=self.live.input_estimate, tokens_out="~0")
-        self._counters_at = float("-inf")  # the first text shows the counters at once
-        self._tick_timer = self.set_interval(FLUSH_INTERVAL_S, self._tick)
-        self.live.worker = self.run_stream(backend, conversation, self.turn_counter)
+        self.live.worker = self.run_stream(backend, conversation, self.turn_counter, self.live.recorder)
+        self._say_left_out()
+        return True
+
+    def _say_left_out(self) -> None:
+        if self.leave_out:
+            self.status.set(text=f"oldest turns not sent: {self.leave_out} (the context window is full)")
 
     @work(exclusive=True, group="stream", exit_on_error=False)
-    async def run_stream(self, backend: Backend, conversation: Conversation, turn: int) -> None:
-        await pump_stream(backend, conversation, turn, self.post_message)
+    async def run_stream(self, backend: Backend, conversation: Conversation, turn: int,
+                         recorder: TurnRecorder) -> None:
+        await pump_stream(backend, conversation, turn, self.post_message, recorder=recorder)
 
     def _current(self, turn: int) -> LiveTurn | None:
         """The live turn if a message belongs to it (late messages from old streams are dropped)."""
@@ -347,89 +377,18 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
 
     @on(TextReceived)
     async def on_text_received(self, message: TextReceived) -> None:
-        live = self._current(message.turn)
-        if live is None:
-            return
-        record = live.record
-        now = self.clock()
-        if record.first_token_at is None:
-            record.first_token_at = now
-            record.ttft_ms = round((now - (record.started_at or now)) * 1000)
-            self.status.set(ttft_ms=record.ttft_ms)
-        if message.reasoning:
-            record.reasoning += message.reasoning
-            live.writer.append_reasoning(message.reasoning)
-            if live.reasoning_stream is not None:
-                await live.reasoning_stream.write(message.reasoning)
-                self.reasoning_pane.keep_following()
-        if message.content:
-            if record.first_content_at is None:
-                record.first_content_at = now
-            record.content += message.content
-            live.writer.append_content(message.content)
-            await live.answer_stream.write(message.content)
-            self.transcript.keep_following()
-        state = "answering" if record.content else "thinking"
-        if self.status.info.state != state:
-            self.status.set(state=state)
-
-    def _show_counters(self) -> None:
-        """A pane painted new text: bring the header, elapsed time and token counter up to
-        date in the same frame, about 4 times a second (the tick leaves them alone while
-        text keeps coming). Every render also repainting the status line and the header
-        widened each frame from the reasoning pane to the whole screen."""
-        live = self.live
-        if live is None:
-            return
-        # Real time paces the updates; the shown times come from self.clock (tests fix it).
-        wait = self._counters_at + COUNTERS_INTERVAL_S - time.monotonic()
-        if wait > 0:
-            # The next render will most likely update them; if none comes (a pause in the
-            # stream), this does, so the text on screen is always counted soon after.
-            if self._counters_due is None:
-                self._counters_due = asyncio.get_running_loop().call_later(
-                    wait + COUNTERS_INTERVAL_S, self._counters_now)
-            return
-        self._counters_now()
-
-    def _counters_now(self) -> None:
-        if self._counters_due is not None:
-            self._counters_due.cancel()
-            self._counters_due = None
-        live = self.live
-        if live is None or not self.is_attached:
-            return
-        record = live.record
-        now = self.clock()
-        self._counters_at = time.monotonic()
-        if self.reasoning_pane.shown is record:
-            self.reasoning_pane.set_header(record, now)
-        self.status.set(elapsed_s=now - (record.started_at or now), tokens_out=record.output_tokens_label())
-
-    @on(UsageReceived)
-    def on_usage_received(self, message: UsageReceived) -> None:
         if live := self._current(message.turn):
-            if message.input_tokens is not None:
-                live.record.input_tokens = message.input_tokens
-            if message.output_tokens is not None:
-                live.record.output_tokens = message.output_tokens
-            live.writer.set_usage(live.record.input_tokens, live.record.output_tokens)
+            await live.show(message.reasoning, message.content)
 
     @on(NoticeReceived)
     def on_notice_received(self, message: NoticeReceived) -> None:
         if self._current(message.turn):
             self.status.set(text=message.text)
 
-    @on(ExtraReceived)
-    def on_extra_received(self, message: ExtraReceived) -> None:
-        if live := self._current(message.turn):
-            live.record.extra.update(message.data)
-            live.writer.merge_extra(dict(message.data))
-
     @on(StreamFinished)
     async def on_stream_finished(self, message: StreamFinished) -> None:
         if self._current(message.turn):
-            await self._end_turn("complete", stop=message.stopped_by)
+            await self._end_turn("complete")
 
     @on(StreamFailed)
     async def on_stream_failed(self, message: StreamFailed) -> None:
@@ -456,106 +415,73 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
                 detail=sanitize_line(f"{type(event.worker.error).__name__}: {event.worker.error}"),
             ))
 
-    def _tick(self) -> None:
-        """Every 0.25 s while streaming: persist buffered text, refresh elapsed and counters."""
+    async def _end_turn(self, status: str, *, error: BackendError | None = None) -> None:
         live = self.live
         if live is None or live.ending:
             return
-        try:
-            live.writer.flush()
-        except ThinkpaneError as error:
-            self.status.set(text="not saved: " + error.title)
-        now = self.clock()
-        record = live.record
-        # While text streams, the counters change in the frames that paint it (_show_counters);
-        # a frame of their own 4 times a second cost as much as a fifth of the stream's CPU.
-        # Waiting for the first token, or a stalled stream, still shows the time passing.
-        if time.monotonic() - self._counters_at >= 2 * COUNTERS_INTERVAL_S:
-            self.status.set(elapsed_s=now - (record.started_at or now), tokens_out=record.output_tokens_label())
-            if self.reasoning_pane.shown is record:
-                self.reasoning_pane.set_header(record, now)
-        if self.reasoning_pane.shown is record:
-            self.reasoning_pane.keep_following()
-        self.transcript.keep_following()
-
-    async def _end_turn(self, status: str, *, stop: Stop | None = None, error: BackendError | None = None) -> None:
-        live = self.live
-        if live is None or live.ending:
-            return
-        live.ending = True
-        if self._tick_timer is not None:
-            self._tick_timer.stop()
-            self._tick_timer = None
-        record = live.record
-        now = self.clock()
-        record.ended_at = now
-        record.status = status
-        record.elapsed_ms = round((now - (record.started_at or now)) * 1000)
-        seconds = record.reasoning_seconds(now)
-        if record.reasoning and seconds is not None:
-            record.reasoning_ms = round(seconds * 1000)
-        if stop is not None:
-            record.stop_reason = stop.reason
-        if error is not None:
-            record.error_title, record.error_hint = error.title, error.hint
-        if not live.answer.is_attached:
-            # The app is quitting mid-stream and has taken the widgets down already (the
-            # worker's StreamCancelled comes after): keep what arrived, redraw nothing.
-            # Mounting the finished answer now raised MountError and crashed the exit.
-            self._save_outcome(live, error)
-            self.live = None
-            return
-        await live.answer_stream.stop()
-        live.answer.live_markdown().grow_rows = 1  # as tall as the text again
-        if live.reasoning_stream is not None:
-            await live.reasoning_stream.stop()
-            if self.reasoning_pane.live is not None:
-                self.reasoning_pane.live.grow_rows = 1
-                # Textual #6518: a code block body can vanish after a stream ends; re-render fully.
-                await self.reasoning_pane.live.update(record.reasoning)
-        await live.answer.finalize()
-        if self.reasoning_pane.shown is record and not record.reasoning:
-            await self.reasoning_pane.show_record(record)  # "No reasoning for this answer."
-        self._save_outcome(live, error)
-        if self.reasoning_pane.shown is record:
-            self.reasoning_pane.set_header(record, now)
-        cancelled_text = "" if live.backend.IMPLEMENTS_CANCEL else not_stopped_text(live.backend)
-        state_text = {"error": error.title if error else "", "cancelled": cancelled_text, "complete": ""}[status]
-        self.status.set(
-            state={"complete": "idle"}.get(status, status),
-            text=state_text,
-            elapsed_s=record.elapsed_ms / 1000,
-            ttft_ms=record.ttft_ms,
-            tokens_in=f"{record.input_tokens:,}" if record.input_tokens is not None else live.input_estimate,
-            tokens_out=record.output_tokens_label(),
-        )
+        shown = await live.end(status, error=error)
         self.live = None
+        if not shown:
+            return
+        if self.save_pending() is not None:
+            self.retry_saves()
         # The last text, headers, link and status line in one frame, without waiting for a tick.
         paint_soon(self)
         follow_ups, self._after_stream = self._after_stream, []
+        if status == "complete":
+            self._say_left_out()
+        elif not follow_ups and not live.record.content:
+            self._not_answered(live, error)
         for follow_up in follow_ups:
             await follow_up()
 
-    def _save_outcome(self, live: LiveTurn, error: BackendError | None) -> None:
-        record = live.record
-        try:
-            if record.reasoning_ms is not None:
-                live.writer.merge_extra({REASONING_MS_KEY: record.reasoning_ms})
-            live.writer.set_timing(record.ttft_ms, record.elapsed_ms)
-            live.writer.finish(record.status, stop_reason=record.stop_reason,
-                               error=str(error) if error is not None else None)
-        except ThinkpaneError as store_error:
-            self.notify(store_error.hint or store_error.title, title=store_error.title, severity="error",
-                        markup=False)  # hints name file paths, which may contain [brackets]
+    def _not_answered(self, live: LiveTurn, error: BackendError | None) -> None:
+        """The turn failed or was cancelled before any answer text: the prompt the user sent
+        goes back in the box (unless they are typing another), and a chat too long for the
+        context window is offered to leave its oldest turns out of what is sent."""
+        if live.typed is not None and not self.prompt.text.strip():
+            self.prompt.load_text(live.typed)
+            self.prompt.move_cursor(self.prompt.document.end)
+        if not isinstance(error, ContextWindowError):
+            return
+        more = turns_to_leave_out(live.conversation, used_tokens=error.used_tokens, limit_tokens=error.limit_tokens)
+        if more:
+            earlier = self.leave_out + sum(m.role == "user" for m in live.conversation.messages) - 1
+            self.leave_out_offer = self.leave_out + more
+            again = "Press Enter to send it again" if live.typed is not None else "Regenerate to ask it again"
+            live.answer.suggest(
+                f"{again} without the oldest turns of this chat ({self.leave_out_offer} of {earlier}; "
+                "they stay in the history and on screen)."
+            )
+            self._offered_on = live.answer
+
+    # ------------------------------------------------------------------ saving late
+
+    def retry_saves(self) -> None:
+        """An answer could not be saved (a full disk…): write it again every tick until it is."""
+        if self._save_retry is None:
+            self._save_retry = self.set_interval(FLUSH_INTERVAL_S, self.save_pending)
+
+    def save_pending(self) -> ThinkpaneError | None:
+        """Write what failed saves left over; the error that still stands, None once all is
+        saved (then the retries stop and the status line says so)."""
+        error = self.app.store.save_pending()
+        if error is None and self._save_retry is not None:
+            self._save_retry.stop()
+            self._save_retry = None
+            self.status.set(text=SAVED_TEXT)
+        return error
+
+    def unsaved_before_quit(self) -> ThinkpaneError | None:
+        """Save all that can be saved now; the error that keeps an answer unsaved, if any."""
+        self.flush_live_answer()
+        return self.save_pending()
 
     def on_unmount(self) -> None:
         """The app is closing mid-stream: keep what arrived, marked cancelled."""
-        if self._counters_due is not None:
-            self._counters_due.cancel()
-            self._counters_due = None
+        self.counters.stop()
         if self.live is not None and not self.live.ending:
-            self.live.record.status = "cancelled"
-            self._save_outcome(self.live, None)
+            self.live.abandon()
             self.live = None
 
     def after_stream(self, follow_up: Callable[[], Awaitable[object]]) -> bool:
@@ -569,19 +495,16 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
 
     def flush_live_answer(self) -> None:
         """Write what the streaming answer has received so far to the store (before an export)."""
-        live = self.live
-        if live is None or live.ending:
-            return
-        try:
-            live.writer.flush()
-        except ThinkpaneError as error:
-            self.status.set(text="not saved: " + error.title)
+        if self.live is not None and not self.live.ending:
+            self.live.save_so_far()
 
     # ------------------------------------------------------------------ actions
 
     def action_cancel(self) -> None:
+        """Esc: stop the running answer; with none running, stop editing a prompt."""
         live = self.live
         if live is None or live.worker is None or live.ending:
+            self.stop_editing()
             return
         self.status.set(text="cancelling…")
         live.worker.cancel()
@@ -590,37 +513,80 @@ class ChatScreen(PaneKeys, Screen):  # PaneKeys: scrolling from the prompt, Tab 
         self.app.show_reasoning = not self.app.show_reasoning
         self.set_class(not self.app.show_reasoning, HIDE_REASONING_CLASS)
 
+    def action_toggle_thinking(self) -> None:
+        """Thinking on <-> off for the next answers (auto, the server's default, goes to off)."""
+        backend = self._reasoning_backend("thinking switch")
+        if backend is None:
+            return
+        current = backend.reasoning
+        effort = None if current.effort == "none" else current.effort
+        backend.set_reasoning(Reasoning("on" if current.off else "off", effort))
+        self._show_reasoning_setting(backend)
+
+    def action_cycle_effort(self) -> None:
+        """The next effort for the next answers: default, low, medium, high, max, default…"""
+        backend = self._reasoning_backend("reasoning-effort control", option="reasoning_effort")
+        if backend is None:
+            return
+        current = backend.reasoning
+        index = EFFORT_CYCLE.index(current.effort) if current.effort in EFFORT_CYCLE else 0
+        effort = EFFORT_CYCLE[(index + 1) % len(EFFORT_CYCLE)]
+        # Choosing an effort asks for thinking: a switch left off would silently drop it.
+        thinking = "on" if effort is not None and current.thinking == "off" else current.thinking
+        backend.set_reasoning(Reasoning(thinking, effort))
+        self._show_reasoning_setting(backend)
+
+    def _reasoning_backend(self, what: str, option: str = "thinking") -> Backend | None:
+        """The backend, if it has this control; otherwise the status line says why not."""
+        backend: Backend | None = self.app.backend
+        if backend is None:
+            self.status.set(text="no backend yet: set one up first")
+            return None
+        if not any(declared.name == option for declared in backend.options):
+            self.status.set(text=f"{backend.label} has no {what}")
+            self.app.bell()
+            return None
+        return backend
+
+    def _show_reasoning_setting(self, backend: Backend) -> None:
+        label = backend.reasoning_label()
+        when = "next answers" if self.live is None else "from the next answer"
+        self.status.set(reasoning=label, text=f"{when}: {label}")
+
     @on(ReasoningLink.Selected)
     async def on_reasoning_link_selected(self, event: ReasoningLink.Selected) -> None:
         await self.show_reasoning_of(event.turn)
 
     async def show_reasoning_of(self, answer: AnswerTurn) -> None:
-        """Reopen an earlier answer's reasoning in the Reasoning pane."""
+        """Show an answer's reasoning in the Reasoning pane (the live one's as it streams)."""
         live = self.live
-        if live is not None and live.reasoning_stream is not None and answer is not live.answer:
-            # The live Markdown is about to be removed: stop feeding it first.
-            await live.reasoning_stream.stop()
-            live.reasoning_stream = None
+        if live is not None and answer is not live.answer:
+            await live.stop_reasoning_stream()  # its live Markdown is about to be removed
         self.shown_answer = answer
-        answers = self.transcript.answers()
-        position = answers.index(answer) + 1 if answer in answers else 0
+        if live is not None and answer is live.answer and not live.ending:
+            await live.show_reasoning()
+            return
+        number = self.transcript.answer_number(answer)
         # "answer 2 of 3", or "2/3" when the pane is narrow (the header picks what fits).
-        await self.reasoning_pane.show_record(answer.record, position=(position, len(answers)) if position else None)
+        position = (number, self.transcript.answer_count()) if number else None
+        await self.reasoning_pane.show_record(answer.record, position=position)
         if not self.app.show_reasoning:
             self.action_toggle_reasoning()
 
     async def action_step_reasoning(self, step: int) -> None:
-        answers = [a for a in self.transcript.answers() if a.record.status != "streaming"]
-        if not answers:
+        transcript = self.transcript
+        count = transcript.answer_count()
+        if not count:
             return
-        if self.shown_answer in answers:
-            index = max(0, min(len(answers) - 1, answers.index(self.shown_answer) + step))
-        else:
-            index = len(answers) - 1
-        target = answers[index]
+        shown = self.shown_answer
+        number = transcript.answer_number(shown) if shown is not None else None
+        number = count if number is None else max(1, min(count, number + step))
+        target = transcript.answer_at(number)
+        if target is None or target.record.status == "streaming":
+            return
         await self.show_reasoning_of(target)
-        self.transcript.scroll_to_widget(target, animate=False)
+        transcript.scroll_to_widget(target, animate=False)
 
     def last_answer_text(self) -> str | None:
-        answers = self.transcript.answers()
-        return answers[-1].record.content if answers else None
+        answer = self.transcript.last_answer()
+        return answer.record.content if answer is not None else None

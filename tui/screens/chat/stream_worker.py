@@ -1,4 +1,8 @@
-"""Consume one backend stream and post what happened to the chat screen, coalesced.
+"""Consume one backend stream: record every event, post what happened to the chat screen.
+
+Each event goes to the turn's TurnRecorder (thinkpane.tui.core.turn_recorder) as it arrives:
+the text, timings, usage, backend data and the store live there, shared with ``thinkpane
+ask``. What the screen needs to show is posted, the text coalesced.
 
 Posting one message per token starves keyboard input when a fast backend floods the UI
 (anchors.md: deepagents). We post the first text at once (time to first painted token),
@@ -7,9 +11,9 @@ waits for the next token to show up. The panes paint at most 8 times a second, s
 messages a second lose nothing on screen; 60 were a tenth of a stream's CPU
 (tests/bench/bench_render.py).
 
-This is where backend text enters the chat screen, so it is sanitised here, once
-(thinkpane.tui.core.sanitize.EventSanitizer): the panes, the store and exports all get the
-same text.
+This is where backend text enters the chat screen, so it is sanitised here, once, before
+the recorder sees it (thinkpane.tui.core.sanitize.EventSanitizer): the panes, the store and
+exports all get the same text.
 """
 
 from __future__ import annotations
@@ -21,27 +25,22 @@ from collections.abc import Callable
 from textual.message import Message
 
 from thinkpane.backends.base import Backend, guarded
-from thinkpane.backends.errors import IncompleteStreamError
 from thinkpane.backends.events import (
     ContentDelta,
     Conversation,
     ErrorEvent,
-    MessageExtra,
     Notice,
     ReasoningDelta,
-    Stop,
-    Usage,
 )
+from thinkpane.tui.core.sanitize import EventSanitizer
+from thinkpane.tui.core.turn_recorder import TurnRecorder
 from thinkpane.tui.screens.chat.messages import (
-    ExtraReceived,
     NoticeReceived,
     StreamCancelled,
     StreamFailed,
     StreamFinished,
     TextReceived,
-    UsageReceived,
 )
-from thinkpane.tui.core.sanitize import EventSanitizer
 
 DEFAULT_INTERVAL_S = 1 / 20
 
@@ -91,29 +90,29 @@ async def pump_stream(
     turn: int,
     post: Callable[[Message], object],
     *,
+    recorder: TurnRecorder | None = None,
     interval: float = DEFAULT_INTERVAL_S,
 ) -> None:
-    """Run one turn; always ends by posting exactly one of Finished / Failed / Cancelled."""
+    """Run one turn; always ends by posting exactly one of Finished / Failed / Cancelled.
+
+    ``recorder`` keeps the turn (the screen passes the one of its live turn, which ends it);
+    the posted text is what the recorder kept."""
+    if recorder is None:
+        recorder = TurnRecorder(label=backend.label)
     text = _Coalescer(turn, post, interval)
     clean = EventSanitizer()
-    stop: Stop | None = None
     try:
         async for raw in guarded(backend, conversation):
             event = clean(raw)
+            kept = recorder.feed(event)
             if isinstance(event, ReasoningDelta):
-                if text.add(reasoning=event.text):
+                if text.add(reasoning=kept):
                     await asyncio.sleep(0)  # let the UI paint before the next burst
             elif isinstance(event, ContentDelta):
-                if text.add(content=event.text):
+                if text.add(content=kept):
                     await asyncio.sleep(0)
-            elif isinstance(event, Usage):
-                post(UsageReceived(turn, event.input_tokens, event.output_tokens))
             elif isinstance(event, Notice):
                 post(NoticeReceived(turn, event.text, event.level))
-            elif isinstance(event, MessageExtra):
-                post(ExtraReceived(turn, dict(event.data)))
-            elif isinstance(event, Stop):
-                stop = event
             elif isinstance(event, ErrorEvent):
                 text.flush()
                 post(StreamFailed(turn, event.error))
@@ -123,15 +122,8 @@ async def pump_stream(
         post(StreamCancelled(turn))
         raise
     text.flush()
-    if stop is None:
-        post(
-            StreamFailed(
-                turn,
-                IncompleteStreamError(
-                    f"{backend.label} stopped before the answer was finished",
-                    "The partial answer is kept. Try sending again.",
-                ),
-            )
-        )
+    missing_stop = recorder.end_of_stream()
+    if missing_stop is not None:
+        post(StreamFailed(turn, missing_stop.error))
         return
-    post(StreamFinished(turn, stop))
+    post(StreamFinished(turn, recorder.stop))
