@@ -353,3 +353,36 @@ def test_reading_settings_imports_no_pydantic() -> None:
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'pydantic_core')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_a_value_to_convert_or_out_of_bounds_is_validated_at_once_naming_its_line() -> None:
+    from thinkpane.tui.core.config import DeferredSettings, read_settings
+
+    write_config('theme = "nord"\nstall_notice_s = 45\n')
+    deferred = read_settings()  # a number above 0: nothing to refuse, validated later
+    assert isinstance(deferred, DeferredSettings) and deferred.stall_notice_s == 45
+    assert deferred.validated().stall_notice_s == 45.0
+    for line in ("stall_notice_s = 0", 'stall_notice_s = "soon"', 'show_reasoning = "maybe"'):
+        write_config(f'theme = "nord"\n{line}\n')
+        with pytest.raises(ConfigFileError) as caught:
+            read_settings()
+        assert f"Fix it in {paths.config_path()}:2 " in caught.value.hint, line
+
+
+def test_deferred_settings_hold_secrets_masked_before_validation(capsys) -> None:
+    from thinkpane.tui.core.config import DeferredSettings, read_settings
+
+    write_config(f'backend = "openai"\n[backends.openai]\napi_key = "{KEY}"\nmodel = "m"\n')
+    deferred = read_settings()
+    assert isinstance(deferred, DeferredSettings)
+    held = deferred.backends["openai"]["api_key"]
+    print(held, repr(held), deferred.backends, deferred.backends["openai"])
+    assert not deferred.is_validated  # what was printed is the value held before validation
+    assert KEY not in capsys.readouterr().out
+    assert backend_options(deferred, "openai")["api_key"] == Secret(KEY)  # still the key for the backend
+    assert deferred.backends["openai"]["model"] == "m"  # only secrets are wrapped
+    validated = deferred.validated()
+    assert isinstance(validated.backends["openai"]["api_key"], SecretStr)
+    assert validated.backends["openai"]["api_key"].get_secret_value() == KEY
+    print(deferred, deferred.backends)
+    assert KEY not in capsys.readouterr().out

@@ -62,6 +62,8 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
         self.settings = settings
         self.store = store
         self.history_problem = history_problem
+        # Settings that failed validation after the first frame (see _warm_up): the CLI prints it.
+        self.settings_error: ThinkpaneError | None = None
         self._quit_question: ConfirmScreen | None = None
         self.backend: Backend | None = backend
         self.backend_error: BackendError | None = None
@@ -139,10 +141,21 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
         def later() -> None:
             validated = getattr(self.settings, "validated", None)  # a DeferredSettings
             if validated is not None:
-                validated()  # cannot fail: read_settings defers only values of the right type
+                try:
+                    validated()
+                except ThinkpaneError as error:
+                    # read_settings defers only values that fit the model, so this should not
+                    # happen; if it does, the app stops as a bad value before launch would.
+                    self.call_from_thread(self._stop_for_settings, error)
+                    return
             warm_up()
 
         self.run_worker(later, thread=True, group="warm-up", exit_on_error=False)
+
+    def _stop_for_settings(self, error: ThinkpaneError) -> None:
+        """Quit with exit code 2; ``thinkpane`` prints ``error`` once the terminal is back."""
+        self.settings_error = error
+        self.exit(return_code=2)
 
     # ------------------------------------------------------------------ backend
 

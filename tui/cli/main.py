@@ -523,6 +523,11 @@ def _launch(args: argparse.Namespace, settings, backend_class) -> int:
             history_problem=history_problem,
         )
         app.run()
+        if app.settings_error is not None:  # found after the first frame: told like one found before it
+            from thinkpane.tui.cli.ask import print_error
+
+            print_error(app.settings_error, sys.stderr)
+            return 2
         return int(app.return_code or 0)
     finally:
         store.close()

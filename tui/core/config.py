@@ -32,7 +32,8 @@ Modelled on posting's ``config.py`` (an env prefix, a nested delimiter, a pydant
   secret the caller did not put into the settings; ``keep_secrets=False`` (the user said
   "don't keep the key") leaves out even those.
 * Secret-looking backend options (``api_key``, ``password``, ``*_token``...) are held as
-  ``SecretStr`` once validated: their repr shows stars; the file holds the plain value (mode 0600).
+  ``SecretStr`` once validated, and as :class:`~thinkpane.backends.secrets.Secret` before: their
+  repr shows stars; the file holds the plain value (mode 0600).
 * A corrupt file raises :class:`ConfigFileError` naming the file, the line and the fix.
   Unknown keys are not errors: they are ignored (and kept in the file on save) and listed
   in ``Settings.load_warnings`` with their file and line, which the CLI prints and the app
@@ -289,9 +290,12 @@ class DeferredSettings:
     setting_location read) answers from the plain values read (each already of its type);
     setting one validates first. Afterwards every attribute is the validated Settings' own, so
     code holding this object sees one set of settings throughout. The app validates after its
-    first frame (in its warm-up thread, hence the lock)."""
+    first frame (in its warm-up thread, hence the lock). Secret-looking backend options are
+    held as :class:`~thinkpane.backends.secrets.Secret` until then (a masked repr, as
+    ``SecretStr``'s once validated; no pydantic needed)."""
 
     def __init__(self, layers: Layers, plain: dict[str, Any]) -> None:
+        plain = dict(plain, backends={name: _hide_plain_secrets(options) for name, options in plain["backends"].items()})
         early = dict(plain)
         early.update(_file_data=layers.file_data, _snapshot=copy.deepcopy(plain), _load_warnings=layers.warnings,
                      _path=layers.path, _key_lines=layers.key_lines)
@@ -329,6 +333,12 @@ class DeferredSettings:
 
     def __repr__(self) -> str:
         return repr(self.validated())
+
+
+def _hide_plain_secrets(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with every secret-looking text as a Secret (wrap_secrets without pydantic)."""
+    return {key: Secret(value) if isinstance(value, str) and is_secret_name(key) else value
+            for key, value in options.items()}
 
 
 def settings_of(settings: Settings | DeferredSettings) -> Settings:
