@@ -1,6 +1,7 @@
 """Run every benchmark and print one summary: each target, PASS/MISS, and the ratio to baseline.
 
-Run: ``python tests/bench/run_all.py`` (about 9 minutes on 2 cores; ``--quick`` is about 3).
+Run: ``python tests/bench/run_all.py`` (about 40 minutes on 2 cores, of which ``--long`` is 15
+and ``--ab`` 12; ``--quick`` is about 10).
 Scripts run one after the other, each in its own interpreter; their full tables go to
 stderr as they finish, the summary table and one JSON line to stdout. Latency numbers are
 wall-clock: run on an otherwise idle machine (the load average is printed with the summary).
@@ -47,14 +48,20 @@ def verdict(value, target, higher_is_better: bool = False) -> str:
 
 def render_rows(data: dict) -> list[list]:
     """The targets as bench_render.py judged them (several Thinkpane runs: the worst figure,
-    and the CPU ratio against each run's neighbouring floor runs)."""
-    checks = data["checks"]
+    and the CPU ratio against each run's neighbouring floor runs); every baseline ran in the
+    same session: the floor (no rendering), markdownstream (Textual's Markdown.get_stream() +
+    anchor(), as oterm, Toad and Textual's docs do) and the naive renderer (elia, parllama)."""
+    checks, targets, verdicts = data["checks"], data["targets"], data["verdicts"]
     runs = data["runs"]
 
     def of(renderer: str, rate: str) -> list[dict]:
         return [r for r in runs if r["renderer"] == renderer and str(r["rate"]) == rate]
 
-    tp, floors, naive = of("thinkpane", "150.0"), of("floor", "150.0"), next(iter(of("naive", "150.0")), None)
+    def mean_cpu(group: list[dict]) -> float | None:
+        return round(sum(r["cpu_s"] for r in group) / len(group), 2) if group else None
+
+    tp, floors, ms = of("thinkpane", "150.0"), of("floor", "150.0"), of("markdownstream", "150.0")
+    naive = next(iter(of("naive", "150.0")), None)
     fast_floor = of("floor", "unthrottled")[0]
     ttft = next(t for t in data["ttft"] if t["renderer"] == "thinkpane")
     naive_ttft = next((t for t in data["ttft"] if t["renderer"] == "naive"), None)
@@ -62,27 +69,77 @@ def render_rows(data: dict) -> list[list]:
     if naive and not naive["completed"]:
         naive_note = f"naive: stopped at {naive['tokens_done']:,}/{naive['tokens']:,} tokens"
     floor_lag = max(r["lag_ms"]["p99"] for r in floors)
-    tp_cpu = round(sum(r["cpu_s"] for r in tp) / len(tp), 2)
-    floor_cpu = round(sum(r["cpu_s"] for r in floors) / len(floors), 2)
+    ms_lag = max(r["lag_ms"]["p99"] for r in ms) if ms else None
+    tp_cpu, floor_cpu, ms_cpu = mean_cpu(tp), mean_cpu(floors), mean_cpu(ms)
     runs_note = " / ".join(f"{r}x" for r in data.get("cpu_ratio_runs", []))
     return [
         ["1 stream: timer lag p99 @150 tok/s (ms)", checks["lag_p99_ms"], "< 50", verdict(checks["lag_p99_ms"], 50),
-         floor_lag, ratio(checks["lag_p99_ms"], floor_lag), f"naive {naive['lag_ms']['p99']}" if naive else ""],
+         floor_lag, ratio(checks["lag_p99_ms"], floor_lag),
+         "baseline = floor" + (f"; naive {naive['lag_ms']['p99']}" if naive else "")],
+        ["1 stream: timer lag p99 against markdownstream's (ms)", checks["lag_p99_ms"], "below it",
+         verdicts.get("lag_p99_vs_markdownstream", "MISS"), ms_lag, checks.get("lag_p99_vs_markdownstream"),
+         "baseline = markdownstream"],
         ["1 stream: final frame after last token (ms)", checks["final_frame_ms"], "< 100",
          verdict(checks["final_frame_ms"], 100), None, None,
          f"unthrottled {checks['final_frame_ms_unthrottled']} ms "
          f"({verdict(checks['final_frame_ms_unthrottled'], 100)})"],
         ["1 stream: unthrottled tokens/s", checks["unthrottled_tps"], ">= 2000",
          verdict(checks["unthrottled_tps"], 2000, higher_is_better=True), fast_floor["tokens_per_s"],
-         ratio(checks["unthrottled_tps"], fast_floor["tokens_per_s"]), ""],
-        ["1 stream: CPU s @150 tok/s (mean of runs)", tp_cpu, "<= 3x floor",
-         verdict(checks["cpu_ratio"], 3.0), floor_cpu, checks["cpu_ratio"],
+         ratio(checks["unthrottled_tps"], fast_floor["tokens_per_s"]), "baseline = floor"],
+        ["1 stream: CPU s @150 tok/s against the floor", tp_cpu, f"<= {targets['cpu_ratio']}x floor",
+         verdicts.get("cpu_ratio", "MISS"), floor_cpu, checks.get("cpu_ratio"),
          f"runs {runs_note}; " + (f"naive {naive['cpu_s']} s; " if naive else "") + naive_note],
-        ["2 first painted token p95 (ms)", ttft["ttft_ms"]["p95"], "< 20", verdict(ttft["ttft_ms"]["p95"], 20),
-         naive_ttft["ttft_ms"]["p95"] if naive_ttft else None,
-         ratio(ttft["ttft_ms"]["p95"], naive_ttft["ttft_ms"]["p95"]) if naive_ttft else None,
-         "baseline = naive renderer"],
+        ["1 stream: CPU s @150 tok/s against markdownstream", tp_cpu,
+         f"<= {targets['cpu_ratio_markdownstream']}x markdownstream", verdicts.get("cpu_ratio_markdownstream", "MISS"),
+         ms_cpu, checks.get("cpu_ratio_markdownstream"), "baseline = markdownstream"],
+        ["2 first painted token p95 (ms)", ttft["ttft_ms"]["p95"], f"< {targets['ttft_p95_ms']:g}",
+         verdicts.get("ttft_p95_ms", "MISS"), None, None, f"p50 {ttft['ttft_ms']['p50']} ms"],
+        ["2 first painted token p95 against naive's", ttft["ttft_ms"]["p95"], f"<= {targets['ttft_ratio_naive']}x naive",
+         verdicts.get("ttft_ratio_naive", "MISS"), naive_ttft["ttft_ms"]["p95"] if naive_ttft else None,
+         checks.get("ttft_ratio_naive"), "baseline = naive renderer"],
     ]
+
+
+def long_stream_rows(data: dict) -> list[list]:
+    """bench_render.py --long: the last tenth of a 60,000 + 4,000-token stream against its
+    first; markdownstream's figures beside Thinkpane's."""
+    by = {s["renderer"]: s for s in data["summaries"]}
+    tp, ms = by.get("thinkpane", {}), by.get("markdownstream", {})
+    targets, verdicts = data["targets"], data["verdicts"]
+
+    def pair(summary: dict, key: str) -> str:
+        return " -> ".join(str(v) for v in summary.get(key, [])) or "-"
+
+    return [
+        ["6 long stream: CPU per frame, last tenth / first", tp.get("cpu_per_frame_growth"),
+         f"<= {targets['cpu_per_frame_growth']}", verdicts.get("cpu_per_frame_growth", "MISS"),
+         ms.get("cpu_per_frame_growth"), None,
+         f"ms/frame {pair(tp, 'cpu_per_frame_ms')}; markdownstream {pair(ms, 'cpu_per_frame_ms')}"],
+        ["6 long stream: timer lag p99, last tenth / first", tp.get("lag_p99_growth"),
+         f"<= {targets['lag_p99_growth']}", verdicts.get("lag_p99_growth", "MISS"), ms.get("lag_p99_growth"), None,
+         f"ms {pair(tp, 'lag_p99_ms')}; markdownstream {pair(ms, 'lag_p99_ms')}"],
+        ["6 long stream: RSS growth per 10k tokens (MB)", tp.get("rss_mb_per_10k_tokens"), "reported", "-",
+         ms.get("rss_mb_per_10k_tokens"), ratio(tp.get("rss_mb_per_10k_tokens"), ms.get("rss_mb_per_10k_tokens")),
+         f"final frame {tp.get('final_frame_ms')} ms; markdownstream {ms.get('final_frame_ms')} ms"],
+    ]
+
+
+def ab_rows(data: dict) -> list[list]:
+    """bench_render.py --ab: each render mechanism switched off alone (public Textual in its
+    place); it stays if switching it off costs more than 5% of some figure."""
+    rows = []
+    for name, cost in data["off_over_on"].items():
+        if name == "all on":
+            continue
+        figures = {key: value for key, value in cost.items() if isinstance(value, (int, float))}
+        worst = max(figures, key=lambda key: figures[key]) if figures else None
+        value = figures.get(worst) if worst else None
+        is_mechanism = name.startswith("no ")
+        label = f"{name.removeprefix('no ')} off" if is_mechanism else f"{name} (every mechanism off)"
+        rows.append([f"7 A/B: {label}", value, "> 1.05 on some figure" if is_mechanism else "reported",
+                     (verdict(value, 1.05, higher_is_better=True) if is_mechanism else "-"), 1.0, value,
+                     f"worst: {worst}; " + ", ".join(f"{k} {v}" for k, v in figures.items())])
+    return rows
 
 
 def startup_rows(data: dict) -> list[list]:
@@ -93,6 +150,13 @@ def startup_rows(data: dict) -> list[list]:
         ["3 startup: first frame (s)", first["thinkpane_median_s"], "< 0.6", data["verdicts"]["first_frame_s"],
          first["bare_app_median_s"], ratio(first["thinkpane_median_s"], first["bare_app_median_s"]),
          "baseline = bare Textual App"],
+        ["3 startup: first frame against a bare Textual app", first["thinkpane_median_s"],
+         f"<= {data['targets']['first_frame_ratio']}x bare", data["verdicts"]["first_frame_ratio"],
+         first["bare_app_median_s"], data["checks"]["first_frame_ratio"], "same run"],
+        ["3 startup: nothing before the first frame it does not need",
+         ", ".join(data["importtime_first_frame"]["later_before_first_frame"]) or "none", "none",
+         data["verdicts"]["nothing_later_before_first_frame"], None, None,
+         "pydantic, markdown_it, rich.markdown/syntax, lexers, SDKs..."],
         ["3 startup: ask --help (s)", data["ask_help_median_s"], "< 0.3", data["verdicts"]["ask_help_s"],
          data["python_pass_median_s"], ratio(data["ask_help_median_s"], data["python_pass_median_s"]),
          "baseline = python -c pass"],
@@ -138,13 +202,16 @@ def main() -> int:
     quick = args.quick
     results = {
         "render": run("bench_render.py", ["--quick", "--naive-budget", "8"] if quick else []),
+        "render_long": run("bench_render.py", ["--long", *(["--quick"] if quick else [])]),
+        "render_ab": run("bench_render.py", ["--ab", *(["--quick"] if quick else [])]),
         "startup": run("bench_startup.py", ["--runs", "3"] if quick else []),
         "long_conversation": run("bench_long_conversation.py", ["--turns", "100"] if quick else []),
         "store": run("bench_store.py", ["--conversations", "2000"] if quick else []),
     }
     rows: list[list] = []
     for name, build in (("render", render_rows), ("startup", startup_rows),
-                        ("long_conversation", long_rows), ("store", store_rows)):
+                        ("long_conversation", long_rows), ("store", store_rows),
+                        ("render_long", long_stream_rows), ("render_ab", ab_rows)):
         data = results[name]
         if data is None:
             rows.append([f"{name}: the script failed (see above)", None, "", "MISS", None, None, ""])
@@ -160,7 +227,7 @@ def main() -> int:
     print(json.dumps({"bench": "all", "quick": quick, "load_average": load[0],
                       "summary": [dict(zip(["target", "value", "goal", "verdict", "baseline", "ratio", "notes"], r))
                                   for r in rows], "results": results}))
-    return 0 if all(r[3] == "PASS" for r in rows) else 1
+    return 0 if all(r[3] in ("PASS", "-") for r in rows) else 1  # "-": reported, no target
 
 
 if __name__ == "__main__":
