@@ -22,18 +22,19 @@ If a name is missing, or the environment says ``THINKPANE_RENDER_GATE=off`` (als
 
 The same text streams either way (tests/test_render_gate.py streams a whole turn with the
 gate closed), later and at a higher cost. What each buys, as the figure with it switched
-off over the figure with all on (``tests/bench/bench_render.py --ab --quick``, one run on a
-shared 2-CPU machine; CPU for following and strip_scrollbar from three pairs of runs):
+off over the figure with all on (``tests/bench/bench_render.py --ab``, part of one full
+``run_all.py`` run on a shared 2-CPU machine; README › Performance has the figures themselves;
+CPU ratios move by up to ±20% between runs there):
 
 ====================  ====  ======  ========  ==========  =====================  ===========
 off                   CPU   frames  lag p99   last frame  last frame unthrottled first token
 ====================  ====  ======  ========  ==========  =====================  ===========
-crop_compositor       1.22  1.00    0.99      1.46        1.76                   1.07
-laid_out_once         1.13  1.24    1.22      1.48        1.21                   0.84
-following             1.11  1.00    0.96      0.95-1.28   1.05                   0.89
-paint_soon            0.95  1.00    1.11      1.35        2.30                   7.91
-strip_scrollbar       1.08  1.02    0.89-1.2  1.01-1.25   2.46                   0.90
-the gate closed       1.47  1.24    1.65      4.00        2.75                   8.31
+crop_compositor       1.34  1.00    0.99      1.07        1.23                   1.09
+laid_out_once         1.54  1.24    1.51      1.97        1.78                   0.84
+following             1.27  1.00    0.76      0.98        1.08                   0.91
+paint_soon            1.25  1.00    0.81      2.76        0.52                   4.80
+strip_scrollbar       1.25  1.00    0.97      1.18        0.54                   0.87
+the gate closed       1.18  1.24    1.62      3.20        1.40                   5.11
 ====================  ====  ======  ========  ==========  =====================  ===========
 
 Each buys more than 5% of at least one figure, so each stays (docs/upstream.md: what of it
