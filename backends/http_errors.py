@@ -20,8 +20,7 @@ import re
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-
-import httpx
+from typing import TYPE_CHECKING
 
 from thinkpane.backends.errors import (
     AuthenticationError,
@@ -40,6 +39,9 @@ from thinkpane.backends.errors import (
     causes,
 )
 from thinkpane.backends.secrets import redact
+
+if TYPE_CHECKING:
+    import httpx  # imported where used, like the backends that use this module
 
 ERROR_BODY_LIMIT = 64 * 1024  # bytes of a non-2xx body we read to find the message
 
@@ -285,6 +287,8 @@ def error_from_exception(
 ) -> BackendError:
     """A BackendError for an httpx (or socket) failure. ``mid_stream``: the body had started;
     ``partial``: some answer text had arrived (and is kept by the caller)."""
+    import httpx
+
     where = ctx.clean(ctx.url)
     raw = ctx.clean(_describe(exc))
 
@@ -386,6 +390,8 @@ def is_transport_failure(exc: BaseException) -> bool:
     """An httpx error, or the ExceptionGroup anyio's connect raises for some failures (an
     out-of-range port ends as ``OverflowError`` in a TaskGroup): what the HTTP backends
     turn into a BackendError with :func:`error_from_exception`."""
+    import httpx
+
     if isinstance(exc, httpx.HTTPError):
         return True
     members = _group_members(exc)
@@ -413,6 +419,8 @@ def _describe(exc: BaseException) -> str:
 
 def _origin(url: str) -> str:
     """``https://host:port`` of ``url``: the server, without the path."""
+    import httpx
+
     try:
         parsed = httpx.URL(url)
     except Exception:

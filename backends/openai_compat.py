@@ -42,9 +42,7 @@ import ssl
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any, ClassVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from thinkpane.backends.base import Backend, scrub_error
 from thinkpane.backends.deepseek_models import (
@@ -87,6 +85,9 @@ from thinkpane.backends.sse import DEFAULT_MAX_LINE_BYTES, SSEEvent, SSELineTooL
 from thinkpane.backends.think_split import ThinkSplitter
 from thinkpane.backends.thinking import DIALECTS, detect_dialect, effort_option, openai_fields, thinking_option
 
+if TYPE_CHECKING:
+    import httpx  # imported where used: `thinkpane` reads these options on its way to the first frame
+
 DEFAULT_BASE_URL = "https://api.deepseek.com/v1"
 CONNECT_TIMEOUT_S = 10.0
 JSON_BODY_LIMIT = 8 * 1024 * 1024
@@ -111,6 +112,8 @@ TAGLESS_HOSTS = frozenset({"api.deepseek.com", "api.openai.com"})
 
 
 def _host(url: str) -> str:
+    import httpx
+
     try:
         return httpx.URL(url).host
     except Exception:
@@ -261,6 +264,8 @@ class OpenAIBackend(Backend):
     # ------------------------------------------------------------------ setup
 
     def _check_url(self) -> None:
+        import httpx
+
         problem = ""
         try:
             url = httpx.URL(self.base_url)
@@ -293,6 +298,8 @@ class OpenAIBackend(Backend):
         return bool(self.settings["verify_tls"])
 
     def _http(self) -> httpx.AsyncClient:
+        import httpx
+
         if self._client is None:
             read = float(self.settings["timeout_s"])
             self._client = httpx.AsyncClient(

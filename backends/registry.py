@@ -45,13 +45,15 @@ def available() -> dict[str, str]:
 
 def load(name: str) -> type[Backend]:
     """The backend class registered as ``name``; ConfigurationError if unknown or broken."""
-    targets = available()
-    if name not in targets:
+    # A built-in name is never overridden (available() puts them first): found without reading
+    # every installed package's entry points (~10 ms of `thinkpane`'s start).
+    target = BUILTIN.get(name) or available().get(name)
+    if target is None:
         raise UnknownBackendError(
             f"Unknown backend {name!r}",
-            "Choose one of: " + ", ".join(sorted(targets)) + " (see `thinkpane backends`).",
+            "Choose one of: " + ", ".join(sorted(available())) + " (see `thinkpane backends`).",
         )
-    module_name, _, attr = targets[name].partition(":")
+    module_name, _, attr = target.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

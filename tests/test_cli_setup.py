@@ -359,6 +359,46 @@ def test_launch_errors_exit_2_before_the_screen_opens(launched, capsys) -> None:
     assert launched == []
 
 
+def test_a_config_value_to_convert_stops_the_launch_naming_its_line(launched, capsys) -> None:
+    # Validated before the first frame (config.read_settings): the app never starts.
+    paths.ensure_private_dir(paths.config_dir())
+    paths.config_path().write_text('theme = "nord"\nshow_reasoning = "maybe"\n')
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert f"{paths.config_path()}:2" in err and "show_reasoning" in err
+    assert launched == []
+
+
+def test_a_deferred_config_with_a_bad_option_still_stops_the_launch_naming_its_line(launched, capsys) -> None:
+    from thinkpane.tui.core.config import DeferredSettings, read_settings
+
+    paths.ensure_private_dir(paths.config_dir())
+    paths.config_path().write_text('backend = "openai"\n[backends.openai]\nbase_url = "http://127.0.0.1:9/v1"\n'
+                                   'max_tokens = "lots"\n')
+    assert isinstance(read_settings(), DeferredSettings)  # nothing to convert: validated after the first frame
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert f"{paths.config_path()}:4" in err and "max_tokens" in err
+    assert launched == []
+
+
+def test_settings_refused_after_the_first_frame_are_printed_with_exit_2(monkeypatch, capsys) -> None:
+    # The app stops with settings_error set (test_warm_up.py); the CLI prints it once the
+    # terminal is back, as it prints a problem found before launch.
+    from thinkpane.tui.app import ThinkpaneApp
+    from thinkpane.tui.core.config import ConfigFileError
+
+    def run(app, *args, **kwargs):
+        app.settings_error = ConfigFileError("Invalid setting 'theme'", "Fix it in config.toml:1.")
+
+    monkeypatch.setattr(ThinkpaneApp, "run", run)
+    paths.ensure_private_dir(paths.config_dir())
+    paths.config_path().write_text('theme = "nord"\n')
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert "Error: Invalid setting 'theme'" in err and "Fix it in config.toml:1." in err
+
+
 # --------------------------------------------------------------------------- opensearch, end to end
 
 

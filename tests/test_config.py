@@ -293,3 +293,96 @@ def test_save_refuses_to_overwrite_a_file_broken_meanwhile() -> None:
     with pytest.raises(ConfigFileError):
         save_settings(settings)
     assert paths.config_path().read_text() == "half = [written\n"
+
+
+# --------------------------------------------------------------------------- validated after the first frame
+
+
+def test_read_settings_defers_validation_only_when_nothing_needs_converting(monkeypatch) -> None:
+    from thinkpane.tui.core.config import DeferredSettings, read_settings
+
+    write_config('backend = "openai"\ntheme = "nord"\n[keymap]\nchat.new = "f5"\n'
+                 f'[backends.openai]\napi_key = "{KEY}"\nmax_tokens = 7\n')
+    deferred = read_settings()
+    assert isinstance(deferred, DeferredSettings) and not deferred.is_validated
+    # The same values as load_settings gives, before and after validating.
+    loaded = load_settings()
+    for settings in (deferred, deferred.validated()):
+        assert (settings.backend, settings.theme, settings.keymap) == ("openai", "nord", {"chat.new": "f5"})
+        assert backend_options(settings, "openai") == backend_options(loaded, "openai")
+    assert isinstance(deferred.backends["openai"]["api_key"], SecretStr)  # validated: wrapped
+    assert KEY not in repr(deferred)
+
+    # A string for a flag must be converted (and may be refused): validated at once.
+    monkeypatch.setenv("THINKPANE_SHOW_REASONING", "false")
+    settings = read_settings()
+    assert isinstance(settings, Settings) and settings.show_reasoning is False
+    monkeypatch.setenv("THINKPANE_SHOW_REASONING", "maybe")
+    with pytest.raises(ConfigFileError):
+        read_settings()
+
+
+def test_deferred_settings_validate_when_changed_and_save_like_settings() -> None:
+    from thinkpane.tui.core.config import read_settings
+
+    write_config('theme = "nord"\ncolour = "blue"\n')
+    settings = read_settings()
+    assert settings.load_warnings == [f"{paths.config_path()}:2: unknown setting 'colour' ignored"]
+    settings.backend = "openai"  # a change: validated first, then set on the Settings
+    assert settings.is_validated and settings.validated().backend == "openai"
+    save_settings(settings)
+    assert read_config() == {"theme": "nord", "colour": "blue", "backend": "openai"}
+
+
+def test_a_whole_table_from_the_environment_is_json_and_single_keys_go_over_it(monkeypatch) -> None:
+    monkeypatch.setenv("THINKPANE_BACKENDS", '{"openai": {"model": "json-model", "base_url": "http://json/v1"}}')
+    monkeypatch.setenv("thinkpane_backends__openai__model", "single-model")  # names are case-insensitive
+    settings = load_settings()
+    assert settings.backends["openai"] == {"model": "single-model", "base_url": "http://json/v1"}
+    monkeypatch.setenv("THINKPANE_KEYMAP", "chat.new=f5")
+    with pytest.raises(ConfigFileError, match="keymap"):
+        load_settings()
+
+
+def test_reading_settings_imports_no_pydantic() -> None:
+    # Launching the app reads them on its way to the first frame; pydantic comes after it.
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom thinkpane.tui.core.config import read_settings\nread_settings()\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'pydantic_core')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_a_value_to_convert_or_out_of_bounds_is_validated_at_once_naming_its_line() -> None:
+    from thinkpane.tui.core.config import DeferredSettings, read_settings
+
+    write_config('theme = "nord"\nstall_notice_s = 45\n')
+    deferred = read_settings()  # a number above 0: nothing to refuse, validated later
+    assert isinstance(deferred, DeferredSettings) and deferred.stall_notice_s == 45
+    assert deferred.validated().stall_notice_s == 45.0
+    for line in ("stall_notice_s = 0", 'stall_notice_s = "soon"', 'show_reasoning = "maybe"'):
+        write_config(f'theme = "nord"\n{line}\n')
+        with pytest.raises(ConfigFileError) as caught:
+            read_settings()
+        assert f"Fix it in {paths.config_path()}:2 " in caught.value.hint, line
+
+
+def test_deferred_settings_hold_secrets_masked_before_validation(capsys) -> None:
+    from thinkpane.tui.core.config import DeferredSettings, read_settings
+
+    write_config(f'backend = "openai"\n[backends.openai]\napi_key = "{KEY}"\nmodel = "m"\n')
+    deferred = read_settings()
+    assert isinstance(deferred, DeferredSettings)
+    held = deferred.backends["openai"]["api_key"]
+    print(held, repr(held), deferred.backends, deferred.backends["openai"])
+    assert not deferred.is_validated  # what was printed is the value held before validation
+    assert KEY not in capsys.readouterr().out
+    assert backend_options(deferred, "openai")["api_key"] == Secret(KEY)  # still the key for the backend
+    assert deferred.backends["openai"]["model"] == "m"  # only secrets are wrapped
+    validated = deferred.validated()
+    assert isinstance(validated.backends["openai"]["api_key"], SecretStr)
+    assert validated.backends["openai"]["api_key"].get_secret_value() == KEY
+    print(deferred, deferred.backends)
+    assert KEY not in capsys.readouterr().out

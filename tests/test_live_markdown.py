@@ -59,12 +59,15 @@ Last paragraph with `code` and a [link](https://example.com).
 """
 
 
-def render_rich(text: str, width: int) -> list[str]:
+def render_rich(text: str, width: int, *, hard_breaks: bool = False) -> list[str]:
     from rich.console import Console
 
+    from thinkpane.tui.render.rich_markdown import rich_markdown
+
     console = Console(width=width, color_system=None, file=None, legacy_windows=False)
-    lines = console.render_lines(RichMarkdown(text, code_theme="monokai", hyperlinks=True),
-                                 console.options.update_width(width), pad=False)
+    document = (rich_markdown(text, hard_breaks=True) if hard_breaks
+                else RichMarkdown(text, code_theme="monokai", hyperlinks=True))
+    lines = console.render_lines(document, console.options.update_width(width), pad=False)
     return [("".join(segment.text for segment in line)).rstrip() for line in lines]
 
 
@@ -270,3 +273,68 @@ async def test_grow_rows_reserves_rows_so_words_repaint_only_their_rows():
         await pilot.pause()
         assert live.size.height == len(live._lines)
         assert shown_lines(live)[-1] == "Paragraph 3."
+
+
+async def test_every_render_of_a_stream_matches_a_one_shot_render_of_the_text_so_far():
+    # The tail's first lines are kept once they cannot change (_render_tail): each render,
+    # not only the last, must be what rendering the text shown so far in one go gives, in
+    # words (Rich) and in styles (a second widget rendering it whole each time).
+    paragraphs = [
+        "Okay, so the user wants to know how the retry loop behaves when the input grows. "
+        "Maybe I can use a `dict` keyed by id, so a lookup is O(1) instead of scanning 12 rows. "
+        "The error message mentions line 42, which is inside the `finally` block, step 2. Then "
+        "I should check `a b` and `x`, 3. Hmm.",
+        "Hmm, wait. Some **bold** words and a [link](https://example.com) and snake_case names "
+        "and *emphasis that spans a long stretch of text across several wrapped lines before "
+        "it ends* here, then plain words again for a while so the wrap has room to move.",
+        "A line with a hard break that goes on for a while, more than one line, and becomes "
+        "a title\n===\n",
+        "- a list item that is long enough to wrap over more than one line of the pane\n"
+        "- and a second one\n",
+        # Markup that opens below lines already kept, and words that would start a list if
+        # a line were rendered on its own from there.
+        "Plain words " * 8 + "and *an emphasis opened below the kept lines that runs on over "
+        "the wrap* to its end, then `code` and more plain words to finish the paragraph.",
+        "one - two - three - four - five - six - " * 6 + "and 1. or 22. or 3. or 4. or 5. " * 5,
+        "Last plain paragraph " + "with many plain words " * 12,
+    ]
+    text = "\n\n".join(paragraphs)
+
+    def styled(widget: LiveMarkdown) -> list[list[tuple[str, object]]]:
+        lines = [[(segment.text, segment.style) for segment in strip]
+                 for strip in widget.render_lines(widget.region.reset_offset)]
+        while lines and not "".join(text for text, _ in lines[-1]).strip():
+            lines.pop()
+        return lines
+
+    for hard_breaks in (False, True):
+        app = TwoLiveApp()
+        async with app.run_test(size=(44, 400)) as pilot:
+            live, whole = app.query(LiveMarkdown)
+            if hard_breaks:
+                from thinkpane.tui.widgets.reasoning_pane import rendered_reasoning
+
+                live._renderer = whole._renderer = rendered_reasoning
+            live.MIN_INTERVAL_S = 0.0  # a render for every piece
+            frozen_seen = False
+            for start in range(0, len(text), 7):
+                await live.append(text[start:start + 7])
+                await whole.update("")
+                await whole.update(live.source)
+                await pilot.pause()
+                frozen_seen = frozen_seen or bool(live._frozen[2])
+                expected = render_rich(live.source, live.size.width, hard_breaks=hard_breaks)
+                while expected and not expected[-1]:  # as shown_lines has them
+                    expected.pop()
+                assert shown_lines(live) == expected, (hard_breaks, live.source[-60:])
+                assert styled(live) == styled(whole), (hard_breaks, live.source[-60:])
+            assert frozen_seen, "no line was ever frozen"
+
+
+class TwoLiveApp(App):
+    CSS = "LiveMarkdown { height: auto; }"
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield LiveMarkdown(id="streamed")
+            yield LiveMarkdown(id="whole")

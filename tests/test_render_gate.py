@@ -250,3 +250,14 @@ def test_no_private_textual_name_is_used_outside_the_render_layer():
     offenders = [f"{p.relative_to(REPO)}: {m.group(0)}" for p in files for m in pattern.finditer(p.read_text())]
     assert offenders == []
 
+
+
+def test_one_mechanism_can_be_kept_to_public_textual_for_benchmarks(monkeypatch, fresh_gate):
+    # bench_render.py --ab measures what each mechanism buys by switching it off alone.
+    monkeypatch.setenv(gate.MECHANISMS_OFF_VAR, "paint_soon, crop_compositor")
+    assert gate.enabled() and gate.enabled("following")
+    assert not gate.enabled("paint_soon") and not gate.enabled("crop_compositor")
+    gate.reset()
+    monkeypatch.setenv(gate.MECHANISMS_OFF_VAR, "paint_son")
+    with pytest.raises(ValueError, match="paint_son"):
+        gate.enabled()

@@ -86,10 +86,12 @@ class _Probe:
 
 
 class LagProbe(_Probe):
-    """How late a 5 ms timer fires: the event loop's responsiveness."""
+    """How late a 5 ms timer fires: the event loop's responsiveness. ``times[i]`` is when
+    ``samples[i]`` was due (for figures over a part of a run)."""
 
     def __init__(self, interval: float = 0.005) -> None:
         super().__init__(interval)
+        self.times: list[float] = []
 
     async def _run(self) -> None:
         while True:
@@ -97,6 +99,7 @@ class LagProbe(_Probe):
             await asyncio.sleep(self.interval)
             if self._recording:
                 self.samples.append(max(0.0, perf() - due))
+                self.times.append(due)
 
 
 class QueueProbe(_Probe):
@@ -260,11 +263,13 @@ def bench_settings():
 # --------------------------------------------------------------------------- child runs
 
 
-def run_child(script: Path, args: list[str], timeout: float = 900) -> dict:
-    """Run a scenario in a fresh interpreter (CPU and RSS of one scenario only)."""
+def run_child(script: Path, args: list[str], timeout: float = 900, env: dict[str, str] | None = None) -> dict:
+    """Run a scenario in a fresh interpreter (CPU and RSS of one scenario only); ``env``
+    adds to this process's environment."""
     completed = subprocess.run(
         [sys.executable, str(script), *args],
         capture_output=True, text=True, timeout=timeout, cwd=str(ROOT), check=False,
+        env={**os.environ, **env} if env else None,
     )
     for line in reversed(completed.stdout.splitlines()):
         if line.startswith("{"):

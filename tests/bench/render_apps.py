@@ -1,9 +1,13 @@
-"""The three renderers bench_render.py compares, each driven by the same PacedBackend.
+"""The four renderers bench_render.py compares, each driven by the same PacedBackend.
 
 * ``floor``: a minimal App whose worker consumes the stream and renders nothing. The cost
   of producing the tokens and running Textual idle: no renderer can go below it.
 * ``naive``: a minimal App doing what elia and parllama do: ``Markdown.update(full_text)``
   on every token (one Markdown for reasoning, one for the answer).
+* ``markdownstream``: a minimal App doing what Textual documents for streaming (its
+  ``examples/mother.py``, the ``Markdown.get_stream`` docs): one ``MarkdownStream`` per pane
+  gets every token (``await stream.write(token)``; the stream batches what arrives while the
+  widget is busy), each pane's scroll container ``anchor()``-ed, ``stop()`` at the end.
 * ``thinkpane``: the real ``ThinkpaneApp`` and its chat screen; a prompt is sent with
   ``ChatScreen.send`` (what pressing Enter in the prompt calls).
 * ``compare`` (bench_compare.py): the real app at its compare screen, one column per
@@ -64,8 +68,8 @@ class FloorApp(App):
         return self.running == 0
 
 
-class NaiveApp(App):
-    """elia/parllama style: re-render the whole Markdown document on every token."""
+class _TwoPaneApp(App):
+    """A reasoning pane above an answer pane, each a scroll container holding a Markdown."""
 
     CSS = "VerticalScroll { height: 1fr; }"
 
@@ -80,6 +84,20 @@ class NaiveApp(App):
             yield Markdown(id="reasoning-md")
         with VerticalScroll(id="answer"):
             yield Markdown(id="answer-md")
+
+    def start(self) -> None:
+        self.run_worker(self.consume(), exclusive=True, exit_on_error=False)
+
+    async def consume(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def finished(self) -> bool:
+        return self.done
+
+
+class NaiveApp(_TwoPaneApp):
+    """elia/parllama style: re-render the whole Markdown document on every token."""
 
     async def consume(self) -> None:
         self.done = False
@@ -102,12 +120,34 @@ class NaiveApp(App):
             self.tokens_rendered += 1
         self.done = True
 
-    def start(self) -> None:
-        self.run_worker(self.consume(), exclusive=True, exit_on_error=False)
 
-    @property
-    def finished(self) -> bool:
-        return self.done
+class MarkdownStreamApp(_TwoPaneApp):
+    """Textual's documented way: ``Markdown.get_stream`` per pane, the panes anchored."""
+
+    async def consume(self) -> None:
+        self.done = False
+        streams = []
+        for pane_id in ("#reasoning", "#answer"):
+            # Each turn a new Markdown in each pane (mother.py mounts one per response).
+            pane = self.query_one(pane_id, VerticalScroll)
+            await pane.remove_children()
+            await pane.mount(markdown := Markdown())
+            pane.anchor()
+            streams.append(Markdown.get_stream(markdown))
+        reasoning, answer = streams
+        try:
+            async for event in guarded(self.backend, Conversation([Message("user", PROMPT)])):
+                if isinstance(event, ReasoningDelta):
+                    await reasoning.write(event.text)
+                elif isinstance(event, ContentDelta):
+                    await answer.write(event.text)
+                else:
+                    continue
+                self.tokens_rendered += 1
+        finally:
+            await reasoning.stop()
+            await answer.stop()
+        self.done = True
 
 
 def thinkpane_app(backend: PacedBackend, *, conversation_id: int | None = None, store=None):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import App
@@ -34,7 +34,9 @@ from thinkpane.tui.screens.chat.messages import BackendFailed, BackendLoading, B
 from thinkpane.tui.screens.chat.screen import ChatScreen
 from thinkpane.tui.screens.compare import CompareScreen, choose_columns
 from thinkpane.tui.screens.confirm import ConfirmScreen
-from thinkpane.tui.screens.conversations import Chosen, ConversationsScreen
+
+if TYPE_CHECKING:
+    from thinkpane.tui.screens.conversations import Chosen
 
 
 class ThinkpaneApp(CopyExportActions, ModelActions, App):
@@ -67,6 +69,8 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
         self.settings = settings
         self.store = store
         self.history_problem = history_problem
+        # Settings that failed validation after the first frame (see _warm_up): the CLI prints it.
+        self.settings_error: ThinkpaneError | None = None
         self._quit_question: ConfirmScreen | None = None
         self.backend: Backend | None = backend
         self.backend_error: ThinkpaneError | None = None
@@ -99,7 +103,9 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
         # settings and saves nothing; a theme picked later (Ctrl+P, Theme) is kept.
         self.theme_changed_signal.subscribe(self, self._keep_theme)
         if self.backend is None:
-            self.build_backend(getattr(self.settings, "backend", "local"))
+            # After the first frame: building it imports the backend's SDK (httpx, boto3...)
+            # in a thread, which would share the CPU with that frame.
+            self.call_after_refresh(self.build_backend, getattr(self.settings, "backend", "local"))
         else:
             register_secrets(self.backend.secrets())
         if self.first_launch:
@@ -137,9 +143,29 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
             self.notify(f"{error}", title="Could not save the theme", severity="error", markup=False)
 
     def _warm_up(self) -> None:
+        """After the first frame, in a thread, while the user reads and types: what startup
+        left for later (validating settings read by ``config.read_settings``, which imports
+        pydantic), then the render layer's one-time costs (render/warm_up.py)."""
         from thinkpane.tui.render.warm_up import warm_up
 
-        self.run_worker(warm_up, thread=True, group="warm-up", exit_on_error=False)
+        def later() -> None:
+            validated = getattr(self.settings, "validated", None)  # a DeferredSettings
+            if validated is not None:
+                try:
+                    validated()
+                except ThinkpaneError as error:
+                    # read_settings defers only values that fit the model, so this should not
+                    # happen; if it does, the app stops as a bad value before launch would.
+                    self.call_from_thread(self._stop_for_settings, error)
+                    return
+            warm_up()
+
+        self.run_worker(later, thread=True, group="warm-up", exit_on_error=False)
+
+    def _stop_for_settings(self, error: ThinkpaneError) -> None:
+        """Quit with exit code 2; ``thinkpane`` prints ``error`` once the terminal is back."""
+        self.settings_error = error
+        self.exit(return_code=2)
 
     # ------------------------------------------------------------------ backend
 
@@ -223,6 +249,8 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
         self.chat.action_toggle_reasoning()
 
     def action_conversations(self) -> None:
+        from thinkpane.tui.screens.conversations import ConversationsScreen  # not for the first frame
+
         if isinstance(self.screen, ConversationsScreen):
             return
 

@@ -28,7 +28,7 @@ KEY_EXAMPLES = "write keys like ctrl+s, f5, alt+up or question_mark, several sep
 def default_keys() -> dict[str, str]:
     """Binding id -> its declared keys, for every binding of Thinkpane's that has an id."""
     # Loaded for their classes: every screen and widget with bindings is imported by these.
-    for module in ("thinkpane.tui.app.app", "thinkpane.tui.screens.setup"):
+    for module in ("thinkpane.tui.app.app", "thinkpane.tui.screens.conversations", "thinkpane.tui.screens.setup"):
         importlib.import_module(module)
 
     keys: dict[str, str] = {}
@@ -62,6 +62,8 @@ def key_problem(key: str) -> str | None:
 
 def check_keymap(keymap: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     """(the entries that can work, binding id -> what is wrong with its entry)."""
+    if not keymap:
+        return {}, {}  # default_keys() imports every screen, the setup screen's pydantic too
     known = default_keys()
     usable: dict[str, str] = {}
     problems: dict[str, str] = {}

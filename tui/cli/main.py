@@ -3,7 +3,9 @@
 
 Startup speed matters (``llm --help`` takes 0.9 s, gptme took 8 s): this module imports
 only argparse at the top. Settings (pydantic), backends (httpx, boto3...) and the TUI
-(textual) are imported when a command needs them, never to print ``--help``.
+(textual) are imported when a command needs them, never to print ``--help``. Launching the
+TUI reads the settings without pydantic and checks the configured backend's options without
+its SDK (config.read_settings; the app validates them after its first frame).
 
 Backend options become flags (``--base-url``, ``--api-key``, ``--region``...), and which
 options exist depends on the backend, so arguments are parsed twice: first just enough to
@@ -127,7 +129,7 @@ def _run(argv: list[str]) -> int:
         # not installed on first launch): the app shows the problem and offers setup.
         lenient = wants_help or (command is None and backend_name is None)
         if backend_name is None and not wants_help and command in (None, "ask"):
-            settings = _load_settings()
+            settings = _load_settings(deferred=command is None)
             backend_name = settings.backend
         if backend_name is not None:
             backend_class = _load_backend_class(backend_name, lenient=lenient)
@@ -500,10 +502,12 @@ def _option_overrides(args: argparse.Namespace) -> dict[str, Any]:
 # --------------------------------------------------------------------------- shared steps
 
 
-def _load_settings():
-    from thinkpane.tui.core.config import load_settings
+def _load_settings(*, deferred: bool = False):
+    """The settings; ``deferred``: validated after the app's first frame if they can be
+    (config.read_settings), for launching the app."""
+    from thinkpane.tui.core.config import load_settings, read_settings
 
-    settings = load_settings()  # a ConfigFileError is printed by main(), exit 2
+    settings = read_settings() if deferred else load_settings()  # a ConfigFileError: main() prints it, exit 2
     _print_warnings(settings.load_warnings)
     return settings
 
@@ -550,7 +554,7 @@ def _launch(args: argparse.Namespace, settings, backend_class) -> int:
     from thinkpane.backends.errors import ConfigurationError
     from thinkpane.tui.core.config import apply_session_overrides, backend_options, config_exists
 
-    settings = settings or _load_settings()
+    settings = settings or _load_settings(deferred=True)
     overrides = _option_overrides(args)
     first_launch = not config_exists() and not args.backend and not args.profile
     compare = None
@@ -607,6 +611,11 @@ def _launch(args: argparse.Namespace, settings, backend_class) -> int:
             history_problem=history_problem, compare=compare,
         )
         app.run()
+        if app.settings_error is not None:  # found after the first frame: told like one found before it
+            from thinkpane.tui.cli.ask import print_error
+
+            print_error(app.settings_error, sys.stderr)
+            return 2
         return int(app.return_code or 0)
     finally:
         store.close()

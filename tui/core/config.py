@@ -4,25 +4,36 @@ Where a value comes from, highest precedence first:
 
 1. command-line flags (``--backend``, ``--model``, ``--base-url``...; applied by ``thinkpane.tui.cli.main``);
 2. ``THINKPANE_*`` environment variables, nested keys joined with ``__``
-   (``THINKPANE_BACKEND=openai``, ``THINKPANE_BACKENDS__OPENAI__BASE_URL=...``);
+   (``THINKPANE_BACKEND=openai``, ``THINKPANE_BACKENDS__OPENAI__BASE_URL=...``; names are
+   case-insensitive, a whole table may be given as JSON: ``THINKPANE_KEYMAP='{"chat.new": "f5"}'``);
 3. the same ``THINKPANE_*`` names in a ``.env`` file in the current directory;
 4. a backend option's own environment variables (``DEEPSEEK_API_KEY``, ``OPENAI_BASE_URL``,
    ``AWS_REGION``...; ``thinkpane backends`` lists them), from the environment, then ``.env``;
 5. the config file: ``config.toml`` in the platform config dir (``thinkpane backends`` prints
    the path; ``THINKPANE_CONFIG`` names another file, ``THINKPANE_CONFIG_DIR`` another dir —
    these two are read from the real environment only);
-6. the defaults below and each backend option's declared default.
+6. the defaults (``DEFAULTS``) and each backend option's declared default.
 
-Modelled on posting's ``config.py`` (pydantic-settings, an env prefix, a nested delimiter,
+Modelled on posting's ``config.py`` (an env prefix, a nested delimiter, a pydantic model,
 ``SecretStr``). Differences that matter:
 
-* :func:`save_settings` writes what the program *changed* since :func:`load_settings`, on top
-  of what the file holds now. A value that only came from the environment, ``.env`` or a
-  flag (:func:`apply_session_overrides`) therefore never lands in the file, and neither does
-  a secret the caller did not put into the settings; ``keep_secrets=False`` (the user said
+* Loading is two steps, so that launching the app does not wait for pydantic (importing it
+  with pydantic-settings took ~60 ms of the 0.32 s to the first frame): :func:`read_layers` reads the file
+  (tomllib), ``.env`` and the environment into plain values, merged by precedence; the
+  ``Settings`` model (settings_model.py, pydantic) validates them. :func:`load_settings` does
+  both. :func:`read_settings`, which ``thinkpane`` uses to launch the app, skips the second
+  step when every value already has the plain type the model gives it (what a well-formed
+  file and no ``THINKPANE_*`` variables give): it returns :class:`DeferredSettings`, which
+  answers from the plain values and validates when first changed, or when the app asks after
+  its first frame. Anything else is validated at once, with the same errors.
+* :func:`save_settings` writes what the program *changed* since loading, on top of what the
+  file holds now. A value that only came from the environment, ``.env`` or a flag
+  (:func:`apply_session_overrides`) therefore never lands in the file, and neither does a
+  secret the caller did not put into the settings; ``keep_secrets=False`` (the user said
   "don't keep the key") leaves out even those.
 * Secret-looking backend options (``api_key``, ``password``, ``*_token``...) are held as
-  ``SecretStr``: their repr shows stars; the file holds the plain value (mode 0600).
+  ``SecretStr`` once validated, and as :class:`~thinkpane.backends.secrets.Secret` before: their
+  repr shows stars; the file holds the plain value (mode 0600).
 * A corrupt file raises :class:`ConfigFileError` naming the file, the line and the fix.
   Unknown keys are not errors: they are ignored (and kept in the file on save) and listed
   in ``Settings.load_warnings`` with their file and line, which the CLI prints and the app
@@ -35,24 +46,18 @@ Modelled on posting's ``config.py`` (pydantic-settings, an env prefix, a nested 
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
 import re
 import sys
-from contextvars import ContextVar
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
-from pydantic.fields import FieldInfo
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
+from typing import TYPE_CHECKING, Any
 
 from thinkpane.backends.errors import ConfigurationError, ThinkpaneError
-from thinkpane.backends.files import write_private
 from thinkpane.backends.options import InvalidValueError, Option
 from thinkpane.backends.secrets import Secret
 from thinkpane.tui.core import paths
@@ -62,12 +67,36 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from thinkpane.tui.core.settings_model import Settings
+
 log = logging.getLogger("thinkpane.config")
 # Warnings reach the user through Settings.load_warnings (the CLI prints them, the app shows
 # them); without this, logging's last-resort handler would write them over the TUI.
 log.addHandler(logging.NullHandler())
 
 ENV_PREFIX = "THINKPANE_"
+ENV_NESTED_DELIMITER = "__"
+
+# Every setting and its default; settings_model.Settings declares their types.
+DEFAULTS: dict[str, Any] = {
+    "backend": "local",  # which backend chats use
+    "system_prompt": None,
+    "show_reasoning": True,
+    "theme": "textual-dark",
+    "keymap": {},  # binding id -> keys, applied with App.set_keymap
+    # Seconds a stream may stay silent before the chat's status line points it out (> 0).
+    "stall_notice_s": 30.0,
+    # Per-backend option values, e.g. backends["openai"]["base_url"]. Secrets are kept here
+    # only when the user chose to (see save_settings).
+    "backends": {},
+    # Named backend settings: profiles["fast"] = {"backend": "openai", "model": ...,
+    # "reasoning_effort": ...}, layered over that backend's section (profiles.py reads them).
+    "profiles": {},
+}
+_TABLES = frozenset({"keymap", "backends", "profiles"})  # settings that are tables (dicts)
 
 # Option names whose values are credentials. Matched at load time, before we know which
 # backend declared them, so that a Settings repr or a log line never shows one.
@@ -78,6 +107,16 @@ def is_secret_name(name: str) -> bool:
     return bool(_SECRET_NAME.search(name.lower()))
 
 
+def __getattr__(name: str) -> Any:
+    # ``from thinkpane.tui.core.config import Settings`` keeps working; pydantic is imported
+    # when the model is first asked for, not with this module.
+    if name == "Settings":
+        from thinkpane.tui.core.settings_model import Settings
+
+        return Settings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class ConfigFileError(ThinkpaneError):
     """The config file exists but cannot be used (not TOML, wrong types, unreadable).
 
@@ -86,102 +125,10 @@ class ConfigFileError(ThinkpaneError):
     kind = "config_file"
 
 
-# The TOML data for the Settings being built: a context variable because pydantic-settings
-# builds its sources in a classmethod that cannot see load_settings()'s arguments.
-_file_layer: ContextVar[dict[str, Any] | None] = ContextVar("thinkpane_config_file", default=None)
+def wrap_secrets(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with every secret-looking value as a pydantic ``SecretStr``."""
+    from pydantic import SecretStr
 
-
-class _TomlFileSource(PydanticBaseSettingsSource):
-    """The config file layer (already parsed and checked by load_settings)."""
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        data = _file_layer.get() or {}
-        return data.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return copy.deepcopy(_file_layer.get() or {})
-
-
-class Settings(BaseSettings):
-    """Everything the TUI and the CLI read. See the module docstring for precedence."""
-
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX,
-        env_nested_delimiter="__",
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-    )
-
-    backend: str = "local"  # which backend chats use
-    system_prompt: str | None = None
-    show_reasoning: bool = True
-    theme: str = "textual-dark"
-    keymap: dict[str, str] = {}  # binding id -> keys, applied with App.set_keymap
-    # Seconds a stream may stay silent before the chat's status line points it out.
-    stall_notice_s: float = Field(default=30.0, gt=0)
-    # Per-backend option values, e.g. backends["openai"]["base_url"]. Secrets are kept here
-    # only when the user chose to (see save_settings).
-    backends: dict[str, dict[str, Any]] = {}
-    # Named backend settings: profiles["fast"] = {"backend": "openai", "model": ...,
-    # "reasoning_effort": ...}, layered over that backend's section (profiles.py reads them).
-    profiles: dict[str, dict[str, Any]] = {}
-
-    # What the config file held when loaded, and the values right after loading: together
-    # they tell save_settings which values the program changed.
-    _file_data: dict[str, Any] = PrivateAttr(default_factory=dict)
-    _snapshot: dict[str, Any] | None = PrivateAttr(default=None)
-    _load_warnings: list[str] = PrivateAttr(default_factory=list)
-    # The file loaded and the line of each key in it, for messages that point at a line.
-    _path: Path | None = PrivateAttr(default=None)
-    _key_lines: dict[str, int] = PrivateAttr(default_factory=dict)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings, dotenv_settings, _TomlFileSource(settings_cls)
-
-    @field_validator("keymap", mode="before")
-    @classmethod
-    def _join_dotted_binding_ids(cls, value: Any) -> Any:
-        # Binding ids contain dots ("chat.toggle_reasoning"): written unquoted under [keymap],
-        # as TOML users do, they arrive as nested tables and failed validation. Join them back.
-        return _flatten_keymap(value) if isinstance(value, dict) else value
-
-    @field_validator("backends", "profiles", mode="after")
-    @classmethod
-    def _hide_secrets(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        return {name: _wrap_secrets(options) for name, options in value.items()}
-
-    def __repr_args__(self) -> Any:  # a ReprArgs iterable, as pydantic's
-        # Secrets the program put in as plain strings are masked too.
-        for name, value in super().__repr_args__():
-            if name in ("backends", "profiles") and isinstance(value, dict):
-                value = {backend: _wrap_secrets(options) for backend, options in value.items()}
-            yield name, value
-
-    @property
-    def load_warnings(self) -> list[str]:
-        """Problems found while loading that did not stop it (unknown keys...)."""
-        return list(self._load_warnings)
-
-    def warn(self, warning: str) -> bool:
-        """Add a problem found once a backend or profile is read (an option it does not
-        declare); False when it was already there."""
-        if warning in self._load_warnings:
-            return False
-        self._load_warnings.append(warning)
-        log.warning(warning)
-        return True
-
-
-def _wrap_secrets(options: dict[str, Any]) -> dict[str, Any]:
     wrapped: dict[str, Any] = {}
     for key, value in options.items():
         if isinstance(value, Secret):
@@ -192,6 +139,20 @@ def _wrap_secrets(options: dict[str, Any]) -> dict[str, Any]:
     return wrapped
 
 
+def flatten_keymap(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"chat": {"toggle_reasoning": "f2"}}`` -> ``{"chat.toggle_reasoning": "f2"}``.
+
+    Binding ids contain dots ("chat.toggle_reasoning"): written unquoted under [keymap], as
+    TOML users do, they arrive as nested tables."""
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat.update(flatten_keymap(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 # --------------------------------------------------------------------------- loading
 
 
@@ -200,41 +161,201 @@ def config_exists(path: Path | None = None) -> bool:
     return (path or paths.config_path()).is_file()
 
 
-def _flatten_keymap(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"chat": {"toggle_reasoning": "f2"}}`` -> ``{"chat.toggle_reasoning": "f2"}``."""
-    flat: dict[str, Any] = {}
-    for key, value in table.items():
-        if isinstance(value, dict):
-            flat.update(_flatten_keymap(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
+@dataclass
+class Layers:
+    """Every layer read, not validated: ``values`` is file < .env < environment, merged."""
+
+    path: Path
+    values: dict[str, Any]
+    file_data: dict[str, Any]  # the file's known settings, as written
+    key_lines: dict[str, int]  # dotted key -> its line in the file
+    warnings: list[str] = field(default_factory=list)
 
 
-def load_settings(*, path: Path | None = None) -> Settings:
-    """Settings from every layer. A missing file is fine; a corrupt one is a ConfigFileError."""
+def read_layers(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Layers:
+    """The file, ``.env`` and the environment as plain values; a corrupt file is a
+    ConfigFileError, an unknown key in it a warning."""
     path = path or paths.config_path()
     file_data, text = _parse_config_file(path)
     key_lines = _key_lines(text)
     warnings = []
-    for key in sorted(set(file_data) - set(Settings.model_fields)):
+    for key in sorted(set(file_data) - set(DEFAULTS)):
         warnings.append(f"{_at(path, key_lines, (key,))}: unknown setting {key!r} ignored")
         del file_data[key]
-    token = _file_layer.set(file_data)
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        raise _validation_error(exc, path, key_lines) from None
-    finally:
-        _file_layer.reset(token)
-    settings._file_data = file_data
-    settings._snapshot = _dump(settings)
-    settings._load_warnings = warnings
-    settings._path = path
-    settings._key_lines = key_lines
+    values = copy.deepcopy(file_data)
+    dotenv = env_file_values()
+    for layer, where in ((dotenv, "in .env"), (os.environ if environ is None else environ, "in the environment")):
+        _merge(values, _environment_values(layer, where))
     for warning in warnings:
         log.warning(warning)
+    return Layers(path, values, file_data, key_lines, warnings)
+
+
+def _environment_values(environ: Mapping[str, str], where: str) -> dict[str, Any]:
+    """The ``THINKPANE_*`` variables among ``environ`` as settings (module docstring, item 2)."""
+    whole: dict[str, Any] = {}
+    nested: dict[str, Any] = {}
+    prefix = ENV_PREFIX.lower()
+    for name, value in environ.items():
+        lowered = name.lower()
+        if not lowered.startswith(prefix) or value is None:
+            continue
+        setting, *keys = lowered[len(prefix):].split(ENV_NESTED_DELIMITER)
+        if setting not in DEFAULTS or (keys and setting not in _TABLES) or not all(keys):
+            continue  # THINKPANE_CONFIG, THINKPANE_DATA_DIR... are not settings
+        if keys:
+            table: Any = value
+            for key in reversed(keys):
+                table = {key: table}
+            _merge(nested, {setting: table})
+        elif setting in _TABLES:
+            try:
+                whole[setting] = json.loads(value)
+            except ValueError:
+                raise ConfigFileError(
+                    f"Invalid setting {setting!r}",
+                    f"{name} ({where}) must be a JSON object, or set one key at a time: "
+                    f"{ENV_PREFIX}{setting.upper()}{ENV_NESTED_DELIMITER}NAME=value.",
+                ) from None
+        else:
+            whole[setting] = value
+    return _merge(whole, nested)  # single keys go over a whole table given as JSON
+
+
+def _merge(target: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``update`` into ``target``: tables merge key by key, other values replace."""
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+    return target
+
+
+def _plain_settings(values: dict[str, Any]) -> dict[str, Any] | None:
+    """Every setting (defaults filled in) if each value already has the plain type Settings
+    gives it, so that validating it would change nothing but secrets' wrapping; else None."""
+    plain = copy.deepcopy(DEFAULTS)
+    for key, value in values.items():
+        if key == "keymap" and isinstance(value, dict):
+            value = flatten_keymap(value)
+        plain[key] = value
+    checks = (
+        isinstance(plain["backend"], str),
+        isinstance(plain["theme"], str),
+        plain["system_prompt"] is None or isinstance(plain["system_prompt"], str),
+        isinstance(plain["show_reasoning"], bool),
+        isinstance(plain["keymap"], dict) and all(isinstance(v, str) for v in plain["keymap"].values()),
+        # A number (an int behaves as the float it becomes), within the model's bound: a value
+        # deferred must not fail validation later.
+        isinstance(plain["stall_notice_s"], (int, float)) and not isinstance(plain["stall_notice_s"], bool)
+        and plain["stall_notice_s"] > 0,
+        isinstance(plain["backends"], dict) and all(isinstance(v, dict) for v in plain["backends"].values()),
+        isinstance(plain["profiles"], dict) and all(isinstance(v, dict) for v in plain["profiles"].values()),
+    )
+    return plain if all(checks) else None
+
+
+def validate(layers: Layers) -> Settings:
+    """The Settings for ``layers``; ConfigFileError naming the file and line if a value does not fit."""
+    from pydantic import ValidationError
+
+    from thinkpane.tui.core.settings_model import Settings
+
+    try:
+        settings = Settings.model_validate(layers.values)
+    except ValidationError as exc:
+        raise _validation_error(exc, layers.path, layers.key_lines) from None
+    settings._file_data = layers.file_data
+    settings._snapshot = _dump(settings)
+    settings._load_warnings = layers.warnings
+    settings._path = layers.path
+    settings._key_lines = layers.key_lines
     return settings
+
+
+def load_settings(*, path: Path | None = None) -> Settings:
+    """Settings from every layer. A missing file is fine; a corrupt one is a ConfigFileError."""
+    return validate(read_layers(path))
+
+
+def read_settings(*, path: Path | None = None) -> Settings | DeferredSettings:
+    """As :func:`load_settings`, but validated later when the values read need no conversion
+    (see the module docstring): what launching the app uses."""
+    layers = read_layers(path)
+    plain = _plain_settings(layers.values)
+    return DeferredSettings(layers, plain) if plain is not None else validate(layers)
+
+
+class DeferredSettings:
+    """Settings read but not validated yet, standing in for them.
+
+    Until :meth:`validated` runs, reading a setting (or what save_settings, backend_options and
+    setting_location read) answers from the plain values read (each already of its type);
+    setting one validates first. Afterwards every attribute is the validated Settings' own, so
+    code holding this object sees one set of settings throughout. The app validates after its
+    first frame (in its warm-up thread, hence the lock). Secret-looking backend options are
+    held as :class:`~thinkpane.backends.secrets.Secret` until then (a masked repr, as
+    ``SecretStr``'s once validated; no pydantic needed)."""
+
+    def __init__(self, layers: Layers, plain: dict[str, Any]) -> None:
+        plain = dict(plain, **{table: {name: _hide_plain_secrets(options) for name, options in plain[table].items()}
+                               for table in ("backends", "profiles")})
+        early = dict(plain)
+        early.update(_file_data=layers.file_data, _snapshot=copy.deepcopy(plain), _load_warnings=layers.warnings,
+                     _path=layers.path, _key_lines=layers.key_lines)
+        object.__setattr__(self, "_deferred_layers", layers)
+        object.__setattr__(self, "_deferred_early", early)
+        object.__setattr__(self, "_deferred_settings", None)
+        object.__setattr__(self, "_deferred_lock", threading.Lock())
+
+    @property
+    def is_validated(self) -> bool:
+        return self._deferred_settings is not None
+
+    def validated(self) -> Settings:
+        """The Settings (validated once; pydantic is imported here)."""
+        with self._deferred_lock:
+            if self._deferred_settings is None:
+                layers = self._deferred_layers
+                # What was changed in the plain tables before (nothing today) is kept.
+                layers.values = {key: self._deferred_early[key] for key in DEFAULTS}
+                object.__setattr__(self, "_deferred_settings", validate(layers))
+        settings: Settings = self._deferred_settings
+        return settings
+
+    @property
+    def load_warnings(self) -> list[str]:
+        return list(self._load_warnings)
+
+    def warn(self, warning: str) -> bool:
+        """As Settings.warn (before validation, into the same list)."""
+        if self._deferred_settings is not None:
+            settings: Settings = self._deferred_settings
+            return settings.warn(warning)
+        return add_warning(self._load_warnings, warning)
+
+    def __getattr__(self, name: str) -> Any:
+        if self._deferred_settings is None and name in self._deferred_early:
+            return self._deferred_early[name]
+        return getattr(self.validated(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.validated(), name, value)
+
+    def __repr__(self) -> str:
+        return repr(self.validated())
+
+
+def _hide_plain_secrets(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with every secret-looking text as a Secret (wrap_secrets without pydantic)."""
+    return {key: Secret(value) if isinstance(value, str) and is_secret_name(key) else value
+            for key, value in options.items()}
+
+
+def settings_of(settings: Settings | DeferredSettings) -> Settings:
+    """The validated Settings behind ``settings``."""
+    return settings.validated() if isinstance(settings, DeferredSettings) else settings
 
 
 def setting_location(settings: Settings, *key_path: str) -> str:
@@ -397,6 +518,9 @@ def save_settings(settings: Settings, *, path: Path | None = None, keep_secrets:
     screen's "keep the key in config?"); with False, it stays in memory and any older copy
     of that secret is removed from the file. The file is mode 0600, its new dir 0700.
     """
+    from thinkpane.tui.core.settings_model import Settings
+
+    settings = settings_of(settings)
     path = path or paths.config_path()
     current = _dump(settings)
     snapshot = settings._snapshot if settings._snapshot is not None else _dump(Settings.model_construct())
@@ -406,10 +530,12 @@ def save_settings(settings: Settings, *, path: Path | None = None, keep_secrets:
     _apply_changes(data, snapshot, current, keep_secrets=keep_secrets, key_path=())
     import tomli_w
 
+    from thinkpane.backends.files import write_private
+
     text = tomli_w.dumps(_to_toml(data))
     write_private(path, text)
     # The file now matches: later saves compare against this state.
-    settings._file_data = {k: v for k, v in data.items() if k in Settings.model_fields}
+    settings._file_data = {k: v for k, v in data.items() if k in DEFAULTS}
     settings._snapshot = current
     settings._path = path
     settings._key_lines = _key_lines(text)
@@ -459,11 +585,16 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _is_secret(key: str, value: Any) -> bool:
-    return isinstance(value, (SecretStr, Secret)) or (isinstance(value, str) and is_secret_name(key))
+    return _is_secret_str(value) or isinstance(value, Secret) or (isinstance(value, str) and is_secret_name(key))
+
+
+def _is_secret_str(value: Any) -> bool:
+    """A pydantic ``SecretStr`` (told without importing pydantic: before validation there is none)."""
+    return hasattr(value, "get_secret_value")
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, SecretStr):
+    if _is_secret_str(value):
         return value.get_secret_value()
     if isinstance(value, Secret):
         return value.get()
@@ -477,7 +608,7 @@ def _to_toml(value: Any) -> Any:
         return {k: v for k, v in converted.items() if v != {}}  # no empty [tables]
     if isinstance(value, (list, tuple)):
         return [_to_toml(v) for v in value if v is not None]
-    if isinstance(value, (SecretStr, Secret)):
+    if _is_secret_str(value) or isinstance(value, Secret):
         return _plain(value)
     if isinstance(value, Path):
         return str(value)
@@ -496,6 +627,7 @@ def apply_session_overrides(
 ) -> Settings:
     """Use ``backend`` / option values / ``stall_notice_s`` for this run only (CLI flags): a
     later save skips them."""
+    settings = settings_of(settings)
     if backend:
         settings.backend = backend
     if stall_notice_s is not None:
@@ -504,7 +636,7 @@ def apply_session_overrides(
         name = settings.backend
         merged = dict(settings.backends.get(name, {}))
         merged.update({k: v for k, v in options.items() if v is not None and v != ""})
-        settings.backends[name] = _wrap_secrets(merged)
+        settings.backends[name] = wrap_secrets(merged)
     # Counting them as "loaded" means save_settings sees no change to write.
     settings._snapshot = _dump(settings)
     return settings
@@ -587,8 +719,7 @@ def check_value(option: Option, value: Any, where: str, *, in_file: bool, subjec
     """``value`` parsed by ``option``; a ConfigFileError naming ``where`` (``FILE:LINE`` or a
     variable) when it does not fit. ``subject``: what holds it, e.g. "the openai option
     'max_tokens'" or "'max_tokens' of profile 'fast'"."""
-    if isinstance(value, SecretStr):
-        value = value.get_secret_value()
+    value = _plain(value) if _is_secret_str(value) else value
     if value == "" and in_file:
         raise ConfigFileError(
             f"{where}: {subject} is empty",
@@ -604,8 +735,17 @@ def check_value(option: Option, value: Any, where: str, *, in_file: bool, subjec
         ) from None
 
 
+def add_warning(warnings: list[str], warning: str) -> bool:
+    """Append ``warning`` (and log it) unless it is already there; False when it was."""
+    if warning in warnings:
+        return False
+    warnings.append(warning)
+    log.warning(warning)
+    return True
+
+
 def _for_backend(key: str, value: Any, secret_names: set[str]) -> Any:
-    if isinstance(value, SecretStr):
+    if _is_secret_str(value):
         value = value.get_secret_value()
         return Secret(value) if (key in secret_names or not secret_names) else value
     if key in secret_names and isinstance(value, str):
@@ -625,9 +765,9 @@ def _declared_options(name: str) -> tuple[Option, ...] | None:
 
 def env_file_values() -> dict[str, str]:
     """The variables set in ``.env`` in the current directory ({} without one)."""
-    from dotenv import dotenv_values
-
     env_file = Path(".env")
     if not env_file.is_file():
         return {}
+    from dotenv import dotenv_values
+
     return {k: v for k, v in dotenv_values(env_file).items() if v is not None}

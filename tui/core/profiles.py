@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from thinkpane.backends import registry
 from thinkpane.backends.base import Backend
@@ -37,12 +37,14 @@ from thinkpane.backends.errors import BackendError, ConfigurationError, Internal
 from thinkpane.backends.options import InvalidValueError, Option
 from thinkpane.tui.core.config import (
     ConfigFileError,
-    Settings,
     backend_options,
     check_value,
     setting_location,
 )
 from thinkpane.tui.core.turn_record import TurnRecord
+
+if TYPE_CHECKING:
+    from thinkpane.tui.core.settings_model import Settings
 
 BACKEND_KEY = "backend"
 SPEC_SYNTAX = "PROFILE, BACKEND or BACKEND:key=value,key=value"

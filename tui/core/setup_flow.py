@@ -25,9 +25,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from pydantic import SecretStr
+from typing import TYPE_CHECKING, Any
 
 from thinkpane.backends import registry
 from thinkpane.backends.base import Backend, probe
@@ -35,7 +33,10 @@ from thinkpane.backends.errors import BackendError, ConfigurationError
 from thinkpane.backends.events import ProgressEvent
 from thinkpane.backends.options import Option, resolve_options
 from thinkpane.backends.secrets import Secret, redact
-from thinkpane.tui.core.config import Settings, backend_options
+from thinkpane.tui.core.config import backend_options
+
+if TYPE_CHECKING:
+    from thinkpane.tui.core.settings_model import Settings
 
 LOCAL = "local"
 CHAT_TEST_STEP = "chat"
@@ -247,6 +248,8 @@ def values_to_store(
     as the source. A secret is written only with ``keep_secrets``; without it any stored copy
     is removed, and the key comes from its env var at runtime.
     """
+    from pydantic import SecretStr  # not at import: the keymap check imports this module at startup
+
     result = dict(stored)
     for option in options:
         value = parsed.get(option.name)

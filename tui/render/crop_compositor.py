@@ -19,6 +19,11 @@ it cut into the frame. Here changes that share no screen row form separate group
 painted within its own rectangle; a row belongs to exactly one group, whose rectangle holds
 all of that row's changes, so the row is cut exactly as Textual would cut it.
 
+Within that rectangle, a widget renders only the rows being painted (Textual renders every
+row it shows, forty for a pane, and keeps the two that changed), and not at all when widgets
+in front of it cover every cell of those rows (a container under its children: Textual
+renders it, and the first widget to fill a cell wins).
+
 Built on Textual's private ``textual._compositor`` (listed in gate.py): with the render gate
 closed the chat screen keeps Textual's own compositor and every frame renders every widget
 in its rectangle, as above.
@@ -45,7 +50,7 @@ def install_crop_compositor(screen: Screen) -> bool:
     """Give ``screen`` a ``CropCompositor`` if the render gate is open (True if it did);
     otherwise the screen keeps Textual's own. Call it from the screen's ``__init__``,
     before anything is laid out."""
-    if not gate.enabled():
+    if not gate.enabled("crop_compositor"):
         return False
     screen._compositor = CropCompositor()
     return True
@@ -113,9 +118,47 @@ class CropCompositor(Compositor):
             yield from super()._get_renders(crop)
             return
         overlaps = crop.overlaps
-        for widget, (region, clip) in self.visible_widgets.items():
+        # Only the rows being painted: Textual renders every row a widget shows and then
+        # keeps the rows painted, a few of a pane's forty in most frames.
+        rows = Region(0, crop.y, self.size.width, crop.height)
+        covered = _Covered()
+        for widget, (region, clip) in self.visible_widgets.items():  # front to back
             shown = region.intersection(clip)
             if not overlaps(shown):
                 continue
-            yield region, clip, widget.render_lines(
+            shown = shown.intersection(rows)
+            if covered.covers(shown):
+                # Every cell of it is drawn by widgets in front (a container under its
+                # children): Textual renders it, then keeps none of it.
+                continue
+            covered.add(shown)
+            # ``shown`` as the clip: _render_chops pairs the strips with its rows.
+            yield region, shown, widget.render_lines(
                 Region(shown.x - region.x, shown.y - region.y, shown.width, shown.height))
+
+
+class _Covered:
+    """The cells drawn so far in a frame: per row, the column spans, merged."""
+
+    def __init__(self) -> None:
+        self._rows: dict[int, list[list[int]]] = {}
+
+    def covers(self, region: Region) -> bool:
+        start, end = region.x, region.right
+        for y in range(region.y, region.bottom):
+            if not any(left <= start and end <= right for left, right in self._rows.get(y, ())):
+                return False
+        return True
+
+    def add(self, region: Region) -> None:
+        for y in range(region.y, region.bottom):
+            spans = self._rows.setdefault(y, [])
+            spans.append([region.x, region.right])
+            spans.sort()
+            merged = [spans[0]]
+            for left, right in spans[1:]:
+                if left <= merged[-1][1]:
+                    merged[-1][1] = max(merged[-1][1], right)
+                else:
+                    merged.append([left, right])
+            self._rows[y] = merged

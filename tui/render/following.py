@@ -34,7 +34,7 @@ class Following:
 
     def _size_updated(self, *args, **kwargs) -> bool:
         changed = super()._size_updated(*args, **kwargs)  # type: ignore[misc]
-        if self.scroll_y < 0 and gate.enabled():  # type: ignore[attr-defined]
+        if self.scroll_y < 0 and gate.enabled("following"):  # type: ignore[attr-defined]
             # Set by the layout that just ran, like Textual does (no watcher, no new frame).
             self.set_reactive(Widget.scroll_y, 0)  # type: ignore[attr-defined]
             self.set_reactive(Widget.scroll_target_y, 0)  # type: ignore[attr-defined]

@@ -21,11 +21,29 @@ If a name is missing, or the environment says ``THINKPANE_RENDER_GATE=off`` (als
 * strip_scrollbar: Textual's own ``ScrollBar``.
 
 The same text streams either way (tests/test_render_gate.py streams a whole turn with the
-gate closed), later and at a higher cost. Together the mechanisms bought, in one
-``tests/bench/bench_render.py --quick`` run each way on a shared 2-CPU machine: CPU 2.3x
-the no-UI floor at 150 tokens/s instead of 3.0x, 114 frames instead of 141, the first token
-painted in 12 ms (p95) instead of 43, and the last frame 15-20 ms after the stream's end
-instead of 45-70. ``decision().missing`` says what closed the gate.
+gate closed), later and at a higher cost. What each buys, as the figure with it switched
+off over the figure with all on (``tests/bench/bench_render.py --ab``, part of one full
+``run_all.py`` run on a shared 2-CPU machine; README › Performance has the figures themselves;
+CPU ratios move by up to ±20% between runs there):
+
+====================  ====  ======  ========  ==========  =====================  ===========
+off                   CPU   frames  lag p99   last frame  last frame unthrottled first token
+====================  ====  ======  ========  ==========  =====================  ===========
+crop_compositor       1.34  1.00    0.99      1.07        1.23                   1.09
+laid_out_once         1.54  1.24    1.51      1.97        1.78                   0.84
+following             1.27  1.00    0.76      0.98        1.08                   0.91
+paint_soon            1.25  1.00    0.81      2.76        0.52                   4.80
+strip_scrollbar       1.25  1.00    0.97      1.18        0.54                   0.87
+the gate closed       1.18  1.24    1.62      3.20        1.40                   5.11
+====================  ====  ======  ========  ==========  =====================  ===========
+
+Each buys more than 5% of at least one figure, so each stays (docs/upstream.md: what of it
+belongs in Textual). ``decision().missing`` says what closed the gate.
+
+For measuring what each mechanism buys on its own, ``THINKPANE_RENDER_OFF`` names
+mechanisms to keep to public Textual while the others stay on (``crop_compositor,paint_soon``;
+``tests/bench/bench_render.py --ab`` sets it). It is meant for benchmarks: an unknown name is
+an error rather than a run that quietly measures nothing.
 """
 from __future__ import annotations
 
@@ -36,6 +54,7 @@ from dataclasses import dataclass
 
 ENV_VAR = "THINKPANE_RENDER_GATE"
 OFF_VALUES = frozenset({"off", "0", "false", "no"})
+MECHANISMS_OFF_VAR = "THINKPANE_RENDER_OFF"  # comma-separated names from USES (benchmarks)
 
 # "module:path". A step "Name()" is an instance made with no arguments (Textual sets these
 # attributes in ``__init__``); a last step "name(a, b)" also checks the parameters, exactly
@@ -88,15 +107,17 @@ class Decision:
     enabled: bool
     forced_off: bool  # THINKPANE_RENDER_GATE said so
     missing: tuple[str, ...]  # names from USES this Textual lacks ("mechanism: name")
+    off: frozenset[str] = frozenset()  # mechanisms THINKPANE_RENDER_OFF keeps to public Textual
 
 
 _decision: Decision | None = None
 
 
-def enabled() -> bool:
-    """True if every mechanism may use the internals it lists (asked on hot paths: cheap)."""
-    decision = _decision
-    return (decision if decision is not None else _decide()).enabled
+def enabled(mechanism: str | None = None) -> bool:
+    """True if ``mechanism`` (a key of ``USES``; None: all of them) may use the internals it
+    lists. Asked on hot paths: cheap once decided."""
+    decision = _decision if _decision is not None else _decide()
+    return decision.enabled and (mechanism is None or mechanism not in decision.off)
 
 
 def decision() -> Decision:
@@ -123,11 +144,15 @@ def _decide() -> Decision:
     if forced_off:
         _decision = Decision(enabled=False, forced_off=True, missing=())
         return _decision
+    off = frozenset(name.strip() for name in os.environ.get(MECHANISMS_OFF_VAR, "").split(",") if name.strip())
+    if off - set(USES):
+        raise ValueError(f"{MECHANISMS_OFF_VAR}: unknown mechanism(s) {sorted(off - set(USES))}; "
+                         f"known: {', '.join(USES)}")
     instances: dict[str, object] = {}
     absent = {name for name in checked_names() if not _present(name, instances)}
     missing = tuple(f"{mechanism}: {name}" for mechanism, names in USES.items()
                     for name in names if name in absent)
-    _decision = Decision(enabled=not missing, forced_off=False, missing=missing)
+    _decision = Decision(enabled=not missing, forced_off=False, missing=missing, off=off)
     return _decision
 
 

@@ -23,7 +23,7 @@ class SizedByLayout:
     """A widget whose size, given by a layout pass, does not ask for another one."""
 
     def _size_updated(self, *args, **kwargs) -> bool:
-        if not gate.enabled():
+        if not gate.enabled("laid_out_once"):
             return super()._size_updated(*args, **kwargs)  # type: ignore[misc]
         size, virtual_size, container_size = args[:3]  # as gate.py checked Textual passes them
         return super()._size_updated(size, virtual_size, container_size, layout=False)  # type: ignore[misc]
@@ -39,7 +39,7 @@ class LaidOutOnce(SizedByLayout):
     """
 
     def _size_updated(self, *args, **kwargs) -> bool:
-        if not gate.enabled():
+        if not gate.enabled("laid_out_once"):
             return super()._size_updated(*args, **kwargs)
         size, virtual_size, container_size = args[:3]
         old: Size = self._size  # type: ignore[has-type]  # the size before this update

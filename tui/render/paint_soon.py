@@ -33,7 +33,7 @@ def paint_soon(screen: Screen, *widgets: Widget) -> None:
     widget is asked for, what that frame's layout changes in turn (a scrollbar it showed, a
     pane that now overflows) is painted right after it too, not a screen tick later.
     """
-    if not gate.enabled():
+    if not gate.enabled("paint_soon"):
         return  # the refreshes already asked for reach the screen on Textual's schedule
     _request(screen, ALL if not widgets else set(widgets), settle=not widgets)
 

@@ -9,15 +9,20 @@ own, serves every document; the result is a plain ``rich.markdown.Markdown``.
 one unless the first ends in two spaces). Reasoning is written as lines of thought, not as
 Markdown paragraphs, and read joined it ran together. Code blocks are unaffected (their
 lines are kept anyway); the answer keeps Markdown's own rules.
+
+markdown-it and Rich's Markdown (which imports Pygments) are imported on first use, not with
+this module: the app's first frame shows no Markdown, and its warm-up imports them after it.
 """
 
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING
 
-from markdown_it import MarkdownIt
-from markdown_it.rules_core import StateCore
-from rich.markdown import Markdown
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.rules_core import StateCore
+    from rich.markdown import Markdown
 
 _parsers: dict[bool, MarkdownIt] = {}
 _blank: Markdown | None = None
@@ -35,6 +40,8 @@ def _soft_breaks_to_hard(state: StateCore) -> None:
 def _parser(hard_breaks: bool) -> MarkdownIt:
     parser = _parsers.get(hard_breaks)
     if parser is None:
+        from markdown_it import MarkdownIt
+
         parser = MarkdownIt().enable("strikethrough").enable("table")  # as Markdown.__init__
         if hard_breaks:
             parser.core.ruler.push("soft_breaks_to_hard", _soft_breaks_to_hard)
@@ -46,6 +53,8 @@ def rich_markdown(text: str, *, hard_breaks: bool = False) -> Markdown:
     """``Markdown(text, code_theme="monokai", hyperlinks=True)``, without a new parser."""
     global _blank
     if _blank is None:
+        from rich.markdown import Markdown
+
         _blank = Markdown("", code_theme="monokai", hyperlinks=True)
     document = copy.copy(_blank)  # every option Rich sets, whatever this Rich version has
     document.markup = text

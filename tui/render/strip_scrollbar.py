@@ -84,7 +84,7 @@ class StripScrollbars:
 
     @property
     def vertical_scrollbar(self) -> ScrollBar:
-        if not gate.enabled() or self._vertical_scrollbar is not None:
+        if not gate.enabled("strip_scrollbar") or self._vertical_scrollbar is not None:
             return super().vertical_scrollbar  # type: ignore[misc]
         # As Widget.vertical_scrollbar does it, with our class.
         bar = StripScrollBar(vertical=True, name="vertical", thickness=self.scrollbar_size_vertical)  # type: ignore[attr-defined]
@@ -98,5 +98,5 @@ class StripScrollbars:
         # Made now rather than when the text first overflows: a scrollbar started mid-stream
         # is composed and mounted after the frame that laid it out, which then costs one more
         # frame (a layout) one screen tick later, ~30 ms after the text it belongs to.
-        if gate.enabled():
+        if gate.enabled("strip_scrollbar"):
             _ = self.vertical_scrollbar

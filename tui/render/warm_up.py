@@ -1,7 +1,9 @@
 """Make the first answer of a session render as fast as the ones after it.
 
-Two one-time costs used to land in the middle of the first streamed answer
-(tests/bench/bench_render.py, unthrottled):
+Imports the first frame does not need and the first answer does (Textual's ``MarkdownStream``
+module, markdown-it, Rich's Markdown and Syntax: ~40 ms, kept off the way to the first frame)
+are made here, and the Markdown parsers built. Two one-time costs used to land in the middle
+of the first streamed answer (tests/bench/bench_render.py, unthrottled):
 
 * Pygments compiles a lexer's regular expressions the first time the lexer is used: about
   20 ms each for Python or Bash, paid while rendering the first code block (a 7 KB answer
@@ -29,11 +31,21 @@ _frozen = False
 
 def warm_up() -> None:
     global _frozen
+    warm_up_imports()
     warm_up_highlighting()
     if not _frozen:  # once per process: a second app in it (tests) must not freeze the first's
         _frozen = True
         gc.collect()  # what is garbage now must not be frozen with the rest
         gc.freeze()
+
+
+def warm_up_imports() -> None:
+    import textual.widgets.markdown  # noqa: F401 - MarkdownStream, for the first turn
+
+    from thinkpane.tui.render.rich_markdown import rich_markdown
+
+    for hard_breaks in (False, True):  # builds both parsers
+        rich_markdown("", hard_breaks=hard_breaks)
 
 
 def warm_up_highlighting() -> None:

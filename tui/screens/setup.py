@@ -30,7 +30,7 @@ import asyncio
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import events, on, work
@@ -45,7 +45,7 @@ from textual.widgets.option_list import Option as ListOption
 from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.backends.events import ProgressEvent
 from thinkpane.tui.core import setup_flow as setup_steps
-from thinkpane.tui.core.config import Settings, backend_options, config_exists, save_settings
+from thinkpane.tui.core.config import backend_options, config_exists, save_settings
 from thinkpane.tui.core.download import DownloadOutcome, DownloadProgress, ModelDownload
 from thinkpane.tui.core.error_text import shown_detail
 from thinkpane.tui.core.sanitize import sanitize_error
@@ -53,6 +53,9 @@ from thinkpane.tui.core.setup_flow import BackendChoice, ThinkingChoice
 from thinkpane.tui.screens.confirm import ConfirmScreen
 from thinkpane.tui.widgets.option_form import OptionForm
 from thinkpane.tui.widgets.progress_log import ProgressLog
+
+if TYPE_CHECKING:
+    from thinkpane.tui.core.settings_model import Settings
 
 SETUP_GROUP = "setup"
 DOWNLOAD_GROUP = "download"

@@ -5,9 +5,12 @@ Textual's ``Markdown`` re-parses and re-lays-out a tree of block widgets as text
 reasoning is worse).
 Here finished blocks are rendered once with Rich Markdown, the same renderer finished turns
 use, into "chunks" of cached lines; only the block still being written (the tail) is
-rendered again on each update. A block is finished when a blank line outside a code fence
-is followed by an unindented line that does not start a list item (so a fence, a list or a
-table is never cut in two). Cuts inside a chunk heal when the chunk is rendered again.
+rendered again on each update, and of a paragraph only the lines that can still change
+(``_render_tail``). A block is finished when a blank line outside a code fence is followed
+by an unindented line that does not start a list item (so a fence, a list or a table is
+never cut in two), as soon as that line's first letter arrives. Cuts inside a chunk heal
+when the chunk is rendered again. The cost of an update does not grow with the text
+either: ``bench_render.py --long`` streams 64,000 tokens.
 
 The widget draws its lines itself (Textual's Line API), one blank line between parts: a
 container of Statics re-rendered the container's own rows, every Static's content and
@@ -54,6 +57,13 @@ from thinkpane.tui.render.rich_markdown import rich_markdown
 GRID_SLACK = 0.25
 # A list item: Rich draws a loose list tight, so a cut between two items would add a gap.
 _LIST_ITEM = re.compile(r"(?:[-*+]|\d{1,9}[.)])(?:\s|$)")
+# What may begin a block other than a paragraph (or an indented one), now or once more text
+# comes ("2" may become "2. "): a tail starting so is never split, nor is a paragraph at a
+# place where the rest would start so.
+_BLOCK_START = re.compile(r"[\s\-+*#>=|`~_<\d]")
+# Inline Markdown besides single-backtick code spans: emphasis, links, images, HTML,
+# entities, escapes, table pipes. Lines made of none of it show their words as written.
+_INLINE = re.compile(r"[*_~\[\]<>!\\&|]")
 
 
 def default_renderer(text: str) -> RenderableType:
@@ -128,6 +138,9 @@ class LiveMarkdown(LaidOutOnce, Widget):
         classes: str | None = None,
     ) -> None:
         super().__init__(id=id, classes=classes)
+        # Textual's hover styling of links made with @click meta: Rich Markdown's links are
+        # terminal hyperlinks, which it leaves alone, and it cost a copy of every line rendered.
+        self.set_reactive(Widget.auto_links, False)
         self._renderer = renderer
         self._source = markdown  # everything appended
         self._shown = 0  # source[:_shown] has been handed to the renderer
@@ -137,6 +150,9 @@ class LiveMarkdown(LaidOutOnce, Widget):
         # Rendered lines, for ``_lines_key`` (width, style); None = to be rendered.
         self._chunk_lines: list[list[Strip] | None] = []
         self._tail_lines: list[Strip] | None = []
+        # The tail's first lines that can no longer change: (tail start, source length they
+        # show, lines). See _render_tail.
+        self._frozen: tuple[int, int, list[Strip]] = (-1, 0, [])
         self._lines_key: tuple | None = None
         self._closed_lines: list[Strip] = []  # lines of every chunk but the last, gaps included
         self._closed_count = 0  # how many chunks _closed_lines holds
@@ -147,6 +163,7 @@ class LiveMarkdown(LaidOutOnce, Widget):
         self._scan = 0  # the block scanner has read complete lines up to here
         self._fence: str | None = None  # the open code fence ("```", "~~~~"...), if any
         self._after_blank = False
+        self._early = -1  # a boundary found at the start of the line being written
         self._last_render = 0.0
         # The pending render of a throttled burst (an asyncio timer; see _schedule).
         self._timer: asyncio.TimerHandle | None = None
@@ -155,6 +172,7 @@ class LiveMarkdown(LaidOutOnce, Widget):
         self.on_render: Callable[[], None] | None = None
         # The height grows in steps of this many rows (see grow_rows).
         self._grow_rows = 1
+        self._repainted_whole_at = 0  # the height when render_now last repainted it whole
 
     @property
     def grow_rows(self) -> int:
@@ -162,7 +180,9 @@ class LiveMarkdown(LaidOutOnce, Widget):
         below the text). A pane that follows the text then scrolls once every few lines
         instead of with every line: the text stands still while it is written, and a frame
         that only adds words repaints the changed rows rather than the whole pane (with no
-        layout pass). 1 = exactly as tall as the text."""
+        layout pass). The first step is there before any text: the first token then lands
+        in rows already laid out (a layout pass of the whole screen made that frame 7 ms,
+        most of the time to the first painted token). 1 = exactly as tall as the text."""
         return self._grow_rows
 
     @grow_rows.setter
@@ -174,7 +194,7 @@ class LiveMarkdown(LaidOutOnce, Widget):
 
     def _height_for(self, lines: int) -> int:
         step = self._grow_rows
-        return -(-lines // step) * step if step > 1 else lines
+        return max(1, -(-lines // step)) * step if step > 1 else lines
 
     @property
     def source(self) -> str:
@@ -260,6 +280,15 @@ class LiveMarkdown(LaidOutOnce, Widget):
             end = max(count, len(self._lines))  # rows below stay blank
             if first < end:
                 self.refresh(Region(0, first, width, end - first))
+        elif new_height - self._repainted_whole_at > 2 * self.screen.size.height:
+            # A new height needs a layout pass; and Textual keeps each row it styled (and what
+            # each frame made of that row) until the widget is repainted whole, which a tall
+            # one never was: a long reasoning kept ~10 KB for every line it had shown, slowing
+            # every garbage collection. Repainted whole every two screens of growth, it keeps
+            # about that many (bench_render.py --long), for one more styling of the rows on
+            # screen each time.
+            self._repainted_whole_at = new_height
+            self.refresh(layout=True)
         else:
             # A new height needs a layout pass (_rows_drawn_as_before takes it from there).
             self.refresh(Region(0, first, width, max(new_height, height) - first), layout=True)
@@ -307,6 +336,7 @@ class LiveMarkdown(LaidOutOnce, Widget):
             self._chunk_lines = [None] * len(self._chunk_starts)
             self._tail_lines = None
             self._closed_lines, self._closed_count = [], 0
+            self._frozen = (-1, 0, [])
             self._stale = True
             self._first_changed = 0
         if not self._stale:
@@ -314,9 +344,11 @@ class LiveMarkdown(LaidOutOnce, Widget):
         chunks = self._chunk_lines
         for index, lines in enumerate(chunks):
             if lines is None:
-                chunks[index] = self._render_part(self._part_text(index), width)
+                # A paragraph the tail was writing, now finished, keeps the lines it froze
+                # there (before, each paragraph of a reasoning was rendered whole once more).
+                chunks[index] = self._render_growing(self._chunk_starts[index], self._part_text(index), width)
         if self._tail_lines is None:
-            self._tail_lines = self._render_part(self._part_text(len(chunks)), width)
+            self._tail_lines = self._render_tail(width)
         # Chunks before the last never change: their lines are joined once.
         while self._closed_count < len(chunks) - 1:
             closed = chunks[self._closed_count]
@@ -342,6 +374,62 @@ class LiveMarkdown(LaidOutOnce, Widget):
         self._lines = lines
         self._stale = False
         return True
+
+    def _render_tail(self, width: int) -> list[Strip]:
+        """The tail's lines. A paragraph being written is not rendered whole every time: the
+        lines above its last are kept (frozen) once nothing after them can change them, and
+        only the rest is rendered, as a paragraph of its own.
+
+        Rich wraps a paragraph greedily, so text added at its end changes its last line and
+        the lines after, never the ones above; they can change only through Markdown, and are
+        frozen only where none can reach them: plain words (code spans aside) on one source
+        line, the rest not starting a block of its own. A second line in the tail (it may make
+        the paragraph a heading or a table) renders it whole again. Each freeze is checked
+        against what Rich drew; tests/test_live_markdown.py compares every render with a
+        one-shot render of the text so far. A reasoning's tail was a whole paragraph, ~300
+        characters per render; this makes it one or two lines."""
+        return self._render_growing(self._settled, self._part_text(len(self._chunk_starts)), width,
+                                    freeze=True)
+
+    def _render_growing(self, start: int, text: str, width: int, *, freeze: bool = False) -> list[Strip]:
+        """The lines of ``text`` (starting at ``start`` in the source), with the lines frozen
+        for it, if any, kept; ``freeze``: freeze more (the tail)."""
+        frozen_start, cut, kept = self._frozen
+        body = text.rstrip("\n")
+        plain = "\n" not in body and not _BLOCK_START.match(text)
+        if frozen_start != start or not plain or cut > len(body):
+            cut, kept = 0, []
+        lines = self._render_part(text[cut:], width)
+        if freeze:
+            self._frozen = (start, cut, kept)
+            if plain and len(lines) >= 2:
+                self._freeze(body[cut:], lines)
+        return kept + lines
+
+    def _freeze(self, rest: str, lines: list[Strip]) -> None:
+        """Freeze ``lines`` but the last, if they show ``rest``'s words up to where the last
+        line starts, and nothing there can be changed by what comes (see _render_tail)."""
+        last = lines[-1].text.rstrip()
+        shown = rest.replace("`", "")  # how a plain line shows: code spans lose their backticks
+        if not last or not shown.endswith(last):
+            return
+        position = len(shown) - len(last)  # where the last line starts, in ``shown``
+        if position == 0 or shown[position - 1] != " ":
+            return
+        # The same place in ``rest``: past ``position`` characters that are not backticks.
+        cut = 0
+        while position:
+            position -= rest[cut] != "`"
+            cut += 1
+        part = rest[:cut]
+        if (_INLINE.search(part) or part.count("`") % 2 or "``" in part
+                or _BLOCK_START.match(rest[cut:])):
+            return
+        frozen = lines[:-1]
+        if " ".join(line.text for line in frozen).split() != part.replace("`", "").split():
+            return
+        start, done, kept = self._frozen
+        self._frozen = (start, done + cut, kept + frozen)
 
     def _with_gap(self, before: list[Strip], part: list[Strip]) -> list[Strip]:
         if before and part:
@@ -385,7 +473,11 @@ class LiveMarkdown(LaidOutOnce, Widget):
         selection = self.text_selection
         if selection is not None and (span := selection.get_span(y)) is not None:
             line = self._select(line, *span)
-        return line.apply_offsets(0, y)  # where text selection starts and ends
+        # Where text selection starts and ends. On a copy: Strip.apply_offsets keeps what it
+        # makes in the Strip it is called on (4 a line, one per row the line was drawn at, each
+        # keeping what the frame made of it): the lines of a long reasoning grew the heap by
+        # ~1 MB per 1,000 tokens and slowed every garbage collection (bench_render.py --long).
+        return Strip(line, line.cell_length).apply_offsets(0, y)
 
     def _select(self, line: Strip, start: int, end: int) -> Strip:
         text = line.text
@@ -405,7 +497,7 @@ class LiveMarkdown(LaidOutOnce, Widget):
     def _find_settled_boundaries(self) -> list[int]:
         """Ends of the blocks finished since the last call: where the source can be cut."""
         source = self._source
-        end = source.rfind("\n") + 1  # only complete lines are judged
+        end = source.rfind("\n") + 1  # complete lines are judged; the line being written below
         boundaries: list[int] = []
         position = self._scan
         while position < end:
@@ -420,7 +512,7 @@ class LiveMarkdown(LaidOutOnce, Widget):
             elif not marker:
                 self._after_blank = True
             else:
-                if self._after_blank and indent == 0 and not _LIST_ITEM.match(line):
+                if self._after_blank and indent == 0 and not _LIST_ITEM.match(line) and position != self._early:
                     boundaries.append(position)
                 self._after_blank = False
                 if indent < 4 and stripped[:3] in ("```", "~~~"):
@@ -428,6 +520,14 @@ class LiveMarkdown(LaidOutOnce, Widget):
                     self._fence = stripped[: len(stripped) - len(stripped.lstrip(fence_char))]
             position = newline + 1
         self._scan = max(self._scan, end)
+        # The line being written ends the block before it as soon as its first character
+        # shows it can be neither indented nor a list item: a letter. Judged only once the
+        # line was complete, the previous paragraph stayed in the tail, rendered again with
+        # every update, for as long as the next one took to write (most of a reasoning).
+        if (self._fence is None and self._after_blank and end > self._early
+                and source[end:end + 1].isascii() and source[end:end + 1].isalpha()):
+            self._early = end
+            boundaries.append(end)
         return boundaries
 
     def _reset(self) -> None:
@@ -436,9 +536,12 @@ class LiveMarkdown(LaidOutOnce, Widget):
             self._timer = None
         self._chunk_starts, self._chunk_lines, self._tail_lines = [], [], None
         self._closed_lines, self._closed_count, self._lines = [], 0, []
+        self._frozen = (-1, 0, [])
+        self._repainted_whole_at = 0
         self._stale = True
         self._first_changed = 0
         self._source = ""
         self._shown = self._settled = self._chunk_start = self._scan = 0
         self._fence = None
         self._after_blank = False
+        self._early = -1

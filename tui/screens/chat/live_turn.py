@@ -34,7 +34,6 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from textual.timer import Timer
-from textual.widgets import Markdown
 from textual.worker import Worker
 
 from thinkpane.backends.base import Backend
@@ -122,6 +121,9 @@ class LiveTurn:
         return live
 
     def _feed_answer(self, answer: AnswerTurn) -> None:
+        # Imported here, not for the first frame (the app's warm-up has imported it by now).
+        from textual.widgets import Markdown
+
         self.answer = answer
         markdown = answer.live_markdown()
         # LiveMarkdown is not a Markdown subclass but has what MarkdownStream calls (append).
@@ -135,6 +137,8 @@ class LiveTurn:
         markdown.grow_rows = self.screen.transcript.size.height // GROW_FRACTION
 
     def _feed_reasoning(self, markdown: LiveMarkdown) -> None:
+        from textual.widgets import Markdown  # as in _feed_answer
+
         self.reasoning_stream = Markdown.get_stream(markdown)  # type: ignore[arg-type]
         markdown.on_render = self.screen.counters.text_painted
         markdown.grow_rows = self.screen.reasoning_pane.body.size.height // GROW_FRACTION
