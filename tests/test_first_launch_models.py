@@ -12,8 +12,10 @@ not Qwen's weights. Models go to THINKPANE_MODELS_DIR (a plain folder), where
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import threading
+import time
 
 import pytest
 from huggingface_hub.constants import DOWNLOAD_CHUNK_SIZE
@@ -73,6 +75,18 @@ def download_threads() -> list[threading.Thread]:
 
 def partials(models_dir) -> list:
     return sorted(models_dir.rglob("*.incomplete"))
+
+
+async def while_downloading(app, pilot, predicate, what: str, *, seconds: float = 60.0) -> None:
+    """``until`` with a clock deadline well inside pytest's timeout, and the screen's download
+    status and the live threads in the message, so a failure in CI explains itself."""
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            shown = status(app) if isinstance(app.screen, SetupScreen) else type(app.screen).__name__
+            threads = sorted(t.name for t in threading.enumerate())
+            raise AssertionError(f"timed out waiting for {what}; the screen shows {shown!r}; threads: {threads}")
+        await pilot.pause()
 
 
 async def open_setup(app, pilot) -> None:
@@ -146,9 +160,8 @@ async def test_download_shows_progress_then_remembers_the_model_and_the_chat_use
         async with app.run_test(size=(80, 24)) as pilot:
             await open_setup(app, pilot)
             button(app, "use-thinking").press()
-            await until(pilot, lambda: f"of {SMOLLM2_SIZE_TEXT}" in status(app), "download progress", rounds=4000)
-            await until(pilot, lambda: "/s" in status(app) and "ETA" in status(app), "rate and time left",
-                        rounds=4000)
+            await while_downloading(app, pilot, lambda: f"of {SMOLLM2_SIZE_TEXT}" in status(app), "download progress")
+            await while_downloading(app, pilot, lambda: "/s" in status(app) and "ETA" in status(app), "rate and time left")
             bar = app.screen.query_one("#download-bar", ProgressBar)
             assert bar.total == hub.state.files[(QWEN_REPO, QWEN_FILE)].size and bar.progress > 0
             assert fully_shown(app, app.screen.query_one("#download-status"))
@@ -157,8 +170,8 @@ async def test_download_shows_progress_then_remembers_the_model_and_the_chat_use
             assert button(app, "use-local").disabled and button(app, "use-thinking").disabled
             assert not config_exists() or "model" not in load_settings().backends.get("local", {})
             hub.release()  # the stalled connection drops; the library resumes it with a Range request
-            await until(pilot, lambda: isinstance(app.screen, ChatScreen), "the chat", rounds=20000)
-            await app.workers.wait_for_complete()
+            await while_downloading(app, pilot, lambda: isinstance(app.screen, ChatScreen), "the chat")
+            await asyncio.wait_for(app.workers.wait_for_complete(), 60)  # the model's load
             await pilot.pause()
             assert app.backend_error is None, app.backend_error
             assert app.backend is not None and app.backend.name == "local"
@@ -182,8 +195,8 @@ async def test_esc_cancels_the_download_keeps_the_partial_and_retry_resumes_it(h
     async with app.run_test(size=(80, 24)) as pilot:
         await open_setup(app, pilot)
         button(app, "use-thinking").press()
-        await until(pilot, lambda: partials(models_dir) and partials(models_dir)[0].stat().st_size >= STALL_AT,
-                    "half the file on disk", rounds=20000)
+        await while_downloading(app, pilot, lambda: partials(models_dir) and partials(models_dir)[0].stat().st_size >= STALL_AT,
+                                "half the file on disk")
         await pilot.press("escape")
         await until(pilot, lambda: screen_of(app).download_phase == "cancelled", "the cancel")
         assert "Download cancelled" in status(app) and "resumes" in status(app)
@@ -197,14 +210,14 @@ async def test_esc_cancels_the_download_keeps_the_partial_and_retry_resumes_it(h
         # download must stop at its next chunk instead of finishing and installing the file.
         hub.clear_faults()
         hub.release()
-        await until(pilot, lambda: not download_threads(), "the cancelled download's thread to end", rounds=20000)
+        await while_downloading(app, pilot, lambda: not download_threads(), "the cancelled download's thread to end")
         assert not (models_dir / QWEN_FILE).exists()
         (partial,) = partials(models_dir)
         full = hub.state.files[(QWEN_REPO, QWEN_FILE)].size
         assert STALL_AT <= partial.stat().st_size <= STALL_AT + DOWNLOAD_CHUNK_SIZE < full, "it went on after Esc"
 
         button(app, "use-thinking").press()
-        await until(pilot, lambda: app.results, "the download to finish", rounds=20000)
+        await while_downloading(app, pilot, lambda: app.results, "the download to finish")
     assert app.results[0].options["model"] == "qwen3-0.6b"
     assert (models_dir / QWEN_FILE).read_bytes() == smollm2_gguf_path().read_bytes()
     assert partials(models_dir) == []
@@ -236,7 +249,7 @@ async def test_a_failed_download_shows_the_clis_message_and_saves_nothing(case, 
         async with app.run_test(size=(80, 24)) as pilot:
             await open_setup(app, pilot)
             button(app, "use-thinking").press()
-            await until(pilot, lambda: screen_of(app).download_phase == "failed", "the failure", rounds=4000)
+            await while_downloading(app, pilot, lambda: screen_of(app).download_phase == "failed", "the failure")
             assert expected in status(app)
             assert "Traceback" not in status(app)
             assert app.screen.query_one("#download-panel").has_class("-failed")

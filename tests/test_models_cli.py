@@ -195,6 +195,30 @@ def test_ctrl_c_keeps_the_partial_file_and_the_next_pull_resumes(hub, isolated_h
     assert cached(isolated_home) is not None and partials(isolated_home) == []
 
 
+def test_a_second_pull_of_the_same_model_is_refused_while_the_first_runs_and_the_first_finishes(hub, isolated_home) -> None:
+    half = 5 * DOWNLOAD_CHUNK_SIZE
+    hub.fault(QWEN_REPO, QWEN_FILE, Fault(stall_at=half))
+    first = popen("models", "pull", "qwen3-0.6b", HF_ENDPOINT=hub.endpoint)
+    try:
+        wait_for(lambda: partials(isolated_home) and partials(isolated_home)[0].stat().st_size >= half, what="half the file")
+        second = run("models", "pull", "qwen3-0.6b", HF_ENDPOINT=hub.endpoint)
+        assert second.returncode != 0
+        assert_clean(second.stderr)
+        assert "Another thinkpane is already downloading this model" in second.stderr
+        assert partials(isolated_home)[0].stat().st_size == half, "the refused pull wrote to the partial file"
+        hub.release()  # the first one's connection drops; it resumes and finishes
+        out, err = first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 0, err
+    assert "SHA-256 verified" in out
+    assert cached(isolated_home) is not None and partials(isolated_home) == []
+    assert not list(hub_cache(isolated_home).rglob("*.lock")), "the lock file is left behind"
+    third = run("models", "pull", "qwen3-0.6b", HF_ENDPOINT=hub.endpoint)
+    assert third.returncode == 0 and "already downloaded" in third.stdout
+
+
 # --------------------------------------------------------------------------- bad files
 
 

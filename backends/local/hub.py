@@ -49,6 +49,7 @@ from thinkpane.backends.errors import (
 )
 from thinkpane.backends.local.catalog import PullTarget
 from thinkpane.backends.local.models import GGUF_MAGIC
+from thinkpane.backends.local.pull_lock import AlreadyLocked, held_exclusively
 from thinkpane.backends.local.store import MODELS_DIR_ENV, FolderStore, ModelStore
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -407,45 +408,47 @@ def _check_space(folder: Path, size: int | None, have: int, store: ModelStore) -
 
 
 def _download(remote: RemoteFile, partial: Path, have: int, on_progress: Progress, store: ModelStore) -> None:
-    from filelock import FileLock, Timeout
     from huggingface_hub import utils
-    from huggingface_hub.file_download import http_get
 
     headers = utils.build_hf_headers()
     if not remote.same_host:
         headers.pop("authorization", None)  # the CDN gets a signed URL, never the token
-    lock = FileLock(str(partial) + ".lock")
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
+        with held_exclusively(Path(str(partial) + ".lock")):
+            _download_locked(remote, partial, have, on_progress, store, headers)
+    except AlreadyLocked:
         raise ConfigurationError(
             "Another thinkpane is already downloading this model",
             "Wait for it to finish (or stop it), then run the command again.",
         ) from None
+
+
+def _download_locked(remote: RemoteFile, partial: Path, have: int, on_progress: Progress, store: ModelStore,
+                     headers: dict[str, str]) -> None:
+    """The transfer itself, with the partial file's lock held."""
+    from huggingface_hub import utils
+    from huggingface_hub.file_download import http_get
+
+    bars_were_off = utils.are_progress_bars_disabled()
+    utils.disable_progress_bars()
     try:
-        bars_were_off = utils.are_progress_bars_disabled()
-        utils.disable_progress_bars()
-        try:
-            with partial.open("ab") as handle:
-                counting = _CountingFile(handle, remote.size, on_progress)
-                on_progress(have, remote.size)
-                try:
-                    http_get(remote.url, counting,  # type: ignore[arg-type]  # a file-like wrapper: write() is all it calls
-                             resume_size=have, headers=headers, expected_size=remote.size)
-                except OSError as exc:
-                    if isinstance(exc, _hub_errors()) or exc.errno is None:
-                        raise _transfer_error(exc, counting.position, remote) from None
-                    raise _write_error(exc, store, partial) from None
-                except Exception as exc:
-                    if _is_network_error(exc):
-                        raise _transfer_error(exc, counting.position, remote) from None
-                    raise
-        finally:
-            if not bars_were_off:
-                utils.enable_progress_bars()
+        with partial.open("ab") as handle:
+            counting = _CountingFile(handle, remote.size, on_progress)
+            on_progress(have, remote.size)
+            try:
+                http_get(remote.url, counting,  # type: ignore[arg-type]  # a file-like wrapper: write() is all it calls
+                         resume_size=have, headers=headers, expected_size=remote.size)
+            except OSError as exc:
+                if isinstance(exc, _hub_errors()) or exc.errno is None:
+                    raise _transfer_error(exc, counting.position, remote) from None
+                raise _write_error(exc, store, partial) from None
+            except Exception as exc:
+                if _is_network_error(exc):
+                    raise _transfer_error(exc, counting.position, remote) from None
+                raise
     finally:
-        lock.release()
-        Path(str(partial) + ".lock").unlink(missing_ok=True)
+        if not bars_were_off:
+            utils.enable_progress_bars()
 
 
 def _hub_errors() -> tuple[type[BaseException], ...]:
