@@ -1,26 +1,21 @@
 """The chat screen: Reasoning pane | Answer pane (transcript), prompt, status line.
 
-Sending: the user message is stored before the stream starts; the prompt is cleared only
-once the stream has started, so a send that fails (no backend, store error) loses nothing,
-and a turn that ends before any answer text arrived (an HTTP 500, Esc) puts the prompt back
-in the box (it is not sent twice: see backend_conversation). A chat that outgrew the model's
-context window is offered to leave its oldest turns out of what is sent.
-Sending while an answer streams is refused with a status message (Esc cancels first): a
-queue would send a prompt written before the user saw the answer it replies to.
+This screen owns the layout, the backend state (ready, loading, or a problem shown above
+the transcript), opening and starting conversations, and the key bindings. The rest it
+gets from its bases, one job each:
 
-An answer while it streams is a LiveTurn (live_turn.py: its widgets, its TurnRecorder), its
-figures on the status line and the Reasoning header are TurnCounters (counters.py), and the
-stream runs in a worker (stream_worker.py). This screen owns the layout, the backend state,
-opening and starting conversations, and routes the worker's messages to the live turn.
-
-The conversation is a tree and the screen shows its active path; regenerating, editing
-and switching versions are in branching.py. An answer the store could not write (a full
-disk) is written again every tick until it is.
-
-Thinking and effort for the next turn are switched here (``chat.toggle_thinking``,
-``chat.cycle_effort``, also in the command palette) on the backend itself, for this session;
-the status line shows the setting, and each turn records what it ran with
-(``TurnRecord.for_backend``).
+* :class:`~thinkpane.tui.screens.chat.sending.Sending`: sending a prompt and starting its
+  answer (nothing typed is lost; a full context window offers to leave old turns out);
+* :class:`~thinkpane.tui.screens.chat.turn_host.LiveTurnHost`: the streaming answer, a
+  LiveTurn (live_turn.py) fed by a stream worker (stream_worker.py), its figures on the
+  status line (counters.py);
+* :class:`~thinkpane.tui.screens.chat.branching.BranchActions`: the conversation as a tree
+  (regenerate, edit, versions), the screen showing its active path;
+* :class:`~thinkpane.tui.screens.chat.reasoning_actions.ReasoningActions`: the Reasoning
+  pane, earlier answers' reasoning, thinking on/off and effort for the next answers;
+* :class:`~thinkpane.tui.screens.chat.late_saves.LateSaves`: answers a full disk kept from
+  the store, written again until they are saved;
+* :class:`~thinkpane.tui.screens.chat.keys.PaneKeys`: scrolling from the prompt, Tab order.
 """
 
 from __future__ import annotations
@@ -29,47 +24,40 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import Footer, Static
 
 from thinkpane.backends.base import Backend
-from thinkpane.backends.errors import BackendError, ContextWindowError, ThinkpaneError
-from thinkpane.backends.thinking import EFFORT_CYCLE, Reasoning
-from thinkpane.tui.core.backend_conversation import title_from_prompt, turns_to_leave_out
-from thinkpane.tui.core.branches import PendingTurn
+from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.tui.core.sanitize import sanitize, sanitize_line
-from thinkpane.tui.core.turn_record import TurnRecord
 from thinkpane.tui.render.crop_compositor import install_crop_compositor
 from thinkpane.tui.screens.chat.branching import BranchActions
 from thinkpane.tui.screens.chat.keys import PaneKeys
-from thinkpane.tui.screens.chat.live_turn import FLUSH_INTERVAL_S, LiveTurn
+from thinkpane.tui.screens.chat.late_saves import LateSaves
+from thinkpane.tui.screens.chat.reasoning_actions import HIDE_REASONING_CLASS, ReasoningActions
+from thinkpane.tui.screens.chat.sending import Sending
 from thinkpane.tui.screens.chat.turn_host import LiveTurnHost
 from thinkpane.tui.widgets.prompt_input import PromptInput
 from thinkpane.tui.widgets.reasoning_pane import ReasoningPane
 from thinkpane.tui.widgets.status_line import StatusLine
 from thinkpane.tui.widgets.transcript import Transcript
-from thinkpane.tui.widgets.turn import AnswerTurn, ReasoningLink
+from thinkpane.tui.widgets.turn import AnswerTurn
 
 NARROW_CLASS = "-narrow"
-HIDE_REASONING_CLASS = "-hide-reasoning"
 ERROR_CLASS = "-error"
 NARROW_BELOW_COLUMNS = 100
 # Ctrl+N (or opening another chat) while an answer streams stops it first; this says so.
 STOPPED_TEXT = "the previous chat's answer was stopped; its text is kept"
-SAVED_TEXT = "saved: the answer is in the history now"
 
 
 if TYPE_CHECKING:
     from thinkpane.tui.app.app import ThinkpaneApp
 
 
-# PaneKeys: scrolling from the prompt, Tab order, typing; BranchActions: the conversation tree.
-class ChatScreen(BranchActions, LiveTurnHost, PaneKeys, Screen[None]):
+class ChatScreen(Sending, BranchActions, ReasoningActions, LateSaves, LiveTurnHost, PaneKeys, Screen[None]):
     if TYPE_CHECKING:
         app: ThinkpaneApp  # the app this screen belongs to, for the type checker
 
@@ -107,7 +95,6 @@ class ChatScreen(BranchActions, LiveTurnHost, PaneKeys, Screen[None]):
         self.leave_out = 0
         self.leave_out_offer = 0
         self._offered_on: AnswerTurn | None = None
-        self._save_retry: Timer | None = None  # runs while an answer waits to be saved
 
     # ------------------------------------------------------------------ layout
 
@@ -251,141 +238,6 @@ class ChatScreen(BranchActions, LiveTurnHost, PaneKeys, Screen[None]):
         if self.app.backend is not None:
             self.status.set(state="idle", text=STOPPED_TEXT if stopped else "")
 
-    # ------------------------------------------------------------------ sending
-
-    @on(PromptInput.Submitted)
-    async def on_prompt_submitted(self, event: PromptInput.Submitted) -> None:
-        await self.send(event.text)
-
-    async def send(self, text: str) -> bool:
-        """Start a turn for ``text`` (a new version of the prompt being edited, if one is);
-        False (prompt kept) when it cannot start."""
-        prompt = text.strip()
-        if not prompt:
-            return False
-        backend = self.backend_to_start()
-        if backend is None:
-            return False
-        store = self.app.store
-        try:
-            if self.conversation_id is None:
-                title = title_from_prompt(prompt)
-                self.conversation_id = store.create_conversation(
-                    title, backend=backend.name, model=backend.model, system=self.app.settings.system_prompt
-                )
-                self._set_answer_header(title)
-            pending = self.store_prompt(text.rstrip())
-        except ThinkpaneError as error:
-            self.status.set(state="error", text=error.title)
-            return False
-        if not await self.start_answer(pending, backend, typed=text.rstrip()):
-            return False
-        self.stop_editing(keep_text=True)
-        self.prompt.remember(text.rstrip())
-        self.prompt.clear()
-        return True
-
-    def backend_to_start(self) -> Backend | None:
-        """The backend to start an answer with; None (and the status says why) while an
-        answer streams or the backend is not ready."""
-        if self.live is not None:
-            self.status.set(text="still answering: press Esc to stop it first")
-            self.app.bell()
-            return None
-        backend: Backend | None = self.app.backend
-        if backend is None:
-            error = self.app.backend_error
-            if error is not None:
-                self.show_problem(error)
-                self.status.set(state="error", text="cannot send: " + error.title)
-            else:
-                self.status.set(state="loading", text="the backend is still loading; try again in a moment")
-        return backend
-
-    async def start_answer(self, pending: PendingTurn, backend: Backend, *, typed: str | None = None) -> bool:
-        """Stream an answer to the stored prompt ``pending`` (sent, edited or asked again):
-        show the branch it starts, and feed the new answer. False when the store fails.
-        ``typed``: the prompt as the user sent it (it goes back in the box if no answer comes)."""
-        store = self.app.store
-        try:
-            writer = pending.start_answer(store, backend=backend.name, model=backend.model)
-            path = store.load_messages(pending.conversation_id)
-        except ThinkpaneError as error:
-            self.status.set(state="error", text=error.title)
-            return False
-        leave_out = self.leave_out_offer or self.leave_out
-        conversation = pending.conversation(self.app.settings.system_prompt, backend=backend.name,
-                                            model=backend.model, leave_out=leave_out)
-        self.leave_out, self.leave_out_offer = leave_out, 0
-        if self._offered_on is not None:
-            self._offered_on.suggest("")
-            self._offered_on = None
-        # The record carries the model and thinking setting this answer runs with.
-        await self.show_path(path, live=(writer.message_id, TurnRecord.for_backend(backend, self.clock())))
-        answer = self.transcript.turn_for(writer.message_id)
-        assert isinstance(answer, AnswerTurn)
-        await self.start_turn(backend, conversation, writer, answer, typed)
-        self.shown_answer = answer
-        self._say_left_out()
-        return True
-
-    def _say_left_out(self) -> None:
-        if self.leave_out:
-            self.status.set(text=f"oldest turns not sent: {self.leave_out} (the context window is full)")
-
-    async def turn_ended(self, live: LiveTurn, status: str, error: BackendError | None) -> None:
-        if self.save_pending() is not None:
-            self.retry_saves()
-        follow_ups, self._after_stream = self._after_stream, []
-        if status == "complete":
-            self._say_left_out()
-        elif not follow_ups and not live.record.content:
-            self._not_answered(live, error)
-        for follow_up in follow_ups:
-            await follow_up()
-
-    def _not_answered(self, live: LiveTurn, error: BackendError | None) -> None:
-        """The turn failed or was cancelled before any answer text: the prompt the user sent
-        goes back in the box (unless they are typing another), and a chat too long for the
-        context window is offered to leave its oldest turns out of what is sent."""
-        if live.typed is not None and not self.prompt.text.strip():
-            self.prompt.load_text(live.typed)
-            self.prompt.move_cursor(self.prompt.document.end)
-        if not isinstance(error, ContextWindowError):
-            return
-        more = turns_to_leave_out(live.conversation, used_tokens=error.used_tokens, limit_tokens=error.limit_tokens)
-        if more:
-            earlier = self.leave_out + sum(m.role == "user" for m in live.conversation.messages) - 1
-            self.leave_out_offer = self.leave_out + more
-            again = "Press Enter to send it again" if live.typed is not None else "Regenerate to ask it again"
-            live.answer.suggest(
-                f"{again} without the oldest turns of this chat ({self.leave_out_offer} of {earlier}; "
-                "they stay in the history and on screen)."
-            )
-            self._offered_on = live.answer
-
-    # ------------------------------------------------------------------ saving late
-
-    def retry_saves(self) -> None:
-        """An answer could not be saved (a full disk…): write it again every tick until it is."""
-        if self._save_retry is None:
-            self._save_retry = self.set_interval(FLUSH_INTERVAL_S, self.save_pending)
-
-    def save_pending(self) -> ThinkpaneError | None:
-        """Write what failed saves left over; the error that still stands, None once all is
-        saved (then the retries stop and the status line says so)."""
-        error = self.app.store.save_pending()
-        if error is None and self._save_retry is not None:
-            self._save_retry.stop()
-            self._save_retry = None
-            self.status.set(text=SAVED_TEXT)
-        return error
-
-    def unsaved_before_quit(self) -> ThinkpaneError | None:
-        """Save all that can be saved now; the error that keeps an answer unsaved, if any."""
-        self.flush_live_answer()
-        return self.save_pending()
-
     def on_unmount(self) -> None:
         """The app is closing mid-stream: keep what arrived, marked cancelled."""
         self.abandon_turn()
@@ -399,11 +251,6 @@ class ChatScreen(BranchActions, LiveTurnHost, PaneKeys, Screen[None]):
         self.action_cancel()
         return True
 
-    def flush_live_answer(self) -> None:
-        """Write what the streaming answer has received so far to the store (before an export)."""
-        if self.live is not None and not self.live.ending:
-            self.live.save_so_far()
-
     # ------------------------------------------------------------------ actions
 
     def action_cancel(self) -> None:
@@ -412,84 +259,6 @@ class ChatScreen(BranchActions, LiveTurnHost, PaneKeys, Screen[None]):
             self.stop_editing()
             return
         self.status.set(text="cancelling…")
-
-    def action_toggle_reasoning(self) -> None:
-        self.app.show_reasoning = not self.app.show_reasoning
-        self.set_class(not self.app.show_reasoning, HIDE_REASONING_CLASS)
-
-    def action_toggle_thinking(self) -> None:
-        """Thinking on <-> off for the next answers (auto, the server's default, goes to off)."""
-        backend = self._reasoning_backend("thinking switch")
-        if backend is None:
-            return
-        current = backend.reasoning
-        effort = None if current.effort == "none" else current.effort
-        backend.set_reasoning(Reasoning("on" if current.off else "off", effort))
-        self._show_reasoning_setting(backend)
-
-    def action_cycle_effort(self) -> None:
-        """The next effort for the next answers: default, low, medium, high, max, default…"""
-        backend = self._reasoning_backend("reasoning-effort control", option="reasoning_effort")
-        if backend is None:
-            return
-        current = backend.reasoning
-        index = EFFORT_CYCLE.index(current.effort) if current.effort in EFFORT_CYCLE else 0
-        effort = EFFORT_CYCLE[(index + 1) % len(EFFORT_CYCLE)]
-        # Choosing an effort asks for thinking: a switch left off would silently drop it.
-        thinking = "on" if effort is not None and current.thinking == "off" else current.thinking
-        backend.set_reasoning(Reasoning(thinking, effort))
-        self._show_reasoning_setting(backend)
-
-    def _reasoning_backend(self, what: str, option: str = "thinking") -> Backend | None:
-        """The backend, if it has this control; otherwise the status line says why not."""
-        backend: Backend | None = self.app.backend
-        if backend is None:
-            self.status.set(text="no backend yet: set one up first")
-            return None
-        if not any(declared.name == option for declared in backend.options):
-            self.status.set(text=f"{backend.label} has no {what}")
-            self.app.bell()
-            return None
-        return backend
-
-    def _show_reasoning_setting(self, backend: Backend) -> None:
-        label = backend.reasoning_label()
-        when = "next answers" if self.live is None else "from the next answer"
-        self.status.set(reasoning=label, text=f"{when}: {label}")
-
-    @on(ReasoningLink.Selected)
-    async def on_reasoning_link_selected(self, event: ReasoningLink.Selected) -> None:
-        await self.show_reasoning_of(event.turn)
-
-    async def show_reasoning_of(self, answer: AnswerTurn) -> None:
-        """Show an answer's reasoning in the Reasoning pane (the live one's as it streams)."""
-        live = self.live
-        if live is not None and answer is not live.answer:
-            await live.stop_reasoning_stream()  # its live Markdown is about to be removed
-        self.shown_answer = answer
-        if live is not None and answer is live.answer and not live.ending:
-            await live.show_reasoning()
-            return
-        number = self.transcript.answer_number(answer)
-        # "answer 2 of 3", or "2/3" when the pane is narrow (the header picks what fits).
-        position = (number, self.transcript.answer_count()) if number else None
-        await self.reasoning_pane.show_record(answer.record, position=position)
-        if not self.app.show_reasoning:
-            self.action_toggle_reasoning()
-
-    async def action_step_reasoning(self, step: int) -> None:
-        transcript = self.transcript
-        count = transcript.answer_count()
-        if not count:
-            return
-        shown = self.shown_answer
-        number = transcript.answer_number(shown) if shown is not None else None
-        number = count if number is None else max(1, min(count, number + step))
-        target = transcript.answer_at(number)
-        if target is None or target.record.status == "streaming":
-            return
-        await self.show_reasoning_of(target)
-        transcript.scroll_to_widget(target, animate=False)
 
     def last_answer_text(self) -> str | None:
         answer = self.transcript.last_answer()
