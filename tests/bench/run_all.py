@@ -224,6 +224,9 @@ def compare_rows(data: dict) -> list[list]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller inputs, for a smoke run")
+    parser.add_argument("--only", metavar="NAMES", type=lambda text: set(text.split(",")),
+                        help="run only these parts, comma-separated: " + ", ".join(PARTS)
+                        + " (e.g. a before/after check of what an older run_all covered)")
     parser.add_argument("--summarize", metavar="FILE",
                         help="print the summary again from an earlier run's output (its JSON line), running nothing")
     args = parser.parse_args()
@@ -231,16 +234,24 @@ def main() -> int:
     if args.summarize:
         saved = json.loads([line for line in Path(args.summarize).read_text().splitlines() if line.startswith("{")][-1])
         return summarize(saved["results"], saved["quick"], saved["load_average"])
-    results = {
-        "render": run("bench_render.py", ["--quick", "--naive-budget", "8"] if quick else []),
-        "render_long": run("bench_render.py", ["--long", *(["--quick"] if quick else [])]),
-        "render_ab": run("bench_render.py", ["--ab", *(["--quick"] if quick else [])]),
-        "startup": run("bench_startup.py", ["--runs", "3"] if quick else []),
-        "long_conversation": run("bench_long_conversation.py", ["--turns", "100"] if quick else []),
-        "store": run("bench_store.py", ["--conversations", "2000"] if quick else []),
-        "compare": run("bench_compare.py", ["--quick"] if quick else []),
-    }
+    unknown = (args.only or set()) - set(PARTS)
+    if unknown:
+        parser.error(f"--only: no part named {', '.join(sorted(unknown))} (the parts: {', '.join(PARTS)})")
+    results = {name: run(script, (quick_args if quick else full_args)) for name, (script, full_args, quick_args)
+               in PARTS.items() if args.only is None or name in args.only}
     return summarize(results, quick, os.getloadavg()[0])
+
+
+# Each part: its script, its arguments, and its arguments with --quick.
+PARTS: dict[str, tuple[str, list[str], list[str]]] = {
+    "render": ("bench_render.py", [], ["--quick", "--naive-budget", "8"]),
+    "render_long": ("bench_render.py", ["--long"], ["--long", "--quick"]),
+    "render_ab": ("bench_render.py", ["--ab"], ["--ab", "--quick"]),
+    "startup": ("bench_startup.py", [], ["--runs", "3"]),
+    "long_conversation": ("bench_long_conversation.py", [], ["--turns", "100"]),
+    "store": ("bench_store.py", [], ["--conversations", "2000"]),
+    "compare": ("bench_compare.py", [], ["--quick"]),
+}
 
 
 def summarize(results: dict, quick: bool, load: float) -> int:
@@ -249,7 +260,9 @@ def summarize(results: dict, quick: bool, load: float) -> int:
     for name, build in (("render", render_rows), ("startup", startup_rows),
                         ("long_conversation", long_rows), ("store", store_rows), ("compare", compare_rows),
                         ("render_long", long_stream_rows), ("render_ab", ab_rows)):
-        data = results.get(name)
+        if name not in results:
+            continue  # not run (--only)
+        data = results[name]
         if data is None:
             rows.append([f"{name}: the script failed (see above)", None, "", "MISS", None, None, ""])
             continue
