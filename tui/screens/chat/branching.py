@@ -25,40 +25,22 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 
 from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.tui.core import branches
 from thinkpane.tui.core.turn_record import TurnRecord
+from thinkpane.tui.screens.chat.parts import ChatParts
 from thinkpane.tui.widgets.turn import AnswerTurn, BranchBar, TurnPlace, UserTurn, ran_with
 
 if TYPE_CHECKING:
     from thinkpane.backends.base import Backend
-    from thinkpane.tui.app.app import ThinkpaneApp
-    from thinkpane.tui.screens.chat.counters import TurnCounters
-    from thinkpane.tui.screens.chat.live_turn import LiveTurn
-    from thinkpane.tui.widgets.prompt_input import PromptInput
-    from thinkpane.tui.widgets.status_line import StatusLine
-    from thinkpane.tui.widgets.transcript import Transcript
 
 EDITING_CLASS = "-editing"
 EDITING_TEXT = "editing a prompt: Enter sends it as a new version (the old one is kept) · Esc stops editing"
 
 
-class BranchActions(Screen[None]):
+class BranchActions(ChatParts):
     if TYPE_CHECKING:  # what ChatScreen provides
-        app: ThinkpaneApp
-        live: LiveTurn | None
-        shown_answer: AnswerTurn | None
-        conversation_id: int | None
-        counters: TurnCounters
-
-        @property
-        def transcript(self) -> Transcript: ...
-        @property
-        def prompt(self) -> PromptInput: ...
-        @property
-        def status(self) -> StatusLine: ...
         def backend_to_start(self) -> Backend | None: ...
         async def start_answer(self, pending: branches.PendingTurn, backend: Backend) -> bool: ...
         async def show_reasoning_of(self, answer: AnswerTurn) -> None: ...

@@ -6,30 +6,16 @@ Quitting asks first while something is still unsaved (``unsaved_before_quit``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from textual.screen import Screen
 from textual.timer import Timer
 
 from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.tui.screens.chat.live_turn import FLUSH_INTERVAL_S
-
-if TYPE_CHECKING:
-    from thinkpane.tui.app.app import ThinkpaneApp
-    from thinkpane.tui.screens.chat.live_turn import LiveTurn
-    from thinkpane.tui.widgets.status_line import StatusLine
+from thinkpane.tui.screens.chat.parts import ChatParts
 
 SAVED_TEXT = "saved: the answer is in the history now"
 
 
-class LateSaves(Screen[None]):
-    if TYPE_CHECKING:  # what ChatScreen provides
-        app: ThinkpaneApp
-        live: LiveTurn | None
-
-        @property
-        def status(self) -> StatusLine: ...
-
+class LateSaves(ChatParts):
     _save_retry: Timer | None = None  # runs while an answer waits to be saved
 
     def retry_saves(self) -> None:

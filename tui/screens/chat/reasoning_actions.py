@@ -9,38 +9,17 @@ records what it ran with (``TurnRecord.for_backend``). ``ChatScreen`` derives fr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual import on
-from textual.screen import Screen
 
 from thinkpane.backends.base import Backend
 from thinkpane.backends.thinking import EFFORT_CYCLE, Reasoning
+from thinkpane.tui.screens.chat.parts import ChatParts
 from thinkpane.tui.widgets.turn import AnswerTurn, ReasoningLink
-
-if TYPE_CHECKING:
-    from thinkpane.tui.app.app import ThinkpaneApp
-    from thinkpane.tui.screens.chat.live_turn import LiveTurn
-    from thinkpane.tui.widgets.reasoning_pane import ReasoningPane
-    from thinkpane.tui.widgets.status_line import StatusLine
-    from thinkpane.tui.widgets.transcript import Transcript
 
 HIDE_REASONING_CLASS = "-hide-reasoning"
 
 
-class ReasoningActions(Screen[None]):
-    if TYPE_CHECKING:  # what ChatScreen provides
-        app: ThinkpaneApp
-        live: LiveTurn | None
-        shown_answer: AnswerTurn | None
-
-        @property
-        def status(self) -> StatusLine: ...
-        @property
-        def transcript(self) -> Transcript: ...
-        @property
-        def reasoning_pane(self) -> ReasoningPane: ...
-
+class ReasoningActions(ChatParts):
     def action_toggle_reasoning(self) -> None:
         self.app.show_reasoning = not self.app.show_reasoning
         self.set_class(not self.app.show_reasoning, HIDE_REASONING_CLASS)

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from textual import on
-from textual.screen import Screen
 
 from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import BackendError, ContextWindowError, ThinkpaneError
@@ -25,33 +24,21 @@ from thinkpane.tui.core.backend_conversation import title_from_prompt, turns_to_
 from thinkpane.tui.core.branches import PendingTurn
 from thinkpane.tui.core.turn_record import TurnRecord
 from thinkpane.tui.screens.chat.live_turn import LiveTurn
+from thinkpane.tui.screens.chat.parts import ChatParts
 from thinkpane.tui.widgets.prompt_input import PromptInput
 from thinkpane.tui.widgets.turn import AnswerTurn
 
 if TYPE_CHECKING:
     from thinkpane.backends.events import Conversation
-    from thinkpane.tui.app.app import ThinkpaneApp
-    from thinkpane.tui.widgets.status_line import StatusLine
-    from thinkpane.tui.widgets.transcript import Transcript
 
 
-class Sending(Screen[None]):
+class Sending(ChatParts):
     if TYPE_CHECKING:  # what ChatScreen provides
-        app: ThinkpaneApp
-        live: LiveTurn | None
-        conversation_id: int | None
-        shown_answer: AnswerTurn | None
         leave_out: int
         leave_out_offer: int
         _offered_on: AnswerTurn | None
         _after_stream: list[Callable[[], Awaitable[object]]]
 
-        @property
-        def status(self) -> StatusLine: ...
-        @property
-        def transcript(self) -> Transcript: ...
-        @property
-        def prompt(self) -> PromptInput: ...
         def clock(self) -> float: ...
         def _set_answer_header(self, title: str | None = None) -> None: ...
         def show_problem(self, error: ThinkpaneError) -> None: ...
