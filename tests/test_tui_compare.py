@@ -355,3 +355,33 @@ def test_the_compare_keys_have_ids_tooltips_and_palette_entries() -> None:
     for binding in bindings:
         assert binding.id and binding.tooltip, binding
     assert CompareCommands in CompareScreen.COMMANDS and ChooseCommands in ChooseColumns.COMMANDS
+
+
+async def test_ctrl_q_asks_before_quitting_with_answers_none_of_which_was_kept(store):
+    app = compare_app(store, "alpha", "beta")
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await compare_screen(pilot)
+        one, two = screen.columns
+        await send(pilot, "Which is faster?")
+        finish(one.backend, ContentDelta("Alpha says A."))
+        finish(two.backend, ContentDelta("Beta says B."))
+        await wait_until(pilot, lambda: not screen.streaming, "both answers")
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        assert "Quit without keeping an answer?" in rendered_text(app.screen)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: app.screen is screen, "still comparing")
+        assert app.is_running and "Alpha says A." in answer_text(one)
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question again")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not app.is_running, "the app to quit")
+    assert store.list_conversations() == []
+
+
+async def test_ctrl_q_quits_at_once_when_nothing_was_sent(store):
+    app = compare_app(store, "alpha", "beta")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await compare_screen(pilot)
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: not app.is_running, "the app to quit")

@@ -217,10 +217,22 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
     # ------------------------------------------------------------------ actions
 
     async def action_quit(self) -> None:
-        """Quit; when an answer could not be saved yet (a full disk), ask first: quitting
-        loses it, keeping the app open saves it as soon as there is room."""
+        """Quit; ask first when that would lose something: a comparison's answers none of
+        which was kept, or an answer that could not be saved yet (a full disk; keeping the
+        app open saves it as soon as there is room)."""
         if self._quit_question is not None:
             return  # already asking
+        if any(isinstance(screen, CompareScreen) and screen.answers_unkept for screen in self.screen_stack):
+            self._ask_before_quitting(ConfirmScreen(
+                "Quit without keeping an answer?",
+                "None of the compared answers is saved until you keep one (w on its column): "
+                "quit now and they are lost.",
+                yes="Quit anyway", no="Stay",
+            ), then=self._quit_unless_unsaved)
+            return
+        self._quit_unless_unsaved()
+
+    def _quit_unless_unsaved(self) -> None:
         error = self.chat.unsaved_before_quit()
         if error is None:
             self.exit()
@@ -228,19 +240,22 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
         chars = self.store.unsaved_chars()
         what = (f"{chars:,} characters of an answer are not saved yet" if chars
                 else "How an answer ended is not saved yet (it would show as interrupted)")
-        self._quit_question = ConfirmScreen(
+        self._ask_before_quitting(ConfirmScreen(
             "Quit without saving the last answer?",
             f"{error.title}. {what}. Keep the app open and it is saved as soon as that is fixed; "
             "quit now and it is lost.",
             yes="Quit anyway", no="Keep the app open",
-        )
+        ), then=self.exit)
+
+    def _ask_before_quitting(self, question: ConfirmScreen, *, then: Callable[[], object]) -> None:
+        self._quit_question = question
 
         def answered(quit_anyway: bool | None) -> None:
             self._quit_question = None
             if quit_anyway:
-                self.exit()
+                then()
 
-        self.push_screen(self._quit_question, answered)
+        self.push_screen(question, answered)
 
     def action_new_chat(self) -> None:
         self.chat.action_new_chat()

@@ -288,11 +288,16 @@ class CompareScreen(Screen[int | None]):
         self.app.adopt_backend(winner.backend)
         self.dismiss(conversation_id)
 
+    @property
+    def answers_unkept(self) -> bool:
+        """Answers arrived (or are arriving) and none was kept: leaving or quitting loses them."""
+        return self.sent is not None and not self.kept
+
     def action_leave(self) -> None:
         if self.streaming:
             self.action_cancel_all()
             return
-        if self.sent is None or self.kept:
+        if not self.answers_unkept:
             self.dismiss(None)
             return
 
