@@ -152,6 +152,8 @@ def test_list_without_the_hub_says_sizes_are_unknown() -> None:
     assert "? = size unknown: HF_HUB_OFFLINE is set." in offline.stdout
     unreachable = run("models", "list")  # conftest: HF_ENDPOINT is a closed port
     assert "did not answer" in unreachable.stdout
+    # Said at once: no huggingface_hub backoff (five retries over about 15 s, each logged).
+    assert "Retrying" not in unreachable.stderr and "thrown while requesting" not in unreachable.stderr, unreachable.stderr
     assert "Ollama: not running at http://127.0.0.1:9." in unreachable.stdout
 
 

@@ -142,19 +142,42 @@ class TreeFile:
 
 
 def repo_files(repo: str, revision: str = "main") -> list[TreeFile]:
-    """The repo's files with sizes and LFS SHA-256 (tree API). Raises a BackendError."""
-    from huggingface_hub import HfApi
-    from huggingface_hub.hf_api import RepoFile
+    """The repo's files with sizes and LFS SHA-256 (the tree API). Raises a BackendError.
 
+    One request per page and no retries: this is a quick look (a size to show, a checksum a
+    mirror left out), asked while the user waits, so a Hub that cannot be reached is said at
+    once instead of after huggingface_hub's backoff (five retries, about 15 s, each logging
+    "Retrying in Ns" on stderr). The request is the library's own ``list_repo_tree``:
+    ``GET /api/models/REPO/tree/REVISION?recursive=true&expand=false``, following the
+    ``Link: rel="next"`` header for more pages, with its headers (token, user agent).
+    """
+    from urllib.parse import quote
+
+    from huggingface_hub import constants
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+    url: str | None = f"{endpoint()}/api/models/{repo}/tree/{quote(revision, safe='')}"
+    params: dict[str, str] | None = {"recursive": "true", "expand": "false"}
+    files: list[TreeFile] = []
     try:
-        entries = list(HfApi(endpoint=endpoint()).list_repo_tree(repo, revision=revision, recursive=True))
+        while url:
+            response = get_session().get(url, params=params, headers=build_hf_headers(),
+                                         timeout=constants.HF_HUB_ETAG_TIMEOUT)
+            hf_raise_for_status(response)
+            for entry in response.json():
+                if entry.get("type") == "file":
+                    lfs = entry.get("lfs") or {}
+                    files.append(TreeFile(entry["path"], int(entry["size"]), lfs.get("oid")))
+            url, params = response.links.get("next", {}).get("url"), None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ProtocolError(
+            f"{endpoint()} does not answer like the Hugging Face Hub",
+            "Check HF_ENDPOINT (unset it to use huggingface.co) and any proxy settings.",
+            detail=f"the file list of {repo} could not be read",
+        ) from None
     except Exception as exc:
         raise hub_error(exc, PullTarget(repo=repo, file="", revision=revision)) from None
-    return [
-        TreeFile(entry.path, entry.size, entry.lfs.sha256 if entry.lfs else None)
-        for entry in entries
-        if isinstance(entry, RepoFile)
-    ]
+    return files
 
 
 @dataclass
@@ -178,7 +201,7 @@ def sizes_from_hub(targets: Iterable[PullTarget], timeout_s: float) -> HubSizes:
 
     from huggingface_hub import (
         constants,
-        hf_api,  # noqa: F401  # imported here, not by several threads at once
+        utils,  # noqa: F401  # imported here, not by several threads at once
     )
 
     targets = list(targets)
