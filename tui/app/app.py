@@ -29,13 +29,12 @@ from thinkpane.tui.app.commands import ThinkpaneCommands
 from thinkpane.tui.app.copy_export import CopyExportActions
 from thinkpane.tui.app.keymap import check_keymap
 from thinkpane.tui.app.model_actions import ModelActions
-from thinkpane.tui.core.profiles import BackendChoice, build_backend
 from thinkpane.tui.screens.chat.messages import BackendFailed, BackendLoading, BackendReady
 from thinkpane.tui.screens.chat.screen import ChatScreen
-from thinkpane.tui.screens.compare import CompareScreen, choose_columns
 from thinkpane.tui.screens.confirm import ConfirmScreen
 
 if TYPE_CHECKING:
+    from thinkpane.tui.core.profiles import BackendChoice
     from thinkpane.tui.screens.conversations import Chosen
 
 
@@ -175,10 +174,11 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
         model loads here, while the status line says so)."""
         self.post_message(BackendLoading(f"preparing {name}…"))
         try:
+            from thinkpane.tui.core import profiles
             from thinkpane.tui.core.config import backend_options
 
             options = backend_options(self.settings, name, overrides, check=True)
-            backend = await build_backend(name, options, lambda text: self.post_message(BackendLoading(text)))
+            backend = await profiles.build_backend(name, options, lambda text: self.post_message(BackendLoading(text)))
         except ThinkpaneError as error:
             self.post_message(BackendFailed(error))
         else:
@@ -222,7 +222,8 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
         app open saves it as soon as there is room)."""
         if self._quit_question is not None:
             return  # already asking
-        if any(isinstance(screen, CompareScreen) and screen.answers_unkept for screen in self.screen_stack):
+        # The compare screen's (imported only once it is opened: not on the way to the first frame).
+        if any(getattr(screen, "answers_unkept", False) for screen in self.screen_stack):
             self._ask_before_quitting(ConfirmScreen(
                 "Quit without keeping an answer?",
                 "None of the compared answers is saved until you keep one (w on its column): "
@@ -334,11 +335,15 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
 
     def action_compare(self) -> None:
         """Choose the columns (profiles, the current backend), then open the compare screen."""
+        from thinkpane.tui.screens.compare import CompareScreen, choose_columns
+
         if isinstance(self.screen, CompareScreen):
             return
         choose_columns(self, self.open_compare)
 
     def open_compare(self, choices: list[BackendChoice]) -> None:
+        from thinkpane.tui.screens.compare import CompareScreen
+
         if self.chat.live is not None:
             self.notify("An answer is still streaming in the chat: wait for it, or press Esc to stop it first.",
                         severity="warning")

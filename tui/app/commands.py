@@ -9,7 +9,6 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, cast
 
-from thinkpane.tui.core.profiles import profile_names, profile_summary
 from thinkpane.tui.core.sanitize import sanitize_line
 from thinkpane.tui.widgets.listed_commands import Entry, ListedCommands
 
@@ -19,6 +18,8 @@ if TYPE_CHECKING:
 
 class ThinkpaneCommands(ListedCommands):
     def entries(self) -> list[Entry]:
+        from thinkpane.tui.core.profiles import profile_names, profile_summary  # when the palette opens
+
         app = cast("ThinkpaneApp", self.app)
         saved_to = "a download in your browser" if app.is_web else "a file in the current directory"
         return [
