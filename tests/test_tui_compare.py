@@ -87,6 +87,15 @@ def finish(backend: GatedBackend, *events) -> None:
     backend.end()
 
 
+async def both_answer(pilot, screen, prompt: str, first: tuple, second: tuple) -> None:
+    """Send ``prompt``; the first column's stream gives ``first``, the second's ``second``."""
+    one, two = screen.columns
+    await send(pilot, prompt)
+    finish(one.backend, *first)
+    finish(two.backend, *second)
+    await wait_until(pilot, lambda: not screen.streaming, "both answers")
+
+
 async def test_each_column_streams_its_reasoning_and_answer_into_its_own_panes(store):
     app = compare_app(store, "alpha", "beta")
     async with app.run_test(size=(160, 48)) as pilot:
@@ -127,10 +136,8 @@ async def test_a_column_header_shows_the_cost_when_the_provider_gives_it(store):
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await compare_screen(pilot)
         one, two = screen.columns
-        await send(pilot, "Price?")
-        finish(one.backend, ContentDelta("Priced."), Usage(cost=0.0012))
-        finish(two.backend, ContentDelta("Free."))
-        await wait_until(pilot, lambda: not screen.streaming, "both columns finished")
+        await both_answer(pilot, screen, "Price?", (ContentDelta("Priced."), Usage(cost=0.0012)),
+                          (ContentDelta("Free."),))
         await wait_until(pilot, lambda: "$0.0012" in header(one), "column 1's cost")
         assert "$" not in header(two)  # no price given: none shown
 
@@ -224,12 +231,11 @@ async def test_keeping_a_winner_stores_it_as_the_turn_and_the_others_beside_it(s
     app = compare_app(store, "alpha", "beta")
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await compare_screen(pilot)
-        one, two = screen.columns
+        two = screen.columns[1]
         winner_backend = two.backend
-        await send(pilot, "Which is faster?")
-        finish(one.backend, ReasoningDelta("Alpha weighs it."), ContentDelta("Alpha says A."))
-        finish(two.backend, ReasoningDelta("Beta weighs it."), ContentDelta("Beta says B."))
-        await wait_until(pilot, lambda: not screen.streaming, "both answers")
+        await both_answer(pilot, screen, "Which is faster?",
+                          (ReasoningDelta("Alpha weighs it."), ContentDelta("Alpha says A.")),
+                          (ReasoningDelta("Beta weighs it."), ContentDelta("Beta says B.")))
         await pilot.click(f"#column-answer-{two.number}")
         await pilot.press("w")
         await wait_until(pilot, lambda: app.screen is app.chat, "back in the chat")
@@ -361,11 +367,9 @@ async def test_ctrl_q_asks_before_quitting_with_answers_none_of_which_was_kept(s
     app = compare_app(store, "alpha", "beta")
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await compare_screen(pilot)
-        one, two = screen.columns
-        await send(pilot, "Which is faster?")
-        finish(one.backend, ContentDelta("Alpha says A."))
-        finish(two.backend, ContentDelta("Beta says B."))
-        await wait_until(pilot, lambda: not screen.streaming, "both answers")
+        one = screen.columns[0]
+        await both_answer(pilot, screen, "Which is faster?", (ContentDelta("Alpha says A."),),
+                          (ContentDelta("Beta says B."),))
         await pilot.press("ctrl+q")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
         assert "Quit without keeping an answer?" in rendered_text(app.screen)
