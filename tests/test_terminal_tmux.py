@@ -196,6 +196,15 @@ def wait_until_still(terminal: TmuxTerminal, *, quiet_s: float = 0.2, timeout: f
     return screen
 
 
+def wait_for_first_launch(terminal: TmuxTerminal) -> str:
+    """The first-launch setup screen, once the Hub has answered (here: HF_ENDPOINT is a closed
+    port, conftest) and the thinking model's note has its final height, so the page does not
+    move under the keys and clicks that follow."""
+    terminal.wait_for("Use the bundled SmolLM2", timeout=30, what="the setup screen on first launch")
+    return terminal.wait_for(lambda s: "size unknown" in s and "asking the Hub" not in s, timeout=30,
+                             what="the Hub's answer in the thinking model's note")
+
+
 def focus_field(terminal: TmuxTerminal, label: str) -> None:
     """Put the focus in the Input labelled ``label``, and wait until it really has it.
 
@@ -465,7 +474,7 @@ def test_first_launch_setup_provisions_opensearch_then_chats(terminal, tmp_path)
         config_file = Path(os.environ["THINKPANE_CONFIG_DIR"]) / "config.toml"
         assert not config_file.exists()
         terminal.start([thinkpane_script()], thinkpane_env(), cwd=str(tmp_path))
-        terminal.wait_for("Use the bundled SmolLM2", timeout=30, what="the setup screen on first launch")
+        wait_for_first_launch(terminal)
 
         # Tab from "Use the bundled SmolLM2" (focused) to the backend list; OpenSearch is the fourth entry.
         terminal.keys("Tab")
@@ -481,7 +490,10 @@ def test_first_launch_setup_provisions_opensearch_then_chats(terminal, tmp_path)
         type_into_field(terminal, "Password", OPENSEARCH_PASSWORD, shown="•" * len(OPENSEARCH_PASSWORD))
         focus_field(terminal, "DeepSeek API key")
         type_into_field(terminal, "DeepSeek API key", STANDIN_API_KEY, shown="•" * len(STANDIN_API_KEY))
-        screen = terminal.screen()
+        # The form scrolls (how far depends on the height of the first-launch row above it):
+        # bring the next field into view before reading its default.
+        focus_field(terminal, "DeepSeek endpoint")
+        screen = wait_until_still(terminal)
         assert field_value(screen, "DeepSeek endpoint") == "https://api.deepseek.com"  # the default
         assert OPENSEARCH_PASSWORD not in screen and STANDIN_API_KEY not in screen
 
@@ -531,7 +543,7 @@ def test_first_launch_setup_of_openai_fits_80x24_then_a_failed_prompt_is_sent_on
         config_file = Path(os.environ["THINKPANE_CONFIG_DIR"]) / "config.toml"
         with TmuxTerminal(width=80, height=24) as terminal:
             terminal.start([thinkpane_script()], thinkpane_env(), cwd=str(tmp_path))
-            terminal.wait_for("Use the bundled SmolLM2", timeout=30, what="the setup screen on first launch")
+            wait_for_first_launch(terminal)
             terminal.keys("Tab")  # to the backend list; OpenAI-compatible is its second entry
             terminal.keys("Down")
             terminal.wait_for("Base URL", timeout=10, what="the OpenAI-compatible form")
