@@ -431,14 +431,9 @@ def _check_space(folder: Path, size: int | None, have: int, store: ModelStore) -
 
 
 def _download(remote: RemoteFile, partial: Path, have: int, on_progress: Progress, store: ModelStore) -> None:
-    from huggingface_hub import utils
-
-    headers = utils.build_hf_headers()
-    if not remote.same_host:
-        headers.pop("authorization", None)  # the CDN gets a signed URL, never the token
     try:
         with held_exclusively(Path(str(partial) + ".lock")):
-            _download_locked(remote, partial, have, on_progress, store, headers)
+            _download_locked(remote, partial, have, on_progress, store)
     except AlreadyLocked:
         raise ConfigurationError(
             "Another thinkpane is already downloading this model",
@@ -446,12 +441,14 @@ def _download(remote: RemoteFile, partial: Path, have: int, on_progress: Progres
         ) from None
 
 
-def _download_locked(remote: RemoteFile, partial: Path, have: int, on_progress: Progress, store: ModelStore,
-                     headers: dict[str, str]) -> None:
+def _download_locked(remote: RemoteFile, partial: Path, have: int, on_progress: Progress, store: ModelStore) -> None:
     """The transfer itself, with the partial file's lock held."""
     from huggingface_hub import utils
     from huggingface_hub.file_download import http_get
 
+    headers = utils.build_hf_headers()
+    if not remote.same_host:
+        headers.pop("authorization", None)  # the CDN gets a signed URL, never the token
     bars_were_off = utils.are_progress_bars_disabled()
     utils.disable_progress_bars()
     try:

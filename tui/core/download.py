@@ -101,10 +101,11 @@ def call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., object], 
         pass
 
 
-async def in_daemon_thread(function: Callable[[], Any]) -> Any:
-    """``function()`` in a daemon thread, awaited. Unlike ``asyncio.to_thread`` (the loop's
-    executor, joined when the interpreter exits) a Hub that does not answer never delays
-    quitting. Cancelling stops the waiting, not the thread."""
+async def in_daemon_thread(function: Callable[[], Any], *, name: str = "thinkpane-hub-info") -> Any:
+    """``function()`` in a daemon thread called ``name``, awaited. Unlike ``asyncio.to_thread``
+    (the loop's executor, joined when the interpreter exits) a Hub that does not answer never
+    delays quitting. Cancelling stops the waiting, not the thread; what the thread returns or
+    raises after that is dropped."""
     loop = asyncio.get_running_loop()
     finished: asyncio.Future[Any] = loop.create_future()
 
@@ -124,7 +125,7 @@ async def in_daemon_thread(function: Callable[[], Any]) -> Any:
             return
         call_soon(loop, settle, result, None)
 
-    threading.Thread(target=work, name="thinkpane-hub-info", daemon=True).start()
+    threading.Thread(target=work, name=name, daemon=True).start()
     return await finished
 
 
@@ -149,26 +150,25 @@ class ModelDownload:
         self.spec = spec
         self.on_progress = on_progress
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._started = False
         self._ended = threading.Event()
 
     @property
     def running(self) -> bool:
         """The thread is still alive (after a cancel, until the library lets go of the file)."""
-        return self._thread is not None and not self._ended.is_set()
+        return self._started and not self._ended.is_set()
 
     def stop(self) -> None:
         self._stop.set()
 
     async def wait_ended(self) -> None:
         """Until the thread has let go of the partial file (it stops at the next chunk)."""
-        if self._thread is not None:
+        if self._started:
             await asyncio.to_thread(self._ended.wait)
 
     async def run(self) -> DownloadOutcome:
         """Download (or find) the model. Cancelling stops the thread at its next chunk."""
         loop = asyncio.get_running_loop()
-        finished: asyncio.Future[DownloadOutcome] = loop.create_future()
         meter = DownloadMeter()
 
         def post(progress: DownloadProgress) -> None:
@@ -192,33 +192,29 @@ class ModelDownload:
             check()
             post(DownloadProgress("verifying", done, total))
 
-        def settle(outcome: DownloadOutcome) -> None:
-            if not finished.done():
-                finished.set_result(outcome)
-
-        def work() -> None:
+        def work() -> DownloadOutcome:
+            # DownloadStopped goes up to in_daemon_thread, whose waiting was cancelled: dropped.
             try:
-                outcome = self._pull(on_start, on_bytes, on_verify)
+                return self._pull(on_start, on_bytes, on_verify)
             except DownloadStopped:
-                return
+                raise
             except BaseException as exc:  # a bug: shown as a failed download, never a traceback
-                outcome = DownloadOutcome(error=BackendError(
+                return DownloadOutcome(error=BackendError(
                     "The download failed unexpectedly",
                     "This is a bug in Thinkpane; please report it with the steps that led here.",
                     detail=f"{type(exc).__name__}: {exc}",
                 ))
             finally:
                 self._ended.set()
-            call_soon(loop, settle, outcome)
 
         post(DownloadProgress("connecting"))
-        self._thread = threading.Thread(target=work, name=DOWNLOAD_THREAD_NAME, daemon=True)
-        self._thread.start()
+        self._started = True
         try:
-            return await finished
+            outcome: DownloadOutcome = await in_daemon_thread(work, name=DOWNLOAD_THREAD_NAME)
         except asyncio.CancelledError:
             self.stop()
             raise
+        return outcome
 
     def _pull(self, on_start: Callable[[Any, int], None], on_bytes: Callable[[int, int | None], None],
               on_verify: Callable[[int, int | None], None]) -> DownloadOutcome:
