@@ -4,7 +4,7 @@ A **profile** is a named set of backend settings in config.toml::
 
     [profiles.deep]
     backend = "openai"            # required: which backend
-    model = "deepseek-reasoner"   # then any option that backend declares
+    model = "deepseek-v4-pro"     # then any option that backend declares
     reasoning_effort = "high"
 
 It is laid over that backend's own section (``[backends.openai]``: the base URL, the key),
@@ -78,7 +78,7 @@ def profile_names(settings: Settings) -> list[str]:
 
 
 def profile_summary(settings: Settings, name: str) -> str:
-    """ "openai · deepseek-reasoner · high": a profile at a glance, as config.toml has it."""
+    """ "openai · deepseek-v4-pro · high": a profile at a glance, as config.toml has it."""
     table = settings.profiles.get(name, {})
     return " · ".join(str(table[key]) for key in (BACKEND_KEY, "model", *REASONING_OPTIONS) if table.get(key))
 
@@ -208,7 +208,7 @@ async def build_backend(
 
 
 def describe(label: str, backend: Backend | None) -> str:
-    """ "deep · deepseek-reasoner · thinking on · effort high": a column's name, then the
+    """ "deep · deepseek-v4-pro · thinking on · effort high": a column's name, then the
     model and the thinking setting it runs with (as the chat labels an answer)."""
     if backend is None:
         return label

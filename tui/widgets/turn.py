@@ -73,12 +73,12 @@ PREVIOUS_ARROW, NEXT_ARROW = "‹", "›"
 
 
 def ran_with(backend: str, model: str) -> str:
-    """"openai · deepseek-reasoner": what an answer ran with, as shown above it."""
+    """"openai · deepseek-v4-flash": what an answer ran with, as shown above it."""
     return sanitize_line(" · ".join(part for part in (backend, model) if part))
 
 
 class BranchBar(Static):
-    """``‹ 2/3 › · openai · deepseek-reasoner``: a turn's place among its siblings (when it
+    """``‹ 2/3 › · openai · deepseek-v4-flash``: a turn's place among its siblings (when it
     has any) and, for an answer, what it ran with. Clicking an arrow posts ``Stepped``."""
 
     @dataclass

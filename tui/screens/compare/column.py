@@ -59,7 +59,7 @@ HEADER_STYLES = {**STATE_STYLES, ANSWERED: "bold", READY: "dim"}
 
 
 class ColumnHeader(StatusLine):
-    """Three lines: "2 · deep · deepseek-reasoner · effort high", then "answering · 12.3 s ·
+    """Three lines: "2 · deep · deepseek-v4-pro · effort high", then "answering · 12.3 s ·
     TTFT 312 ms", then "thought 4.1 s · reasoning ~812 tok · answer ~140 tok"."""
 
     if TYPE_CHECKING:
