@@ -489,13 +489,18 @@ async def test_form_is_prefilled_from_settings_and_env(provisioner, monkeypatch)
 # --------------------------------------------------------------------------- save
 
 
-async def _provision_and_save(app: App, pilot, provisioner: GatedProvisioner, *, keep: bool) -> None:
+async def _provision(app: App, pilot, provisioner: GatedProvisioner, *, keep: bool) -> None:
+    """Fill the fake cluster's form (with the secret, kept or not) and run setup to success."""
     await until(pilot, lambda: app.screen.query("#option-url"), "the form")
     fill(app, url="https://cluster.test:9200", api_key=SECRET, port="9443")
     app.screen.query_one("#keep-secrets", Checkbox).value = keep
     provisioner.open_all()
     press(app, "run")
     await until(pilot, lambda: screen_of(app).phase == "succeeded", "the run to succeed")
+
+
+async def _provision_and_save(app: App, pilot, provisioner: GatedProvisioner, *, keep: bool) -> None:
+    await _provision(app, pilot, provisioner, keep=keep)
     press(app, "save")
     await until(pilot, lambda: app.results, "the screen to close")
 
@@ -538,12 +543,7 @@ async def test_save_can_also_save_a_profile_without_the_secret(provisioner):
 
     app = Host(backend="fakecluster")
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.screen.query("#option-url"), "the form")
-        fill(app, url="https://cluster.test:9200", api_key=SECRET, port="9443")
-        app.screen.query_one("#keep-secrets", Checkbox).value = True
-        provisioner.open_all()
-        press(app, "run")
-        await until(pilot, lambda: screen_of(app).phase == "succeeded", "the run to succeed")
+        await _provision(app, pilot, provisioner, keep=True)
         app.screen.query_one("#profile-name", Input).focus()
         await pilot.press(*"my cluster!")  # a bare TOML key: only letters, digits, - and _ are taken
         assert app.screen.query_one("#profile-name", Input).value == "mycluster"
