@@ -25,8 +25,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from rich.cells import cell_len
-
 from thinkpane.backends import registry
 from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import BackendError
@@ -39,6 +37,7 @@ from thinkpane.backends.events import (
 )
 from thinkpane.backends.log_redaction import register_secrets
 from thinkpane.tui.cli.ask import DIM, EXPLAINED_STOPS, UNDIM, AskOptions, _isatty, event_json, print_error
+from thinkpane.tui.cli.table import write_table
 from thinkpane.tui.core.comparison import figures, summary
 from thinkpane.tui.core.profiles import BackendChoice, describe
 from thinkpane.tui.core.sanitize import sanitize_line
@@ -156,11 +155,7 @@ class _Report:
                 status = f"error: {sanitize_line(error.title)}"
             table.append((str(column.number), sanitize_line(column.described), shown.ttft, shown.thinking,
                           shown.reasoning_tokens, shown.answer_tokens, status))
-        widths = [max(cell_len(row[i]) for row in table) for i in range(len(TABLE_HEADINGS))]
-        for row in table:
-            cells = [_pad(cell, width, right=index in NUMBER_COLUMNS) for index, (cell, width) in
-                     enumerate(zip(row, widths, strict=True))]
-            self.out.write("  ".join(cells).rstrip() + "\n")
+        write_table(self.out, table, right=NUMBER_COLUMNS)
         self.out.flush()
 
     def _block(self, column: _Column) -> None:
@@ -195,9 +190,4 @@ def _record_of(column: _Column) -> TurnRecord:
         return column.recorder.record
     error = column.setup_error
     return TurnRecord(status="error", error_title=error.title if error else None, error_hint=error.hint if error else None)
-
-
-def _pad(text: str, width: int, *, right: bool) -> str:
-    gap = " " * max(0, width - cell_len(text))
-    return gap + text if right else text + gap
 

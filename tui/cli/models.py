@@ -21,7 +21,6 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Sequence
 from typing import Any, TextIO
 
 LIST_HUB_TIMEOUT_S = 5.0
@@ -91,6 +90,7 @@ def list_models(out: TextIO) -> int:
     from thinkpane.backends.local.hub import endpoint, human_bytes, sizes_from_hub
     from thinkpane.backends.local.models import SMOLLM2_NAME, smollm2_gguf_path
     from thinkpane.backends.local.store import current_store
+    from thinkpane.tui.cli.table import write_table
     from thinkpane.tui.core.sanitize import sanitize
 
     store = current_store()
@@ -124,7 +124,7 @@ def list_models(out: TextIO) -> int:
         rows.append((sanitize(model.name), human_bytes(size), human_bytes(size), "?", "?", sanitize(origin)))
 
     out.write("Local models (thinkpane --backend local --model NAME):\n")
-    _table(out, ("NAME", "SIZE", "RAM", "THINKS", "LICENCE", "STATUS"), rows)
+    write_table(out, [("NAME", "SIZE", "RAM", "THINKS", "LICENCE", "STATUS"), *rows], indent="  ")
     if sizes.unanswered:
         why = "HF_HUB_OFFLINE is set" if _offline() else f"{endpoint()} did not answer"
         out.write(f"  ? = size unknown: {why}.\n")
@@ -147,7 +147,7 @@ def list_models(out: TextIO) -> int:
             for m in server.models
         ]
         if served:
-            _table(out, ("NAME", "SIZE", "THINKS", "DETAILS"), served)
+            write_table(out, [("NAME", "SIZE", "THINKS", "DETAILS"), *served], indent="  ")
         else:
             out.write("  (no models)\n")
     # A Hub that did not answer in time leaves daemon threads behind; the listing must be out
@@ -160,12 +160,6 @@ def _offline() -> bool:
     from huggingface_hub import constants
 
     return bool(constants.is_offline_mode())
-
-
-def _table(out: TextIO, header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        out.write("  " + "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() + "\n")
 
 
 # --------------------------------------------------------------------------- pull
