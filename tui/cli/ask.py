@@ -83,7 +83,7 @@ class _Printer:
     def __init__(self, out: TextIO, err: TextIO, options: AskOptions, record: TurnRecord | None = None) -> None:
         self.out, self.err, self.options = out, err, options
         self.record = record or TurnRecord()  # the timings and usage --json adds
-        self.dim = _isatty(err) and not os.environ.get("NO_COLOR")
+        self.dim = dims_reasoning(err)
         self.reasoning_open = False  # reasoning printed and not yet closed by a newline
         self.reasoning_ends_with_newline = True
         self.content_printed = False
@@ -195,8 +195,10 @@ def conversation_for(prompt: str, system: str | None) -> Conversation:
     return Conversation([Message("user", prompt)], system=system or None)
 
 
-def _isatty(stream: TextIO) -> bool:
+def dims_reasoning(stream: TextIO) -> bool:
+    """Reasoning written to ``stream`` is dimmed: a terminal, and NO_COLOR is not set."""
     try:
-        return stream.isatty()
+        terminal = stream.isatty()
     except (AttributeError, ValueError):
         return False
+    return terminal and not os.environ.get("NO_COLOR")

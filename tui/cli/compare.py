@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from thinkpane.backends.events import (
     StreamEvent,
 )
 from thinkpane.backends.log_redaction import register_secrets
-from thinkpane.tui.cli.ask import DIM, EXPLAINED_STOPS, UNDIM, AskOptions, _isatty, event_json, print_error
+from thinkpane.tui.cli.ask import DIM, EXPLAINED_STOPS, UNDIM, AskOptions, dims_reasoning, event_json, print_error
 from thinkpane.tui.cli.table import write_table
 from thinkpane.tui.core.comparison import figures, summary
 from thinkpane.tui.core.profiles import BackendChoice, describe
@@ -115,7 +114,7 @@ class _Report:
 
     def __init__(self, columns: list[_Column], out: TextIO, err: TextIO, options: AskOptions) -> None:
         self.columns, self.out, self.err, self.options = columns, out, err, options
-        self.dim = _isatty(out) and not os.environ.get("NO_COLOR")
+        self.dim = dims_reasoning(out)
         self.printed = 0  # columns whose block is out (text mode)
 
     def event(self, column: _Column, raw: StreamEvent, event: StreamEvent) -> None:
