@@ -100,15 +100,19 @@ DOWNLOAD_LABEL = "Download a thinking model"
 HUB_SIZE_TIMEOUT_S = 5.0  # how long the first-launch screen waits for the Hub's file size
 
 
-def _downloaded_thinking_entry() -> Any:
+def _downloaded_thinking_model() -> tuple[Any, Path] | None:
+    """The first catalogue model that thinks and is downloaded, and its file (None: none is)."""
     from thinkpane.backends.local.catalog import CATALOG
     from thinkpane.backends.local.store import current_store
 
     try:
         store = current_store()
-        return next((entry for entry in CATALOG if entry.thinks and store.find(entry.target) is not None), None)
+        for entry in CATALOG:
+            if entry.thinks and (path := store.find(entry.target)) is not None:
+                return entry, path
     except (BackendError, OSError):
-        return None
+        pass
+    return None
 
 
 @dataclass(frozen=True)
@@ -152,11 +156,11 @@ def thinking_choice(*, ask_hub: bool = True, timeout_s: float = HUB_SIZE_TIMEOUT
     Hub's tree API (blocking up to ``timeout_s``: call it from a worker thread)."""
     from thinkpane.backends.local import catalog
 
-    pulled = _downloaded_thinking_entry()
-    if pulled is not None:
-        path = _find_path(pulled.target)
-        size = path.stat().st_size if path is not None else None
-        return ThinkingChoice(pulled.name, pulled.summary, True, size, catalog.ram_needed(size, pulled.architecture))
+    downloaded = _downloaded_thinking_model()
+    if downloaded is not None:
+        pulled, path = downloaded
+        on_disk = path.stat().st_size
+        return ThinkingChoice(pulled.name, pulled.summary, True, on_disk, catalog.ram_needed(on_disk, pulled.architecture))
     entry = catalog.lookup(RECOMMENDED_THINKING_MODEL)
     assert entry is not None, "the recommended model is in the catalogue"
     try:
@@ -187,16 +191,6 @@ async def ask_thinking_choice(timeout_s: float = HUB_SIZE_TIMEOUT_S) -> Thinking
 
     choice: ThinkingChoice = await in_daemon_thread(lambda: thinking_choice(timeout_s=timeout_s))
     return choice
-
-
-def _find_path(target: Any) -> Path | None:
-    from thinkpane.backends.local.store import current_store
-
-    try:
-        found: Path | None = current_store().find(target)
-    except (BackendError, OSError):
-        return None
-    return found
 
 
 def remember_local_model(settings: Settings, model: str | None) -> None:
