@@ -125,7 +125,7 @@ async def test_the_end_of_a_turn_lands_in_one_frame(store):
         assert header.strip() in frames.texts[first]
 
 
-async def test_a_following_pane_scrolls_a_quarter_of_its_height_at_a_time(store):
+async def test_a_following_pane_scrolls_half_its_height_at_a_time(store):
     """Text that streams past the bottom moves up in steps, not a line per frame (easier to
     read, and a frame that only adds words repaints a few rows); at the end the pane is
     exactly as tall as its text, its last line at the bottom."""
@@ -136,7 +136,7 @@ async def test_a_following_pane_scrolls_a_quarter_of_its_height_at_a_time(store)
     async with app.run_test(size=(120, 30)) as pilot:
         await start(pilot)
         body = app.chat.reasoning_pane.body
-        step = body.size.height // 4
+        step = body.size.height // 2
         assert step >= 4
         for n in range(60):
             backend.put(ReasoningDelta(f"Line {n} of the thought.\n\n"))

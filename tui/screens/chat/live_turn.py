@@ -51,8 +51,10 @@ if TYPE_CHECKING:
 
 # The live turn saves what arrived, and checks the counters, this often.
 FLUSH_INTERVAL_S = 0.25
-# A following pane scrolls by 1/GROW_FRACTION of its height at a time while text streams.
-GROW_FRACTION = 4
+# A following pane scrolls by 1/GROW_FRACTION of its height at a time while text streams:
+# half, as Emacs recenters. Each step is a layout pass and a repaint of the whole pane, about
+# a fifth of a stream's CPU at a quarter-pane step (py-spy on tests/bench/bench_render.py).
+GROW_FRACTION = 2
 # Seconds without stream events before the status line points the silence out (Settings
 # stall_notice_s overrides it).
 STALL_NOTICE_S = 30.0
@@ -131,7 +133,7 @@ class LiveTurn:
         # Counters change when a pane paints new text (at most 8 times a second), not on
         # every coalesced delta (see counters.py).
         markdown.on_render = self.screen.counters.text_painted
-        # Each pane scrolls by a quarter of its height at a time while text streams (see
+        # Each pane scrolls by half its height at a time while text streams (see
         # LiveMarkdown.grow_rows): text that stands still is easier to read, and a frame that
         # only adds words is cheap (a third less CPU per frame at 150 tokens/s).
         markdown.grow_rows = self.screen.transcript.size.height // GROW_FRACTION
