@@ -338,3 +338,76 @@ class TwoLiveApp(App):
         with VerticalScroll():
             yield LiveMarkdown(id="streamed")
             yield LiveMarkdown(id="whole")
+
+
+CODE_DOC = (
+    "Here is the writer, then how to run it.\n\n"
+    "```python\n"
+    + "".join(
+        f"def step_{n}(rows, factor={n}):\n"
+        f'    """Scale the rows of step {n}, a docstring long enough to wrap in a narrow pane.\n\n'
+        f'    It spans lines, so a lexer must carry its state across them."""\n'
+        f"    return [row * factor for row in rows]  # {n} of 12\n\n"
+        for n in range(12)
+    )
+    + "```\n\n"
+    "And in the shell:\n\n"
+    "~~~bash\n"
+    + "".join(f'echo "line {n}" | tee -a out.log  # appends line {n}\n' for n in range(20))
+    + "~~~\n\n"
+    "Done.\n"
+)
+
+
+async def test_a_code_block_being_written_matches_a_one_shot_render_without_being_drawn_whole_each_time():
+    # A fenced block stays in the tail until its fence closes; its finished lines are drawn
+    # once (code_tail.py), not again with every update: every render must still be what
+    # rendering the text so far in one go gives, in words and in colours.
+    from thinkpane.tui.widgets.turn import rendered_code, rendered_markdown
+
+    whole_block_renders = []
+
+    def counting(text: str):
+        if text.startswith(("```", "~~~")) and text.count("\n") > 20:
+            whole_block_renders.append(len(text))
+        return rendered_markdown(text)
+
+    def cells(widget: LiveMarkdown) -> list[list[tuple]]:
+        # Each cell's character, style and place (what selecting text reads): a token
+        # Pygments reads as one once the docstring has closed was two before, drawn alike.
+        lines = []
+        for strip in widget.render_lines(widget.region.reset_offset):
+            line = []
+            for segment in strip:
+                style = segment.style
+                x, y = style.meta.get("offset", (None, None)) if style else (None, None)
+                for index, char in enumerate(segment.text):
+                    line.append((char, style and style.clear_meta_and_links(), x is not None and (x + index, y)))
+            lines.append(line)
+        while lines and not "".join(cell[0] for cell in lines[-1]).strip():
+            lines.pop()
+        return lines
+
+    app = TwoLiveApp()
+    async with app.run_test(size=(48, 600)) as pilot:
+        live, whole = app.query(LiveMarkdown)
+        live._renderer, live._code_renderer = counting, rendered_code  # as the Answer pane's
+        whole._renderer, whole._code_renderer = rendered_markdown, None  # drawn whole every time
+        live.MIN_INTERVAL_S = 0.0  # a render for every piece
+        updates = 0
+        for start in range(0, len(CODE_DOC), 23):
+            await live.append(CODE_DOC[start:start + 23])
+            await whole.update("")
+            await whole.update(live.source)
+            await pilot.pause()
+            updates += 1
+            expected = render_rich(live.source, live.size.width)
+            while expected and not expected[-1]:
+                expected.pop()
+            assert shown_lines(live) == expected, live.source[-60:]
+            assert cells(live) == cells(whole), live.source[-60:]
+        assert live.source == CODE_DOC
+    # Most updates came while a block of more than 20 lines was being written; it was drawn
+    # whole only now and then (to check a freeze, and once its fence closed).
+    assert updates > 100
+    assert 0 < len(whole_block_renders) < 12, whole_block_renders

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from markdown_it import MarkdownIt
     from markdown_it.rules_core import StateCore
     from rich.markdown import Markdown
+    from rich.syntax import Syntax
+
+CODE_THEME = "monokai"  # Rich Markdown's code_theme, as the app renders it
 
 _parsers: dict[bool, MarkdownIt] = {}
 _blank: Markdown | None = None
@@ -50,13 +53,23 @@ def _parser(hard_breaks: bool) -> MarkdownIt:
 
 
 def rich_markdown(text: str, *, hard_breaks: bool = False) -> Markdown:
-    """``Markdown(text, code_theme="monokai", hyperlinks=True)``, without a new parser."""
+    """``Markdown(text, code_theme=CODE_THEME, hyperlinks=True)``, without a new parser."""
     global _blank
     if _blank is None:
         from rich.markdown import Markdown
 
-        _blank = Markdown("", code_theme="monokai", hyperlinks=True)
+        _blank = Markdown("", code_theme=CODE_THEME, hyperlinks=True)
     document = copy.copy(_blank)  # every option Rich sets, whatever this Rich version has
     document.markup = text
     document.parsed = _parser(hard_breaks).parse(text)
     return document
+
+
+def rich_code_block(code: str, lexer: str, *, first_line: int = 1) -> Syntax:
+    """A fenced code block as Rich Markdown draws it (``rich.markdown.CodeBlock``), from its
+    line ``first_line`` (1-based) on; Pygments still reads the whole ``code``, so those lines
+    are coloured as in the whole block (tui/widgets/code_tail.py)."""
+    from rich.syntax import Syntax
+
+    return Syntax(code.rstrip(), lexer or "text", theme=CODE_THEME, word_wrap=True, padding=1,
+                  line_range=(first_line, None) if first_line > 1 else None)

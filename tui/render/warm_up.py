@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import gc
 
+from thinkpane.tui.render.rich_markdown import CODE_THEME
+
 # The languages reasoning models' answers use most; others compile on first use as before.
 COMMON_LANGUAGES = ("python", "bash", "json", "javascript")
-CODE_THEME = "monokai"  # what thinkpane.tui.render.rich_markdown renders code with
 
 
 _frozen = False

@@ -50,7 +50,8 @@ from textual.widget import Widget
 
 from thinkpane.tui.render.laid_out_once import LaidOutOnce
 from thinkpane.tui.render.paint_soon import paint_soon
-from thinkpane.tui.render.rich_markdown import rich_markdown
+from thinkpane.tui.render.rich_markdown import rich_code_block, rich_markdown
+from thinkpane.tui.widgets.code_tail import CodeRenderer, CodeTail
 
 # A render due this fraction of an interval after a grid point joins that grid point (see
 # LiveMarkdown._schedule): one that ran a few ms late does not wait a whole interval more.
@@ -68,6 +69,10 @@ _INLINE = re.compile(r"[*_~\[\]<>!\\&|]")
 
 def default_renderer(text: str) -> RenderableType:
     return rich_markdown(text)
+
+
+def default_code_renderer(code: str, lexer: str, first_line: int) -> RenderableType:
+    return rich_code_block(code, lexer, first_line=first_line)
 
 
 class RenderedOnce:
@@ -134,6 +139,7 @@ class LiveMarkdown(LaidOutOnce, Widget):
         markdown: str = "",
         *,
         renderer: Callable[[str], RenderableType] = default_renderer,
+        code_renderer: CodeRenderer | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
@@ -142,6 +148,10 @@ class LiveMarkdown(LaidOutOnce, Widget):
         # terminal hyperlinks, which it leaves alone, and it cost a copy of every line rendered.
         self.set_reactive(Widget.auto_links, False)
         self._renderer = renderer
+        # Draws a code block being written from a given line, as ``renderer`` draws it whole
+        # (see code_tail.py); None: such a block is drawn whole on every update.
+        self._code_renderer = code_renderer or (default_code_renderer if renderer is default_renderer else None)
+        self._code_tail = CodeTail()
         self._source = markdown  # everything appended
         self._shown = 0  # source[:_shown] has been handed to the renderer
         self._settled = 0  # source[:_settled] is shown by the chunks
@@ -322,8 +332,11 @@ class LiveMarkdown(LaidOutOnce, Widget):
     def _render_part(self, text: str, width: int) -> list[Strip]:
         if not text.strip():
             return []
+        return self._strips(self._renderer(text), width)
+
+    def _strips(self, renderable: RenderableType, width: int) -> list[Strip]:
         # As a Static draws it: the widget's style under the renderable, no padding.
-        visual = visualize(self, self._renderer(text), markup=False)
+        visual = visualize(self, renderable, markup=False)
         return Visual.to_strips(self, visual, width, None, self.visual_style)
 
     def _ensure_lines(self, width: int) -> bool:
@@ -337,6 +350,7 @@ class LiveMarkdown(LaidOutOnce, Widget):
             self._tail_lines = None
             self._closed_lines, self._closed_count = [], 0
             self._frozen = (-1, 0, [])
+            self._code_tail.reset()
             self._stale = True
             self._first_changed = 0
         if not self._stale:
@@ -388,8 +402,13 @@ class LiveMarkdown(LaidOutOnce, Widget):
         against what Rich drew; tests/test_live_markdown.py compares every render with a
         one-shot render of the text so far. A reasoning's tail was a whole paragraph, ~300
         characters per render; this makes it one or two lines."""
-        return self._render_growing(self._settled, self._part_text(len(self._chunk_starts)), width,
-                                    freeze=True)
+        text = self._part_text(len(self._chunk_starts))
+        if self._code_renderer is not None:
+            lines = self._code_tail.render(self._settled, text, lambda whole: self._render_part(whole, width),
+                                           lambda code: self._strips(code, width), self._code_renderer)
+            if lines is not None:  # a code block being written (code_tail.py)
+                return lines
+        return self._render_growing(self._settled, text, width, freeze=True)
 
     def _render_growing(self, start: int, text: str, width: int, *, freeze: bool = False) -> list[Strip]:
         """The lines of ``text`` (starting at ``start`` in the source), with the lines frozen
@@ -537,6 +556,7 @@ class LiveMarkdown(LaidOutOnce, Widget):
         self._chunk_starts, self._chunk_lines, self._tail_lines = [], [], None
         self._closed_lines, self._closed_count, self._lines = [], 0, []
         self._frozen = (-1, 0, [])
+        self._code_tail.reset()
         self._repainted_whole_at = 0
         self._stale = True
         self._first_changed = 0

@@ -18,7 +18,7 @@ from thinkpane.tui.render.following import Following
 from thinkpane.tui.render.laid_out_once import LaidOutOnce
 from thinkpane.tui.render.strip_scrollbar import StripScrollbars
 from thinkpane.tui.widgets.live_markdown import LiveMarkdown, RenderedOnce
-from thinkpane.tui.widgets.turn import rendered_markdown
+from thinkpane.tui.widgets.turn import rendered_code, rendered_markdown
 
 
 def reasoning_header(
@@ -153,7 +153,7 @@ class ReasoningPane(Vertical):
         reasoning is not streamed (rather than "waiting…") until some arrives. ``text``: the
         reasoning already shown (the live turn is shown again after another answer was)."""
         await self.body.remove_children()
-        self.live = LiveMarkdown(text, renderer=rendered_reasoning, id="reasoning-live")
+        self.live = LiveMarkdown(text, renderer=rendered_reasoning, code_renderer=rendered_code, id="reasoning-live")
         self.shown = record
         self.streamed = streamed
         await self.body.mount(self.live)

@@ -35,7 +35,7 @@ from thinkpane.tui.core.error_text import shown_detail
 from thinkpane.tui.core.sanitize import sanitize, sanitize_line
 from thinkpane.tui.core.turn_record import TurnRecord
 from thinkpane.tui.render.laid_out_once import LaidOutOnce, SizedByLayout
-from thinkpane.tui.render.rich_markdown import rich_markdown
+from thinkpane.tui.render.rich_markdown import rich_code_block, rich_markdown
 from thinkpane.tui.widgets.live_markdown import LiveMarkdown, RenderedOnce
 
 # Where a cut error detail can be read whole: the export holds the stored error.
@@ -52,6 +52,12 @@ def rendered_markdown(text: str, *, hard_breaks: bool = False) -> RenderedOnce:
     (cell_width.py).
     """
     return RenderedOnce(rich_markdown(drop_width_modifiers(sanitize(text)), hard_breaks=hard_breaks))
+
+
+def rendered_code(code: str, lexer: str, first_line: int) -> RenderedOnce:
+    """A code block being written, from ``first_line`` on, as ``rendered_markdown`` draws it
+    (the same text, cleaned the same way; see code_tail.py)."""
+    return RenderedOnce(rich_code_block(drop_width_modifiers(sanitize(code)), lexer, first_line=first_line))
 
 
 @dataclass(frozen=True)
@@ -210,7 +216,8 @@ class AnswerTurn(InTree, LaidOutOnce, Vertical):
         yield self.bar
         yield self.link
         if self.record.status == "streaming":
-            self._live = LiveMarkdown(self._live_text, renderer=rendered_markdown, classes="answer-body")
+            self._live = LiveMarkdown(self._live_text, renderer=rendered_markdown, code_renderer=rendered_code,
+                                      classes="answer-body")
             yield self._live
         else:
             self._body = Static(rendered_markdown(self.record.content), classes="answer-body")
