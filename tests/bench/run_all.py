@@ -70,33 +70,38 @@ def render_rows(data: dict) -> list[list]:
         naive_note = f"naive: stopped at {naive['tokens_done']:,}/{naive['tokens']:,} tokens"
     floor_lag = max(r["lag_ms"]["p99"] for r in floors)
     ms_lag = max(r["lag_ms"]["p99"] for r in ms) if ms else None
+    ms_final = max((r["final_frame_ms"] for r in ms if r["final_frame_ms"] is not None), default=None)
+    ms_fast = next(iter(of("markdownstream", "unthrottled")), None)
+    ms_ttft = next((t for t in data["ttft"] if t["renderer"] == "markdownstream"), None)
+    ms_ttft_p95 = ms_ttft["ttft_ms"]["p95"] if ms_ttft else None
     tp_cpu, floor_cpu, ms_cpu = mean_cpu(tp), mean_cpu(floors), mean_cpu(ms)
     runs_note = " / ".join(f"{r}x" for r in data.get("cpu_ratio_runs", []))
     return [
         ["1 stream: timer lag p99 @150 tok/s (ms)", checks["lag_p99_ms"], "< 50", verdict(checks["lag_p99_ms"], 50),
          floor_lag, ratio(checks["lag_p99_ms"], floor_lag),
-         "baseline = floor" + (f"; naive {naive['lag_ms']['p99']}" if naive else "")],
+         "baseline = floor" + (f"; naive {naive['lag_ms']['p99']}" if naive else ""), ms_lag],
         ["1 stream: timer lag p99 against markdownstream's (ms)", checks["lag_p99_ms"], "below it",
          verdicts.get("lag_p99_vs_markdownstream", "MISS"), ms_lag, checks.get("lag_p99_vs_markdownstream"),
-         "baseline = markdownstream"],
+         "baseline = markdownstream", ms_lag],
         ["1 stream: final frame after last token (ms)", checks["final_frame_ms"], "< 100",
          verdict(checks["final_frame_ms"], 100), None, None,
          f"unthrottled {checks['final_frame_ms_unthrottled']} ms "
-         f"({verdict(checks['final_frame_ms_unthrottled'], 100)})"],
+         f"({verdict(checks['final_frame_ms_unthrottled'], 100)})", ms_final],
         ["1 stream: unthrottled tokens/s", checks["unthrottled_tps"], ">= 2000",
          verdict(checks["unthrottled_tps"], 2000, higher_is_better=True), fast_floor["tokens_per_s"],
-         ratio(checks["unthrottled_tps"], fast_floor["tokens_per_s"]), "baseline = floor"],
+         ratio(checks["unthrottled_tps"], fast_floor["tokens_per_s"]), "baseline = floor",
+         ms_fast["tokens_per_s"] if ms_fast else None],
         ["1 stream: CPU s @150 tok/s against the floor", tp_cpu, f"<= {targets['cpu_ratio']}x floor",
          verdicts.get("cpu_ratio", "MISS"), floor_cpu, checks.get("cpu_ratio"),
-         f"runs {runs_note}; " + (f"naive {naive['cpu_s']} s; " if naive else "") + naive_note],
+         f"runs {runs_note}; " + (f"naive {naive['cpu_s']} s; " if naive else "") + naive_note, ms_cpu],
         ["1 stream: CPU s @150 tok/s against markdownstream", tp_cpu,
          f"<= {targets['cpu_ratio_markdownstream']}x markdownstream", verdicts.get("cpu_ratio_markdownstream", "MISS"),
-         ms_cpu, checks.get("cpu_ratio_markdownstream"), "baseline = markdownstream"],
+         ms_cpu, checks.get("cpu_ratio_markdownstream"), "baseline = markdownstream", ms_cpu],
         ["2 first painted token p95 (ms)", ttft["ttft_ms"]["p95"], f"< {targets['ttft_p95_ms']:g}",
-         verdicts.get("ttft_p95_ms", "MISS"), None, None, f"p50 {ttft['ttft_ms']['p50']} ms"],
+         verdicts.get("ttft_p95_ms", "MISS"), None, None, f"p50 {ttft['ttft_ms']['p50']} ms", ms_ttft_p95],
         ["2 first painted token p95 against naive's", ttft["ttft_ms"]["p95"], f"<= {targets['ttft_ratio_naive']}x naive",
          verdicts.get("ttft_ratio_naive", "MISS"), naive_ttft["ttft_ms"]["p95"] if naive_ttft else None,
-         checks.get("ttft_ratio_naive"), "baseline = naive renderer"],
+         checks.get("ttft_ratio_naive"), "baseline = naive renderer", ms_ttft_p95],
     ]
 
 
@@ -114,13 +119,15 @@ def long_stream_rows(data: dict) -> list[list]:
         ["6 long stream: CPU per frame, last tenth / first", tp.get("cpu_per_frame_growth"),
          f"<= {targets['cpu_per_frame_growth']}", verdicts.get("cpu_per_frame_growth", "MISS"),
          ms.get("cpu_per_frame_growth"), None,
-         f"ms/frame {pair(tp, 'cpu_per_frame_ms')}; markdownstream {pair(ms, 'cpu_per_frame_ms')}"],
+         f"ms/frame {pair(tp, 'cpu_per_frame_ms')}; markdownstream {pair(ms, 'cpu_per_frame_ms')}",
+         ms.get("cpu_per_frame_growth")],
         ["6 long stream: timer lag p99, last tenth / first", tp.get("lag_p99_growth"),
          f"<= {targets['lag_p99_growth']}", verdicts.get("lag_p99_growth", "MISS"), ms.get("lag_p99_growth"), None,
-         f"ms {pair(tp, 'lag_p99_ms')}; markdownstream {pair(ms, 'lag_p99_ms')}"],
+         f"ms {pair(tp, 'lag_p99_ms')}; markdownstream {pair(ms, 'lag_p99_ms')}", ms.get("lag_p99_growth")],
         ["6 long stream: RSS growth per 10k tokens (MB)", tp.get("rss_mb_per_10k_tokens"), "reported", "-",
          ms.get("rss_mb_per_10k_tokens"), ratio(tp.get("rss_mb_per_10k_tokens"), ms.get("rss_mb_per_10k_tokens")),
-         f"final frame {tp.get('final_frame_ms')} ms; markdownstream {ms.get('final_frame_ms')} ms"],
+         f"final frame {tp.get('final_frame_ms')} ms; markdownstream {ms.get('final_frame_ms')} ms",
+         ms.get("rss_mb_per_10k_tokens")],
     ]
 
 
@@ -229,11 +236,15 @@ def main() -> int:
                         + " (e.g. a before/after check of what an older run_all covered)")
     parser.add_argument("--summarize", metavar="FILE",
                         help="print the summary again from an earlier run's output (its JSON line), running nothing")
+    parser.add_argument("--markdown", action="store_true",
+                        help="with --summarize: print the summary as the Markdown table README.md shows")
     args = parser.parse_args()
+    if args.markdown and not args.summarize:
+        parser.error("--markdown prints a saved run's summary: give --summarize FILE too")
     quick = args.quick
     if args.summarize:
         saved = json.loads([line for line in Path(args.summarize).read_text().splitlines() if line.startswith("{")][-1])
-        return summarize(saved["results"], saved["quick"], saved["load_average"])
+        return summarize(saved["results"], saved["quick"], saved["load_average"], markdown=args.markdown)
     unknown = (args.only or set()) - set(PARTS)
     if unknown:
         parser.error(f"--only: no part named {', '.join(sorted(unknown))} (the parts: {', '.join(PARTS)})")
@@ -254,8 +265,12 @@ PARTS: dict[str, tuple[str, list[str], list[str]]] = {
 }
 
 
-def summarize(results: dict, quick: bool, load: float) -> int:
-    """The summary table and JSON line for ``results`` (one JSON object per script)."""
+COLUMNS = ["target", "value", "goal", "verdict", "baseline", "ratio", "notes", "markdownstream"]
+
+
+def summarize(results: dict, quick: bool, load: float, *, markdown: bool = False) -> int:
+    """The summary table and JSON line for ``results`` (one JSON object per script);
+    ``markdown``: the table as README.md's Performance section shows it, and nothing else."""
     rows: list[list] = []
     for name, build in (("render", render_rows), ("startup", startup_rows),
                         ("long_conversation", long_rows), ("store", store_rows), ("compare", compare_rows),
@@ -270,13 +285,54 @@ def summarize(results: dict, quick: bool, load: float) -> int:
             rows += build(data)
         except (KeyError, StopIteration, TypeError) as exc:
             rows.append([f"{name}: incomplete results ({exc!r})", None, "", "MISS", None, None, ""])
+    rows = [row + [None] * (len(COLUMNS) - len(row)) for row in rows]  # markdownstream: where it ran
+    if markdown:
+        print_markdown(rows)
+        if results.get("render_ab"):
+            print()
+            print_ab_markdown(results["render_ab"])
+        return 0
     print_table(f"Thinkpane performance summary ({'quick' if quick else 'full'} run; load average "
                 f"{load:.1f} on {os.cpu_count()} CPUs)",
-                ["target", "value", "target", "verdict", "baseline", "x baseline", "notes"], rows)
+                ["target", "value", "target", "verdict", "baseline", "x baseline", "notes", "markdownstream"], rows)
     print(json.dumps({"bench": "all", "quick": quick, "load_average": load,
-                      "summary": [dict(zip(["target", "value", "goal", "verdict", "baseline", "ratio", "notes"], r))
-                                  for r in rows], "results": results}))
+                      "summary": [dict(zip(COLUMNS, r)) for r in rows], "results": results}))
     return 0 if all(r[3] in ("PASS", "-") for r in rows) else 1  # "-": reported, no target
+
+
+def print_markdown(rows: list[list]) -> None:
+    """The summary rows as a Markdown table: what README.md's Performance section shows."""
+    def cell(value: object) -> str:
+        if value is None:
+            return "–"
+        if isinstance(value, float):
+            return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3f}".rstrip("0").rstrip(".")
+        return (f"{value:,}" if isinstance(value, int) else str(value)).replace("|", "\\|")
+
+    print("| Target | Thinkpane | Baseline (same run) | × baseline | markdownstream | Goal | Verdict | Notes |")
+    print("|---|---|---|---|---|---|---|---|")
+    for target, value, goal, verdict_, baseline, times, notes, markdownstream in rows:
+        mark = {"PASS": "✓", "MISS": "✗"}.get(verdict_, verdict_)
+        print("| " + " | ".join(cell(v) for v in (target, value, baseline, times, markdownstream, goal, mark, notes or None))
+              + " |")
+
+
+def print_ab_markdown(data: dict) -> None:
+    """bench_render.py --ab as a Markdown table: the figures with every mechanism on, then each
+    configuration's figures over those (above 1.05: switching it off costs more than 5%)."""
+    base = data["figures"]["all on"]
+    keys = list(base)
+    print("| Switched off | " + " | ".join(keys) + " | Buys > 5% of a figure |")
+    print("|---|" + "---|" * (len(keys) + 1))
+    print("| nothing (all on): the figures | " + " | ".join(str(base[k]) for k in keys) + " | |")
+    for name, cost in data["off_over_on"].items():
+        if name == "all on":
+            continue
+        values = [cost.get(k) for k in keys]
+        buys = any(isinstance(v, (int, float)) and v > 1.05 for v in values)
+        label = f"`{name.removeprefix('no ')}`" if name.startswith("no ") else name
+        mark = ("yes ✓" if buys else "no ✗") if name.startswith("no ") else ""
+        print(f"| {label} | " + " | ".join("–" if v is None else f"{v}×" for v in values) + f" | {mark} |")
 
 
 if __name__ == "__main__":
