@@ -131,6 +131,9 @@ def long_stream_rows(data: dict) -> list[list]:
     ]
 
 
+AB_PREFIX = "7 A/B: "
+
+
 def ab_rows(data: dict) -> list[list]:
     """bench_render.py --ab: each render mechanism switched off alone (public Textual in its
     place); it stays if switching it off costs more than 5% of some figure."""
@@ -143,7 +146,7 @@ def ab_rows(data: dict) -> list[list]:
         value = figures.get(worst) if worst else None
         is_mechanism = name.startswith("no ")
         label = f"{name.removeprefix('no ')} off" if is_mechanism else f"{name} (every mechanism off)"
-        rows.append([f"7 A/B: {label}", value, "> 1.05 on some figure" if is_mechanism else "reported",
+        rows.append([f"{AB_PREFIX}{label}", value, "> 1.05 on some figure" if is_mechanism else "reported",
                      (verdict(value, 1.05, higher_is_better=True) if is_mechanism else "-"), 1.0, value,
                      f"worst: {worst}; " + ", ".join(f"{k} {v}" for k, v in figures.items())])
     return rows
@@ -312,9 +315,16 @@ def print_markdown(rows: list[list]) -> None:
     print("| Target | Thinkpane | Baseline (same run) | × baseline | markdownstream | Goal | Verdict | Notes |")
     print("|---|---|---|---|---|---|---|---|")
     for target, value, goal, verdict_, baseline, times, notes, markdownstream in rows:
+        if target.startswith(AB_PREFIX):
+            continue  # the A/B table (print_ab_markdown) shows them whole
         mark = {"PASS": "✓", "MISS": "✗"}.get(verdict_, verdict_)
         print("| " + " | ".join(cell(v) for v in (target, value, baseline, times, markdownstream, goal, mark, notes or None))
               + " |")
+
+
+AB_HEADINGS = {"cpu_ratio": "CPU × floor", "frames": "frames", "lag_p99_ms": "lag p99 (ms)",
+               "final_frame_ms": "final frame (ms)", "final_frame_ms_unthrottled": "final frame unthrottled (ms)",
+               "ttft_p95_ms": "first token p95 (ms)", "ttft_p50_ms": "first token p50 (ms)"}
 
 
 def print_ab_markdown(data: dict) -> None:
@@ -322,7 +332,7 @@ def print_ab_markdown(data: dict) -> None:
     configuration's figures over those (above 1.05: switching it off costs more than 5%)."""
     base = data["figures"]["all on"]
     keys = list(base)
-    print("| Switched off | " + " | ".join(keys) + " | Buys > 5% of a figure |")
+    print("| Switched off | " + " | ".join(AB_HEADINGS.get(key, key) for key in keys) + " | Buys > 5% of a figure |")
     print("|---|" + "---|" * (len(keys) + 1))
     print("| nothing (all on): the figures | " + " | ".join(str(base[k]) for k in keys) + " | |")
     for name, cost in data["off_over_on"].items():
@@ -330,7 +340,7 @@ def print_ab_markdown(data: dict) -> None:
             continue
         values = [cost.get(k) for k in keys]
         buys = any(isinstance(v, (int, float)) and v > 1.05 for v in values)
-        label = f"`{name.removeprefix('no ')}`" if name.startswith("no ") else name
+        label = f"`{name.removeprefix('no ')}`" if name.startswith("no ") else f"every mechanism ({name})"
         mark = ("yes ✓" if buys else "no ✗") if name.startswith("no ") else ""
         print(f"| {label} | " + " | ".join("–" if v is None else f"{v}×" for v in values) + f" | {mark} |")
 

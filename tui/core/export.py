@@ -45,6 +45,7 @@ from thinkpane.backends.errors import ThinkpaneError
 from thinkpane.backends.files import write_private
 from thinkpane.backends.secrets import redact
 from thinkpane.tui.core.backend_conversation import title_from_prompt
+from thinkpane.tui.core.fences import closes_fence, info_language, opening_fence
 from thinkpane.tui.core.sanitize import sanitize, sanitize_line
 from thinkpane.tui.core.turn_record import TurnRecord
 
@@ -53,8 +54,6 @@ JSON_FORMAT_ID = "thinkpane.conversation"
 JSON_FORMAT_VERSION = 1
 JSON_TREE_VERSION = 2  # --all-branches: ids, parents, children and the active path
 
-# A fenced code block opener/closer: up to 3 spaces, then 3+ backticks or tildes.
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 # Tags that make up our reasoning section; escaped wherever they appear in message text.
 _STRUCTURE_TAG = re.compile(r"<(/?\s*(?:details|summary)\b)", re.IGNORECASE)
 # A line that would read as one of our own headings (# Title, ## You, ## Assistant), or
@@ -93,25 +92,22 @@ def fenced_code_blocks(markdown_text: str) -> list[CodeBlock]:
     lines = markdown_text.splitlines()
     index = 0
     while index < len(lines):
-        match = _FENCE.match(lines[index])
-        if not match or (match.group(1)[0] == "`" and "`" in match.group(2)):
+        opening = opening_fence(lines[index])
+        if opening is None:
             index += 1
             continue
-        fence = match.group(1)
-        info = match.group(2).split()
+        fence, info = opening
         indent = len(lines[index]) - len(lines[index].lstrip(" "))
         body: list[str] = []
         index += 1
         while index < len(lines):
-            closing = _FENCE.match(lines[index])
-            if (closing and closing.group(1)[0] == fence[0] and len(closing.group(1)) >= len(fence)
-                    and not closing.group(2).strip()):
+            if closes_fence(lines[index], fence):
                 break
             line = lines[index]
             strip = min(indent, len(line) - len(line.lstrip(" ")))
             body.append(line[strip:])
             index += 1
-        blocks.append(CodeBlock(info[0] if info else "", "\n".join(body)))
+        blocks.append(CodeBlock(info_language(info), "\n".join(body)))
         index += 1
     return blocks
 
@@ -196,16 +192,15 @@ def _block(text: str) -> str:
     lines: list[str] = []
     open_fence: str | None = None
     for line in sanitize(text).split("\n"):
-        match = _FENCE.match(line)
         if open_fence is None:
-            if match and not (match.group(1)[0] == "`" and "`" in match.group(2)):
-                open_fence = match.group(1)
+            opening = opening_fence(line)
+            if opening is not None:
+                open_fence = opening[0]
             else:
                 line = _FAKE_HEADING.sub(lambda m: m.group(1) + "\\" + m.group(2), line)
                 line = _STRUCTURE_TAG.sub(r"&lt;\1", line)
                 line = _HTML_BLOCK_START.sub(r"\1\\<", line)
-        elif (match and match.group(1)[0] == open_fence[0] and len(match.group(1)) >= len(open_fence)
-              and not match.group(2).strip()):
+        elif closes_fence(line, open_fence):
             open_fence = None
         lines.append(line)
     if open_fence is not None:

@@ -20,14 +20,12 @@ drawn whole again once its fence closes.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from rich.console import RenderableType
 from textual.strip import Strip
 
-# The tail starts with an opening fence: ``` or ~~~ (three or more), an info string, a newline.
-_OPENING = re.compile(r"(`{3,}|~{3,})([^\n]*)\n")
+from thinkpane.tui.core.fences import closes_fence, info_language, opening_fence
 
 # Freeze once this many finished lines are drawn again every update: a short block is cheap
 # to draw whole, and each freeze costs two more renders of the lines after it.
@@ -86,14 +84,11 @@ class CodeTail:
 
 def _open_block(text: str) -> tuple[str, str] | None:
     """(code so far, lexer name) if ``text`` is a fenced code block still open, else None."""
-    opening = _OPENING.match(text)
+    first, newline, code = text.partition("\n")
+    opening = opening_fence(first) if newline and not first.startswith(" ") else None
     if opening is None:
         return None
-    fence, info = opening.groups()
-    if fence[0] == "`" and "`" in info:
-        return None  # not a fence (CommonMark): an info string after ``` has no backtick
-    code = text[opening.end():]
-    closing = re.compile(rf" {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}[ \t]*")
-    if any(closing.fullmatch(line) for line in code.split("\n")):
+    fence, info = opening
+    if any(closes_fence(line, fence) for line in code.split("\n")):
         return None  # closed, or closing as the last line is written: drawn whole
-    return code, info.strip().partition(" ")[0]
+    return code, info_language(info)

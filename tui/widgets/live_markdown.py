@@ -48,6 +48,7 @@ from textual.strip import Strip
 from textual.visual import Visual, visualize
 from textual.widget import Widget
 
+from thinkpane.tui.core.fences import closes_fence, opening_fence
 from thinkpane.tui.render.laid_out_once import LaidOutOnce
 from thinkpane.tui.render.paint_soon import paint_soon
 from thinkpane.tui.render.rich_markdown import rich_code_block, rich_markdown
@@ -526,7 +527,7 @@ class LiveMarkdown(LaidOutOnce, Widget):
             indent = len(line) - len(stripped)
             marker = stripped.rstrip()
             if self._fence is not None:
-                if indent < 4 and marker and set(marker) == {self._fence[0]} and len(marker) >= len(self._fence):
+                if closes_fence(line, self._fence):
                     self._fence = None
             elif not marker:
                 self._after_blank = True
@@ -534,9 +535,9 @@ class LiveMarkdown(LaidOutOnce, Widget):
                 if self._after_blank and indent == 0 and not _LIST_ITEM.match(line) and position != self._early:
                     boundaries.append(position)
                 self._after_blank = False
-                if indent < 4 and stripped[:3] in ("```", "~~~"):
-                    fence_char = stripped[0]
-                    self._fence = stripped[: len(stripped) - len(stripped.lstrip(fence_char))]
+                opening = opening_fence(line)
+                if opening is not None:
+                    self._fence = opening[0]
             position = newline + 1
         self._scan = max(self._scan, end)
         # The line being written ends the block before it as soon as its first character
