@@ -44,7 +44,9 @@ class CodeTail:
     def reset(self) -> None:
         # (tail start, source lines frozen, their rows: the top padding row and theirs)
         self._frozen: tuple[int, int, list[Strip]] = (-1, 0, [])
-        self._refused = -1  # the tail start whose rows did not match: drawn whole, not checked again
+        # The tail start whose rows did not match: no more freezes are tried for it (its last
+        # lines are drawn as they are now), rather than two more renders on every update.
+        self._refused = -1
 
     def render(self, start: int, text: str, render_whole: Callable[[str], list[Strip]],
                render_code: Callable[[RenderableType], list[Strip]], code_renderer: CodeRenderer) -> list[Strip] | None:
@@ -66,7 +68,7 @@ class CodeTail:
                 self._freeze(start, stable, whole, later, [], 0)
             return whole
         drawn = render_code(code_renderer(code, lexer, count + 1))  # its top padding row first
-        if stable - count >= FREEZE_LINES:
+        if stable - count >= FREEZE_LINES and self._refused != start:
             later = render_code(code_renderer(code, lexer, stable + 1))
             self._freeze(start, stable, drawn, later, rows, 1)
         return rows + drawn[1:]
@@ -78,7 +80,7 @@ class CodeTail:
         cut = len(drawn) - len(later) + 1  # drawn[:cut]: up to the rows of line ``stable``
         if cut > skip + 1 and drawn[cut:] == later[1:]:
             self._frozen = (start, stable, kept + drawn[skip:cut])
-        elif not kept:
+        else:
             self._refused = start
 
 
