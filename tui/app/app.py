@@ -145,19 +145,23 @@ class ThinkpaneApp(CopyExportActions, ModelActions, App):
         """After the first frame, in a thread, while the user reads and types: what startup
         left for later (validating settings read by ``config.read_settings``, which imports
         pydantic), then the render layer's one-time costs (render/warm_up.py)."""
+        from thinkpane.tui.core.collector import startup_done
         from thinkpane.tui.render.warm_up import warm_up
 
         def later() -> None:
-            validated = getattr(self.settings, "validated", None)  # a DeferredSettings
-            if validated is not None:
-                try:
-                    validated()
-                except ThinkpaneError as error:
-                    # read_settings defers only values that fit the model, so this should not
-                    # happen; if it does, the app stops as a bad value before launch would.
-                    self.call_from_thread(self._stop_for_settings, error)
-                    return
-            warm_up()
+            try:
+                validated = getattr(self.settings, "validated", None)  # a DeferredSettings
+                if validated is not None:
+                    try:
+                        validated()
+                    except ThinkpaneError as error:
+                        # read_settings defers only values that fit the model, so this should not
+                        # happen; if it does, the app stops as a bad value before launch would.
+                        self.call_from_thread(self._stop_for_settings, error)
+                        return
+                warm_up()
+            finally:
+                startup_done()  # the collector, paused by `thinkpane` until now (core/collector.py)
 
         self.run_worker(later, thread=True, group="warm-up", exit_on_error=False)
 

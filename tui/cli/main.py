@@ -62,7 +62,11 @@ class _VersionAction(argparse.Action):
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from thinkpane.backends.log_redaction import install as redact_log_records
+    from thinkpane.tui.core import collector
 
+    launching = _find_command(argv) is None  # the app (or only --help, --version)
+    if launching:
+        collector.pause_for_startup()  # until the app's first frame (tui/core/collector.py)
     redact_log_records()  # libraries log requests (botocore DEBUG prints auth headers)
     try:
         return _run(argv)
@@ -90,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print_error(exc, sys.stderr)
         return 2 if exc.kind in USAGE_KINDS else 1
+    finally:
+        if launching:
+            collector.resume()  # if the app ended before its first frame
 
 
 def _exit_code(code: Any) -> int:
@@ -133,7 +140,7 @@ def _run(argv: list[str]) -> int:
             backend_name = settings.backend
         if backend_name is not None:
             backend_class = _load_backend_class(backend_name, lenient=lenient)
-    parser = build_parser(command, backend_class)
+    parser = build_parser(command, backend_class, with_commands=bool(argv))
     args = parser.parse_args(argv)
     if args.command is None:
         return _launch(args, settings, backend_class)
@@ -256,8 +263,10 @@ def _load_backend_class(name: str, *, lenient: bool):
         raise
 
 
-def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentParser:
-    """The full parser; ``backend_class``'s options are added to ``command``'s parser."""
+def build_parser(command: str | None, backend_class=None, *, with_commands: bool = True) -> argparse.ArgumentParser:
+    """The full parser; ``backend_class``'s options are added to ``command``'s parser.
+    Without ``with_commands``, only the app's own flags (for a bare ``thinkpane``: its
+    commands' parsers take longer to build than the first frame can spare)."""
     # No abbreviated flags: which flags exist depends on the backend, so `--ba` could mean
     # --backend today and something else tomorrow.
     parser = argparse.ArgumentParser(
@@ -289,6 +298,9 @@ def build_parser(command: str | None, backend_class=None) -> argparse.ArgumentPa
     )
     # Also before a command: `thinkpane --backend openai --base-url URL ask hi`.
     _add_backend_option_flags(parser, backend_class)
+    if not with_commands:
+        parser.set_defaults(command=None)
+        return parser
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 

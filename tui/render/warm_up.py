@@ -2,24 +2,17 @@
 
 Imports the first frame does not need and the first answer does (Textual's ``MarkdownStream``
 module, markdown-it, Rich's Markdown and Syntax: ~40 ms, kept off the way to the first frame)
-are made here, and the Markdown parsers built. Two one-time costs used to land in the middle
-of the first streamed answer (tests/bench/bench_render.py, unthrottled):
+are made here, and the Markdown parsers built. And the common lexers are compiled: Pygments
+compiles a lexer's regular expressions the first time the lexer is used, about 20 ms each
+for Python or Bash, which used to land in the middle of the first streamed answer, while
+its first code block rendered (tests/bench/bench_render.py, unthrottled: a 7 KB answer with
+two languages rendered in 49 ms instead of 20).
 
-* Pygments compiles a lexer's regular expressions the first time the lexer is used: about
-  20 ms each for Python or Bash, paid while rendering the first code block (a 7 KB answer
-  with two languages rendered in 49 ms instead of 20).
-* Python's full garbage collection walks every object the process holds; with Textual,
-  Rich and Pygments loaded that is ~25 ms, and it struck inside a frame after the last
-  token. Objects alive once the app is up (modules, classes, the widget tree) stay alive,
-  so they are moved out of the collector's sight (``gc.freeze``); later collections only
-  walk what the conversation created.
-
-The app runs this once in a thread after its first frame, while the user types.
+The app runs this once in a thread after its first frame, while the user types; then it
+freezes the startup's objects out of the garbage collector's walk (tui/core/collector.py).
 """
 
 from __future__ import annotations
-
-import gc
 
 from thinkpane.tui.render.rich_markdown import CODE_THEME
 
@@ -27,17 +20,9 @@ from thinkpane.tui.render.rich_markdown import CODE_THEME
 COMMON_LANGUAGES = ("python", "bash", "json", "javascript")
 
 
-_frozen = False
-
-
 def warm_up() -> None:
-    global _frozen
     warm_up_imports()
     warm_up_highlighting()
-    if not _frozen:  # once per process: a second app in it (tests) must not freeze the first's
-        _frozen = True
-        gc.collect()  # what is garbage now must not be frozen with the rest
-        gc.freeze()
 
 
 def warm_up_imports() -> None:

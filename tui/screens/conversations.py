@@ -47,6 +47,8 @@ class Chosen:
 
 
 class ConversationsScreen(ModalScreen[Chosen | None]):
+    CSS_PATH = "../styles/conversations.tcss"
+
     if TYPE_CHECKING:
         app: ThinkpaneApp  # the app this screen belongs to, for the type checker
 

@@ -69,6 +69,8 @@ class ChooseCommands(ListedCommands):
 class ChooseColumns(ModalScreen[list[BackendChoice] | None]):
     """A list to tick two to four entries in; dismissed with their choices, or None."""
 
+    CSS_PATH = "../../styles/compare.tcss"
+
     if TYPE_CHECKING:
         app: ThinkpaneApp  # the app this widget belongs to, for the type checker
 

@@ -74,6 +74,8 @@ class CompareCommands(ListedCommands):
 class CompareScreen(Screen[int | None]):
     """Dismissed with the conversation's id when an answer was kept, else None."""
 
+    CSS_PATH = "../../styles/compare.tcss"
+
     if TYPE_CHECKING:
         app: ThinkpaneApp  # the app this widget belongs to, for the type checker
 
