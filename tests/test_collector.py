@@ -61,3 +61,64 @@ async def test_the_app_turns_the_paused_collector_back_on_after_its_first_frame(
             assert gc.get_freeze_count() > 1000
     finally:
         store.close()
+
+
+@pytest.fixture
+def held_back(monkeypatch):
+    """Full collections as a fresh process has them; restored whatever a test does."""
+    threshold = gc.get_threshold()
+    monkeypatch.setattr(collector, "_streams", 0)
+    monkeypatch.setattr(collector, "_held_threshold", None)
+    yield threshold
+    gc.set_threshold(*threshold)
+    if collector._allow_full_collections_when_idle in gc.callbacks:
+        gc.callbacks.remove(collector._allow_full_collections_when_idle)
+
+
+def young_collection() -> None:
+    """What any allocation-heavy moment does: enough new containers for a young collection."""
+    garbage = [[] for _ in range(gc.get_threshold()[0] * 3)]
+    del garbage
+
+
+def full_collections_allowed(threshold) -> bool:
+    return gc.get_threshold()[2] == threshold[2]
+
+
+def test_no_full_collections_until_every_stream_has_been_over_a_while(held_back, monkeypatch):
+    monkeypatch.setattr(collector, "IDLE_S", 0.0)
+    with collector.streaming():
+        with collector.streaming():  # compare: several columns stream at once
+            assert gc.get_threshold()[2] == collector.NO_FULL_COLLECTIONS
+            young_collection()
+        young_collection()  # one column done, another still streaming
+        assert not full_collections_allowed(held_back)
+    young_collection()
+    assert full_collections_allowed(held_back)
+
+
+def test_full_collections_wait_for_the_idle_time_after_a_stream(held_back, monkeypatch):
+    monkeypatch.setattr(collector, "IDLE_S", 3600.0)
+    with collector.streaming():
+        pass
+    young_collection()
+    assert not full_collections_allowed(held_back)  # the final frame is not the moment
+    monkeypatch.setattr(collector, "IDLE_S", 0.0)
+    young_collection()
+    assert full_collections_allowed(held_back)
+
+
+async def test_a_streaming_answer_holds_back_full_collections(held_back, store, monkeypatch):
+    from tests.tui_helpers import make_app, send, wait_until
+    from thinkpane.backends.scripted import ScriptedBackend
+
+    monkeypatch.setattr(collector, "IDLE_S", 0.0)
+    backend = ScriptedBackend({"delay_s": 0.02})
+    backend.enqueue_turn(["thinking "] * 20, ["answer "] * 20)
+    app = make_app(store, backend)
+    async with app.run_test() as pilot:
+        await send(pilot, "hi")
+        await wait_until(pilot, lambda: gc.get_threshold()[2] == collector.NO_FULL_COLLECTIONS, "a stream")
+        await wait_until(pilot, lambda: app.screen.live is None, "the answer to end")
+    young_collection()
+    assert full_collections_allowed(held_back)

@@ -165,8 +165,8 @@ class LiveMarkdown(LaidOutOnce, Widget):
         # show, lines). See _render_tail.
         self._frozen: tuple[int, int, list[Strip]] = (-1, 0, [])
         self._lines_key: tuple | None = None
-        self._closed_lines: list[Strip] = []  # lines of every chunk but the last, gaps included
-        self._closed_count = 0  # how many chunks _closed_lines holds
+        self._closed_end = 0  # the lines of every chunk but the last lead _lines: this many, gaps included
+        self._closed_count = 0  # how many chunks those are
         self._lines: list[Strip] = []  # everything drawn, top to bottom
         self._stale = True  # _lines must be rebuilt from the parts
         # Lines from here on changed since the last paint; earlier ones are drawn as before.
@@ -349,7 +349,7 @@ class LiveMarkdown(LaidOutOnce, Widget):
             self._lines_key = key
             self._chunk_lines = [None] * len(self._chunk_starts)
             self._tail_lines = None
-            self._closed_lines, self._closed_count = [], 0
+            self._closed_end, self._closed_count = 0, 0
             self._frozen = (-1, 0, [])
             self._code_tail.reset()
             self._stale = True
@@ -364,29 +364,33 @@ class LiveMarkdown(LaidOutOnce, Widget):
                 chunks[index] = self._render_growing(self._chunk_starts[index], self._part_text(index), width)
         if self._tail_lines is None:
             self._tail_lines = self._render_tail(width)
-        # Chunks before the last never change: their lines are joined once.
+        # Chunks before the last never change: their lines stay at the top of _lines, joined
+        # once, and only the lines after them are replaced. (Building the list anew copied
+        # every line of the text on every render: bench_render.py --long.)
+        lines = self._lines
+        kept = self._closed_end
+        old = lines[kept:]
+        del lines[kept:]
         while self._closed_count < len(chunks) - 1:
             closed = chunks[self._closed_count]
             assert closed is not None  # every chunk was rendered just above
-            self._closed_lines.extend(self._with_gap(self._closed_lines, closed))
+            lines.extend(self._with_gap(lines, closed))
             self._closed_count += 1
-        lines = list(self._closed_lines)
+        self._closed_end = len(lines)
         for part in (*chunks[self._closed_count:], self._tail_lines):
             assert part is not None  # rendered just above
             lines.extend(self._with_gap(lines, part))
         # Lines above the first that differs are drawn as before (see _rows_drawn_as_before).
-        old = self._lines
-        same = len(self._closed_lines) if len(old) >= len(self._closed_lines) else 0
-        limit = min(len(old), len(lines))
-        while same < limit and lines[same] is old[same]:
+        same = kept
+        limit = min(kept + len(old), len(lines))
+        while same < limit and lines[same] is old[same - kept]:
             same += 1
         # The tail (and a growing last chunk) is rendered again as new Strips, but most of
         # its lines read as before: keep those objects, so their rows are not re-styled.
-        while same < limit and lines[same] == old[same]:
-            lines[same] = old[same]
+        while same < limit and lines[same] == old[same - kept]:
+            lines[same] = old[same - kept]
             same += 1
         self._first_changed = min(self._first_changed, same)
-        self._lines = lines
         self._stale = False
         return True
 
@@ -555,7 +559,7 @@ class LiveMarkdown(LaidOutOnce, Widget):
             self._timer.cancel()
             self._timer = None
         self._chunk_starts, self._chunk_lines, self._tail_lines = [], [], None
-        self._closed_lines, self._closed_count, self._lines = [], 0, []
+        self._closed_end, self._closed_count, self._lines = 0, 0, []
         self._frozen = (-1, 0, [])
         self._code_tail.reset()
         self._repainted_whole_at = 0

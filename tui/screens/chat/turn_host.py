@@ -26,6 +26,7 @@ from textual.worker import Worker, WorkerState
 from thinkpane.backends.base import Backend
 from thinkpane.backends.errors import BackendError, InternalError
 from thinkpane.backends.events import Conversation
+from thinkpane.tui.core import collector
 from thinkpane.tui.core.sanitize import sanitize_line
 from thinkpane.tui.core.turn_recorder import TurnRecorder
 from thinkpane.tui.render.paint_soon import paint_soon
@@ -124,7 +125,8 @@ class LiveTurnHost:
     @work(exclusive=True, group="stream", exit_on_error=False)
     async def run_stream(self, backend: Backend, conversation: Conversation, turn: int,
                          recorder: TurnRecorder) -> None:
-        await pump_stream(backend, conversation, turn, self.post_message, recorder=recorder)  # type: ignore[attr-defined]
+        with collector.streaming():  # no full garbage collections mid-stream (core/collector.py)
+            await pump_stream(backend, conversation, turn, self.post_message, recorder=recorder)  # type: ignore[attr-defined]
 
     def cancel_turn(self) -> bool:
         """Stop the running answer (its partial text is kept); False when none runs."""
