@@ -169,3 +169,33 @@ async def test_each_frame_writes_what_textuals_own_compositor_would(store, monke
              if terminal.get(cell) != look]
     assert stale == []
 
+
+
+async def test_the_rows_a_stream_paints_leave_no_reference_cycles(store):
+    # Textual's Strip.divide keeps a row cut in one piece inside the row itself; every row a
+    # frame painted was a cycle only a full collection frees, and those wait while an answer
+    # streams (tui/core/collector.py). Strips must die by reference counting alone.
+    import gc
+
+    from textual.strip import Strip
+
+    backend = GatedBackend()
+    app = ThinkpaneApp(Settings(), store, backend=backend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press(*"explain", "enter")
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)  # what a collection finds is kept in gc.garbage, to look at
+        try:
+            for n in range(60):  # past the pane's height: the pane scrolls, rows are painted anew
+                backend.put(ReasoningDelta(f"Step {n}: thinking about **part {n}** of it.\n\n"))
+                await pilot.pause(0.02)
+            backend.put(ContentDelta("The answer."), Stop())
+            backend.end()
+            await wait_until(pilot, lambda: app.chat.live is None, "turn ended")
+            await pilot.pause(0.2)
+            gc.collect()
+            cyclic_rows = sum(isinstance(found, Strip) for found in gc.garbage)
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+    assert cyclic_rows == 0
