@@ -411,3 +411,34 @@ async def test_a_code_block_being_written_matches_a_one_shot_render_without_bein
     # whole only now and then (to check a freeze, and once its fence closed).
     assert updates > 100
     assert 0 < len(whole_block_renders) < 12, whole_block_renders
+
+
+async def test_a_finished_code_block_is_not_drawn_again_with_the_text_before_it():
+    # A chunk's text is drawn again whenever a block joins it; a code block joining the
+    # paragraph before it was drawn again (Pygments and all) each time, the slowest frames
+    # of an answer. It starts a chunk of its own, and the whole text still reads the same.
+    from thinkpane.tui.widgets.live_markdown import default_renderer
+
+    drawn: list[str] = []
+
+    def renderer(text: str):
+        drawn.append(text)
+        return default_renderer(text)
+
+    class App_(App):
+        def compose(self) -> ComposeResult:
+            with VerticalScroll():
+                yield LiveMarkdown(id="live", renderer=renderer)
+
+    intro = "Here is the writer, short enough to share a chunk with what follows.\n\n"
+    code = "```python\n" + "".join(f"value_{n} = compute({n})\n" for n in range(12)) + "```\n\n"
+    text = intro + code + "It flushes every quarter second.\n\nThat is all.\n"
+    app = App_()
+    async with app.run_test(size=(100, 60)) as pilot:
+        live = app.query_one(LiveMarkdown)
+        live.MIN_INTERVAL_S = 0.01
+        await stream_into(live, text, piece=4, pause=0.003)
+        await live.update(text)
+        await pilot.pause()
+        assert shown_lines(live) == render_rich(text, live.size.width)
+    assert not [part for part in drawn if "Here is the writer" in part and "value_0" in part]

@@ -117,6 +117,13 @@ def next_render_at(last_render: float, now: float, interval: float) -> float:
     return max(now, math.ceil(due / interval) * interval)
 
 
+def _code_block(source: str, start: int) -> bool:
+    """Whether the block at ``start`` is a fenced code block."""
+    end = source.find("\n", start)
+    line = source[start:end if end >= 0 else len(source)]
+    return opening_fence(line) is not None
+
+
 class LiveMarkdown(LaidOutOnce, Widget):
     DEFAULT_CSS = """
     LiveMarkdown { height: auto; }
@@ -309,15 +316,19 @@ class LiveMarkdown(LaidOutOnce, Widget):
             paint_soon(self.screen, self)  # time to first token: the next frame, not a tick later
 
     def _settle(self, boundaries: list[int]) -> None:
-        """Move finished blocks into chunks; a chunk is closed once it holds CHUNK_CHARS."""
-        if self._chunk_lines:
-            self._chunk_lines[-1] = None  # the last chunk grows: render it again
+        """Move finished blocks into chunks; a chunk is closed once it holds CHUNK_CHARS, and
+        a fenced code block starts a chunk: joined to the blocks before it, it was drawn again
+        (Pygments and all) with each of them, and a chunk's text is drawn again whenever a
+        block joins it. (A block after it may join it: most code blocks fill a chunk alone,
+        and a cut after a list that ends in code can change Rich's spacing, see the tests.)"""
         for boundary in boundaries:
-            if not self._chunk_starts or (boundary - self._chunk_start > self.CHUNK_CHARS
-                                          and self._settled > self._chunk_start):
+            if not self._chunk_starts or (self._settled > self._chunk_start and (
+                    boundary - self._chunk_start > self.CHUNK_CHARS or _code_block(self._source, self._settled))):
                 self._chunk_start = self._settled
                 self._chunk_starts.append(self._settled)
                 self._chunk_lines.append(None)
+            else:
+                self._chunk_lines[-1] = None  # the last chunk grows: render it again
             self._settled = boundary
 
     # ------------------------------------------------------------------ drawing
