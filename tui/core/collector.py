@@ -92,7 +92,7 @@ def streaming() -> Iterator[None]:
         _last_stream_end = time.monotonic()
 
 
-def _allow_full_collections_when_idle(phase: str, info: dict) -> None:
+def _allow_full_collections_when_idle(phase: str, info: dict[str, int]) -> None:
     global _held_threshold
     if (phase != "start" or _held_threshold is None or _streams
             or time.monotonic() - _last_stream_end < IDLE_S):
