@@ -29,12 +29,12 @@ CPU ratios move by up to ±20% between runs there):
 ====================  ====  ======  ========  ==========  =====================  ===========
 off                   CPU   frames  lag p99   last frame  last frame unthrottled first token
 ====================  ====  ======  ========  ==========  =====================  ===========
-crop_compositor       1.34  1.00    0.99      1.07        1.23                   1.09
-laid_out_once         1.54  1.24    1.51      1.97        1.78                   0.84
-following             1.27  1.00    0.76      0.98        1.08                   0.91
-paint_soon            1.25  1.00    0.81      2.76        0.52                   4.80
-strip_scrollbar       1.25  1.00    0.97      1.18        0.54                   0.87
-the gate closed       1.18  1.24    1.62      3.20        1.40                   5.11
+crop_compositor       0.91  1.00    1.06      1.26        1.41                   1.60
+laid_out_once         0.95  1.11    0.98      1.78        5.53                   1.08
+following             0.76  1.00    1.04      1.40        0.81                   1.07
+paint_soon            0.97  1.00    1.50      4.05        2.51                   9.50
+strip_scrollbar       0.90  1.00    1.32      1.17        1.36                   1.68
+the gate closed       1.03  1.11    1.25      4.11        3.37                   9.27
 ====================  ====  ======  ========  ==========  =====================  ===========
 
 Each buys more than 5% of at least one figure, so each stays (docs/upstream.md: what of it
