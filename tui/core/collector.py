@@ -88,8 +88,10 @@ def streaming() -> Iterator[None]:
     try:
         yield
     finally:
-        _streams -= 1
+        # The time first: a collection in another thread between the two must not see no
+        # streams and an old end time, and allow full collections at the last token.
         _last_stream_end = time.monotonic()
+        _streams -= 1
 
 
 def _allow_full_collections_when_idle(phase: str, info: dict[str, int]) -> None:
