@@ -134,9 +134,14 @@ def long_stream_rows(data: dict) -> list[list]:
 AB_PREFIX = "7 A/B: "
 
 
+def ab_figures(cost: dict) -> dict[str, float]:
+    """The figures of one A/B configuration (off / all on), without its notes."""
+    return {key: value for key, value in cost.items() if isinstance(value, (int, float))}
+
+
 def worst_figure(cost: dict) -> tuple[str | None, float | None]:
     """The figure switching a mechanism off made worst, and by how much (off / all on)."""
-    figures = {key: value for key, value in cost.items() if isinstance(value, (int, float))}
+    figures = ab_figures(cost)
     worst = max(figures, key=lambda key: figures[key]) if figures else None
     return worst, figures.get(worst) if worst else None
 
@@ -158,8 +163,7 @@ def ab_rows(data: dict) -> list[list]:
         label = f"{name.removeprefix('no ')} off" if is_mechanism else f"{name} (every mechanism off)"
         rows.append([f"{AB_PREFIX}{label}", value, "> 1.05 on some figure" if is_mechanism else "reported",
                      buys_enough(cost) if is_mechanism else "-", 1.0, value,
-                     f"worst: {worst}; " + ", ".join(f"{k} {v}" for k, v in cost.items()
-                                                     if isinstance(v, (int, float)))])
+                     f"worst: {worst}; " + ", ".join(f"{k} {v}" for k, v in ab_figures(cost).items())])
     return rows
 
 

@@ -64,12 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     from thinkpane.backends.log_redaction import install as redact_log_records
     from thinkpane.tui.core import collector
 
-    launching = _find_command(argv) is None  # the app (or only --help, --version)
+    command = _find_command(argv)
+    launching = command is None  # the app (or only --help, --version)
     if launching:
         collector.pause_for_startup()  # until the app's first frame (tui/core/collector.py)
     redact_log_records()  # libraries log requests (botocore DEBUG prints auth headers)
     try:
-        return _run(argv)
+        return _run(argv, command)
     except SystemExit as exc:  # argparse: --help, --version, usage errors
         return _exit_code(exc.code)
     except KeyboardInterrupt:
@@ -111,8 +112,8 @@ def _exit_code(code: Any) -> int:
 # --------------------------------------------------------------------------- parsing
 
 
-def _run(argv: list[str]) -> int:
-    command = _find_command(argv)
+def _run(argv: list[str], command: str | None) -> int:
+    """``command``: the one ``argv`` names (_find_command), None for the app."""
     wants_help = _wants_help(argv)
     backend_class = None
     settings = None
